@@ -1,0 +1,78 @@
+// The application side of the channel (see channel.h): synchronous calls to
+// the agent. Header-only and freestanding so that the runtime (musl or glibc)
+// and the glibc unit tests share one implementation. Async-signal-safe.
+#pragma once
+
+#include <sched.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+
+#include "channel.h"
+#include "futex.h"
+
+namespace gpt::channel {
+
+struct CallResult {
+  std::int32_t status;    // 0 or a negative errno from the agent
+  std::uint32_t length;   // reply bytes copied into the caller's buffer
+};
+
+class Client {
+ public:
+  explicit Client(Layout* layout) : layout_(layout) {}
+
+  // Sends `op` with `request` and blocks until the agent replies. At most
+  // `reply_cap` reply bytes are copied to `reply`. Requests larger than a
+  // slot are refused with -E2BIG (-7) without contacting the agent.
+  [[nodiscard]] CallResult call(Op op, const void* request, std::size_t request_len,
+                                void* reply, std::size_t reply_cap) const {
+    if (request_len > kSlotPayload) return {-7, 0};
+    Slot& slot = claim();
+    slot.h.op = static_cast<std::uint32_t>(op);
+    slot.h.length = static_cast<std::uint32_t>(request_len);
+    slot.h.status = 0;
+    if (request_len) std::memcpy(slot.payload, request, request_len);
+    slot.h.state.store(static_cast<std::uint32_t>(SlotState::kRequest),
+                       std::memory_order_release);
+    layout_->header.agent_doorbell.fetch_add(1, std::memory_order_acq_rel);
+    futex::wake(&layout_->header.agent_doorbell);
+
+    constexpr auto kReply = static_cast<std::uint32_t>(SlotState::kReply);
+    for (;;) {
+      std::uint32_t s = slot.h.state.load(std::memory_order_acquire);
+      if (s == kReply) break;
+      futex::wait(&slot.h.state, s);
+    }
+    CallResult r{slot.h.status, slot.h.length < reply_cap ? slot.h.length
+                                                          : static_cast<std::uint32_t>(reply_cap)};
+    if (r.length) std::memcpy(reply, slot.payload, r.length);
+    slot.h.state.store(static_cast<std::uint32_t>(SlotState::kFree), std::memory_order_release);
+    return r;
+  }
+
+  [[nodiscard]] Layout* layout() const { return layout_; }
+
+ private:
+  // Claims a free slot; the start index spreads threads over the slots.
+  [[nodiscard]] Slot& claim() const {
+    std::uint32_t start = static_cast<std::uint32_t>(
+        reinterpret_cast<std::uintptr_t>(__builtin_frame_address(0)) >> 12);
+    for (;;) {
+      for (std::uint32_t i = 0; i < kSlotCount; ++i) {
+        Slot& slot = layout_->slots[(start + i) % kSlotCount];
+        std::uint32_t expected = static_cast<std::uint32_t>(SlotState::kFree);
+        if (slot.h.state.compare_exchange_strong(
+                expected, static_cast<std::uint32_t>(SlotState::kClaimed),
+                std::memory_order_acquire, std::memory_order_relaxed))
+          return slot;
+      }
+      sched_yield();  // all slots busy: more callers than slots, rare
+    }
+  }
+
+  Layout* layout_;
+};
+
+}  // namespace gpt::channel

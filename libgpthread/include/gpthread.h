@@ -1,0 +1,26 @@
+/* gpthread: POSIX threads across several machines.
+ *
+ * Programs built with gpt-cc (or relinked against libgpthread.so) and started
+ * with gpt-launch run on several nodes. Node 0, the origin, runs main(); the
+ * other nodes run the program's threads. This header adds the few calls that
+ * have no POSIX equivalent. Without gpt-launch the program runs as node 0 of
+ * a one-node job.
+ */
+#ifndef GPTHREAD_H
+#define GPTHREAD_H
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* This process's node id, 0 .. gpt_node_count()-1. Node 0 runs main(). */
+int gpt_node_id(void);
+
+/* Number of nodes in the job (1 when not started by gpt-launch). */
+int gpt_node_count(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* GPTHREAD_H */

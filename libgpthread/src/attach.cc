@@ -1,0 +1,73 @@
+// Attaching the application process to its node's agent, before main.
+//
+// The agent passes the channel memfd's number in GPT_CHANNEL_FD. We map it,
+// check its magic and version, learn our node id and the job's size, close
+// the fd and remove the variable (a program this one execs must not attach
+// to our channel). Nodes other than 0 never return from here: they become
+// workers and wait for the job to end, so their main() never runs.
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "diag.h"
+#include "runtime.h"
+
+namespace gpt::rt {
+namespace {
+
+RuntimeState g_state;
+
+// Parses a non-negative decimal int; -1 on anything else.
+int parse_fd(const char* s) {
+  if (!s || !*s) return -1;
+  long v = 0;
+  for (; *s; ++s) {
+    if (*s < '0' || *s > '9' || v > 1000000) return -1;
+    v = v * 10 + (*s - '0');
+  }
+  return static_cast<int>(v);
+}
+
+}  // namespace
+
+RuntimeState& state() { return g_state; }
+
+void attach() {
+  const char* fd_text = getenv("GPT_CHANNEL_FD");
+  if (!fd_text) return;  // not under gpt-launch: node 0 of 1
+  int fd = parse_fd(fd_text);
+  struct stat st;
+  if (fd < 0 || fstat(fd, &st) != 0 ||
+      static_cast<unsigned long>(st.st_size) < channel::kChannelBytes)
+    die("GPT_CHANNEL_FD does not name the agent's channel (was the program started by "
+        "something other than gpt-node?)",
+        127);
+  void* p = mmap(nullptr, channel::kChannelBytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  if (p == MAP_FAILED) die("cannot map the agent's channel", 127);
+  close(fd);
+  unsetenv("GPT_CHANNEL_FD");
+  auto* layout = static_cast<channel::Layout*>(p);
+  if (layout->header.magic != channel::kMagic || layout->header.version != channel::kVersion) {
+    diag()
+        .text("channel version mismatch: agent speaks ")
+        .num(layout->header.version)
+        .text(", runtime speaks ")
+        .num(channel::kVersion)
+        .text(" (rebuild the program against this gpthread)")
+        .emit();
+    _exit(127);
+  }
+  g_state.node_id = static_cast<int>(layout->header.node_id);
+  g_state.node_count = static_cast<int>(layout->header.node_count);
+  g_state.channel = layout;
+}
+
+}  // namespace gpt::rt
+
+// Priority 101: before the program's own constructors, so that they already
+// see the right node id.
+__attribute__((constructor(101))) static void gpt_runtime_start() {
+  gpt::rt::attach();
+  if (gpt::rt::state().node_id != 0) gpt::rt::worker_loop();
+}

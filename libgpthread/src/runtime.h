@@ -1,0 +1,28 @@
+// The in-process runtime's global state: which node this is and the channel
+// to the agent. Set once by attach() before main, read-only afterwards.
+#pragma once
+
+#include <cstdint>
+
+#include "gpt/channel.h"
+
+namespace gpt::rt {
+
+struct RuntimeState {
+  int node_id = 0;
+  int node_count = 1;
+  // Null when the program runs without gpt-launch (one-node job).
+  channel::Layout* channel = nullptr;
+};
+
+// Lives in the runtime's own .bss, never in the shared global space.
+RuntimeState& state();
+
+// Maps the channel named by GPT_CHANNEL_FD (if any) and fills state().
+void attach();
+
+// Worker nodes: wait for threads (later) until the agent says the job ended,
+// then leave the process. Never returns.
+[[noreturn]] void worker_loop();
+
+}  // namespace gpt::rt

@@ -1,0 +1,206 @@
+// Multi-node tests of the launcher and agents: start, exit status, stdin,
+// failures, teardown. Every job runs under a hard time limit (JobRunner).
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <regex>
+
+#include <gtest/gtest.h>
+
+#include "job_runner.h"
+
+using namespace std::chrono_literals;
+using gpt::test::build_path;
+using gpt::test::exit_code;
+using gpt::test::JobRunner;
+
+namespace {
+
+std::string launcher() { return build_path("GPT_LAUNCH"); }
+std::string program(const char* name) { return build_path("GPT_PROGRAMS_DIR") + "/" + name; }
+
+// Reads "node K: <what> pid N" from the launcher's verbose output.
+pid_t pid_from(const std::string& err, int node, const std::string& what) {
+  std::regex re("node " + std::to_string(node) + ": " + what + " pid ([0-9]+)");
+  std::smatch m;
+  if (!std::regex_search(err, m, re)) return -1;
+  return static_cast<pid_t>(std::stoi(m[1]));
+}
+
+class NodeCounts : public ::testing::TestWithParam<int> {};
+
+TEST_P(NodeCounts, MainRunsOnceOnTheOriginAndTheJobExitsCleanly) {
+  int n = GetParam();
+  JobRunner job({launcher(), "-n", std::to_string(n), program("exit_code"), "0", "x y"});
+  auto status = job.wait(30s);
+  ASSERT_TRUE(status) << "job hung; stderr:\n" << job.err();
+  EXPECT_EQ(exit_code(*status), 0) << job.err();
+  EXPECT_EQ(job.out(), "main on node 0 of " + std::to_string(n) + "\narg: x y\n");
+  EXPECT_EQ(job.err(), "");
+}
+
+TEST_P(NodeCounts, ExitStatusIsMains) {
+  int n = GetParam();
+  JobRunner job({launcher(), "-n", std::to_string(n), program("exit_code"), "7"});
+  auto status = job.wait(30s);
+  ASSERT_TRUE(status) << job.err();
+  EXPECT_EQ(exit_code(*status), 7) << job.err();
+}
+
+INSTANTIATE_TEST_SUITE_P(Launch, NodeCounts, ::testing::Values(1, 2, 4));
+
+TEST(Launch, GlibcProgramRelinkedAgainstLibgpthreadRuns) {
+  JobRunner job({launcher(), "-n", "2", program("exit_code_glibc"), "5"});
+  auto status = job.wait(30s);
+  ASSERT_TRUE(status) << job.err();
+  EXPECT_EQ(exit_code(*status), 5) << job.err();
+  EXPECT_EQ(job.out(), "main on node 0 of 2\n");
+}
+
+TEST(Launch, MainKilledBySignalGives128PlusSignal) {
+  JobRunner job({launcher(), "-n", "2", program("raise_signal"), std::to_string(SIGABRT)});
+  auto status = job.wait(30s);
+  ASSERT_TRUE(status) << job.err();
+  EXPECT_EQ(exit_code(*status), 128 + SIGABRT);
+  EXPECT_NE(job.err().find("node 0: program killed by signal 6 (SIGABRT)"), std::string::npos)
+      << job.err();
+}
+
+TEST(Launch, StdinGoesToTheOrigin) {
+  JobRunner job({launcher(), "-n", "3", program("echo_stdin")}, "line one\nline two\n");
+  auto status = job.wait(30s);
+  ASSERT_TRUE(status) << job.err();
+  EXPECT_EQ(exit_code(*status), 0) << job.err();
+  EXPECT_EQ(job.out(), "line one\nline two\n");
+}
+
+TEST(Launch, ProgramArgumentsThatLookLikeFlagsBelongToTheProgram) {
+  JobRunner job({launcher(), "-n", "1", "--", program("exit_code"), "0", "-n", "--timeout"});
+  auto status = job.wait(30s);
+  ASSERT_TRUE(status) << job.err();
+  EXPECT_EQ(exit_code(*status), 0) << job.err();
+  EXPECT_EQ(job.out(), "main on node 0 of 1\narg: -n\narg: --timeout\n");
+}
+
+// ---- bad input: clear one-line errors, status 2 ------------------------------
+
+struct BadInvocation {
+  std::vector<std::string> args;
+  std::string message;
+};
+
+class BadInput : public ::testing::TestWithParam<BadInvocation> {};
+
+TEST_P(BadInput, IsRejectedWithStatus2AndAClearMessage) {
+  std::vector<std::string> argv = {launcher()};
+  for (const auto& a : GetParam().args)
+    argv.push_back(a == "@exit_code" ? program("exit_code") : a);
+  JobRunner job(argv);
+  auto status = job.wait(10s);
+  ASSERT_TRUE(status);
+  EXPECT_EQ(exit_code(*status), 2) << job.err();
+  EXPECT_NE(job.err().find("gpt-launch: error: "), std::string::npos) << job.err();
+  EXPECT_NE(job.err().find(GetParam().message), std::string::npos) << job.err();
+  EXPECT_EQ(job.out(), "");
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Launch, BadInput,
+    ::testing::Values(
+        BadInvocation{{"-n", "0", "@exit_code"}, "-n must be at least 1"},
+        BadInvocation{{"-n", "-3", "@exit_code"}, "-n must be at least 1"},
+        BadInvocation{{"-n", "four", "@exit_code"}, "four"},
+        BadInvocation{{"--no-such-flag", "@exit_code"}, "--no-such-flag"},
+        BadInvocation{{"-n", "2"}, "no program given"},
+        BadInvocation{{"-n", "2", "/nonexistent/prog"}, "'/nonexistent/prog' not found"},
+        BadInvocation{{"-n", "2", "no-such-program-anywhere"}, "not found in PATH"},
+        BadInvocation{{"-n", "2", "/etc/hostname"}, "is not executable"},
+        BadInvocation{{"-n", "2", "/tmp"}, "is a directory"},
+        BadInvocation{{"--timeout", "0", "@exit_code"}, "--timeout must be a positive"}));
+
+TEST(Launch, HelpExitsZeroAndShowsUsage) {
+  JobRunner job({launcher(), "--help"});
+  auto status = job.wait(10s);
+  ASSERT_TRUE(status);
+  EXPECT_EQ(exit_code(*status), 0);
+  EXPECT_NE(job.out().find("gpt-launch -n N [options] [--] PROGRAM [ARGS...]"),
+            std::string::npos)
+      << job.out();
+}
+
+// ---- failures and teardown ---------------------------------------------------
+
+TEST(Failure, TimeoutEndsTheWholeJob) {
+  std::string token = gpt::test::unique_token();
+  JobRunner job({launcher(), "-n", "3", "--timeout", "1", program("sleeper"), "3600", token});
+  auto status = job.wait(15s);
+  ASSERT_TRUE(status) << job.err();
+  EXPECT_EQ(exit_code(*status), 124);
+  EXPECT_NE(job.err().find("gpt-launch: job timed out after 1 s; ending all nodes"),
+            std::string::npos)
+      << job.err();
+  EXPECT_LT(job.elapsed(), 8s);
+  EXPECT_EQ(gpt::test::wait_until_gone(token, 5s), std::vector<pid_t>{});
+}
+
+TEST(Failure, WorkerProgramKilledEndsTheJobNamingNodePidAndSignal) {
+  std::string token = gpt::test::unique_token();
+  JobRunner job({launcher(), "-n", "4", "-v", program("sleeper"), "3600", token});
+  ASSERT_TRUE(job.wait_for_stderr("all 4 nodes started", 20s)) << job.err();
+  pid_t victim = pid_from(job.err(), 2, "program");
+  ASSERT_GT(victim, 0) << job.err();
+  ASSERT_EQ(kill(victim, SIGKILL), 0);
+  auto status = job.wait(10s);
+  ASSERT_TRUE(status) << job.err();
+  EXPECT_NE(exit_code(*status), 0);
+  EXPECT_LT(job.elapsed(), 25s);
+  std::string expected = "node 2: program (pid " + std::to_string(victim) +
+                         ") killed by signal 9 (SIGKILL)";
+  EXPECT_NE(job.err().find(expected), std::string::npos) << job.err();
+  EXPECT_EQ(gpt::test::wait_until_gone(token, 5s), std::vector<pid_t>{});
+}
+
+TEST(Failure, AgentKilledEndsTheJobNamingNodePidAndSignal) {
+  std::string token = gpt::test::unique_token();
+  JobRunner job({launcher(), "-n", "3", "-v", program("sleeper"), "3600", token});
+  ASSERT_TRUE(job.wait_for_stderr("all 3 nodes started", 20s)) << job.err();
+  pid_t victim = pid_from(job.err(), 1, "agent");
+  ASSERT_GT(victim, 0) << job.err();
+  ASSERT_EQ(kill(victim, SIGKILL), 0);
+  auto status = job.wait(10s);
+  ASSERT_TRUE(status) << job.err();
+  EXPECT_NE(exit_code(*status), 0);
+  std::string expected =
+      "node 1: agent gpt-node (pid " + std::to_string(victim) + ") killed by signal 9 (SIGKILL)";
+  EXPECT_NE(job.err().find(expected), std::string::npos) << job.err();
+  EXPECT_EQ(gpt::test::wait_until_gone(token, 5s), std::vector<pid_t>{});
+}
+
+class LauncherSignal : public ::testing::TestWithParam<int> {};
+
+TEST_P(LauncherSignal, LeavesNoProcessBehind) {
+  int sig = GetParam();
+  std::string token = gpt::test::unique_token();
+  JobRunner job({launcher(), "-n", "4", "-v", program("sleeper"), "3600", token});
+  ASSERT_TRUE(job.wait_for_stderr("all 4 nodes started", 20s)) << job.err();
+  // 4 agents + 4 programs + the launcher carry the token.
+  ASSERT_EQ(gpt::test::processes_with(token).size(), 9u) << job.err();
+  ASSERT_EQ(kill(job.pid(), sig), 0);  // the launcher only, not its group
+  auto status = job.wait(10s);
+  ASSERT_TRUE(status) << job.err();
+  if (sig == SIGKILL) {
+    EXPECT_TRUE(WIFSIGNALED(*status));
+  } else {
+    EXPECT_EQ(exit_code(*status), 128 + sig) << job.err();
+    EXPECT_NE(job.err().find("interrupted by SIG"), std::string::npos) << job.err();
+  }
+  EXPECT_EQ(gpt::test::wait_until_gone(token, 5s), std::vector<pid_t>{});
+}
+
+INSTANTIATE_TEST_SUITE_P(Failure, LauncherSignal, ::testing::Values(SIGKILL, SIGTERM, SIGINT),
+                         [](const auto& info) { return std::string(sigabbrev_np(info.param)); });
+
+}  // namespace

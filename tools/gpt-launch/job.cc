@@ -1,0 +1,125 @@
+#include "job.h"
+
+#include <signal.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "log.h"
+#include "process.h"
+
+namespace gpt::launch {
+namespace {
+
+constexpr auto kTick = std::chrono::milliseconds(20);
+constexpr auto kJoinLimit = std::chrono::seconds(30);
+constexpr auto kShutdownGrace = std::chrono::milliseconds(3000);
+
+template <class... Fs>
+struct Overloaded : Fs... {
+  using Fs::operator()...;
+};
+
+std::string node_name(std::uint32_t node) { return "node " + std::to_string(node); }
+
+}  // namespace
+
+Job::Job(const LaunchOptions& options, net::MessageGate& gate, LocalAgents& agents,
+         const util::SignalPoller& signals)
+    : options_(options),
+      gate_(gate),
+      agents_(agents),
+      signals_(signals),
+      endpoints_(options.nodes) {}
+
+int Job::run() {
+  began_ = std::chrono::steady_clock::now();
+  while (!result_) {
+    if (auto sig = signals_.poll(); sig && *sig != SIGCHLD) {
+      end(128 + *sig, std::string("interrupted by SIG") + sigabbrev_np(*sig) +
+                          "; ending all nodes");
+      break;
+    }
+    for (const AgentExit& e : agents_.reap()) {
+      on_agent_exit(e);
+      if (result_) break;
+    }
+    if (result_) break;
+    auto elapsed = std::chrono::steady_clock::now() - began_;
+    if (options_.timeout_seconds &&
+        elapsed > std::chrono::duration<double>(*options_.timeout_seconds)) {
+      char secs[32];
+      std::snprintf(secs, sizeof secs, "%g", *options_.timeout_seconds);
+      end(124, std::string("job timed out after ") + secs + " s; ending all nodes");
+      break;
+    }
+    if (hellos_ < options_.nodes && elapsed > kJoinLimit) {
+      for (std::uint32_t n = 0; n < options_.nodes; ++n)
+        if (endpoints_[n].empty()) {
+          end(1, node_name(n) + ": agent did not join within 30 s; ending the job");
+          break;
+        }
+      break;
+    }
+    if (auto env = gate_.next(kTick)) handle(*env);
+  }
+  shutdown_nodes(result_ && *result_ == 0 ? "main returned" : "job ended");
+  return *result_;
+}
+
+void Job::handle(const wire::Envelope& env) {
+  std::visit(
+      Overloaded{
+          [&](const wire::Hello& h) {
+            if (h.node != env.from || !endpoints_[h.node].empty()) return;
+            endpoints_[h.node] = h.data_endpoint;
+            if (options_.verbose)
+              util::log_line(node_name(h.node) + ": agent pid " + std::to_string(h.agent_pid) +
+                             " joined at " + h.data_endpoint);
+            if (++hellos_ == options_.nodes) {
+              wire::Message table = wire::PeerTable{endpoints_};
+              for (std::uint32_t n = 0; n < options_.nodes; ++n)
+                if (!gate_.send(n, table))
+                  end(1, node_name(n) + ": cannot send the peer table; ending the job");
+            }
+          },
+          [&](const wire::AppStarted& a) {
+            if (options_.verbose)
+              util::log_line(node_name(a.node) + ": program pid " + std::to_string(a.app_pid));
+            if (++started_ == options_.nodes && options_.verbose)
+              util::log_line("all " + std::to_string(options_.nodes) + " nodes started");
+          },
+          [&](const wire::MainExited& m) {
+            if (env.from != 0) return;
+            if (WIFSIGNALED(m.wait_status))
+              util::log_line("node 0: program " + util::describe_wait_status(m.wait_status));
+            end(util::exit_code_of(m.wait_status), "");
+          },
+          [&](const wire::NodeFailed& f) {
+            int status = 1;
+            end(status, node_name(env.from) + ": " + f.cause + "; ending the job");
+          },
+          [&](const auto&) {},
+      },
+      env.body);
+}
+
+void Job::on_agent_exit(const AgentExit& e) {
+  int code = util::exit_code_of(e.wait_status);
+  end(code == 0 ? 1 : code, node_name(e.node) + ": agent gpt-node (pid " + std::to_string(e.pid) +
+                                ") " + util::describe_wait_status(e.wait_status) +
+                                "; ending the job");
+}
+
+void Job::end(int status, const std::string& why) {
+  if (result_) return;
+  result_ = status;
+  if (!why.empty()) util::log_line(why);
+}
+
+void Job::shutdown_nodes(const std::string& reason) {
+  for (std::uint32_t n = 0; n < options_.nodes; ++n)
+    (void)gate_.send(n, wire::Shutdown{reason});  // an agent that is gone cannot be told
+  agents_.stop_all(kShutdownGrace);
+}
+
+}  // namespace gpt::launch

@@ -1,0 +1,45 @@
+// One job from the launcher's point of view: wait until every agent said
+// Hello, hand out the peer table, then watch until main ends, a node fails,
+// the time limit passes or a signal arrives; then end every node.
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "launch_options.h"
+#include "message_gate.h"
+#include "node_processes.h"
+#include "signals.h"
+
+namespace gpt::launch {
+
+class Job {
+ public:
+  Job(const LaunchOptions& options, net::MessageGate& gate, LocalAgents& agents,
+      const util::SignalPoller& signals);
+
+  // Returns the launcher's exit status: main's, 128+signal, 124 on timeout,
+  // or non-zero when a node failed.
+  [[nodiscard]] int run();
+
+ private:
+  void handle(const wire::Envelope& env);
+  void on_agent_exit(const AgentExit& e);
+  void end(int status, const std::string& why);
+  void shutdown_nodes(const std::string& reason);
+
+  const LaunchOptions& options_;
+  net::MessageGate& gate_;
+  LocalAgents& agents_;
+  const util::SignalPoller& signals_;
+
+  std::vector<std::string> endpoints_;  // per node, "" until Hello
+  std::uint32_t hellos_ = 0;
+  std::uint32_t started_ = 0;
+  std::optional<int> result_;
+  std::chrono::steady_clock::time_point began_;
+};
+
+}  // namespace gpt::launch

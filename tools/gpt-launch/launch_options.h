@@ -1,0 +1,19 @@
+// What the user asked gpt-launch for, after parsing and checking.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace gpt::launch {
+
+struct LaunchOptions {
+  std::uint32_t nodes = 1;
+  std::optional<double> timeout_seconds;  // whole-job limit
+  bool verbose = false;
+  std::string bind_host = "127.0.0.1";
+  std::vector<std::string> program_argv;  // argv[0] resolved to an absolute path
+};
+
+}  // namespace gpt::launch

@@ -1,0 +1,92 @@
+// gpt-launch: run a gpthread program across nodes.
+//   gpt-launch -n N [options] [--] PROGRAM [ARGS...]
+#include <signal.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+
+#include "job.h"
+#include "log.h"
+#include "message_gate.h"
+#include "node_processes.h"
+#include "process.h"
+#include "signals.h"
+#include "zmq_transport.h"
+
+namespace {
+
+constexpr std::uint32_t kMaxLocalNodes = 256;
+
+int usage_error(const std::string& message) {
+  std::fprintf(stderr, "gpt-launch: error: %s\n(run 'gpt-launch --help' for usage)\n",
+               message.c_str());
+  return 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  gpt::launch::LaunchOptions options;
+  long long nodes = 1;
+  double timeout = 0;
+
+  CLI::App app{
+      "usage: gpt-launch -n N [options] [--] PROGRAM [ARGS...]\n\n"
+      "Runs a program built with gpt-cc across N nodes.\n"
+      "Node 0 runs main(); the other nodes run the program's threads.\n"
+      "The exit status is main's (128+signal if it was killed, 124 on --timeout,\n"
+      "non-zero if a node failed).",
+      "gpt-launch"};
+  app.add_option("-n,--nodes", nodes, "number of nodes to start on this machine (default 1)");
+  app.add_option("--timeout", timeout, "end the whole job after SECONDS")
+      ->type_name("SECONDS");
+  app.add_flag("-v,--verbose", options.verbose, "report each node's agent and program pids");
+  app.add_option("--bind", options.bind_host, "interface the nodes listen on (default 127.0.0.1)");
+  // Everything from the program name on belongs to the program.
+  app.prefix_command();
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    return usage_error(e.what());
+  }
+  if (nodes < 1) return usage_error("-n must be at least 1 (got " + std::to_string(nodes) + ")");
+  if (nodes > kMaxLocalNodes)
+    return usage_error("-n " + std::to_string(nodes) + " is more than the " +
+                       std::to_string(kMaxLocalNodes) + " local nodes supported");
+  options.nodes = static_cast<std::uint32_t>(nodes);
+  if (app.count("--timeout")) {
+    if (!(timeout > 0)) return usage_error("--timeout must be a positive number of seconds");
+    options.timeout_seconds = timeout;
+  }
+
+  std::vector<std::string> rest = app.remaining();
+  if (!rest.empty() && rest.front() == "--") rest.erase(rest.begin());
+  if (rest.empty()) return usage_error("no program given");
+  std::string error;
+  auto program = gpt::util::resolve_program(rest.front(), error);
+  if (!program) return usage_error(error);
+  options.program_argv = rest;
+  options.program_argv.front() = *program;
+
+  gpt::util::set_log_prefix("gpt-launch");
+  // Before ZeroMQ starts its threads, so they inherit the blocked mask.
+  gpt::util::SignalPoller signals{SIGCHLD, SIGINT, SIGTERM, SIGHUP};
+  try {
+    gpt::net::ZmqOptions zmq_options;
+    zmq_options.bind_host = options.bind_host;
+    gpt::net::ZmqLauncherTransport transport(options.nodes, zmq_options);
+    gpt::net::MessageGate gate(transport, "gpt-launch", gpt::util::log_line);
+    gpt::launch::LocalAgents agents;
+    if (auto err = agents.start(options, transport.control_endpoint())) {
+      gpt::util::log_line("error: " + *err);
+      return 2;
+    }
+    gpt::launch::Job job(options, gate, agents, signals);
+    return job.run();
+  } catch (const std::exception& e) {
+    gpt::util::log_line(std::string("fatal: ") + e.what());
+    return 1;
+  }
+}

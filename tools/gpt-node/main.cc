@@ -1,0 +1,64 @@
+// gpt-node: the per-node agent. Started by gpt-launch, never by users:
+//   gpt-node --node K --nodes N --launcher tcp://HOST:PORT [--bind HOST] -- PROGRAM [ARGS...]
+#include <signal.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <exception>
+
+#include "agent.h"
+#include "log.h"
+#include "message_gate.h"
+#include "signals.h"
+#include "zmq_transport.h"
+
+int main(int argc, char** argv) {
+  gpt::node::AgentConfig config;
+  std::string launcher;
+  gpt::net::ZmqOptions zmq_options;
+
+  CLI::App app{"gpt-node: the gpthread node agent (started by gpt-launch)"};
+  app.add_option("--node", config.node, "this node's id")->required();
+  app.add_option("--nodes", config.node_count, "number of nodes in the job")
+      ->required()
+      ->check(CLI::Range(1u, static_cast<unsigned>(gpt::wire::kMaxNodes)));
+  app.add_option("--launcher", launcher, "the launcher's control endpoint")->required();
+  app.add_option("--bind", zmq_options.bind_host, "interface for the data socket");
+  app.add_flag("-v,--verbose", config.verbose, "log the job's life cycle");
+  app.add_option("program", config.program_argv, "program and its arguments")->required();
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::fprintf(stderr, "gpt-node: error: %s\n", e.what());
+    return 2;
+  }
+  if (config.node >= config.node_count) {
+    std::fprintf(stderr, "gpt-node: error: --node %u is not below --nodes %u\n", config.node,
+                 config.node_count);
+    return 2;
+  }
+  gpt::util::set_log_prefix("gpt-node[node " + std::to_string(config.node) + "]");
+
+  // The agent dies with its launcher (local mode), and its program with it.
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  // Before any thread exists, so ZeroMQ's threads inherit the mask.
+  gpt::util::SignalPoller signals{SIGCHLD, SIGTERM, SIGINT, SIGHUP};
+
+  try {
+    gpt::net::ZmqAgentTransport transport(config.node, config.node_count, launcher, zmq_options);
+    gpt::net::MessageGate gate(transport, "gpt-node[node " + std::to_string(config.node) + "]",
+                               gpt::util::log_line);
+    gpt::node::Agent agent(
+        config, gate, transport.data_endpoint(),
+        [&](const std::vector<std::string>& endpoints) { transport.connect_peers(endpoints); },
+        signals);
+    return agent.run();
+  } catch (const std::exception& e) {
+    gpt::util::log_line(std::string("fatal: ") + e.what());
+    return 1;
+  }
+}

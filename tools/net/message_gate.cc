@@ -1,0 +1,70 @@
+#include "message_gate.h"
+
+#include <cstring>
+#include <string>
+
+namespace gpt::net {
+namespace {
+
+std::string sender_name(wire::NodeId id) {
+  return id == wire::kLauncherId ? std::string("the launcher") : "node " + std::to_string(id);
+}
+
+}  // namespace
+
+MessageGate::MessageGate(Transport& transport, std::string label, LogSink log)
+    : transport_(transport), label_(std::move(label)), log_(std::move(log)) {}
+
+std::optional<wire::Envelope> MessageGate::next(std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() < 0) left = std::chrono::milliseconds(0);
+    auto frame = transport_.receive(left);
+    if (!frame) return std::nullopt;
+    if (auto env = admit(*frame)) return env;
+    if (std::chrono::steady_clock::now() >= deadline) return std::nullopt;
+  }
+}
+
+bool MessageGate::send(wire::NodeId to, const wire::Message& m) {
+  auto bytes = wire::encode(transport_.self(), m);
+  return transport_.send(to, bytes);
+}
+
+std::optional<wire::Envelope> MessageGate::admit(const Frame& frame) {
+  auto prefix = [&] { return label_.empty() ? std::string() : label_ + ": "; };
+  if (!frame.peer) {
+    ++counters_.unknown_peer;
+    log_(prefix() + "dropped frame from unknown peer (" + std::to_string(frame.bytes.size()) +
+         " bytes)");
+    return std::nullopt;
+  }
+  auto decoded = wire::decode(frame.bytes);
+  if (auto* err = std::get_if<wire::DecodeError>(&decoded)) {
+    std::string what(wire::describe(*err));
+    if (*err == wire::DecodeError::kBadVersion) {
+      ++counters_.bad_version;
+      std::uint16_t v = 0;
+      std::memcpy(&v, frame.bytes.data() + 4, sizeof v);
+      what = "bad version " + std::to_string(v) + " (expected " +
+             std::to_string(wire::kVersion) + ")";
+    } else {
+      ++counters_.malformed;
+    }
+    log_(prefix() + "dropped frame from " + sender_name(*frame.peer) + ": " + what);
+    return std::nullopt;
+  }
+  auto& env = std::get<wire::Envelope>(decoded);
+  if (env.from != *frame.peer) {
+    ++counters_.spoofed;
+    log_(prefix() + "dropped frame from " + sender_name(*frame.peer) + ": header claims " +
+         sender_name(env.from));
+    return std::nullopt;
+  }
+  ++counters_.accepted;
+  return std::move(env);
+}
+
+}  // namespace gpt::net

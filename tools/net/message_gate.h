@@ -1,0 +1,55 @@
+// Turns transport frames into trusted messages, or drops them with a log line.
+//
+// A frame is accepted only if the transport knows its sender, it decodes
+// (magic, version, type, body bounds, no trailing bytes) and the `from` in
+// its header is the sender the transport saw (no spoofing another node).
+// Everything else is counted, logged once per frame to the log sink, and
+// dropped: a bad frame never ends the agent.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string_view>
+
+#include "transport.h"
+#include "wire.h"
+
+namespace gpt::net {
+
+struct GateCounters {
+  std::uint64_t accepted = 0;
+  std::uint64_t unknown_peer = 0;
+  std::uint64_t malformed = 0;  // too short, bad magic, unknown type, bad body
+  std::uint64_t bad_version = 0;
+  std::uint64_t spoofed = 0;  // header `from` differs from the transport's sender
+};
+
+class MessageGate {
+ public:
+  using LogSink = std::function<void(std::string_view)>;
+
+  // `label` names this endpoint in log lines, e.g. "node 2".
+  MessageGate(Transport& transport, std::string label, LogSink log);
+
+  // Waits up to `timeout` for the next *valid* message; invalid frames that
+  // arrive meanwhile are dropped and counted. nullopt on timeout.
+  [[nodiscard]] std::optional<wire::Envelope> next(std::chrono::milliseconds timeout);
+
+  // Encodes and sends; false if the transport refused it.
+  [[nodiscard]] bool send(wire::NodeId to, const wire::Message& m);
+
+  [[nodiscard]] const GateCounters& counters() const { return counters_; }
+  [[nodiscard]] Transport& transport() { return transport_; }
+
+ private:
+  [[nodiscard]] std::optional<wire::Envelope> admit(const Frame& frame);
+
+  Transport& transport_;
+  std::string label_;
+  LogSink log_;
+  GateCounters counters_;
+};
+
+}  // namespace gpt::net

@@ -1,0 +1,43 @@
+// The node-to-node transport: frames in, frames out, addressed by node id.
+//
+// Implementations: ZmqAgentTransport / ZmqLauncherTransport (zmq_transport.h)
+// and FakeNetwork (fake_transport.h), an in-process network for unit tests.
+// A transport moves bytes and reports who sent them as far as the transport
+// itself can tell (ZeroMQ routing id today, CURVE key later); it does not
+// parse frames. MessageGate (message_gate.h) turns frames into messages.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <optional>
+#include <span>
+#include <vector>
+
+#include "wire.h"
+
+namespace gpt::net {
+
+struct Frame {
+  // The sender's id as the transport identified it; nullopt when the
+  // transport could not map the sender to a known node (unknown peer).
+  std::optional<wire::NodeId> peer;
+  std::vector<std::byte> bytes;
+};
+
+class Transport {
+ public:
+  virtual ~Transport() = default;
+  Transport() = default;
+  Transport(const Transport&) = delete;
+  Transport& operator=(const Transport&) = delete;
+
+  // This endpoint's own id (a node id, or wire::kLauncherId).
+  [[nodiscard]] virtual wire::NodeId self() const = 0;
+  // Queues one frame for `to`. False if `to` is not reachable through this
+  // transport (unknown id) or the frame could not be queued.
+  [[nodiscard]] virtual bool send(wire::NodeId to, std::span<const std::byte> frame) = 0;
+  // Waits up to `timeout` for one frame. nullopt on timeout.
+  [[nodiscard]] virtual std::optional<Frame> receive(std::chrono::milliseconds timeout) = 0;
+};
+
+}  // namespace gpt::net

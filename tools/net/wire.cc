@@ -1,0 +1,227 @@
+#include "wire.h"
+
+#include <cereal/archives/binary.hpp>
+#include <cstring>
+#include <new>
+#include <optional>
+#include <istream>
+#include <ostream>
+#include <stdexcept>
+#include <streambuf>
+#include <type_traits>
+
+namespace gpt::wire {
+namespace {
+
+constexpr std::size_t kHeaderBytes = 12;
+constexpr std::uint64_t kMaxPad = 16ull << 20;
+
+// Raised inside decoding when a bound is exceeded; caught in decode().
+struct BoundExceeded {};
+
+// An input streambuf over a span, without copying.
+class SpanBuf : public std::streambuf {
+ public:
+  explicit SpanBuf(std::span<const std::byte> bytes) {
+    char* p = const_cast<char*>(reinterpret_cast<const char*>(bytes.data()));
+    setg(p, p, p + bytes.size());
+  }
+  [[nodiscard]] std::size_t remaining() const { return static_cast<std::size_t>(egptr() - gptr()); }
+};
+
+// An output streambuf appending to a byte vector.
+class VectorBuf : public std::streambuf {
+ public:
+  explicit VectorBuf(std::vector<std::byte>& out) : out_(out) {}
+
+ protected:
+  std::streamsize xsputn(const char* s, std::streamsize n) override {
+    auto* b = reinterpret_cast<const std::byte*>(s);
+    out_.insert(out_.end(), b, b + n);
+    return n;
+  }
+  int_type overflow(int_type c) override {
+    if (c != traits_type::eof()) out_.push_back(static_cast<std::byte>(c));
+    return c;
+  }
+
+ private:
+  std::vector<std::byte>& out_;
+};
+
+// Length-prefixed fields with bounds: the length is checked against both
+// the field's limit and the bytes left in the frame before anything is
+// allocated.
+template <class Container>
+void save_sized(cereal::BinaryOutputArchive& ar, const Container& c) {
+  ar(static_cast<std::uint64_t>(c.size()));
+  if (!c.empty()) ar(cereal::binary_data(c.data(), c.size() * sizeof(c[0])));
+}
+
+template <class Container>
+void load_sized(cereal::BinaryInputArchive& ar, const SpanBuf& in, Container& c,
+                std::uint64_t limit) {
+  std::uint64_t n = 0;
+  ar(n);
+  if (n > limit || n * sizeof(c[0]) > in.remaining()) throw BoundExceeded{};
+  c.resize(static_cast<std::size_t>(n));
+  if (n) ar(cereal::binary_data(c.data(), c.size() * sizeof(c[0])));
+}
+
+struct Writer {
+  cereal::BinaryOutputArchive& ar;
+  void operator()(const Hello& m) {
+    ar(m.node);
+    save_sized(ar, m.data_endpoint);
+    ar(m.agent_pid);
+  }
+  void operator()(const PeerTable& m) {
+    ar(static_cast<std::uint64_t>(m.endpoints.size()));
+    for (const auto& e : m.endpoints) save_sized(ar, e);
+  }
+  void operator()(const AppStarted& m) { ar(m.node, m.app_pid); }
+  void operator()(const MainExited& m) { ar(m.wait_status); }
+  void operator()(const NodeFailed& m) {
+    ar(m.node, m.pid);
+    save_sized(ar, m.cause);
+  }
+  void operator()(const Shutdown& m) { save_sized(ar, m.reason); }
+  void operator()(const Ping& m) {
+    ar(m.seq, m.payload_bytes);
+    save_sized(ar, m.pad);
+  }
+  void operator()(const Pong& m) {
+    ar(m.seq);
+    save_sized(ar, m.pad);
+  }
+};
+
+struct Reader {
+  cereal::BinaryInputArchive& ar;
+  const SpanBuf& in;
+  void operator()(Hello& m) {
+    ar(m.node);
+    load_sized(ar, in, m.data_endpoint, kMaxText);
+    ar(m.agent_pid);
+  }
+  void operator()(PeerTable& m) {
+    std::uint64_t n = 0;
+    ar(n);
+    // Each entry needs at least its 8-byte length.
+    if (n > kMaxNodes || n * 8 > in.remaining()) throw BoundExceeded{};
+    m.endpoints.resize(static_cast<std::size_t>(n));
+    for (auto& e : m.endpoints) load_sized(ar, in, e, kMaxText);
+  }
+  void operator()(AppStarted& m) { ar(m.node, m.app_pid); }
+  void operator()(MainExited& m) { ar(m.wait_status); }
+  void operator()(NodeFailed& m) {
+    ar(m.node, m.pid);
+    load_sized(ar, in, m.cause, kMaxText);
+  }
+  void operator()(Shutdown& m) { load_sized(ar, in, m.reason, kMaxText); }
+  void operator()(Ping& m) {
+    ar(m.seq, m.payload_bytes);
+    load_sized(ar, in, m.pad, kMaxPad);
+  }
+  void operator()(Pong& m) {
+    ar(m.seq);
+    load_sized(ar, in, m.pad, kMaxPad);
+  }
+};
+
+// Builds the variant alternative for a wire type tag.
+std::optional<Message> empty_message(std::uint16_t tag) {
+  switch (static_cast<Type>(tag)) {
+    case Type::kHello: return Hello{};
+    case Type::kPeerTable: return PeerTable{};
+    case Type::kAppStarted: return AppStarted{};
+    case Type::kMainExited: return MainExited{};
+    case Type::kNodeFailed: return NodeFailed{};
+    case Type::kShutdown: return Shutdown{};
+    case Type::kPing: return Ping{};
+    case Type::kPong: return Pong{};
+  }
+  return std::nullopt;
+}
+
+template <class T>
+T read_le(const std::byte* p) {
+  T v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+
+}  // namespace
+
+std::string_view describe(DecodeError e) {
+  switch (e) {
+    case DecodeError::kTooShort: return "frame shorter than the header";
+    case DecodeError::kBadMagic: return "bad magic (not a gpthread frame)";
+    case DecodeError::kBadVersion: return "unsupported protocol version";
+    case DecodeError::kUnknownType: return "unknown message type";
+    case DecodeError::kMalformed: return "malformed (body did not parse)";
+    case DecodeError::kTrailingBytes: return "trailing bytes after the body";
+  }
+  return "unknown error";
+}
+
+Type type_of(const Message& m) {
+  static constexpr Type kTypes[] = {Type::kHello,      Type::kPeerTable, Type::kAppStarted,
+                                    Type::kMainExited, Type::kNodeFailed, Type::kShutdown,
+                                    Type::kPing,       Type::kPong};
+  static_assert(std::size(kTypes) == std::variant_size_v<Message>);
+  return kTypes[m.index()];
+}
+
+std::string_view name_of(Type t) {
+  switch (t) {
+    case Type::kHello: return "Hello";
+    case Type::kPeerTable: return "PeerTable";
+    case Type::kAppStarted: return "AppStarted";
+    case Type::kMainExited: return "MainExited";
+    case Type::kNodeFailed: return "NodeFailed";
+    case Type::kShutdown: return "Shutdown";
+    case Type::kPing: return "Ping";
+    case Type::kPong: return "Pong";
+  }
+  return "?";
+}
+
+std::vector<std::byte> encode(NodeId from, const Message& m) {
+  std::vector<std::byte> out(kHeaderBytes);
+  const std::uint32_t magic = kMagic;
+  const std::uint16_t version = kVersion;
+  const auto type = static_cast<std::uint16_t>(type_of(m));
+  std::memcpy(out.data(), &magic, 4);
+  std::memcpy(out.data() + 4, &version, 2);
+  std::memcpy(out.data() + 6, &type, 2);
+  std::memcpy(out.data() + 8, &from, 4);
+  VectorBuf buf(out);
+  std::ostream os(&buf);
+  {
+    cereal::BinaryOutputArchive ar(os);
+    std::visit(Writer{ar}, m);
+  }
+  return out;
+}
+
+std::variant<Envelope, DecodeError> decode(std::span<const std::byte> frame) {
+  if (frame.size() < kHeaderBytes) return DecodeError::kTooShort;
+  if (read_le<std::uint32_t>(frame.data()) != kMagic) return DecodeError::kBadMagic;
+  if (read_le<std::uint16_t>(frame.data() + 4) != kVersion) return DecodeError::kBadVersion;
+  auto body = empty_message(read_le<std::uint16_t>(frame.data() + 6));
+  if (!body) return DecodeError::kUnknownType;
+  Envelope env{read_le<std::uint32_t>(frame.data() + 8), std::move(*body)};
+  SpanBuf in(frame.subspan(kHeaderBytes));
+  try {
+    std::istream is(&in);
+    cereal::BinaryInputArchive ar(is);
+    std::visit(Reader{ar, in}, env.body);
+  } catch (...) {  // cereal::Exception, BoundExceeded, bad_alloc: all mean "bad frame"
+    return DecodeError::kMalformed;
+  }
+  if (in.remaining() != 0) return DecodeError::kTrailingBytes;
+  return env;
+}
+
+}  // namespace gpt::wire

@@ -1,0 +1,110 @@
+// The message layer between agents (and between the launcher and agents).
+//
+// Every frame is: a fixed header {magic, version, type, from} followed by the
+// cereal-serialised body of one message type. Decoding never throws and never
+// trusts a length field: a frame that is short, has a wrong magic or version,
+// names an unknown type, declares a string longer than its bound or carries
+// trailing bytes is reported as a DecodeError, which the caller logs and drops.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+namespace gpt::wire {
+
+using NodeId = std::uint32_t;
+
+inline constexpr std::uint32_t kMagic = 0x31545047;  // "GPT1" little-endian
+inline constexpr std::uint16_t kVersion = 1;
+// The launcher takes part in the control plane under this id.
+inline constexpr NodeId kLauncherId = 0xFFFFFFFFu;
+// Upper bound on any free-text field (endpoints, causes, reasons).
+inline constexpr std::size_t kMaxText = 4096;
+// Upper bound on the number of nodes in a job (bounds the peer table).
+inline constexpr std::size_t kMaxNodes = 4096;
+
+// ---- control plane: launcher <-> agents -----------------------------------
+// Agent -> launcher: "I am up; peers reach me at data_endpoint".
+struct Hello {
+  NodeId node = 0;
+  std::string data_endpoint;
+  std::int32_t agent_pid = 0;
+};
+// Launcher -> agents: every node's data endpoint, indexed by node id.
+struct PeerTable {
+  std::vector<std::string> endpoints;
+};
+// Agent -> launcher: the application process of `node` runs as `app_pid`.
+struct AppStarted {
+  NodeId node = 0;
+  std::int32_t app_pid = 0;
+};
+// Agent 0 -> launcher: main returned / the origin process ended.
+// `wait_status` is the raw waitpid() status.
+struct MainExited {
+  std::int32_t wait_status = 0;
+};
+// Agent -> launcher: something on `node` died or failed; `cause` is for humans.
+struct NodeFailed {
+  NodeId node = 0;
+  std::int32_t pid = 0;
+  std::string cause;
+};
+// Launcher -> agents: end the job now.
+struct Shutdown {
+  std::string reason;
+};
+
+// ---- data plane: agent <-> agent -------------------------------------------
+struct Ping {
+  std::uint64_t seq = 0;
+  std::uint64_t payload_bytes = 0;  // size of `pad`, for benchmarks
+  std::vector<std::byte> pad;
+};
+struct Pong {
+  std::uint64_t seq = 0;
+  std::vector<std::byte> pad;
+};
+
+using Message =
+    std::variant<Hello, PeerTable, AppStarted, MainExited, NodeFailed, Shutdown, Ping, Pong>;
+
+// Type tags on the wire; the order of the variant is not the wire contract.
+enum class Type : std::uint16_t {
+  kHello = 1,
+  kPeerTable = 2,
+  kAppStarted = 3,
+  kMainExited = 4,
+  kNodeFailed = 5,
+  kShutdown = 6,
+  kPing = 16,
+  kPong = 17,
+};
+
+struct Envelope {
+  NodeId from = 0;
+  Message body;
+};
+
+enum class DecodeError {
+  kTooShort,
+  kBadMagic,
+  kBadVersion,
+  kUnknownType,
+  kMalformed,      // body did not parse or a bound was exceeded
+  kTrailingBytes,  // body parsed but bytes were left over
+};
+
+[[nodiscard]] std::string_view describe(DecodeError e);
+[[nodiscard]] Type type_of(const Message& m);
+[[nodiscard]] std::string_view name_of(Type t);
+
+[[nodiscard]] std::vector<std::byte> encode(NodeId from, const Message& m);
+[[nodiscard]] std::variant<Envelope, DecodeError> decode(std::span<const std::byte> frame);
+
+}  // namespace gpt::wire

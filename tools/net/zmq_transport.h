@@ -1,0 +1,70 @@
+// ZeroMQ transports.
+//
+// Agent side: one ROUTER socket bound on the data address receives from every
+// peer; one DEALER per peer (routing id "n<self>") sends to it; one DEALER to
+// the launcher's control ROUTER carries the control plane. So a frame from
+// node k always arrives on our ROUTER with routing id "n<k>", which is how
+// the sender is identified (CURVE authentication will bind the id to a key).
+//
+// Launcher side: one ROUTER bound on the control address; agents connect to
+// it with routing id "n<node>".
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "transport.h"
+
+namespace gpt::net {
+
+struct ZmqOptions {
+  // Interface to bind, e.g. "127.0.0.1". Port is chosen by the OS.
+  std::string bind_host = "127.0.0.1";
+};
+
+class ZmqAgentTransport final : public Transport {
+ public:
+  // Binds the data ROUTER and connects the control DEALER to
+  // `launcher_endpoint` (may be empty: no control plane, e.g. in benchmarks).
+  ZmqAgentTransport(wire::NodeId self, std::uint32_t node_count,
+                    const std::string& launcher_endpoint, const ZmqOptions& options);
+  ~ZmqAgentTransport() override;
+
+  // "tcp://host:port" of the bound data ROUTER.
+  [[nodiscard]] const std::string& data_endpoint() const;
+  // Connects one DEALER per other node. endpoints[i] is node i's data endpoint.
+  void connect_peers(const std::vector<std::string>& endpoints);
+
+  [[nodiscard]] wire::NodeId self() const override;
+  [[nodiscard]] bool send(wire::NodeId to, std::span<const std::byte> frame) override;
+  [[nodiscard]] std::optional<Frame> receive(std::chrono::milliseconds timeout) override;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+class ZmqLauncherTransport final : public Transport {
+ public:
+  ZmqLauncherTransport(std::uint32_t node_count, const ZmqOptions& options);
+  ~ZmqLauncherTransport() override;
+
+  // "tcp://host:port" of the bound control ROUTER.
+  [[nodiscard]] const std::string& control_endpoint() const;
+
+  [[nodiscard]] wire::NodeId self() const override;
+  [[nodiscard]] bool send(wire::NodeId to, std::span<const std::byte> frame) override;
+  [[nodiscard]] std::optional<Frame> receive(std::chrono::milliseconds timeout) override;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Parses a routing id "n<digits>" into a node id below node_count.
+[[nodiscard]] std::optional<wire::NodeId> parse_routing_id(std::string_view id,
+                                                           std::uint32_t node_count);
+[[nodiscard]] std::string routing_id(wire::NodeId id);
+
+}  // namespace gpt::net

@@ -1,0 +1,196 @@
+#include "process.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/personality.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <map>
+
+extern char** environ;
+
+namespace gpt::util {
+namespace {
+
+std::vector<std::string> merged_environment(const SpawnOptions& options) {
+  std::map<std::string, std::string> vars;
+  for (char** e = environ; e && *e; ++e) {
+    std::string entry(*e);
+    auto eq = entry.find('=');
+    if (eq == std::string::npos) continue;
+    vars[entry.substr(0, eq)] = entry.substr(eq + 1);
+  }
+  for (const auto& name : options.unset_env) vars.erase(name);
+  for (const auto& entry : options.env) {
+    auto eq = entry.find('=');
+    if (eq == std::string::npos) continue;
+    vars[entry.substr(0, eq)] = entry.substr(eq + 1);
+  }
+  std::vector<std::string> out;
+  out.reserve(vars.size());
+  for (auto& [k, v] : vars) out.push_back(k + "=" + v);
+  return out;
+}
+
+// Only async-signal-safe calls from here until exec: the parent may have
+// other threads (ZeroMQ's I/O threads) that held locks when we forked.
+[[noreturn]] void exec_child(const SpawnOptions& options, pid_t parent, char* const argv[],
+                             char* const envp[], int error_pipe) {
+  sigset_t empty;
+  sigemptyset(&empty);
+  sigprocmask(SIG_SETMASK, &empty, nullptr);
+  if (options.parent_death_signal != 0) {
+    prctl(PR_SET_PDEATHSIG, options.parent_death_signal);
+    // The parent may have died before prctl took effect.
+    if (getppid() != parent) _exit(127);
+  }
+  if (options.no_aslr) personality(ADDR_NO_RANDOMIZE);
+  if (options.stdin_null) {
+    int fd = open("/dev/null", O_RDONLY);
+    if (fd >= 0) {
+      dup2(fd, 0);
+      if (fd != 0) close(fd);
+    }
+  }
+  if (options.keep_fd >= 0) {
+    int flags = fcntl(options.keep_fd, F_GETFD);
+    if (flags >= 0) fcntl(options.keep_fd, F_SETFD, flags & ~FD_CLOEXEC);
+  }
+  execve(argv[0], argv, envp);
+  int err = errno;
+  ssize_t ignored = write(error_pipe, &err, sizeof err);
+  (void)ignored;
+  _exit(127);
+}
+
+}  // namespace
+
+SpawnResult spawn(const std::vector<std::string>& argv, const SpawnOptions& options) {
+  SpawnResult result;
+  if (argv.empty()) {
+    result.error = "empty command";
+    return result;
+  }
+  std::vector<std::string> env = merged_environment(options);
+  std::vector<char*> argv_c, envp_c;
+  for (const auto& a : argv) argv_c.push_back(const_cast<char*>(a.c_str()));
+  argv_c.push_back(nullptr);
+  for (const auto& e : env) envp_c.push_back(const_cast<char*>(e.c_str()));
+  envp_c.push_back(nullptr);
+
+  int pipe_fds[2];
+  if (pipe2(pipe_fds, O_CLOEXEC) != 0) {
+    result.error = std::string("pipe: ") + strerror(errno);
+    return result;
+  }
+  pid_t parent = getpid();
+  pid_t pid = fork();
+  if (pid < 0) {
+    result.error = std::string("fork: ") + strerror(errno);
+    close(pipe_fds[0]);
+    close(pipe_fds[1]);
+    return result;
+  }
+  if (pid == 0) {
+    close(pipe_fds[0]);
+    exec_child(options, parent, argv_c.data(), envp_c.data(), pipe_fds[1]);
+  }
+  close(pipe_fds[1]);
+  int child_errno = 0;
+  ssize_t n;
+  do {
+    n = read(pipe_fds[0], &child_errno, sizeof child_errno);
+  } while (n < 0 && errno == EINTR);
+  close(pipe_fds[0]);
+  if (n == static_cast<ssize_t>(sizeof child_errno)) {
+    int status;
+    waitpid(pid, &status, 0);
+    result.error = "cannot execute " + argv[0] + ": " + strerror(child_errno);
+    return result;
+  }
+  result.pid = pid;
+  return result;
+}
+
+std::string describe_wait_status(int wait_status) {
+  if (WIFEXITED(wait_status)) return "exited with status " + std::to_string(WEXITSTATUS(wait_status));
+  if (WIFSIGNALED(wait_status)) {
+    int sig = WTERMSIG(wait_status);
+    const char* abbrev = sigabbrev_np(sig);
+    std::string text = "killed by signal " + std::to_string(sig);
+    if (abbrev) text += std::string(" (SIG") + abbrev + ")";
+    if (WCOREDUMP(wait_status)) text += ", core dumped";
+    return text;
+  }
+  return "ended with wait status " + std::to_string(wait_status);
+}
+
+int exit_code_of(int wait_status) {
+  if (WIFEXITED(wait_status)) return WEXITSTATUS(wait_status);
+  if (WIFSIGNALED(wait_status)) return 128 + WTERMSIG(wait_status);
+  return 1;
+}
+
+std::optional<std::string> resolve_program(const std::string& name, std::string& error) {
+  namespace fs = std::filesystem;
+  auto check = [&](const fs::path& p) -> std::optional<std::string> {
+    struct stat st;
+    if (stat(p.c_str(), &st) != 0) return std::nullopt;
+    if (S_ISDIR(st.st_mode)) {
+      error = "'" + p.string() + "' is a directory, not a program";
+      return std::nullopt;
+    }
+    if (access(p.c_str(), X_OK) != 0) {
+      error = "'" + p.string() + "' is not executable";
+      return std::nullopt;
+    }
+    std::error_code ec;
+    fs::path abs = fs::absolute(p, ec);
+    return (ec ? p : abs.lexically_normal()).string();
+  };
+  if (name.empty()) {
+    error = "no program given";
+    return std::nullopt;
+  }
+  if (name.find('/') != std::string::npos) {
+    auto found = check(name);
+    if (!found && error.empty()) error = "program '" + name + "' not found";
+    return found;
+  }
+  const char* path = getenv("PATH");
+  std::string dirs = path ? path : "/usr/local/bin:/usr/bin:/bin";
+  size_t start = 0;
+  while (start <= dirs.size()) {
+    size_t end = dirs.find(':', start);
+    if (end == std::string::npos) end = dirs.size();
+    std::string dir = dirs.substr(start, end - start);
+    if (dir.empty()) dir = ".";
+    std::string saved = error;
+    auto found = check(fs::path(dir) / name);
+    if (found) return found;
+    if (error.empty()) error = saved;
+    start = end + 1;
+  }
+  if (error.empty()) error = "program '" + name + "' not found in PATH";
+  return std::nullopt;
+}
+
+std::string self_directory() {
+  char buf[PATH_MAX];
+  ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
+  if (n <= 0) return ".";
+  buf[n] = '\0';
+  return std::filesystem::path(buf).parent_path().string();
+}
+
+}  // namespace gpt::util
