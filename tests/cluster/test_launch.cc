@@ -96,8 +96,15 @@ class BadInput : public ::testing::TestWithParam<BadInvocation> {};
 
 TEST_P(BadInput, IsRejectedWithStatus2AndAClearMessage) {
   std::vector<std::string> argv = {launcher()};
-  for (const auto& a : GetParam().args)
-    argv.push_back(a == "@exit_code" ? program("exit_code") : a);
+  // A plain data file, never executable (mode 0644).
+  std::string data_file = ::testing::TempDir() + "gpt-not-a-program";
+  std::ofstream(data_file) << "data\n";
+  chmod(data_file.c_str(), 0644);
+  for (const auto& a : GetParam().args) {
+    if (a == "@exit_code") argv.push_back(program("exit_code"));
+    else if (a == "@data_file") argv.push_back(data_file);
+    else argv.push_back(a);
+  }
   JobRunner job(argv);
   auto status = job.wait(10s);
   ASSERT_TRUE(status);
@@ -117,7 +124,7 @@ INSTANTIATE_TEST_SUITE_P(
         BadInvocation{{"-n", "2"}, "no program given"},
         BadInvocation{{"-n", "2", "/nonexistent/prog"}, "'/nonexistent/prog' not found"},
         BadInvocation{{"-n", "2", "no-such-program-anywhere"}, "not found in PATH"},
-        BadInvocation{{"-n", "2", "/etc/hostname"}, "is not executable"},
+        BadInvocation{{"-n", "2", "@data_file"}, "is not executable"},
         BadInvocation{{"-n", "2", "/tmp"}, "is a directory"},
         BadInvocation{{"--timeout", "0", "@exit_code"}, "--timeout must be a positive"}));
 
