@@ -15,6 +15,8 @@ namespace {
 
 constexpr std::size_t kHeaderBytes = 12;
 constexpr std::uint64_t kMaxPad = 16ull << 20;
+// A byte-exact page diff is at most 2048 runs of 5 bytes (gpt/page_diff.h).
+constexpr std::uint64_t kMaxDiffBytes = 10240;
 
 // Raised inside decoding when a bound is exceeded; caught in decode().
 struct BoundExceeded {};
@@ -94,6 +96,29 @@ struct Writer {
     ar(m.seq);
     save_sized(ar, m.pad);
   }
+  void operator()(const PageRequest& m) { ar(m.request, m.page); }
+  void operator()(const PageData& m) {
+    ar(m.request, m.page);
+    save_sized(ar, m.bytes);
+  }
+  void operator()(const DiffBatch& m) {
+    ar(m.request);
+    save_sized(ar, m.pages);
+    for (const auto& d : m.diffs) save_sized(ar, d);
+  }
+  void operator()(const DiffAck& m) { ar(m.request, m.rejected); }
+  void operator()(const NoticePost& m) {
+    ar(m.request);
+    save_sized(ar, m.pages);
+  }
+  void operator()(const NoticeAck& m) { ar(m.request, m.epoch); }
+  void operator()(const NoticeQuery& m) { ar(m.request, m.since); }
+  void operator()(const NoticeList& m) {
+    ar(m.request, m.epoch);
+    save_sized(ar, m.pages);
+  }
+  void operator()(const BarrierArrive& m) { ar(m.generation); }
+  void operator()(const BarrierRelease& m) { ar(m.generation); }
 };
 
 struct Reader {
@@ -127,6 +152,33 @@ struct Reader {
     ar(m.seq);
     load_sized(ar, in, m.pad, kMaxPad);
   }
+  void operator()(PageRequest& m) { ar(m.request, m.page); }
+  void operator()(PageData& m) {
+    ar(m.request, m.page);
+    load_sized(ar, in, m.bytes, kPageBytes);
+    if (m.bytes.size() != kPageBytes) throw BoundExceeded{};
+  }
+  void operator()(DiffBatch& m) {
+    ar(m.request);
+    load_sized(ar, in, m.pages, kMaxPagesPerMessage);
+    // Each diff needs at least its 8-byte length.
+    if (m.pages.size() * 8 > in.remaining()) throw BoundExceeded{};
+    m.diffs.resize(m.pages.size());
+    for (auto& d : m.diffs) load_sized(ar, in, d, kMaxDiffBytes);
+  }
+  void operator()(DiffAck& m) { ar(m.request, m.rejected); }
+  void operator()(NoticePost& m) {
+    ar(m.request);
+    load_sized(ar, in, m.pages, kMaxPagesPerMessage);
+  }
+  void operator()(NoticeAck& m) { ar(m.request, m.epoch); }
+  void operator()(NoticeQuery& m) { ar(m.request, m.since); }
+  void operator()(NoticeList& m) {
+    ar(m.request, m.epoch);
+    load_sized(ar, in, m.pages, kMaxPagesPerMessage);
+  }
+  void operator()(BarrierArrive& m) { ar(m.generation); }
+  void operator()(BarrierRelease& m) { ar(m.generation); }
 };
 
 // Builds the variant alternative for a wire type tag.
@@ -140,6 +192,16 @@ std::optional<Message> empty_message(std::uint16_t tag) {
     case Type::kShutdown: return Shutdown{};
     case Type::kPing: return Ping{};
     case Type::kPong: return Pong{};
+    case Type::kPageRequest: return PageRequest{};
+    case Type::kPageData: return PageData{};
+    case Type::kDiffBatch: return DiffBatch{};
+    case Type::kDiffAck: return DiffAck{};
+    case Type::kNoticePost: return NoticePost{};
+    case Type::kNoticeAck: return NoticeAck{};
+    case Type::kNoticeQuery: return NoticeQuery{};
+    case Type::kNoticeList: return NoticeList{};
+    case Type::kBarrierArrive: return BarrierArrive{};
+    case Type::kBarrierRelease: return BarrierRelease{};
   }
   return std::nullopt;
 }
@@ -166,9 +228,12 @@ std::string_view describe(DecodeError e) {
 }
 
 Type type_of(const Message& m) {
-  static constexpr Type kTypes[] = {Type::kHello,      Type::kPeerTable, Type::kAppStarted,
-                                    Type::kMainExited, Type::kNodeFailed, Type::kShutdown,
-                                    Type::kPing,       Type::kPong};
+  static constexpr Type kTypes[] = {
+      Type::kHello,       Type::kPeerTable,    Type::kAppStarted,    Type::kMainExited,
+      Type::kNodeFailed,  Type::kShutdown,     Type::kPing,          Type::kPong,
+      Type::kPageRequest, Type::kPageData,     Type::kDiffBatch,     Type::kDiffAck,
+      Type::kNoticePost,  Type::kNoticeAck,    Type::kNoticeQuery,   Type::kNoticeList,
+      Type::kBarrierArrive, Type::kBarrierRelease};
   static_assert(std::size(kTypes) == std::variant_size_v<Message>);
   return kTypes[m.index()];
 }
@@ -183,6 +248,16 @@ std::string_view name_of(Type t) {
     case Type::kShutdown: return "Shutdown";
     case Type::kPing: return "Ping";
     case Type::kPong: return "Pong";
+    case Type::kPageRequest: return "PageRequest";
+    case Type::kPageData: return "PageData";
+    case Type::kDiffBatch: return "DiffBatch";
+    case Type::kDiffAck: return "DiffAck";
+    case Type::kNoticePost: return "NoticePost";
+    case Type::kNoticeAck: return "NoticeAck";
+    case Type::kNoticeQuery: return "NoticeQuery";
+    case Type::kNoticeList: return "NoticeList";
+    case Type::kBarrierArrive: return "BarrierArrive";
+    case Type::kBarrierRelease: return "BarrierRelease";
   }
   return "?";
 }

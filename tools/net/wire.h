@@ -71,8 +71,66 @@ struct Pong {
   std::vector<std::byte> pad;
 };
 
+// ---- coherence (docs/coherence.md) -----------------------------------------
+// Upper bound on the pages (or diffs) one message may carry.
+inline constexpr std::size_t kMaxPagesPerMessage = 1u << 16;
+inline constexpr std::size_t kPageBytes = 4096;
+
+// Requester -> home: send me page `page` (index into the heap region).
+struct PageRequest {
+  std::uint64_t request = 0;
+  std::uint64_t page = 0;
+};
+// Home -> requester: the page's current contents (kPageBytes).
+struct PageData {
+  std::uint64_t request = 0;
+  std::uint64_t page = 0;
+  std::vector<std::byte> bytes;
+};
+// Writer -> home: diffs (gpt/page_diff.h format) to apply, one per page.
+struct DiffBatch {
+  std::uint64_t request = 0;
+  std::vector<std::uint64_t> pages;
+  std::vector<std::vector<std::byte>> diffs;  // diffs[i] belongs to pages[i]
+};
+// Home -> writer: the diffs were applied (`rejected` of them were malformed).
+struct DiffAck {
+  std::uint64_t request = 0;
+  std::uint32_t rejected = 0;
+};
+// Writer -> notice manager (node 0): these pages were written in the
+// release that just completed.
+struct NoticePost {
+  std::uint64_t request = 0;
+  std::vector<std::uint64_t> pages;
+};
+struct NoticeAck {
+  std::uint64_t request = 0;
+  std::uint64_t epoch = 0;
+};
+// Acquirer -> notice manager: pages written by other nodes after `since`.
+struct NoticeQuery {
+  std::uint64_t request = 0;
+  std::uint64_t since = 0;
+};
+struct NoticeList {
+  std::uint64_t request = 0;
+  std::uint64_t epoch = 0;  // the manager's epoch when it answered
+  std::vector<std::uint64_t> pages;
+};
+// Node -> barrier manager (node 0): arrived at barrier generation `generation`.
+struct BarrierArrive {
+  std::uint64_t generation = 0;
+};
+// Barrier manager -> every node: everyone arrived at `generation`.
+struct BarrierRelease {
+  std::uint64_t generation = 0;
+};
+
 using Message =
-    std::variant<Hello, PeerTable, AppStarted, MainExited, NodeFailed, Shutdown, Ping, Pong>;
+    std::variant<Hello, PeerTable, AppStarted, MainExited, NodeFailed, Shutdown, Ping, Pong,
+                 PageRequest, PageData, DiffBatch, DiffAck, NoticePost, NoticeAck, NoticeQuery,
+                 NoticeList, BarrierArrive, BarrierRelease>;
 
 // Type tags on the wire; the order of the variant is not the wire contract.
 enum class Type : std::uint16_t {
@@ -84,6 +142,16 @@ enum class Type : std::uint16_t {
   kShutdown = 6,
   kPing = 16,
   kPong = 17,
+  kPageRequest = 32,
+  kPageData = 33,
+  kDiffBatch = 34,
+  kDiffAck = 35,
+  kNoticePost = 36,
+  kNoticeAck = 37,
+  kNoticeQuery = 38,
+  kNoticeList = 39,
+  kBarrierArrive = 40,
+  kBarrierRelease = 41,
 };
 
 struct Envelope {
