@@ -35,7 +35,20 @@ enum class SlotState : std::uint32_t {
 
 enum class Op : std::uint32_t {
   kEcho = 1,  // reply = request payload (health check, benchmarks)
+  // Coherence (docs/coherence.md). Page numbers are u64 indices into the heap.
+  kFetchPage = 2,  // req: u64 page. The agent fetches it from its home into
+                   // the heap memfd; reply: nothing.
+  kRelease = 3,    // req: u64 pages[], write-protected by the caller. The agent
+                   // sends their diffs home, waits for the acks, posts the
+                   // write notices; reply: u64 epoch.
+  kAcquire = 4,    // req: nothing. reply: u64 pages[] written by other nodes
+                   // since this node's last acquire; status kAcquireAll when
+                   // there are too many to list (invalidate every cached page).
+  kBarrier = 5,    // req: nothing. Returns when every node has arrived.
 };
+
+// kAcquire status: the list did not fit; treat every non-home page as written.
+inline constexpr std::int32_t kAcquireAll = 1;
 
 struct alignas(64) SlotHeader {
   std::atomic<std::uint32_t> state;
@@ -58,11 +71,27 @@ struct alignas(64) Header {
   std::uint32_t node_id;
   std::uint32_t node_count;
   std::uint32_t slot_count;
-  // Bumped by the application after publishing a request; the agent's server
-  // futex-waits on it.
+  // The global address space (gpt/region.h): base, heap size, and the memfd
+  // that backs it (an inherited fd number; -1 when there is no heap).
+  std::uint64_t region_base;
+  std::uint64_t heap_bytes;
+  std::int32_t heap_fd;
+  // The agent's eventfd: the application writes 1 to it after publishing a
+  // request, which wakes the agent's poll loop. -1: futex-wake
+  // `agent_doorbell` instead (unit tests without an agent loop).
+  std::int32_t doorbell_fd;
+  // Non-zero in SPMD mode (gpt-launch --spmd): every node runs main.
+  std::uint32_t spmd;
+  // Bumped by the application after publishing a request.
   alignas(64) std::atomic<std::uint32_t> agent_doorbell;
   // Set to 1 by the agent when the job ends; worker threads wait on it.
   alignas(64) std::atomic<std::uint32_t> shutdown;
+  // Counters the application keeps; the agent reads them for GPT_STATS.
+  alignas(64) std::atomic<std::uint64_t> read_faults;
+  std::atomic<std::uint64_t> write_faults;
+  std::atomic<std::uint64_t> invalidations;
+  std::atomic<std::uint64_t> releases;
+  std::atomic<std::uint64_t> acquires;
 };
 
 struct Layout {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <sched.h>
+#include <unistd.h>
 
 #include <cstddef>
 #include <cstdint>
@@ -36,8 +37,7 @@ class Client {
     if (request_len) std::memcpy(slot.payload, request, request_len);
     slot.h.state.store(static_cast<std::uint32_t>(SlotState::kRequest),
                        std::memory_order_release);
-    layout_->header.agent_doorbell.fetch_add(1, std::memory_order_acq_rel);
-    futex::wake(&layout_->header.agent_doorbell);
+    ring();
 
     constexpr auto kReply = static_cast<std::uint32_t>(SlotState::kReply);
     for (;;) {
@@ -55,6 +55,20 @@ class Client {
   [[nodiscard]] Layout* layout() const { return layout_; }
 
  private:
+  void ring() const {
+    layout_->header.agent_doorbell.fetch_add(1, std::memory_order_acq_rel);
+    int fd = layout_->header.doorbell_fd;
+    if (fd >= 0) {
+      std::uint64_t one = 1;
+      // eventfd writes of 8 bytes cannot be short; EAGAIN only if the
+      // counter would overflow, and then the agent is awake anyway.
+      ssize_t ignored = write(fd, &one, sizeof one);
+      (void)ignored;
+    } else {
+      futex::wake(&layout_->header.agent_doorbell);
+    }
+  }
+
   // Claims a free slot; the start index spreads threads over the slots.
   [[nodiscard]] Slot& claim() const {
     std::uint32_t start = static_cast<std::uint32_t>(

@@ -19,7 +19,7 @@ namespace {
 using gpt::channel::Client;
 using gpt::channel::Op;
 using gpt::node::ChannelMemory;
-using gpt::node::ChannelServer;
+using gpt::node::ChannelServerThread;
 
 TEST(Channel, HeaderDescribesTheNode) {
   ChannelMemory mem(3, 8);
@@ -32,7 +32,7 @@ TEST(Channel, HeaderDescribesTheNode) {
 
 TEST(Channel, EchoRoundTrip) {
   ChannelMemory mem(0, 1);
-  ChannelServer server(mem.layout(), gpt::node::serve_builtin);
+  ChannelServerThread server(mem.layout(), gpt::node::serve_builtin_only);
   Client client(&mem.layout());
   const char msg[] = "hello agent";
   char reply[64] = {};
@@ -45,7 +45,7 @@ TEST(Channel, EchoRoundTrip) {
 
 TEST(Channel, UnknownOpIsRefusedWithENOSYS) {
   ChannelMemory mem(0, 1);
-  ChannelServer server(mem.layout(), gpt::node::serve_builtin);
+  ChannelServerThread server(mem.layout(), gpt::node::serve_builtin_only);
   Client client(&mem.layout());
   auto r = client.call(static_cast<Op>(999), nullptr, 0, nullptr, 0);
   EXPECT_EQ(r.status, -ENOSYS);
@@ -53,7 +53,7 @@ TEST(Channel, UnknownOpIsRefusedWithENOSYS) {
 
 TEST(Channel, OversizedRequestIsRefusedLocally) {
   ChannelMemory mem(0, 1);
-  ChannelServer server(mem.layout(), gpt::node::serve_builtin);
+  ChannelServerThread server(mem.layout(), gpt::node::serve_builtin_only);
   Client client(&mem.layout());
   std::vector<char> big(gpt::channel::kSlotPayload + 1);
   auto r = client.call(Op::kEcho, big.data(), big.size(), nullptr, 0);
@@ -63,7 +63,7 @@ TEST(Channel, OversizedRequestIsRefusedLocally) {
 
 TEST(Channel, ReplyIsTruncatedToTheCallersBuffer) {
   ChannelMemory mem(0, 1);
-  ChannelServer server(mem.layout(), gpt::node::serve_builtin);
+  ChannelServerThread server(mem.layout(), gpt::node::serve_builtin_only);
   Client client(&mem.layout());
   const char msg[] = "0123456789";
   char reply[4] = {};
@@ -76,7 +76,7 @@ TEST(Channel, ReplyIsTruncatedToTheCallersBuffer) {
 // the wrong caller, none is lost.
 TEST(Channel, ManyConcurrentCallersGetTheirOwnReplies) {
   ChannelMemory mem(0, 1);
-  ChannelServer server(mem.layout(), gpt::node::serve_builtin);
+  ChannelServerThread server(mem.layout(), gpt::node::serve_builtin_only);
   Client client(&mem.layout());
   constexpr int kThreads = 80;
   constexpr int kCalls = 300;
@@ -99,7 +99,7 @@ TEST(Channel, ManyConcurrentCallersGetTheirOwnReplies) {
 // The real arrangement: the client in another process mapping the memfd.
 TEST(Channel, WorksAcrossProcesses) {
   ChannelMemory mem(1, 2);
-  ChannelServer server(mem.layout(), gpt::node::serve_builtin);
+  ChannelServerThread server(mem.layout(), gpt::node::serve_builtin_only);
   pid_t child = fork();
   ASSERT_GE(child, 0);
   if (child == 0) {

@@ -12,6 +12,7 @@ struct LaunchOptions {
   std::uint32_t nodes = 1;
   std::optional<double> timeout_seconds;  // whole-job limit
   bool verbose = false;
+  bool spmd = false;  // every node runs main
   std::string bind_host = "127.0.0.1";
   std::vector<std::string> program_argv;  // argv[0] resolved to an absolute path
 };

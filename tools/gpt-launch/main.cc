@@ -5,6 +5,7 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 
+#include "heap_size.h"
 #include "job.h"
 #include "log.h"
 #include "message_gate.h"
@@ -41,6 +42,8 @@ int main(int argc, char** argv) {
   app.add_option("--timeout", timeout, "end the whole job after SECONDS")
       ->type_name("SECONDS");
   app.add_flag("-v,--verbose", options.verbose, "report each node's agent and program pids");
+  app.add_flag("--spmd", options.spmd,
+               "SPMD mode: every node runs main (gpt_node_id() tells them apart)");
   app.add_option("--bind", options.bind_host, "interface the nodes listen on (default 127.0.0.1)");
   // Everything from the program name on belongs to the program.
   app.prefix_command();
@@ -60,6 +63,9 @@ int main(int argc, char** argv) {
     if (!(timeout > 0)) return usage_error("--timeout must be a positive number of seconds");
     options.timeout_seconds = timeout;
   }
+
+  std::string heap_error;
+  if (!gpt::util::heap_size_from_env(heap_error)) return usage_error(heap_error);
 
   std::vector<std::string> rest = app.remaining();
   if (!rest.empty() && rest.front() == "--") rest.erase(rest.begin());

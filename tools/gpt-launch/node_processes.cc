@@ -21,6 +21,7 @@ std::optional<std::string> LocalAgents::start(const LaunchOptions& options,
                                      "--launcher", control_endpoint,
                                      "--bind", options.bind_host};
     if (options.verbose) argv.push_back("--verbose");
+    if (options.spmd) argv.push_back("--spmd");
     argv.push_back("--");
     argv.insert(argv.end(), options.program_argv.begin(), options.program_argv.end());
     util::SpawnOptions spawn_options;

@@ -2,14 +2,21 @@
 
 #include <signal.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <system_error>
 #include <thread>
+#include <utility>
 
 #include "channel_memory.h"
 #include "channel_server.h"
+#include "coherence.h"
 #include "gpt/futex.h"
+#include "gpt/region.h"
+#include "heap_memory.h"
 #include "log.h"
 #include "process.h"
 
@@ -30,15 +37,41 @@ struct Overloaded : Fs... {
 }  // namespace
 
 Agent::Agent(AgentConfig config, net::MessageGate& gate, std::string data_endpoint,
-             ConnectPeers connect_peers, const util::SignalPoller& signals)
+             TransportHooks hooks, const util::SignalPoller& signals)
     : config_(std::move(config)),
       gate_(gate),
       data_endpoint_(std::move(data_endpoint)),
-      connect_peers_(std::move(connect_peers)),
-      signals_(signals) {}
+      hooks_(std::move(hooks)),
+      signals_(signals) {
+  channel_ = std::make_unique<ChannelMemory>(config_.node, config_.node_count);
+  region::Geometry geometry;
+  geometry.heap_bytes = config_.heap_bytes;
+  geometry.node_count = config_.node_count;
+  heap_ = std::make_unique<HeapMemory>(geometry);
+  doorbell_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (doorbell_fd_ < 0) throw std::system_error(errno, std::generic_category(), "eventfd");
+
+  auto& h = channel_->layout().header;
+  h.region_base = geometry.base;
+  h.heap_bytes = geometry.heap_bytes;
+  h.heap_fd = heap_->fd();
+  h.doorbell_fd = doorbell_fd_;
+  h.spmd = config_.spmd ? 1 : 0;
+
+  server_ = std::make_unique<ChannelServer>(
+      channel_->layout(), [this](std::uint32_t slot, channel::Op op,
+                                 std::span<const unsigned char> req,
+                                 std::span<unsigned char> reply) -> std::optional<Reply> {
+        if (auto r = serve_builtin(op, req, reply)) return r;
+        return coherence_->on_request(slot, op, req, reply);
+      });
+  coherence_ = std::make_unique<Coherence>(config_.node, config_.node_count, *heap_, gate_, *server_);
+  hooks_.set_wakeup_fd(doorbell_fd_);
+}
 
 Agent::~Agent() {
   if (app_pid_ > 0) stop_application();
+  if (doorbell_fd_ >= 0) close(doorbell_fd_);
 }
 
 int Agent::run() {
@@ -56,17 +89,32 @@ int Agent::run() {
       }
     }
     reap_application();
-    if (phase_ == Phase::kAppEnded &&
+    if (phase_ == Phase::kAppEnded && expect_shutdown_ &&
         std::chrono::steady_clock::now() - app_ended_at_ > kOrphanLimit) {
       util::log_line("the launcher did not end the job after the program ended; exiting");
       return 1;
     }
+    serve_channel();
     if (auto env = gate_.next(kTick)) handle(*env);
   }
   return *exit_code_;
 }
 
+void Agent::serve_channel() {
+  std::uint64_t count;
+  while (read(doorbell_fd_, &count, sizeof count) > 0) {
+  }
+  server_->serve_pending();
+}
+
 void Agent::handle(const wire::Envelope& env) {
+  if (env.from != wire::kLauncherId) {
+    if (phase_ == Phase::kJoining) {
+      early_.push_back(env);
+      return;
+    }
+    if (coherence_->on_message(env)) return;
+  }
   std::visit(
       Overloaded{
           [&](const wire::PeerTable& table) {
@@ -76,8 +124,9 @@ void Agent::handle(const wire::Envelope& env) {
                    " entries for a job of " + std::to_string(config_.node_count) + " nodes");
               return;
             }
-            connect_peers_(table.endpoints);
+            hooks_.connect_peers(table.endpoints);
             start_application();
+            for (const auto& e : std::exchange(early_, {})) handle(e);
           },
           [&](const wire::Shutdown& s) {
             if (env.from != wire::kLauncherId) return;
@@ -101,14 +150,11 @@ void Agent::handle(const wire::Envelope& env) {
 }
 
 void Agent::start_application() {
-  channel_ = std::make_unique<ChannelMemory>(config_.node, config_.node_count);
-  server_ = std::make_unique<ChannelServer>(channel_->layout(), serve_builtin);
-
   util::SpawnOptions options;
   options.env = {"GPT_CHANNEL_FD=" + std::to_string(channel_->fd()),
                  "GPT_NODE_ID=" + std::to_string(config_.node),
                  "GPT_NODE_COUNT=" + std::to_string(config_.node_count)};
-  options.keep_fd = channel_->fd();
+  options.keep_fds = {channel_->fd(), heap_->fd(), doorbell_fd_};
   options.no_aslr = true;
   options.parent_death_signal = SIGKILL;
   options.stdin_null = config_.node != 0;
@@ -132,9 +178,15 @@ void Agent::reap_application() {
   app_pid_ = -1;
   phase_ = Phase::kAppEnded;
   app_ended_at_ = std::chrono::steady_clock::now();
-  bool sent;
+  if (config_.stats) print_stats();
+  bool sent = true;
+  expect_shutdown_ = true;
   if (config_.node == 0) {
     sent = gate_.send(wire::kLauncherId, wire::MainExited{status});
+  } else if (config_.spmd && WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+    // In SPMD mode a worker's main may return before the job ends; this
+    // agent goes on serving its home pages until the launcher ends the job.
+    expect_shutdown_ = false;
   } else {
     std::string cause = "program (pid " + std::to_string(pid) + ") " +
                         util::describe_wait_status(status) + " while the job was running";
@@ -146,25 +198,45 @@ void Agent::reap_application() {
 
 void Agent::stop_application() {
   if (app_pid_ <= 0) return;
-  if (channel_) {
-    channel_->layout().header.shutdown.store(1, std::memory_order_release);
-    futex::wake_all(&channel_->layout().header.shutdown);
-  }
+  channel_->layout().header.shutdown.store(1, std::memory_order_release);
+  futex::wake_all(&channel_->layout().header.shutdown);
   // Node 0 runs main and does not watch the shutdown word: ask it to stop.
-  if (config_.node == 0) kill(app_pid_, SIGTERM);
+  if (config_.node == 0 || config_.spmd) kill(app_pid_, SIGTERM);
   auto deadline = std::chrono::steady_clock::now() + kStopGrace;
   int status;
   while (std::chrono::steady_clock::now() < deadline) {
     if (waitpid(app_pid_, &status, WNOHANG) == app_pid_) {
       app_pid_ = -1;
+      if (config_.stats) print_stats();
       return;
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    // Keep serving: a program that is leaving may still release its pages.
+    serve_channel();
+    if (auto env = gate_.next(std::chrono::milliseconds(5)))
+      if (env->from != wire::kLauncherId) (void)coherence_->on_message(*env);
   }
-  util::log_line("program (pid " + std::to_string(app_pid_) + ") did not stop within 2 s; killing it");
+  util::log_line("program (pid " + std::to_string(app_pid_) +
+                 ") did not stop within 2 s; killing it");
   kill(app_pid_, SIGKILL);
   waitpid(app_pid_, &status, 0);
   app_pid_ = -1;
+}
+
+void Agent::print_stats() const {
+  const auto& h = channel_->layout().header;
+  const auto& c = coherence_->counters();
+  util::log_line(
+      "stats: read_faults=" + std::to_string(h.read_faults.load()) +
+      " write_faults=" + std::to_string(h.write_faults.load()) +
+      " pages_fetched=" + std::to_string(c.pages_fetched) +
+      " pages_served=" + std::to_string(c.pages_served) +
+      " diffs_sent=" + std::to_string(c.diffs_sent) +
+      " diff_bytes_sent=" + std::to_string(c.diff_bytes_sent) +
+      " diffs_applied=" + std::to_string(c.diffs_applied) +
+      " invalidations=" + std::to_string(h.invalidations.load()) +
+      " releases=" + std::to_string(h.releases.load()) +
+      " acquires=" + std::to_string(h.acquires.load()) +
+      " barriers=" + std::to_string(c.barriers));
 }
 
 void Agent::fail(const std::string& cause) {
@@ -173,6 +245,7 @@ void Agent::fail(const std::string& cause) {
                   wire::NodeFailed{config_.node, static_cast<std::int32_t>(getpid()), cause}))
     util::log_line("cannot reach the launcher");
   phase_ = Phase::kAppEnded;
+  expect_shutdown_ = true;
   app_ended_at_ = std::chrono::steady_clock::now();
 }
 

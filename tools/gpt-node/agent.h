@@ -25,20 +25,29 @@ namespace gpt::node {
 
 class ChannelMemory;
 class ChannelServer;
+class Coherence;
+class HeapMemory;
 
 struct AgentConfig {
   wire::NodeId node = 0;
   std::uint32_t node_count = 1;
   std::vector<std::string> program_argv;  // argv[0] is an absolute path
   bool verbose = false;
+  bool spmd = false;   // every node runs main (tests and SPMD programs)
+  bool stats = false;  // print the node's counters when its program ends
+  std::uint64_t heap_bytes = 0;  // the global heap (GPT_HEAP_SIZE)
+};
+
+// What the agent needs from its transport beyond sending and receiving.
+struct TransportHooks {
+  std::function<void(const std::vector<std::string>& endpoints)> connect_peers;
+  std::function<void(int fd)> set_wakeup_fd;
 };
 
 class Agent {
  public:
-  using ConnectPeers = std::function<void(const std::vector<std::string>& endpoints)>;
-
   Agent(AgentConfig config, net::MessageGate& gate, std::string data_endpoint,
-        ConnectPeers connect_peers, const util::SignalPoller& signals);
+        TransportHooks hooks, const util::SignalPoller& signals);
   ~Agent();
 
   // Runs until the launcher ends the job (returns 0), a signal ends the agent
@@ -49,6 +58,8 @@ class Agent {
   enum class Phase { kJoining, kRunning, kAppEnded };
 
   void handle(const wire::Envelope& env);
+  void serve_channel();
+  void print_stats() const;
   void start_application();
   void reap_application();
   void stop_application();
@@ -57,15 +68,21 @@ class Agent {
   AgentConfig config_;
   net::MessageGate& gate_;
   std::string data_endpoint_;
-  ConnectPeers connect_peers_;
+  TransportHooks hooks_;
   const util::SignalPoller& signals_;
 
   Phase phase_ = Phase::kJoining;
   std::optional<int> exit_code_;
   pid_t app_pid_ = -1;
   std::chrono::steady_clock::time_point app_ended_at_;
+  bool expect_shutdown_ = true;  // the launcher must end the job soon
+  int doorbell_fd_ = -1;
   std::unique_ptr<ChannelMemory> channel_;
+  std::unique_ptr<HeapMemory> heap_;
   std::unique_ptr<ChannelServer> server_;
+  std::unique_ptr<Coherence> coherence_;
+  // Coherence messages that arrived before the peer table (a fast peer).
+  std::vector<wire::Envelope> early_;
 };
 
 }  // namespace gpt::node

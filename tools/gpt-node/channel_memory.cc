@@ -31,6 +31,8 @@ ChannelMemory::ChannelMemory(std::uint32_t node_id, std::uint32_t node_count) {
   h.node_id = node_id;
   h.node_count = node_count;
   h.slot_count = channel::kSlotCount;
+  h.heap_fd = -1;
+  h.doorbell_fd = -1;
 }
 
 ChannelMemory::~ChannelMemory() {

@@ -10,59 +10,79 @@ namespace gpt::node {
 using channel::SlotState;
 
 ChannelServer::ChannelServer(channel::Layout& layout, Handler handler)
-    : layout_(layout), handler_(std::move(handler)) {
-  thread_ = std::jthread([this](std::stop_token stop) { run(stop); });
-}
+    : layout_(layout), handler_(std::move(handler)) {}
 
-ChannelServer::~ChannelServer() {
-  thread_.request_stop();
-  layout_.header.agent_doorbell.fetch_add(1);
-  futex::wake_all(&layout_.header.agent_doorbell);
-}
-
-bool ChannelServer::serve_pending() {
-  bool any = false;
-  for (auto& slot : layout_.slots) {
+std::size_t ChannelServer::serve_pending() {
+  std::size_t taken = 0;
+  for (std::uint32_t i = 0; i < channel::kSlotCount; ++i) {
+    auto& slot = layout_.slots[i];
     auto expected = static_cast<std::uint32_t>(SlotState::kRequest);
     if (!slot.h.state.compare_exchange_strong(expected,
                                               static_cast<std::uint32_t>(SlotState::kServing),
                                               std::memory_order_acquire))
       continue;
-    any = true;
+    ++taken;
     // The application may scribble on its side; never trust `length`.
     std::uint32_t len = slot.h.length;
     if (len > channel::kSlotPayload) len = channel::kSlotPayload;
-    Reply r = handler_(static_cast<channel::Op>(slot.h.op),
-                       std::span<const unsigned char>(slot.payload, len),
-                       std::span<unsigned char>(slot.payload, channel::kSlotPayload));
-    slot.h.status = r.status;
-    slot.h.length = r.length;
-    served_.fetch_add(1, std::memory_order_relaxed);
-    slot.h.state.store(static_cast<std::uint32_t>(SlotState::kReply), std::memory_order_release);
-    futex::wake(&slot.h.state);
+    std::optional<Reply> r =
+        handler_(i, static_cast<channel::Op>(slot.h.op),
+                 std::span<const unsigned char>(slot.payload, len),
+                 std::span<unsigned char>(slot.payload, channel::kSlotPayload));
+    if (r) complete(i, *r);
   }
-  return any;
+  return taken;
 }
 
-void ChannelServer::run(const std::stop_token& stop) {
-  auto& bell = layout_.header.agent_doorbell;
-  while (!stop.stop_requested()) {
-    std::uint32_t seen = bell.load(std::memory_order_acquire);
-    if (serve_pending()) continue;
-    // A request published after our scan has bumped the bell, so the wait
-    // returns at once. The timeout only bounds how long a stop can take.
-    futex::wait(&bell, seen, 100'000'000);
-  }
+void ChannelServer::complete(std::uint32_t index, Reply reply) {
+  auto& slot = layout_.slots[index];
+  slot.h.status = reply.status;
+  slot.h.length = reply.length;
+  served_.fetch_add(1, std::memory_order_relaxed);
+  slot.h.state.store(static_cast<std::uint32_t>(SlotState::kReply), std::memory_order_release);
+  futex::wake(&slot.h.state);
 }
 
-Reply serve_builtin(channel::Op op, std::span<const unsigned char> request,
-                    std::span<unsigned char> reply) {
+std::span<unsigned char> ChannelServer::payload(std::uint32_t index) {
+  return std::span<unsigned char>(layout_.slots[index].payload, channel::kSlotPayload);
+}
+
+ChannelServerThread::ChannelServerThread(channel::Layout& layout, ChannelServer::Handler handler)
+    : server_(layout, std::move(handler)) {
+  thread_ = std::jthread([this](std::stop_token stop) {
+    auto& bell = server_.layout().header.agent_doorbell;
+    while (!stop.stop_requested()) {
+      std::uint32_t seen = bell.load(std::memory_order_acquire);
+      if (server_.serve_pending()) continue;
+      // A request published after our scan has bumped the bell, so the wait
+      // returns at once. The timeout only bounds how long a stop can take.
+      futex::wait(&bell, seen, 100'000'000);
+    }
+  });
+}
+
+ChannelServerThread::~ChannelServerThread() {
+  thread_.request_stop();
+  server_.layout().header.agent_doorbell.fetch_add(1);
+  futex::wake_all(&server_.layout().header.agent_doorbell);
+}
+
+std::optional<Reply> serve_builtin(channel::Op op, std::span<const unsigned char> request,
+                                   std::span<unsigned char> reply) {
   switch (op) {
     case channel::Op::kEcho:
       std::memmove(reply.data(), request.data(), request.size());
-      return {0, static_cast<std::uint32_t>(request.size())};
+      return Reply{0, static_cast<std::uint32_t>(request.size())};
+    default:
+      return std::nullopt;
   }
-  return {-ENOSYS, 0};
+}
+
+std::optional<Reply> serve_builtin_only(std::uint32_t, channel::Op op,
+                                        std::span<const unsigned char> request,
+                                        std::span<unsigned char> reply) {
+  if (auto r = serve_builtin(op, request, reply)) return r;
+  return Reply{-ENOSYS, 0};
 }
 
 }  // namespace gpt::node

@@ -1,11 +1,17 @@
-// The agent side of the channel: one thread that serves the application's
-// requests (gpt/channel.h). Handlers run on this thread.
+// The agent side of the channel (gpt/channel.h): takes the application's
+// published requests and completes them, at once or later (a page fetch
+// completes when the home's reply arrives).
+//
+// The agent calls serve_pending() from its poll loop whenever the doorbell
+// eventfd fires. ChannelServerThread runs the same server on a thread of its
+// own, woken by the futex doorbell, for unit tests and tools.
 #pragma once
 
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <span>
 #include <thread>
 
@@ -14,36 +20,56 @@
 namespace gpt::node {
 
 struct Reply {
-  std::int32_t status = 0;   // 0 or a negative errno
-  std::uint32_t length = 0;  // bytes written into the reply buffer
+  std::int32_t status = 0;   // 0 or a negative errno (or an op-specific code)
+  std::uint32_t length = 0;  // bytes written into the slot's payload
 };
 
 class ChannelServer {
  public:
   // `request` and `reply` alias the slot's payload: a handler must read what
-  // it needs from the request before writing the reply.
-  using Handler = std::function<Reply(channel::Op op, std::span<const unsigned char> request,
-                                      std::span<unsigned char> reply)>;
+  // it needs from the request before writing the reply. Returning nullopt
+  // defers the request; the owner completes it later with complete().
+  using Handler = std::function<std::optional<Reply>(
+      std::uint32_t slot, channel::Op op, std::span<const unsigned char> request,
+      std::span<unsigned char> reply)>;
 
   ChannelServer(channel::Layout& layout, Handler handler);
-  ~ChannelServer();  // stops and joins
-  ChannelServer(const ChannelServer&) = delete;
-  ChannelServer& operator=(const ChannelServer&) = delete;
+
+  // Serves every published request. Returns how many were taken.
+  std::size_t serve_pending();
+  // Completes a deferred request; the reply bytes are already in payload().
+  void complete(std::uint32_t slot, Reply reply);
+  [[nodiscard]] std::span<unsigned char> payload(std::uint32_t slot);
 
   [[nodiscard]] std::uint64_t served() const { return served_.load(std::memory_order_relaxed); }
+  [[nodiscard]] channel::Layout& layout() const { return layout_; }
 
  private:
-  void run(const std::stop_token& stop);
-  bool serve_pending();
-
   channel::Layout& layout_;
   Handler handler_;
   std::atomic<std::uint64_t> served_{0};
+};
+
+class ChannelServerThread {
+ public:
+  ChannelServerThread(channel::Layout& layout, ChannelServer::Handler handler);
+  ~ChannelServerThread();  // stops and joins
+
+  [[nodiscard]] std::uint64_t served() const { return server_.served(); }
+
+ private:
+  ChannelServer server_;
   std::jthread thread_;
 };
 
-// The handler for the requests every agent answers the same way (kEcho).
-[[nodiscard]] Reply serve_builtin(channel::Op op, std::span<const unsigned char> request,
-                                  std::span<unsigned char> reply);
+// Requests every agent answers the same way (kEcho); nullopt for others.
+[[nodiscard]] std::optional<Reply> serve_builtin(channel::Op op,
+                                                 std::span<const unsigned char> request,
+                                                 std::span<unsigned char> reply);
+
+// A handler that answers the built-in ops and refuses the rest with ENOSYS.
+[[nodiscard]] std::optional<Reply> serve_builtin_only(std::uint32_t slot, channel::Op op,
+                                                      std::span<const unsigned char> request,
+                                                      std::span<unsigned char> reply);
 
 }  // namespace gpt::node

@@ -11,6 +11,7 @@
 #include "agent.h"
 #include "log.h"
 #include "message_gate.h"
+#include "heap_size.h"
 #include "signals.h"
 #include "zmq_transport.h"
 
@@ -27,6 +28,7 @@ int main(int argc, char** argv) {
   app.add_option("--launcher", launcher, "the launcher's control endpoint")->required();
   app.add_option("--bind", zmq_options.bind_host, "interface for the data socket");
   app.add_flag("-v,--verbose", config.verbose, "log the job's life cycle");
+  app.add_flag("--spmd", config.spmd, "every node runs main (SPMD programs and tests)");
   app.add_option("program", config.program_argv, "program and its arguments")->required();
   try {
     app.parse(argc, argv);
@@ -42,6 +44,15 @@ int main(int argc, char** argv) {
     return 2;
   }
   gpt::util::set_log_prefix("gpt-node[node " + std::to_string(config.node) + "]");
+  std::string error;
+  auto heap = gpt::util::heap_size_from_env(error);
+  if (!heap) {
+    gpt::util::log_line("error: " + error);
+    return 2;
+  }
+  config.heap_bytes = *heap;
+  const char* stats = std::getenv("GPT_STATS");
+  config.stats = stats && *stats && std::string(stats) != "0";
 
   // The agent dies with its launcher (local mode), and its program with it.
   prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -50,12 +61,11 @@ int main(int argc, char** argv) {
 
   try {
     gpt::net::ZmqAgentTransport transport(config.node, config.node_count, launcher, zmq_options);
-    gpt::net::MessageGate gate(transport, "gpt-node[node " + std::to_string(config.node) + "]",
-                               gpt::util::log_line);
-    gpt::node::Agent agent(
-        config, gate, transport.data_endpoint(),
+    gpt::net::MessageGate gate(transport, "", gpt::util::log_line);
+    gpt::node::TransportHooks hooks{
         [&](const std::vector<std::string>& endpoints) { transport.connect_peers(endpoints); },
-        signals);
+        [&](int fd) { transport.set_wakeup_fd(fd); }};
+    gpt::node::Agent agent(config, gate, transport.data_endpoint(), hooks, signals);
     return agent.run();
   } catch (const std::exception& e) {
     gpt::util::log_line(std::string("fatal: ") + e.what());

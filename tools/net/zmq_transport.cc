@@ -70,6 +70,7 @@ struct ZmqAgentTransport::Impl {
   std::optional<zmq::socket_t> control;
   std::vector<std::optional<zmq::socket_t>> peers;
   std::string endpoint;
+  int wakeup_fd = -1;
 };
 
 ZmqAgentTransport::ZmqAgentTransport(wire::NodeId self, std::uint32_t node_count,
@@ -103,6 +104,8 @@ void ZmqAgentTransport::connect_peers(const std::vector<std::string>& endpoints)
   }
 }
 
+void ZmqAgentTransport::set_wakeup_fd(int fd) { impl_->wakeup_fd = fd; }
+
 wire::NodeId ZmqAgentTransport::self() const { return impl_->self; }
 
 bool ZmqAgentTransport::send(wire::NodeId to, std::span<const std::byte> frame) {
@@ -124,13 +127,17 @@ bool ZmqAgentTransport::send(wire::NodeId to, std::span<const std::byte> frame) 
 std::optional<Frame> ZmqAgentTransport::receive(std::chrono::milliseconds timeout) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
   for (;;) {
-    zmq::pollitem_t items[2] = {{impl_->data.handle(), 0, ZMQ_POLLIN, 0},
-                                {impl_->control ? impl_->control->handle() : nullptr, 0,
-                                 ZMQ_POLLIN, 0}};
+    zmq::pollitem_t items[3];
+    std::size_t n = 0;
+    items[n++] = {impl_->data.handle(), 0, ZMQ_POLLIN, 0};
+    std::size_t control_at = impl_->control ? n++ : 3;
+    if (impl_->control) items[control_at] = {impl_->control->handle(), 0, ZMQ_POLLIN, 0};
+    std::size_t wakeup_at = impl_->wakeup_fd >= 0 ? n++ : 3;
+    if (impl_->wakeup_fd >= 0) items[wakeup_at] = {nullptr, impl_->wakeup_fd, ZMQ_POLLIN, 0};
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
         deadline - std::chrono::steady_clock::now());
     if (left.count() < 0) left = std::chrono::milliseconds(0);
-    poll_items(items, impl_->control ? 2 : 1, left);
+    poll_items(items, n, left);
     if (items[0].revents & ZMQ_POLLIN) {
       auto parts = recv_multipart(impl_->data);
       if (parts.size() == 2) {
@@ -138,10 +145,11 @@ std::optional<Frame> ZmqAgentTransport::receive(std::chrono::milliseconds timeou
         return Frame{peer, bytes_of(parts[1])};
       }
     }
-    if (impl_->control && (items[1].revents & ZMQ_POLLIN)) {
+    if (control_at < n && (items[control_at].revents & ZMQ_POLLIN)) {
       auto parts = recv_multipart(*impl_->control);
       if (parts.size() == 1) return Frame{wire::kLauncherId, bytes_of(parts[0])};
     }
+    if (wakeup_at < n && (items[wakeup_at].revents & ZMQ_POLLIN)) return std::nullopt;
     if (std::chrono::steady_clock::now() >= deadline) return std::nullopt;
   }
 }

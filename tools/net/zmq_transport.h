@@ -35,6 +35,9 @@ class ZmqAgentTransport final : public Transport {
   [[nodiscard]] const std::string& data_endpoint() const;
   // Connects one DEALER per other node. endpoints[i] is node i's data endpoint.
   void connect_peers(const std::vector<std::string>& endpoints);
+  // receive() also returns (with nullopt) as soon as `fd` is readable; the
+  // caller drains it. The agent's channel doorbell (an eventfd) uses this.
+  void set_wakeup_fd(int fd);
 
   [[nodiscard]] wire::NodeId self() const override;
   [[nodiscard]] bool send(wire::NodeId to, std::span<const std::byte> frame) override;

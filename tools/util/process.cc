@@ -62,9 +62,9 @@ std::vector<std::string> merged_environment(const SpawnOptions& options) {
       if (fd != 0) close(fd);
     }
   }
-  if (options.keep_fd >= 0) {
-    int flags = fcntl(options.keep_fd, F_GETFD);
-    if (flags >= 0) fcntl(options.keep_fd, F_SETFD, flags & ~FD_CLOEXEC);
+  for (int fd : options.keep_fds) {
+    int flags = fcntl(fd, F_GETFD);
+    if (flags >= 0) fcntl(fd, F_SETFD, flags & ~FD_CLOEXEC);
   }
   execve(argv[0], argv, envp);
   int err = errno;

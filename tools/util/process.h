@@ -16,8 +16,8 @@ struct SpawnOptions {
   std::vector<std::string> unset_env;
   // Redirect stdin from /dev/null.
   bool stdin_null = false;
-  // Keep this fd open across exec (clears FD_CLOEXEC in the child).
-  int keep_fd = -1;
+  // Keep these fds open across exec (clears FD_CLOEXEC in the child).
+  std::vector<int> keep_fds;
   // Run with address-space randomisation off (personality ADDR_NO_RANDOMIZE).
   bool no_aslr = false;
   // Signal the child gets when this process dies (PR_SET_PDEATHSIG); 0: none.

@@ -1,0 +1,304 @@
+#include "coherence.h"
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <cstring>
+
+#include "gpt/page_diff.h"
+#include "log.h"
+
+namespace gpt::node {
+namespace {
+
+template <class... Fs>
+struct Overloaded : Fs... {
+  using Fs::operator()...;
+};
+
+std::vector<std::uint64_t> read_pages(std::span<const unsigned char> bytes) {
+  std::vector<std::uint64_t> pages(bytes.size() / sizeof(std::uint64_t));
+  if (!pages.empty()) std::memcpy(pages.data(), bytes.data(), pages.size() * sizeof(std::uint64_t));
+  return pages;
+}
+
+}  // namespace
+
+Coherence::Coherence(wire::NodeId self, std::uint32_t node_count, HeapMemory& heap,
+                     net::MessageGate& gate, ChannelServer& channel)
+    : self_(self), node_count_(node_count), heap_(heap), gate_(gate), channel_(channel) {}
+
+bool Coherence::valid_page(std::uint64_t page) const {
+  return page < heap_.geometry().page_count() &&
+         heap_.geometry().home_of_page(page) < node_count_;
+}
+
+void Coherence::send(wire::NodeId to, const wire::Message& m) {
+  if (!gate_.send(to, m))
+    util::log_line("cannot send " + std::string(wire::name_of(wire::type_of(m))) + " to node " +
+                   std::to_string(to));
+}
+
+std::optional<Reply> Coherence::on_request(std::uint32_t slot, channel::Op op,
+                                           std::span<const unsigned char> request,
+                                           std::span<unsigned char>) {
+  switch (op) {
+    case channel::Op::kFetchPage: return fetch(slot, request);
+    case channel::Op::kRelease: return release(slot, request);
+    case channel::Op::kAcquire: return acquire(slot);
+    case channel::Op::kBarrier: return barrier(slot);
+    default: return Reply{-ENOSYS, 0};
+  }
+}
+
+// ---- requester side ----------------------------------------------------------
+
+std::optional<Reply> Coherence::fetch(std::uint32_t slot, std::span<const unsigned char> request) {
+  if (request.size() != sizeof(std::uint64_t)) return Reply{-EINVAL, 0};
+  std::uint64_t page;
+  std::memcpy(&page, request.data(), sizeof page);
+  if (!valid_page(page)) return Reply{-EFAULT, 0};
+  wire::NodeId home = heap_.geometry().home_of_page(page);
+  if (home == self_) return Reply{0, 0};  // our own page is always current
+  std::uint64_t id = next_request_++;
+  pending_[id] = Pending{Pending::kFetch, slot, 0, page};
+  send(home, wire::PageRequest{id, page});
+  return std::nullopt;
+}
+
+std::optional<Reply> Coherence::release(std::uint32_t slot, std::span<const unsigned char> request) {
+  std::vector<std::uint64_t> pages = read_pages(request);
+  for (std::uint64_t p : pages)
+    if (!valid_page(p)) return Reply{-EFAULT, 0};
+  std::uint64_t rel_id = next_request_++;
+  Release& rel = releases_[rel_id];
+  rel.slot = slot;
+
+  std::map<wire::NodeId, wire::DiffBatch> batches;
+  std::array<std::byte, diff::max_encoded_size()> buf;
+  for (std::uint64_t p : pages) {
+    wire::NodeId home = heap_.geometry().home_of_page(p);
+    if (home == self_) {
+      // Written in place at home: nothing to send, but others must hear of it.
+      rel.pages.push_back(p);
+      continue;
+    }
+    std::size_t n = diff::encode(heap_.twin(p).data(), heap_.page(p).data(), buf.data(), buf.size());
+    if (n == 0) continue;  // written with the same values: nobody needs to know
+    auto& batch = batches[home];
+    batch.pages.push_back(p);
+    batch.diffs.emplace_back(buf.begin(), buf.begin() + static_cast<std::ptrdiff_t>(n));
+    rel.pages.push_back(p);
+    ++counters_.diffs_sent;
+    counters_.diff_bytes_sent += n;
+  }
+  for (auto& [home, batch] : batches) {
+    std::uint64_t id = next_request_++;
+    batch.request = id;
+    pending_[id] = Pending{Pending::kReleaseDiffs, slot, rel_id, 0};
+    ++rel.acks_due;
+    send(home, batch);
+  }
+  if (rel.acks_due == 0) post_notices(rel_id);
+  return std::nullopt;
+}
+
+void Coherence::post_notices(std::uint64_t rel_id) {
+  Release& rel = releases_.at(rel_id);
+  if (rel.pages.empty()) {
+    finish_release(rel_id, last_epoch_);
+    return;
+  }
+  counters_.notices_posted += rel.pages.size();
+  if (self_ == 0) {
+    finish_release(rel_id, log_notices(self_, rel.pages));
+    return;
+  }
+  std::uint64_t id = next_request_++;
+  pending_[id] = Pending{Pending::kReleaseNotice, rel.slot, rel_id, 0};
+  send(0, wire::NoticePost{id, rel.pages});
+}
+
+void Coherence::finish_release(std::uint64_t rel_id, std::uint64_t epoch) {
+  auto it = releases_.find(rel_id);
+  if (it == releases_.end()) return;
+  std::uint32_t slot = it->second.slot;
+  releases_.erase(it);
+  std::memcpy(channel_.payload(slot).data(), &epoch, sizeof epoch);
+  channel_.complete(slot, Reply{0, sizeof epoch});
+}
+
+std::optional<Reply> Coherence::acquire(std::uint32_t slot) {
+  if (self_ == 0) {
+    finish_acquire(slot, epoch_, notices_since(last_epoch_, self_));
+    return std::nullopt;
+  }
+  std::uint64_t id = next_request_++;
+  pending_[id] = Pending{Pending::kAcquire, slot, 0, 0};
+  send(0, wire::NoticeQuery{id, last_epoch_});
+  return std::nullopt;
+}
+
+void Coherence::finish_acquire(std::uint32_t slot, std::uint64_t epoch,
+                               const std::vector<std::uint64_t>& pages) {
+  last_epoch_ = std::max(last_epoch_, epoch);
+  auto out = channel_.payload(slot);
+  std::size_t count = 0;
+  const std::size_t capacity = out.size() / sizeof(std::uint64_t);
+  for (std::uint64_t p : pages) {
+    if (!valid_page(p) || heap_.geometry().home_of_page(p) == self_) continue;  // current here
+    if (count == capacity) {
+      channel_.complete(slot, Reply{channel::kAcquireAll, 0});
+      return;
+    }
+    std::memcpy(out.data() + count * sizeof p, &p, sizeof p);
+    ++count;
+  }
+  channel_.complete(slot, Reply{0, static_cast<std::uint32_t>(count * sizeof(std::uint64_t))});
+}
+
+std::optional<Reply> Coherence::barrier(std::uint32_t slot) {
+  if (barrier_slot_) return Reply{-EBUSY, 0};  // one barrier per node at a time
+  barrier_slot_ = slot;
+  std::uint64_t generation = ++barrier_generation_;
+  if (self_ == 0) barrier_arrival(generation);
+  else send(0, wire::BarrierArrive{generation});
+  return std::nullopt;
+}
+
+void Coherence::barrier_released(std::uint64_t generation) {
+  if (!barrier_slot_ || generation != barrier_generation_) return;
+  ++counters_.barriers;
+  channel_.complete(*barrier_slot_, Reply{0, 0});
+  barrier_slot_.reset();
+}
+
+// ---- node 0: write-notice log and barrier ---------------------------------------
+
+std::uint64_t Coherence::log_notices(wire::NodeId writer, const std::vector<std::uint64_t>& pages) {
+  notice_log_.push_back(NoticeEntry{++epoch_, writer, pages});
+  return epoch_;
+}
+
+std::vector<std::uint64_t> Coherence::notices_since(std::uint64_t since,
+                                                    wire::NodeId reader) const {
+  std::vector<std::uint64_t> pages;
+  auto first = std::upper_bound(notice_log_.begin(), notice_log_.end(), since,
+                                [](std::uint64_t s, const NoticeEntry& e) { return s < e.epoch; });
+  for (auto it = first; it != notice_log_.end(); ++it)
+    if (it->writer != reader) pages.insert(pages.end(), it->pages.begin(), it->pages.end());
+  std::sort(pages.begin(), pages.end());
+  pages.erase(std::unique(pages.begin(), pages.end()), pages.end());
+  return pages;
+}
+
+void Coherence::barrier_arrival(std::uint64_t generation) {
+  if (++barrier_arrivals_[generation] < node_count_) return;
+  barrier_arrivals_.erase(generation);
+  for (wire::NodeId n = 1; n < node_count_; ++n) send(n, wire::BarrierRelease{generation});
+  barrier_released(generation);
+}
+
+// ---- messages ----------------------------------------------------------------------
+
+bool Coherence::on_message(const wire::Envelope& env) {
+  const wire::NodeId from = env.from;
+  auto take = [&](std::uint64_t id, Pending::Kind kind) -> std::optional<Pending> {
+    auto it = pending_.find(id);
+    if (it == pending_.end() || it->second.kind != kind) {
+      util::log_line("dropped an unexpected reply from node " + std::to_string(from));
+      return std::nullopt;
+    }
+    Pending p = it->second;
+    pending_.erase(it);
+    return p;
+  };
+  return std::visit(
+      Overloaded{
+          [&](const wire::PageRequest& m) {
+            if (!valid_page(m.page) || heap_.geometry().home_of_page(m.page) != self_) {
+              util::log_line("node " + std::to_string(from) + " asked for page " +
+                             std::to_string(m.page) + ", which is not homed here");
+              return true;
+            }
+            auto page = heap_.page(m.page);
+            ++counters_.pages_served;
+            send(from, wire::PageData{m.request, m.page, std::vector<std::byte>(page.begin(), page.end())});
+            return true;
+          },
+          [&](const wire::PageData& m) {
+            auto p = take(m.request, Pending::kFetch);
+            if (!p) return true;
+            if (p->page != m.page || heap_.geometry().home_of_page(m.page) != from) {
+              util::log_line("node " + std::to_string(from) + " answered with the wrong page");
+              channel_.complete(p->slot, Reply{-EIO, 0});
+              return true;
+            }
+            std::memcpy(heap_.page(m.page).data(), m.bytes.data(), region::kPageSize);
+            ++counters_.pages_fetched;
+            channel_.complete(p->slot, Reply{0, 0});
+            return true;
+          },
+          [&](const wire::DiffBatch& m) {
+            std::uint32_t rejected = 0;
+            for (std::size_t i = 0; i < m.pages.size() && i < m.diffs.size(); ++i) {
+              std::uint64_t page = m.pages[i];
+              const auto& d = m.diffs[i];
+              if (!valid_page(page) || heap_.geometry().home_of_page(page) != self_ ||
+                  !diff::apply(heap_.page(page).data(), d.data(), d.size())) {
+                ++rejected;
+                continue;
+              }
+              ++counters_.diffs_applied;
+            }
+            if (m.pages.size() != m.diffs.size()) ++rejected;
+            if (rejected) {
+              counters_.diffs_rejected += rejected;
+              util::log_line("rejected " + std::to_string(rejected) + " malformed diff(s) from node " +
+                             std::to_string(from));
+            }
+            send(from, wire::DiffAck{m.request, rejected});
+            return true;
+          },
+          [&](const wire::DiffAck& m) {
+            auto p = take(m.request, Pending::kReleaseDiffs);
+            if (!p) return true;
+            if (m.rejected)
+              util::log_line("node " + std::to_string(from) + " rejected " +
+                             std::to_string(m.rejected) + " of our diffs");
+            auto it = releases_.find(p->release);
+            if (it != releases_.end() && --it->second.acks_due == 0) post_notices(p->release);
+            return true;
+          },
+          [&](const wire::NoticePost& m) {
+            if (self_ != 0) return true;
+            send(from, wire::NoticeAck{m.request, log_notices(from, m.pages)});
+            return true;
+          },
+          [&](const wire::NoticeAck& m) {
+            if (auto p = take(m.request, Pending::kReleaseNotice)) finish_release(p->release, m.epoch);
+            return true;
+          },
+          [&](const wire::NoticeQuery& m) {
+            if (self_ != 0) return true;
+            send(from, wire::NoticeList{m.request, epoch_, notices_since(m.since, from)});
+            return true;
+          },
+          [&](const wire::NoticeList& m) {
+            if (auto p = take(m.request, Pending::kAcquire)) finish_acquire(p->slot, m.epoch, m.pages);
+            return true;
+          },
+          [&](const wire::BarrierArrive& m) {
+            if (self_ == 0) barrier_arrival(m.generation);
+            return true;
+          },
+          [&](const wire::BarrierRelease& m) {
+            if (from == 0) barrier_released(m.generation);
+            return true;
+          },
+          [&](const auto&) { return false; },
+      },
+      env.body);
+}
+
+}  // namespace gpt::node

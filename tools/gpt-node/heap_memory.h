@@ -1,0 +1,35 @@
+// This node's copy of the global address space: a memfd holding the heap
+// pages (and, one heap size further on, the twins of dirty pages), created by
+// the agent, mapped by the agent here and by the application at the region's
+// fixed address. Nothing else shares it: other nodes see these bytes only
+// through messages.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+
+#include "gpt/region.h"
+
+namespace gpt::node {
+
+class HeapMemory {
+ public:
+  // Throws std::system_error when memfd/mmap fail.
+  explicit HeapMemory(const region::Geometry& geometry);
+  ~HeapMemory();
+  HeapMemory(const HeapMemory&) = delete;
+  HeapMemory& operator=(const HeapMemory&) = delete;
+
+  [[nodiscard]] int fd() const { return fd_; }
+  [[nodiscard]] const region::Geometry& geometry() const { return geometry_; }
+  [[nodiscard]] std::span<std::byte, region::kPageSize> page(std::uint64_t index) const;
+  [[nodiscard]] std::span<std::byte, region::kPageSize> twin(std::uint64_t index) const;
+
+ private:
+  region::Geometry geometry_;
+  int fd_ = -1;
+  std::byte* base_ = nullptr;
+};
+
+}  // namespace gpt::node

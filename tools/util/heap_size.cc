@@ -1,0 +1,47 @@
+#include "heap_size.h"
+
+#include <cstdlib>
+
+#include "gpt/region.h"
+
+namespace gpt::util {
+
+std::optional<std::uint64_t> parse_size(const std::string& text) {
+  if (text.empty()) return std::nullopt;
+  std::size_t i = 0;
+  std::uint64_t value = 0;
+  while (i < text.size() && text[i] >= '0' && text[i] <= '9') {
+    if (value > (UINT64_MAX - 9) / 10) return std::nullopt;
+    value = value * 10 + static_cast<std::uint64_t>(text[i++] - '0');
+  }
+  if (i == 0) return std::nullopt;
+  int shift = 0;
+  if (i < text.size()) {
+    switch (text[i++]) {
+      case 'K': case 'k': shift = 10; break;
+      case 'M': case 'm': shift = 20; break;
+      case 'G': case 'g': shift = 30; break;
+      case 'T': case 't': shift = 40; break;
+      default: return std::nullopt;
+    }
+    if (i < text.size() && (text[i] == 'B' || text[i] == 'b' || text[i] == 'i')) ++i;
+    if (i < text.size() && (text[i] == 'B' || text[i] == 'b')) ++i;
+  }
+  if (i != text.size()) return std::nullopt;
+  if (shift && value > (UINT64_MAX >> shift)) return std::nullopt;
+  return value << shift;
+}
+
+std::optional<std::uint64_t> heap_size_from_env(std::string& error) {
+  const char* text = std::getenv("GPT_HEAP_SIZE");
+  if (!text || !*text) return region::kDefaultHeapBytes;
+  auto size = parse_size(text);
+  if (!size || *size < region::kMinHeapBytes || *size > region::kMaxHeapBytes) {
+    error = std::string("GPT_HEAP_SIZE='") + text +
+            "' is not a size between 64M and 16T (e.g. 4G, 512M)";
+    return std::nullopt;
+  }
+  return *size & ~(static_cast<std::uint64_t>(region::kPageSize) - 1);
+}
+
+}  // namespace gpt::util
