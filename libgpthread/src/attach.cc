@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "diag.h"
+#include "global_space.h"
 #include "runtime.h"
 
 namespace gpt::rt {
@@ -69,5 +70,7 @@ void attach() {
 // see the right node id.
 __attribute__((constructor(101))) static void gpt_runtime_start() {
   gpt::rt::attach();
-  if (gpt::rt::state().node_id != 0) gpt::rt::worker_loop();
+  gpt::galloc::map_global_space();
+  const auto& s = gpt::rt::state();
+  if (s.node_id != 0 && !(s.channel && s.channel->header.spmd)) gpt::rt::worker_loop();
 }

@@ -1,0 +1,82 @@
+// SIGSEGV: coherence faults inside the global heap are served here; any
+// other fault is a real bug and gets the normal SIGSEGV after a report.
+#include <signal.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <ucontext.h>
+#include <unistd.h>
+
+#include "diag.h"
+#include "global_space.h"
+#include "page_ops.h"
+#include "runtime.h"
+
+namespace gpt::galloc {
+namespace {
+
+void count(std::atomic<std::uint64_t> channel::Header::*counter) {
+  if (auto* ch = rt::state().channel) (ch->header.*counter).fetch_add(1, std::memory_order_relaxed);
+}
+
+
+void on_sigsegv(int, siginfo_t* si, void* context) {
+  auto* uc = static_cast<ucontext_t*>(context);
+  // x86-64 page-fault error code: bit 1 set for a write access.
+  bool is_write = (uc->uc_mcontext.gregs[REG_ERR] & 2) != 0;
+  auto addr = reinterpret_cast<std::uintptr_t>(si->si_addr);
+  int saved_errno = errno;
+  bool handled = space().contains(si->si_addr) && handle_fault(addr, is_write);
+  errno = saved_errno;
+  if (!handled) {
+    rt::diag()
+        .text("segmentation fault at address ")
+        .hex(addr)
+        .text(" in thread ")
+        .num(syscall(SYS_gettid))
+        .emit();
+    signal(SIGSEGV, SIG_DFL);  // returning re-executes the access: real SIGSEGV
+  }
+}
+
+}  // namespace
+
+bool handle_fault(std::uintptr_t address, bool is_write) {
+  GlobalSpace& s = space();
+  if (!s.coherent) return false;
+  const std::uint64_t page = s.geometry.page_of(address);
+  if (s.geometry.home_of_page(page) >= s.geometry.node_count) return false;  // unused tail
+  std::uint32_t was = claim(page, bit(kInvalid) | bit(kValid));
+  if (was == kDirty) return true;  // another thread made it writable: retry the access
+  if (was == kInvalid) {
+    count(&channel::Header::read_faults);
+    fetch(page);
+    if (!is_write) {
+      protect(page, PROT_READ);
+      settle(page, kValid);
+      return true;
+    }
+  } else if (!is_write) {
+    // Valid and readable: another thread already served this fault.
+    settle(page, kValid);
+    return true;
+  }
+  count(&channel::Header::write_faults);
+  // Readable before twinning: the twin copies the page.
+  if (was == kInvalid) protect(page, PROT_READ);
+  start_writing(page);
+  protect(page, PROT_READ | PROT_WRITE);
+  settle(page, kDirty);
+  return true;
+}
+
+void install_fault_handler() {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_sigaction = on_sigsegv;
+  sa.sa_flags = SA_SIGINFO | SA_RESTART | SA_NODEFER;
+  sigemptyset(&sa.sa_mask);
+  if (sigaction(SIGSEGV, &sa, nullptr) != 0) rt::die("cannot install the SIGSEGV handler", 127);
+}
+
+}  // namespace gpt::galloc

@@ -1,0 +1,63 @@
+// This process's view of the global address space: the heap mapped at the
+// region's fixed address (backed by the agent's memfd), the twin area, and
+// one state word per heap page.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
+#include "gpt/futex_lock.h"
+#include "gpt/region.h"
+
+namespace gpt::galloc {
+
+// Per-page coherence state (docs/coherence.md).
+enum PageState : std::uint32_t {
+  kValid = 0,    // readable copy, current as of this node's last acquire
+  kInvalid = 1,  // PROT_NONE: the next access fetches it from its home
+  kDirty = 2,    // writable; written since the last release (twin kept)
+  kBusy = 3,     // a thread is changing it; others wait on the word
+};
+
+struct GlobalSpace {
+  region::Geometry geometry;
+  std::uint32_t self = 0;
+  bool coherent = false;  // false: one node, no agent (nothing to keep coherent)
+  std::byte* heap = nullptr;
+  std::byte* twins = nullptr;
+  std::atomic<std::uint32_t>* states = nullptr;
+
+  // Pages written since the last release. Guarded by dirty_lock; the fault
+  // handler appends, release() takes the list.
+  FutexLock dirty_lock;
+  std::uint64_t* dirty = nullptr;
+  std::uint64_t dirty_count = 0;
+  std::uint64_t* flushing = nullptr;  // release()'s copy, guarded by release_lock
+  FutexLock release_lock;
+
+  [[nodiscard]] bool contains(const void* p) const {
+    return geometry.contains(reinterpret_cast<std::uintptr_t>(p));
+  }
+  [[nodiscard]] std::byte* page_address(std::uint64_t page) const {
+    return heap + page * region::kPageSize;
+  }
+  [[nodiscard]] bool is_home(std::uint64_t page) const {
+    return geometry.home_of_page(page) == self;
+  }
+};
+
+GlobalSpace& space();
+
+// Maps the global space (from the channel's geometry, or a private one when
+// running without an agent). Ends the process with a clear message if the
+// fixed address is taken. Installs the fault handler.
+void map_global_space();
+
+// The SIGSEGV handler's work for a fault inside the heap. Returns false if
+// the fault is not a coherence fault (a real bug).
+bool handle_fault(std::uintptr_t address, bool is_write);
+
+void install_fault_handler();
+
+}  // namespace gpt::galloc

@@ -1,0 +1,63 @@
+#include "page_ops.h"
+
+#include <sys/mman.h>
+
+#include <cstring>
+
+#include "diag.h"
+#include "gpt/channel_client.h"
+#include "gpt/futex.h"
+#include "runtime.h"
+
+namespace gpt::galloc {
+
+std::uint32_t claim(std::uint64_t page, std::uint32_t accepted_mask) {
+  auto& word = space().states[page];
+  for (;;) {
+    std::uint32_t s = word.load(std::memory_order_acquire);
+    if (s == kBusy) {
+      futex::wait(&word, kBusy);
+      continue;
+    }
+    if (!(accepted_mask & bit(s))) return s;
+    if (word.compare_exchange_weak(s, kBusy, std::memory_order_acquire)) return s;
+  }
+}
+
+void settle(std::uint64_t page, std::uint32_t state) {
+  auto& word = space().states[page];
+  word.store(state, std::memory_order_release);
+  futex::wake_all(&word);
+}
+
+void protect(std::uint64_t page, int prot) {
+  if (mprotect(space().page_address(page), region::kPageSize, prot) != 0)
+    rt::die("mprotect of a global page failed (too many mappings? see vm.max_map_count)", 134);
+}
+
+void fetch(std::uint64_t page) {
+  channel::Client client(rt::state().channel);
+  auto r = client.call(channel::Op::kFetchPage, &page, sizeof page, nullptr, 0);
+  if (r.status != 0) {
+    rt::diag()
+        .text("cannot fetch global page at ")
+        .hex(reinterpret_cast<std::uintptr_t>(space().page_address(page)))
+        .text(" from node ")
+        .num(space().geometry.home_of_page(page))
+        .text(" (agent status ")
+        .num(r.status)
+        .text(")")
+        .emit();
+    _exit(134);
+  }
+}
+
+void start_writing(std::uint64_t page) {
+  GlobalSpace& s = space();
+  if (!s.is_home(page))
+    std::memcpy(s.twins + page * region::kPageSize, s.page_address(page), region::kPageSize);
+  Held<FutexLock> hold(s.dirty_lock);
+  s.dirty[s.dirty_count++] = page;
+}
+
+}  // namespace gpt::galloc

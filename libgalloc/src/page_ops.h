@@ -1,0 +1,27 @@
+// Page-level steps shared by the fault handler, release and acquire. All of
+// them are async-signal-safe: atomics, futexes, mprotect and channel calls.
+#pragma once
+
+#include <cstdint>
+
+#include "global_space.h"
+
+namespace gpt::galloc {
+
+// Claims `page` for a state change: waits while another thread holds it
+// busy, then moves it from `from` to kBusy. Returns the state it had if that
+// was one of the accepted ones, or the (non-accepted) state it found.
+[[nodiscard]] std::uint32_t claim(std::uint64_t page, std::uint32_t accepted_mask);
+// Ends a claim: publishes `state` and wakes waiters.
+void settle(std::uint64_t page, std::uint32_t state);
+
+void protect(std::uint64_t page, int prot);
+// Fetches `page` from its home into the memfd (the agent does the work).
+void fetch(std::uint64_t page);
+// Copies the page to its twin (not for home pages) and adds it to the dirty
+// list. The caller holds the claim and makes the page writable afterwards.
+void start_writing(std::uint64_t page);
+
+[[nodiscard]] constexpr std::uint32_t bit(std::uint32_t state) { return 1u << state; }
+
+}  // namespace gpt::galloc
