@@ -1,0 +1,76 @@
+// Multi-node coherence tests: the SPMD program dsm_spmd on 1, 2 and 4 nodes,
+// musl-static and glibc. Each node checks what it reads and fails the job on
+// a mismatch; here we check the job's status and node 0's report.
+#include <gtest/gtest.h>
+
+#include "job_runner.h"
+
+using namespace std::chrono_literals;
+using gpt::test::build_path;
+using gpt::test::exit_code;
+using gpt::test::JobRunner;
+
+namespace {
+
+std::string launcher() { return build_path("GPT_LAUNCH"); }
+std::string program(const std::string& name) { return build_path("GPT_PROGRAMS_DIR") + "/" + name; }
+
+struct DsmCase {
+  std::string test;
+  int nodes;
+  std::string binary;
+};
+
+class Dsm : public ::testing::TestWithParam<DsmCase> {};
+
+TEST_P(Dsm, EveryNodeSeesWhatWasReleasedBeforeItsAcquire) {
+  const auto& c = GetParam();
+  JobRunner job({launcher(), "--spmd", "-n", std::to_string(c.nodes), "--timeout", "60",
+                 program(c.binary), c.test});
+  auto status = job.wait(90s);
+  ASSERT_TRUE(status) << job.err();
+  EXPECT_EQ(exit_code(*status), 0) << job.out() << job.err();
+  EXPECT_EQ(job.out(), c.test + ": ok on " + std::to_string(c.nodes) + " nodes\n") << job.err();
+}
+
+std::vector<DsmCase> cases() {
+  std::vector<DsmCase> all;
+  for (std::string test : {"buffer", "interleaved", "halves", "counters", "rounds"})
+    for (int nodes : {2, 4}) all.push_back({test, nodes, "dsm_spmd"});
+  for (std::string test : {"buffer", "interleaved", "rounds"}) all.push_back({test, 1, "dsm_spmd"});
+  for (std::string test : {"interleaved", "counters"}) all.push_back({test, 3, "dsm_spmd_glibc"});
+  return all;
+}
+
+INSTANTIATE_TEST_SUITE_P(Coherence, Dsm, ::testing::ValuesIn(cases()), [](const auto& info) {
+  return info.param.test + "_" + std::to_string(info.param.nodes) + "nodes_" +
+         (info.param.binary == "dsm_spmd" ? "musl" : "glibc");
+});
+
+TEST(Stats, PrintedPerNodeWithGptStats) {
+  // GPT_STATS=1 reaches the agents through the environment.
+  setenv("GPT_STATS", "1", 1);
+  JobRunner job({launcher(), "--spmd", "-n", "2", program("dsm_spmd"), "counters"});
+  unsetenv("GPT_STATS");
+  auto status = job.wait(60s);
+  ASSERT_TRUE(status) << job.err();
+  EXPECT_EQ(exit_code(*status), 0) << job.err();
+  for (int n : {0, 1})
+    EXPECT_NE(job.err().find("gpt-node[node " + std::to_string(n) + "]: stats: read_faults="),
+              std::string::npos)
+        << job.err();
+  // Node 1 fetched exactly the two pages node 0 wrote.
+  EXPECT_NE(job.err().find("gpt-node[node 1]: stats: read_faults=2 "), std::string::npos) << job.err();
+}
+
+TEST(Region, BadHeapSizeIsRejectedBeforeStarting) {
+  setenv("GPT_HEAP_SIZE", "lots", 1);
+  JobRunner job({launcher(), "-n", "2", program("exit_code")});
+  unsetenv("GPT_HEAP_SIZE");
+  auto status = job.wait(10s);
+  ASSERT_TRUE(status);
+  EXPECT_EQ(exit_code(*status), 2);
+  EXPECT_NE(job.err().find("GPT_HEAP_SIZE='lots' is not a size"), std::string::npos) << job.err();
+}
+
+}  // namespace
