@@ -1,0 +1,277 @@
+// The message layer: codec round trips, every way a frame can be bad, and
+// the gate that drops bad frames (against the fake transport and ZeroMQ).
+#include <gtest/gtest.h>
+
+#include <random>
+#include <string>
+#include <zmq.hpp>
+
+#include "fake_transport.h"
+#include "message_gate.h"
+#include "wire.h"
+#include "zmq_transport.h"
+
+namespace {
+
+using namespace gpt;
+using namespace std::chrono_literals;
+
+std::vector<wire::Message> one_of_each() {
+  std::vector<std::byte> page(wire::kPageBytes, std::byte{0x5a});
+  return {
+      wire::Hello{3, "tcp://127.0.0.1:5555", 1234},
+      wire::PeerTable{{"tcp://a:1", "tcp://b:2", ""}},
+      wire::AppStarted{2, 999},
+      wire::MainExited{0x0900},
+      wire::NodeFailed{1, 77, "killed by signal 9 (SIGKILL)"},
+      wire::Shutdown{"main returned"},
+      wire::Ping{7, 3, {std::byte{1}, std::byte{2}, std::byte{3}}},
+      wire::Pong{7, {std::byte{9}}},
+      wire::PageRequest{11, 4096},
+      wire::PageData{11, 4096, page},
+      wire::DiffBatch{12, {1, 2}, {{std::byte{0}, std::byte{0}, std::byte{1}, std::byte{0}, std::byte{7}}, {}}},
+      wire::DiffAck{12, 1},
+      wire::NoticePost{13, {5, 6, 7}},
+      wire::NoticeAck{13, 99},
+      wire::NoticeQuery{14, 98},
+      wire::NoticeList{14, 99, {5, 6}},
+      wire::BarrierArrive{3},
+      wire::BarrierRelease{3},
+  };
+}
+
+TEST(Wire, EveryMessageRoundTrips) {
+  for (const auto& m : one_of_each()) {
+    auto bytes = wire::encode(5, m);
+    auto decoded = wire::decode(bytes);
+    ASSERT_TRUE(std::holds_alternative<wire::Envelope>(decoded))
+        << wire::name_of(wire::type_of(m)) << ": "
+        << wire::describe(std::get<wire::DecodeError>(decoded));
+    const auto& env = std::get<wire::Envelope>(decoded);
+    EXPECT_EQ(env.from, 5u);
+    EXPECT_EQ(env.body.index(), m.index());
+    // Re-encoding the decoded message gives the same bytes: nothing lost.
+    EXPECT_EQ(wire::encode(5, env.body), bytes) << wire::name_of(wire::type_of(m));
+  }
+}
+
+TEST(Wire, EveryTruncationIsRejected) {
+  for (const auto& m : one_of_each()) {
+    auto bytes = wire::encode(1, m);
+    for (std::size_t len = 0; len < bytes.size(); ++len) {
+      auto decoded = wire::decode(std::span(bytes.data(), len));
+      EXPECT_TRUE(std::holds_alternative<wire::DecodeError>(decoded))
+          << wire::name_of(wire::type_of(m)) << " truncated to " << len;
+    }
+  }
+}
+
+TEST(Wire, HeaderErrorsAreNamed) {
+  auto good = wire::encode(1, wire::Shutdown{"x"});
+  auto bad_magic = good;
+  bad_magic[0] = std::byte{0};
+  EXPECT_EQ(std::get<wire::DecodeError>(wire::decode(bad_magic)), wire::DecodeError::kBadMagic);
+  auto bad_version = good;
+  bad_version[4] = std::byte{7};
+  EXPECT_EQ(std::get<wire::DecodeError>(wire::decode(bad_version)), wire::DecodeError::kBadVersion);
+  auto bad_type = good;
+  bad_type[6] = std::byte{0xee};
+  EXPECT_EQ(std::get<wire::DecodeError>(wire::decode(bad_type)), wire::DecodeError::kUnknownType);
+  auto trailing = good;
+  trailing.push_back(std::byte{0});
+  EXPECT_EQ(std::get<wire::DecodeError>(wire::decode(trailing)), wire::DecodeError::kTrailingBytes);
+  EXPECT_EQ(std::get<wire::DecodeError>(wire::decode(std::span(good.data(), 5))),
+            wire::DecodeError::kTooShort);
+}
+
+// A length field claiming 2^62 bytes must be refused before any allocation.
+TEST(Wire, HugeDeclaredLengthsAreRefusedWithoutAllocating) {
+  for (auto m : std::vector<wire::Message>{wire::Shutdown{""}, wire::PeerTable{},
+                                           wire::NoticePost{1, {}}}) {
+    auto bytes = wire::encode(1, m);
+    std::uint64_t huge = 1ull << 62;
+    // The length is the last 8 bytes of these encodings.
+    std::memcpy(bytes.data() + bytes.size() - 8, &huge, 8);
+    EXPECT_EQ(std::get<wire::DecodeError>(wire::decode(bytes)), wire::DecodeError::kMalformed)
+        << wire::name_of(wire::type_of(m));
+  }
+}
+
+TEST(Wire, OverlongTextIsRefused) {
+  auto bytes = wire::encode(1, wire::Shutdown{std::string(wire::kMaxText + 1, 'x')});
+  EXPECT_EQ(std::get<wire::DecodeError>(wire::decode(bytes)), wire::DecodeError::kMalformed);
+}
+
+TEST(Wire, PageDataMustBeExactlyOnePage) {
+  auto bytes = wire::encode(1, wire::PageData{1, 2, std::vector<std::byte>(100)});
+  EXPECT_EQ(std::get<wire::DecodeError>(wire::decode(bytes)), wire::DecodeError::kMalformed);
+}
+
+TEST(Wire, RandomGarbageNeverCrashes) {
+  std::mt19937_64 rng(42);
+  auto valid = one_of_each();
+  int accepted = 0;
+  for (int i = 0; i < 20000; ++i) {
+    std::vector<std::byte> bytes;
+    if (i % 2 == 0) {
+      // Mutate a valid frame (keeps the header plausible, so bodies get fuzzed).
+      bytes = wire::encode(1, valid[rng() % valid.size()]);
+      // Every encoding is longer than the 12-byte header.
+      for (int k = 0; k < 1 + static_cast<int>(rng() % 4); ++k)
+        bytes[12 + rng() % (bytes.size() - 12)] = static_cast<std::byte>(rng());
+    } else {
+      bytes.resize(rng() % 64);
+      for (auto& b : bytes) b = static_cast<std::byte>(rng());
+    }
+    auto decoded = wire::decode(bytes);
+    if (std::holds_alternative<wire::Envelope>(decoded)) ++accepted;
+  }
+  // Some mutations keep a frame valid (e.g. a changed payload byte); the
+  // point is that none crashed or hung.
+  SUCCEED() << accepted << " mutated frames were still valid";
+}
+
+// ---- the gate against the fake transport ---------------------------------------
+
+struct GateFixture : ::testing::Test {
+  net::FakeNetwork network;
+  std::unique_ptr<net::Transport> node0 = network.endpoint(0);
+  std::unique_ptr<net::Transport> node1 = network.endpoint(1);
+  std::vector<std::string> log;
+  net::MessageGate gate0{*node0, "node 0", [this](std::string_view l) { log.emplace_back(l); }};
+  net::MessageGate gate1{*node1, "node 1", [](std::string_view) {}};
+};
+
+TEST_F(GateFixture, ValidMessagesArriveInOrder) {
+  ASSERT_TRUE(gate1.send(0, wire::Ping{1, 0, {}}));
+  ASSERT_TRUE(gate1.send(0, wire::Ping{2, 0, {}}));
+  auto a = gate0.next(1s);
+  auto b = gate0.next(1s);
+  ASSERT_TRUE(a && b);
+  EXPECT_EQ(std::get<wire::Ping>(a->body).seq, 1u);
+  EXPECT_EQ(std::get<wire::Ping>(b->body).seq, 2u);
+  EXPECT_EQ(a->from, 1u);
+  EXPECT_EQ(gate0.counters().accepted, 2u);
+}
+
+TEST_F(GateFixture, BadFramesAreDroppedCountedLoggedAndTheNextGoodOneArrives) {
+  auto good = wire::encode(1, wire::Ping{5, 0, {}});
+  auto wrong_version = good;
+  wrong_version[4] = std::byte{9};
+  auto malformed = good;
+  malformed.resize(good.size() - 1);
+  network.inject(0, 1, wrong_version);
+  network.inject(0, 1, malformed);
+  network.inject(0, std::nullopt, good);  // a sender the transport cannot name
+  network.inject(0, 1, wire::encode(3, wire::Ping{6, 0, {}}));  // claims to be node 3
+  network.inject(0, 1, std::vector<std::byte>{std::byte{1}, std::byte{2}});
+  ASSERT_TRUE(gate1.send(0, wire::Ping{7, 0, {}}));
+
+  auto env = gate0.next(1s);
+  ASSERT_TRUE(env);
+  EXPECT_EQ(std::get<wire::Ping>(env->body).seq, 7u);
+  const auto& c = gate0.counters();
+  EXPECT_EQ(c.bad_version, 1u);
+  EXPECT_EQ(c.malformed, 2u);
+  EXPECT_EQ(c.unknown_peer, 1u);
+  EXPECT_EQ(c.spoofed, 1u);
+  EXPECT_EQ(c.accepted, 1u);
+  ASSERT_EQ(log.size(), 5u);
+  EXPECT_NE(log[0].find("node 0: dropped frame from node 1: bad version 9 (expected 1)"),
+            std::string::npos)
+      << log[0];
+  EXPECT_NE(log[1].find("malformed"), std::string::npos) << log[1];
+  EXPECT_NE(log[2].find("dropped frame from unknown peer"), std::string::npos) << log[2];
+  EXPECT_NE(log[3].find("header claims node 3"), std::string::npos) << log[3];
+}
+
+TEST_F(GateFixture, NextTimesOutWhenNothingValidArrives) {
+  network.inject(0, 1, std::vector<std::byte>{std::byte{1}});
+  auto start = std::chrono::steady_clock::now();
+  EXPECT_FALSE(gate0.next(50ms));
+  EXPECT_GE(std::chrono::steady_clock::now() - start, 45ms);
+}
+
+TEST_F(GateFixture, SendToAnUnknownEndpointFails) {
+  EXPECT_FALSE(gate0.send(42, wire::Ping{1, 0, {}}));
+}
+
+// ---- ZeroMQ ------------------------------------------------------------------------
+
+TEST(RoutingId, OnlyCanonicalIdsOfKnownNodesParse) {
+  EXPECT_EQ(net::parse_routing_id("n0", 4), 0u);
+  EXPECT_EQ(net::parse_routing_id("n3", 4), 3u);
+  EXPECT_EQ(net::parse_routing_id("n4", 4), std::nullopt);
+  EXPECT_EQ(net::parse_routing_id("n03", 4), std::nullopt);
+  EXPECT_EQ(net::parse_routing_id("x1", 4), std::nullopt);
+  EXPECT_EQ(net::parse_routing_id("n", 4), std::nullopt);
+  EXPECT_EQ(net::parse_routing_id("n1a", 4), std::nullopt);
+  EXPECT_EQ(net::routing_id(17), "n17");
+}
+
+TEST(Zmq, TwoAgentsExchangeMessages) {
+  net::ZmqAgentTransport t0(0, 2, "", {});
+  net::ZmqAgentTransport t1(1, 2, "", {});
+  t0.connect_peers({t0.data_endpoint(), t1.data_endpoint()});
+  t1.connect_peers({t0.data_endpoint(), t1.data_endpoint()});
+  net::MessageGate g0(t0, "node 0", [](std::string_view) {});
+  net::MessageGate g1(t1, "node 1", [](std::string_view) {});
+  ASSERT_TRUE(g0.send(1, wire::Ping{1, 4, std::vector<std::byte>(4, std::byte{3})}));
+  auto ping = g1.next(5s);
+  ASSERT_TRUE(ping);
+  EXPECT_EQ(ping->from, 0u);
+  ASSERT_TRUE(g1.send(0, wire::Pong{1, std::get<wire::Ping>(ping->body).pad}));
+  auto pong = g0.next(5s);
+  ASSERT_TRUE(pong);
+  EXPECT_EQ(std::get<wire::Pong>(pong->body).pad.size(), 4u);
+}
+
+TEST(Zmq, LauncherAndAgentTalkOverTheControlPlane) {
+  net::ZmqLauncherTransport launcher(2, {});
+  net::ZmqAgentTransport agent(1, 2, launcher.control_endpoint(), {});
+  net::MessageGate gl(launcher, "launcher", [](std::string_view) {});
+  net::MessageGate ga(agent, "node 1", [](std::string_view) {});
+  ASSERT_TRUE(ga.send(wire::kLauncherId, wire::Hello{1, agent.data_endpoint(), 42}));
+  auto hello = gl.next(5s);
+  ASSERT_TRUE(hello);
+  EXPECT_EQ(hello->from, 1u);
+  ASSERT_TRUE(gl.send(1, wire::Shutdown{"bye"}));
+  auto bye = ga.next(5s);
+  ASSERT_TRUE(bye);
+  EXPECT_EQ(bye->from, wire::kLauncherId);
+  EXPECT_EQ(std::get<wire::Shutdown>(bye->body).reason, "bye");
+  // Node 0 never connected: the launcher cannot reach it and says so.
+  EXPECT_FALSE(gl.send(0, wire::Shutdown{"x"}));
+}
+
+TEST(Zmq, AStrangerIsAnUnknownPeerAndIsDropped) {
+  net::ZmqAgentTransport agent(0, 2, "", {});
+  std::vector<std::string> log;
+  net::MessageGate gate(agent, "node 0", [&](std::string_view l) { log.emplace_back(l); });
+  zmq::context_t ctx;
+  zmq::socket_t evil(ctx, zmq::socket_type::dealer);
+  evil.set(zmq::sockopt::linger, 0);
+  evil.set(zmq::sockopt::routing_id, "evil");
+  evil.connect(agent.data_endpoint());
+  auto frame = wire::encode(1, wire::Shutdown{"pretend"});
+  evil.send(zmq::buffer(frame.data(), frame.size()));
+  EXPECT_FALSE(gate.next(500ms));
+  EXPECT_EQ(gate.counters().unknown_peer, 1u);
+  ASSERT_EQ(log.size(), 1u);
+  EXPECT_NE(log[0].find("unknown peer"), std::string::npos);
+}
+
+TEST(Zmq, WakeupFdInterruptsReceive) {
+  net::ZmqAgentTransport agent(0, 1, "", {});
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  agent.set_wakeup_fd(fds[0]);
+  ASSERT_EQ(write(fds[1], "x", 1), 1);
+  auto start = std::chrono::steady_clock::now();
+  EXPECT_FALSE(agent.receive(5s));
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 1s);
+  close(fds[0]);
+  close(fds[1]);
+}
+
+}  // namespace
