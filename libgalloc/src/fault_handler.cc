@@ -7,6 +7,7 @@
 #include <ucontext.h>
 #include <unistd.h>
 
+#include "backtrace.h"
 #include "diag.h"
 #include "global_space.h"
 #include "page_ops.h"
@@ -30,11 +31,16 @@ void on_sigsegv(int, siginfo_t* si, void* context) {
   errno = saved_errno;
   if (!handled) {
     rt::diag()
-        .text("segmentation fault at address ")
+        .text("segmentation fault (")
+        .text(si->si_code == SEGV_ACCERR ? "access not permitted" : "address not mapped")
+        .text(is_write ? ", write" : ", read")
+        .text(") at address ")
         .hex(addr)
         .text(" in thread ")
         .num(syscall(SYS_gettid))
+        .text("; backtrace:")
         .emit();
+    rt::print_backtrace(context);
     signal(SIGSEGV, SIG_DFL);  // returning re-executes the access: real SIGSEGV
   }
 }

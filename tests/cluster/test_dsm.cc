@@ -74,3 +74,40 @@ TEST(Region, BadHeapSizeIsRejectedBeforeStarting) {
 }
 
 }  // namespace
+
+namespace {
+
+struct CrashCase {
+  std::string binary, how, address;
+};
+
+class RealBug : public ::testing::TestWithParam<CrashCase> {};
+
+// A real bug is not a coherence fault: the report names the node, the
+// address and the thread, shows a backtrace, and the job ends with SIGSEGV.
+TEST_P(RealBug, GivesTheNormalSigsegvAfterAReport) {
+  const auto& c = GetParam();
+  JobRunner job({launcher(), "-n", "2", program(c.binary), c.how});
+  auto status = job.wait(30s);
+  ASSERT_TRUE(status) << job.err();
+  EXPECT_EQ(exit_code(*status), 128 + 11) << job.err();
+  EXPECT_EQ(job.out(), "about to crash\n");
+  EXPECT_NE(job.err().find("gpthread[node 0]: segmentation fault"), std::string::npos) << job.err();
+  EXPECT_NE(job.err().find("at address " + c.address), std::string::npos) << job.err();
+  EXPECT_NE(job.err().find(" in thread "), std::string::npos) << job.err();
+  EXPECT_NE(job.err().find("crash_here+"), std::string::npos) << job.err();
+  EXPECT_NE(job.err().find("main+"), std::string::npos) << job.err();
+  EXPECT_NE(job.err().find("gpt-launch: node 0: program killed by signal 11 (SIGSEGV)"),
+            std::string::npos)
+      << job.err();
+}
+
+INSTANTIATE_TEST_SUITE_P(Fault, RealBug,
+                         ::testing::Values(CrashCase{"crash", "null", "0x0"},
+                                           CrashCase{"crash", "code", "0x"},
+                                           CrashCase{"crash_glibc", "null", "0x0"}),
+                         [](const auto& info) {
+                           return info.param.binary + "_" + info.param.how;
+                         });
+
+}  // namespace
