@@ -1,0 +1,102 @@
+/* Coherence micro-benchmarks, SPMD on 2+ nodes:
+ *   gpt-launch --spmd -n 2 dsm_bench
+ * Node 0 is the home of every page used; node 1 measures. Prints one
+ * "name value unit" line per figure (bench/run turns them into ratios). */
+#include <galloc.h>
+#include <gpthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#define PAGE 4096
+
+static double now_us(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
+}
+
+static int cmp(const void* a, const void* b) {
+  double x = *(const double*)a, y = *(const double*)b;
+  return x < y ? -1 : x > y;
+}
+
+static double median(double* v, int n) {
+  qsort(v, n, sizeof *v, cmp);
+  return v[n / 2];
+}
+
+int main(void) {
+  int me = gpt_node_id();
+  int nodes = gpt_node_count();
+  volatile unsigned char* home0 = galloc_partition_base(0);
+  double samples[256];
+
+  /* 1. One remote read fault: node 0 rewrites the page each round, so node
+   *    1's acquire invalidates it and the next read fetches it. */
+  const int rounds = 200;
+  for (int r = 0; r < rounds; ++r) {
+    if (me == 0) home0[0] = (unsigned char)r;
+    gpt_barrier_all();
+    if (me == 1) {
+      double t0 = now_us();
+      unsigned v = home0[0];
+      double t1 = now_us();
+      if (v != (unsigned char)r) { fprintf(stderr, "bad value\n"); return 1; }
+      if (r < 256) samples[r] = t1 - t0;
+    }
+    gpt_barrier_all();
+  }
+  if (me == 1) printf("remote_read_fault %.1f us\n", median(samples, rounds));
+
+  /* 2. Sequential scan of 1000 remote pages. */
+  const int scan = 1000;
+  volatile unsigned char* area = home0 + 64 * PAGE;
+  if (me == 0)
+    for (int p = 0; p < scan; ++p) area[(size_t)p * PAGE] = (unsigned char)(p + 1);
+  gpt_barrier_all();
+  if (me == 1) {
+    double t0 = now_us();
+    unsigned sum = 0;
+    for (int p = 0; p < scan; ++p) sum += area[(size_t)p * PAGE];
+    double t1 = now_us();
+    printf("scan_per_page %.1f us\n", (t1 - t0) / scan);
+    if (sum == 0) return 1;
+  }
+  gpt_barrier_all();
+
+  /* 3. Release of 1, 16, 256 dirty pages (node 1 writes pages homed at 0). */
+  static const int counts[] = {1, 16, 256};
+  volatile unsigned char* target = home0 + 2048 * PAGE;
+  for (int c = 0; c < 3; ++c) {
+    const int reps = 30;
+    for (int r = 0; r < reps; ++r) {
+      if (me == 1) {
+        for (int p = 0; p < counts[c]; ++p) target[(size_t)p * PAGE + (size_t)r] = (unsigned char)(r + 1);
+        double t0 = now_us();
+        galloc_release();
+        samples[r] = now_us() - t0;
+      }
+    }
+    if (me == 1) printf("release_%d_pages %.1f us\n", counts[c], median(samples, reps));
+    gpt_barrier_all();
+  }
+
+  /* 4. Empty barrier across all nodes. */
+  for (int r = 0; r < 100; ++r) {
+    double t0 = now_us();
+    gpt_barrier_all();
+    samples[r] = now_us() - t0;
+  }
+  if (me == 0) printf("barrier_%d_nodes %.1f us\n", nodes, median(samples, 100));
+  /* 5. Barrier with one dirty page per node. */
+  for (int r = 0; r < 100; ++r) {
+    ((volatile unsigned char*)galloc_partition_base(0))[3000 * PAGE + me] = (unsigned char)r;
+    double t0 = now_us();
+    gpt_barrier_all();
+    samples[r] = now_us() - t0;
+  }
+  if (me == 0) printf("barrier_dirty_%d_nodes %.1f us\n", nodes, median(samples, 100));
+  gpt_barrier_all();
+  return 0;
+}
