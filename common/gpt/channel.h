@@ -44,7 +44,8 @@ enum class Op : std::uint32_t {
   kAcquire = 4,    // req: nothing. reply: u64 pages[] written by other nodes
                    // since this node's last acquire; status kAcquireAll when
                    // there are too many to list (invalidate every cached page).
-  kBarrier = 5,    // req: nothing. Returns when every node has arrived.
+  kBarrier = 5,    // req: nothing. Returns when every node has arrived, with
+                   // the same reply as kAcquire (the barrier's acquire).
 };
 
 // kAcquire status: the list did not fit; treat every non-home page as written.

@@ -69,15 +69,16 @@ void release() {
   for (std::uint64_t i = 0; i < n; ++i) settle(s.flushing[i], kValid);
 }
 
-void acquire() {
+// Asks the agent for the write notices (kAcquire, or kBarrier which waits
+// for every node first) and invalidates the pages they name.
+static void acquire_with(channel::Op op, const char* what) {
   GlobalSpace& s = space();
-  if (!s.coherent) return;
   header().acquires.fetch_add(1, std::memory_order_relaxed);
   channel::Client client(rt::state().channel);
   // The list lives on the stack: 16 KiB, within any thread's stack.
   std::uint64_t pages[kPagesPerCall];
-  auto r = client.call(channel::Op::kAcquire, nullptr, 0, pages, sizeof pages);
-  if (r.status < 0) agent_failed("acquire", r.status);
+  auto r = client.call(op, nullptr, 0, pages, sizeof pages);
+  if (r.status < 0) agent_failed(what, r.status);
   const bool all = r.status == channel::kAcquireAll;
   const std::uint64_t listed = all ? 0 : r.length / sizeof(std::uint64_t);
   // Dirty pages among them hold another local thread's unreleased writes:
@@ -99,13 +100,14 @@ void acquire() {
   }
 }
 
+void acquire() {
+  if (space().coherent) acquire_with(channel::Op::kAcquire, "acquire");
+}
+
 void barrier_all() {
   if (!space().coherent) return;
   release();
-  channel::Client client(rt::state().channel);
-  auto r = client.call(channel::Op::kBarrier, nullptr, 0, nullptr, 0);
-  if (r.status != 0) agent_failed("barrier", r.status);
-  acquire();
+  acquire_with(channel::Op::kBarrier, "barrier");
 }
 
 }  // namespace gpt::galloc

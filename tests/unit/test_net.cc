@@ -35,8 +35,8 @@ std::vector<wire::Message> one_of_each() {
       wire::NoticeAck{13, 99},
       wire::NoticeQuery{14, 98},
       wire::NoticeList{14, 99, {5, 6}},
-      wire::BarrierArrive{3},
-      wire::BarrierRelease{3},
+      wire::BarrierArrive{3, 17},
+      wire::BarrierRelease{3, 18, {4, 5}},
   };
 }
 

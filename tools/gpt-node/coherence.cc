@@ -161,16 +161,18 @@ std::optional<Reply> Coherence::barrier(std::uint32_t slot) {
   if (barrier_slot_) return Reply{-EBUSY, 0};  // one barrier per node at a time
   barrier_slot_ = slot;
   std::uint64_t generation = ++barrier_generation_;
-  if (self_ == 0) barrier_arrival(generation);
-  else send(0, wire::BarrierArrive{generation});
+  if (self_ == 0) barrier_arrival(self_, generation, last_epoch_);
+  else send(0, wire::BarrierArrive{generation, last_epoch_});
   return std::nullopt;
 }
 
-void Coherence::barrier_released(std::uint64_t generation) {
+void Coherence::barrier_released(std::uint64_t generation, std::uint64_t epoch,
+                                 const std::vector<std::uint64_t>& pages) {
   if (!barrier_slot_ || generation != barrier_generation_) return;
   ++counters_.barriers;
-  channel_.complete(*barrier_slot_, Reply{0, 0});
+  std::uint32_t slot = *barrier_slot_;
   barrier_slot_.reset();
+  finish_acquire(slot, epoch, pages);
 }
 
 // ---- node 0: write-notice log and barrier ---------------------------------------
@@ -192,11 +194,18 @@ std::vector<std::uint64_t> Coherence::notices_since(std::uint64_t since,
   return pages;
 }
 
-void Coherence::barrier_arrival(std::uint64_t generation) {
-  if (++barrier_arrivals_[generation] < node_count_) return;
-  barrier_arrivals_.erase(generation);
-  for (wire::NodeId n = 1; n < node_count_; ++n) send(n, wire::BarrierRelease{generation});
-  barrier_released(generation);
+void Coherence::barrier_arrival(wire::NodeId node, std::uint64_t generation,
+                                std::uint64_t since) {
+  BarrierState& b = barriers_[generation];
+  if (b.since.empty()) b.since.resize(node_count_);
+  b.since[node] = since;
+  if (++b.arrived < node_count_) return;
+  // Everyone has released: each node leaves with the notices it lacks.
+  for (wire::NodeId n = 1; n < node_count_; ++n)
+    send(n, wire::BarrierRelease{generation, epoch_, notices_since(b.since[n], n)});
+  auto mine = notices_since(b.since[0], 0);
+  barriers_.erase(generation);
+  barrier_released(generation, epoch_, mine);
 }
 
 // ---- messages ----------------------------------------------------------------------
@@ -289,11 +298,11 @@ bool Coherence::on_message(const wire::Envelope& env) {
             return true;
           },
           [&](const wire::BarrierArrive& m) {
-            if (self_ == 0) barrier_arrival(m.generation);
+            if (self_ == 0) barrier_arrival(from, m.generation, m.since);
             return true;
           },
           [&](const wire::BarrierRelease& m) {
-            if (from == 0) barrier_released(m.generation);
+            if (from == 0) barrier_released(m.generation, m.epoch, m.pages);
             return true;
           },
           [&](const auto&) { return false; },

@@ -74,8 +74,9 @@ class Coherence {
   // Node 0: the write-notice log and the barrier.
   std::uint64_t log_notices(wire::NodeId writer, const std::vector<std::uint64_t>& pages);
   std::vector<std::uint64_t> notices_since(std::uint64_t since, wire::NodeId reader) const;
-  void barrier_arrival(std::uint64_t generation);
-  void barrier_released(std::uint64_t generation);
+  void barrier_arrival(wire::NodeId node, std::uint64_t generation, std::uint64_t since);
+  void barrier_released(std::uint64_t generation, std::uint64_t epoch,
+                        const std::vector<std::uint64_t>& pages);
 
   void send(wire::NodeId to, const wire::Message& m);
   [[nodiscard]] bool valid_page(std::uint64_t page) const;
@@ -103,7 +104,11 @@ class Coherence {
   };
   std::vector<NoticeEntry> notice_log_;
   std::uint64_t epoch_ = 0;
-  std::map<std::uint64_t, std::uint32_t> barrier_arrivals_;
+  struct BarrierState {
+    std::uint32_t arrived = 0;
+    std::vector<std::uint64_t> since;  // per node
+  };
+  std::map<std::uint64_t, BarrierState> barriers_;
 };
 
 }  // namespace gpt::node

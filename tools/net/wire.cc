@@ -117,8 +117,11 @@ struct Writer {
     ar(m.request, m.epoch);
     save_sized(ar, m.pages);
   }
-  void operator()(const BarrierArrive& m) { ar(m.generation); }
-  void operator()(const BarrierRelease& m) { ar(m.generation); }
+  void operator()(const BarrierArrive& m) { ar(m.generation, m.since); }
+  void operator()(const BarrierRelease& m) {
+    ar(m.generation, m.epoch);
+    save_sized(ar, m.pages);
+  }
 };
 
 struct Reader {
@@ -177,8 +180,11 @@ struct Reader {
     ar(m.request, m.epoch);
     load_sized(ar, in, m.pages, kMaxPagesPerMessage);
   }
-  void operator()(BarrierArrive& m) { ar(m.generation); }
-  void operator()(BarrierRelease& m) { ar(m.generation); }
+  void operator()(BarrierArrive& m) { ar(m.generation, m.since); }
+  void operator()(BarrierRelease& m) {
+    ar(m.generation, m.epoch);
+    load_sized(ar, in, m.pages, kMaxPagesPerMessage);
+  }
 };
 
 // Builds the variant alternative for a wire type tag.

@@ -118,13 +118,19 @@ struct NoticeList {
   std::uint64_t epoch = 0;  // the manager's epoch when it answered
   std::vector<std::uint64_t> pages;
 };
-// Node -> barrier manager (node 0): arrived at barrier generation `generation`.
+// Node -> barrier manager (node 0): arrived at barrier generation
+// `generation`; its write notices are applied up to epoch `since`.
 struct BarrierArrive {
   std::uint64_t generation = 0;
+  std::uint64_t since = 0;
 };
-// Barrier manager -> every node: everyone arrived at `generation`.
+// Barrier manager -> each node: everyone arrived at `generation`. Carries
+// that node's write notices (pages others wrote after its `since`), so the
+// acquire at barrier departure costs no extra round trip.
 struct BarrierRelease {
   std::uint64_t generation = 0;
+  std::uint64_t epoch = 0;
+  std::vector<std::uint64_t> pages;
 };
 
 using Message =
