@@ -44,6 +44,8 @@ enum class Op : std::uint32_t {
   kAcquire = 4,    // req: nothing. reply: u64 pages[] written by other nodes
                    // since this node's last acquire; status kAcquireAll when
                    // there are too many to list (invalidate every cached page).
+  kRemoteFree = 6,  // req: u32 home, u32 0, u64 pointers[] to free at `home`
+                    // (their memory is home's). One-way: reply at once.
   kBarrier = 5,    // req: nothing. Returns when every node has arrived, with
                    // the same reply as kAcquire (the barrier's acquire).
 };
@@ -93,11 +95,25 @@ struct alignas(64) Header {
   std::atomic<std::uint64_t> invalidations;
   std::atomic<std::uint64_t> releases;
   std::atomic<std::uint64_t> acquires;
+  std::atomic<std::uint64_t> remote_frees_sent;
+  std::atomic<std::uint64_t> remote_frees_received;
+  std::atomic<std::uint64_t> bad_remote_frees;
+};
+
+// Frees of this node's memory made on other nodes, delivered by the agent
+// (producer) to the application's allocator (consumer), which drains them
+// in its slow paths. Single producer, single consumer.
+inline constexpr std::size_t kInboxEntries = 32768;
+struct alignas(64) RemoteFreeInbox {
+  alignas(64) std::atomic<std::uint64_t> head;  // next slot the agent fills
+  alignas(64) std::atomic<std::uint64_t> tail;  // next slot the application reads
+  std::uint64_t ring[kInboxEntries];
 };
 
 struct Layout {
   Header header;
   Slot slots[kSlotCount];
+  RemoteFreeInbox inbox;
 };
 
 inline constexpr std::size_t kChannelBytes = sizeof(Layout);

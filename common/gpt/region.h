@@ -27,8 +27,9 @@ struct Geometry {
   std::uint32_t node_count = 1;
 
   [[nodiscard]] constexpr std::size_t partition_bytes() const {
-    // Page-aligned, so no page has two homes.
-    return (heap_bytes / node_count) & ~(kPageSize - 1);
+    // 2 MiB-aligned: no page has two homes, and the allocator's 64 KiB
+    // chunks are naturally aligned.
+    return (heap_bytes / node_count) & ~((std::size_t{2} << 20) - 1);
   }
   [[nodiscard]] constexpr bool contains(std::uintptr_t addr) const {
     return addr >= base && addr - base < heap_bytes;

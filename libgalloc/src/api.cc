@@ -32,5 +32,7 @@ GPT_API void galloc_get_stats(struct galloc_stats* out) {
     out->invalidations = h.invalidations.load();
     out->releases = h.releases.load();
     out->acquires = h.acquires.load();
+    out->remote_frees_sent = h.remote_frees_sent.load();
+    out->remote_frees_received = h.remote_frees_received.load();
   }
 }

@@ -7,6 +7,7 @@
 #include "diag.h"
 #include "galloc.h"
 #include "global_space.h"
+#include "heap/thread_cache.h"
 #include "gpt/channel_client.h"
 #include "page_ops.h"
 #include "runtime.h"
@@ -40,6 +41,7 @@ bool invalidate(std::uint64_t page) {
 void release() {
   GlobalSpace& s = space();
   if (!s.coherent) return;
+  flush_remote_frees();
   Held<FutexLock> one_release_at_a_time(s.release_lock);
   std::uint64_t n;
   {

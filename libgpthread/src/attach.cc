@@ -5,13 +5,17 @@
 // the fd and remove the variable (a program this one execs must not attach
 // to our channel). Nodes other than 0 never return from here: they become
 // workers and wait for the job to end, so their main() never runs.
+#include <sched.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
+
 #include "diag.h"
 #include "global_space.h"
+#include "heap/node_heap.h"
 #include "runtime.h"
 
 namespace gpt::rt {
@@ -68,9 +72,28 @@ void attach() {
 
 // Priority 101: before the program's own constructors, so that they already
 // see the right node id.
+namespace gpt::rt {
+
+void ensure_started() {
+  // 0: not started, 1: starting, 2: running. malloc may get here before our
+  // constructor (libc's own start-up allocates), from any thread.
+  static std::atomic<int> started{0};
+  if (started.load(std::memory_order_acquire) == 2) return;
+  int expected = 0;
+  if (started.compare_exchange_strong(expected, 1, std::memory_order_acq_rel)) {
+    attach();
+    galloc::map_global_space();
+    galloc::node_heap().init(galloc::space().geometry, galloc::space().self);
+    started.store(2, std::memory_order_release);
+    return;
+  }
+  while (started.load(std::memory_order_acquire) != 2) sched_yield();
+}
+
+}  // namespace gpt::rt
+
 __attribute__((constructor(101))) static void gpt_runtime_start() {
-  gpt::rt::attach();
-  gpt::galloc::map_global_space();
+  gpt::rt::ensure_started();
   const auto& s = gpt::rt::state();
   if (s.node_id != 0 && !(s.channel && s.channel->header.spmd)) gpt::rt::worker_loop();
 }

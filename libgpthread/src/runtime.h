@@ -21,6 +21,10 @@ RuntimeState& state();
 // Maps the channel named by GPT_CHANNEL_FD (if any) and fills state().
 void attach();
 
+// Attaches, maps the global space and readies the heap, once per process;
+// safe to call from malloc before the runtime's constructor has run.
+void ensure_started();
+
 // Worker nodes: wait for threads (later) until the agent says the job ended,
 // then leave the process. Never returns.
 [[noreturn]] void worker_loop();

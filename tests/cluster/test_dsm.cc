@@ -35,10 +35,13 @@ TEST_P(Dsm, EveryNodeSeesWhatWasReleasedBeforeItsAcquire) {
 
 std::vector<DsmCase> cases() {
   std::vector<DsmCase> all;
-  for (std::string test : {"buffer", "interleaved", "halves", "counters", "rounds"})
+  for (std::string test : {"buffer", "interleaved", "halves", "counters", "rounds", "list",
+                           "realloc", "remote_free"})
     for (int nodes : {2, 4}) all.push_back({test, nodes, "dsm_spmd"});
-  for (std::string test : {"buffer", "interleaved", "rounds"}) all.push_back({test, 1, "dsm_spmd"});
-  for (std::string test : {"interleaved", "counters"}) all.push_back({test, 3, "dsm_spmd_glibc"});
+  for (std::string test : {"buffer", "interleaved", "rounds", "list", "realloc", "remote_free"})
+    all.push_back({test, 1, "dsm_spmd"});
+  for (std::string test : {"interleaved", "counters", "list", "realloc", "remote_free"})
+    all.push_back({test, 3, "dsm_spmd_glibc"});
   return all;
 }
 
@@ -109,5 +112,38 @@ INSTANTIATE_TEST_SUITE_P(Fault, RealBug,
                          [](const auto& info) {
                            return info.param.binary + "_" + info.param.how;
                          });
+
+}  // namespace
+
+namespace {
+
+struct BadFreeCase {
+  std::string binary, how, why;
+};
+
+class BadFree : public ::testing::TestWithParam<BadFreeCase> {};
+
+// Heap misuse is reported with the address and the reason, then aborts:
+// never silent corruption.
+TEST_P(BadFree, AbortsNamingTheAddress) {
+  const auto& c = GetParam();
+  JobRunner job({launcher(), "-n", "2", program(c.binary), c.how});
+  auto status = job.wait(30s);
+  ASSERT_TRUE(status) << job.err();
+  EXPECT_EQ(exit_code(*status), 128 + 6) << job.err();
+  auto at = job.out().find("pointer ");
+  ASSERT_NE(at, std::string::npos) << job.out();
+  std::string address = job.out().substr(at + 8, job.out().find('\n', at) - at - 8);
+  EXPECT_NE(job.err().find("free(): invalid pointer " + address + ": " + c.why), std::string::npos)
+      << job.err();
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Heap, BadFree,
+    ::testing::Values(BadFreeCase{"crash", "double_free", "double free"},
+                      BadFreeCase{"crash", "free_stack", "not in the global heap"},
+                      BadFreeCase{"crash", "free_interior", "not the start of an allocated object"},
+                      BadFreeCase{"crash_glibc", "double_free", "double free"}),
+    [](const auto& info) { return info.param.binary + "_" + info.param.how; });
 
 }  // namespace

@@ -4,6 +4,7 @@
  * node 0 prints one line per test that passed. */
 #include <galloc.h>
 #include <gpthread.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -117,13 +118,129 @@ static int test_rounds(void) {
   return 0;
 }
 
+/* A linked list built by every node in turn, from each node's own heap;
+ * every node then walks it. The head lives at a fixed global address. */
+struct item {
+  struct item* next;
+  int node, index;
+  char payload[40];
+};
+
+static int test_list(void) {
+  struct item** head = (struct item**)((char*)galloc_partition_base(0) + 200 * PAGE);
+  const int per_node = 300;
+  for (int turn = 0; turn < nodes; ++turn) {
+    if (turn == me)
+      for (int i = 0; i < per_node; ++i) {
+        struct item* it = malloc(sizeof *it);
+        if (!it) return fail("list: malloc", 0, 0, 1);
+        it->node = me;
+        it->index = i;
+        snprintf(it->payload, sizeof it->payload, "node %d item %d", me, i);
+        it->next = *head;
+        *head = it;
+      }
+    gpt_barrier_all();
+  }
+  int count = 0;
+  for (struct item* it = *head; it; it = it->next, ++count) {
+    char want[40];
+    snprintf(want, sizeof want, "node %d item %d", it->node, it->index);
+    if (strcmp(want, it->payload) != 0) return fail("list: payload", (size_t)count, 0, 1);
+    /* The allocating node is the home of the item's memory. */
+    if ((char*)it < (char*)galloc_partition_base(it->node) ||
+        (char*)it >= (char*)galloc_partition_base(it->node) + galloc_partition_size())
+      return fail("list: home", (size_t)count, (unsigned)it->node, 0);
+  }
+  if (count != per_node * nodes) return fail("list: length", 0, (unsigned)count, (unsigned)(per_node * nodes));
+  gpt_barrier_all();
+  return 0;
+}
+
+/* The last node grows a buffer with realloc from 16 B to 1 MiB; node 0
+ * checks it, grows it further (realloc of another node's memory) and frees
+ * it. */
+static int test_realloc(void) {
+  unsigned char** slot = (unsigned char**)((char*)galloc_partition_base(0) + 201 * PAGE);
+  const int grower = nodes - 1;
+  size_t size = 16;
+  if (me == grower) {
+    unsigned char* p = NULL;
+    size_t filled = 0;
+    for (size = 16; size <= (1u << 20); size *= 2) {
+      p = realloc(p, size);
+      if (!p) return fail("realloc: grow", size, 0, 1);
+      for (; filled < size; ++filled) p[filled] = (unsigned char)(filled * 13 + 1);
+    }
+    *slot = p;
+  }
+  gpt_barrier_all();
+  if (me == 0) {
+    unsigned char* p = *slot;
+    const size_t n = 1u << 20;
+    for (size_t i = 0; i < n; ++i)
+      if (p[i] != (unsigned char)(i * 13 + 1)) return fail("realloc: read", i, p[i], (unsigned char)(i * 13 + 1));
+    if (malloc_usable_size(p) < n) return fail("realloc: usable size", 0, (unsigned)malloc_usable_size(p), (unsigned)n);
+    p = realloc(p, 3 * n); /* another node's block: copied here, old one sent home */
+    if (!p) return fail("realloc: foreign", 0, 0, 1);
+    for (size_t i = 0; i < n; ++i)
+      if (p[i] != (unsigned char)(i * 13 + 1)) return fail("realloc: copied", i, p[i], (unsigned char)(i * 13 + 1));
+    free(p);
+  }
+  gpt_barrier_all();
+  return 0;
+}
+
+/* Node 1 allocates objects; node 0 frees them all (frees of another node's
+ * memory: batched and sent home); node 1 gets them back and reuses them. */
+static int test_remote_free(void) {
+  void*** slot = (void***)((char*)galloc_partition_base(0) + 202 * PAGE);
+  const int n = 1000;
+  const int owner = nodes > 1 ? 1 : 0;
+  struct galloc_stats before, after;
+  galloc_get_stats(&before);
+  if (me == owner) {
+    void** ptrs = malloc(n * sizeof *ptrs);
+    for (int i = 0; i < n; ++i) ptrs[i] = malloc(48);
+    *slot = ptrs;
+  }
+  gpt_barrier_all();
+  if (me == 0) {
+    void** ptrs = *slot;
+    for (int i = 0; i < n; ++i) free(ptrs[i]);
+  }
+  gpt_barrier_all(); /* release flushes the last partial batch */
+  if (me == owner) {
+    /* Allocation slow paths take the returned frees back. */
+    int reused = 0;
+    void** ptrs = *slot;
+    for (int i = 0; i < 4 * n; ++i) {
+      void* q = malloc(48);
+      for (int k = 0; k < n && !reused; ++k) reused = q == ptrs[k];
+    }
+    galloc_get_stats(&after);
+    /* At least ours (an earlier test's free may arrive in this window too). */
+    if (nodes > 1 && after.remote_frees_received - before.remote_frees_received < (unsigned long long)n)
+      return fail("remote free: received", 0, (unsigned)(after.remote_frees_received - before.remote_frees_received), n);
+    if (!reused) return fail("remote free: memory reused", 0, 0, 1);
+  }
+  if (me == 0 && owner != 0) {
+    galloc_get_stats(&after);
+    if (after.remote_frees_sent - before.remote_frees_sent != (unsigned long long)n)
+      return fail("remote free: sent", 0, (unsigned)(after.remote_frees_sent - before.remote_frees_sent), n);
+  }
+  gpt_barrier_all();
+  return 0;
+}
+
 int main(int argc, char** argv) {
   me = gpt_node_id();
   nodes = gpt_node_count();
   static const struct { const char* name; int (*run)(void); } tests[] = {
       {"buffer", test_buffer},       {"interleaved", test_interleaved},
       {"halves", test_halves},       {"counters", test_counters},
-      {"rounds", test_rounds},
+      {"rounds", test_rounds},       {"list", test_list},
+      {"realloc", test_realloc},     {"remote_free", test_remote_free},
   };
   int failures = 0;
   for (size_t t = 0; t < sizeof tests / sizeof tests[0]; ++t) {

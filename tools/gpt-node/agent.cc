@@ -105,6 +105,7 @@ void Agent::serve_channel() {
   while (read(doorbell_fd_, &count, sizeof count) > 0) {
   }
   server_->serve_pending();
+  coherence_->drain_inbox_overflow();
 }
 
 void Agent::handle(const wire::Envelope& env) {
@@ -236,7 +237,9 @@ void Agent::print_stats() const {
       " invalidations=" + std::to_string(h.invalidations.load()) +
       " releases=" + std::to_string(h.releases.load()) +
       " acquires=" + std::to_string(h.acquires.load()) +
-      " barriers=" + std::to_string(c.barriers));
+      " barriers=" + std::to_string(c.barriers) +
+      " remote_frees_sent=" + std::to_string(h.remote_frees_sent.load()) +
+      " remote_frees_received=" + std::to_string(h.remote_frees_received.load()));
 }
 
 void Agent::fail(const std::string& cause) {

@@ -47,6 +47,7 @@ std::optional<Reply> Coherence::on_request(std::uint32_t slot, channel::Op op,
     case channel::Op::kRelease: return release(slot, request);
     case channel::Op::kAcquire: return acquire(slot);
     case channel::Op::kBarrier: return barrier(slot);
+    case channel::Op::kRemoteFree: return remote_free(request);
     default: return Reply{-ENOSYS, 0};
   }
 }
@@ -175,6 +176,37 @@ void Coherence::barrier_released(std::uint64_t generation, std::uint64_t epoch,
   finish_acquire(slot, epoch, pages);
 }
 
+Reply Coherence::remote_free(std::span<const unsigned char> request) {
+  if (request.size() < 8 || (request.size() - 8) % sizeof(std::uint64_t) != 0)
+    return Reply{-EINVAL, 0};
+  std::uint32_t home;
+  std::memcpy(&home, request.data(), sizeof home);
+  if (home >= node_count_) return Reply{-EINVAL, 0};
+  std::vector<std::uint64_t> pointers = read_pages(request.subspan(8));
+  counters_.remote_frees_forwarded += pointers.size();
+  if (home == self_) deliver_frees(pointers);
+  else send(home, wire::RemoteFrees{std::move(pointers)});
+  return Reply{0, 0};
+}
+
+void Coherence::deliver_frees(const std::vector<std::uint64_t>& pointers) {
+  inbox_overflow_.insert(inbox_overflow_.end(), pointers.begin(), pointers.end());
+  drain_inbox_overflow();
+}
+
+void Coherence::drain_inbox_overflow() {
+  if (inbox_overflow_.empty()) return;
+  auto& inbox = channel_.layout().inbox;
+  std::uint64_t head = inbox.head.load(std::memory_order_relaxed);
+  std::uint64_t tail = inbox.tail.load(std::memory_order_acquire);
+  std::size_t room = channel::kInboxEntries - static_cast<std::size_t>(head - tail);
+  std::size_t n = std::min(room, inbox_overflow_.size());
+  for (std::size_t i = 0; i < n; ++i) inbox.ring[(head + i) % channel::kInboxEntries] = inbox_overflow_[i];
+  inbox.head.store(head + n, std::memory_order_release);
+  inbox_overflow_.erase(inbox_overflow_.begin(), inbox_overflow_.begin() + static_cast<std::ptrdiff_t>(n));
+  counters_.remote_frees_delivered += n;
+}
+
 // ---- node 0: write-notice log and barrier ---------------------------------------
 
 std::uint64_t Coherence::log_notices(wire::NodeId writer, const std::vector<std::uint64_t>& pages) {
@@ -295,6 +327,10 @@ bool Coherence::on_message(const wire::Envelope& env) {
           },
           [&](const wire::NoticeList& m) {
             if (auto p = take(m.request, Pending::kAcquire)) finish_acquire(p->slot, m.epoch, m.pages);
+            return true;
+          },
+          [&](const wire::RemoteFrees& m) {
+            deliver_frees(m.pointers);
             return true;
           },
           [&](const wire::BarrierArrive& m) {

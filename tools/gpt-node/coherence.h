@@ -32,6 +32,8 @@ struct CoherenceCounters {
   std::uint64_t diffs_rejected = 0;
   std::uint64_t notices_posted = 0;
   std::uint64_t barriers = 0;
+  std::uint64_t remote_frees_forwarded = 0;  // sent to their homes
+  std::uint64_t remote_frees_delivered = 0;  // put in our program's inbox
 };
 
 class Coherence {
@@ -47,6 +49,8 @@ class Coherence {
   bool on_message(const wire::Envelope& env);
 
   [[nodiscard]] const CoherenceCounters& counters() const { return counters_; }
+  // Moves frees that did not fit the program's inbox into it (call often).
+  void drain_inbox_overflow();
 
  private:
   struct Release {
@@ -65,6 +69,8 @@ class Coherence {
   std::optional<Reply> release(std::uint32_t slot, std::span<const unsigned char> request);
   std::optional<Reply> acquire(std::uint32_t slot);
   std::optional<Reply> barrier(std::uint32_t slot);
+  Reply remote_free(std::span<const unsigned char> request);
+  void deliver_frees(const std::vector<std::uint64_t>& pointers);
 
   void post_notices(std::uint64_t release_id);
   void finish_release(std::uint64_t release_id, std::uint64_t epoch);
@@ -92,6 +98,8 @@ class Coherence {
   std::map<std::uint64_t, Pending> pending_;
   std::map<std::uint64_t, Release> releases_;
   std::uint64_t last_epoch_ = 0;  // notices up to here are applied locally
+
+  std::vector<std::uint64_t> inbox_overflow_;
 
   std::uint64_t barrier_generation_ = 0;
   std::optional<std::uint32_t> barrier_slot_;

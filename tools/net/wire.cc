@@ -117,6 +117,7 @@ struct Writer {
     ar(m.request, m.epoch);
     save_sized(ar, m.pages);
   }
+  void operator()(const RemoteFrees& m) { save_sized(ar, m.pointers); }
   void operator()(const BarrierArrive& m) { ar(m.generation, m.since); }
   void operator()(const BarrierRelease& m) {
     ar(m.generation, m.epoch);
@@ -180,6 +181,7 @@ struct Reader {
     ar(m.request, m.epoch);
     load_sized(ar, in, m.pages, kMaxPagesPerMessage);
   }
+  void operator()(RemoteFrees& m) { load_sized(ar, in, m.pointers, kMaxPagesPerMessage); }
   void operator()(BarrierArrive& m) { ar(m.generation, m.since); }
   void operator()(BarrierRelease& m) {
     ar(m.generation, m.epoch);
@@ -208,6 +210,7 @@ std::optional<Message> empty_message(std::uint16_t tag) {
     case Type::kNoticeList: return NoticeList{};
     case Type::kBarrierArrive: return BarrierArrive{};
     case Type::kBarrierRelease: return BarrierRelease{};
+    case Type::kRemoteFrees: return RemoteFrees{};
   }
   return std::nullopt;
 }
@@ -239,7 +242,7 @@ Type type_of(const Message& m) {
       Type::kNodeFailed,  Type::kShutdown,     Type::kPing,          Type::kPong,
       Type::kPageRequest, Type::kPageData,     Type::kDiffBatch,     Type::kDiffAck,
       Type::kNoticePost,  Type::kNoticeAck,    Type::kNoticeQuery,   Type::kNoticeList,
-      Type::kBarrierArrive, Type::kBarrierRelease};
+      Type::kBarrierArrive, Type::kBarrierRelease, Type::kRemoteFrees};
   static_assert(std::size(kTypes) == std::variant_size_v<Message>);
   return kTypes[m.index()];
 }
@@ -264,6 +267,7 @@ std::string_view name_of(Type t) {
     case Type::kNoticeList: return "NoticeList";
     case Type::kBarrierArrive: return "BarrierArrive";
     case Type::kBarrierRelease: return "BarrierRelease";
+    case Type::kRemoteFrees: return "RemoteFrees";
   }
   return "?";
 }

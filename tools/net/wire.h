@@ -133,10 +133,16 @@ struct BarrierRelease {
   std::vector<std::uint64_t> pages;
 };
 
+// Node -> home: free these objects of the home's partition (batched frees
+// of another node's memory, snmalloc-style). One-way.
+struct RemoteFrees {
+  std::vector<std::uint64_t> pointers;
+};
+
 using Message =
     std::variant<Hello, PeerTable, AppStarted, MainExited, NodeFailed, Shutdown, Ping, Pong,
                  PageRequest, PageData, DiffBatch, DiffAck, NoticePost, NoticeAck, NoticeQuery,
-                 NoticeList, BarrierArrive, BarrierRelease>;
+                 NoticeList, BarrierArrive, BarrierRelease, RemoteFrees>;
 
 // Type tags on the wire; the order of the variant is not the wire contract.
 enum class Type : std::uint16_t {
@@ -158,6 +164,7 @@ enum class Type : std::uint16_t {
   kNoticeList = 39,
   kBarrierArrive = 40,
   kBarrierRelease = 41,
+  kRemoteFrees = 42,
 };
 
 struct Envelope {

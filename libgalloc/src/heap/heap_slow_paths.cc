@@ -1,0 +1,114 @@
+#include <cstring>
+
+#include "diag.h"
+#include "global_space.h"
+#include "gpt/channel_client.h"
+#include "runtime.h"
+#include "thread_cache.h"
+
+#include <stdlib.h>
+
+namespace gpt::galloc {
+
+thread_local ThreadCache t_cache __attribute__((tls_model("initial-exec")));
+
+namespace {
+FutexLock g_inbox_lock;
+}
+
+void* refill_and_allocate(std::size_t c) {
+  drain_inbox();
+  ThreadCache& tc = t_cache;
+  FreeObject* list = nullptr;
+  std::size_t got = node_heap().take(c, &list, batch_for(c));
+  if (got == 0) return nullptr;
+  FreeObject* first = list;
+  tc.head[c] = first->next;
+  tc.count[c] = static_cast<std::uint32_t>(got - 1);
+  first->key = 0;
+  return first;
+}
+
+void flush_class(std::size_t c) {
+  ThreadCache& tc = t_cache;
+  // Return the older half; keep the recently freed (cache-warm) objects.
+  std::size_t keep = batch_for(c);
+  FreeObject* o = tc.head[c];
+  for (std::size_t i = 1; i < keep && o; ++i) o = o->next;
+  if (!o) return;
+  FreeObject* rest = o->next;
+  o->next = nullptr;
+  tc.count[c] = static_cast<std::uint32_t>(keep);
+  node_heap().give_back(c, rest);
+}
+
+void add_remote_free(std::uintptr_t p) {
+  ThreadCache& tc = t_cache;
+  tc.remote[tc.remote_count++] = p;
+  if (tc.remote_count == kRemoteBatch) flush_remote_frees();
+}
+
+void flush_remote_frees() {
+  ThreadCache& tc = t_cache;
+  if (tc.remote_count == 0 || !rt::state().channel) {
+    tc.remote_count = 0;
+    return;
+  }
+  const region::Geometry& g = space().geometry;
+  // One message per home: gather that home's pointers, send, repeat.
+  std::uint64_t request[2 + kRemoteBatch];
+  std::uint32_t left = tc.remote_count;
+  std::uint64_t* ptrs = tc.remote;
+  channel::Client client(rt::state().channel);
+  while (left) {
+    std::uint32_t home = g.home_of_page(g.page_of(ptrs[0]));
+    std::uint32_t n = 0, kept = 0;
+    for (std::uint32_t i = 0; i < left; ++i) {
+      if (g.home_of_page(g.page_of(ptrs[i])) == home) request[1 + n++] = ptrs[i];
+      else ptrs[kept++] = ptrs[i];
+    }
+    std::uint32_t header[2] = {home, 0};
+    std::memcpy(&request[0], header, sizeof header);
+    auto r = client.call(channel::Op::kRemoteFree, request, (1 + n) * sizeof(std::uint64_t), nullptr, 0);
+    if (r.status != 0) rt::die("cannot send frees of another node's memory home", 134);
+    rt::state().channel->header.remote_frees_sent.fetch_add(n, std::memory_order_relaxed);
+    left = kept;
+  }
+  tc.remote_count = 0;
+}
+
+void drain_inbox() {
+  auto* ch = rt::state().channel;
+  if (!ch) return;
+  auto& inbox = ch->inbox;
+  if (inbox.tail.load(std::memory_order_relaxed) == inbox.head.load(std::memory_order_acquire)) return;
+  Held<FutexLock> hold(g_inbox_lock);
+  std::uint64_t tail = inbox.tail.load(std::memory_order_relaxed);
+  const std::uint64_t head = inbox.head.load(std::memory_order_acquire);
+  NodeHeap& heap = node_heap();
+  for (; tail != head; ++tail) {
+    std::uint64_t p = inbox.ring[tail % channel::kInboxEntries];
+    const char* why = heap.layout().base <= p && p - heap.layout().base < heap.layout().chunks * kChunkBytes
+                          ? heap.free_from_remote(p)
+                          : "not in this node's partition";
+    if (why) {
+      ch->header.bad_remote_frees.fetch_add(1, std::memory_order_relaxed);
+      bad_pointer("free (from another node)", reinterpret_cast<void*>(p), why);
+    }
+    ch->header.remote_frees_received.fetch_add(1, std::memory_order_relaxed);
+  }
+  inbox.tail.store(tail, std::memory_order_release);
+}
+
+void bad_pointer(const char* call, const void* p, const char* why) {
+  rt::diag()
+      .text(call)
+      .text("(): invalid pointer ")
+      .hex(reinterpret_cast<std::uintptr_t>(p))
+      .text(": ")
+      .text(why)
+      .emit();
+  abort();
+}
+
+}  // namespace gpt::galloc

@@ -1,0 +1,89 @@
+// The central heap of this node: its partition of the global space, carved
+// into slabs (one size class each) and large runs. Thread caches
+// (thread_cache.h) sit in front of it; frees of this node's memory made on
+// other nodes arrive here in batches (remote_free.h).
+//
+// Bookkeeping lives in runtime-private memory (mmap), never in the program's
+// allocator and never in pages other nodes read, except the chunk descriptor
+// table (chunk_table.h), which is meant to be read by everyone.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "chunk_table.h"
+#include "gpt/futex_lock.h"
+#include "size_classes.h"
+
+namespace gpt::galloc {
+
+// A free object: the first word links the list, the second holds the
+// process's free key (cheap double-free detection, as glibc's tcache does).
+struct FreeObject {
+  FreeObject* next;
+  std::uint64_t key;
+};
+
+class NodeHeap {
+ public:
+  void init(const region::Geometry& geometry, std::uint32_t self);
+  [[nodiscard]] bool ready() const { return slabs_ != nullptr; }
+
+  // Moves up to `want` free objects of class `c` onto *list (linked through
+  // FreeObject::next); returns how many. 0 only when the partition is full.
+  std::size_t take(std::size_t c, FreeObject** list, std::size_t want);
+  // Returns a list of `n` objects of class `c` (possibly from many slabs).
+  void give_back(std::size_t c, FreeObject* list);
+
+  [[nodiscard]] void* alloc_large(std::size_t size, std::size_t alignment);
+  void free_large(std::uintptr_t p);
+
+  // Frees one object of this node's partition that came from another node:
+  // validates it first. Returns a reason if it is not a live object start.
+  [[nodiscard]] const char* free_from_remote(std::uintptr_t p);
+
+  // The descriptor-based checks shared with free(): nullptr if `p` is the
+  // start of an object in chunk descriptor `d`, else why not.
+  [[nodiscard]] static const char* check_object(const PartitionLayout& part, std::uintptr_t p,
+                                                std::uint32_t d);
+
+  // Scans the slab's free list for p (slow path of double-free detection).
+  [[nodiscard]] bool in_slab_free_list(std::uintptr_t p);
+
+  [[nodiscard]] const PartitionLayout& layout() const { return part_; }
+  [[nodiscard]] std::uint64_t key() const { return key_; }
+
+ private:
+  struct SlabMeta {
+    FreeObject* free_list;
+    std::uint32_t free_count;  // objects on free_list
+    std::uint32_t bump;        // objects never handed out start here
+    std::uint32_t next_partial;
+    std::uint32_t in_partial;
+  };
+  struct FreeRun {
+    std::uint32_t start, count;
+  };
+
+  [[nodiscard]] std::size_t new_chunks(std::size_t count);  // 0 = none left
+  void set_descriptor(std::size_t chunk, std::uint32_t d);
+  [[nodiscard]] std::size_t objects_per_slab(std::size_t c) const {
+    return kChunkBytes / class_size(c);
+  }
+
+  PartitionLayout part_;
+  std::uint64_t key_ = 0;
+  SlabMeta* slabs_ = nullptr;  // per chunk
+  FutexLock class_locks_[kClassCount];
+  std::uint32_t partial_[kClassCount] = {};  // head chunk of slabs with free objects (0 = none)
+
+  FutexLock chunk_lock_;  // bump pointer and free runs
+  std::size_t next_chunk_ = 0;
+  FreeRun* free_runs_ = nullptr;
+  std::size_t free_run_count_ = 0;
+  std::size_t free_run_capacity_ = 0;
+};
+
+NodeHeap& node_heap();
+
+}  // namespace gpt::galloc

@@ -1,0 +1,44 @@
+// Per-thread caches in front of the node heap: free lists per size class
+// (no locks, no atomics on the fast path) and the batch of frees of other
+// nodes' memory waiting to be sent home.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "node_heap.h"
+#include "size_classes.h"
+
+namespace gpt::galloc {
+
+inline constexpr std::size_t kRemoteBatch = 256;
+
+struct ThreadCache {
+  FreeObject* head[kClassCount];
+  std::uint32_t count[kClassCount];
+  std::uint64_t remote[kRemoteBatch];
+  std::uint32_t remote_count;
+};
+
+// Zero-initialised TLS, no constructor: usable before anything else runs.
+extern thread_local ThreadCache t_cache __attribute__((tls_model("initial-exec")));
+
+// How many objects a refill fetches (and a flush returns) for a class.
+[[nodiscard]] constexpr std::size_t batch_for(std::size_t c) {
+  std::size_t n = 8192 / class_size(c);
+  return n < 4 ? 4 : n > 64 ? 64 : n;
+}
+
+// Slow paths (heap_slow_paths.cc).
+[[nodiscard]] void* refill_and_allocate(std::size_t c);
+void flush_class(std::size_t c);
+// Sends this thread's batched remote frees to their homes.
+void flush_remote_frees();
+void add_remote_free(std::uintptr_t p);
+// Frees of our memory that other nodes sent us.
+void drain_inbox();
+
+// Reports a bad free or realloc (the address and why) and aborts.
+[[noreturn]] void bad_pointer(const char* call, const void* p, const char* why);
+
+}  // namespace gpt::galloc
