@@ -115,13 +115,16 @@ void* NodeHeap::alloc_large(std::size_t size, std::size_t alignment) {
   const std::size_t align_chunks = alignment > kChunkBytes ? alignment / kChunkBytes : 1;
   const std::size_t need = count + align_chunks - 1;
   Held<FutexLock> hold(chunk_lock_);
-  std::size_t start = 0, have = 0;
-  for (std::size_t i = 0; i < free_run_count_; ++i) {
-    if (free_runs_[i].count < need) continue;
-    start = free_runs_[i].start;
-    have = free_runs_[i].count;
-    free_runs_[i] = free_runs_[--free_run_count_];
-    break;
+  // Best fit: repeated same-size allocations reuse the same run, and big
+  // runs are not chopped up for small requests.
+  std::size_t start = 0, have = 0, best = free_run_count_;
+  for (std::size_t i = 0; i < free_run_count_; ++i)
+    if (free_runs_[i].count >= need && (best == free_run_count_ || free_runs_[i].count < free_runs_[best].count))
+      best = i;
+  if (best < free_run_count_) {
+    start = free_runs_[best].start;
+    have = free_runs_[best].count;
+    free_runs_[best] = free_runs_[--free_run_count_];
   }
   if (have == 0) {
     start = new_chunks(need);
