@@ -52,18 +52,18 @@ bool is_double_free(std::size_t c, FreeObject* o) {
 void release_memory(void* p) {
   if (!p) return;
   const auto addr = reinterpret_cast<std::uintptr_t>(p);
-  if (!space().contains(p)) bad_pointer("free", p, "not in the global heap (not from malloc)");
   NodeHeap& heap = node_heap();
   const PartitionLayout& part = heap.layout();
-  if (addr - part.base >= part.chunks * kChunkBytes) {
+  const std::uintptr_t in_partition = addr - part.base;
+  if (__builtin_expect(in_partition >= part.chunks * kChunkBytes, 0)) {
+    if (!space().contains(p)) bad_pointer("free", p, "not in the global heap (not from malloc)");
     add_remote_free(addr);  // another node's memory: batched, sent home
     return;
   }
-  if (addr & (kMinAlign - 1)) bad_pointer("free", p, "not the start of an allocated object");
-  const std::uint32_t d = part.table()[part.chunk_of(addr)];
-  if (kind_of(d) == ChunkKind::kSlab) {
+  const std::uint32_t d = part.table()[in_partition / kChunkBytes];
+  if (__builtin_expect(kind_of(d) == ChunkKind::kSlab, 1)) {
     const std::size_t c = value_of(d);
-    const std::size_t offset = (addr - part.base) % kChunkBytes;
+    const std::size_t offset = in_partition % kChunkBytes;
     if (index_in_slab(c, offset) * class_size(c) != offset)
       bad_pointer("free", p, "not the start of an allocated object");
     auto* o = static_cast<FreeObject*>(p);

@@ -9,8 +9,6 @@
 namespace gpt::galloc {
 namespace {
 
-NodeHeap g_heap;
-
 void* map_private(std::size_t bytes) {
   void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
                  -1, 0);
@@ -29,7 +27,7 @@ std::uint64_t make_key() {
 
 }  // namespace
 
-NodeHeap& node_heap() { return g_heap; }
+NodeHeap g_node_heap;
 
 void NodeHeap::init(const region::Geometry& geometry, std::uint32_t self) {
   part_ = PartitionLayout::of(geometry, self);

@@ -84,6 +84,8 @@ class NodeHeap {
   std::size_t free_run_capacity_ = 0;
 };
 
-NodeHeap& node_heap();
+// The process's heap (inline: on the free and malloc fast paths).
+extern NodeHeap g_node_heap;
+inline NodeHeap& node_heap() { return g_node_heap; }
 
 }  // namespace gpt::galloc

@@ -3,6 +3,7 @@
 // nodes' memory waiting to be sent home.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 
@@ -23,11 +24,21 @@ struct ThreadCache {
 // Zero-initialised TLS, no constructor: usable before anything else runs.
 extern thread_local ThreadCache t_cache __attribute__((tls_model("initial-exec")));
 
-// How many objects a refill fetches (and a flush returns) for a class.
-[[nodiscard]] constexpr std::size_t batch_for(std::size_t c) {
-  std::size_t n = 8192 / class_size(c);
-  return n < 4 ? 4 : n > 64 ? 64 : n;
+// How many objects a refill fetches (and a flush returns) for a class: a
+// table, so the free fast path does no division.
+namespace detail {
+constexpr auto make_batches() {
+  std::array<std::uint32_t, kClassCount> b{};
+  for (std::size_t c = 0; c < kClassCount; ++c) {
+    std::size_t n = 8192 / class_size(c);
+    b[c] = static_cast<std::uint32_t>(n < 4 ? 4 : n > 64 ? 64 : n);
+  }
+  return b;
 }
+inline constexpr auto kBatches = make_batches();
+}  // namespace detail
+
+[[nodiscard]] constexpr std::size_t batch_for(std::size_t c) { return detail::kBatches[c]; }
 
 // Slow paths (heap_slow_paths.cc).
 [[nodiscard]] void* refill_and_allocate(std::size_t c);
