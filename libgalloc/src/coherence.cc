@@ -91,6 +91,7 @@ static void acquire_with(channel::Op op, const char* what) {
     if (all) {
       for (std::uint64_t p = 0; p < s.geometry.page_count(); ++p)
         if (!s.is_home(p) && s.geometry.home_of_page(p) < s.geometry.node_count &&
+            s.geometry.address_of_page(p) != 0 &&
             s.states[p].load(std::memory_order_relaxed) != kInvalid && !invalidate(p))
           found_dirty = true;
     } else {

@@ -2,6 +2,9 @@
 
 #include <errno.h>
 #include <sys/mman.h>
+#include <unistd.h>
+
+#include <cstring>
 
 #include "diag.h"
 #include "runtime.h"
@@ -38,6 +41,53 @@ void* map_private(std::size_t bytes) {
   _exit(127);
 }
 
+// The program's globals, gathered by gpt-cc's link script (tools/gpt-globals.ld)
+// into page-aligned windows. Weak: a program linked without it shares none.
+extern "C" {
+extern char __gpt_data_start[] __attribute__((weak));
+extern char __gpt_data_end[] __attribute__((weak));
+extern char __gpt_bss_start[] __attribute__((weak));
+extern char __gpt_bss_end[] __attribute__((weak));
+}
+
+// Moves each globals window onto the node's memfd. Every node starts from
+// the same image (the same binary, before any of the program's constructors
+// ran), so every copy is valid at epoch 0, exactly like the zero-filled heap.
+void share_globals(GlobalSpace& s, int fd) {
+  char* const bounds[region::kGlobalWindows][2] = {{__gpt_data_start, __gpt_data_end},
+                                                   {__gpt_bss_start, __gpt_bss_end}};
+  for (int w = 0; w < region::kGlobalWindows; ++w) {
+    char* start = bounds[w][0];
+    char* end = bounds[w][1];
+    if (!start || end <= start) continue;
+    s.geometry.globals[w] = {reinterpret_cast<std::uintptr_t>(start),
+                             static_cast<std::size_t>(end - start)};
+  }
+  std::size_t total = s.geometry.globals[0].bytes + s.geometry.globals[1].bytes;
+  if (total > region::kMaxGlobalsBytes) {
+    rt::diag()
+        .text("the program's globals take ")
+        .num(static_cast<long long>(total >> 20))
+        .text(" MiB; at most 1024 MiB can be shared")
+        .emit();
+    _exit(127);
+  }
+  for (int w = 0; w < region::kGlobalWindows; ++w) {
+    const region::Window& win = s.geometry.globals[w];
+    if (win.bytes == 0) continue;
+    const auto offset = static_cast<off_t>(s.geometry.page_offset(s.geometry.window_first_page(w)));
+    void* copy = mmap(nullptr, win.bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, offset);
+    if (copy == MAP_FAILED) cannot_map("the globals' backing", 0, win.bytes, errno);
+    std::memcpy(copy, reinterpret_cast<void*>(win.base), win.bytes);
+    munmap(copy, win.bytes);
+    // Single-threaded here (before main): nothing touches the window while
+    // the program's own pages are replaced by the shared ones.
+    void* at = mmap(reinterpret_cast<void*>(win.base), win.bytes, PROT_READ,
+                    MAP_SHARED | MAP_FIXED, fd, offset);
+    if (at == MAP_FAILED) cannot_map("the program's globals", win.base, win.bytes, errno);
+  }
+}
+
 }  // namespace
 
 GlobalSpace& space() { return g_space; }
@@ -59,11 +109,12 @@ void map_global_space() {
     heap = mmap(reinterpret_cast<void*>(s.geometry.base), s.geometry.heap_bytes, PROT_READ,
                 MAP_SHARED | MAP_FIXED_NOREPLACE | MAP_NORESERVE, h.heap_fd, 0);
     if (heap == MAP_FAILED) cannot_map("the global address space", s.geometry.base, s.geometry.heap_bytes, errno);
-    void* twins = mmap(nullptr, s.geometry.heap_bytes, PROT_READ | PROT_WRITE,
-                       MAP_SHARED | MAP_NORESERVE, h.heap_fd,
-                       static_cast<off_t>(s.geometry.twin_offset(0)));
-    if (twins == MAP_FAILED) cannot_map("the twin area", 0, s.geometry.heap_bytes, errno);
+    const std::size_t twin_bytes = s.geometry.page_count() * region::kPageSize;
+    void* twins = mmap(nullptr, twin_bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE,
+                       h.heap_fd, static_cast<off_t>(s.geometry.twin_offset(0)));
+    if (twins == MAP_FAILED) cannot_map("the twin area", 0, twin_bytes, errno);
     s.twins = static_cast<std::byte*>(twins);
+    share_globals(s, h.heap_fd);
     close(h.heap_fd);
   } else {
     heap = mmap(base, s.geometry.heap_bytes, PROT_READ | PROT_WRITE,

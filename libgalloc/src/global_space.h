@@ -40,7 +40,10 @@ struct GlobalSpace {
     return geometry.contains(reinterpret_cast<std::uintptr_t>(p));
   }
   [[nodiscard]] std::byte* page_address(std::uint64_t page) const {
-    return heap + page * region::kPageSize;
+    return reinterpret_cast<std::byte*>(geometry.address_of_page(page));
+  }
+  [[nodiscard]] bool in_heap(const void* p) const {
+    return geometry.in_heap(reinterpret_cast<std::uintptr_t>(p));
   }
   [[nodiscard]] bool is_home(std::uint64_t page) const {
     return geometry.home_of_page(page) == self;

@@ -11,7 +11,14 @@
 
 #define PAGE 4096
 
-static int me, nodes;
+/* Per-node values live in TLS: the program's globals are shared by all
+ * nodes (that is what test_globals checks). */
+static __thread int me, nodes;
+
+static int g_counter;                 /* .bss: shared, home node 0 */
+static int g_initialised = 42;        /* .data: shared, same start on all */
+static long g_table[64];
+static char g_big[3 * PAGE + 100];    /* spans pages */
 
 static int fail(const char* what, size_t at, unsigned got, unsigned want) {
   fprintf(stderr, "node %d: %s: byte %zu is %u, expected %u\n", me, what, at, got, want);
@@ -233,6 +240,28 @@ static int test_remote_free(void) {
   return 0;
 }
 
+/* The program's own globals are one memory: each node in turn bumps a
+ * counter and fills its row; everyone sees every write. */
+static int test_globals(void) {
+  if (g_initialised != 42) return fail("globals: initial value", 0, (unsigned)g_initialised, 42);
+  for (int turn = 0; turn < nodes; ++turn) {
+    if (turn == me) {
+      g_counter += 1;
+      g_table[me] = 1000 + me;
+      memset(g_big + me * 100, 'a' + me, 100);
+    }
+    gpt_barrier_all();
+  }
+  if (g_counter != nodes) return fail("globals: counter", 0, (unsigned)g_counter, (unsigned)nodes);
+  for (int k = 0; k < nodes; ++k) {
+    if (g_table[k] != 1000 + k) return fail("globals: table", (size_t)k, (unsigned)g_table[k], 1000u + k);
+    for (int i = 0; i < 100; ++i)
+      if (g_big[k * 100 + i] != 'a' + k) return fail("globals: big", (size_t)(k * 100 + i), (unsigned char)g_big[k * 100 + i], 'a' + k);
+  }
+  gpt_barrier_all();
+  return 0;
+}
+
 int main(int argc, char** argv) {
   me = gpt_node_id();
   nodes = gpt_node_count();
@@ -241,6 +270,7 @@ int main(int argc, char** argv) {
       {"halves", test_halves},       {"counters", test_counters},
       {"rounds", test_rounds},       {"list", test_list},
       {"realloc", test_realloc},     {"remote_free", test_remote_free},
+      {"globals", test_globals},
   };
   int failures = 0;
   for (size_t t = 0; t < sizeof tests / sizeof tests[0]; ++t) {

@@ -56,7 +56,7 @@ void release_memory(void* p) {
   const PartitionLayout& part = heap.layout();
   const std::uintptr_t in_partition = addr - part.base;
   if (__builtin_expect(in_partition >= part.chunks * kChunkBytes, 0)) {
-    if (!space().contains(p)) bad_pointer("free", p, "not in the global heap (not from malloc)");
+    if (!space().in_heap(p)) bad_pointer("free", p, "not in the global heap (not from malloc)");
     add_remote_free(addr);  // another node's memory: batched, sent home
     return;
   }
@@ -83,7 +83,7 @@ void release_memory(void* p) {
 std::size_t usable_size(const void* p, const char* call) {
   const auto addr = reinterpret_cast<std::uintptr_t>(p);
   const region::Geometry& g = space().geometry;
-  if (!space().contains(p)) bad_pointer(call, p, "not in the global heap (not from malloc)");
+  if (!space().in_heap(p)) bad_pointer(call, p, "not in the global heap (not from malloc)");
   const std::uint32_t owner = g.home_of_page(g.page_of(addr));
   if (owner >= g.node_count) bad_pointer(call, p, "not in any node's heap partition");
   const PartitionLayout part = PartitionLayout::of(g, owner);
