@@ -96,6 +96,7 @@ struct alignas(64) Header {
   std::atomic<std::uint64_t> releases;
   std::atomic<std::uint64_t> acquires;
   std::atomic<std::uint64_t> remote_frees_sent;
+  std::atomic<std::uint64_t> remote_free_batches;  // messages carrying them
   std::atomic<std::uint64_t> remote_frees_received;
   std::atomic<std::uint64_t> bad_remote_frees;
 };

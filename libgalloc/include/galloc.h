@@ -45,6 +45,7 @@ struct galloc_stats {
   unsigned long long releases;
   unsigned long long acquires;
   unsigned long long remote_frees_sent;     /* frees of other nodes' memory sent home */
+  unsigned long long remote_free_batches;   /* messages that carried them */
   unsigned long long remote_frees_received; /* frees of our memory done by other nodes */
 };
 void galloc_get_stats(struct galloc_stats* out);

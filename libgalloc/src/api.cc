@@ -33,6 +33,7 @@ GPT_API void galloc_get_stats(struct galloc_stats* out) {
     out->releases = h.releases.load();
     out->acquires = h.acquires.load();
     out->remote_frees_sent = h.remote_frees_sent.load();
+    out->remote_free_batches = h.remote_free_batches.load();
     out->remote_frees_received = h.remote_frees_received.load();
   }
 }

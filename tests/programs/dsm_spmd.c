@@ -5,6 +5,7 @@
 #include <galloc.h>
 #include <gpthread.h>
 #include <malloc.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -235,6 +236,10 @@ static int test_remote_free(void) {
     galloc_get_stats(&after);
     if (after.remote_frees_sent - before.remote_frees_sent != (unsigned long long)n)
       return fail("remote free: sent", 0, (unsigned)(after.remote_frees_sent - before.remote_frees_sent), n);
+    /* Batched: three full batches of 256, the rest flushed by the release. */
+    unsigned long long batches = after.remote_free_batches - before.remote_free_batches;
+    if (batches != (unsigned long long)(n + 255) / 256)
+      return fail("remote free: batches", 0, (unsigned)batches, (unsigned)(n + 255) / 256);
   }
   gpt_barrier_all();
   return 0;
@@ -262,6 +267,44 @@ static int test_globals(void) {
   return 0;
 }
 
+/* Another local thread's unreleased write survives an acquire that
+ * invalidates its page: node 1's helper thread dirties P, node 0 writes
+ * another byte of P and releases, node 1 acquires until it sees node 0's
+ * write; the helper's byte must still be there (flushed before the page
+ * was dropped). */
+static volatile unsigned char* threads_page;
+
+static void* dirty_the_page(void* arg) {
+  (void)arg;
+  threads_page[100] = 7;
+  return NULL;
+}
+
+static int test_threads(void) {
+  threads_page = (unsigned char*)galloc_partition_base(0) + 300 * PAGE;
+  gpt_barrier_all();
+  if (nodes > 1 && me == 1) {
+    pthread_t t;
+    pthread_create(&t, NULL, dirty_the_page, NULL);
+    pthread_join(t, NULL);
+  }
+  if (me == 0) {
+    threads_page[0] = 1;
+    galloc_release();
+  }
+  if (nodes > 1 && me == 1) {
+    int tries = 0;
+    for (; tries < 100000 && threads_page[0] != 1; ++tries) galloc_acquire();
+    if (threads_page[0] != 1) return fail("threads: node 0's byte", 0, threads_page[0], 1);
+    if (threads_page[100] != 7) return fail("threads: local thread's byte", 100, threads_page[100], 7);
+  }
+  gpt_barrier_all();
+  if (nodes > 1 && (threads_page[0] != 1 || threads_page[100] != 7))
+    return fail("threads: after barrier", 100, threads_page[100], 7);
+  gpt_barrier_all();
+  return 0;
+}
+
 int main(int argc, char** argv) {
   me = gpt_node_id();
   nodes = gpt_node_count();
@@ -270,7 +313,7 @@ int main(int argc, char** argv) {
       {"halves", test_halves},       {"counters", test_counters},
       {"rounds", test_rounds},       {"list", test_list},
       {"realloc", test_realloc},     {"remote_free", test_remote_free},
-      {"globals", test_globals},
+      {"globals", test_globals},     {"threads", test_threads},
   };
   int failures = 0;
   for (size_t t = 0; t < sizeof tests / sizeof tests[0]; ++t) {

@@ -72,6 +72,7 @@ void flush_remote_frees() {
     auto r = client.call(channel::Op::kRemoteFree, request, (1 + n) * sizeof(std::uint64_t), nullptr, 0);
     if (r.status != 0) rt::die("cannot send frees of another node's memory home", 134);
     rt::state().channel->header.remote_frees_sent.fetch_add(n, std::memory_order_relaxed);
+    rt::state().channel->header.remote_free_batches.fetch_add(1, std::memory_order_relaxed);
     left = kept;
   }
   tc.remote_count = 0;
