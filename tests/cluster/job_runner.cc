@@ -140,6 +140,10 @@ std::string build_path(const char* env_name) {
   return v;
 }
 
+std::string launcher() { return build_path("GPT_LAUNCH"); }
+
+std::string program(const std::string& name) { return build_path("GPT_PROGRAMS_DIR") + "/" + name; }
+
 std::vector<pid_t> processes_with(const std::string& token) {
   std::vector<pid_t> found;
   DIR* d = opendir("/proc");

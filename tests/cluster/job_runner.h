@@ -49,6 +49,9 @@ class JobRunner {
 
 // Paths of built artefacts, from the environment meson sets for the tests.
 [[nodiscard]] std::string build_path(const char* env_name);
+// build/tools/gpt-launch, and a test program by name (build/tests/programs).
+[[nodiscard]] std::string launcher();
+[[nodiscard]] std::string program(const std::string& name);
 
 // Pids of live (non-zombie) processes whose command line contains `token`.
 [[nodiscard]] std::vector<pid_t> processes_with(const std::string& token);

@@ -9,11 +9,11 @@ using namespace std::chrono_literals;
 using gpt::test::build_path;
 using gpt::test::exit_code;
 using gpt::test::JobRunner;
+using gpt::test::launcher;
+using gpt::test::program;
 
 namespace {
 
-std::string launcher() { return build_path("GPT_LAUNCH"); }
-std::string program(const std::string& name) { return build_path("GPT_PROGRAMS_DIR") + "/" + name; }
 
 struct DsmCase {
   std::string test;

@@ -16,11 +16,11 @@ using namespace std::chrono_literals;
 using gpt::test::build_path;
 using gpt::test::exit_code;
 using gpt::test::JobRunner;
+using gpt::test::launcher;
+using gpt::test::program;
 
 namespace {
 
-std::string launcher() { return build_path("GPT_LAUNCH"); }
-std::string program(const char* name) { return build_path("GPT_PROGRAMS_DIR") + "/" + name; }
 
 // Reads "node K: <what> pid N" from the launcher's verbose output.
 pid_t pid_from(const std::string& err, int node, const std::string& what) {

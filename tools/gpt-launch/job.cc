@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 
 #include "log.h"
+#include "overloaded.h"
 #include "process.h"
 
 namespace gpt::launch {
@@ -13,11 +14,6 @@ namespace {
 constexpr auto kTick = std::chrono::milliseconds(20);
 constexpr auto kJoinLimit = std::chrono::seconds(30);
 constexpr auto kShutdownGrace = std::chrono::milliseconds(3000);
-
-template <class... Fs>
-struct Overloaded : Fs... {
-  using Fs::operator()...;
-};
 
 std::string node_name(std::uint32_t node) { return "node " + std::to_string(node); }
 
@@ -68,7 +64,7 @@ int Job::run() {
 
 void Job::handle(const wire::Envelope& env) {
   std::visit(
-      Overloaded{
+      util::Overloaded{
           [&](const wire::Hello& h) {
             if (h.node != env.from || !endpoints_[h.node].empty()) return;
             endpoints_[h.node] = h.data_endpoint;

@@ -18,6 +18,7 @@
 #include "gpt/region.h"
 #include "heap_memory.h"
 #include "log.h"
+#include "overloaded.h"
 #include "process.h"
 
 namespace gpt::node {
@@ -28,11 +29,6 @@ constexpr auto kTick = std::chrono::milliseconds(20);
 constexpr auto kStopGrace = std::chrono::seconds(2);
 // How long we wait for the launcher's Shutdown after our program ended.
 constexpr auto kOrphanLimit = std::chrono::seconds(10);
-
-template <class... Fs>
-struct Overloaded : Fs... {
-  using Fs::operator()...;
-};
 
 }  // namespace
 
@@ -123,7 +119,7 @@ void Agent::handle(const wire::Envelope& env) {
     if (coherence_->on_message(env)) return;
   }
   std::visit(
-      Overloaded{
+      util::Overloaded{
           [&](const wire::PeerTable& table) {
             if (env.from != wire::kLauncherId || phase_ != Phase::kJoining) return;
             if (table.endpoints.size() != config_.node_count) {

@@ -7,14 +7,10 @@
 
 #include "gpt/page_diff.h"
 #include "log.h"
+#include "overloaded.h"
 
 namespace gpt::node {
 namespace {
-
-template <class... Fs>
-struct Overloaded : Fs... {
-  using Fs::operator()...;
-};
 
 std::vector<std::uint64_t> read_pages(std::span<const unsigned char> bytes) {
   std::vector<std::uint64_t> pages(bytes.size() / sizeof(std::uint64_t));
@@ -255,7 +251,7 @@ bool Coherence::on_message(const wire::Envelope& env) {
     return p;
   };
   return std::visit(
-      Overloaded{
+      util::Overloaded{
           [&](const wire::PageRequest& m) {
             if (!valid_page(m.page) || heap_.geometry().home_of_page(m.page) != self_) {
               util::log_line("node " + std::to_string(from) + " asked for page " +
