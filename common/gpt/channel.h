@@ -36,8 +36,9 @@ enum class SlotState : std::uint32_t {
 enum class Op : std::uint32_t {
   kEcho = 1,  // reply = request payload (health check, benchmarks)
   // Coherence (docs/coherence.md). Page numbers are u64 indices into the heap.
-  kFetchPage = 2,  // req: u64 page. The agent fetches it from its home into
-                   // the heap memfd; reply: nothing.
+  kFetchPage = 2,  // req: u64 first page, u64 count (same home, <= 16). The
+                   // agent fetches them from their home into the memfd;
+                   // reply: nothing.
   kRelease = 3,    // req: u64 pages[], write-protected by the caller. The agent
                    // sends their diffs home, waits for the acks, posts the
                    // write notices; reply: u64 epoch.

@@ -56,12 +56,25 @@ bool handle_fault(std::uintptr_t address, bool is_write) {
   if (was == kDirty) return true;  // another thread made it writable: retry the access
   if (was == kInvalid) {
     count(&channel::Header::read_faults);
-    fetch(page);
     if (!is_write) {
-      protect(page, PROT_READ);
-      settle(page, kValid);
+      // Read fault: fetch the following invalid pages of the same home and
+      // window in the same round trip (sequential scans pay one per batch).
+      const std::uint64_t limit = prefetch_pages();
+      const std::uint32_t home = s.geometry.home_of_page(page);
+      const std::uintptr_t first = s.geometry.address_of_page(page);
+      std::uint64_t n = 1;
+      while (n < limit && page + n < s.geometry.page_count() &&
+             s.geometry.home_of_page(page + n) == home &&
+             s.geometry.address_of_page(page + n) == first + n * region::kPageSize &&
+             try_claim(page + n, kInvalid))
+        ++n;
+      fetch(page, n);
+      if (mprotect(reinterpret_cast<void*>(first), n * region::kPageSize, PROT_READ) != 0)
+        rt::die("mprotect of global pages failed (too many mappings? see vm.max_map_count)", 134);
+      for (std::uint64_t i = 0; i < n; ++i) settle(page + i, kValid);
       return true;
     }
+    fetch(page, 1);
   } else if (!is_write) {
     // Valid and readable: another thread already served this fault.
     settle(page, kValid);

@@ -1,5 +1,6 @@
 #include "page_ops.h"
 
+#include <stdlib.h>
 #include <sys/mman.h>
 
 #include <cstring>
@@ -24,6 +25,11 @@ std::uint32_t claim(std::uint64_t page, std::uint32_t accepted_mask) {
   }
 }
 
+bool try_claim(std::uint64_t page, std::uint32_t from) {
+  std::uint32_t expected = from;
+  return space().states[page].compare_exchange_strong(expected, kBusy, std::memory_order_acquire);
+}
+
 void settle(std::uint64_t page, std::uint32_t state) {
   auto& word = space().states[page];
   word.store(state, std::memory_order_release);
@@ -35,9 +41,25 @@ void protect(std::uint64_t page, int prot) {
     rt::die("mprotect of a global page failed (too many mappings? see vm.max_map_count)", 134);
 }
 
-void fetch(std::uint64_t page) {
+std::uint64_t prefetch_pages() {
+  // Read once; getenv is safe here (no allocation), and the first call is
+  // made from the first fault, long after start-up.
+  static std::uint64_t pages = [] {
+    const char* text = getenv("GPT_PREFETCH");
+    std::uint64_t n = 8;
+    if (text && *text >= '0' && *text <= '9') {
+      n = 0;
+      for (; *text >= '0' && *text <= '9' && n < 100; ++text) n = n * 10 + static_cast<std::uint64_t>(*text - '0');
+    }
+    return n < 1 ? 1 : n > 16 ? 16 : n;
+  }();
+  return pages;
+}
+
+void fetch(std::uint64_t page, std::uint64_t count) {
   channel::Client client(rt::state().channel);
-  auto r = client.call(channel::Op::kFetchPage, &page, sizeof page, nullptr, 0);
+  std::uint64_t request[2] = {page, count};
+  auto r = client.call(channel::Op::kFetchPage, request, sizeof request, nullptr, 0);
   if (r.status != 0) {
     rt::diag()
         .text("cannot fetch global page at ")

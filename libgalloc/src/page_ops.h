@@ -12,12 +12,17 @@ namespace gpt::galloc {
 // busy, then moves it from `from` to kBusy. Returns the state it had if that
 // was one of the accepted ones, or the (non-accepted) state it found.
 [[nodiscard]] std::uint32_t claim(std::uint64_t page, std::uint32_t accepted_mask);
+// Claims `page` only if it is `from` right now (never waits).
+[[nodiscard]] bool try_claim(std::uint64_t page, std::uint32_t from);
 // Ends a claim: publishes `state` and wakes waiters.
 void settle(std::uint64_t page, std::uint32_t state);
 
 void protect(std::uint64_t page, int prot);
-// Fetches `page` from its home into the memfd (the agent does the work).
-void fetch(std::uint64_t page);
+// Fetches `count` pages from `page` on (same home, claimed by the caller)
+// into the memfd; the agent does the work.
+void fetch(std::uint64_t page, std::uint64_t count);
+// How many pages a read fault fetches at most (GPT_PREFETCH, default 8).
+[[nodiscard]] std::uint64_t prefetch_pages();
 // Copies the page to its twin (not for home pages) and adds it to the dirty
 // list. The caller holds the claim and makes the page writable afterwards.
 void start_writing(std::uint64_t page);

@@ -27,7 +27,7 @@ std::vector<wire::Message> one_of_each() {
       wire::Shutdown{"main returned"},
       wire::Ping{7, 3, {std::byte{1}, std::byte{2}, std::byte{3}}},
       wire::Pong{7, {std::byte{9}}},
-      wire::PageRequest{11, 4096},
+      wire::PageRequest{11, 4096, 8},
       wire::PageData{11, 4096, page},
       wire::DiffBatch{12, {1, 2}, {{std::byte{0}, std::byte{0}, std::byte{1}, std::byte{0}, std::byte{7}}, {}}},
       wire::DiffAck{12, 1},
@@ -103,9 +103,14 @@ TEST(Wire, OverlongTextIsRefused) {
   EXPECT_EQ(std::get<wire::DecodeError>(wire::decode(bytes)), wire::DecodeError::kMalformed);
 }
 
-TEST(Wire, PageDataMustBeExactlyOnePage) {
-  auto bytes = wire::encode(1, wire::PageData{1, 2, std::vector<std::byte>(100)});
-  EXPECT_EQ(std::get<wire::DecodeError>(wire::decode(bytes)), wire::DecodeError::kMalformed);
+TEST(Wire, PageDataMustBeWholePagesWithinTheFetchLimit) {
+  auto partial = wire::encode(1, wire::PageData{1, 2, std::vector<std::byte>(100)});
+  EXPECT_EQ(std::get<wire::DecodeError>(wire::decode(partial)), wire::DecodeError::kMalformed);
+  auto too_many = wire::encode(
+      1, wire::PageData{1, 2, std::vector<std::byte>((wire::kMaxPagesPerFetch + 1) * wire::kPageBytes)});
+  EXPECT_EQ(std::get<wire::DecodeError>(wire::decode(too_many)), wire::DecodeError::kMalformed);
+  auto zero = wire::encode(1, wire::PageRequest{1, 2, 0});
+  EXPECT_EQ(std::get<wire::DecodeError>(wire::decode(zero)), wire::DecodeError::kMalformed);
 }
 
 TEST(Wire, RandomGarbageNeverCrashes) {

@@ -51,15 +51,19 @@ std::optional<Reply> Coherence::on_request(std::uint32_t slot, channel::Op op,
 // ---- requester side ----------------------------------------------------------
 
 std::optional<Reply> Coherence::fetch(std::uint32_t slot, std::span<const unsigned char> request) {
-  if (request.size() != sizeof(std::uint64_t)) return Reply{-EINVAL, 0};
-  std::uint64_t page;
-  std::memcpy(&page, request.data(), sizeof page);
-  if (!valid_page(page)) return Reply{-EFAULT, 0};
+  std::uint64_t req[2];
+  if (request.size() != sizeof req) return Reply{-EINVAL, 0};
+  std::memcpy(req, request.data(), sizeof req);
+  const std::uint64_t page = req[0], count = req[1];
+  if (count == 0 || count > wire::kMaxPagesPerFetch) return Reply{-EINVAL, 0};
+  for (std::uint64_t p = page; p < page + count; ++p)
+    if (!valid_page(p) || heap_.geometry().home_of_page(p) != heap_.geometry().home_of_page(page))
+      return Reply{-EFAULT, 0};
   wire::NodeId home = heap_.geometry().home_of_page(page);
-  if (home == self_) return Reply{0, 0};  // our own page is always current
+  if (home == self_) return Reply{0, 0};  // our own pages are always current
   std::uint64_t id = next_request_++;
-  pending_[id] = Pending{Pending::kFetch, slot, 0, page};
-  send(home, wire::PageRequest{id, page});
+  pending_[id] = Pending{Pending::kFetch, slot, 0, page, static_cast<std::uint32_t>(count)};
+  send(home, wire::PageRequest{id, page, static_cast<std::uint32_t>(count)});
   return std::nullopt;
 }
 
@@ -92,7 +96,7 @@ std::optional<Reply> Coherence::release(std::uint32_t slot, std::span<const unsi
   for (auto& [home, batch] : batches) {
     std::uint64_t id = next_request_++;
     batch.request = id;
-    pending_[id] = Pending{Pending::kReleaseDiffs, slot, rel_id, 0};
+    pending_[id] = Pending{Pending::kReleaseDiffs, slot, rel_id, 0, 0};
     ++rel.acks_due;
     send(home, batch);
   }
@@ -112,7 +116,7 @@ void Coherence::post_notices(std::uint64_t rel_id) {
     return;
   }
   std::uint64_t id = next_request_++;
-  pending_[id] = Pending{Pending::kReleaseNotice, rel.slot, rel_id, 0};
+  pending_[id] = Pending{Pending::kReleaseNotice, rel.slot, rel_id, 0, 0};
   send(0, wire::NoticePost{id, rel.pages});
 }
 
@@ -131,7 +135,7 @@ std::optional<Reply> Coherence::acquire(std::uint32_t slot) {
     return std::nullopt;
   }
   std::uint64_t id = next_request_++;
-  pending_[id] = Pending{Pending::kAcquire, slot, 0, 0};
+  pending_[id] = Pending{Pending::kAcquire, slot, 0, 0, 0};
   send(0, wire::NoticeQuery{id, last_epoch_});
   return std::nullopt;
 }
@@ -253,26 +257,30 @@ bool Coherence::on_message(const wire::Envelope& env) {
   return std::visit(
       util::Overloaded{
           [&](const wire::PageRequest& m) {
-            if (!valid_page(m.page) || heap_.geometry().home_of_page(m.page) != self_) {
-              util::log_line("node " + std::to_string(from) + " asked for page " +
-                             std::to_string(m.page) + ", which is not homed here");
-              return true;
-            }
-            auto page = heap_.page(m.page);
-            ++counters_.pages_served;
-            send(from, wire::PageData{m.request, m.page, std::vector<std::byte>(page.begin(), page.end())});
+            for (std::uint64_t p = m.page; p < m.page + m.count; ++p)
+              if (!valid_page(p) || heap_.geometry().home_of_page(p) != self_) {
+                util::log_line("node " + std::to_string(from) + " asked for page " +
+                               std::to_string(p) + ", which is not homed here");
+                return true;
+              }
+            // Consecutive pages are consecutive in the memfd: one copy.
+            const std::byte* first = heap_.page(m.page).data();
+            counters_.pages_served += m.count;
+            send(from, wire::PageData{m.request, m.page,
+                                      std::vector<std::byte>(first, first + m.count * region::kPageSize)});
             return true;
           },
           [&](const wire::PageData& m) {
             auto p = take(m.request, Pending::kFetch);
             if (!p) return true;
-            if (p->page != m.page || heap_.geometry().home_of_page(m.page) != from) {
-              util::log_line("node " + std::to_string(from) + " answered with the wrong page");
+            if (p->page != m.page || m.bytes.size() != p->count * region::kPageSize ||
+                heap_.geometry().home_of_page(m.page) != from) {
+              util::log_line("node " + std::to_string(from) + " answered with the wrong pages");
               channel_.complete(p->slot, Reply{-EIO, 0});
               return true;
             }
-            std::memcpy(heap_.page(m.page).data(), m.bytes.data(), region::kPageSize);
-            ++counters_.pages_fetched;
+            std::memcpy(heap_.page(m.page).data(), m.bytes.data(), m.bytes.size());
+            counters_.pages_fetched += p->count;
             channel_.complete(p->slot, Reply{0, 0});
             return true;
           },

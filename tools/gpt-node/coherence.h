@@ -62,7 +62,8 @@ class Coherence {
     enum Kind { kFetch, kReleaseDiffs, kReleaseNotice, kAcquire } kind;
     std::uint32_t slot = 0;
     std::uint64_t release = 0;  // for the release kinds
-    std::uint64_t page = 0;     // for kFetch
+    std::uint64_t page = 0;     // for kFetch: first page
+    std::uint32_t count = 0;    // for kFetch: pages
   };
 
   std::optional<Reply> fetch(std::uint32_t slot, std::span<const unsigned char> request);

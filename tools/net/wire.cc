@@ -96,7 +96,7 @@ struct Writer {
     ar(m.seq);
     save_sized(ar, m.pad);
   }
-  void operator()(const PageRequest& m) { ar(m.request, m.page); }
+  void operator()(const PageRequest& m) { ar(m.request, m.page, m.count); }
   void operator()(const PageData& m) {
     ar(m.request, m.page);
     save_sized(ar, m.bytes);
@@ -156,11 +156,14 @@ struct Reader {
     ar(m.seq);
     load_sized(ar, in, m.pad, kMaxPad);
   }
-  void operator()(PageRequest& m) { ar(m.request, m.page); }
+  void operator()(PageRequest& m) {
+    ar(m.request, m.page, m.count);
+    if (m.count == 0 || m.count > kMaxPagesPerFetch) throw BoundExceeded{};
+  }
   void operator()(PageData& m) {
     ar(m.request, m.page);
-    load_sized(ar, in, m.bytes, kPageBytes);
-    if (m.bytes.size() != kPageBytes) throw BoundExceeded{};
+    load_sized(ar, in, m.bytes, kMaxPagesPerFetch * kPageBytes);
+    if (m.bytes.empty() || m.bytes.size() % kPageBytes != 0) throw BoundExceeded{};
   }
   void operator()(DiffBatch& m) {
     ar(m.request);

@@ -76,12 +76,17 @@ struct Pong {
 inline constexpr std::size_t kMaxPagesPerMessage = 1u << 16;
 inline constexpr std::size_t kPageBytes = 4096;
 
-// Requester -> home: send me page `page` (index into the heap region).
+// Upper bound on the pages one PageRequest may ask for (prefetching).
+inline constexpr std::size_t kMaxPagesPerFetch = 16;
+
+// Requester -> home: send me `count` pages from `page` on (page indices,
+// region.h), all homed at the receiver.
 struct PageRequest {
   std::uint64_t request = 0;
   std::uint64_t page = 0;
+  std::uint32_t count = 1;
 };
-// Home -> requester: the page's current contents (kPageBytes).
+// Home -> requester: the pages' current contents (count * kPageBytes).
 struct PageData {
   std::uint64_t request = 0;
   std::uint64_t page = 0;
