@@ -47,6 +47,8 @@ enum class Op : std::uint32_t {
                    // there are too many to list (invalidate every cached page).
   kRemoteFree = 6,  // req: u32 home, u32 0, u64 pointers[] to free at `home`
                     // (their memory is home's). One-way: reply at once.
+  kReleaseForBarrier = 7,  // kRelease whose write notices ride on the next
+                           // kBarrier's arrival instead of being posted.
   kBarrier = 5,    // req: nothing. Returns when every node has arrived, with
                    // the same reply as kAcquire (the barrier's acquire).
 };

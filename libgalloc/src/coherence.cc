@@ -38,9 +38,10 @@ bool invalidate(std::uint64_t page) {
 
 }  // namespace
 
-void release() {
+namespace {
+
+void release_with(channel::Op op) {
   GlobalSpace& s = space();
-  if (!s.coherent) return;
   flush_remote_frees();
   Held<FutexLock> one_release_at_a_time(s.release_lock);
   std::uint64_t n;
@@ -64,11 +65,16 @@ void release() {
   for (std::uint64_t done = 0; done < n; done += kPagesPerCall) {
     std::uint64_t count = n - done < kPagesPerCall ? n - done : kPagesPerCall;
     std::uint64_t epoch = 0;
-    auto r = client.call(channel::Op::kRelease, s.flushing + done, count * sizeof(std::uint64_t),
-                         &epoch, sizeof epoch);
+    auto r = client.call(op, s.flushing + done, count * sizeof(std::uint64_t), &epoch, sizeof epoch);
     if (r.status != 0) agent_failed("release", r.status);
   }
   for (std::uint64_t i = 0; i < n; ++i) settle(s.flushing[i], kValid);
+}
+
+}  // namespace
+
+void release() {
+  if (space().coherent) release_with(channel::Op::kRelease);
 }
 
 // Asks the agent for the write notices (kAcquire, or kBarrier which waits
@@ -109,7 +115,7 @@ void acquire() {
 
 void barrier_all() {
   if (!space().coherent) return;
-  release();
+  release_with(channel::Op::kReleaseForBarrier);
   acquire_with(channel::Op::kBarrier, "barrier");
 }
 

@@ -35,7 +35,7 @@ std::vector<wire::Message> one_of_each() {
       wire::NoticeAck{13, 99},
       wire::NoticeQuery{14, 98},
       wire::NoticeList{14, 99, {5, 6}},
-      wire::BarrierArrive{3, 17},
+      wire::BarrierArrive{3, 17, {8, 9}},
       wire::BarrierRelease{3, 18, {4, 5}},
       wire::RemoteFrees{{0x200000001000, 0x200000002000}},
   };

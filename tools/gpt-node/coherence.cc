@@ -4,6 +4,7 @@
 #include <array>
 #include <cerrno>
 #include <cstring>
+#include <utility>
 
 #include "gpt/page_diff.h"
 #include "log.h"
@@ -40,7 +41,8 @@ std::optional<Reply> Coherence::on_request(std::uint32_t slot, channel::Op op,
                                            std::span<unsigned char>) {
   switch (op) {
     case channel::Op::kFetchPage: return fetch(slot, request);
-    case channel::Op::kRelease: return release(slot, request);
+    case channel::Op::kRelease: return release(slot, request, false);
+    case channel::Op::kReleaseForBarrier: return release(slot, request, true);
     case channel::Op::kAcquire: return acquire(slot);
     case channel::Op::kBarrier: return barrier(slot);
     case channel::Op::kRemoteFree: return remote_free(request);
@@ -67,13 +69,15 @@ std::optional<Reply> Coherence::fetch(std::uint32_t slot, std::span<const unsign
   return std::nullopt;
 }
 
-std::optional<Reply> Coherence::release(std::uint32_t slot, std::span<const unsigned char> request) {
+std::optional<Reply> Coherence::release(std::uint32_t slot, std::span<const unsigned char> request,
+                                        bool for_barrier) {
   std::vector<std::uint64_t> pages = read_pages(request);
   for (std::uint64_t p : pages)
     if (!valid_page(p)) return Reply{-EFAULT, 0};
   std::uint64_t rel_id = next_request_++;
   Release& rel = releases_[rel_id];
   rel.slot = slot;
+  rel.for_barrier = for_barrier;
 
   std::map<wire::NodeId, wire::DiffBatch> batches;
   std::array<std::byte, diff::max_encoded_size()> buf;
@@ -111,6 +115,11 @@ void Coherence::post_notices(std::uint64_t rel_id) {
     return;
   }
   counters_.notices_posted += rel.pages.size();
+  if (rel.for_barrier) {
+    barrier_notices_.insert(barrier_notices_.end(), rel.pages.begin(), rel.pages.end());
+    finish_release(rel_id, last_epoch_);
+    return;
+  }
   if (self_ == 0) {
     finish_release(rel_id, log_notices(self_, rel.pages));
     return;
@@ -162,8 +171,9 @@ std::optional<Reply> Coherence::barrier(std::uint32_t slot) {
   if (barrier_slot_) return Reply{-EBUSY, 0};  // one barrier per node at a time
   barrier_slot_ = slot;
   std::uint64_t generation = ++barrier_generation_;
-  if (self_ == 0) barrier_arrival(self_, generation, last_epoch_);
-  else send(0, wire::BarrierArrive{generation, last_epoch_});
+  std::vector<std::uint64_t> notices = std::exchange(barrier_notices_, {});
+  if (self_ == 0) barrier_arrival(self_, generation, last_epoch_, notices);
+  else send(0, wire::BarrierArrive{generation, last_epoch_, std::move(notices)});
   return std::nullopt;
 }
 
@@ -227,7 +237,9 @@ std::vector<std::uint64_t> Coherence::notices_since(std::uint64_t since,
 }
 
 void Coherence::barrier_arrival(wire::NodeId node, std::uint64_t generation,
-                                std::uint64_t since) {
+                                std::uint64_t since, const std::vector<std::uint64_t>& pages) {
+  // Logged now, before anyone leaves: every departing node sees them.
+  if (!pages.empty()) log_notices(node, pages);
   BarrierState& b = barriers_[generation];
   if (b.since.empty()) b.since.resize(node_count_);
   b.since[node] = since;
@@ -338,7 +350,7 @@ bool Coherence::on_message(const wire::Envelope& env) {
             return true;
           },
           [&](const wire::BarrierArrive& m) {
-            if (self_ == 0) barrier_arrival(from, m.generation, m.since);
+            if (self_ == 0) barrier_arrival(from, m.generation, m.since, m.pages);
             return true;
           },
           [&](const wire::BarrierRelease& m) {

@@ -57,6 +57,7 @@ class Coherence {
     std::uint32_t slot;
     std::vector<std::uint64_t> pages;
     std::uint32_t acks_due = 0;
+    bool for_barrier = false;  // keep the notices for the barrier arrival
   };
   struct Pending {
     enum Kind { kFetch, kReleaseDiffs, kReleaseNotice, kAcquire } kind;
@@ -67,7 +68,8 @@ class Coherence {
   };
 
   std::optional<Reply> fetch(std::uint32_t slot, std::span<const unsigned char> request);
-  std::optional<Reply> release(std::uint32_t slot, std::span<const unsigned char> request);
+  std::optional<Reply> release(std::uint32_t slot, std::span<const unsigned char> request,
+                               bool for_barrier);
   std::optional<Reply> acquire(std::uint32_t slot);
   std::optional<Reply> barrier(std::uint32_t slot);
   Reply remote_free(std::span<const unsigned char> request);
@@ -81,7 +83,8 @@ class Coherence {
   // Node 0: the write-notice log and the barrier.
   std::uint64_t log_notices(wire::NodeId writer, const std::vector<std::uint64_t>& pages);
   std::vector<std::uint64_t> notices_since(std::uint64_t since, wire::NodeId reader) const;
-  void barrier_arrival(wire::NodeId node, std::uint64_t generation, std::uint64_t since);
+  void barrier_arrival(wire::NodeId node, std::uint64_t generation, std::uint64_t since,
+                       const std::vector<std::uint64_t>& pages);
   void barrier_released(std::uint64_t generation, std::uint64_t epoch,
                         const std::vector<std::uint64_t>& pages);
 
@@ -101,6 +104,7 @@ class Coherence {
   std::uint64_t last_epoch_ = 0;  // notices up to here are applied locally
 
   std::vector<std::uint64_t> inbox_overflow_;
+  std::vector<std::uint64_t> barrier_notices_;  // from kReleaseForBarrier
 
   std::uint64_t barrier_generation_ = 0;
   std::optional<std::uint32_t> barrier_slot_;

@@ -118,7 +118,10 @@ struct Writer {
     save_sized(ar, m.pages);
   }
   void operator()(const RemoteFrees& m) { save_sized(ar, m.pointers); }
-  void operator()(const BarrierArrive& m) { ar(m.generation, m.since); }
+  void operator()(const BarrierArrive& m) {
+    ar(m.generation, m.since);
+    save_sized(ar, m.pages);
+  }
   void operator()(const BarrierRelease& m) {
     ar(m.generation, m.epoch);
     save_sized(ar, m.pages);
@@ -185,7 +188,10 @@ struct Reader {
     load_sized(ar, in, m.pages, kMaxPagesPerMessage);
   }
   void operator()(RemoteFrees& m) { load_sized(ar, in, m.pointers, kMaxPagesPerMessage); }
-  void operator()(BarrierArrive& m) { ar(m.generation, m.since); }
+  void operator()(BarrierArrive& m) {
+    ar(m.generation, m.since);
+    load_sized(ar, in, m.pages, kMaxPagesPerMessage);
+  }
   void operator()(BarrierRelease& m) {
     ar(m.generation, m.epoch);
     load_sized(ar, in, m.pages, kMaxPagesPerMessage);
