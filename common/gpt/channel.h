@@ -42,19 +42,25 @@ enum class Op : std::uint32_t {
   kRelease = 3,    // req: u64 pages[], write-protected by the caller. The agent
                    // sends their diffs home, waits for the acks, posts the
                    // write notices; reply: u64 epoch.
-  kAcquire = 4,    // req: nothing. reply: u64 pages[] written by other nodes
-                   // since this node's last acquire; status kAcquireAll when
-                   // there are too many to list (invalidate every cached page).
+  kAcquire = 4,    // req: nothing. reply: u64 cursor, u64 total, then the
+                   // first u64 pages[] written by other nodes since this
+                   // node's last acquire; kAcquireMore fetches the rest.
   kRemoteFree = 6,  // req: u32 home, u32 0, u64 pointers[] to free at `home`
                     // (their memory is home's). One-way: reply at once.
   kReleaseForBarrier = 7,  // kRelease whose write notices ride on the next
                            // kBarrier's arrival instead of being posted.
+  // Threads (docs/threads.md). A thread is named by its control block's
+  // global address (u64 tcb).
+  kSpawn = 8,       // req: u32 node, u32 0, u64 tcb. Node runs the thread.
+  kThreadExit = 9,  // req: u64 tcb. The thread has ended (after its release).
+  kJoin = 10,       // req: u64 tcb. Returns once that thread has ended.
+  kAcquireMore = 11,  // the rest of a long kAcquire/kBarrier list: req u64
+                      // cursor, u64 offset; reply: u64 pages[] from there.
   kBarrier = 5,    // req: nothing. Returns when every node has arrived, with
                    // the same reply as kAcquire (the barrier's acquire).
 };
 
-// kAcquire status: the list did not fit; treat every non-home page as written.
-inline constexpr std::int32_t kAcquireAll = 1;
+
 
 struct alignas(64) SlotHeader {
   std::atomic<std::uint32_t> state;
@@ -114,10 +120,29 @@ struct alignas(64) RemoteFreeInbox {
   std::uint64_t ring[kInboxEntries];
 };
 
+// Work the agent hands to the application's service thread (start a thread
+// here). Single producer (agent), single consumer (service thread), which
+// sleeps on `bell`.
+inline constexpr std::size_t kDowncallEntries = 4096;
+enum class Downcall : std::uint32_t {
+  kRunThread = 1,  // arg: tcb of a thread to start on this node
+};
+struct alignas(64) DowncallQueue {
+  alignas(64) std::atomic<std::uint64_t> head;  // agent fills
+  alignas(64) std::atomic<std::uint64_t> tail;  // service thread reads
+  alignas(64) std::atomic<std::uint32_t> bell;  // bumped (and futex-woken) per entry
+  struct Entry {
+    std::uint32_t op;
+    std::uint32_t pad;
+    std::uint64_t arg;
+  } entries[kDowncallEntries];
+};
+
 struct Layout {
   Header header;
   Slot slots[kSlotCount];
   RemoteFreeInbox inbox;
+  DowncallQueue downcalls;
 };
 
 inline constexpr std::size_t kChannelBytes = sizeof(Layout);

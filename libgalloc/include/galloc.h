@@ -29,7 +29,9 @@ void galloc_acquire(void);
 void gpt_barrier_all(void);
 
 /* The heap of the global space and node `node`'s partition of it (the
- * memory whose home is that node). */
+ * memory whose home is that node): for finding where a pointer lives. The
+ * allocator owns this memory (its bookkeeping starts each partition); get
+ * memory with malloc, never by writing here directly. */
 void* galloc_heap_base(void);
 size_t galloc_heap_size(void);
 void* galloc_partition_base(int node);

@@ -73,39 +73,73 @@ void release_with(channel::Op op) {
 
 }  // namespace
 
+// A thread whose stack is global memory (main, gpthread threads) must not
+// run release on it: release write-protects the dirty pages, its own stack
+// page among them, and a write to that page would then wait for the very
+// release that is running. So it runs on a private stack of the thread.
+extern "C" void gpt_call_on_private(void* top, void (*fn)(void*), void* arg);
+
+thread_local std::byte* t_private_stack __attribute__((tls_model("initial-exec")));
+constexpr std::size_t kPrivateStackBytes = 64 * 1024;
+
+void release_on_private(channel::Op op) {
+  std::uintptr_t sp = reinterpret_cast<std::uintptr_t>(__builtin_frame_address(0));
+  if (!space().contains(reinterpret_cast<void*>(sp))) {
+    release_with(op);
+    return;
+  }
+  if (!t_private_stack) {
+    void* p = mmap(nullptr, kPrivateStackBytes, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) rt::die("cannot map a private stack for release", 134);
+    t_private_stack = static_cast<std::byte*>(p);
+  }
+  gpt_call_on_private(t_private_stack + kPrivateStackBytes,
+                      [](void* arg) { release_with(*static_cast<channel::Op*>(arg)); }, &op);
+}
+
 void release() {
-  if (space().coherent) release_with(channel::Op::kRelease);
+  if (space().coherent) release_on_private(channel::Op::kRelease);
+}
+
+// Invalidates the listed pages. Dirty ones hold another local thread's
+// unreleased writes: those are released first, then the page is dropped, so
+// an invalidation never loses a local write. Repeats while threads keep
+// dirtying the pages (each pass releases what it finds).
+static void invalidate_all(const std::uint64_t* pages, std::uint64_t n) {
+  for (;;) {
+    bool found_dirty = false;
+    for (std::uint64_t i = 0; i < n; ++i)
+      if (!invalidate(pages[i])) found_dirty = true;
+    if (!found_dirty) return;
+    release_on_private(channel::Op::kRelease);
+  }
 }
 
 // Asks the agent for the write notices (kAcquire, or kBarrier which waits
 // for every node first) and invalidates the pages they name.
+// Asks the agent for the write notices (kAcquire, or kBarrier which waits
+// for every node first) and invalidates the pages they name. A long list
+// comes in several replies (kAcquireMore).
 static void acquire_with(channel::Op op, const char* what) {
-  GlobalSpace& s = space();
   header().acquires.fetch_add(1, std::memory_order_relaxed);
   channel::Client client(rt::state().channel);
   // The list lives on the stack: 16 KiB, within any thread's stack.
-  std::uint64_t pages[kPagesPerCall];
-  auto r = client.call(op, nullptr, 0, pages, sizeof pages);
-  if (r.status < 0) agent_failed(what, r.status);
-  const bool all = r.status == channel::kAcquireAll;
-  const std::uint64_t listed = all ? 0 : r.length / sizeof(std::uint64_t);
-  // Dirty pages among them hold another local thread's unreleased writes:
-  // release those first, then invalidate. Repeats while threads keep
-  // dirtying the pages (each pass releases what it finds).
-  for (;;) {
-    bool found_dirty = false;
-    if (all) {
-      for (std::uint64_t p = 0; p < s.geometry.page_count(); ++p)
-        if (!s.is_home(p) && s.geometry.home_of_page(p) < s.geometry.node_count &&
-            s.geometry.address_of_page(p) != 0 &&
-            s.states[p].load(std::memory_order_relaxed) != kInvalid && !invalidate(p))
-          found_dirty = true;
-    } else {
-      for (std::uint64_t i = 0; i < listed; ++i)
-        if (!invalidate(pages[i])) found_dirty = true;
-    }
-    if (!found_dirty) return;
-    release();
+  std::uint64_t buf[kPagesPerCall];
+  auto r = client.call(op, nullptr, 0, buf, sizeof buf);
+  if (r.status < 0 || r.length < 2 * sizeof(std::uint64_t)) agent_failed(what, r.status);
+  const std::uint64_t cursor = buf[0], total = buf[1];
+  std::uint64_t got = r.length / sizeof(std::uint64_t) - 2;
+  std::uint64_t done = 0;
+  invalidate_all(buf + 2, got);
+  done += got;
+  while (done < total) {
+    std::uint64_t req[2] = {cursor, done};
+    auto more = client.call(channel::Op::kAcquireMore, req, sizeof req, buf, sizeof buf);
+    if (more.status < 0 || more.length == 0) agent_failed(what, more.status);
+    got = more.length / sizeof(std::uint64_t);
+    invalidate_all(buf, got);
+    done += got;
   }
 }
 
@@ -115,7 +149,7 @@ void acquire() {
 
 void barrier_all() {
   if (!space().coherent) return;
-  release_with(channel::Op::kReleaseForBarrier);
+  release_on_private(channel::Op::kReleaseForBarrier);
   acquire_with(channel::Op::kBarrier, "barrier");
 }
 

@@ -93,7 +93,10 @@ void install_fault_handler() {
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
   sa.sa_sigaction = on_sigsegv;
-  sa.sa_flags = SA_SIGINFO | SA_RESTART | SA_NODEFER;
+  // SA_ONSTACK: a fault on a write-protected global stack page cannot push
+  // the signal frame onto that same page (threads install a private
+  // sigaltstack, see threads/service.cc).
+  sa.sa_flags = SA_SIGINFO | SA_RESTART | SA_NODEFER | SA_ONSTACK;
   sigemptyset(&sa.sa_mask);
   if (sigaction(SIGSEGV, &sa, nullptr) != 0) rt::die("cannot install the SIGSEGV handler", 127);
 }

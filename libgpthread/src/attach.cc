@@ -17,6 +17,7 @@
 #include "global_space.h"
 #include "heap/node_heap.h"
 #include "runtime.h"
+#include "service.h"
 
 namespace gpt::rt {
 namespace {
@@ -95,5 +96,9 @@ void ensure_started() {
 __attribute__((constructor(101))) static void gpt_runtime_start() {
   gpt::rt::ensure_started();
   const auto& s = gpt::rt::state();
-  if (s.node_id != 0 && !(s.channel && s.channel->header.spmd)) gpt::rt::worker_loop();
+  if (!s.channel) return;  // one node, no agent: nothing to serve
+  // Worker nodes become the service loop (main never runs there); node 0
+  // and SPMD nodes run main and serve from a thread of their own.
+  if (s.node_id != 0 && !s.channel->header.spmd) gpt::threads::serve_forever();
+  gpt::threads::start_service_thread();
 }

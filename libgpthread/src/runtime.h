@@ -25,8 +25,4 @@ void attach();
 // safe to call from malloc before the runtime's constructor has run.
 void ensure_started();
 
-// Worker nodes: wait for threads (later) until the agent says the job ended,
-// then leave the process. Never returns.
-[[noreturn]] void worker_loop();
-
 }  // namespace gpt::rt

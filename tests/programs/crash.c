@@ -1,7 +1,7 @@
 /* Test program: a real bug. argv[1] = "null" (write through a null pointer)
  * or "code" (write into the program's own code): must die of SIGSEGV with a
  * report, not hang and not be "served" as a coherence fault. Heap misuse:
- * "double_free", "free_stack", "free_interior": must abort with a message
+ * "double_free", "free_static", "free_interior": must abort with a message
  * naming the address. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,11 +18,11 @@ static void __attribute__((noinline)) crash_here(const char* how) {
     fflush(stdout);
     free(p);
     free(p);
-  } else if (strcmp(how, "free_stack") == 0) {
-    char local[16];
-    printf("pointer %p\n", (void*)local);
+  } else if (strcmp(how, "free_static") == 0) {
+    static const char text[] = "read-only data";
+    printf("pointer %p\n", (void*)text);
     fflush(stdout);
-    free(local);
+    free((void*)text);
   } else if (strcmp(how, "free_interior") == 0) {
     char* p = malloc(100);
     printf("pointer %p\n", (void*)(p + 16));

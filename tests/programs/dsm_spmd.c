@@ -21,6 +21,12 @@ static int g_initialised = 42;        /* .data: shared, same start on all */
 static long g_table[64];
 static char g_big[3 * PAGE + 100];    /* spans pages */
 
+/* Each node's scratch block, allocated by that node (so it is the home) and
+ * published through a shared global before the tests start. */
+#define BLOCK_PAGES 4096
+static unsigned char* g_blocks[64];
+#define BLOCK(k) (g_blocks[k])
+
 static int fail(const char* what, size_t at, unsigned got, unsigned want) {
   fprintf(stderr, "node %d: %s: byte %zu is %u, expected %u\n", me, what, at, got, want);
   return 1;
@@ -28,7 +34,7 @@ static int fail(const char* what, size_t at, unsigned got, unsigned want) {
 
 /* Node 0 writes 64 KiB in its partition; the last node reads it. */
 static int test_buffer(void) {
-  unsigned char* buf = galloc_partition_base(0);
+  unsigned char* buf = BLOCK(0);
   const size_t n = 16 * PAGE;
   if (me == 0)
     for (size_t i = 0; i < n; ++i) buf[i] = (unsigned char)(i * 7 + 3);
@@ -43,7 +49,7 @@ static int test_buffer(void) {
 /* Every node writes its own interleaved bytes of two pages homed at the last
  * node (false sharing down to single bytes); everyone sees all of them. */
 static int test_interleaved(void) {
-  unsigned char* page = galloc_partition_base(nodes - 1);
+  unsigned char* page = BLOCK(nodes - 1);
   page += 5 * PAGE;
   for (size_t i = 0; i < 2 * PAGE; ++i)
     if ((int)(i % nodes) == me) page[i] = (unsigned char)(me + 1 + i);
@@ -58,7 +64,7 @@ static int test_interleaved(void) {
 
 /* Two nodes write disjoint halves of one page homed at node 0. */
 static int test_halves(void) {
-  unsigned char* page = (unsigned char*)galloc_partition_base(0) + 40 * PAGE;
+  unsigned char* page = (unsigned char*)BLOCK(0) + 40 * PAGE;
   int a = nodes > 1 ? 1 : 0, b = nodes > 2 ? 2 : 0;
   if (me == a) memset(page, 0xAA, PAGE / 2);
   if (me == b) memset(page + PAGE / 2, 0xBB, PAGE / 2);
@@ -74,8 +80,8 @@ static int test_halves(void) {
 /* A page read twice without an intervening invalidation is fetched once;
  * a page nobody else wrote is not invalidated by an acquire. */
 static int test_counters(void) {
-  volatile unsigned char* page = (unsigned char*)galloc_partition_base(0) + 80 * PAGE;
-  volatile unsigned char* quiet = (unsigned char*)galloc_partition_base(0) + 81 * PAGE;
+  volatile unsigned char* page = (unsigned char*)BLOCK(0) + 80 * PAGE;
+  volatile unsigned char* quiet = (unsigned char*)BLOCK(0) + 81 * PAGE;
   if (me == 0) {
     page[0] = 42;
     quiet[0] = 7;
@@ -112,7 +118,7 @@ static int test_rounds(void) {
   const int rounds = 20;
   unsigned* cells[8];
   for (int k = 0; k < nodes && k < 8; ++k)
-    cells[k] = (unsigned*)((char*)galloc_partition_base(k) + 100 * PAGE);
+    cells[k] = (unsigned*)((char*)BLOCK(k) + 100 * PAGE);
   for (int r = 0; r < rounds; ++r) {
     if (r % nodes == me)
       for (int k = 0; k < nodes && k < 8; ++k)
@@ -135,7 +141,7 @@ struct item {
 };
 
 static int test_list(void) {
-  struct item** head = (struct item**)((char*)galloc_partition_base(0) + 200 * PAGE);
+  struct item** head = (struct item**)((char*)BLOCK(0) + 200 * PAGE);
   const int per_node = 300;
   for (int turn = 0; turn < nodes; ++turn) {
     if (turn == me)
@@ -169,7 +175,7 @@ static int test_list(void) {
  * checks it, grows it further (realloc of another node's memory) and frees
  * it. */
 static int test_realloc(void) {
-  unsigned char** slot = (unsigned char**)((char*)galloc_partition_base(0) + 201 * PAGE);
+  unsigned char** slot = (unsigned char**)((char*)BLOCK(0) + 201 * PAGE);
   const int grower = nodes - 1;
   size_t size = 16;
   if (me == grower) {
@@ -202,7 +208,7 @@ static int test_realloc(void) {
 /* Node 1 allocates objects; node 0 frees them all (frees of another node's
  * memory: batched and sent home); node 1 gets them back and reuses them. */
 static int test_remote_free(void) {
-  void*** slot = (void***)((char*)galloc_partition_base(0) + 202 * PAGE);
+  void*** slot = (void***)((char*)BLOCK(0) + 202 * PAGE);
   const int n = 1000;
   const int owner = nodes > 1 ? 1 : 0;
   struct galloc_stats before, after;
@@ -281,7 +287,7 @@ static void* dirty_the_page(void* arg) {
 }
 
 static int test_threads(void) {
-  threads_page = (unsigned char*)galloc_partition_base(0) + 300 * PAGE;
+  threads_page = (unsigned char*)BLOCK(0) + 300 * PAGE;
   gpt_barrier_all();
   if (nodes > 1 && me == 1) {
     pthread_t t;
@@ -308,6 +314,9 @@ static int test_threads(void) {
 int main(int argc, char** argv) {
   me = gpt_node_id();
   nodes = gpt_node_count();
+  g_blocks[me] = calloc(BLOCK_PAGES, PAGE);
+  if (!g_blocks[me]) return fail("calloc of the scratch block", 0, 0, 1);
+  gpt_barrier_all();
   static const struct { const char* name; int (*run)(void); } tests[] = {
       {"buffer", test_buffer},       {"interleaved", test_interleaved},
       {"halves", test_halves},       {"counters", test_counters},

@@ -27,6 +27,7 @@ class ChannelMemory;
 class ChannelServer;
 class Coherence;
 class HeapMemory;
+class Threads;
 
 struct AgentConfig {
   wire::NodeId node = 0;
@@ -81,6 +82,7 @@ class Agent {
   std::unique_ptr<HeapMemory> heap_;
   std::unique_ptr<ChannelServer> server_;
   std::unique_ptr<Coherence> coherence_;
+  std::unique_ptr<Threads> threads_;
   // Coherence messages that arrived before the peer table (a fast peer).
   std::vector<wire::Envelope> early_;
 };

@@ -38,12 +38,13 @@ void Coherence::send(wire::NodeId to, const wire::Message& m) {
 
 std::optional<Reply> Coherence::on_request(std::uint32_t slot, channel::Op op,
                                            std::span<const unsigned char> request,
-                                           std::span<unsigned char>) {
+                                           std::span<unsigned char> reply) {
   switch (op) {
     case channel::Op::kFetchPage: return fetch(slot, request);
     case channel::Op::kRelease: return release(slot, request, false);
     case channel::Op::kReleaseForBarrier: return release(slot, request, true);
     case channel::Op::kAcquire: return acquire(slot);
+    case channel::Op::kAcquireMore: return acquire_more(request, reply);
     case channel::Op::kBarrier: return barrier(slot);
     case channel::Op::kRemoteFree: return remote_free(request);
     default: return Reply{-ENOSYS, 0};
@@ -149,22 +150,41 @@ std::optional<Reply> Coherence::acquire(std::uint32_t slot) {
   return std::nullopt;
 }
 
+Reply Coherence::list_chunk(std::span<unsigned char> out, const std::vector<std::uint64_t>& pages,
+                            std::size_t offset) {
+  const std::size_t n = std::min(out.size() / sizeof(std::uint64_t), pages.size() - offset);
+  if (n) std::memcpy(out.data(), pages.data() + offset, n * sizeof(std::uint64_t));
+  return Reply{0, static_cast<std::uint32_t>(n * sizeof(std::uint64_t))};
+}
+
 void Coherence::finish_acquire(std::uint32_t slot, std::uint64_t epoch,
                                const std::vector<std::uint64_t>& pages) {
   last_epoch_ = std::max(last_epoch_, epoch);
+  std::vector<std::uint64_t> mine;
+  mine.reserve(pages.size());
+  for (std::uint64_t p : pages)
+    if (valid_page(p) && heap_.geometry().home_of_page(p) != self_) mine.push_back(p);  // home: current
   auto out = channel_.payload(slot);
-  std::size_t count = 0;
-  const std::size_t capacity = out.size() / sizeof(std::uint64_t);
-  for (std::uint64_t p : pages) {
-    if (!valid_page(p) || heap_.geometry().home_of_page(p) == self_) continue;  // current here
-    if (count == capacity) {
-      channel_.complete(slot, Reply{channel::kAcquireAll, 0});
-      return;
-    }
-    std::memcpy(out.data() + count * sizeof p, &p, sizeof p);
-    ++count;
+  std::uint64_t header[2] = {0, mine.size()};
+  const std::size_t room = (out.size() - sizeof header) / sizeof(std::uint64_t);
+  if (mine.size() > room) {
+    header[0] = next_cursor_++;
   }
-  channel_.complete(slot, Reply{0, static_cast<std::uint32_t>(count * sizeof(std::uint64_t))});
+  std::memcpy(out.data(), header, sizeof header);
+  Reply r = list_chunk(out.subspan(sizeof header), mine, 0);
+  if (header[0]) long_lists_[header[0]] = std::move(mine);
+  channel_.complete(slot, Reply{0, static_cast<std::uint32_t>(sizeof header + r.length)});
+}
+
+Reply Coherence::acquire_more(std::span<const unsigned char> request, std::span<unsigned char> reply) {
+  std::uint64_t req[2];
+  if (request.size() != sizeof req) return Reply{-EINVAL, 0};
+  std::memcpy(req, request.data(), sizeof req);
+  auto it = long_lists_.find(req[0]);
+  if (it == long_lists_.end() || req[1] > it->second.size()) return Reply{-EINVAL, 0};
+  Reply r = list_chunk(reply, it->second, req[1]);
+  if (req[1] + r.length / sizeof(std::uint64_t) >= it->second.size()) long_lists_.erase(it);
+  return r;
 }
 
 std::optional<Reply> Coherence::barrier(std::uint32_t slot) {

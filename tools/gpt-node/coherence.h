@@ -71,6 +71,7 @@ class Coherence {
   std::optional<Reply> release(std::uint32_t slot, std::span<const unsigned char> request,
                                bool for_barrier);
   std::optional<Reply> acquire(std::uint32_t slot);
+  Reply acquire_more(std::span<const unsigned char> request, std::span<unsigned char> reply);
   std::optional<Reply> barrier(std::uint32_t slot);
   Reply remote_free(std::span<const unsigned char> request);
   void deliver_frees(const std::vector<std::uint64_t>& pointers);
@@ -105,6 +106,11 @@ class Coherence {
 
   std::vector<std::uint64_t> inbox_overflow_;
   std::vector<std::uint64_t> barrier_notices_;  // from kReleaseForBarrier
+  // Notice lists too long for one reply, by cursor (kAcquireMore).
+  std::map<std::uint64_t, std::vector<std::uint64_t>> long_lists_;
+  std::uint64_t next_cursor_ = 1;
+  Reply list_chunk(std::span<unsigned char> out, const std::vector<std::uint64_t>& pages,
+                   std::size_t offset);
 
   std::uint64_t barrier_generation_ = 0;
   std::optional<std::uint32_t> barrier_slot_;

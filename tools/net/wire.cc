@@ -118,6 +118,10 @@ struct Writer {
     save_sized(ar, m.pages);
   }
   void operator()(const RemoteFrees& m) { save_sized(ar, m.pointers); }
+  void operator()(const SpawnThread& m) { ar(m.tcb); }
+  void operator()(const ThreadExited& m) { ar(m.tcb); }
+  void operator()(const JoinWait& m) { ar(m.request, m.tcb); }
+  void operator()(const JoinDone& m) { ar(m.request); }
   void operator()(const BarrierArrive& m) {
     ar(m.generation, m.since);
     save_sized(ar, m.pages);
@@ -188,6 +192,10 @@ struct Reader {
     load_sized(ar, in, m.pages, kMaxPagesPerMessage);
   }
   void operator()(RemoteFrees& m) { load_sized(ar, in, m.pointers, kMaxPagesPerMessage); }
+  void operator()(SpawnThread& m) { ar(m.tcb); }
+  void operator()(ThreadExited& m) { ar(m.tcb); }
+  void operator()(JoinWait& m) { ar(m.request, m.tcb); }
+  void operator()(JoinDone& m) { ar(m.request); }
   void operator()(BarrierArrive& m) {
     ar(m.generation, m.since);
     load_sized(ar, in, m.pages, kMaxPagesPerMessage);
@@ -220,6 +228,10 @@ std::optional<Message> empty_message(std::uint16_t tag) {
     case Type::kBarrierArrive: return BarrierArrive{};
     case Type::kBarrierRelease: return BarrierRelease{};
     case Type::kRemoteFrees: return RemoteFrees{};
+    case Type::kSpawnThread: return SpawnThread{};
+    case Type::kThreadExited: return ThreadExited{};
+    case Type::kJoinWait: return JoinWait{};
+    case Type::kJoinDone: return JoinDone{};
   }
   return std::nullopt;
 }
@@ -251,7 +263,8 @@ Type type_of(const Message& m) {
       Type::kNodeFailed,  Type::kShutdown,     Type::kPing,          Type::kPong,
       Type::kPageRequest, Type::kPageData,     Type::kDiffBatch,     Type::kDiffAck,
       Type::kNoticePost,  Type::kNoticeAck,    Type::kNoticeQuery,   Type::kNoticeList,
-      Type::kBarrierArrive, Type::kBarrierRelease, Type::kRemoteFrees};
+      Type::kBarrierArrive, Type::kBarrierRelease, Type::kRemoteFrees, Type::kSpawnThread,
+      Type::kThreadExited, Type::kJoinWait, Type::kJoinDone};
   static_assert(std::size(kTypes) == std::variant_size_v<Message>);
   return kTypes[m.index()];
 }
@@ -277,6 +290,10 @@ std::string_view name_of(Type t) {
     case Type::kBarrierArrive: return "BarrierArrive";
     case Type::kBarrierRelease: return "BarrierRelease";
     case Type::kRemoteFrees: return "RemoteFrees";
+    case Type::kSpawnThread: return "SpawnThread";
+    case Type::kThreadExited: return "ThreadExited";
+    case Type::kJoinWait: return "JoinWait";
+    case Type::kJoinDone: return "JoinDone";
   }
   return "?";
 }

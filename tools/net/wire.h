@@ -147,10 +147,30 @@ struct RemoteFrees {
   std::vector<std::uint64_t> pointers;
 };
 
+// ---- threads (docs/threads.md) -----------------------------------------------
+// Creator's agent -> the chosen node's agent: run the thread whose control
+// block is at `tcb` (global address).
+struct SpawnThread {
+  std::uint64_t tcb = 0;
+};
+// Running node -> the home of `tcb`: that thread has ended.
+struct ThreadExited {
+  std::uint64_t tcb = 0;
+};
+// Joiner -> the home of `tcb`: tell me when that thread has ended.
+struct JoinWait {
+  std::uint64_t request = 0;
+  std::uint64_t tcb = 0;
+};
+struct JoinDone {
+  std::uint64_t request = 0;
+};
+
 using Message =
     std::variant<Hello, PeerTable, AppStarted, MainExited, NodeFailed, Shutdown, Ping, Pong,
                  PageRequest, PageData, DiffBatch, DiffAck, NoticePost, NoticeAck, NoticeQuery,
-                 NoticeList, BarrierArrive, BarrierRelease, RemoteFrees>;
+                 NoticeList, BarrierArrive, BarrierRelease, RemoteFrees, SpawnThread,
+                 ThreadExited, JoinWait, JoinDone>;
 
 // Type tags on the wire; the order of the variant is not the wire contract.
 enum class Type : std::uint16_t {
@@ -173,6 +193,10 @@ enum class Type : std::uint16_t {
   kBarrierArrive = 40,
   kBarrierRelease = 41,
   kRemoteFrees = 42,
+  kSpawnThread = 48,
+  kThreadExited = 49,
+  kJoinWait = 50,
+  kJoinDone = 51,
 };
 
 struct Envelope {

@@ -113,6 +113,16 @@ GPT_API void free(void* p) { release_memory(p); }
 GPT_API void* calloc(size_t n, size_t size) {
   size_t total;
   if (__builtin_mul_overflow(n, size, &total)) return fail_enomem();
+  if (total > kMaxSmall) {
+    // Never-used memory of the global space is zero on every node: clearing
+    // it would only fault in (and dirty) every page.
+    gpt::rt::ensure_started();
+    bool fresh = false;
+    void* p = node_heap().alloc_large(total, kChunkBytes, &fresh);
+    if (!p) return fail_enomem();
+    if (!fresh) std::memset(p, 0, total);
+    return p;
+  }
   void* p = allocate(total);
   if (!p) return fail_enomem();
   std::memset(p, 0, total);

@@ -107,7 +107,8 @@ void NodeHeap::give_back(std::size_t c, FreeObject* list) {
   }
 }
 
-void* NodeHeap::alloc_large(std::size_t size, std::size_t alignment) {
+void* NodeHeap::alloc_large(std::size_t size, std::size_t alignment, bool* fresh) {
+  if (fresh) *fresh = false;
   if (size > part_.chunks * kChunkBytes) return nullptr;
   const std::size_t count = (size + kChunkBytes - 1) / kChunkBytes;
   const std::size_t align_chunks = alignment > kChunkBytes ? alignment / kChunkBytes : 1;
@@ -128,6 +129,7 @@ void* NodeHeap::alloc_large(std::size_t size, std::size_t alignment) {
     start = new_chunks(need);
     if (start == 0) return nullptr;
     have = need;
+    if (fresh) *fresh = true;
   }
   // Chunk indices are relative to the partition base, which is page- but
   // not necessarily alignment-aligned: align the address, not the index.

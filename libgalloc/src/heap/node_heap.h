@@ -35,7 +35,9 @@ class NodeHeap {
   // Returns a list of `n` objects of class `c` (possibly from many slabs).
   void give_back(std::size_t c, FreeObject* list);
 
-  [[nodiscard]] void* alloc_large(std::size_t size, std::size_t alignment);
+  // `fresh` (optional) is set when the memory was never handed out before,
+  // so it is still zero (calloc need not clear it).
+  [[nodiscard]] void* alloc_large(std::size_t size, std::size_t alignment, bool* fresh = nullptr);
   void free_large(std::uintptr_t p);
 
   // Frees one object of this node's partition that came from another node:

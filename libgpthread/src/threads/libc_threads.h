@@ -1,0 +1,20 @@
+// The libc's own thread calls, which gpthread's pthread_create/pthread_exit
+// replace but still use to run a kernel thread on this node. One file per
+// libc: libc_threads_musl.cc, libc_threads_glibc.cc.
+#pragma once
+
+#include <pthread.h>
+
+namespace gpt::threads {
+
+[[nodiscard]] int libc_create(pthread_t* thread, const pthread_attr_t* attr,
+                              void* (*start)(void*), void* arg);
+[[noreturn]] void libc_exit(void* result);
+// Waits for a (joinable) libc thread to end.
+int libc_join(pthread_t thread);
+// The libc's versions, for a one-node program without an agent.
+int libc_join_with_result(pthread_t thread, void** result);
+pthread_t libc_self();
+int libc_detach(pthread_t thread);
+
+}  // namespace gpt::threads

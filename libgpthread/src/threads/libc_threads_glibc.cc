@@ -1,0 +1,56 @@
+#include <dlfcn.h>
+
+#include "diag.h"
+#include "libc_threads.h"
+
+namespace gpt::threads {
+namespace {
+
+template <class F>
+F next_symbol(const char* name) {
+  // RTLD_NEXT: the definition after ours in lookup order, i.e. libc's.
+  void* p = dlsym(RTLD_NEXT, name);
+  if (!p) rt::die("cannot find the libc's thread functions (dlsym RTLD_NEXT failed)", 127);
+  return reinterpret_cast<F>(p);
+}
+
+}  // namespace
+
+int libc_create(pthread_t* thread, const pthread_attr_t* attr, void* (*start)(void*), void* arg) {
+  using Fn = int (*)(pthread_t*, const pthread_attr_t*, void* (*)(void*), void*);
+  static Fn fn = next_symbol<Fn>("pthread_create");
+  return fn(thread, attr, start, arg);
+}
+
+void libc_exit(void* result) {
+  using Fn = void (*)(void*);
+  static Fn fn = next_symbol<Fn>("pthread_exit");
+  fn(result);
+  __builtin_unreachable();
+}
+
+int libc_join(pthread_t thread) {
+  using Fn = int (*)(pthread_t, void**);
+  static Fn fn = next_symbol<Fn>("pthread_join");
+  return fn(thread, nullptr);
+}
+
+int libc_join_with_result(pthread_t thread, void** result) {
+  using Fn = int (*)(pthread_t, void**);
+  static Fn fn = next_symbol<Fn>("pthread_join");
+  return fn(thread, result);
+}
+
+pthread_t libc_self() {
+  using Fn = pthread_t (*)();
+  static Fn fn = next_symbol<Fn>("pthread_self");
+  return fn();
+}
+
+int libc_detach(pthread_t thread) {
+  using Fn = int (*)(pthread_t);
+  static Fn fn = next_symbol<Fn>("pthread_detach");
+  return fn(thread);
+}
+
+}  // namespace gpt::threads

@@ -1,0 +1,31 @@
+#include "libc_threads.h"
+
+#include <errno.h>
+#include <threads.h>
+
+// musl's implementations behind its weak pthread_create/pthread_exit.
+extern "C" int __pthread_create(pthread_t*, const pthread_attr_t*, void* (*)(void*), void*);
+extern "C" [[noreturn]] void __pthread_exit(void*);
+extern "C" int __pthread_join(pthread_t, void**);
+
+namespace gpt::threads {
+
+int libc_create(pthread_t* thread, const pthread_attr_t* attr, void* (*start)(void*), void* arg) {
+  return __pthread_create(thread, attr, start, arg);
+}
+
+void libc_exit(void* result) { __pthread_exit(result); }
+
+int libc_join(pthread_t thread) { return __pthread_join(thread, nullptr); }
+
+int libc_join_with_result(pthread_t thread, void** result) { return __pthread_join(thread, result); }
+
+// musl's C11 aliases of its pthread_self/pthread_detach (the pthread_ names
+// are ours now).
+pthread_t libc_self() { return reinterpret_cast<pthread_t>(thrd_current()); }
+
+int libc_detach(pthread_t thread) {
+  return thrd_detach(reinterpret_cast<thrd_t>(thread)) == thrd_success ? 0 : ESRCH;
+}
+
+}  // namespace gpt::threads

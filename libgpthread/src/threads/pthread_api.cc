@@ -1,0 +1,187 @@
+// pthread_create and friends across nodes (docs/threads.md). pthread_t is
+// the global address of the thread's control block (tcb.h).
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <atomic>
+
+#include "coherence.h"
+#include "diag.h"
+#include "global_space.h"
+#include "gpt/channel_client.h"
+#include "gpt/futex_lock.h"
+#include "gpthread.h"
+#include "libc_threads.h"
+#include "runtime.h"
+#include "service.h"
+#include "tcb.h"
+
+#define GPT_API extern "C" __attribute__((visibility("default")))
+
+namespace gpt::threads {
+namespace {
+
+constexpr std::size_t kDefaultStack = 8u << 20;
+
+// gpt_attr_setnode: attributes are the libc's opaque structs, so the chosen
+// node is kept beside them, keyed by the attribute's address.
+struct AttrNode {
+  const pthread_attr_t* attr;
+  int node;
+};
+AttrNode g_attr_nodes[64];
+FutexLock g_attr_lock;
+
+int attr_node(const pthread_attr_t* attr) {
+  if (!attr) return -1;
+  Held<FutexLock> hold(g_attr_lock);
+  for (const auto& e : g_attr_nodes)
+    if (e.attr == attr) return e.node;
+  return -1;
+}
+
+// GPT_PLACEMENT: spread (default: round-robin over all nodes, origin
+// included), local, or node:K.
+int choose_node(const pthread_attr_t* attr) {
+  const int nodes = rt::state().node_count;
+  if (int n = attr_node(attr); n >= 0) return n % nodes;
+  static std::atomic<unsigned> next{0};
+  const char* policy = getenv("GPT_PLACEMENT");
+  if (policy && strcmp(policy, "local") == 0) return rt::state().node_id;
+  if (policy && strncmp(policy, "node:", 5) == 0) {
+    int k = atoi(policy + 5);
+    if (k < 0 || k >= nodes) {
+      rt::diag().text("GPT_PLACEMENT=").text(policy).text(" names no node of this job").emit();
+      abort();
+    }
+    return k;
+  }
+  return static_cast<int>(next.fetch_add(1, std::memory_order_relaxed) % static_cast<unsigned>(nodes));
+}
+
+bool distributed() { return galloc::space().coherent; }
+
+channel::CallResult call(channel::Op op, const void* req, std::size_t len) {
+  channel::Client client(rt::state().channel);
+  return client.call(op, req, len, nullptr, 0);
+}
+
+// The control block of a thread gpthread did not start (main, or a thread
+// asking for pthread_self before anything else), made on first use.
+Tcb* adopt_current() {
+  Tcb* tcb = current();
+  if (tcb) return tcb;
+  tcb = static_cast<Tcb*>(calloc(1, sizeof(Tcb)));
+  if (!tcb) rt::die("cannot allocate a thread control block", 134);
+  tcb->magic = kTcbMagic;
+  tcb->node = static_cast<std::uint32_t>(rt::state().node_id);
+  set_current(tcb);
+  return tcb;
+}
+
+}  // namespace
+}  // namespace gpt::threads
+
+using namespace gpt;
+using namespace gpt::threads;
+
+GPT_API int pthread_create(pthread_t* out, const pthread_attr_t* attr, void* (*start)(void*),
+                           void* arg) {
+  rt::ensure_started();
+  if (!distributed()) return libc_create(out, attr, start, arg);
+  int detach = PTHREAD_CREATE_JOINABLE;
+  std::size_t stack = kDefaultStack;
+  if (attr) {
+    pthread_attr_getdetachstate(attr, &detach);
+    std::size_t requested = 0;
+    if (pthread_attr_getstacksize(attr, &requested) == 0 && requested >= 64 * 1024) stack = requested;
+  }
+  auto* tcb = static_cast<Tcb*>(calloc(1, sizeof(Tcb)));
+  if (!tcb) return EAGAIN;
+  const int node = choose_node(attr);
+  tcb->magic = kTcbMagic;
+  tcb->start = start;
+  tcb->arg = arg;
+  tcb->stack_bytes = stack;
+  tcb->node = static_cast<std::uint32_t>(node);
+  tcb->detached = detach == PTHREAD_CREATE_DETACHED;
+  // Everything the creator wrote (the argument, the control block) must be
+  // visible to the new thread: creation is a release, thread start an acquire.
+  galloc::release();
+  std::uint64_t req[2] = {static_cast<std::uint64_t>(node), reinterpret_cast<std::uintptr_t>(tcb)};
+  if (call(channel::Op::kSpawn, req, sizeof req).status != 0) {
+    free(tcb);
+    return EAGAIN;
+  }
+  *out = reinterpret_cast<pthread_t>(tcb);
+  return 0;
+}
+
+GPT_API int pthread_join(pthread_t thread, void** result) {
+  if (!distributed()) return libc_join_with_result(thread, result);
+  Tcb* tcb = from_handle(thread);
+  if (!tcb || !galloc::space().in_heap(tcb) || tcb->magic != kTcbMagic) return ESRCH;
+  if (tcb == current()) return EDEADLK;
+  if (tcb->detached) return EINVAL;
+  std::uint64_t word = reinterpret_cast<std::uintptr_t>(tcb);
+  if (call(channel::Op::kJoin, &word, sizeof word).status != 0) return ESRCH;
+  galloc::acquire();  // the thread's writes, and its result
+  if (result) *result = tcb->result;
+  tcb->magic = 0;
+  free(tcb);
+  return 0;
+}
+
+GPT_API void pthread_exit(void* result) {
+  Tcb* tcb = distributed() ? current() : nullptr;
+  if (tcb && tcb->start) {
+    tcb->result = result;
+    thread_finished(tcb);
+  }
+  libc_exit(result);
+}
+
+GPT_API pthread_t pthread_self(void) {
+  if (!distributed()) return libc_self();
+  return reinterpret_cast<pthread_t>(adopt_current());
+}
+
+GPT_API int pthread_equal(pthread_t a, pthread_t b) { return a == b; }
+
+GPT_API int pthread_detach(pthread_t thread) {
+  if (!distributed()) return libc_detach(thread);
+  Tcb* tcb = from_handle(thread);
+  if (!tcb || !galloc::space().in_heap(tcb) || tcb->magic != kTcbMagic) return ESRCH;
+  if (tcb->detached) return EINVAL;
+  tcb->detached = 1;
+  return 0;
+}
+
+GPT_API int gpt_attr_setnode(pthread_attr_t* attr, int node) {
+  if (!attr || node < 0 || node >= rt::state().node_count) return EINVAL;
+  Held<FutexLock> hold(g_attr_lock);
+  for (auto& e : g_attr_nodes)
+    if (e.attr == attr || !e.attr) {
+      e = {attr, node};
+      return 0;
+    }
+  return EAGAIN;
+}
+
+GPT_API int gpt_self_node(void) { return rt::state().node_id; }
+
+// main on a stack in the global space (gpt-cc links with --wrap=main and
+// the stub that calls this), so pointers to main's locals work everywhere.
+extern "C" int gpt_call_on_stack(void* top, int (*fn)(int, char**, char**), int, char**, char**);
+
+GPT_API int gpt_run_main(int (*main_fn)(int, char**, char**), int argc, char** argv, char** envp) {
+  rt::ensure_started();
+  if (!distributed()) return main_fn(argc, argv, envp);
+  void* stack = malloc(kDefaultStack);
+  if (!stack) rt::die("cannot allocate main's stack in the global heap", 134);
+  install_signal_stack();
+  auto top = (reinterpret_cast<std::uintptr_t>(stack) + kDefaultStack) & ~std::uintptr_t{15};
+  return gpt_call_on_stack(reinterpret_cast<void*>(top), main_fn, argc, argv, envp);
+}

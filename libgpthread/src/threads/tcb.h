@@ -1,0 +1,37 @@
+// A thread's control block: allocated by the creating node in the global
+// heap (so that node is its home), read by the node that runs it and by the
+// joiner. pthread_t is its address, valid on every node.
+#pragma once
+
+#include <pthread.h>
+
+#include <cstddef>
+#include <cstdint>
+
+namespace gpt::threads {
+
+inline constexpr std::uint64_t kTcbMagic = 0x4250435444505447ull;  // "GPTDTCPB"
+
+struct Tcb {
+  std::uint64_t magic;
+  void* (*start)(void*);
+  void* arg;
+  void* result;
+  void* stack;              // in the global heap, allocated by the running node
+  std::size_t stack_bytes;  // requested (pthread_attr_setstacksize) or default
+  std::uint32_t node;       // where it runs
+  std::uint32_t detached;
+  std::uint64_t id;         // creation order on the creating node, for messages
+};
+
+// The calling thread's control block (nullptr for threads gpthread did not
+// start, e.g. the runtime's own service thread).
+Tcb* current();
+void set_current(Tcb* tcb);
+
+[[nodiscard]] inline Tcb* from_handle(pthread_t t) {
+  auto* tcb = reinterpret_cast<Tcb*>(t);
+  return tcb;
+}
+
+}  // namespace gpt::threads

@@ -1,0 +1,133 @@
+#include "threads.h"
+
+#include <cerrno>
+#include <cstring>
+
+#include "gpt/futex.h"
+#include "log.h"
+#include "overloaded.h"
+
+namespace gpt::node {
+
+Threads::Threads(wire::NodeId self, std::uint32_t node_count, const region::Geometry& geometry,
+                 net::MessageGate& gate, ChannelServer& channel)
+    : self_(self), node_count_(node_count), geometry_(geometry), gate_(gate), channel_(channel) {}
+
+std::optional<wire::NodeId> Threads::home_of(std::uint64_t tcb) const {
+  if (!geometry_.in_heap(tcb)) return std::nullopt;
+  wire::NodeId home = geometry_.home_of_page(geometry_.page_of(tcb));
+  if (home >= node_count_) return std::nullopt;
+  return home;
+}
+
+void Threads::send(wire::NodeId to, const wire::Message& m) {
+  if (!gate_.send(to, m))
+    util::log_line("cannot send " + std::string(wire::name_of(wire::type_of(m))) + " to node " +
+                   std::to_string(to));
+}
+
+void Threads::run_here(std::uint64_t tcb) {
+  auto& q = channel_.layout().downcalls;
+  std::uint64_t head = q.head.load(std::memory_order_relaxed);
+  if (head - q.tail.load(std::memory_order_acquire) >= channel::kDowncallEntries) {
+    util::log_line("more than 4096 threads waiting to start on this node; refusing one");
+    return;
+  }
+  q.entries[head % channel::kDowncallEntries] = {static_cast<std::uint32_t>(channel::Downcall::kRunThread), 0, tcb};
+  q.head.store(head + 1, std::memory_order_release);
+  q.bell.fetch_add(1, std::memory_order_release);
+  futex::wake(&q.bell);
+  ++started_;
+}
+
+void Threads::exited(std::uint64_t tcb) {
+  auto it = waiters_.find(tcb);
+  if (it == waiters_.end()) {
+    ended_.insert(tcb);
+    return;
+  }
+  // One joiner (POSIX allows one); the others, if any, are woken too.
+  for (const Waiter& w : it->second) {
+    if (w.local) channel_.complete(w.slot, Reply{0, 0});
+    else send(w.node, wire::JoinDone{w.request});
+  }
+  waiters_.erase(it);
+}
+
+std::optional<Reply> Threads::on_request(std::uint32_t slot, channel::Op op,
+                                         std::span<const unsigned char> request) {
+  std::uint64_t words[2] = {0, 0};
+  if (request.size() > sizeof words) return Reply{-EINVAL, 0};
+  std::memcpy(words, request.data(), request.size());
+  switch (op) {
+    case channel::Op::kSpawn: {
+      auto node = static_cast<std::uint32_t>(words[0]);
+      std::uint64_t tcb = words[1];
+      if (node >= node_count_ || home_of(tcb) != self_) return Reply{-EINVAL, 0};
+      ended_.erase(tcb);  // a new thread in a reused control block
+      if (node == self_) run_here(tcb);
+      else send(node, wire::SpawnThread{tcb});
+      return Reply{0, 0};
+    }
+    case channel::Op::kThreadExit: {
+      std::uint64_t tcb = words[0];
+      auto home = home_of(tcb);
+      if (!home) return Reply{-EINVAL, 0};
+      if (*home == self_) exited(tcb);
+      else send(*home, wire::ThreadExited{tcb});
+      return Reply{0, 0};
+    }
+    case channel::Op::kJoin: {
+      std::uint64_t tcb = words[0];
+      auto home = home_of(tcb);
+      if (!home) return Reply{-EINVAL, 0};
+      if (*home == self_) {
+        if (ended_.erase(tcb)) return Reply{0, 0};
+        waiters_[tcb].push_back(Waiter{true, slot, 0, 0});
+        return std::nullopt;
+      }
+      std::uint64_t id = next_request_++;
+      remote_joins_[id] = slot;
+      send(*home, wire::JoinWait{id, tcb});
+      return std::nullopt;
+    }
+    default:
+      return Reply{-ENOSYS, 0};
+  }
+}
+
+bool Threads::on_message(const wire::Envelope& env) {
+  const wire::NodeId from = env.from;
+  return std::visit(
+      util::Overloaded{
+          [&](const wire::SpawnThread& m) {
+            if (home_of(m.tcb) != from) {
+              util::log_line("node " + std::to_string(from) + " asked to run a thread it does not own");
+              return true;
+            }
+            run_here(m.tcb);
+            return true;
+          },
+          [&](const wire::ThreadExited& m) {
+            if (home_of(m.tcb) == self_) exited(m.tcb);
+            return true;
+          },
+          [&](const wire::JoinWait& m) {
+            if (home_of(m.tcb) != self_) return true;
+            if (ended_.erase(m.tcb)) send(from, wire::JoinDone{m.request});
+            else waiters_[m.tcb].push_back(Waiter{false, 0, from, m.request});
+            return true;
+          },
+          [&](const wire::JoinDone& m) {
+            auto it = remote_joins_.find(m.request);
+            if (it == remote_joins_.end()) return true;
+            channel_.complete(it->second, Reply{0, 0});
+            remote_joins_.erase(it);
+            return true;
+          },
+          [&](const auto&) { return false; },
+      },
+      env.body);
+}
+
+}  // namespace gpt::node
