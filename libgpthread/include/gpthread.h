@@ -19,6 +19,15 @@ int gpt_node_id(void);
 /* Number of nodes in the job (1 when not started by gpt-launch). */
 int gpt_node_count(void);
 
+/* The node the calling thread runs on now. */
+int gpt_self_node(void);
+
+/* Places threads created with `attr` on `node` (overrides GPT_PLACEMENT,
+ * which is spread (default: round-robin over all nodes, origin included),
+ * local, or node:K). EINVAL for a node outside the job. */
+#include <pthread.h>
+int gpt_attr_setnode(pthread_attr_t* attr, int node);
+
 #ifdef __cplusplus
 }
 #endif

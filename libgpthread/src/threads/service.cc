@@ -15,6 +15,8 @@
 #include "libc_threads.h"
 #include "runtime.h"
 
+extern "C" void gpt_call_on_private(void* top, void (*fn)(void*), void* arg);
+
 namespace gpt::threads {
 namespace {
 
@@ -35,14 +37,24 @@ Tcb* g_running_tcb[kMaxLocalThreads];
 pthread_t g_running_kt[kMaxLocalThreads];
 FutexLock g_running_lock;
 
+// Runs on the thread's stack in the global space.
+void run_thread(void* arg) {
+  auto* tcb = static_cast<Tcb*>(arg);
+  void* result = tcb->start(tcb->arg);
+  tcb->result = result;
+  thread_finished(tcb);
+}
+
+// The kernel thread starts on a private stack the libc made (its TLS and
+// thread descriptor stay private too); with the signal stack in place it
+// moves to the global stack, where a write fault can be handled.
 void* trampoline(void* arg) {
   auto* tcb = static_cast<Tcb*>(arg);
   set_current(tcb);
   install_signal_stack();
-  void* result = tcb->start(tcb->arg);
-  tcb->result = result;
-  thread_finished(tcb);
-  return result;
+  auto top = (reinterpret_cast<std::uintptr_t>(tcb->stack) + tcb->stack_bytes) & ~std::uintptr_t{15};
+  gpt_call_on_private(reinterpret_cast<void*>(top), run_thread, tcb);
+  return tcb->result;
 }
 
 void ring_bell() {
@@ -61,7 +73,7 @@ void start_here(Tcb* tcb) {
   tcb->stack = stack;
   pthread_attr_t attr;
   pthread_attr_init(&attr);
-  pthread_attr_setstack(&attr, stack, bytes);
+  pthread_attr_setstacksize(&attr, 64 * 1024);  // the private start-up stack
   pthread_t kt;
   int err = libc_create(&kt, &attr, trampoline, tcb);
   pthread_attr_destroy(&attr);
