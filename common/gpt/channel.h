@@ -54,6 +54,12 @@ enum class Op : std::uint32_t {
   kSpawn = 8,       // req: u32 node, u32 0, u64 tcb. Node runs the thread.
   kThreadExit = 9,  // req: u64 tcb. The thread has ended (after its release).
   kJoin = 10,       // req: u64 tcb. Returns once that thread has ended.
+  // Locks: req u64 lock address, u32 manager node, u32 0.
+  kLock = 12,       // returns holding the lock's token: status 0 (it never
+                    // left this node: nothing to acquire) or kLockFromAfar
+  kTryLock = 13,    // as kLock, or -EBUSY at once (then the token is asked
+                    // for, so a later try can succeed)
+  kUnlock = 14,
   kAcquireMore = 11,  // the rest of a long kAcquire/kBarrier list: req u64
                       // cursor, u64 offset; reply: u64 pages[] from there.
   kBarrier = 5,    // req: nothing. Returns when every node has arrived, with
@@ -61,6 +67,9 @@ enum class Op : std::uint32_t {
 };
 
 
+
+// kLock/kTryLock status: the token came from another node; acquire.
+inline constexpr std::int32_t kLockFromAfar = 1;
 
 struct alignas(64) SlotHeader {
   std::atomic<std::uint32_t> state;

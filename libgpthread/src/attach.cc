@@ -14,6 +14,7 @@
 #include <atomic>
 
 #include "diag.h"
+#include "coherence.h"
 #include "global_space.h"
 #include "heap/node_heap.h"
 #include "runtime.h"
@@ -85,6 +86,10 @@ void ensure_started() {
     attach();
     galloc::map_global_space();
     galloc::node_heap().init(galloc::space().geometry, galloc::space().self);
+    // Start-up barrier: node 0 fills its memfd with the globals' initial
+    // image when it maps them; no other node may write a global (whose diff
+    // would land in that memfd) before every node has mapped its own.
+    galloc::barrier_all();
     started.store(2, std::memory_order_release);
     return;
   }

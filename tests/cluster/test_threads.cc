@@ -69,3 +69,49 @@ TEST(Threads, PlacementOnAMissingNodeIsRefusedClearly) {
 }
 
 }  // namespace
+
+namespace {
+
+struct MutexCase {
+  std::string binary;
+  int nodes, threads, rounds;
+};
+
+class Mutex : public ::testing::TestWithParam<MutexCase> {};
+
+// Threads on every node increment shared counters under one mutex; a pair
+// of counters checks mutual exclusion on every entry, the total checks that
+// no increment was lost; recursive/errorcheck/trylock return codes too.
+TEST_P(Mutex, ExcludesAcrossNodesWithoutLosingAnUpdate) {
+  const auto& c = GetParam();
+  setenv("GPT_STATS", "1", 1);
+  JobRunner job({launcher(), "-n", std::to_string(c.nodes), "--timeout", "120", program(c.binary),
+                 std::to_string(c.threads), std::to_string(c.rounds)});
+  unsetenv("GPT_STATS");
+  auto status = job.wait(180s);
+  ASSERT_TRUE(status) << job.err();
+  EXPECT_EQ(exit_code(*status), 0) << job.out() << job.err();
+  EXPECT_EQ(job.out(), std::to_string(c.threads) + " threads x " + std::to_string(c.rounds) +
+                           " locked increments on " + std::to_string(c.nodes) + " nodes: " +
+                           std::to_string(c.threads * c.rounds) + "\n")
+      << job.err();
+  // The token really travelled: count the handoffs the agents report.
+  long handoffs = 0;
+  for (size_t at = job.err().find("lock_handoffs="); at != std::string::npos;
+       at = job.err().find("lock_handoffs=", at + 1))
+    handoffs += std::stol(job.err().substr(at + 14));
+  if (c.nodes > 1) {
+    EXPECT_GE(handoffs, c.threads * c.rounds / 4) << job.err();
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Locks, Mutex,
+                         ::testing::Values(MutexCase{"mutex_stress", 1, 8, 200},
+                                           MutexCase{"mutex_stress", 2, 8, 200},
+                                           MutexCase{"mutex_stress", 4, 8, 500},
+                                           MutexCase{"mutex_stress_glibc", 2, 4, 300}),
+                         [](const auto& info) {
+                           return info.param.binary + "_" + std::to_string(info.param.nodes) + "nodes";
+                         });
+
+}  // namespace

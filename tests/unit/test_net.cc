@@ -42,6 +42,10 @@ std::vector<wire::Message> one_of_each() {
       wire::ThreadExited{0x200000003000},
       wire::JoinWait{21, 0x200000003000},
       wire::JoinDone{21},
+      wire::LockRequest{0x200000004000},
+      wire::LockGrant{0x200000004000},
+      wire::LockRecall{0x200000004000},
+      wire::LockReturn{0x200000004000},
   };
 }
 

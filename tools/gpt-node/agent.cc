@@ -17,6 +17,7 @@
 #include "gpt/futex.h"
 #include "gpt/region.h"
 #include "heap_memory.h"
+#include "locks.h"
 #include "threads.h"
 #include "log.h"
 #include "overloaded.h"
@@ -65,12 +66,17 @@ Agent::Agent(AgentConfig config, net::MessageGate& gate, std::string data_endpoi
           case channel::Op::kThreadExit:
           case channel::Op::kJoin:
             return threads_->on_request(slot, op, req);
+          case channel::Op::kLock:
+          case channel::Op::kTryLock:
+          case channel::Op::kUnlock:
+            return locks_->on_request(slot, op, req);
           default:
             return coherence_->on_request(slot, op, req, reply);
         }
       });
   coherence_ = std::make_unique<Coherence>(config_.node, config_.node_count, *heap_, gate_, *server_);
   threads_ = std::make_unique<Threads>(config_.node, config_.node_count, geometry, gate_, *server_);
+  locks_ = std::make_unique<Locks>(config_.node, config_.node_count, gate_, *server_);
   hooks_.set_wakeup_fd(doorbell_fd_);
 }
 
@@ -125,7 +131,7 @@ void Agent::handle(const wire::Envelope& env) {
       early_.push_back(env);
       return;
     }
-    if (coherence_->on_message(env) || threads_->on_message(env)) return;
+    if (coherence_->on_message(env) || threads_->on_message(env) || locks_->on_message(env)) return;
   }
   std::visit(
       util::Overloaded{
@@ -225,8 +231,9 @@ void Agent::stop_application() {
     // Keep serving: a program that is leaving may still release its pages.
     serve_channel();
     if (auto env = gate_.next(std::chrono::milliseconds(5)))
-      if (env->from != wire::kLauncherId && !coherence_->on_message(*env))
-        (void)threads_->on_message(*env);
+      if (env->from != wire::kLauncherId && !coherence_->on_message(*env) &&
+          !threads_->on_message(*env))
+        (void)locks_->on_message(*env);
   }
   util::log_line("program (pid " + std::to_string(app_pid_) +
                  ") did not stop within 2 s; killing it");
@@ -251,6 +258,7 @@ void Agent::print_stats() const {
       " acquires=" + std::to_string(h.acquires.load()) +
       " barriers=" + std::to_string(c.barriers) +
       " threads_started=" + std::to_string(threads_->threads_started()) +
+      " lock_handoffs=" + std::to_string(locks_->handoffs()) +
       " remote_frees_sent=" + std::to_string(h.remote_frees_sent.load()) +
       " remote_frees_received=" + std::to_string(h.remote_frees_received.load()));
 }

@@ -28,6 +28,7 @@ class ChannelServer;
 class Coherence;
 class HeapMemory;
 class Threads;
+class Locks;
 
 struct AgentConfig {
   wire::NodeId node = 0;
@@ -83,6 +84,7 @@ class Agent {
   std::unique_ptr<ChannelServer> server_;
   std::unique_ptr<Coherence> coherence_;
   std::unique_ptr<Threads> threads_;
+  std::unique_ptr<Locks> locks_;
   // Coherence messages that arrived before the peer table (a fast peer).
   std::vector<wire::Envelope> early_;
 };

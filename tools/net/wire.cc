@@ -122,6 +122,10 @@ struct Writer {
   void operator()(const ThreadExited& m) { ar(m.tcb); }
   void operator()(const JoinWait& m) { ar(m.request, m.tcb); }
   void operator()(const JoinDone& m) { ar(m.request); }
+  void operator()(const LockReturn& m) { ar(m.lock); }
+  void operator()(const LockRecall& m) { ar(m.lock); }
+  void operator()(const LockGrant& m) { ar(m.lock); }
+  void operator()(const LockRequest& m) { ar(m.lock); }
   void operator()(const BarrierArrive& m) {
     ar(m.generation, m.since);
     save_sized(ar, m.pages);
@@ -196,6 +200,10 @@ struct Reader {
   void operator()(ThreadExited& m) { ar(m.tcb); }
   void operator()(JoinWait& m) { ar(m.request, m.tcb); }
   void operator()(JoinDone& m) { ar(m.request); }
+  void operator()(LockReturn& m) { ar(m.lock); }
+  void operator()(LockRecall& m) { ar(m.lock); }
+  void operator()(LockGrant& m) { ar(m.lock); }
+  void operator()(LockRequest& m) { ar(m.lock); }
   void operator()(BarrierArrive& m) {
     ar(m.generation, m.since);
     load_sized(ar, in, m.pages, kMaxPagesPerMessage);
@@ -232,6 +240,10 @@ std::optional<Message> empty_message(std::uint16_t tag) {
     case Type::kThreadExited: return ThreadExited{};
     case Type::kJoinWait: return JoinWait{};
     case Type::kJoinDone: return JoinDone{};
+    case Type::kLockReturn: return LockReturn{};
+    case Type::kLockRecall: return LockRecall{};
+    case Type::kLockGrant: return LockGrant{};
+    case Type::kLockRequest: return LockRequest{};
   }
   return std::nullopt;
 }
@@ -264,7 +276,8 @@ Type type_of(const Message& m) {
       Type::kPageRequest, Type::kPageData,     Type::kDiffBatch,     Type::kDiffAck,
       Type::kNoticePost,  Type::kNoticeAck,    Type::kNoticeQuery,   Type::kNoticeList,
       Type::kBarrierArrive, Type::kBarrierRelease, Type::kRemoteFrees, Type::kSpawnThread,
-      Type::kThreadExited, Type::kJoinWait, Type::kJoinDone};
+      Type::kThreadExited, Type::kJoinWait, Type::kJoinDone, Type::kLockRequest,
+      Type::kLockGrant, Type::kLockRecall, Type::kLockReturn};
   static_assert(std::size(kTypes) == std::variant_size_v<Message>);
   return kTypes[m.index()];
 }
@@ -294,6 +307,10 @@ std::string_view name_of(Type t) {
     case Type::kThreadExited: return "ThreadExited";
     case Type::kJoinWait: return "JoinWait";
     case Type::kJoinDone: return "JoinDone";
+    case Type::kLockReturn: return "LockReturn";
+    case Type::kLockRecall: return "LockRecall";
+    case Type::kLockGrant: return "LockGrant";
+    case Type::kLockRequest: return "LockRequest";
   }
   return "?";
 }

@@ -166,11 +166,26 @@ struct JoinDone {
   std::uint64_t request = 0;
 };
 
+// ---- locks (docs/threads.md): a token per lock, queued at its manager ------
+struct LockRequest {  // node -> manager: I want the token
+  std::uint64_t lock = 0;
+};
+struct LockGrant {  // manager -> node: the token is yours
+  std::uint64_t lock = 0;
+};
+struct LockRecall {  // manager -> token holder: give it back when free
+  std::uint64_t lock = 0;
+};
+struct LockReturn {  // holder -> manager: here it is
+  std::uint64_t lock = 0;
+};
+
 using Message =
     std::variant<Hello, PeerTable, AppStarted, MainExited, NodeFailed, Shutdown, Ping, Pong,
                  PageRequest, PageData, DiffBatch, DiffAck, NoticePost, NoticeAck, NoticeQuery,
                  NoticeList, BarrierArrive, BarrierRelease, RemoteFrees, SpawnThread,
-                 ThreadExited, JoinWait, JoinDone>;
+                 ThreadExited, JoinWait, JoinDone, LockRequest, LockGrant, LockRecall,
+                 LockReturn>;
 
 // Type tags on the wire; the order of the variant is not the wire contract.
 enum class Type : std::uint16_t {
@@ -197,6 +212,10 @@ enum class Type : std::uint16_t {
   kThreadExited = 49,
   kJoinWait = 50,
   kJoinDone = 51,
+  kLockRequest = 64,
+  kLockGrant = 65,
+  kLockRecall = 66,
+  kLockReturn = 67,
 };
 
 struct Envelope {

@@ -15,6 +15,13 @@ int libc_join(pthread_t thread);
 // The libc's versions, for a one-node program without an agent.
 int libc_join_with_result(pthread_t thread, void** result);
 pthread_t libc_self();
+// PTHREAD_MUTEX_NORMAL/RECURSIVE/ERRORCHECK, read from the libc's own
+// mutex layout (set by its pthread_mutex_init or static initialisers).
+int libc_mutex_type(const pthread_mutex_t* m);
+// The libc's mutex calls, for a one-node program without an agent.
+int libc_mutex_lock(pthread_mutex_t* m);
+int libc_mutex_trylock(pthread_mutex_t* m);
+int libc_mutex_unlock(pthread_mutex_t* m);
 int libc_detach(pthread_t thread);
 
 }  // namespace gpt::threads

@@ -53,4 +53,29 @@ int libc_detach(pthread_t thread) {
   return fn(thread);
 }
 
+int libc_mutex_lock(pthread_mutex_t* m) {
+  using Fn = int (*)(pthread_mutex_t*);
+  static Fn fn = next_symbol<Fn>("pthread_mutex_lock");
+  return fn(m);
+}
+
+int libc_mutex_trylock(pthread_mutex_t* m) {
+  using Fn = int (*)(pthread_mutex_t*);
+  static Fn fn = next_symbol<Fn>("pthread_mutex_trylock");
+  return fn(m);
+}
+
+int libc_mutex_unlock(pthread_mutex_t* m) {
+  using Fn = int (*)(pthread_mutex_t*);
+  static Fn fn = next_symbol<Fn>("pthread_mutex_unlock");
+  return fn(m);
+}
+
+// glibc: __data.__kind, the fifth int; 3 (adaptive) behaves as normal.
+int libc_mutex_type(const pthread_mutex_t* m) {
+  int kind = reinterpret_cast<const int*>(m)[4] & 0x7f;
+  return kind == PTHREAD_MUTEX_RECURSIVE || kind == PTHREAD_MUTEX_ERRORCHECK ? kind
+                                                                            : PTHREAD_MUTEX_NORMAL;
+}
+
 }  // namespace gpt::threads

@@ -7,6 +7,9 @@
 extern "C" int __pthread_create(pthread_t*, const pthread_attr_t*, void* (*)(void*), void*);
 extern "C" [[noreturn]] void __pthread_exit(void*);
 extern "C" int __pthread_join(pthread_t, void**);
+extern "C" int __pthread_mutex_lock(pthread_mutex_t*);
+extern "C" int __pthread_mutex_trylock(pthread_mutex_t*);
+extern "C" int __pthread_mutex_unlock(pthread_mutex_t*);
 
 namespace gpt::threads {
 
@@ -26,6 +29,15 @@ pthread_t libc_self() { return reinterpret_cast<pthread_t>(thrd_current()); }
 
 int libc_detach(pthread_t thread) {
   return thrd_detach(reinterpret_cast<thrd_t>(thread)) == thrd_success ? 0 : ESRCH;
+}
+
+int libc_mutex_lock(pthread_mutex_t* m) { return __pthread_mutex_lock(m); }
+int libc_mutex_trylock(pthread_mutex_t* m) { return __pthread_mutex_trylock(m); }
+int libc_mutex_unlock(pthread_mutex_t* m) { return __pthread_mutex_unlock(m); }
+
+// musl: the type is in the low bits of the first int (_m_type).
+int libc_mutex_type(const pthread_mutex_t* m) {
+  return reinterpret_cast<const int*>(m)[0] & 3;
 }
 
 }  // namespace gpt::threads

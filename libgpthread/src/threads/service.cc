@@ -172,7 +172,8 @@ void start_service_thread() {
 }
 
 void install_signal_stack() {
-  constexpr std::size_t kBytes = 64 * 1024;
+  // Roomy: the crash report runs libunwind on it.
+  constexpr std::size_t kBytes = 256 * 1024;
   void* p = mmap(nullptr, kBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (p == MAP_FAILED) rt::die("cannot map a signal stack", 134);
   stack_t ss{};

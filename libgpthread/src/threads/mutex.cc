@@ -1,0 +1,149 @@
+// pthread mutexes across nodes (docs/threads.md). The mutex's address is its
+// identity; its token is managed by the agents (tools/gpt-node/locks.cc).
+// Lock = acquire when the token came from another node; unlock = release
+// first, so whatever the holder wrote is at its homes before the token can
+// leave. The libc's mutex struct only tells the type (recursive,
+// errorcheck); owners and recursion counts are kept here, per node.
+#include <errno.h>
+#include <pthread.h>
+
+#include "coherence.h"
+#include "global_space.h"
+#include "gpt/channel_client.h"
+#include "gpt/futex_lock.h"
+#include "libc_threads.h"
+#include "runtime.h"
+#include "tcb.h"
+
+#define GPT_API extern "C" __attribute__((visibility("default")))
+
+namespace gpt::threads {
+namespace {
+
+// Who holds which mutex on this node (open addressing; runtime-private).
+struct Holder {
+  std::uintptr_t mutex;
+  Tcb* owner;
+  unsigned count;
+};
+constexpr std::size_t kHolders = 8192;
+Holder g_holders[kHolders];
+FutexLock g_holders_lock;
+
+Holder* find(std::uintptr_t m, bool create) {
+  std::size_t i = (m >> 4) * 0x9e3779b97f4a7c15ull >> 51;  // 13 bits
+  Holder* empty = nullptr;
+  for (std::size_t probe = 0; probe < kHolders; ++probe, i = (i + 1) % kHolders) {
+    Holder& h = g_holders[i];
+    if (h.mutex == m) return &h;
+    if (h.mutex == 0) {
+      if (!empty) empty = &h;
+      break;
+    }
+  }
+  if (create && empty) {
+    empty->mutex = m;
+    return empty;
+  }
+  return nullptr;
+}
+
+// The node that queues requests for this lock: its page's home.
+std::uint32_t manager_of(const void* m) {
+  const auto& g = galloc::space().geometry;
+  auto a = reinterpret_cast<std::uintptr_t>(m);
+  return g.home_of_page(g.page_of(a));
+}
+
+int lock_call(channel::Op op, pthread_mutex_t* m) {
+  struct {
+    std::uint64_t lock;
+    std::uint32_t manager, pad;
+  } req{reinterpret_cast<std::uintptr_t>(m), manager_of(m), 0};
+  channel::Client client(rt::state().channel);
+  return client.call(op, &req, sizeof req, nullptr, 0).status;
+}
+
+Tcb* self() { return reinterpret_cast<Tcb*>(pthread_self()); }
+
+int lock(pthread_mutex_t* m, bool try_only) {
+  const int type = libc_mutex_type(m);
+  Tcb* me = self();
+  const auto key = reinterpret_cast<std::uintptr_t>(m);
+  {
+    Held<FutexLock> hold(g_holders_lock);
+    if (Holder* h = find(key, false); h && h->owner == me) {
+      if (type == PTHREAD_MUTEX_RECURSIVE) {
+        ++h->count;
+        return 0;
+      }
+      if (type == PTHREAD_MUTEX_ERRORCHECK) return EDEADLK;
+      if (try_only) return EBUSY;
+      // A normal mutex locked twice by its holder deadlocks, as POSIX says.
+    }
+  }
+  int status = lock_call(try_only ? channel::Op::kTryLock : channel::Op::kLock, m);
+  if (status == -EBUSY) return EBUSY;
+  if (status < 0) return EINVAL;
+  if (status == channel::kLockFromAfar) galloc::acquire();
+  Held<FutexLock> hold(g_holders_lock);
+  Holder* h = find(key, true);
+  if (!h) return EAGAIN;
+  h->owner = me;
+  h->count = 1;
+  return 0;
+}
+
+}  // namespace
+}  // namespace gpt::threads
+
+using namespace gpt;
+using namespace gpt::threads;
+
+namespace {
+// Mutexes outside the global space (the libc's, libunwind's, other
+// libraries' own) can only be shared by this node's threads: they stay the
+// libc's (and never call into the runtime, which may run in a signal
+// handler when libunwind takes its lock).
+bool distributed(const pthread_mutex_t* m) {
+  return galloc::space().coherent && galloc::space().contains(m);
+}
+}  // namespace
+
+GPT_API int pthread_mutex_lock(pthread_mutex_t* m) {
+  rt::ensure_started();
+  if (!distributed(m)) return libc_mutex_lock(m);
+  return lock(m, false);
+}
+
+GPT_API int pthread_mutex_trylock(pthread_mutex_t* m) {
+  rt::ensure_started();
+  if (!distributed(m)) return libc_mutex_trylock(m);
+  return lock(m, true);
+}
+
+GPT_API int pthread_mutex_unlock(pthread_mutex_t* m) {
+  rt::ensure_started();
+  if (!distributed(m)) return libc_mutex_unlock(m);
+  const int type = libc_mutex_type(m);
+  const auto key = reinterpret_cast<std::uintptr_t>(m);
+  {
+    Held<FutexLock> hold(g_holders_lock);
+    Holder* h = find(key, false);
+    if (!h || h->owner != self()) {
+      if (type != PTHREAD_MUTEX_NORMAL) return EPERM;
+    } else if (type == PTHREAD_MUTEX_RECURSIVE && h->count > 1) {
+      --h->count;
+      return 0;
+    }
+    if (h) {
+      // Tombstone-free delete: keep the slot, clear the owner (the mutex
+      // address stays as its key; slots are reused by the same mutex).
+      h->owner = nullptr;
+      h->count = 0;
+    }
+  }
+  galloc::release();
+  int status = lock_call(channel::Op::kUnlock, m);
+  return status == 0 ? 0 : EPERM;
+}

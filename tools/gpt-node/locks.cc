@@ -1,0 +1,157 @@
+#include "locks.h"
+
+#include <cerrno>
+#include <cstring>
+#include <utility>
+
+#include "log.h"
+#include "overloaded.h"
+
+namespace gpt::node {
+
+Locks::Locks(wire::NodeId self, std::uint32_t node_count, net::MessageGate& gate,
+             ChannelServer& channel)
+    : self_(self), node_count_(node_count), gate_(gate), channel_(channel) {}
+
+// Messages to ourselves (we manage the lock) are handled in place.
+void Locks::to(wire::NodeId node, const wire::Message& m) {
+  if (node == self_) {
+    (void)on_message(wire::Envelope{self_, m});
+    return;
+  }
+  if (!gate_.send(node, m))
+    util::log_line("cannot send " + std::string(wire::name_of(wire::type_of(m))) + " to node " +
+                   std::to_string(node));
+}
+
+std::optional<Reply> Locks::on_request(std::uint32_t slot, channel::Op op,
+                                       std::span<const unsigned char> request) {
+  std::uint64_t lock;
+  std::uint32_t manager;
+  if (request.size() != 16) return Reply{-EINVAL, 0};
+  std::memcpy(&lock, request.data(), 8);
+  std::memcpy(&manager, request.data() + 8, 4);
+  if (manager >= node_count_) return Reply{-EINVAL, 0};
+  Local& l = local_[lock];
+  l.manager = manager;
+  switch (op) {
+    case channel::Op::kLock:
+    case channel::Op::kTryLock:
+      if (l.have_token && !l.held && !l.recall_pending && l.waiters.empty()) {
+        l.held = true;
+        bool afar = std::exchange(l.token_from_afar, false);
+        return Reply{afar ? channel::kLockFromAfar : 0, 0};
+      }
+      if (op == channel::Op::kTryLock) {
+        if (!l.have_token) request_token(lock, l);
+        return Reply{-EBUSY, 0};
+      }
+      l.waiters.push_back(slot);
+      if (!l.have_token) request_token(lock, l);
+      return std::nullopt;
+    case channel::Op::kUnlock:
+      if (!l.have_token || !l.held) return Reply{-EPERM, 0};
+      l.held = false;
+      if (l.recall_pending) give_back(lock, l);
+      else if (!l.waiters.empty()) grant_local(l);
+      return Reply{0, 0};
+    default:
+      return Reply{-ENOSYS, 0};
+  }
+}
+
+void Locks::request_token(std::uint64_t lock, Local& l) {
+  if (l.requested) return;
+  l.requested = true;
+  to(l.manager, wire::LockRequest{lock});
+}
+
+void Locks::grant_local(Local& l) {
+  std::uint32_t slot = l.waiters.front();
+  l.waiters.pop_front();
+  l.held = true;
+  bool afar = std::exchange(l.token_from_afar, false);
+  channel_.complete(slot, Reply{afar ? channel::kLockFromAfar : 0, 0});
+}
+
+void Locks::give_back(std::uint64_t lock, Local& l) {
+  l.have_token = false;
+  l.recall_pending = false;
+  ++handoffs_;
+  to(l.manager, wire::LockReturn{lock});
+  if (!l.waiters.empty()) request_token(lock, l);  // our own waiters queue again
+}
+
+void Locks::on_request_token(std::uint64_t lock, wire::NodeId from) {
+  Managed& m = managed_[lock];
+  if (!m.owner) {
+    m.owner = from;
+    to(from, wire::LockGrant{lock});
+    return;
+  }
+  m.queue.push_back(from);
+  if (!m.recalled) {
+    m.recalled = true;
+    to(*m.owner, wire::LockRecall{lock});
+  }
+}
+
+void Locks::on_return(std::uint64_t lock) {
+  Managed& m = managed_[lock];
+  m.owner.reset();
+  m.recalled = false;
+  if (m.queue.empty()) return;
+  wire::NodeId next = m.queue.front();
+  m.queue.pop_front();
+  m.owner = next;
+  to(next, wire::LockGrant{lock});
+  // Others are waiting: the new holder gives it back after one use (FIFO).
+  if (!m.queue.empty()) {
+    m.recalled = true;
+    to(next, wire::LockRecall{lock});
+  }
+}
+
+void Locks::on_grant(std::uint64_t lock) {
+  Local& l = local_[lock];
+  l.have_token = true;
+  l.requested = false;
+  l.token_from_afar = true;
+  if (!l.waiters.empty()) grant_local(l);
+  else if (l.recall_pending) give_back(lock, l);
+}
+
+void Locks::on_recall(std::uint64_t lock) {
+  Local& l = local_[lock];
+  if (!l.have_token) {
+    l.recall_pending = true;  // the grant is on its way; give it back after one use
+    return;
+  }
+  l.recall_pending = true;
+  if (!l.held) give_back(lock, l);
+}
+
+bool Locks::on_message(const wire::Envelope& env) {
+  return std::visit(util::Overloaded{
+                        [&](const wire::LockRequest& m) {
+                          on_request_token(m.lock, env.from);
+                          return true;
+                        },
+                        [&](const wire::LockReturn& m) {
+                          on_return(m.lock);
+                          return true;
+                        },
+                        [&](const wire::LockGrant& m) {
+                          on_grant(m.lock);
+                          return true;
+                        },
+                        [&](const wire::LockRecall& m) {
+                          on_recall(m.lock);
+                          return true;
+                        },
+                        [&](const auto&) { return false; },
+                    },
+                    env.body);
+}
+
+}  // namespace gpt::node

@@ -1,0 +1,67 @@
+// Distributed locks (docs/threads.md): each lock has one token. The node
+// holding it takes and releases the lock with no message at all; a node
+// that needs it asks the lock's manager, which queues requests FIFO and
+// recalls the token from its holder once the holder's lock is free. Nobody
+// polls: every wait is a pending channel slot.
+//
+// Single-threaded: called from the agent's poll loop only.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <optional>
+#include <span>
+
+#include "channel_server.h"
+#include "message_gate.h"
+#include "wire.h"
+
+namespace gpt::node {
+
+class Locks {
+ public:
+  Locks(wire::NodeId self, std::uint32_t node_count, net::MessageGate& gate, ChannelServer& channel);
+
+  [[nodiscard]] std::optional<Reply> on_request(std::uint32_t slot, channel::Op op,
+                                                std::span<const unsigned char> request);
+  bool on_message(const wire::Envelope& env);
+
+  [[nodiscard]] std::uint64_t handoffs() const { return handoffs_; }
+
+ private:
+  struct Local {  // this node's view of one lock
+    bool have_token = false;
+    bool held = false;
+    bool requested = false;       // a LockRequest is outstanding
+    bool recall_pending = false;  // the manager wants the token back
+    bool token_from_afar = false; // the next local grant must acquire
+    wire::NodeId manager = 0;
+    std::deque<std::uint32_t> waiters;  // channel slots
+  };
+  struct Managed {  // the manager's view of one lock
+    std::optional<wire::NodeId> owner;
+    std::deque<wire::NodeId> queue;
+    bool recalled = false;
+  };
+
+  void request_token(std::uint64_t lock, Local& l);
+  void give_back(std::uint64_t lock, Local& l);
+  void grant_local(Local& l);
+  // Manager side.
+  void on_request_token(std::uint64_t lock, wire::NodeId from);
+  void on_return(std::uint64_t lock);
+  void on_grant(std::uint64_t lock);
+  void on_recall(std::uint64_t lock);
+  void to(wire::NodeId node, const wire::Message& m);
+
+  wire::NodeId self_;
+  std::uint32_t node_count_;
+  net::MessageGate& gate_;
+  ChannelServer& channel_;
+  std::map<std::uint64_t, Local> local_;
+  std::map<std::uint64_t, Managed> managed_;
+  std::uint64_t handoffs_ = 0;
+};
+
+}  // namespace gpt::node
