@@ -60,6 +60,8 @@ enum class Op : std::uint32_t {
   kTryLock = 13,    // as kLock, or -EBUSY at once (then the token is asked
                     // for, so a later try can succeed)
   kUnlock = 14,
+  kBarrierWait = 15,  // req: u64 barrier, u32 manager, u32 count. Returns when
+                      // `count` threads arrived; status 1 for one of them.
   kAcquireMore = 11,  // the rest of a long kAcquire/kBarrier list: req u64
                       // cursor, u64 offset; reply: u64 pages[] from there.
   kBarrier = 5,    // req: nothing. Returns when every node has arrived, with

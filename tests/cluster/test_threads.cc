@@ -115,3 +115,45 @@ INSTANTIATE_TEST_SUITE_P(Locks, Mutex,
                          });
 
 }  // namespace
+
+namespace {
+
+struct BarrierCase {
+  std::string binary;
+  int nodes, threads, phases;
+};
+
+class Barrier : public ::testing::TestWithParam<BarrierCase> {};
+
+// A barrier reused many times by threads on every node: in each phase all
+// see all the writes of the phase, and exactly one is the serial thread.
+TEST_P(Barrier, SeparatesPhasesAcrossNodes) {
+  const auto& c = GetParam();
+  JobRunner job({launcher(), "-n", std::to_string(c.nodes), "--timeout", "120", program(c.binary),
+                 std::to_string(c.threads), std::to_string(c.phases)});
+  auto status = job.wait(180s);
+  ASSERT_TRUE(status) << job.err();
+  EXPECT_EQ(exit_code(*status), 0) << job.out() << job.err();
+  EXPECT_EQ(job.out(), std::to_string(c.threads) + " threads, " + std::to_string(c.phases) +
+                           " phases on " + std::to_string(c.nodes) + " nodes: ok\n")
+      << job.err();
+}
+
+INSTANTIATE_TEST_SUITE_P(Barriers, Barrier,
+                         ::testing::Values(BarrierCase{"barrier_phases", 1, 4, 50},
+                                           BarrierCase{"barrier_phases", 2, 8, 100},
+                                           BarrierCase{"barrier_phases", 4, 8, 100},
+                                           BarrierCase{"barrier_phases_glibc", 3, 6, 50}),
+                         [](const auto& info) {
+                           return info.param.binary + "_" + std::to_string(info.param.nodes) + "nodes";
+                         });
+
+TEST(Barrier, WorksWithoutTheLauncherToo) {
+  JobRunner job({program("barrier_phases"), "4", "30"});
+  auto status = job.wait(60s);
+  ASSERT_TRUE(status) << job.err();
+  EXPECT_EQ(exit_code(*status), 0) << job.err();
+  EXPECT_EQ(job.out(), "4 threads, 30 phases on 1 nodes: ok\n");
+}
+
+}  // namespace

@@ -46,6 +46,8 @@ std::vector<wire::Message> one_of_each() {
       wire::LockGrant{0x200000004000},
       wire::LockRecall{0x200000004000},
       wire::LockReturn{0x200000004000},
+      wire::BarrierWaitRequest{5, 0x200000005000, 3},
+      wire::BarrierWaitDone{5, 1},
   };
 }
 

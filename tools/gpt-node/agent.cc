@@ -17,6 +17,7 @@
 #include "gpt/futex.h"
 #include "gpt/region.h"
 #include "heap_memory.h"
+#include "barriers.h"
 #include "locks.h"
 #include "threads.h"
 #include "log.h"
@@ -70,6 +71,8 @@ Agent::Agent(AgentConfig config, net::MessageGate& gate, std::string data_endpoi
           case channel::Op::kTryLock:
           case channel::Op::kUnlock:
             return locks_->on_request(slot, op, req);
+          case channel::Op::kBarrierWait:
+            return barriers_->on_request(slot, req);
           default:
             return coherence_->on_request(slot, op, req, reply);
         }
@@ -77,6 +80,7 @@ Agent::Agent(AgentConfig config, net::MessageGate& gate, std::string data_endpoi
   coherence_ = std::make_unique<Coherence>(config_.node, config_.node_count, *heap_, gate_, *server_);
   threads_ = std::make_unique<Threads>(config_.node, config_.node_count, geometry, gate_, *server_);
   locks_ = std::make_unique<Locks>(config_.node, config_.node_count, gate_, *server_);
+  barriers_ = std::make_unique<Barriers>(config_.node, config_.node_count, gate_, *server_);
   hooks_.set_wakeup_fd(doorbell_fd_);
 }
 
@@ -131,7 +135,9 @@ void Agent::handle(const wire::Envelope& env) {
       early_.push_back(env);
       return;
     }
-    if (coherence_->on_message(env) || threads_->on_message(env) || locks_->on_message(env)) return;
+    if (coherence_->on_message(env) || threads_->on_message(env) || locks_->on_message(env) ||
+        barriers_->on_message(env))
+      return;
   }
   std::visit(
       util::Overloaded{
@@ -232,8 +238,8 @@ void Agent::stop_application() {
     serve_channel();
     if (auto env = gate_.next(std::chrono::milliseconds(5)))
       if (env->from != wire::kLauncherId && !coherence_->on_message(*env) &&
-          !threads_->on_message(*env))
-        (void)locks_->on_message(*env);
+          !threads_->on_message(*env) && !locks_->on_message(*env))
+        (void)barriers_->on_message(*env);
   }
   util::log_line("program (pid " + std::to_string(app_pid_) +
                  ") did not stop within 2 s; killing it");

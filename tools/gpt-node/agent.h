@@ -29,6 +29,7 @@ class Coherence;
 class HeapMemory;
 class Threads;
 class Locks;
+class Barriers;
 
 struct AgentConfig {
   wire::NodeId node = 0;
@@ -85,6 +86,7 @@ class Agent {
   std::unique_ptr<Coherence> coherence_;
   std::unique_ptr<Threads> threads_;
   std::unique_ptr<Locks> locks_;
+  std::unique_ptr<Barriers> barriers_;
   // Coherence messages that arrived before the peer table (a fast peer).
   std::vector<wire::Envelope> early_;
 };

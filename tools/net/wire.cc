@@ -122,6 +122,8 @@ struct Writer {
   void operator()(const ThreadExited& m) { ar(m.tcb); }
   void operator()(const JoinWait& m) { ar(m.request, m.tcb); }
   void operator()(const JoinDone& m) { ar(m.request); }
+  void operator()(const BarrierWaitRequest& m) { ar(m.request, m.barrier, m.count); }
+  void operator()(const BarrierWaitDone& m) { ar(m.request, m.serial); }
   void operator()(const LockReturn& m) { ar(m.lock); }
   void operator()(const LockRecall& m) { ar(m.lock); }
   void operator()(const LockGrant& m) { ar(m.lock); }
@@ -200,6 +202,8 @@ struct Reader {
   void operator()(ThreadExited& m) { ar(m.tcb); }
   void operator()(JoinWait& m) { ar(m.request, m.tcb); }
   void operator()(JoinDone& m) { ar(m.request); }
+  void operator()(BarrierWaitRequest& m) { ar(m.request, m.barrier, m.count); }
+  void operator()(BarrierWaitDone& m) { ar(m.request, m.serial); }
   void operator()(LockReturn& m) { ar(m.lock); }
   void operator()(LockRecall& m) { ar(m.lock); }
   void operator()(LockGrant& m) { ar(m.lock); }
@@ -240,6 +244,8 @@ std::optional<Message> empty_message(std::uint16_t tag) {
     case Type::kThreadExited: return ThreadExited{};
     case Type::kJoinWait: return JoinWait{};
     case Type::kJoinDone: return JoinDone{};
+    case Type::kBarrierWaitRequest: return BarrierWaitRequest{};
+    case Type::kBarrierWaitDone: return BarrierWaitDone{};
     case Type::kLockReturn: return LockReturn{};
     case Type::kLockRecall: return LockRecall{};
     case Type::kLockGrant: return LockGrant{};
@@ -277,7 +283,8 @@ Type type_of(const Message& m) {
       Type::kNoticePost,  Type::kNoticeAck,    Type::kNoticeQuery,   Type::kNoticeList,
       Type::kBarrierArrive, Type::kBarrierRelease, Type::kRemoteFrees, Type::kSpawnThread,
       Type::kThreadExited, Type::kJoinWait, Type::kJoinDone, Type::kLockRequest,
-      Type::kLockGrant, Type::kLockRecall, Type::kLockReturn};
+      Type::kLockGrant, Type::kLockRecall, Type::kLockReturn, Type::kBarrierWaitRequest,
+      Type::kBarrierWaitDone};
   static_assert(std::size(kTypes) == std::variant_size_v<Message>);
   return kTypes[m.index()];
 }
@@ -307,6 +314,8 @@ std::string_view name_of(Type t) {
     case Type::kThreadExited: return "ThreadExited";
     case Type::kJoinWait: return "JoinWait";
     case Type::kJoinDone: return "JoinDone";
+    case Type::kBarrierWaitRequest: return "BarrierWaitRequest";
+    case Type::kBarrierWaitDone: return "BarrierWaitDone";
     case Type::kLockReturn: return "LockReturn";
     case Type::kLockRecall: return "LockRecall";
     case Type::kLockGrant: return "LockGrant";

@@ -180,12 +180,23 @@ struct LockReturn {  // holder -> manager: here it is
   std::uint64_t lock = 0;
 };
 
+// ---- pthread barriers: arrivals counted at the barrier's manager -----------
+struct BarrierWaitRequest {  // node -> manager: a thread arrived
+  std::uint64_t request = 0;
+  std::uint64_t barrier = 0;
+  std::uint32_t count = 0;  // threads the barrier waits for
+};
+struct BarrierWaitDone {  // manager -> node: everyone arrived
+  std::uint64_t request = 0;
+  std::uint32_t serial = 0;  // 1 for exactly one waiter
+};
+
 using Message =
     std::variant<Hello, PeerTable, AppStarted, MainExited, NodeFailed, Shutdown, Ping, Pong,
                  PageRequest, PageData, DiffBatch, DiffAck, NoticePost, NoticeAck, NoticeQuery,
                  NoticeList, BarrierArrive, BarrierRelease, RemoteFrees, SpawnThread,
                  ThreadExited, JoinWait, JoinDone, LockRequest, LockGrant, LockRecall,
-                 LockReturn>;
+                 LockReturn, BarrierWaitRequest, BarrierWaitDone>;
 
 // Type tags on the wire; the order of the variant is not the wire contract.
 enum class Type : std::uint16_t {
@@ -216,6 +227,8 @@ enum class Type : std::uint16_t {
   kLockGrant = 65,
   kLockRecall = 66,
   kLockReturn = 67,
+  kBarrierWaitRequest = 68,
+  kBarrierWaitDone = 69,
 };
 
 struct Envelope {

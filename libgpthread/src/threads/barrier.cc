@@ -1,0 +1,87 @@
+// pthread barriers across nodes: arrival is a release, departure an
+// acquire; the counting happens at the barrier's manager (the home of its
+// page; tools/gpt-node/barriers.cc). The barrier object holds only a magic
+// and the count (every libc's pthread_barrier_t has room for them).
+#include <errno.h>
+#include <pthread.h>
+
+#include <atomic>
+#include <cstdint>
+
+#include "coherence.h"
+#include "global_space.h"
+#include "gpt/channel_client.h"
+#include "gpt/futex.h"
+#include "runtime.h"
+
+#define GPT_API extern "C" __attribute__((visibility("default")))
+
+namespace {
+
+constexpr std::uint32_t kBarrierMagic = 0x52414247;  // "GBAR"
+
+struct Barrier {
+  std::uint32_t magic;
+  std::uint32_t count;
+  // Used only without an agent (a one-node run): a local futex barrier.
+  std::atomic<std::uint32_t> arrived;
+  std::atomic<std::uint32_t> generation;
+};
+
+int local_wait(Barrier* b) {
+  std::uint32_t gen = b->generation.load(std::memory_order_acquire);
+  if (b->arrived.fetch_add(1, std::memory_order_acq_rel) + 1 == b->count) {
+    b->arrived.store(0, std::memory_order_relaxed);
+    b->generation.fetch_add(1, std::memory_order_release);
+    gpt::futex::wake_all(&b->generation);
+    return PTHREAD_BARRIER_SERIAL_THREAD;
+  }
+  while (b->generation.load(std::memory_order_acquire) == gen) gpt::futex::wait(&b->generation, gen);
+  return 0;
+}
+static_assert(sizeof(Barrier) <= sizeof(pthread_barrier_t));
+
+std::uint32_t manager_of(const void* b) {
+  const auto& space = gpt::galloc::space();
+  auto a = reinterpret_cast<std::uintptr_t>(b);
+  // Outside the global space only this node's threads can reach it.
+  if (!space.coherent || !space.contains(b)) return static_cast<std::uint32_t>(gpt::rt::state().node_id);
+  return space.geometry.home_of_page(space.geometry.page_of(a));
+}
+
+}  // namespace
+
+GPT_API int pthread_barrier_init(pthread_barrier_t* b, const pthread_barrierattr_t*, unsigned count) {
+  if (count == 0) return EINVAL;
+  auto* self = reinterpret_cast<Barrier*>(b);
+  self->magic = kBarrierMagic;
+  self->count = count;
+  self->arrived.store(0, std::memory_order_relaxed);
+  self->generation.store(0, std::memory_order_relaxed);
+  return 0;
+}
+
+GPT_API int pthread_barrier_destroy(pthread_barrier_t* b) {
+  auto* self = reinterpret_cast<Barrier*>(b);
+  if (self->magic != kBarrierMagic) return EINVAL;
+  self->magic = 0;
+  return 0;
+}
+
+GPT_API int pthread_barrier_wait(pthread_barrier_t* b) {
+  gpt::rt::ensure_started();
+  auto* self = reinterpret_cast<Barrier*>(b);
+  if (self->magic != kBarrierMagic) return EINVAL;
+  if (!gpt::rt::state().channel) return local_wait(self);
+  const std::uint32_t count = self->count;
+  gpt::galloc::release();
+  struct {
+    std::uint64_t barrier;
+    std::uint32_t manager, count;
+  } req{reinterpret_cast<std::uintptr_t>(b), manager_of(b), count};
+  gpt::channel::Client client(gpt::rt::state().channel);
+  auto r = client.call(gpt::channel::Op::kBarrierWait, &req, sizeof req, nullptr, 0);
+  if (r.status < 0) return EINVAL;
+  gpt::galloc::acquire();
+  return r.status == 1 ? PTHREAD_BARRIER_SERIAL_THREAD : 0;
+}

@@ -1,0 +1,55 @@
+/* pthread barriers across nodes, reused many times: in each phase every
+ * thread writes its slot of a shared array, waits, checks every slot of the
+ * phase, waits again. Exactly one serial thread per phase. */
+#include <gpthread.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#define MAX_THREADS 64
+static pthread_barrier_t g_barrier;
+static int g_threads, g_phases;
+static long g_slots[MAX_THREADS];
+static int g_serials;
+static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void* phase_worker(void* arg) {
+  long me = (long)arg;
+  for (int phase = 1; phase <= g_phases; ++phase) {
+    g_slots[me] = phase * 1000 + me;
+    int r = pthread_barrier_wait(&g_barrier);
+    if (r == PTHREAD_BARRIER_SERIAL_THREAD) {
+      pthread_mutex_lock(&g_lock);
+      ++g_serials;
+      pthread_mutex_unlock(&g_lock);
+    } else if (r != 0) {
+      fprintf(stderr, "barrier wait returned %d\n", r);
+      exit(2);
+    }
+    for (int k = 0; k < g_threads; ++k)
+      if (g_slots[k] != phase * 1000 + k) {
+        fprintf(stderr, "phase %d: thread %ld on node %d sees slot %d = %ld\n", phase, me,
+                gpt_self_node(), k, g_slots[k]);
+        exit(3);
+      }
+    pthread_barrier_wait(&g_barrier);
+  }
+  return NULL;
+}
+
+int main(int argc, char** argv) {
+  g_threads = argc > 1 ? atoi(argv[1]) : 4;
+  g_phases = argc > 2 ? atoi(argv[2]) : 50;
+  if (g_threads > MAX_THREADS) g_threads = MAX_THREADS;
+  pthread_barrier_init(&g_barrier, NULL, (unsigned)g_threads);
+  pthread_t t[MAX_THREADS];
+  for (long i = 0; i < g_threads; ++i) pthread_create(&t[i], NULL, phase_worker, (void*)i);
+  for (int i = 0; i < g_threads; ++i) pthread_join(t[i], NULL);
+  pthread_barrier_destroy(&g_barrier);
+  if (g_serials != g_phases) {
+    fprintf(stderr, "%d serial threads for %d phases\n", g_serials, g_phases);
+    return 1;
+  }
+  printf("%d threads, %d phases on %d nodes: ok\n", g_threads, g_phases, gpt_node_count());
+  return 0;
+}

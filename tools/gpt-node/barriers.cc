@@ -1,0 +1,69 @@
+#include "barriers.h"
+
+#include <cerrno>
+#include <cstring>
+
+#include "log.h"
+#include "overloaded.h"
+
+namespace gpt::node {
+
+Barriers::Barriers(wire::NodeId self, std::uint32_t node_count, net::MessageGate& gate,
+                   ChannelServer& channel)
+    : self_(self), node_count_(node_count), gate_(gate), channel_(channel) {}
+
+std::optional<Reply> Barriers::on_request(std::uint32_t slot, std::span<const unsigned char> request) {
+  std::uint64_t barrier;
+  std::uint32_t manager, count;
+  if (request.size() != 16) return Reply{-EINVAL, 0};
+  std::memcpy(&barrier, request.data(), 8);
+  std::memcpy(&manager, request.data() + 8, 4);
+  std::memcpy(&count, request.data() + 12, 4);
+  if (manager >= node_count_ || count == 0) return Reply{-EINVAL, 0};
+  std::uint64_t id = next_request_++;
+  waiting_[id] = slot;
+  if (manager == self_) arrive(barrier, count, Arrival{self_, id});
+  else if (!gate_.send(manager, wire::BarrierWaitRequest{id, barrier, count}))
+    util::log_line("cannot reach barrier manager node " + std::to_string(manager));
+  return std::nullopt;
+}
+
+void Barriers::arrive(std::uint64_t barrier, std::uint32_t count, Arrival who) {
+  auto& list = arrived_[barrier];
+  list.push_back(who);
+  if (list.size() < count) return;
+  std::vector<Arrival> all = std::move(list);
+  arrived_.erase(barrier);
+  // The last to arrive is the serial thread (any one is allowed).
+  for (std::size_t i = 0; i < all.size(); ++i) {
+    std::uint32_t serial = i + 1 == all.size() ? 1 : 0;
+    if (all[i].node == self_) done(all[i].request, serial);
+    else if (!gate_.send(all[i].node, wire::BarrierWaitDone{all[i].request, serial}))
+      util::log_line("cannot release a barrier waiter on node " + std::to_string(all[i].node));
+  }
+}
+
+void Barriers::done(std::uint64_t request, std::uint32_t serial) {
+  auto it = waiting_.find(request);
+  if (it == waiting_.end()) return;
+  channel_.complete(it->second, Reply{static_cast<std::int32_t>(serial), 0});
+  waiting_.erase(it);
+}
+
+bool Barriers::on_message(const wire::Envelope& env) {
+  return std::visit(util::Overloaded{
+                        [&](const wire::BarrierWaitRequest& m) {
+                          if (m.count == 0) return true;
+                          arrive(m.barrier, m.count, Arrival{env.from, m.request});
+                          return true;
+                        },
+                        [&](const wire::BarrierWaitDone& m) {
+                          done(m.request, m.serial);
+                          return true;
+                        },
+                        [&](const auto&) { return false; },
+                    },
+                    env.body);
+}
+
+}  // namespace gpt::node

@@ -1,0 +1,44 @@
+// pthread barriers across nodes: every arrival goes to the barrier's
+// manager (the home of its page), which answers all waiters once `count`
+// threads have arrived, and marks one of them serial.
+//
+// Single-threaded: called from the agent's poll loop only.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <span>
+#include <vector>
+
+#include "channel_server.h"
+#include "message_gate.h"
+#include "wire.h"
+
+namespace gpt::node {
+
+class Barriers {
+ public:
+  Barriers(wire::NodeId self, std::uint32_t node_count, net::MessageGate& gate, ChannelServer& channel);
+
+  [[nodiscard]] std::optional<Reply> on_request(std::uint32_t slot, std::span<const unsigned char> request);
+  bool on_message(const wire::Envelope& env);
+
+ private:
+  struct Arrival {
+    wire::NodeId node;
+    std::uint64_t request;
+  };
+  void arrive(std::uint64_t barrier, std::uint32_t count, Arrival who);
+  void done(std::uint64_t request, std::uint32_t serial);
+
+  wire::NodeId self_;
+  std::uint32_t node_count_;
+  net::MessageGate& gate_;
+  ChannelServer& channel_;
+  std::uint64_t next_request_ = 1;
+  std::map<std::uint64_t, std::uint32_t> waiting_;  // our requests -> slots
+  std::map<std::uint64_t, std::vector<Arrival>> arrived_;  // manager side
+};
+
+}  // namespace gpt::node
