@@ -60,6 +60,10 @@ enum class Op : std::uint32_t {
   kTryLock = 13,    // as kLock, or -EBUSY at once (then the token is asked
                     // for, so a later try can succeed)
   kUnlock = 14,
+  // Condition variables: req u64 cond, u32 manager, u32 0 (+ below).
+  kCondEnqueue = 16,  // returns u64 ticket once queued at the manager
+  kCondSleep = 17,    // + u64 ticket, i64 timeout ns (< 0: none); 0 or -ETIMEDOUT
+  kCondSignal = 18,   // + u32 all (0: one waiter)
   kBarrierWait = 15,  // req: u64 barrier, u32 manager, u32 count. Returns when
                       // `count` threads arrived; status 1 for one of them.
   kAcquireMore = 11,  // the rest of a long kAcquire/kBarrier list: req u64

@@ -48,6 +48,11 @@ std::vector<wire::Message> one_of_each() {
       wire::LockReturn{0x200000004000},
       wire::BarrierWaitRequest{5, 0x200000005000, 3},
       wire::BarrierWaitDone{5, 1},
+      wire::CondEnqueue{6, 0x200000006000},
+      wire::CondEnqueued{6},
+      wire::CondSignal{0x200000006000, 1},
+      wire::CondWake{6},
+      wire::CondCancel{0x200000006000, 6},
   };
 }
 

@@ -18,6 +18,7 @@
 #include "gpt/region.h"
 #include "heap_memory.h"
 #include "barriers.h"
+#include "conds.h"
 #include "locks.h"
 #include "threads.h"
 #include "log.h"
@@ -73,6 +74,10 @@ Agent::Agent(AgentConfig config, net::MessageGate& gate, std::string data_endpoi
             return locks_->on_request(slot, op, req);
           case channel::Op::kBarrierWait:
             return barriers_->on_request(slot, req);
+          case channel::Op::kCondEnqueue:
+          case channel::Op::kCondSleep:
+          case channel::Op::kCondSignal:
+            return conds_->on_request(slot, op, req);
           default:
             return coherence_->on_request(slot, op, req, reply);
         }
@@ -81,6 +86,7 @@ Agent::Agent(AgentConfig config, net::MessageGate& gate, std::string data_endpoi
   threads_ = std::make_unique<Threads>(config_.node, config_.node_count, geometry, gate_, *server_);
   locks_ = std::make_unique<Locks>(config_.node, config_.node_count, gate_, *server_);
   barriers_ = std::make_unique<Barriers>(config_.node, config_.node_count, gate_, *server_);
+  conds_ = std::make_unique<Conds>(config_.node, config_.node_count, gate_, *server_);
   hooks_.set_wakeup_fd(doorbell_fd_);
 }
 
@@ -109,6 +115,7 @@ int Agent::run() {
         }
       }
       reap_application();
+      conds_->expire(now);
       if (phase_ == Phase::kAppEnded && expect_shutdown_ &&
           now - app_ended_at_ > kOrphanLimit) {
         util::log_line("the launcher did not end the job after the program ended; exiting");
@@ -136,7 +143,7 @@ void Agent::handle(const wire::Envelope& env) {
       return;
     }
     if (coherence_->on_message(env) || threads_->on_message(env) || locks_->on_message(env) ||
-        barriers_->on_message(env))
+        barriers_->on_message(env) || conds_->on_message(env))
       return;
   }
   std::visit(
@@ -238,8 +245,9 @@ void Agent::stop_application() {
     serve_channel();
     if (auto env = gate_.next(std::chrono::milliseconds(5)))
       if (env->from != wire::kLauncherId && !coherence_->on_message(*env) &&
-          !threads_->on_message(*env) && !locks_->on_message(*env))
-        (void)barriers_->on_message(*env);
+          !threads_->on_message(*env) && !locks_->on_message(*env) &&
+          !barriers_->on_message(*env))
+        (void)conds_->on_message(*env);
   }
   util::log_line("program (pid " + std::to_string(app_pid_) +
                  ") did not stop within 2 s; killing it");

@@ -30,6 +30,7 @@ class HeapMemory;
 class Threads;
 class Locks;
 class Barriers;
+class Conds;
 
 struct AgentConfig {
   wire::NodeId node = 0;
@@ -87,6 +88,7 @@ class Agent {
   std::unique_ptr<Threads> threads_;
   std::unique_ptr<Locks> locks_;
   std::unique_ptr<Barriers> barriers_;
+  std::unique_ptr<Conds> conds_;
   // Coherence messages that arrived before the peer table (a fast peer).
   std::vector<wire::Envelope> early_;
 };

@@ -122,6 +122,11 @@ struct Writer {
   void operator()(const ThreadExited& m) { ar(m.tcb); }
   void operator()(const JoinWait& m) { ar(m.request, m.tcb); }
   void operator()(const JoinDone& m) { ar(m.request); }
+  void operator()(const CondCancel& m) { ar(m.cond, m.ticket); }
+  void operator()(const CondWake& m) { ar(m.ticket); }
+  void operator()(const CondSignal& m) { ar(m.cond, m.all); }
+  void operator()(const CondEnqueued& m) { ar(m.request); }
+  void operator()(const CondEnqueue& m) { ar(m.request, m.cond); }
   void operator()(const BarrierWaitRequest& m) { ar(m.request, m.barrier, m.count); }
   void operator()(const BarrierWaitDone& m) { ar(m.request, m.serial); }
   void operator()(const LockReturn& m) { ar(m.lock); }
@@ -202,6 +207,11 @@ struct Reader {
   void operator()(ThreadExited& m) { ar(m.tcb); }
   void operator()(JoinWait& m) { ar(m.request, m.tcb); }
   void operator()(JoinDone& m) { ar(m.request); }
+  void operator()(CondCancel& m) { ar(m.cond, m.ticket); }
+  void operator()(CondWake& m) { ar(m.ticket); }
+  void operator()(CondSignal& m) { ar(m.cond, m.all); }
+  void operator()(CondEnqueued& m) { ar(m.request); }
+  void operator()(CondEnqueue& m) { ar(m.request, m.cond); }
   void operator()(BarrierWaitRequest& m) { ar(m.request, m.barrier, m.count); }
   void operator()(BarrierWaitDone& m) { ar(m.request, m.serial); }
   void operator()(LockReturn& m) { ar(m.lock); }
@@ -244,6 +254,11 @@ std::optional<Message> empty_message(std::uint16_t tag) {
     case Type::kThreadExited: return ThreadExited{};
     case Type::kJoinWait: return JoinWait{};
     case Type::kJoinDone: return JoinDone{};
+    case Type::kCondCancel: return CondCancel{};
+    case Type::kCondWake: return CondWake{};
+    case Type::kCondSignal: return CondSignal{};
+    case Type::kCondEnqueued: return CondEnqueued{};
+    case Type::kCondEnqueue: return CondEnqueue{};
     case Type::kBarrierWaitRequest: return BarrierWaitRequest{};
     case Type::kBarrierWaitDone: return BarrierWaitDone{};
     case Type::kLockReturn: return LockReturn{};
@@ -284,7 +299,8 @@ Type type_of(const Message& m) {
       Type::kBarrierArrive, Type::kBarrierRelease, Type::kRemoteFrees, Type::kSpawnThread,
       Type::kThreadExited, Type::kJoinWait, Type::kJoinDone, Type::kLockRequest,
       Type::kLockGrant, Type::kLockRecall, Type::kLockReturn, Type::kBarrierWaitRequest,
-      Type::kBarrierWaitDone};
+      Type::kBarrierWaitDone, Type::kCondEnqueue, Type::kCondEnqueued, Type::kCondSignal,
+      Type::kCondWake, Type::kCondCancel};
   static_assert(std::size(kTypes) == std::variant_size_v<Message>);
   return kTypes[m.index()];
 }
@@ -314,6 +330,11 @@ std::string_view name_of(Type t) {
     case Type::kThreadExited: return "ThreadExited";
     case Type::kJoinWait: return "JoinWait";
     case Type::kJoinDone: return "JoinDone";
+    case Type::kCondCancel: return "CondCancel";
+    case Type::kCondWake: return "CondWake";
+    case Type::kCondSignal: return "CondSignal";
+    case Type::kCondEnqueued: return "CondEnqueued";
+    case Type::kCondEnqueue: return "CondEnqueue";
     case Type::kBarrierWaitRequest: return "BarrierWaitRequest";
     case Type::kBarrierWaitDone: return "BarrierWaitDone";
     case Type::kLockReturn: return "LockReturn";

@@ -191,12 +191,33 @@ struct BarrierWaitDone {  // manager -> node: everyone arrived
   std::uint32_t serial = 0;  // 1 for exactly one waiter
 };
 
+// ---- condition variables: waiters queued FIFO at the condition's manager --
+struct CondEnqueue {  // node -> manager: a thread will wait (ticket = request)
+  std::uint64_t request = 0;
+  std::uint64_t cond = 0;
+};
+struct CondEnqueued {  // manager -> node: queued (now the mutex may be unlocked)
+  std::uint64_t request = 0;
+};
+struct CondSignal {  // any node -> manager: wake one (or all) waiters
+  std::uint64_t cond = 0;
+  std::uint32_t all = 0;
+};
+struct CondWake {  // manager -> waiter's node
+  std::uint64_t ticket = 0;
+};
+struct CondCancel {  // waiter's node -> manager: timed out, forget the ticket
+  std::uint64_t cond = 0;
+  std::uint64_t ticket = 0;
+};
+
 using Message =
     std::variant<Hello, PeerTable, AppStarted, MainExited, NodeFailed, Shutdown, Ping, Pong,
                  PageRequest, PageData, DiffBatch, DiffAck, NoticePost, NoticeAck, NoticeQuery,
                  NoticeList, BarrierArrive, BarrierRelease, RemoteFrees, SpawnThread,
                  ThreadExited, JoinWait, JoinDone, LockRequest, LockGrant, LockRecall,
-                 LockReturn, BarrierWaitRequest, BarrierWaitDone>;
+                 LockReturn, BarrierWaitRequest, BarrierWaitDone, CondEnqueue, CondEnqueued,
+                 CondSignal, CondWake, CondCancel>;
 
 // Type tags on the wire; the order of the variant is not the wire contract.
 enum class Type : std::uint16_t {
@@ -229,6 +250,11 @@ enum class Type : std::uint16_t {
   kLockReturn = 67,
   kBarrierWaitRequest = 68,
   kBarrierWaitDone = 69,
+  kCondEnqueue = 70,
+  kCondEnqueued = 71,
+  kCondSignal = 72,
+  kCondWake = 73,
+  kCondCancel = 74,
 };
 
 struct Envelope {

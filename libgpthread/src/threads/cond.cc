@@ -1,0 +1,124 @@
+// Condition variables across nodes (docs/threads.md). A waiter is queued
+// at the condition's manager before it unlocks the mutex, so a signal sent
+// after that unlock always finds it; then it sleeps on its ticket in its
+// agent, and locks the mutex again (which acquires if the lock's token
+// came from another node). Signal and broadcast release first.
+//
+// Conditions outside the global space, and every condition when there is
+// no agent (a one-node run), use a local futex condition in the object.
+#include <errno.h>
+#include <pthread.h>
+#include <time.h>
+
+#include <atomic>
+#include <cstdint>
+
+#include "coherence.h"
+#include "global_space.h"
+#include "gpt/channel_client.h"
+#include "gpt/futex.h"
+#include "runtime.h"
+
+#define GPT_API extern "C" __attribute__((visibility("default")))
+
+namespace {
+
+struct LocalCond {
+  std::atomic<std::uint32_t> seq;
+};
+static_assert(sizeof(LocalCond) <= sizeof(pthread_cond_t));
+
+bool distributed(const pthread_cond_t* c) {
+  const auto& s = gpt::galloc::space();
+  return s.coherent && s.contains(c);
+}
+
+// Nanoseconds from now until an absolute CLOCK_REALTIME time (>= 0), or -1.
+std::int64_t until(const struct timespec* abstime) {
+  if (!abstime) return -1;
+  struct timespec now;
+  clock_gettime(CLOCK_REALTIME, &now);
+  std::int64_t ns = (abstime->tv_sec - now.tv_sec) * 1000000000LL + (abstime->tv_nsec - now.tv_nsec);
+  return ns < 0 ? 0 : ns;
+}
+
+struct Head {
+  std::uint64_t cond;
+  std::uint32_t manager, extra;
+};
+
+Head head_of(const pthread_cond_t* c, std::uint32_t extra) {
+  const auto& g = gpt::galloc::space().geometry;
+  auto a = reinterpret_cast<std::uintptr_t>(c);
+  return Head{a, g.home_of_page(g.page_of(a)), extra};
+}
+
+int local_wait(pthread_cond_t* c, pthread_mutex_t* m, const struct timespec* abstime) {
+  auto* lc = reinterpret_cast<LocalCond*>(c);
+  std::uint32_t seq = lc->seq.load(std::memory_order_acquire);
+  pthread_mutex_unlock(m);
+  std::int64_t ns = until(abstime);
+  if (ns != 0) gpt::futex::wait(&lc->seq, seq, ns);
+  pthread_mutex_lock(m);
+  if (abstime && until(abstime) == 0 && lc->seq.load(std::memory_order_acquire) == seq) return ETIMEDOUT;
+  return 0;
+}
+
+void local_wake(pthread_cond_t* c, bool all) {
+  auto* lc = reinterpret_cast<LocalCond*>(c);
+  lc->seq.fetch_add(1, std::memory_order_acq_rel);
+  if (all) gpt::futex::wake_all(&lc->seq);
+  else gpt::futex::wake(&lc->seq, 1);
+}
+
+}  // namespace
+
+GPT_API int pthread_cond_init(pthread_cond_t* c, const pthread_condattr_t*) {
+  reinterpret_cast<LocalCond*>(c)->seq.store(0, std::memory_order_relaxed);
+  return 0;
+}
+
+GPT_API int pthread_cond_destroy(pthread_cond_t*) { return 0; }
+
+// The libc headers declare abstime non-null for pthread_cond_timedwait;
+// pthread_cond_wait passes none, so both go through this.
+static int timed_wait(pthread_cond_t* c, pthread_mutex_t* m, const struct timespec* abstime) {
+  gpt::rt::ensure_started();
+  if (abstime && (abstime->tv_nsec < 0 || abstime->tv_nsec >= 1000000000L)) return EINVAL;
+  if (!distributed(c)) return local_wait(c, m, abstime);
+  gpt::channel::Client client(gpt::rt::state().channel);
+  Head h = head_of(c, 0);
+  std::uint64_t ticket = 0;
+  auto r = client.call(gpt::channel::Op::kCondEnqueue, &h, sizeof h, &ticket, sizeof ticket);
+  if (r.status != 0) return EINVAL;
+  pthread_mutex_unlock(m);
+  struct {
+    Head h;
+    std::uint64_t ticket;
+    std::int64_t timeout_ns;
+  } sleep{h, ticket, until(abstime)};
+  r = client.call(gpt::channel::Op::kCondSleep, &sleep, sizeof sleep, nullptr, 0);
+  pthread_mutex_lock(m);
+  return r.status == -ETIMEDOUT ? ETIMEDOUT : 0;
+}
+
+GPT_API int pthread_cond_timedwait(pthread_cond_t* c, pthread_mutex_t* m, const struct timespec* abstime) {
+  return timed_wait(c, m, abstime);
+}
+
+GPT_API int pthread_cond_wait(pthread_cond_t* c, pthread_mutex_t* m) { return timed_wait(c, m, nullptr); }
+
+static int signal_cond(pthread_cond_t* c, bool all) {
+  gpt::rt::ensure_started();
+  if (!distributed(c)) {
+    local_wake(c, all);
+    return 0;
+  }
+  gpt::galloc::release();
+  Head h = head_of(c, all ? 1 : 0);
+  gpt::channel::Client client(gpt::rt::state().channel);
+  return client.call(gpt::channel::Op::kCondSignal, &h, sizeof h, nullptr, 0).status == 0 ? 0 : EINVAL;
+}
+
+GPT_API int pthread_cond_signal(pthread_cond_t* c) { return signal_cond(c, false); }
+GPT_API int pthread_cond_broadcast(pthread_cond_t* c) { return signal_cond(c, true); }
