@@ -1,11 +1,33 @@
-/* hello: the first program to run under gpt-launch.
- * main() runs once, on node 0, and reports the size of the job. */
-#include <gpthread.h>
+/* hello: one thread per node (spread placement puts thread i on node i);
+ * each reports where it ran. stdout is the same everywhere; where each
+ * thread ran goes to stderr. */
+#include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
+
+#include "node_id.h"
+
+static int ran_on[64];
+
+static void* greet(void* arg) {
+  long i = (long)arg;
+  ran_on[i] = sample_node();
+  return (void*)(i * i);
+}
 
 int main(void) {
-  int nodes = gpt_node_count();
-  printf("hello from node %d: this job runs on %d node%s\n", gpt_node_id(), nodes,
-         nodes == 1 ? "" : "s");
-  return gpt_node_id() == 0 ? 0 : 1; /* main runs on the origin only */
+  int n = sample_nodes();
+  pthread_t t[64];
+  for (long i = 0; i < n; ++i) pthread_create(&t[i], NULL, greet, (void*)i);
+  long sum = 0;
+  for (long i = 0; i < n; ++i) {
+    void* r;
+    pthread_join(t[i], &r);
+    sum += (long)r;
+    fprintf(stderr, "thread %ld ran on node %d\n", i, ran_on[i]);
+  }
+  long want = 0;
+  for (long i = 0; i < n; ++i) want += i * i;
+  printf("hello: one thread per node, each reported where it ran: %s\n", sum == want ? "ok" : "WRONG");
+  return sum == want ? 0 : 1;
 }
