@@ -42,9 +42,10 @@ enum class Op : std::uint32_t {
   kRelease = 3,    // req: u64 pages[], write-protected by the caller. The agent
                    // sends their diffs home, waits for the acks, posts the
                    // write notices; reply: u64 epoch.
-  kAcquire = 4,    // req: nothing. reply: u64 cursor, u64 total, then the
-                   // first u64 pages[] written by other nodes since this
-                   // node's last acquire; kAcquireMore fetches the rest.
+  kAcquire = 4,    // req: nothing. reply: u64 cursor, u64 total, u64 epoch,
+                   // then the first u64 pages[] written by other nodes since
+                   // the last epoch this node confirmed (kAcquireDone);
+                   // kAcquireMore fetches the rest.
   kRemoteFree = 6,  // req: u32 home, u32 0, u64 pointers[] to free at `home`
                     // (their memory is home's). One-way: reply at once.
   kReleaseForBarrier = 7,  // kRelease whose write notices ride on the next
@@ -66,6 +67,9 @@ enum class Op : std::uint32_t {
   kCondSignal = 18,   // + u32 all (0: one waiter)
   kBarrierWait = 15,  // req: u64 barrier, u32 manager, u32 count. Returns when
                       // `count` threads arrived; status 1 for one of them.
+  kAcquireDone = 19,  // req: u64 epoch: every page noticed up to it is invalid
+                      // here now, so later acquires need not list them. Until
+                      // then concurrent acquires get them again (harmless).
   kAcquireMore = 11,  // the rest of a long kAcquire/kBarrier list: req u64
                       // cursor, u64 offset; reply: u64 pages[] from there.
   kBarrier = 5,    // req: nothing. Returns when every node has arrived, with

@@ -127,11 +127,11 @@ static void acquire_with(channel::Op op, const char* what) {
   // The list lives on the stack: 16 KiB, within any thread's stack.
   std::uint64_t buf[kPagesPerCall];
   auto r = client.call(op, nullptr, 0, buf, sizeof buf);
-  if (r.status < 0 || r.length < 2 * sizeof(std::uint64_t)) agent_failed(what, r.status);
-  const std::uint64_t cursor = buf[0], total = buf[1];
-  std::uint64_t got = r.length / sizeof(std::uint64_t) - 2;
+  if (r.status < 0 || r.length < 3 * sizeof(std::uint64_t)) agent_failed(what, r.status);
+  const std::uint64_t cursor = buf[0], total = buf[1], epoch = buf[2];
+  std::uint64_t got = r.length / sizeof(std::uint64_t) - 3;
   std::uint64_t done = 0;
-  invalidate_all(buf + 2, got);
+  invalidate_all(buf + 3, got);
   done += got;
   while (done < total) {
     std::uint64_t req[2] = {cursor, done};
@@ -141,6 +141,9 @@ static void acquire_with(channel::Op op, const char* what) {
     invalidate_all(buf, got);
     done += got;
   }
+  // Only now may the agent stop listing these pages to this node's acquires.
+  auto confirmed = client.call(channel::Op::kAcquireDone, &epoch, sizeof epoch, nullptr, 0);
+  if (confirmed.status != 0) agent_failed(what, confirmed.status);
 }
 
 void acquire() {

@@ -45,6 +45,13 @@ std::optional<Reply> Coherence::on_request(std::uint32_t slot, channel::Op op,
     case channel::Op::kReleaseForBarrier: return release(slot, request, true);
     case channel::Op::kAcquire: return acquire(slot);
     case channel::Op::kAcquireMore: return acquire_more(request, reply);
+    case channel::Op::kAcquireDone: {
+      std::uint64_t epoch;
+      if (request.size() != sizeof epoch) return Reply{-EINVAL, 0};
+      std::memcpy(&epoch, request.data(), sizeof epoch);
+      last_epoch_ = std::max(last_epoch_, epoch);
+      return Reply{0, 0};
+    }
     case channel::Op::kBarrier: return barrier(slot);
     case channel::Op::kRemoteFree: return remote_free(request);
     default: return Reply{-ENOSYS, 0};
@@ -159,13 +166,14 @@ Reply Coherence::list_chunk(std::span<unsigned char> out, const std::vector<std:
 
 void Coherence::finish_acquire(std::uint32_t slot, std::uint64_t epoch,
                                const std::vector<std::uint64_t>& pages) {
-  last_epoch_ = std::max(last_epoch_, epoch);
+  // last_epoch_ advances only when the program confirms the invalidation
+  // (kAcquireDone): another thread's acquire meanwhile must list them too.
   std::vector<std::uint64_t> mine;
   mine.reserve(pages.size());
   for (std::uint64_t p : pages)
     if (valid_page(p) && heap_.geometry().home_of_page(p) != self_) mine.push_back(p);  // home: current
   auto out = channel_.payload(slot);
-  std::uint64_t header[2] = {0, mine.size()};
+  std::uint64_t header[3] = {0, mine.size(), epoch};
   const std::size_t room = (out.size() - sizeof header) / sizeof(std::uint64_t);
   if (mine.size() > room) {
     header[0] = next_cursor_++;
