@@ -61,6 +61,8 @@ enum class Op : std::uint32_t {
   kTryLock = 13,    // as kLock, or -EBUSY at once (then the token is asked
                     // for, so a later try can succeed)
   kUnlock = 14,
+  kLockFlushed = 20,  // req: u64 lock: the service thread released; the
+                      // token may leave this node now.
   // Condition variables: req u64 cond, u32 manager, u32 0 (+ below).
   kCondEnqueue = 16,  // returns u64 ticket once queued at the manager
   kCondSleep = 17,    // + u64 ticket, i64 timeout ns (< 0: none); 0 or -ETIMEDOUT
@@ -145,6 +147,7 @@ struct alignas(64) RemoteFreeInbox {
 inline constexpr std::size_t kDowncallEntries = 4096;
 enum class Downcall : std::uint32_t {
   kRunThread = 1,  // arg: tcb of a thread to start on this node
+  kFlushLock = 2,  // arg: lock whose token must leave: release, then kLockFlushed
 };
 struct alignas(64) DowncallQueue {
   alignas(64) std::atomic<std::uint64_t> head;  // agent fills

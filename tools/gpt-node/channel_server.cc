@@ -67,6 +67,17 @@ ChannelServerThread::~ChannelServerThread() {
   futex::wake_all(&server_.layout().header.agent_doorbell);
 }
 
+bool push_downcall(channel::Layout& layout, channel::Downcall op, std::uint64_t arg) {
+  auto& q = layout.downcalls;
+  std::uint64_t head = q.head.load(std::memory_order_relaxed);
+  if (head - q.tail.load(std::memory_order_acquire) >= channel::kDowncallEntries) return false;
+  q.entries[head % channel::kDowncallEntries] = {static_cast<std::uint32_t>(op), 0, arg};
+  q.head.store(head + 1, std::memory_order_release);
+  q.bell.fetch_add(1, std::memory_order_release);
+  futex::wake(&q.bell);
+  return true;
+}
+
 std::optional<Reply> serve_builtin(channel::Op op, std::span<const unsigned char> request,
                                    std::span<unsigned char> reply) {
   switch (op) {

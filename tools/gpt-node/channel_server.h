@@ -62,6 +62,10 @@ class ChannelServerThread {
   std::jthread thread_;
 };
 
+// Hands work to the program's service thread (channel.h, DowncallQueue).
+// False if the queue is full.
+bool push_downcall(channel::Layout& layout, channel::Downcall op, std::uint64_t arg);
+
 // Requests every agent answers the same way (kEcho); nullopt for others.
 [[nodiscard]] std::optional<Reply> serve_builtin(channel::Op op,
                                                  std::span<const unsigned char> request,

@@ -33,11 +33,11 @@ std::optional<Reply> Locks::on_request(std::uint32_t slot, channel::Op op,
   std::memcpy(&manager, request.data() + 8, 4);
   if (manager >= node_count_) return Reply{-EINVAL, 0};
   Local& l = local_[lock];
-  l.manager = manager;
+  if (op != channel::Op::kLockFlushed) l.manager = manager;  // the flush reply names none
   switch (op) {
     case channel::Op::kLock:
     case channel::Op::kTryLock:
-      if (l.have_token && !l.held && !l.recall_pending && l.waiters.empty()) {
+      if (l.have_token && !l.held && !l.recall_pending && !l.flushing && l.waiters.empty()) {
         l.held = true;
         bool afar = std::exchange(l.token_from_afar, false);
         return Reply{afar ? channel::kLockFromAfar : 0, 0};
@@ -54,6 +54,9 @@ std::optional<Reply> Locks::on_request(std::uint32_t slot, channel::Op op,
       l.held = false;
       if (l.recall_pending) give_back(lock, l);
       else if (!l.waiters.empty()) grant_local(l);
+      return Reply{0, 0};
+    case channel::Op::kLockFlushed:
+      if (l.flushing) hand_over(lock, l);
       return Reply{0, 0};
     default:
       return Reply{-ENOSYS, 0};
@@ -75,6 +78,16 @@ void Locks::grant_local(Local& l) {
 }
 
 void Locks::give_back(std::uint64_t lock, Local& l) {
+  if (l.flushing) return;
+  l.flushing = true;
+  if (!push_downcall(channel_.layout(), channel::Downcall::kFlushLock, lock)) {
+    util::log_line("the program's service queue is full; handing a lock over without a flush");
+    hand_over(lock, l);
+  }
+}
+
+void Locks::hand_over(std::uint64_t lock, Local& l) {
+  l.flushing = false;
   l.have_token = false;
   l.recall_pending = false;
   ++handoffs_;

@@ -36,6 +36,7 @@ class Locks {
     bool requested = false;       // a LockRequest is outstanding
     bool recall_pending = false;  // the manager wants the token back
     bool token_from_afar = false; // the next local grant must acquire
+    bool flushing = false;        // the program is releasing before the token leaves
     wire::NodeId manager = 0;
     std::deque<std::uint32_t> waiters;  // channel slots
   };
@@ -46,7 +47,8 @@ class Locks {
   };
 
   void request_token(std::uint64_t lock, Local& l);
-  void give_back(std::uint64_t lock, Local& l);
+  void give_back(std::uint64_t lock, Local& l);   // asks the program to flush first
+  void hand_over(std::uint64_t lock, Local& l);   // after the flush: LockReturn
   void grant_local(Local& l);
   // Manager side.
   void on_request_token(std::uint64_t lock, wire::NodeId from);

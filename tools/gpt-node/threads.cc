@@ -27,16 +27,10 @@ void Threads::send(wire::NodeId to, const wire::Message& m) {
 }
 
 void Threads::run_here(std::uint64_t tcb) {
-  auto& q = channel_.layout().downcalls;
-  std::uint64_t head = q.head.load(std::memory_order_relaxed);
-  if (head - q.tail.load(std::memory_order_acquire) >= channel::kDowncallEntries) {
+  if (!push_downcall(channel_.layout(), channel::Downcall::kRunThread, tcb)) {
     util::log_line("more than 4096 threads waiting to start on this node; refusing one");
     return;
   }
-  q.entries[head % channel::kDowncallEntries] = {static_cast<std::uint32_t>(channel::Downcall::kRunThread), 0, tcb};
-  q.head.store(head + 1, std::memory_order_release);
-  q.bell.fetch_add(1, std::memory_order_release);
-  futex::wake(&q.bell);
   ++started_;
 }
 

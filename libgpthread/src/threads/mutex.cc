@@ -1,8 +1,8 @@
 // pthread mutexes across nodes (docs/threads.md). The mutex's address is its
 // identity; its token is managed by the agents (tools/gpt-node/locks.cc).
-// Lock = acquire when the token came from another node; unlock = release
-// first, so whatever the holder wrote is at its homes before the token can
-// leave. The libc's mutex struct only tells the type (recursive,
+// Lock = acquire when the token came from another node; the release happens
+// when the token leaves the node (the service thread does it on request), so
+// whatever the holders wrote is at its homes before another node can lock. The libc's mutex struct only tells the type (recursive,
 // errorcheck); owners and recursion counts are kept here, per node.
 #include <errno.h>
 #include <pthread.h>
@@ -143,7 +143,8 @@ GPT_API int pthread_mutex_unlock(pthread_mutex_t* m) {
       h->count = 0;
     }
   }
-  galloc::release();
+  // No release here: the agent has the service thread release before the
+  // token leaves this node, so a lock used on one node stays local.
   int status = lock_call(channel::Op::kUnlock, m);
   return status == 0 ? 0 : EPERM;
 }

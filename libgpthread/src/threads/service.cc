@@ -121,8 +121,20 @@ void serve_once() {
        tail != q.head.load(std::memory_order_acquire); ++tail) {
     auto e = q.entries[tail % channel::kDowncallEntries];
     q.tail.store(tail + 1, std::memory_order_release);
-    if (e.op == static_cast<std::uint32_t>(channel::Downcall::kRunThread))
+    if (e.op == static_cast<std::uint32_t>(channel::Downcall::kRunThread)) {
       start_here(reinterpret_cast<Tcb*>(e.arg));
+    } else if (e.op == static_cast<std::uint32_t>(channel::Downcall::kFlushLock)) {
+      // A lock's token is leaving this node: what its holders wrote must be
+      // at the homes first (unlock itself does not release).
+      galloc::release();
+      struct {
+        std::uint64_t lock;
+        std::uint32_t manager, pad;
+      } req{e.arg, 0, 0};
+      channel::Client client(rt::state().channel);
+      if (client.call(channel::Op::kLockFlushed, &req, sizeof req, nullptr, 0).status != 0)
+        rt::die("cannot hand a lock's token over", 134);
+    }
   }
   while (g_finish_tail != g_finish_head.load(std::memory_order_acquire)) {
     Tcb* tcb;

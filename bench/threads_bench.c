@@ -1,0 +1,97 @@
+/* Thread and lock benchmarks. Built with gpt-cc (run under gpt-launch) and
+ * with plain gcc (the system's pthreads, the baseline in the same run).
+ * Prints "name value unit". */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#ifdef GPTHREAD
+#include <gpthread.h>
+#endif
+
+static double now_us(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
+}
+
+static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_barrier_t g_barrier;
+static volatile long g_shared;
+static int g_rounds;
+
+static void* nothing(void* arg) { return arg; }
+
+/* Two threads (on two nodes under gpt-launch -n 2) take turns on one lock. */
+static void* pingpong(void* arg) {
+  long me = (long)arg;
+  for (int i = 0; i < g_rounds; ++i) {
+    for (;;) {
+      pthread_mutex_lock(&g_lock);
+      if (g_shared % 2 == me) break;
+      pthread_mutex_unlock(&g_lock);
+    }
+    ++g_shared;
+    pthread_mutex_unlock(&g_lock);
+  }
+  return NULL;
+}
+
+static void* barrier_loop(void* arg) {
+  for (int i = 0; i < g_rounds; ++i) pthread_barrier_wait(&g_barrier);
+  return arg;
+}
+
+static pthread_attr_t* on_node(pthread_attr_t* a, int node) {
+  pthread_attr_init(a);
+#ifdef GPTHREAD
+  gpt_attr_setnode(a, node % gpt_node_count());
+#else
+  (void)node;
+#endif
+  return a;
+}
+
+int main(void) {
+  pthread_attr_t a, b;
+  /* Uncontended lock/unlock by one thread. */
+  const int n = 200000;
+  double t0 = now_us();
+  for (int i = 0; i < n; ++i) {
+    pthread_mutex_lock(&g_lock);
+    pthread_mutex_unlock(&g_lock);
+  }
+  printf("lock_unlock_uncontended %.3f us\n", (now_us() - t0) / n);
+
+  /* Create + join of a thread on another node (node 1). */
+  const int creates = 200;
+  t0 = now_us();
+  for (int i = 0; i < creates; ++i) {
+    pthread_t t;
+    pthread_create(&t, on_node(&a, 1), nothing, NULL);
+    pthread_join(t, NULL);
+  }
+  printf("create_join_remote %.1f us\n", (now_us() - t0) / creates);
+
+  /* Lock handoff between two threads on two nodes. */
+  g_rounds = 500;
+  g_shared = 0;
+  pthread_t p0, p1;
+  t0 = now_us();
+  pthread_create(&p0, on_node(&a, 0), pingpong, (void*)0L);
+  pthread_create(&p1, on_node(&b, 1), pingpong, (void*)1L);
+  pthread_join(p0, NULL);
+  pthread_join(p1, NULL);
+  printf("lock_handoff_2_nodes %.1f us\n", (now_us() - t0) / (2.0 * g_rounds));
+
+  /* A barrier of 4 threads, one per node (when there are 4 nodes). */
+  g_rounds = 300;
+  pthread_barrier_init(&g_barrier, NULL, 4);
+  pthread_t bt[4];
+  t0 = now_us();
+  for (int i = 0; i < 4; ++i) pthread_create(&bt[i], on_node(&a, i), barrier_loop, NULL);
+  for (int i = 0; i < 4; ++i) pthread_join(bt[i], NULL);
+  printf("barrier_4_threads %.1f us\n", (now_us() - t0) / g_rounds);
+  return 0;
+}
