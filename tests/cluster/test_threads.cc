@@ -160,44 +160,46 @@ TEST(Barrier, WorksWithoutTheLauncherToo) {
 
 namespace {
 
+std::string sample(const std::string& name) {
+  return gpt::test::build_path("GPT_SAMPLES_DIR") + "/" + name;
+}
+
 struct ProdConsCase {
-  std::string binary;
   int nodes, producers, consumers, items;
 };
 
 class ProdCons : public ::testing::TestWithParam<ProdConsCase> {};
 
-// A bounded queue with a mutex and two condition variables, producers and
-// consumers spread over the nodes: every item consumed exactly once; a timed
-// wait nobody signals times out.
+// The prodcons sample with producers and consumers spread over the nodes:
+// a bounded queue with a mutex and two condition variables; every item
+// consumed exactly once; a timed wait nobody signals times out.
 TEST_P(ProdCons, BoundedQueueWithConditionVariables) {
   const auto& c = GetParam();
-  JobRunner job({launcher(), "-n", std::to_string(c.nodes), "--timeout", "120", program(c.binary),
+  JobRunner job({launcher(), "-n", std::to_string(c.nodes), "--timeout", "120", sample("prodcons"),
                  std::to_string(c.producers), std::to_string(c.consumers), std::to_string(c.items)});
   auto status = job.wait(180s);
   ASSERT_TRUE(status) << job.err();
   EXPECT_EQ(exit_code(*status), 0) << job.out() << job.err();
-  EXPECT_EQ(job.out(), std::to_string(c.producers) + " producers, " + std::to_string(c.consumers) +
-                           " consumers, " + std::to_string(c.producers * c.items) + " items on " +
-                           std::to_string(c.nodes) + " nodes: ok\n")
+  EXPECT_EQ(job.out(), "prodcons: " + std::to_string(c.producers) + " producers, " +
+                           std::to_string(c.consumers) + " consumers, " +
+                           std::to_string(c.producers * c.items) + " items: ok\n")
       << job.err();
 }
 
 INSTANTIATE_TEST_SUITE_P(Conds, ProdCons,
-                         ::testing::Values(ProdConsCase{"prodcons", 1, 2, 2, 200},
-                                           ProdConsCase{"prodcons", 2, 2, 2, 300},
-                                           ProdConsCase{"prodcons", 4, 3, 3, 200},
-                                           ProdConsCase{"prodcons_glibc", 3, 2, 4, 200}),
+                         ::testing::Values(ProdConsCase{1, 2, 2, 200}, ProdConsCase{2, 2, 2, 300},
+                                           ProdConsCase{4, 3, 3, 200}, ProdConsCase{3, 2, 4, 200}),
                          [](const auto& info) {
-                           return info.param.binary + "_" + std::to_string(info.param.nodes) + "nodes";
+                           return std::to_string(info.param.nodes) + "nodes_" +
+                                  std::to_string(info.param.producers) + "producers";
                          });
 
 TEST(ProdCons, WorksWithoutTheLauncherToo) {
-  JobRunner job({program("prodcons"), "2", "3", "100"});
+  JobRunner job({sample("prodcons"), "2", "3", "100"});
   auto status = job.wait(60s);
   ASSERT_TRUE(status) << job.err();
   EXPECT_EQ(exit_code(*status), 0) << job.err();
-  EXPECT_EQ(job.out(), "2 producers, 3 consumers, 200 items on 1 nodes: ok\n");
+  EXPECT_EQ(job.out(), "prodcons: 2 producers, 3 consumers, 200 items: ok\n");
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 
 #include "log.h"
 #include "overloaded.h"
+#include "peer_send.h"
 
 namespace gpt::node {
 
@@ -14,13 +15,7 @@ Conds::Conds(wire::NodeId self, std::uint32_t node_count, net::MessageGate& gate
     : self_(self), node_count_(node_count), gate_(gate), channel_(channel) {}
 
 void Conds::to(wire::NodeId node, const wire::Message& m) {
-  if (node == self_) {
-    (void)on_message(wire::Envelope{self_, m});
-    return;
-  }
-  if (!gate_.send(node, m))
-    util::log_line("cannot send " + std::string(wire::name_of(wire::type_of(m))) + " to node " +
-                   std::to_string(node));
+  send_or_handle(gate_, self_, node, m, [this](const wire::Envelope& e) { (void)on_message(e); });
 }
 
 std::optional<Reply> Conds::on_request(std::uint32_t slot, channel::Op op,

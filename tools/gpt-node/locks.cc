@@ -6,6 +6,7 @@
 
 #include "log.h"
 #include "overloaded.h"
+#include "peer_send.h"
 
 namespace gpt::node {
 
@@ -15,13 +16,7 @@ Locks::Locks(wire::NodeId self, std::uint32_t node_count, net::MessageGate& gate
 
 // Messages to ourselves (we manage the lock) are handled in place.
 void Locks::to(wire::NodeId node, const wire::Message& m) {
-  if (node == self_) {
-    (void)on_message(wire::Envelope{self_, m});
-    return;
-  }
-  if (!gate_.send(node, m))
-    util::log_line("cannot send " + std::string(wire::name_of(wire::type_of(m))) + " to node " +
-                   std::to_string(node));
+  send_or_handle(gate_, self_, node, m, [this](const wire::Envelope& e) { (void)on_message(e); });
 }
 
 std::optional<Reply> Locks::on_request(std::uint32_t slot, channel::Op op,
