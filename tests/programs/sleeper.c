@@ -1,14 +1,11 @@
-/* Test program: main says it is ready, then sleeps until killed (or until
- * argv[1] seconds pass, then exits 0). */
+/* Test program: main says it is ready, then waits for a signal (the tests
+ * kill it, or its launcher, and check what happens to the job). */
 #include <gpthread.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <unistd.h>
 
-int main(int argc, char** argv) {
+int main(void) {
   printf("ready on %d nodes\n", gpt_node_count());
   fflush(stdout);
-  unsigned seconds = argc > 1 ? (unsigned)atoi(argv[1]) : 3600;
-  while (seconds > 0) seconds = sleep(seconds);
-  return 0;
+  for (;;) pause();
 }
