@@ -232,6 +232,9 @@ void Agent::stop_application() {
   if (app_pid_ <= 0) return;
   channel_->layout().header.shutdown.store(1, std::memory_order_release);
   futex::wake_all(&channel_->layout().header.shutdown);
+  // The service thread sleeps on the downcall bell: ring it too.
+  channel_->layout().downcalls.bell.fetch_add(1, std::memory_order_release);
+  futex::wake_all(&channel_->layout().downcalls.bell);
   // Node 0 runs main and does not watch the shutdown word: ask it to stop.
   if (config_.node == 0 || config_.spmd) kill(app_pid_, SIGTERM);
   auto deadline = std::chrono::steady_clock::now() + kStopGrace;
