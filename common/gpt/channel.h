@@ -67,6 +67,10 @@ enum class Op : std::uint32_t {
   kCondEnqueue = 16,  // returns u64 ticket once queued at the manager
   kCondSleep = 17,    // + u64 ticket, i64 timeout ns (< 0: none); 0 or -ETIMEDOUT
   kCondSignal = 18,   // + u32 all (0: one waiter)
+  // Semaphores: req u64 sem, u32 manager, u32 initial, u64 incarnation (+ below).
+  kSemWait = 21,      // + i64 timeout ns (< 0: none), u32 try: 0, -EAGAIN or -ETIMEDOUT
+  kSemPost = 22,
+  kSemGetValue = 23,  // reply: i64 value
   kBarrierWait = 15,  // req: u64 barrier, u32 manager, u32 count. Returns when
                       // `count` threads arrived; status 1 for one of them.
   kAcquireDone = 19,  // req: u64 epoch: every page noticed up to it is invalid

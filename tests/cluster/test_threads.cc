@@ -203,3 +203,31 @@ TEST(ProdCons, WorksWithoutTheLauncherToo) {
 }
 
 }  // namespace
+
+namespace {
+
+class Semaphore : public ::testing::TestWithParam<std::pair<std::string, int>> {};
+
+// Semaphores across nodes: a one-slot hand-over between a producer and a
+// consumer on different nodes, a counting semaphore bounding workers,
+// trywait/timedwait/getvalue results, pshared refused.
+TEST_P(Semaphore, HandOverAndBoundAcrossNodes) {
+  const auto& [binary, nodes] = GetParam();
+  JobRunner job({launcher(), "-n", std::to_string(nodes), "--timeout", "120", program(binary), "200"});
+  auto status = job.wait(180s);
+  ASSERT_TRUE(status) << job.err();
+  EXPECT_EQ(exit_code(*status), 0) << job.out() << job.err();
+  EXPECT_NE(job.out().find("semaphores: 200 items handed over"), std::string::npos) << job.out();
+  EXPECT_NE(job.out().find("on " + std::to_string(nodes) + " nodes: ok"), std::string::npos) << job.out();
+}
+
+INSTANTIATE_TEST_SUITE_P(Sems, Semaphore,
+                         ::testing::Values(std::pair<std::string, int>{"sem_pingpong", 1},
+                                           std::pair<std::string, int>{"sem_pingpong", 2},
+                                           std::pair<std::string, int>{"sem_pingpong", 4},
+                                           std::pair<std::string, int>{"sem_pingpong_glibc", 3}),
+                         [](const auto& info) {
+                           return info.param.first + "_" + std::to_string(info.param.second) + "nodes";
+                         });
+
+}  // namespace

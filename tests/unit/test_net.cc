@@ -53,6 +53,12 @@ std::vector<wire::Message> one_of_each() {
       wire::CondSignal{0x200000006000, 1},
       wire::CondWake{6},
       wire::CondCancel{0x200000006000, 6},
+      wire::SemWait{7, 0x200000007000, 3, 2, 1},
+      wire::SemGranted{7, 11},
+      wire::SemPost{0x200000007000, 3, 2},
+      wire::SemCancel{7, 0x200000007000, 3},
+      wire::SemValueQuery{8, 0x200000007000, 3, 2},
+      wire::SemValue{8, -1},
   };
 }
 

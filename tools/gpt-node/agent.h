@@ -31,6 +31,7 @@ class Threads;
 class Locks;
 class Barriers;
 class Conds;
+class Semaphores;
 
 struct AgentConfig {
   wire::NodeId node = 0;
@@ -89,6 +90,7 @@ class Agent {
   std::unique_ptr<Locks> locks_;
   std::unique_ptr<Barriers> barriers_;
   std::unique_ptr<Conds> conds_;
+  std::unique_ptr<Semaphores> semaphores_;
   // Coherence messages that arrived before the peer table (a fast peer).
   std::vector<wire::Envelope> early_;
 };

@@ -122,6 +122,12 @@ struct Writer {
   void operator()(const ThreadExited& m) { ar(m.tcb); }
   void operator()(const JoinWait& m) { ar(m.request, m.tcb); }
   void operator()(const JoinDone& m) { ar(m.request); }
+  void operator()(const SemValue& m) { ar(m.request, m.value); }
+  void operator()(const SemValueQuery& m) { ar(m.request, m.sem, m.incarnation, m.initial); }
+  void operator()(const SemCancel& m) { ar(m.request, m.sem, m.incarnation); }
+  void operator()(const SemPost& m) { ar(m.sem, m.incarnation, m.initial); }
+  void operator()(const SemGranted& m) { ar(m.request, m.result); }
+  void operator()(const SemWait& m) { ar(m.request, m.sem, m.incarnation, m.initial, m.try_only); }
   void operator()(const CondCancel& m) { ar(m.cond, m.ticket); }
   void operator()(const CondWake& m) { ar(m.ticket); }
   void operator()(const CondSignal& m) { ar(m.cond, m.all); }
@@ -207,6 +213,12 @@ struct Reader {
   void operator()(ThreadExited& m) { ar(m.tcb); }
   void operator()(JoinWait& m) { ar(m.request, m.tcb); }
   void operator()(JoinDone& m) { ar(m.request); }
+  void operator()(SemValue& m) { ar(m.request, m.value); }
+  void operator()(SemValueQuery& m) { ar(m.request, m.sem, m.incarnation, m.initial); }
+  void operator()(SemCancel& m) { ar(m.request, m.sem, m.incarnation); }
+  void operator()(SemPost& m) { ar(m.sem, m.incarnation, m.initial); }
+  void operator()(SemGranted& m) { ar(m.request, m.result); }
+  void operator()(SemWait& m) { ar(m.request, m.sem, m.incarnation, m.initial, m.try_only); }
   void operator()(CondCancel& m) { ar(m.cond, m.ticket); }
   void operator()(CondWake& m) { ar(m.ticket); }
   void operator()(CondSignal& m) { ar(m.cond, m.all); }
@@ -254,6 +266,12 @@ std::optional<Message> empty_message(std::uint16_t tag) {
     case Type::kThreadExited: return ThreadExited{};
     case Type::kJoinWait: return JoinWait{};
     case Type::kJoinDone: return JoinDone{};
+    case Type::kSemValue: return SemValue{};
+    case Type::kSemValueQuery: return SemValueQuery{};
+    case Type::kSemCancel: return SemCancel{};
+    case Type::kSemPost: return SemPost{};
+    case Type::kSemGranted: return SemGranted{};
+    case Type::kSemWait: return SemWait{};
     case Type::kCondCancel: return CondCancel{};
     case Type::kCondWake: return CondWake{};
     case Type::kCondSignal: return CondSignal{};
@@ -300,7 +318,8 @@ Type type_of(const Message& m) {
       Type::kThreadExited, Type::kJoinWait, Type::kJoinDone, Type::kLockRequest,
       Type::kLockGrant, Type::kLockRecall, Type::kLockReturn, Type::kBarrierWaitRequest,
       Type::kBarrierWaitDone, Type::kCondEnqueue, Type::kCondEnqueued, Type::kCondSignal,
-      Type::kCondWake, Type::kCondCancel};
+      Type::kCondWake, Type::kCondCancel, Type::kSemWait, Type::kSemGranted, Type::kSemPost,
+      Type::kSemCancel, Type::kSemValueQuery, Type::kSemValue};
   static_assert(std::size(kTypes) == std::variant_size_v<Message>);
   return kTypes[m.index()];
 }
@@ -330,6 +349,12 @@ std::string_view name_of(Type t) {
     case Type::kThreadExited: return "ThreadExited";
     case Type::kJoinWait: return "JoinWait";
     case Type::kJoinDone: return "JoinDone";
+    case Type::kSemValue: return "SemValue";
+    case Type::kSemValueQuery: return "SemValueQuery";
+    case Type::kSemCancel: return "SemCancel";
+    case Type::kSemPost: return "SemPost";
+    case Type::kSemGranted: return "SemGranted";
+    case Type::kSemWait: return "SemWait";
     case Type::kCondCancel: return "CondCancel";
     case Type::kCondWake: return "CondWake";
     case Type::kCondSignal: return "CondSignal";

@@ -211,13 +211,49 @@ struct CondCancel {  // waiter's node -> manager: timed out, forget the ticket
   std::uint64_t ticket = 0;
 };
 
+// ---- POSIX semaphores: the count lives at the semaphore's manager ----------
+// A semaphore is (address, incarnation): sem_init picks a new incarnation, so
+// a re-initialised semaphore never meets its predecessor's count.
+struct SemWait {  // node -> manager: take one (or say EAGAIN when `try_only`)
+  std::uint64_t request = 0;
+  std::uint64_t sem = 0;
+  std::uint64_t incarnation = 0;
+  std::uint32_t initial = 0;
+  std::uint32_t try_only = 0;
+};
+struct SemGranted {  // manager -> node: 0 = taken, EAGAIN = would block
+  std::uint64_t request = 0;
+  std::uint32_t result = 0;
+};
+struct SemPost {  // node -> manager: give one back
+  std::uint64_t sem = 0;
+  std::uint64_t incarnation = 0;
+  std::uint32_t initial = 0;
+};
+struct SemCancel {  // waiter's node -> manager: timed out, forget the request
+  std::uint64_t request = 0;
+  std::uint64_t sem = 0;
+  std::uint64_t incarnation = 0;
+};
+struct SemValueQuery {  // node -> manager: the count now
+  std::uint64_t request = 0;
+  std::uint64_t sem = 0;
+  std::uint64_t incarnation = 0;
+  std::uint32_t initial = 0;
+};
+struct SemValue {
+  std::uint64_t request = 0;
+  std::int64_t value = 0;
+};
+
 using Message =
     std::variant<Hello, PeerTable, AppStarted, MainExited, NodeFailed, Shutdown, Ping, Pong,
                  PageRequest, PageData, DiffBatch, DiffAck, NoticePost, NoticeAck, NoticeQuery,
                  NoticeList, BarrierArrive, BarrierRelease, RemoteFrees, SpawnThread,
                  ThreadExited, JoinWait, JoinDone, LockRequest, LockGrant, LockRecall,
                  LockReturn, BarrierWaitRequest, BarrierWaitDone, CondEnqueue, CondEnqueued,
-                 CondSignal, CondWake, CondCancel>;
+                 CondSignal, CondWake, CondCancel, SemWait, SemGranted, SemPost, SemCancel,
+                 SemValueQuery, SemValue>;
 
 // Type tags on the wire; the order of the variant is not the wire contract.
 enum class Type : std::uint16_t {
@@ -255,6 +291,12 @@ enum class Type : std::uint16_t {
   kCondSignal = 72,
   kCondWake = 73,
   kCondCancel = 74,
+  kSemWait = 80,
+  kSemGranted = 81,
+  kSemPost = 82,
+  kSemCancel = 83,
+  kSemValueQuery = 84,
+  kSemValue = 85,
 };
 
 struct Envelope {

@@ -1,0 +1,171 @@
+// POSIX semaphores across nodes (docs/threads.md): the count lives at the
+// semaphore's manager (tools/gpt-node/semaphores.cc); sem_post releases,
+// a successful wait acquires. sem_t holds only our identity: a magic, the
+// initial value and an incarnation number chosen by sem_init. Semaphores
+// outside the global space, and all of them in a one-node run without an
+// agent, are local futex semaphores in the same object.
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <semaphore.h>
+#include <time.h>
+
+#include <atomic>
+#include <cstdint>
+
+#include "coherence.h"
+#include "diag.h"
+#include "global_space.h"
+#include "gpt/channel_client.h"
+#include "gpt/futex.h"
+#include "runtime.h"
+
+#define GPT_API extern "C" __attribute__((visibility("default")))
+
+namespace {
+
+constexpr std::uint32_t kSemMagic = 0x4d455347;  // "GSEM"
+
+struct Sem {
+  std::uint32_t magic;
+  std::uint32_t initial;
+  std::uint64_t incarnation;
+  std::atomic<std::uint32_t> local;  // the count of a local semaphore
+};
+static_assert(sizeof(Sem) <= sizeof(sem_t));
+
+std::atomic<std::uint64_t> g_incarnations{1};
+
+Sem* as_sem(sem_t* s) { return reinterpret_cast<Sem*>(s); }
+
+bool distributed(const sem_t* s) {
+  const auto& space = gpt::galloc::space();
+  return space.coherent && space.contains(s);
+}
+
+int fail(int err) {
+  errno = err;
+  return -1;
+}
+
+std::int64_t until(const struct timespec* abstime) {
+  if (!abstime) return -1;
+  struct timespec now;
+  clock_gettime(CLOCK_REALTIME, &now);
+  std::int64_t ns = (abstime->tv_sec - now.tv_sec) * 1000000000LL + (abstime->tv_nsec - now.tv_nsec);
+  return ns < 0 ? 0 : ns;
+}
+
+struct Head {
+  std::uint64_t sem;
+  std::uint32_t manager, initial;
+  std::uint64_t incarnation;
+};
+
+Head head_of(const sem_t* s) {
+  const auto& g = gpt::galloc::space().geometry;
+  auto a = reinterpret_cast<std::uintptr_t>(s);
+  const Sem* self = reinterpret_cast<const Sem*>(s);
+  return Head{a, g.home_of_page(g.page_of(a)), self->initial, self->incarnation};
+}
+
+int local_wait(Sem* s, bool try_only, const struct timespec* abstime) {
+  for (;;) {
+    std::uint32_t v = s->local.load(std::memory_order_acquire);
+    if (v > 0) {
+      if (s->local.compare_exchange_weak(v, v - 1, std::memory_order_acq_rel)) return 0;
+      continue;
+    }
+    if (try_only) return fail(EAGAIN);
+    std::int64_t ns = until(abstime);
+    if (ns == 0) return fail(ETIMEDOUT);
+    gpt::futex::wait(&s->local, 0, ns);
+  }
+}
+
+int wait(sem_t* sem, bool try_only, const struct timespec* abstime) {
+  gpt::rt::ensure_started();
+  Sem* s = as_sem(sem);
+  if (s->magic != kSemMagic) return fail(EINVAL);
+  if (abstime && (abstime->tv_nsec < 0 || abstime->tv_nsec >= 1000000000L)) return fail(EINVAL);
+  if (!distributed(sem)) return local_wait(s, try_only, abstime);
+  struct {
+    Head h;
+    std::int64_t timeout_ns;
+    std::uint32_t try_only, pad;
+  } req{head_of(sem), try_only ? 0 : until(abstime), try_only ? 1u : 0u, 0};
+  gpt::channel::Client client(gpt::rt::state().channel);
+  auto r = client.call(gpt::channel::Op::kSemWait, &req, sizeof req, nullptr, 0);
+  if (r.status == -EAGAIN) return fail(EAGAIN);
+  if (r.status == -ETIMEDOUT) return fail(ETIMEDOUT);
+  if (r.status != 0) return fail(EINVAL);
+  gpt::galloc::acquire();  // see what the poster wrote before its post
+  return 0;
+}
+
+}  // namespace
+
+GPT_API int sem_init(sem_t* sem, int pshared, unsigned value) {
+  if (pshared) return fail(ENOSYS);  // across processes: not what gpthread shares
+  if (value > SEM_VALUE_MAX) return fail(EINVAL);
+  gpt::rt::ensure_started();
+  Sem* s = as_sem(sem);
+  s->magic = kSemMagic;
+  s->initial = value;
+  s->incarnation = static_cast<std::uint64_t>(gpt::rt::state().node_id) << 48 |
+                   g_incarnations.fetch_add(1, std::memory_order_relaxed);
+  s->local.store(value, std::memory_order_relaxed);
+  return 0;
+}
+
+GPT_API int sem_destroy(sem_t* sem) {
+  Sem* s = as_sem(sem);
+  if (s->magic != kSemMagic) return fail(EINVAL);
+  s->magic = 0;
+  return 0;
+}
+
+GPT_API int sem_wait(sem_t* sem) { return wait(sem, false, nullptr); }
+GPT_API int sem_trywait(sem_t* sem) { return wait(sem, true, nullptr); }
+GPT_API int sem_timedwait(sem_t* sem, const struct timespec* abstime) { return wait(sem, false, abstime); }
+
+GPT_API int sem_post(sem_t* sem) {
+  gpt::rt::ensure_started();
+  Sem* s = as_sem(sem);
+  if (s->magic != kSemMagic) return fail(EINVAL);
+  if (!distributed(sem)) {
+    if (s->local.fetch_add(1, std::memory_order_acq_rel) == SEM_VALUE_MAX) return fail(EOVERFLOW);
+    gpt::futex::wake(&s->local, 1);
+    return 0;
+  }
+  gpt::galloc::release();
+  Head h = head_of(sem);
+  gpt::channel::Client client(gpt::rt::state().channel);
+  return client.call(gpt::channel::Op::kSemPost, &h, sizeof h, nullptr, 0).status == 0 ? 0 : fail(EINVAL);
+}
+
+GPT_API int sem_getvalue(sem_t* sem, int* value) {
+  gpt::rt::ensure_started();
+  Sem* s = as_sem(sem);
+  if (s->magic != kSemMagic) return fail(EINVAL);
+  if (!distributed(sem)) {
+    *value = static_cast<int>(s->local.load(std::memory_order_acquire));
+    return 0;
+  }
+  Head h = head_of(sem);
+  std::int64_t v = 0;
+  gpt::channel::Client client(gpt::rt::state().channel);
+  if (client.call(gpt::channel::Op::kSemGetValue, &h, sizeof h, &v, sizeof v).status != 0) return fail(EINVAL);
+  *value = static_cast<int>(v);
+  return 0;
+}
+
+// Named semaphores live in the file system of one machine: not supported.
+GPT_API sem_t* sem_open(const char* name, int, ...) {
+  gpt::rt::diag().text("sem_open(\"").text(name).text("\"): named semaphores are not supported by gpthread (use sem_init)").emit();
+  errno = ENOSYS;
+  return SEM_FAILED;
+}
+
+GPT_API int sem_close(sem_t*) { return fail(ENOSYS); }
+GPT_API int sem_unlink(const char*) { return fail(ENOSYS); }

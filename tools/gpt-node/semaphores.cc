@@ -1,0 +1,147 @@
+#include "semaphores.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "overloaded.h"
+#include "peer_send.h"
+
+namespace gpt::node {
+
+Semaphores::Semaphores(wire::NodeId self, std::uint32_t node_count, net::MessageGate& gate,
+                       ChannelServer& channel)
+    : self_(self), node_count_(node_count), gate_(gate), channel_(channel) {}
+
+void Semaphores::to(wire::NodeId node, const wire::Message& m) {
+  send_or_handle(gate_, self_, node, m, [this](const wire::Envelope& e) { (void)on_message(e); });
+}
+
+Semaphores::Count& Semaphores::count_of(const Key& key, std::uint32_t initial) {
+  auto [it, fresh] = counts_.try_emplace(key);
+  if (fresh) it->second.value = initial;
+  return it->second;
+}
+
+std::optional<Reply> Semaphores::on_request(std::uint32_t slot, channel::Op op,
+                                            std::span<const unsigned char> request) {
+  struct Head {
+    std::uint64_t sem;
+    std::uint32_t manager, initial;
+    std::uint64_t incarnation;
+  } h;
+  if (request.size() < sizeof h) return Reply{-EINVAL, 0};
+  std::memcpy(&h, request.data(), sizeof h);
+  if (h.manager >= node_count_) return Reply{-EINVAL, 0};
+  const Key key{h.sem, h.incarnation};
+  switch (op) {
+    case channel::Op::kSemWait: {
+      struct {
+        std::int64_t timeout_ns;
+        std::uint32_t try_only, pad;
+      } w;
+      if (request.size() != sizeof h + sizeof w) return Reply{-EINVAL, 0};
+      std::memcpy(&w, request.data() + sizeof h, sizeof w);
+      std::uint64_t id = next_request_++;
+      Waiting entry{slot, key, h.manager, h.initial, std::nullopt};
+      if (w.timeout_ns >= 0)
+        entry.deadline = std::chrono::steady_clock::now() + std::chrono::nanoseconds(w.timeout_ns);
+      waiting_[id] = entry;
+      to(h.manager, wire::SemWait{id, h.sem, h.incarnation, h.initial, w.try_only});
+      return std::nullopt;
+    }
+    case channel::Op::kSemPost:
+      to(h.manager, wire::SemPost{h.sem, h.incarnation, h.initial});
+      return Reply{0, 0};
+    case channel::Op::kSemGetValue: {
+      std::uint64_t id = next_request_++;
+      waiting_[id] = Waiting{slot, key, h.manager, h.initial, std::nullopt};
+      to(h.manager, wire::SemValueQuery{id, h.sem, h.incarnation, h.initial});
+      return std::nullopt;
+    }
+    default:
+      return Reply{-ENOSYS, 0};
+  }
+}
+
+void Semaphores::expire(std::chrono::steady_clock::time_point now) {
+  for (auto it = waiting_.begin(); it != waiting_.end();) {
+    if (it->second.deadline && *it->second.deadline <= now) {
+      to(it->second.manager, wire::SemCancel{it->first, it->second.key.first, it->second.key.second});
+      channel_.complete(it->second.slot, Reply{-ETIMEDOUT, 0});
+      expired_.insert(*it);
+      it = waiting_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+bool Semaphores::on_message(const wire::Envelope& env) {
+  return std::visit(
+      util::Overloaded{
+          [&](const wire::SemWait& m) {  // manager
+            Count& c = count_of({m.sem, m.incarnation}, m.initial);
+            if (c.value > 0) {
+              --c.value;
+              to(env.from, wire::SemGranted{m.request, 0});
+            } else if (m.try_only) {
+              to(env.from, wire::SemGranted{m.request, EAGAIN});
+            } else {
+              c.waiters.emplace_back(env.from, m.request);
+            }
+            return true;
+          },
+          [&](const wire::SemPost& m) {  // manager
+            Count& c = count_of({m.sem, m.incarnation}, m.initial);
+            if (!c.waiters.empty()) {
+              auto [node, request] = c.waiters.front();
+              c.waiters.pop_front();
+              to(node, wire::SemGranted{request, 0});
+            } else {
+              ++c.value;
+            }
+            return true;
+          },
+          [&](const wire::SemCancel& m) {  // manager
+            auto it = counts_.find({m.sem, m.incarnation});
+            if (it == counts_.end()) return true;
+            auto& w = it->second.waiters;
+            w.erase(std::remove(w.begin(), w.end(), std::make_pair(env.from, m.request)), w.end());
+            return true;
+          },
+          [&](const wire::SemValueQuery& m) {  // manager
+            Count& c = count_of({m.sem, m.incarnation}, m.initial);
+            to(env.from, wire::SemValue{m.request, c.value});
+            return true;
+          },
+          [&](const wire::SemGranted& m) {
+            auto it = waiting_.find(m.request);
+            if (it == waiting_.end()) {
+              // The wait timed out while the grant travelled: give it back.
+              if (auto e = expired_.find(m.request); e != expired_.end()) {
+                if (m.result == 0)
+                  to(e->second.manager, wire::SemPost{e->second.key.first, e->second.key.second,
+                                                      e->second.initial});
+                expired_.erase(e);
+              }
+              return true;
+            }
+            channel_.complete(it->second.slot, Reply{m.result == 0 ? 0 : -static_cast<std::int32_t>(m.result), 0});
+            waiting_.erase(it);
+            return true;
+          },
+          [&](const wire::SemValue& m) {
+            auto it = waiting_.find(m.request);
+            if (it == waiting_.end()) return true;
+            std::memcpy(channel_.payload(it->second.slot).data(), &m.value, sizeof m.value);
+            channel_.complete(it->second.slot, Reply{0, sizeof m.value});
+            waiting_.erase(it);
+            return true;
+          },
+          [&](const auto&) { return false; },
+      },
+      env.body);
+}
+
+}  // namespace gpt::node
