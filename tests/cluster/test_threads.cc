@@ -231,3 +231,31 @@ INSTANTIATE_TEST_SUITE_P(Sems, Semaphore,
                          });
 
 }  // namespace
+
+namespace {
+
+class OnceSpin : public ::testing::TestWithParam<std::pair<std::string, int>> {};
+
+// pthread_once runs its routine once in the whole job, whichever nodes the
+// callers run on; spinlocks exclude across nodes.
+TEST_P(OnceSpin, OnceAcrossTheJobAndSpinlocksExclude) {
+  const auto& [binary, nodes] = GetParam();
+  JobRunner job({launcher(), "-n", std::to_string(nodes), "--timeout", "120", program(binary)});
+  auto status = job.wait(180s);
+  ASSERT_TRUE(status) << job.err();
+  EXPECT_EQ(exit_code(*status), 0) << job.out() << job.err();
+  EXPECT_EQ(job.out(), "once ran once, 800 spinlocked increments on " + std::to_string(nodes) +
+                           " nodes: ok\n")
+      << job.err();
+}
+
+INSTANTIATE_TEST_SUITE_P(Once, OnceSpin,
+                         ::testing::Values(std::pair<std::string, int>{"once_spin", 1},
+                                           std::pair<std::string, int>{"once_spin", 2},
+                                           std::pair<std::string, int>{"once_spin", 4},
+                                           std::pair<std::string, int>{"once_spin_glibc", 3}),
+                         [](const auto& info) {
+                           return info.param.first + "_" + std::to_string(info.param.second) + "nodes";
+                         });
+
+}  // namespace

@@ -71,6 +71,12 @@ int libc_mutex_unlock(pthread_mutex_t* m) {
   return fn(m);
 }
 
+int libc_once(pthread_once_t* once, void (*routine)(void)) {
+  using Fn = int (*)(pthread_once_t*, void (*)(void));
+  static Fn fn = next_symbol<Fn>("pthread_once");
+  return fn(once, routine);
+}
+
 // glibc: __data.__kind, the fifth int; 3 (adaptive) behaves as normal.
 int libc_mutex_type(const pthread_mutex_t* m) {
   int kind = reinterpret_cast<const int*>(m)[4] & 0x7f;

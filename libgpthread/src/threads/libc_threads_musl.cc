@@ -10,6 +10,7 @@ extern "C" int __pthread_join(pthread_t, void**);
 extern "C" int __pthread_mutex_lock(pthread_mutex_t*);
 extern "C" int __pthread_mutex_trylock(pthread_mutex_t*);
 extern "C" int __pthread_mutex_unlock(pthread_mutex_t*);
+extern "C" int __pthread_once(pthread_once_t*, void (*)(void));
 
 namespace gpt::threads {
 
@@ -34,6 +35,7 @@ int libc_detach(pthread_t thread) {
 int libc_mutex_lock(pthread_mutex_t* m) { return __pthread_mutex_lock(m); }
 int libc_mutex_trylock(pthread_mutex_t* m) { return __pthread_mutex_trylock(m); }
 int libc_mutex_unlock(pthread_mutex_t* m) { return __pthread_mutex_unlock(m); }
+int libc_once(pthread_once_t* once, void (*routine)(void)) { return __pthread_once(once, routine); }
 
 // musl: the type is in the low bits of the first int (_m_type).
 int libc_mutex_type(const pthread_mutex_t* m) {

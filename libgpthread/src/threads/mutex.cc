@@ -14,6 +14,7 @@
 #include "libc_threads.h"
 #include "runtime.h"
 #include "tcb.h"
+#include "token_lock.h"
 
 #define GPT_API extern "C" __attribute__((visibility("default")))
 
@@ -55,7 +56,7 @@ std::uint32_t manager_of(const void* m) {
   return g.home_of_page(g.page_of(a));
 }
 
-int lock_call(channel::Op op, pthread_mutex_t* m) {
+int lock_call(channel::Op op, const void* m) {
   struct {
     std::uint64_t lock;
     std::uint32_t manager, pad;
@@ -95,6 +96,19 @@ int lock(pthread_mutex_t* m, bool try_only) {
 }
 
 }  // namespace
+
+int token_lock(const void* address, bool try_only) {
+  int status = lock_call(try_only ? channel::Op::kTryLock : channel::Op::kLock, address);
+  if (status == -EBUSY) return EBUSY;
+  if (status < 0) return EINVAL;
+  if (status == channel::kLockFromAfar) galloc::acquire();
+  return 0;
+}
+
+int token_unlock(const void* address) {
+  return lock_call(channel::Op::kUnlock, address) == 0 ? 0 : EPERM;
+}
+
 }  // namespace gpt::threads
 
 using namespace gpt;
