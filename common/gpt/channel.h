@@ -71,6 +71,10 @@ enum class Op : std::uint32_t {
   kSemWait = 21,      // + i64 timeout ns (< 0: none), u32 try: 0, -EAGAIN or -ETIMEDOUT
   kSemPost = 22,
   kSemGetValue = 23,  // reply: i64 value
+  // Rwlocks: req u64 lock, u32 manager, u32 write (+ i64 timeout ns, u32 try
+  // for kRwLock): 0, -EBUSY or -ETIMEDOUT.
+  kRwLock = 24,
+  kRwUnlock = 25,
   kBarrierWait = 15,  // req: u64 barrier, u32 manager, u32 count. Returns when
                       // `count` threads arrived; status 1 for one of them.
   kAcquireDone = 19,  // req: u64 epoch: every page noticed up to it is invalid

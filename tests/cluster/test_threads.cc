@@ -259,3 +259,31 @@ INSTANTIATE_TEST_SUITE_P(Once, OnceSpin,
                          });
 
 }  // namespace
+
+namespace {
+
+class RwLock : public ::testing::TestWithParam<std::pair<std::string, int>> {};
+
+// Readers never see a half-written pair; two readers hold the lock at once
+// while a writer is refused (EBUSY), across nodes.
+TEST_P(RwLock, ReadersShareWritersExclude) {
+  const auto& [binary, nodes] = GetParam();
+  JobRunner job({launcher(), "-n", std::to_string(nodes), "--timeout", "120", program(binary)});
+  auto status = job.wait(180s);
+  ASSERT_TRUE(status) << job.err();
+  EXPECT_EQ(exit_code(*status), 0) << job.out() << job.err();
+  EXPECT_EQ(job.out(), "rwlock: 400 consistent writes, concurrent readers on " +
+                           std::to_string(nodes) + " nodes: ok\n")
+      << job.err();
+}
+
+INSTANTIATE_TEST_SUITE_P(Rw, RwLock,
+                         ::testing::Values(std::pair<std::string, int>{"rwlock_mix", 1},
+                                           std::pair<std::string, int>{"rwlock_mix", 2},
+                                           std::pair<std::string, int>{"rwlock_mix", 4},
+                                           std::pair<std::string, int>{"rwlock_mix_glibc", 3}),
+                         [](const auto& info) {
+                           return info.param.first + "_" + std::to_string(info.param.second) + "nodes";
+                         });
+
+}  // namespace

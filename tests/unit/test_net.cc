@@ -59,6 +59,10 @@ std::vector<wire::Message> one_of_each() {
       wire::SemCancel{7, 0x200000007000, 3},
       wire::SemValueQuery{8, 0x200000007000, 3, 2},
       wire::SemValue{8, -1},
+      wire::RwRequest{9, 0x200000008000, 1, 0},
+      wire::RwGranted{9, 16},
+      wire::RwRelease{0x200000008000, 1},
+      wire::RwCancel{9, 0x200000008000},
   };
 }
 

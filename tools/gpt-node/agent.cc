@@ -19,6 +19,7 @@
 #include "heap_memory.h"
 #include "barriers.h"
 #include "conds.h"
+#include "rwlocks.h"
 #include "semaphores.h"
 #include "locks.h"
 #include "threads.h"
@@ -84,6 +85,9 @@ Agent::Agent(AgentConfig config, net::MessageGate& gate, std::string data_endpoi
           case channel::Op::kSemPost:
           case channel::Op::kSemGetValue:
             return semaphores_->on_request(slot, op, req);
+          case channel::Op::kRwLock:
+          case channel::Op::kRwUnlock:
+            return rwlocks_->on_request(slot, op, req);
           default:
             return coherence_->on_request(slot, op, req, reply);
         }
@@ -94,6 +98,7 @@ Agent::Agent(AgentConfig config, net::MessageGate& gate, std::string data_endpoi
   barriers_ = std::make_unique<Barriers>(config_.node, config_.node_count, gate_, *server_);
   conds_ = std::make_unique<Conds>(config_.node, config_.node_count, gate_, *server_);
   semaphores_ = std::make_unique<Semaphores>(config_.node, config_.node_count, gate_, *server_);
+  rwlocks_ = std::make_unique<RwLocks>(config_.node, config_.node_count, gate_, *server_);
   hooks_.set_wakeup_fd(doorbell_fd_);
 }
 
@@ -124,6 +129,7 @@ int Agent::run() {
       reap_application();
       conds_->expire(now);
       semaphores_->expire(now);
+      rwlocks_->expire(now);
       if (phase_ == Phase::kAppEnded && expect_shutdown_ &&
           now - app_ended_at_ > kOrphanLimit) {
         util::log_line("the launcher did not end the job after the program ended; exiting");
@@ -151,7 +157,8 @@ void Agent::handle(const wire::Envelope& env) {
       return;
     }
     if (coherence_->on_message(env) || threads_->on_message(env) || locks_->on_message(env) ||
-        barriers_->on_message(env) || conds_->on_message(env) || semaphores_->on_message(env))
+        barriers_->on_message(env) || conds_->on_message(env) || semaphores_->on_message(env) ||
+        rwlocks_->on_message(env))
       return;
   }
   std::visit(
@@ -257,8 +264,9 @@ void Agent::stop_application() {
     if (auto env = gate_.next(std::chrono::milliseconds(5)))
       if (env->from != wire::kLauncherId && !coherence_->on_message(*env) &&
           !threads_->on_message(*env) && !locks_->on_message(*env) &&
-          !barriers_->on_message(*env) && !conds_->on_message(*env))
-        (void)semaphores_->on_message(*env);
+          !barriers_->on_message(*env) && !conds_->on_message(*env) &&
+          !semaphores_->on_message(*env))
+        (void)rwlocks_->on_message(*env);
   }
   util::log_line("program (pid " + std::to_string(app_pid_) +
                  ") did not stop within 2 s; killing it");

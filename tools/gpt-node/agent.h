@@ -32,6 +32,7 @@ class Locks;
 class Barriers;
 class Conds;
 class Semaphores;
+class RwLocks;
 
 struct AgentConfig {
   wire::NodeId node = 0;
@@ -91,6 +92,7 @@ class Agent {
   std::unique_ptr<Barriers> barriers_;
   std::unique_ptr<Conds> conds_;
   std::unique_ptr<Semaphores> semaphores_;
+  std::unique_ptr<RwLocks> rwlocks_;
   // Coherence messages that arrived before the peer table (a fast peer).
   std::vector<wire::Envelope> early_;
 };

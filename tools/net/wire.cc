@@ -122,6 +122,10 @@ struct Writer {
   void operator()(const ThreadExited& m) { ar(m.tcb); }
   void operator()(const JoinWait& m) { ar(m.request, m.tcb); }
   void operator()(const JoinDone& m) { ar(m.request); }
+  void operator()(const RwCancel& m) { ar(m.request, m.lock); }
+  void operator()(const RwRelease& m) { ar(m.lock, m.write); }
+  void operator()(const RwGranted& m) { ar(m.request, m.result); }
+  void operator()(const RwRequest& m) { ar(m.request, m.lock, m.write, m.try_only); }
   void operator()(const SemValue& m) { ar(m.request, m.value); }
   void operator()(const SemValueQuery& m) { ar(m.request, m.sem, m.incarnation, m.initial); }
   void operator()(const SemCancel& m) { ar(m.request, m.sem, m.incarnation); }
@@ -213,6 +217,10 @@ struct Reader {
   void operator()(ThreadExited& m) { ar(m.tcb); }
   void operator()(JoinWait& m) { ar(m.request, m.tcb); }
   void operator()(JoinDone& m) { ar(m.request); }
+  void operator()(RwCancel& m) { ar(m.request, m.lock); }
+  void operator()(RwRelease& m) { ar(m.lock, m.write); }
+  void operator()(RwGranted& m) { ar(m.request, m.result); }
+  void operator()(RwRequest& m) { ar(m.request, m.lock, m.write, m.try_only); }
   void operator()(SemValue& m) { ar(m.request, m.value); }
   void operator()(SemValueQuery& m) { ar(m.request, m.sem, m.incarnation, m.initial); }
   void operator()(SemCancel& m) { ar(m.request, m.sem, m.incarnation); }
@@ -266,6 +274,10 @@ std::optional<Message> empty_message(std::uint16_t tag) {
     case Type::kThreadExited: return ThreadExited{};
     case Type::kJoinWait: return JoinWait{};
     case Type::kJoinDone: return JoinDone{};
+    case Type::kRwCancel: return RwCancel{};
+    case Type::kRwRelease: return RwRelease{};
+    case Type::kRwGranted: return RwGranted{};
+    case Type::kRwRequest: return RwRequest{};
     case Type::kSemValue: return SemValue{};
     case Type::kSemValueQuery: return SemValueQuery{};
     case Type::kSemCancel: return SemCancel{};
@@ -319,7 +331,8 @@ Type type_of(const Message& m) {
       Type::kLockGrant, Type::kLockRecall, Type::kLockReturn, Type::kBarrierWaitRequest,
       Type::kBarrierWaitDone, Type::kCondEnqueue, Type::kCondEnqueued, Type::kCondSignal,
       Type::kCondWake, Type::kCondCancel, Type::kSemWait, Type::kSemGranted, Type::kSemPost,
-      Type::kSemCancel, Type::kSemValueQuery, Type::kSemValue};
+      Type::kSemCancel, Type::kSemValueQuery, Type::kSemValue, Type::kRwRequest,
+      Type::kRwGranted, Type::kRwRelease, Type::kRwCancel};
   static_assert(std::size(kTypes) == std::variant_size_v<Message>);
   return kTypes[m.index()];
 }
@@ -349,6 +362,10 @@ std::string_view name_of(Type t) {
     case Type::kThreadExited: return "ThreadExited";
     case Type::kJoinWait: return "JoinWait";
     case Type::kJoinDone: return "JoinDone";
+    case Type::kRwCancel: return "RwCancel";
+    case Type::kRwRelease: return "RwRelease";
+    case Type::kRwGranted: return "RwGranted";
+    case Type::kRwRequest: return "RwRequest";
     case Type::kSemValue: return "SemValue";
     case Type::kSemValueQuery: return "SemValueQuery";
     case Type::kSemCancel: return "SemCancel";

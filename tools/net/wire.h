@@ -246,6 +246,26 @@ struct SemValue {
   std::int64_t value = 0;
 };
 
+// ---- rwlocks: readers and writers counted at the lock's manager -----------
+struct RwRequest {  // node -> manager: take it for reading or writing
+  std::uint64_t request = 0;
+  std::uint64_t lock = 0;
+  std::uint32_t write = 0;
+  std::uint32_t try_only = 0;
+};
+struct RwGranted {  // manager -> node: 0 = taken, EBUSY = would block
+  std::uint64_t request = 0;
+  std::uint32_t result = 0;
+};
+struct RwRelease {  // node -> manager: one holder (reader or writer) is done
+  std::uint64_t lock = 0;
+  std::uint32_t write = 0;
+};
+struct RwCancel {  // waiter's node -> manager: timed out
+  std::uint64_t request = 0;
+  std::uint64_t lock = 0;
+};
+
 using Message =
     std::variant<Hello, PeerTable, AppStarted, MainExited, NodeFailed, Shutdown, Ping, Pong,
                  PageRequest, PageData, DiffBatch, DiffAck, NoticePost, NoticeAck, NoticeQuery,
@@ -253,7 +273,7 @@ using Message =
                  ThreadExited, JoinWait, JoinDone, LockRequest, LockGrant, LockRecall,
                  LockReturn, BarrierWaitRequest, BarrierWaitDone, CondEnqueue, CondEnqueued,
                  CondSignal, CondWake, CondCancel, SemWait, SemGranted, SemPost, SemCancel,
-                 SemValueQuery, SemValue>;
+                 SemValueQuery, SemValue, RwRequest, RwGranted, RwRelease, RwCancel>;
 
 // Type tags on the wire; the order of the variant is not the wire contract.
 enum class Type : std::uint16_t {
@@ -297,6 +317,10 @@ enum class Type : std::uint16_t {
   kSemCancel = 83,
   kSemValueQuery = 84,
   kSemValue = 85,
+  kRwRequest = 88,
+  kRwGranted = 89,
+  kRwRelease = 90,
+  kRwCancel = 91,
 };
 
 struct Envelope {

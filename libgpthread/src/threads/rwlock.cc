@@ -1,0 +1,116 @@
+// pthread rwlocks across nodes: readers and writer are counted at the
+// lock's manager (tools/gpt-node/rwlocks.cc); taking it acquires, unlocking
+// releases. Rwlocks outside the global space, and all of them in a one-node
+// run without an agent, are a local futex rwlock in the object's first word
+// (-1: a writer, n > 0: n readers).
+#include <errno.h>
+#include <pthread.h>
+#include <time.h>
+
+#include <atomic>
+#include <cstdint>
+
+#include "coherence.h"
+#include "global_space.h"
+#include "gpt/channel_client.h"
+#include "gpt/futex.h"
+#include "runtime.h"
+
+#define GPT_API extern "C" __attribute__((visibility("default")))
+
+namespace {
+
+std::atomic<std::uint32_t>* word_of(pthread_rwlock_t* l) {
+  return reinterpret_cast<std::atomic<std::uint32_t>*>(l);
+}
+constexpr std::uint32_t kWriter = 0xffffffffu;
+
+bool distributed(const pthread_rwlock_t* l) {
+  const auto& s = gpt::galloc::space();
+  return s.coherent && s.contains(l);
+}
+
+std::int64_t until(const struct timespec* abstime) {
+  if (!abstime) return -1;
+  struct timespec now;
+  clock_gettime(CLOCK_REALTIME, &now);
+  std::int64_t ns = (abstime->tv_sec - now.tv_sec) * 1000000000LL + (abstime->tv_nsec - now.tv_nsec);
+  return ns < 0 ? 0 : ns;
+}
+
+int local_lock(pthread_rwlock_t* l, bool write, bool try_only, const struct timespec* abstime) {
+  auto* w = word_of(l);
+  for (;;) {
+    std::uint32_t v = w->load(std::memory_order_acquire);
+    bool free = write ? v == 0 : v != kWriter;
+    if (free && w->compare_exchange_weak(v, write ? kWriter : v + 1, std::memory_order_acquire)) return 0;
+    if (free) continue;
+    if (try_only) return EBUSY;
+    std::int64_t ns = until(abstime);
+    if (ns == 0) return ETIMEDOUT;
+    gpt::futex::wait(w, v, ns);
+  }
+}
+
+int lock(pthread_rwlock_t* l, bool write, bool try_only, const struct timespec* abstime) {
+  gpt::rt::ensure_started();
+  if (abstime && (abstime->tv_nsec < 0 || abstime->tv_nsec >= 1000000000L)) return EINVAL;
+  if (!distributed(l)) return local_lock(l, write, try_only, abstime);
+  const auto& g = gpt::galloc::space().geometry;
+  auto a = reinterpret_cast<std::uintptr_t>(l);
+  struct {
+    std::uint64_t lock;
+    std::uint32_t manager, write;
+    std::int64_t timeout_ns;
+    std::uint32_t try_only, pad;
+  } req{a, g.home_of_page(g.page_of(a)), write ? 1u : 0u, try_only ? 0 : until(abstime),
+        try_only ? 1u : 0u, 0};
+  gpt::channel::Client client(gpt::rt::state().channel);
+  auto r = client.call(gpt::channel::Op::kRwLock, &req, sizeof req, nullptr, 0);
+  if (r.status == -EBUSY) return EBUSY;
+  if (r.status == -ETIMEDOUT) return ETIMEDOUT;
+  if (r.status != 0) return EINVAL;
+  gpt::galloc::acquire();
+  return 0;
+}
+
+}  // namespace
+
+GPT_API int pthread_rwlock_init(pthread_rwlock_t* l, const pthread_rwlockattr_t*) {
+  word_of(l)->store(0, std::memory_order_relaxed);
+  return 0;
+}
+GPT_API int pthread_rwlock_destroy(pthread_rwlock_t*) { return 0; }
+
+GPT_API int pthread_rwlock_rdlock(pthread_rwlock_t* l) { return lock(l, false, false, nullptr); }
+GPT_API int pthread_rwlock_tryrdlock(pthread_rwlock_t* l) { return lock(l, false, true, nullptr); }
+GPT_API int pthread_rwlock_timedrdlock(pthread_rwlock_t* l, const struct timespec* t) {
+  return lock(l, false, false, t);
+}
+GPT_API int pthread_rwlock_wrlock(pthread_rwlock_t* l) { return lock(l, true, false, nullptr); }
+GPT_API int pthread_rwlock_trywrlock(pthread_rwlock_t* l) { return lock(l, true, true, nullptr); }
+GPT_API int pthread_rwlock_timedwrlock(pthread_rwlock_t* l, const struct timespec* t) {
+  return lock(l, true, false, t);
+}
+
+GPT_API int pthread_rwlock_unlock(pthread_rwlock_t* l) {
+  gpt::rt::ensure_started();
+  if (!distributed(l)) {
+    auto* w = word_of(l);
+    std::uint32_t v = w->load(std::memory_order_relaxed);
+    if (v == 0) return EPERM;
+    if (v == kWriter) w->store(0, std::memory_order_release);
+    else w->fetch_sub(1, std::memory_order_release);  // readers leave concurrently
+    gpt::futex::wake_all(w);
+    return 0;
+  }
+  gpt::galloc::release();
+  const auto& g = gpt::galloc::space().geometry;
+  auto a = reinterpret_cast<std::uintptr_t>(l);
+  struct {
+    std::uint64_t lock;
+    std::uint32_t manager, write;
+  } req{a, g.home_of_page(g.page_of(a)), 0};
+  gpt::channel::Client client(gpt::rt::state().channel);
+  return client.call(gpt::channel::Op::kRwUnlock, &req, sizeof req, nullptr, 0).status == 0 ? 0 : EPERM;
+}

@@ -1,0 +1,64 @@
+// Read-write locks across nodes: the manager (the home of the lock's page)
+// counts readers and the writer and grants FIFO, with a waiting writer
+// holding back new readers. Every lock and unlock is a message to the
+// manager (no token caching yet). A timed request that expires is
+// cancelled; a grant that crossed the expiry is given back.
+//
+// Single-threaded: called from the agent's poll loop only.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <optional>
+#include <span>
+
+#include "channel_server.h"
+#include "message_gate.h"
+#include "wire.h"
+
+namespace gpt::node {
+
+class RwLocks {
+ public:
+  RwLocks(wire::NodeId self, std::uint32_t node_count, net::MessageGate& gate, ChannelServer& channel);
+
+  [[nodiscard]] std::optional<Reply> on_request(std::uint32_t slot, channel::Op op,
+                                                std::span<const unsigned char> request);
+  bool on_message(const wire::Envelope& env);
+  void expire(std::chrono::steady_clock::time_point now);
+
+ private:
+  struct Waiter {
+    wire::NodeId node;
+    std::uint64_t request;
+    bool write;
+  };
+  struct State {  // manager side
+    std::uint32_t readers = 0;
+    bool writer = false;
+    std::deque<Waiter> queue;
+  };
+  struct Pending {  // our side
+    std::uint32_t slot;
+    std::uint64_t lock;
+    wire::NodeId manager;
+    bool write;
+    std::optional<std::chrono::steady_clock::time_point> deadline;
+  };
+  void to(wire::NodeId node, const wire::Message& m);
+  [[nodiscard]] static bool can_take(const State& s, bool write);
+  void grant_waiting(std::uint64_t lock, State& s);
+
+  wire::NodeId self_;
+  std::uint32_t node_count_;
+  net::MessageGate& gate_;
+  ChannelServer& channel_;
+  std::uint64_t next_request_ = 1;
+  std::map<std::uint64_t, Pending> pending_;
+  std::map<std::uint64_t, Pending> expired_;
+  std::map<std::uint64_t, State> states_;
+};
+
+}  // namespace gpt::node
