@@ -13,6 +13,7 @@
 #include "gpt/channel_client.h"
 #include "gpt/futex.h"
 #include "runtime.h"
+#include "sync_common.h"
 
 #define GPT_API extern "C" __attribute__((visibility("default")))
 
@@ -41,12 +42,10 @@ int local_wait(Barrier* b) {
 }
 static_assert(sizeof(Barrier) <= sizeof(pthread_barrier_t));
 
-std::uint32_t manager_of(const void* b) {
-  const auto& space = gpt::galloc::space();
-  auto a = reinterpret_cast<std::uintptr_t>(b);
-  // Outside the global space only this node's threads can reach it.
-  if (!space.coherent || !space.contains(b)) return static_cast<std::uint32_t>(gpt::rt::state().node_id);
-  return space.geometry.home_of_page(space.geometry.page_of(a));
+// Outside the global space only this node's threads can reach it.
+std::uint32_t barrier_manager(const void* b) {
+  return gpt::threads::in_global_space(b) ? gpt::threads::manager_of(b)
+                                          : static_cast<std::uint32_t>(gpt::rt::state().node_id);
 }
 
 }  // namespace
@@ -78,7 +77,7 @@ GPT_API int pthread_barrier_wait(pthread_barrier_t* b) {
   struct {
     std::uint64_t barrier;
     std::uint32_t manager, count;
-  } req{reinterpret_cast<std::uintptr_t>(b), manager_of(b), count};
+  } req{reinterpret_cast<std::uintptr_t>(b), barrier_manager(b), count};
   gpt::channel::Client client(gpt::rt::state().channel);
   auto r = client.call(gpt::channel::Op::kBarrierWait, &req, sizeof req, nullptr, 0);
   if (r.status < 0) return EINVAL;

@@ -18,6 +18,7 @@
 #include "gpt/channel_client.h"
 #include "gpt/futex.h"
 #include "runtime.h"
+#include "sync_common.h"
 
 #define GPT_API extern "C" __attribute__((visibility("default")))
 
@@ -28,39 +29,23 @@ struct LocalCond {
 };
 static_assert(sizeof(LocalCond) <= sizeof(pthread_cond_t));
 
-bool distributed(const pthread_cond_t* c) {
-  const auto& s = gpt::galloc::space();
-  return s.coherent && s.contains(c);
-}
-
-// Nanoseconds from now until an absolute CLOCK_REALTIME time (>= 0), or -1.
-std::int64_t until(const struct timespec* abstime) {
-  if (!abstime) return -1;
-  struct timespec now;
-  clock_gettime(CLOCK_REALTIME, &now);
-  std::int64_t ns = (abstime->tv_sec - now.tv_sec) * 1000000000LL + (abstime->tv_nsec - now.tv_nsec);
-  return ns < 0 ? 0 : ns;
-}
-
 struct Head {
   std::uint64_t cond;
   std::uint32_t manager, extra;
 };
 
 Head head_of(const pthread_cond_t* c, std::uint32_t extra) {
-  const auto& g = gpt::galloc::space().geometry;
-  auto a = reinterpret_cast<std::uintptr_t>(c);
-  return Head{a, g.home_of_page(g.page_of(a)), extra};
+  return Head{reinterpret_cast<std::uintptr_t>(c), gpt::threads::manager_of(c), extra};
 }
 
 int local_wait(pthread_cond_t* c, pthread_mutex_t* m, const struct timespec* abstime) {
   auto* lc = reinterpret_cast<LocalCond*>(c);
   std::uint32_t seq = lc->seq.load(std::memory_order_acquire);
   pthread_mutex_unlock(m);
-  std::int64_t ns = until(abstime);
+  std::int64_t ns = gpt::threads::ns_until(abstime);
   if (ns != 0) gpt::futex::wait(&lc->seq, seq, ns);
   pthread_mutex_lock(m);
-  if (abstime && until(abstime) == 0 && lc->seq.load(std::memory_order_acquire) == seq) return ETIMEDOUT;
+  if (abstime && gpt::threads::ns_until(abstime) == 0 && lc->seq.load(std::memory_order_acquire) == seq) return ETIMEDOUT;
   return 0;
 }
 
@@ -85,7 +70,7 @@ GPT_API int pthread_cond_destroy(pthread_cond_t*) { return 0; }
 static int timed_wait(pthread_cond_t* c, pthread_mutex_t* m, const struct timespec* abstime) {
   gpt::rt::ensure_started();
   if (abstime && (abstime->tv_nsec < 0 || abstime->tv_nsec >= 1000000000L)) return EINVAL;
-  if (!distributed(c)) return local_wait(c, m, abstime);
+  if (!gpt::threads::in_global_space(c)) return local_wait(c, m, abstime);
   gpt::channel::Client client(gpt::rt::state().channel);
   Head h = head_of(c, 0);
   std::uint64_t ticket = 0;
@@ -96,7 +81,7 @@ static int timed_wait(pthread_cond_t* c, pthread_mutex_t* m, const struct timesp
     Head h;
     std::uint64_t ticket;
     std::int64_t timeout_ns;
-  } sleep{h, ticket, until(abstime)};
+  } sleep{h, ticket, gpt::threads::ns_until(abstime)};
   r = client.call(gpt::channel::Op::kCondSleep, &sleep, sizeof sleep, nullptr, 0);
   pthread_mutex_lock(m);
   return r.status == -ETIMEDOUT ? ETIMEDOUT : 0;
@@ -110,7 +95,7 @@ GPT_API int pthread_cond_wait(pthread_cond_t* c, pthread_mutex_t* m) { return ti
 
 static int signal_cond(pthread_cond_t* c, bool all) {
   gpt::rt::ensure_started();
-  if (!distributed(c)) {
+  if (!gpt::threads::in_global_space(c)) {
     local_wake(c, all);
     return 0;
   }

@@ -13,6 +13,7 @@
 #include "gpt/futex_lock.h"
 #include "libc_threads.h"
 #include "runtime.h"
+#include "sync_common.h"
 #include "tcb.h"
 #include "token_lock.h"
 
@@ -47,13 +48,6 @@ Holder* find(std::uintptr_t m, bool create) {
     return empty;
   }
   return nullptr;
-}
-
-// The node that queues requests for this lock: its page's home.
-std::uint32_t manager_of(const void* m) {
-  const auto& g = galloc::space().geometry;
-  auto a = reinterpret_cast<std::uintptr_t>(m);
-  return g.home_of_page(g.page_of(a));
 }
 
 int lock_call(channel::Op op, const void* m) {
@@ -119,9 +113,7 @@ namespace {
 // libraries' own) can only be shared by this node's threads: they stay the
 // libc's (and never call into the runtime, which may run in a signal
 // handler when libunwind takes its lock).
-bool distributed(const pthread_mutex_t* m) {
-  return galloc::space().coherent && galloc::space().contains(m);
-}
+bool distributed(const pthread_mutex_t* m) { return in_global_space(m); }
 }  // namespace
 
 GPT_API int pthread_mutex_lock(pthread_mutex_t* m) {

@@ -9,6 +9,7 @@
 #include "global_space.h"
 #include "libc_threads.h"
 #include "runtime.h"
+#include "sync_common.h"
 #include "token_lock.h"
 
 #define GPT_API extern "C" __attribute__((visibility("default")))
@@ -16,11 +17,6 @@
 namespace {
 
 constexpr int kOnceDone = 0x0ACE;  // written by the thread that ran the routine
-
-bool distributed(const void* p) {
-  const auto& s = gpt::galloc::space();
-  return s.coherent && s.contains(p);
-}
 
 // pthread_spinlock_t is a volatile int: its address as a plain lock word.
 std::atomic<int>* word_of(pthread_spinlock_t* lock) {
@@ -31,7 +27,7 @@ std::atomic<int>* word_of(pthread_spinlock_t* lock) {
 
 GPT_API int pthread_once(pthread_once_t* once, void (*routine)(void)) {
   gpt::rt::ensure_started();
-  if (!distributed(once)) return gpt::threads::libc_once(once, routine);
+  if (!gpt::threads::in_global_space(once)) return gpt::threads::libc_once(once, routine);
   auto* word = reinterpret_cast<volatile int*>(once);
   if (*word == kOnceDone) return 0;  // possibly stale: the slow path decides
   if (gpt::threads::token_lock(once, false) != 0) return EINVAL;
@@ -52,7 +48,7 @@ GPT_API int pthread_spin_destroy(pthread_spinlock_t*) { return 0; }
 
 GPT_API int pthread_spin_lock(pthread_spinlock_t* lock) {
   gpt::rt::ensure_started();
-  if (distributed(word_of(lock))) return gpt::threads::token_lock(word_of(lock), false);
+  if (gpt::threads::in_global_space(word_of(lock))) return gpt::threads::token_lock(word_of(lock), false);
   auto* word = word_of(lock);
   int expected = 0;
   while (!word->compare_exchange_weak(expected, 1, std::memory_order_acquire)) {
@@ -64,14 +60,14 @@ GPT_API int pthread_spin_lock(pthread_spinlock_t* lock) {
 
 GPT_API int pthread_spin_trylock(pthread_spinlock_t* lock) {
   gpt::rt::ensure_started();
-  if (distributed(word_of(lock))) return gpt::threads::token_lock(word_of(lock), true);
+  if (gpt::threads::in_global_space(word_of(lock))) return gpt::threads::token_lock(word_of(lock), true);
   auto* word = word_of(lock);
   int expected = 0;
   return word->compare_exchange_strong(expected, 1, std::memory_order_acquire) ? 0 : EBUSY;
 }
 
 GPT_API int pthread_spin_unlock(pthread_spinlock_t* lock) {
-  if (distributed(word_of(lock))) return gpt::threads::token_unlock(word_of(lock));
+  if (gpt::threads::in_global_space(word_of(lock))) return gpt::threads::token_unlock(word_of(lock));
   word_of(lock)->store(0, std::memory_order_release);
   return 0;
 }

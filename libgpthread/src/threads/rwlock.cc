@@ -15,6 +15,7 @@
 #include "gpt/channel_client.h"
 #include "gpt/futex.h"
 #include "runtime.h"
+#include "sync_common.h"
 
 #define GPT_API extern "C" __attribute__((visibility("default")))
 
@@ -25,19 +26,6 @@ std::atomic<std::uint32_t>* word_of(pthread_rwlock_t* l) {
 }
 constexpr std::uint32_t kWriter = 0xffffffffu;
 
-bool distributed(const pthread_rwlock_t* l) {
-  const auto& s = gpt::galloc::space();
-  return s.coherent && s.contains(l);
-}
-
-std::int64_t until(const struct timespec* abstime) {
-  if (!abstime) return -1;
-  struct timespec now;
-  clock_gettime(CLOCK_REALTIME, &now);
-  std::int64_t ns = (abstime->tv_sec - now.tv_sec) * 1000000000LL + (abstime->tv_nsec - now.tv_nsec);
-  return ns < 0 ? 0 : ns;
-}
-
 int local_lock(pthread_rwlock_t* l, bool write, bool try_only, const struct timespec* abstime) {
   auto* w = word_of(l);
   for (;;) {
@@ -46,7 +34,7 @@ int local_lock(pthread_rwlock_t* l, bool write, bool try_only, const struct time
     if (free && w->compare_exchange_weak(v, write ? kWriter : v + 1, std::memory_order_acquire)) return 0;
     if (free) continue;
     if (try_only) return EBUSY;
-    std::int64_t ns = until(abstime);
+    std::int64_t ns = gpt::threads::ns_until(abstime);
     if (ns == 0) return ETIMEDOUT;
     gpt::futex::wait(w, v, ns);
   }
@@ -55,15 +43,13 @@ int local_lock(pthread_rwlock_t* l, bool write, bool try_only, const struct time
 int lock(pthread_rwlock_t* l, bool write, bool try_only, const struct timespec* abstime) {
   gpt::rt::ensure_started();
   if (abstime && (abstime->tv_nsec < 0 || abstime->tv_nsec >= 1000000000L)) return EINVAL;
-  if (!distributed(l)) return local_lock(l, write, try_only, abstime);
-  const auto& g = gpt::galloc::space().geometry;
-  auto a = reinterpret_cast<std::uintptr_t>(l);
+  if (!gpt::threads::in_global_space(l)) return local_lock(l, write, try_only, abstime);
   struct {
     std::uint64_t lock;
     std::uint32_t manager, write;
     std::int64_t timeout_ns;
     std::uint32_t try_only, pad;
-  } req{a, g.home_of_page(g.page_of(a)), write ? 1u : 0u, try_only ? 0 : until(abstime),
+  } req{reinterpret_cast<std::uintptr_t>(l), gpt::threads::manager_of(l), write ? 1u : 0u, try_only ? 0 : gpt::threads::ns_until(abstime),
         try_only ? 1u : 0u, 0};
   gpt::channel::Client client(gpt::rt::state().channel);
   auto r = client.call(gpt::channel::Op::kRwLock, &req, sizeof req, nullptr, 0);
@@ -95,7 +81,7 @@ GPT_API int pthread_rwlock_timedwrlock(pthread_rwlock_t* l, const struct timespe
 
 GPT_API int pthread_rwlock_unlock(pthread_rwlock_t* l) {
   gpt::rt::ensure_started();
-  if (!distributed(l)) {
+  if (!gpt::threads::in_global_space(l)) {
     auto* w = word_of(l);
     std::uint32_t v = w->load(std::memory_order_relaxed);
     if (v == 0) return EPERM;
@@ -105,12 +91,10 @@ GPT_API int pthread_rwlock_unlock(pthread_rwlock_t* l) {
     return 0;
   }
   gpt::galloc::release();
-  const auto& g = gpt::galloc::space().geometry;
-  auto a = reinterpret_cast<std::uintptr_t>(l);
   struct {
     std::uint64_t lock;
     std::uint32_t manager, write;
-  } req{a, g.home_of_page(g.page_of(a)), 0};
+  } req{reinterpret_cast<std::uintptr_t>(l), gpt::threads::manager_of(l), 0};
   gpt::channel::Client client(gpt::rt::state().channel);
   return client.call(gpt::channel::Op::kRwUnlock, &req, sizeof req, nullptr, 0).status == 0 ? 0 : EPERM;
 }

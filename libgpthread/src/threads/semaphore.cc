@@ -19,6 +19,7 @@
 #include "gpt/channel_client.h"
 #include "gpt/futex.h"
 #include "runtime.h"
+#include "sync_common.h"
 
 #define GPT_API extern "C" __attribute__((visibility("default")))
 
@@ -38,22 +39,9 @@ std::atomic<std::uint64_t> g_incarnations{1};
 
 Sem* as_sem(sem_t* s) { return reinterpret_cast<Sem*>(s); }
 
-bool distributed(const sem_t* s) {
-  const auto& space = gpt::galloc::space();
-  return space.coherent && space.contains(s);
-}
-
 int fail(int err) {
   errno = err;
   return -1;
-}
-
-std::int64_t until(const struct timespec* abstime) {
-  if (!abstime) return -1;
-  struct timespec now;
-  clock_gettime(CLOCK_REALTIME, &now);
-  std::int64_t ns = (abstime->tv_sec - now.tv_sec) * 1000000000LL + (abstime->tv_nsec - now.tv_nsec);
-  return ns < 0 ? 0 : ns;
 }
 
 struct Head {
@@ -63,10 +51,9 @@ struct Head {
 };
 
 Head head_of(const sem_t* s) {
-  const auto& g = gpt::galloc::space().geometry;
-  auto a = reinterpret_cast<std::uintptr_t>(s);
   const Sem* self = reinterpret_cast<const Sem*>(s);
-  return Head{a, g.home_of_page(g.page_of(a)), self->initial, self->incarnation};
+  return Head{reinterpret_cast<std::uintptr_t>(s), gpt::threads::manager_of(s), self->initial,
+              self->incarnation};
 }
 
 int local_wait(Sem* s, bool try_only, const struct timespec* abstime) {
@@ -77,7 +64,7 @@ int local_wait(Sem* s, bool try_only, const struct timespec* abstime) {
       continue;
     }
     if (try_only) return fail(EAGAIN);
-    std::int64_t ns = until(abstime);
+    std::int64_t ns = gpt::threads::ns_until(abstime);
     if (ns == 0) return fail(ETIMEDOUT);
     gpt::futex::wait(&s->local, 0, ns);
   }
@@ -88,12 +75,12 @@ int wait(sem_t* sem, bool try_only, const struct timespec* abstime) {
   Sem* s = as_sem(sem);
   if (s->magic != kSemMagic) return fail(EINVAL);
   if (abstime && (abstime->tv_nsec < 0 || abstime->tv_nsec >= 1000000000L)) return fail(EINVAL);
-  if (!distributed(sem)) return local_wait(s, try_only, abstime);
+  if (!gpt::threads::in_global_space(sem)) return local_wait(s, try_only, abstime);
   struct {
     Head h;
     std::int64_t timeout_ns;
     std::uint32_t try_only, pad;
-  } req{head_of(sem), try_only ? 0 : until(abstime), try_only ? 1u : 0u, 0};
+  } req{head_of(sem), try_only ? 0 : gpt::threads::ns_until(abstime), try_only ? 1u : 0u, 0};
   gpt::channel::Client client(gpt::rt::state().channel);
   auto r = client.call(gpt::channel::Op::kSemWait, &req, sizeof req, nullptr, 0);
   if (r.status == -EAGAIN) return fail(EAGAIN);
@@ -133,7 +120,7 @@ GPT_API int sem_post(sem_t* sem) {
   gpt::rt::ensure_started();
   Sem* s = as_sem(sem);
   if (s->magic != kSemMagic) return fail(EINVAL);
-  if (!distributed(sem)) {
+  if (!gpt::threads::in_global_space(sem)) {
     if (s->local.fetch_add(1, std::memory_order_acq_rel) == SEM_VALUE_MAX) return fail(EOVERFLOW);
     gpt::futex::wake(&s->local, 1);
     return 0;
@@ -148,7 +135,7 @@ GPT_API int sem_getvalue(sem_t* sem, int* value) {
   gpt::rt::ensure_started();
   Sem* s = as_sem(sem);
   if (s->magic != kSemMagic) return fail(EINVAL);
-  if (!distributed(sem)) {
+  if (!gpt::threads::in_global_space(sem)) {
     *value = static_cast<int>(s->local.load(std::memory_order_acquire));
     return 0;
   }
