@@ -75,6 +75,9 @@ enum class Op : std::uint32_t {
   // for kRwLock): 0, -EBUSY or -ETIMEDOUT.
   kRwLock = 24,
   kRwUnlock = 25,
+  // Keys: req u32 op (1 create, 2 delete, 3 query), u32 key, u64 destructor;
+  // reply u32 key, u32 0, u64 destructor; status 0 or a negative errno.
+  kKey = 26,
   kBarrierWait = 15,  // req: u64 barrier, u32 manager, u32 count. Returns when
                       // `count` threads arrived; status 1 for one of them.
   kAcquireDone = 19,  // req: u64 epoch: every page noticed up to it is invalid

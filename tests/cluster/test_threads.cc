@@ -287,3 +287,36 @@ INSTANTIATE_TEST_SUITE_P(Rw, RwLock,
                          });
 
 }  // namespace
+
+namespace {
+
+class Keys : public ::testing::TestWithParam<std::pair<std::string, int>> {};
+
+// A key made by main works in threads on every node; values are per thread;
+// every destructor runs once, wherever its thread ran.
+TEST_P(Keys, OneKeyForTheJobOneValuePerThread) {
+  const auto& [binary, nodes] = GetParam();
+  std::vector<std::string> argv;
+  if (nodes > 0) argv = {launcher(), "-n", std::to_string(nodes), "--timeout", "120"};
+  argv.push_back(program(binary));
+  JobRunner job(argv);
+  auto status = job.wait(180s);
+  ASSERT_TRUE(status) << job.err();
+  EXPECT_EQ(exit_code(*status), 0) << job.out() << job.err();
+  EXPECT_EQ(job.out(), "keys: 8 threads, 8 destructors on " + std::to_string(nodes > 0 ? nodes : 1) +
+                           " nodes: ok\n")
+      << job.err();
+}
+
+// nodes 0: run without gpt-launch.
+INSTANTIATE_TEST_SUITE_P(Tsd, Keys,
+                         ::testing::Values(std::pair<std::string, int>{"keys", 0},
+                                           std::pair<std::string, int>{"keys", 1},
+                                           std::pair<std::string, int>{"keys", 2},
+                                           std::pair<std::string, int>{"keys", 4},
+                                           std::pair<std::string, int>{"keys_glibc", 3}),
+                         [](const auto& info) {
+                           return info.param.first + "_" + std::to_string(info.param.second) + "nodes";
+                         });
+
+}  // namespace

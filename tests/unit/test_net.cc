@@ -63,6 +63,8 @@ std::vector<wire::Message> one_of_each() {
       wire::RwGranted{9, 16},
       wire::RwRelease{0x200000008000, 1},
       wire::RwCancel{9, 0x200000008000},
+      wire::KeyOp{10, 1, 0, 0x401000},
+      wire::KeyReply{10, 0, 3, 0x401000},
   };
 }
 

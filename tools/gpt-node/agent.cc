@@ -19,6 +19,7 @@
 #include "heap_memory.h"
 #include "barriers.h"
 #include "conds.h"
+#include "keys.h"
 #include "rwlocks.h"
 #include "semaphores.h"
 #include "locks.h"
@@ -88,6 +89,8 @@ Agent::Agent(AgentConfig config, net::MessageGate& gate, std::string data_endpoi
           case channel::Op::kRwLock:
           case channel::Op::kRwUnlock:
             return rwlocks_->on_request(slot, op, req);
+          case channel::Op::kKey:
+            return keys_->on_request(slot, req);
           default:
             return coherence_->on_request(slot, op, req, reply);
         }
@@ -99,6 +102,7 @@ Agent::Agent(AgentConfig config, net::MessageGate& gate, std::string data_endpoi
   conds_ = std::make_unique<Conds>(config_.node, config_.node_count, gate_, *server_);
   semaphores_ = std::make_unique<Semaphores>(config_.node, config_.node_count, gate_, *server_);
   rwlocks_ = std::make_unique<RwLocks>(config_.node, config_.node_count, gate_, *server_);
+  keys_ = std::make_unique<Keys>(config_.node, gate_, *server_);
   hooks_.set_wakeup_fd(doorbell_fd_);
 }
 
@@ -158,7 +162,7 @@ void Agent::handle(const wire::Envelope& env) {
     }
     if (coherence_->on_message(env) || threads_->on_message(env) || locks_->on_message(env) ||
         barriers_->on_message(env) || conds_->on_message(env) || semaphores_->on_message(env) ||
-        rwlocks_->on_message(env))
+        rwlocks_->on_message(env) || keys_->on_message(env))
       return;
   }
   std::visit(
@@ -265,8 +269,8 @@ void Agent::stop_application() {
       if (env->from != wire::kLauncherId && !coherence_->on_message(*env) &&
           !threads_->on_message(*env) && !locks_->on_message(*env) &&
           !barriers_->on_message(*env) && !conds_->on_message(*env) &&
-          !semaphores_->on_message(*env))
-        (void)rwlocks_->on_message(*env);
+          !semaphores_->on_message(*env) && !rwlocks_->on_message(*env))
+        (void)keys_->on_message(*env);
   }
   util::log_line("program (pid " + std::to_string(app_pid_) +
                  ") did not stop within 2 s; killing it");

@@ -33,6 +33,7 @@ class Barriers;
 class Conds;
 class Semaphores;
 class RwLocks;
+class Keys;
 
 struct AgentConfig {
   wire::NodeId node = 0;
@@ -93,6 +94,7 @@ class Agent {
   std::unique_ptr<Conds> conds_;
   std::unique_ptr<Semaphores> semaphores_;
   std::unique_ptr<RwLocks> rwlocks_;
+  std::unique_ptr<Keys> keys_;
   // Coherence messages that arrived before the peer table (a fast peer).
   std::vector<wire::Envelope> early_;
 };

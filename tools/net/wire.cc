@@ -122,6 +122,8 @@ struct Writer {
   void operator()(const ThreadExited& m) { ar(m.tcb); }
   void operator()(const JoinWait& m) { ar(m.request, m.tcb); }
   void operator()(const JoinDone& m) { ar(m.request); }
+  void operator()(const KeyReply& m) { ar(m.request, m.result, m.key, m.destructor); }
+  void operator()(const KeyOp& m) { ar(m.request, m.op, m.key, m.destructor); }
   void operator()(const RwCancel& m) { ar(m.request, m.lock); }
   void operator()(const RwRelease& m) { ar(m.lock, m.write); }
   void operator()(const RwGranted& m) { ar(m.request, m.result); }
@@ -217,6 +219,8 @@ struct Reader {
   void operator()(ThreadExited& m) { ar(m.tcb); }
   void operator()(JoinWait& m) { ar(m.request, m.tcb); }
   void operator()(JoinDone& m) { ar(m.request); }
+  void operator()(KeyReply& m) { ar(m.request, m.result, m.key, m.destructor); }
+  void operator()(KeyOp& m) { ar(m.request, m.op, m.key, m.destructor); }
   void operator()(RwCancel& m) { ar(m.request, m.lock); }
   void operator()(RwRelease& m) { ar(m.lock, m.write); }
   void operator()(RwGranted& m) { ar(m.request, m.result); }
@@ -274,6 +278,8 @@ std::optional<Message> empty_message(std::uint16_t tag) {
     case Type::kThreadExited: return ThreadExited{};
     case Type::kJoinWait: return JoinWait{};
     case Type::kJoinDone: return JoinDone{};
+    case Type::kKeyReply: return KeyReply{};
+    case Type::kKeyOp: return KeyOp{};
     case Type::kRwCancel: return RwCancel{};
     case Type::kRwRelease: return RwRelease{};
     case Type::kRwGranted: return RwGranted{};
@@ -332,7 +338,7 @@ Type type_of(const Message& m) {
       Type::kBarrierWaitDone, Type::kCondEnqueue, Type::kCondEnqueued, Type::kCondSignal,
       Type::kCondWake, Type::kCondCancel, Type::kSemWait, Type::kSemGranted, Type::kSemPost,
       Type::kSemCancel, Type::kSemValueQuery, Type::kSemValue, Type::kRwRequest,
-      Type::kRwGranted, Type::kRwRelease, Type::kRwCancel};
+      Type::kRwGranted, Type::kRwRelease, Type::kRwCancel, Type::kKeyOp, Type::kKeyReply};
   static_assert(std::size(kTypes) == std::variant_size_v<Message>);
   return kTypes[m.index()];
 }
@@ -362,6 +368,8 @@ std::string_view name_of(Type t) {
     case Type::kThreadExited: return "ThreadExited";
     case Type::kJoinWait: return "JoinWait";
     case Type::kJoinDone: return "JoinDone";
+    case Type::kKeyReply: return "KeyReply";
+    case Type::kKeyOp: return "KeyOp";
     case Type::kRwCancel: return "RwCancel";
     case Type::kRwRelease: return "RwRelease";
     case Type::kRwGranted: return "RwGranted";

@@ -266,6 +266,20 @@ struct RwCancel {  // waiter's node -> manager: timed out
   std::uint64_t lock = 0;
 };
 
+// ---- thread-specific data keys: one job-wide registry at node 0 -----------
+struct KeyOp {  // node -> node 0
+  std::uint64_t request = 0;
+  std::uint32_t op = 0;  // 1 create (destructor), 2 delete (key), 3 query (key)
+  std::uint32_t key = 0;
+  std::uint64_t destructor = 0;  // code address, the same on every node
+};
+struct KeyReply {  // node 0 -> node: result 0 or an errno
+  std::uint64_t request = 0;
+  std::uint32_t result = 0;
+  std::uint32_t key = 0;
+  std::uint64_t destructor = 0;
+};
+
 using Message =
     std::variant<Hello, PeerTable, AppStarted, MainExited, NodeFailed, Shutdown, Ping, Pong,
                  PageRequest, PageData, DiffBatch, DiffAck, NoticePost, NoticeAck, NoticeQuery,
@@ -273,7 +287,8 @@ using Message =
                  ThreadExited, JoinWait, JoinDone, LockRequest, LockGrant, LockRecall,
                  LockReturn, BarrierWaitRequest, BarrierWaitDone, CondEnqueue, CondEnqueued,
                  CondSignal, CondWake, CondCancel, SemWait, SemGranted, SemPost, SemCancel,
-                 SemValueQuery, SemValue, RwRequest, RwGranted, RwRelease, RwCancel>;
+                 SemValueQuery, SemValue, RwRequest, RwGranted, RwRelease, RwCancel, KeyOp,
+                 KeyReply>;
 
 // Type tags on the wire; the order of the variant is not the wire contract.
 enum class Type : std::uint16_t {
@@ -321,6 +336,8 @@ enum class Type : std::uint16_t {
   kRwGranted = 89,
   kRwRelease = 90,
   kRwCancel = 91,
+  kKeyOp = 96,
+  kKeyReply = 97,
 };
 
 struct Envelope {

@@ -63,6 +63,21 @@ int choose_node(const pthread_attr_t* attr) {
 
 bool distributed() { return galloc::space().coherent; }
 
+// One node without an agent: the libc runs the thread; this wrapper gives it
+// gpthread's key destructors at its end.
+struct LocalStart {
+  void* (*start)(void*);
+  void* arg;
+};
+
+void* local_trampoline(void* p) {
+  LocalStart s = *static_cast<LocalStart*>(p);
+  free(p);
+  void* result = s.start(s.arg);
+  run_key_destructors();
+  return result;
+}
+
 channel::CallResult call(channel::Op op, const void* req, std::size_t len) {
   channel::Client client(rt::state().channel);
   return client.call(op, req, len, nullptr, 0);
@@ -90,7 +105,14 @@ using namespace gpt::threads;
 GPT_API int pthread_create(pthread_t* out, const pthread_attr_t* attr, void* (*start)(void*),
                            void* arg) {
   rt::ensure_started();
-  if (!distributed()) return libc_create(out, attr, start, arg);
+  if (!distributed()) {
+    auto* s = static_cast<LocalStart*>(malloc(sizeof(LocalStart)));
+    if (!s) return EAGAIN;
+    *s = LocalStart{start, arg};
+    int err = libc_create(out, attr, local_trampoline, s);
+    if (err) free(s);
+    return err;
+  }
   int detach = PTHREAD_CREATE_JOINABLE;
   std::size_t stack = kDefaultStack;
   if (attr) {
@@ -138,7 +160,10 @@ GPT_API void pthread_exit(void* result) {
   Tcb* tcb = distributed() ? current() : nullptr;
   if (tcb && tcb->start) {
     tcb->result = result;
+    run_key_destructors();
     thread_finished(tcb);
+  } else if (!distributed()) {
+    run_key_destructors();
   }
   libc_exit(result);
 }

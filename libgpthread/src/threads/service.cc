@@ -42,6 +42,7 @@ void run_thread(void* arg) {
   auto* tcb = static_cast<Tcb*>(arg);
   void* result = tcb->start(tcb->arg);
   tcb->result = result;
+  run_key_destructors();
   thread_finished(tcb);
 }
 

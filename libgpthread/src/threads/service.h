@@ -15,6 +15,8 @@ namespace gpt::threads {
 void start_service_thread();
 // Called by a gpthread thread that is about to end: queues it for reaping.
 void thread_finished(Tcb* tcb);
+// Runs the thread's key destructors (keys.cc), as POSIX says, at its end.
+void run_key_destructors();
 // A private signal stack for the calling thread: the fault handler must not
 // run on a stack page that is itself write-protected global memory.
 void install_signal_stack();

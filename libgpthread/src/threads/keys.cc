@@ -1,0 +1,130 @@
+// Thread-specific data across nodes (docs/threads.md). Node 0's agent keeps
+// the job's key registry (tools/gpt-node/keys.cc), so a key made on any node
+// is valid on every node; values are per thread, in TLS; destructors (code
+// addresses, the same on every node) run when a gpthread thread ends.
+// Without an agent (one node) the registry is local.
+#include <errno.h>
+#include <pthread.h>
+
+#include <cstdint>
+
+#include "gpt/channel_client.h"
+#include "gpt/futex_lock.h"
+#include "runtime.h"
+#include "tcb.h"
+
+#define GPT_API extern "C" __attribute__((visibility("default")))
+
+namespace gpt::threads {
+namespace {
+
+constexpr std::uint32_t kMaxKeys = 1024;  // as the agent's registry
+constexpr int kDestructorRounds = 4;      // PTHREAD_DESTRUCTOR_ITERATIONS
+
+thread_local void* t_values[kMaxKeys] __attribute__((tls_model("initial-exec")));
+
+// This node's view of the registry: the whole registry without an agent,
+// a cache of destructors with one.
+struct Entry {
+  bool known;
+  bool used;
+  void (*destructor)(void*);
+};
+Entry g_keys[kMaxKeys];
+FutexLock g_keys_lock;
+
+struct KeyReply {
+  std::uint32_t key, pad;
+  std::uint64_t destructor;
+};
+
+int key_call(std::uint32_t op, std::uint32_t key, void (*destructor)(void*), KeyReply* out) {
+  struct {
+    std::uint32_t op, key;
+    std::uint64_t destructor;
+  } req{op, key, reinterpret_cast<std::uintptr_t>(destructor)};
+  channel::Client client(rt::state().channel);
+  auto r = client.call(channel::Op::kKey, &req, sizeof req, out, sizeof *out);
+  return r.status < 0 ? -r.status : 0;
+}
+
+// The destructor of `key`, from the cache or asked from node 0 once.
+void (*destructor_of(std::uint32_t key))(void*) {
+  {
+    Held<FutexLock> hold(g_keys_lock);
+    if (g_keys[key].known) return g_keys[key].used ? g_keys[key].destructor : nullptr;
+  }
+  if (!rt::state().channel) return nullptr;
+  KeyReply r{};
+  if (key_call(3, key, nullptr, &r) != 0) return nullptr;
+  auto* fn = reinterpret_cast<void (*)(void*)>(r.destructor);
+  Held<FutexLock> hold(g_keys_lock);
+  g_keys[key] = Entry{true, true, fn};
+  return fn;
+}
+
+}  // namespace
+
+void run_key_destructors() {
+  for (int round = 0; round < kDestructorRounds; ++round) {
+    bool any = false;
+    for (std::uint32_t k = 0; k < kMaxKeys; ++k) {
+      void* value = t_values[k];
+      if (!value) continue;
+      t_values[k] = nullptr;
+      if (auto* fn = destructor_of(k)) {
+        fn(value);
+        any = true;
+      }
+    }
+    if (!any) return;
+  }
+}
+
+}  // namespace gpt::threads
+
+using namespace gpt;
+using namespace gpt::threads;
+
+GPT_API int pthread_key_create(pthread_key_t* key, void (*destructor)(void*)) {
+  rt::ensure_started();
+  if (rt::state().channel) {
+    KeyReply r{};
+    if (int err = key_call(1, 0, destructor, &r)) return err;
+    Held<FutexLock> hold(g_keys_lock);
+    g_keys[r.key] = Entry{true, true, destructor};
+    *key = r.key;
+    return 0;
+  }
+  Held<FutexLock> hold(g_keys_lock);
+  for (std::uint32_t k = 0; k < kMaxKeys; ++k)
+    if (!g_keys[k].used) {
+      g_keys[k] = Entry{true, true, destructor};
+      *key = k;
+      return 0;
+    }
+  return EAGAIN;
+}
+
+GPT_API int pthread_key_delete(pthread_key_t key) {
+  if (key >= kMaxKeys) return EINVAL;
+  if (rt::state().channel) {
+    KeyReply r{};
+    if (int err = key_call(2, key, nullptr, &r)) return err;
+  } else if (!g_keys[key].used) {
+    return EINVAL;
+  }
+  Held<FutexLock> hold(g_keys_lock);
+  g_keys[key] = Entry{false, false, nullptr};
+  return 0;
+}
+
+GPT_API void* pthread_getspecific(pthread_key_t key) {
+  return key < kMaxKeys ? t_values[key] : nullptr;
+}
+
+GPT_API int pthread_setspecific(pthread_key_t key, const void* value) {
+  if (key >= kMaxKeys) return EINVAL;
+  t_values[key] = const_cast<void*>(value);
+  return 0;
+}

@@ -1,0 +1,45 @@
+// Thread-specific data keys across nodes: node 0's agent keeps the one
+// registry of the job (which keys exist and their destructors, as code
+// addresses, which are the same on every node), so a key created on one
+// node is valid on every node. The values themselves are per thread, in the
+// program's TLS.
+//
+// Single-threaded: called from the agent's poll loop only.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <span>
+#include <vector>
+
+#include "channel_server.h"
+#include "message_gate.h"
+#include "wire.h"
+
+namespace gpt::node {
+
+class Keys {
+ public:
+  static constexpr std::uint32_t kMaxKeys = 1024;  // PTHREAD_KEYS_MAX is 128 in both libcs
+
+  Keys(wire::NodeId self, net::MessageGate& gate, ChannelServer& channel);
+
+  [[nodiscard]] std::optional<Reply> on_request(std::uint32_t slot, std::span<const unsigned char> request);
+  bool on_message(const wire::Envelope& env);
+
+ private:
+  wire::KeyReply apply(const wire::KeyOp& op);  // node 0
+  void complete(std::uint32_t slot, const wire::KeyReply& r);
+
+  wire::NodeId self_;
+  net::MessageGate& gate_;
+  ChannelServer& channel_;
+  std::uint64_t next_request_ = 1;
+  std::map<std::uint64_t, std::uint32_t> pending_;  // request -> slot
+  // Node 0: the registry.
+  std::vector<bool> used_ = std::vector<bool>(kMaxKeys, false);
+  std::vector<std::uint64_t> destructors_ = std::vector<std::uint64_t>(kMaxKeys, 0);
+};
+
+}  // namespace gpt::node
