@@ -61,6 +61,7 @@ enum class Op : std::uint32_t {
   kTryLock = 13,    // as kLock, or -EBUSY at once (then the token is asked
                     // for, so a later try can succeed)
   kUnlock = 14,
+  kTimedLock = 27,  // as kLock, + i64 timeout ns: or -ETIMEDOUT
   kLockFlushed = 20,  // req: u64 lock: the service thread released; the
                       // token may leave this node now.
   // Condition variables: req u64 cond, u32 manager, u32 0 (+ below).

@@ -72,6 +72,7 @@ Agent::Agent(AgentConfig config, net::MessageGate& gate, std::string data_endpoi
           case channel::Op::kJoin:
             return threads_->on_request(slot, op, req);
           case channel::Op::kLock:
+          case channel::Op::kTimedLock:
           case channel::Op::kTryLock:
           case channel::Op::kUnlock:
           case channel::Op::kLockFlushed:
@@ -132,6 +133,7 @@ int Agent::run() {
       }
       reap_application();
       conds_->expire(now);
+      locks_->expire(now);
       semaphores_->expire(now);
       rwlocks_->expire(now);
       if (phase_ == Phase::kAppEnded && expect_shutdown_ &&

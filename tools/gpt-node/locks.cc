@@ -1,5 +1,6 @@
 #include "locks.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <utility>
@@ -23,7 +24,8 @@ std::optional<Reply> Locks::on_request(std::uint32_t slot, channel::Op op,
                                        std::span<const unsigned char> request) {
   std::uint64_t lock;
   std::uint32_t manager;
-  if (request.size() != 16) return Reply{-EINVAL, 0};
+  const std::size_t expected = op == channel::Op::kTimedLock ? 24 : 16;
+  if (request.size() != expected) return Reply{-EINVAL, 0};
   std::memcpy(&lock, request.data(), 8);
   std::memcpy(&manager, request.data() + 8, 4);
   if (manager >= node_count_) return Reply{-EINVAL, 0};
@@ -31,6 +33,7 @@ std::optional<Reply> Locks::on_request(std::uint32_t slot, channel::Op op,
   if (op != channel::Op::kLockFlushed) l.manager = manager;  // the flush reply names none
   switch (op) {
     case channel::Op::kLock:
+    case channel::Op::kTimedLock:
     case channel::Op::kTryLock:
       if (l.have_token && !l.held && !l.recall_pending && !l.flushing && l.waiters.empty()) {
         l.held = true;
@@ -42,6 +45,12 @@ std::optional<Reply> Locks::on_request(std::uint32_t slot, channel::Op op,
         return Reply{-EBUSY, 0};
       }
       l.waiters.push_back(slot);
+      if (op == channel::Op::kTimedLock) {
+        std::int64_t timeout_ns;
+        std::memcpy(&timeout_ns, request.data() + 16, sizeof timeout_ns);
+        deadlines_[slot] = Deadline{lock, std::chrono::steady_clock::now() +
+                                              std::chrono::nanoseconds(timeout_ns < 0 ? 0 : timeout_ns)};
+      }
       if (!l.have_token) request_token(lock, l);
       return std::nullopt;
     case channel::Op::kUnlock:
@@ -64,9 +73,25 @@ void Locks::request_token(std::uint64_t lock, Local& l) {
   to(l.manager, wire::LockRequest{lock});
 }
 
+void Locks::expire(std::chrono::steady_clock::time_point now) {
+  for (auto it = deadlines_.begin(); it != deadlines_.end();) {
+    if (it->second.at > now) {
+      ++it;
+      continue;
+    }
+    // Still waiting (a grant erases the deadline): leave the queue. A token
+    // requested for it stays requested; it will serve the next locker.
+    Local& l = local_[it->second.lock];
+    l.waiters.erase(std::remove(l.waiters.begin(), l.waiters.end(), it->first), l.waiters.end());
+    channel_.complete(it->first, Reply{-ETIMEDOUT, 0});
+    it = deadlines_.erase(it);
+  }
+}
+
 void Locks::grant_local(Local& l) {
   std::uint32_t slot = l.waiters.front();
   l.waiters.pop_front();
+  deadlines_.erase(slot);
   l.held = true;
   bool afar = std::exchange(l.token_from_afar, false);
   channel_.complete(slot, Reply{afar ? channel::kLockFromAfar : 0, 0});

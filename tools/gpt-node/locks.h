@@ -7,6 +7,7 @@
 // Single-threaded: called from the agent's poll loop only.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <deque>
 #include <map>
@@ -26,6 +27,8 @@ class Locks {
   [[nodiscard]] std::optional<Reply> on_request(std::uint32_t slot, channel::Op op,
                                                 std::span<const unsigned char> request);
   bool on_message(const wire::Envelope& env);
+  // Ends timed lock waits whose deadline passed (called every tick).
+  void expire(std::chrono::steady_clock::time_point now);
 
   [[nodiscard]] std::uint64_t handoffs() const { return handoffs_; }
 
@@ -63,6 +66,11 @@ class Locks {
   ChannelServer& channel_;
   std::map<std::uint64_t, Local> local_;
   std::map<std::uint64_t, Managed> managed_;
+  struct Deadline {
+    std::uint64_t lock;
+    std::chrono::steady_clock::time_point at;
+  };
+  std::map<std::uint32_t, Deadline> deadlines_;  // timed waiters, by channel slot
   std::uint64_t handoffs_ = 0;
 };
 

@@ -71,6 +71,12 @@ int libc_mutex_unlock(pthread_mutex_t* m) {
   return fn(m);
 }
 
+int libc_mutex_timedlock(pthread_mutex_t* m, const struct timespec* t) {
+  using Fn = int (*)(pthread_mutex_t*, const struct timespec*);
+  static Fn fn = next_symbol<Fn>("pthread_mutex_timedlock");
+  return fn(m, t);
+}
+
 int libc_once(pthread_once_t* once, void (*routine)(void)) {
   using Fn = int (*)(pthread_once_t*, void (*)(void));
   static Fn fn = next_symbol<Fn>("pthread_once");

@@ -11,6 +11,7 @@ extern "C" int __pthread_mutex_lock(pthread_mutex_t*);
 extern "C" int __pthread_mutex_trylock(pthread_mutex_t*);
 extern "C" int __pthread_mutex_unlock(pthread_mutex_t*);
 extern "C" int __pthread_once(pthread_once_t*, void (*)(void));
+extern "C" int __pthread_mutex_timedlock(pthread_mutex_t*, const struct timespec*);
 
 namespace gpt::threads {
 
@@ -35,6 +36,9 @@ int libc_detach(pthread_t thread) {
 int libc_mutex_lock(pthread_mutex_t* m) { return __pthread_mutex_lock(m); }
 int libc_mutex_trylock(pthread_mutex_t* m) { return __pthread_mutex_trylock(m); }
 int libc_mutex_unlock(pthread_mutex_t* m) { return __pthread_mutex_unlock(m); }
+int libc_mutex_timedlock(pthread_mutex_t* m, const struct timespec* t) {
+  return __pthread_mutex_timedlock(m, t);
+}
 int libc_once(pthread_once_t* once, void (*routine)(void)) { return __pthread_once(once, routine); }
 
 // musl: the type is in the low bits of the first int (_m_type).

@@ -50,18 +50,20 @@ Holder* find(std::uintptr_t m, bool create) {
   return nullptr;
 }
 
-int lock_call(channel::Op op, const void* m) {
+int lock_call(channel::Op op, const void* m, std::int64_t timeout_ns = -1) {
   struct {
     std::uint64_t lock;
     std::uint32_t manager, pad;
-  } req{reinterpret_cast<std::uintptr_t>(m), manager_of(m), 0};
+    std::int64_t timeout_ns;
+  } req{reinterpret_cast<std::uintptr_t>(m), manager_of(m), 0, timeout_ns};
   channel::Client client(rt::state().channel);
-  return client.call(op, &req, sizeof req, nullptr, 0).status;
+  const std::size_t size = op == channel::Op::kTimedLock ? sizeof req : 16;
+  return client.call(op, &req, size, nullptr, 0).status;
 }
 
 Tcb* self() { return reinterpret_cast<Tcb*>(pthread_self()); }
 
-int lock(pthread_mutex_t* m, bool try_only) {
+int lock(pthread_mutex_t* m, bool try_only, const struct timespec* abstime = nullptr) {
   const int type = libc_mutex_type(m);
   Tcb* me = self();
   const auto key = reinterpret_cast<std::uintptr_t>(m);
@@ -72,13 +74,17 @@ int lock(pthread_mutex_t* m, bool try_only) {
         ++h->count;
         return 0;
       }
-      if (type == PTHREAD_MUTEX_ERRORCHECK) return EDEADLK;
+      // POSIX: trylock of a mutex the caller holds is EBUSY, whatever the type.
       if (try_only) return EBUSY;
+      if (type == PTHREAD_MUTEX_ERRORCHECK) return EDEADLK;
       // A normal mutex locked twice by its holder deadlocks, as POSIX says.
     }
   }
-  int status = lock_call(try_only ? channel::Op::kTryLock : channel::Op::kLock, m);
+  int status = try_only ? lock_call(channel::Op::kTryLock, m)
+               : abstime ? lock_call(channel::Op::kTimedLock, m, ns_until(abstime))
+                         : lock_call(channel::Op::kLock, m);
   if (status == -EBUSY) return EBUSY;
+  if (status == -ETIMEDOUT) return ETIMEDOUT;
   if (status < 0) return EINVAL;
   if (status == channel::kLockFromAfar) galloc::acquire();
   Held<FutexLock> hold(g_holders_lock);
@@ -126,6 +132,13 @@ GPT_API int pthread_mutex_trylock(pthread_mutex_t* m) {
   rt::ensure_started();
   if (!distributed(m)) return libc_mutex_trylock(m);
   return lock(m, true);
+}
+
+GPT_API int pthread_mutex_timedlock(pthread_mutex_t* m, const struct timespec* abstime) {
+  rt::ensure_started();
+  if (abstime->tv_nsec < 0 || abstime->tv_nsec >= 1000000000L) return EINVAL;
+  if (!distributed(m)) return libc_mutex_timedlock(m, abstime);
+  return lock(m, false, abstime);
 }
 
 GPT_API int pthread_mutex_unlock(pthread_mutex_t* m) {
