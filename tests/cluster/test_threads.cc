@@ -325,3 +325,36 @@ INSTANTIATE_TEST_SUITE_P(Tsd, Keys,
                          });
 
 }  // namespace
+
+namespace {
+
+class KillCancel : public ::testing::TestWithParam<std::pair<std::string, int>> {};
+
+// pthread_kill reaches a thread of the same node (its handler runs on the
+// thread's signal stack, not its global stack); a thread on another node is
+// refused with ENOTSUP; pthread_cancel is refused with ENOTSUP and a message.
+TEST_P(KillCancel, SignalsLocallyRefusesTheRestClearly) {
+  const auto& [binary, nodes] = GetParam();
+  std::vector<std::string> argv;
+  if (nodes > 0) argv = {launcher(), "-n", std::to_string(nodes), "--timeout", "60"};
+  argv.push_back(program(binary));
+  JobRunner job(argv);
+  auto status = job.wait(120s);
+  ASSERT_TRUE(status) << job.err();
+  EXPECT_EQ(exit_code(*status), 0) << job.out() << job.err();
+  EXPECT_EQ(job.out(), "kill and cancel: ok\n") << job.err();
+  EXPECT_NE(job.err().find("pthread_cancel: cancellation is not supported by gpthread"),
+            std::string::npos)
+      << job.err();
+}
+
+INSTANTIATE_TEST_SUITE_P(Signals, KillCancel,
+                         ::testing::Values(std::pair<std::string, int>{"kill_cancel", 0},
+                                           std::pair<std::string, int>{"kill_cancel", 2},
+                                           std::pair<std::string, int>{"kill_cancel_glibc", 0},
+                                           std::pair<std::string, int>{"kill_cancel_glibc", 2}),
+                         [](const auto& info) {
+                           return info.param.first + "_" + std::to_string(info.param.second) + "nodes";
+                         });
+
+}  // namespace

@@ -24,6 +24,7 @@ int libc_mutex_trylock(pthread_mutex_t* m);
 int libc_mutex_unlock(pthread_mutex_t* m);
 int libc_mutex_timedlock(pthread_mutex_t* m, const struct timespec* abstime);
 int libc_once(pthread_once_t* once, void (*routine)(void));
+
 int libc_detach(pthread_t thread);
 
 }  // namespace gpt::threads

@@ -4,6 +4,8 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <atomic>
 
@@ -70,9 +72,36 @@ struct LocalStart {
   void* arg;
 };
 
+// Kernel thread ids of the libc threads we started (for pthread_kill; musl
+// exports no way to signal a thread by another name than pthread_kill).
+struct LocalTid {
+  pthread_t thread;
+  std::int32_t tid;
+};
+LocalTid g_local_tids[1024];
+FutexLock g_local_tids_lock;
+
+void remember_tid(pthread_t self, std::int32_t tid) {
+  Held<FutexLock> hold(g_local_tids_lock);
+  for (auto& e : g_local_tids)
+    if (e.tid == 0 || e.thread == self) {
+      e = {self, tid};
+      return;
+    }
+}
+
+std::int32_t local_tid_of(pthread_t thread) {
+  if (thread == libc_self()) return static_cast<std::int32_t>(syscall(SYS_gettid));
+  Held<FutexLock> hold(g_local_tids_lock);
+  for (const auto& e : g_local_tids)
+    if (e.tid != 0 && e.thread == thread) return e.tid;
+  return 0;
+}
+
 void* local_trampoline(void* p) {
   LocalStart s = *static_cast<LocalStart*>(p);
   free(p);
+  remember_tid(libc_self(), static_cast<std::int32_t>(syscall(SYS_gettid)));
   void* result = s.start(s.arg);
   run_key_destructors();
   return result;
@@ -174,6 +203,44 @@ GPT_API pthread_t pthread_self(void) {
 }
 
 GPT_API int pthread_equal(pthread_t a, pthread_t b) { return a == b; }
+
+// Signals go to a thread of this node; a thread on another node cannot be
+// signalled yet (ENOTSUP, with a message), nor can any thread be cancelled.
+GPT_API int pthread_kill(pthread_t thread, int sig) {
+  if (sig < 0 || sig >= 65) return EINVAL;
+  if (!distributed()) {
+    std::int32_t tid = local_tid_of(thread);
+    if (tid == 0) return ESRCH;
+    if (sig == 0) return 0;
+    return syscall(SYS_tgkill, getpid(), tid, sig) == 0 ? 0 : errno;
+  }
+  Tcb* tcb = from_handle(thread);
+  if (!tcb || !galloc::space().in_heap(tcb) || tcb->magic != kTcbMagic) return ESRCH;
+  if (tcb == current() && tcb->kernel_tid == 0) tcb->kernel_tid = static_cast<std::int32_t>(syscall(SYS_gettid));
+  if (tcb->node != static_cast<std::uint32_t>(rt::state().node_id)) {
+    rt::diag().text("pthread_kill: the thread runs on node ").num(tcb->node)
+        .text("; signals to threads on other nodes are not supported yet").emit();
+    return ENOTSUP;
+  }
+  if (tcb->kernel_tid == 0) return sig == 0 ? 0 : ESRCH;
+  if (sig == 0) return 0;
+  return syscall(SYS_tgkill, getpid(), tcb->kernel_tid, sig) == 0 ? 0 : errno;
+}
+
+namespace {
+int refuse_cancel() {
+  rt::diag().text("pthread_cancel: cancellation is not supported by gpthread (the thread goes on)").emit();
+  return ENOTSUP;
+}
+}  // namespace
+
+#ifdef __GLIBC__
+GPT_API int pthread_cancel(pthread_t) { return refuse_cancel(); }
+#else
+// musl's pthread_cancel shares its object with the cancellation machinery,
+// so gpt-cc links with --wrap=pthread_cancel instead of replacing it.
+GPT_API int __wrap_pthread_cancel(pthread_t) { return refuse_cancel(); }
+#endif
 
 GPT_API int pthread_detach(pthread_t thread) {
   if (!distributed()) return libc_detach(thread);

@@ -1,6 +1,7 @@
 #include "service.h"
 
 #include <signal.h>
+#include <sys/syscall.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -52,6 +53,7 @@ void run_thread(void* arg) {
 void* trampoline(void* arg) {
   auto* tcb = static_cast<Tcb*>(arg);
   set_current(tcb);
+  tcb->kernel_tid = static_cast<std::int32_t>(syscall(SYS_gettid));
   install_signal_stack();
   auto top = (reinterpret_cast<std::uintptr_t>(tcb->stack) + tcb->stack_bytes) & ~std::uintptr_t{15};
   gpt_call_on_private(reinterpret_cast<void*>(top), run_thread, tcb);

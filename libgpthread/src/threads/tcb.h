@@ -22,6 +22,7 @@ struct Tcb {
   std::uint32_t node;       // where it runs
   std::uint32_t detached;
   std::uint64_t id;         // creation order on the creating node, for messages
+  std::int32_t kernel_tid;  // on its node, once started (pthread_kill)
 };
 
 // The calling thread's control block (nullptr for threads gpthread did not

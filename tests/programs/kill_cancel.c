@@ -1,0 +1,58 @@
+/* pthread_kill to a thread of this node delivers the signal; to a thread on
+ * another node it fails with ENOTSUP (and says so); pthread_cancel fails
+ * with ENOTSUP and a message. */
+#include <errno.h>
+#include <gpthread.h>
+#include <pthread.h>
+#include <semaphore.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+static sem_t g_ready, g_go;
+static volatile sig_atomic_t g_got;
+
+static void on_usr1(int sig) { (void)sig; g_got = 1; }
+
+static void* target(void* arg) {
+  (void)arg;
+  sem_post(&g_ready);
+  sem_wait(&g_go);
+  return NULL;
+}
+
+int main(void) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_usr1;
+  sigaction(SIGUSR1, &sa, NULL);
+  sem_init(&g_ready, 0, 0);
+  sem_init(&g_go, 0, 0);
+  pthread_attr_t here;
+  pthread_attr_init(&here);
+  gpt_attr_setnode(&here, 0);
+  pthread_t t;
+  pthread_create(&t, &here, target, NULL);
+  sem_wait(&g_ready);
+  if (pthread_kill(t, 0) != 0) return fprintf(stderr, "pthread_kill(t, 0) failed\n"), 1;
+  if (pthread_kill(t, SIGUSR1) != 0) return fprintf(stderr, "pthread_kill(t, SIGUSR1) failed\n"), 1;
+  if (pthread_kill(pthread_self(), SIGUSR1) != 0) return 1;
+  int cancel = pthread_cancel(t);
+  sem_post(&g_go);
+  pthread_join(t, NULL);
+  if (cancel != ENOTSUP) return fprintf(stderr, "pthread_cancel returned %d\n", cancel), 1;
+  if (!g_got) return fprintf(stderr, "the signal did not arrive\n"), 1;
+  if (gpt_node_count() > 1) {
+    pthread_attr_t there;
+    pthread_attr_init(&there);
+    gpt_attr_setnode(&there, 1);
+    pthread_create(&t, &there, target, NULL);
+    sem_wait(&g_ready);
+    int r = pthread_kill(t, SIGUSR1);
+    sem_post(&g_go);
+    pthread_join(t, NULL);
+    if (r != ENOTSUP) return fprintf(stderr, "remote pthread_kill returned %d\n", r), 1;
+  }
+  printf("kill and cancel: ok\n");
+  return 0;
+}
