@@ -30,7 +30,6 @@ std::vector<std::string> merged_environment(const SpawnOptions& options) {
     if (eq == std::string::npos) continue;
     vars[entry.substr(0, eq)] = entry.substr(eq + 1);
   }
-  for (const auto& name : options.unset_env) vars.erase(name);
   for (const auto& entry : options.env) {
     auto eq = entry.find('=');
     if (eq == std::string::npos) continue;

@@ -12,8 +12,6 @@ namespace gpt::util {
 struct SpawnOptions {
   // Extra environment entries "NAME=value" (added to / overriding environ).
   std::vector<std::string> env;
-  // Entries to remove from the inherited environment (names).
-  std::vector<std::string> unset_env;
   // Redirect stdin from /dev/null.
   bool stdin_null = false;
   // Keep these fds open across exec (clears FD_CLOEXEC in the child).

@@ -21,7 +21,6 @@ struct Tcb {
   std::size_t stack_bytes;  // requested (pthread_attr_setstacksize) or default
   std::uint32_t node;       // where it runs
   std::uint32_t detached;
-  std::uint64_t id;         // creation order on the creating node, for messages
   std::int32_t kernel_tid;  // on its node, once started (pthread_kill)
 };
 
