@@ -140,6 +140,14 @@ std::string build_path(const char* env_name) {
   return v;
 }
 
+std::vector<std::string> launched(int nodes, std::vector<std::string> command, int timeout_s) {
+  if (nodes == 0) return command;
+  std::vector<std::string> argv = {launcher(), "-n", std::to_string(nodes), "--timeout",
+                                   std::to_string(timeout_s)};
+  argv.insert(argv.end(), command.begin(), command.end());
+  return argv;
+}
+
 std::string launcher() { return build_path("GPT_LAUNCH"); }
 
 std::string program(const std::string& name) { return build_path("GPT_PROGRAMS_DIR") + "/" + name; }

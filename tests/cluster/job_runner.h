@@ -49,6 +49,11 @@ class JobRunner {
 
 // Paths of built artefacts, from the environment meson sets for the tests.
 [[nodiscard]] std::string build_path(const char* env_name);
+// The command line that runs `command` on `nodes` local nodes through
+// gpt-launch with a --timeout of `timeout_s`; nodes 0 runs it directly,
+// without the launcher.
+[[nodiscard]] std::vector<std::string> launched(int nodes, std::vector<std::string> command,
+                                                int timeout_s);
 // build/tools/gpt-launch, and a test program by name (build/tests/programs).
 [[nodiscard]] std::string launcher();
 [[nodiscard]] std::string program(const std::string& name);

@@ -7,6 +7,7 @@
 using namespace std::chrono_literals;
 using gpt::test::exit_code;
 using gpt::test::JobRunner;
+using gpt::test::launched;
 using gpt::test::launcher;
 using gpt::test::program;
 
@@ -85,11 +86,8 @@ class Mutex : public ::testing::TestWithParam<MutexCase> {};
 TEST_P(Mutex, ExcludesAcrossNodesWithoutLosingAnUpdate) {
   const auto& c = GetParam();
   // nodes 0: run without gpt-launch (the libc's mutexes behind ours).
-  std::vector<std::string> argv;
-  if (c.nodes > 0) argv = {launcher(), "-n", std::to_string(c.nodes), "--timeout", "120"};
-  argv.insert(argv.end(), {program(c.binary), std::to_string(c.threads), std::to_string(c.rounds)});
   setenv("GPT_STATS", "1", 1);
-  JobRunner job(argv);
+  JobRunner job(launched(c.nodes, {program(c.binary), std::to_string(c.threads), std::to_string(c.rounds)}, 120));
   unsetenv("GPT_STATS");
   auto status = job.wait(180s);
   ASSERT_TRUE(status) << job.err();
@@ -218,7 +216,7 @@ class Semaphore : public ::testing::TestWithParam<std::pair<std::string, int>> {
 // trywait/timedwait/getvalue results, pshared refused.
 TEST_P(Semaphore, HandOverAndBoundAcrossNodes) {
   const auto& [binary, nodes] = GetParam();
-  JobRunner job({launcher(), "-n", std::to_string(nodes), "--timeout", "120", program(binary), "200"});
+  JobRunner job(launched(nodes, {program(binary), "200"}, 120));
   auto status = job.wait(180s);
   ASSERT_TRUE(status) << job.err();
   EXPECT_EQ(exit_code(*status), 0) << job.out() << job.err();
@@ -245,7 +243,7 @@ class OnceSpin : public ::testing::TestWithParam<std::pair<std::string, int>> {}
 // callers run on; spinlocks exclude across nodes.
 TEST_P(OnceSpin, OnceAcrossTheJobAndSpinlocksExclude) {
   const auto& [binary, nodes] = GetParam();
-  JobRunner job({launcher(), "-n", std::to_string(nodes), "--timeout", "120", program(binary)});
+  JobRunner job(launched(nodes, {program(binary)}, 120));
   auto status = job.wait(180s);
   ASSERT_TRUE(status) << job.err();
   EXPECT_EQ(exit_code(*status), 0) << job.out() << job.err();
@@ -273,7 +271,7 @@ class RwLock : public ::testing::TestWithParam<std::pair<std::string, int>> {};
 // while a writer is refused (EBUSY), across nodes.
 TEST_P(RwLock, ReadersShareWritersExclude) {
   const auto& [binary, nodes] = GetParam();
-  JobRunner job({launcher(), "-n", std::to_string(nodes), "--timeout", "120", program(binary)});
+  JobRunner job(launched(nodes, {program(binary)}, 120));
   auto status = job.wait(180s);
   ASSERT_TRUE(status) << job.err();
   EXPECT_EQ(exit_code(*status), 0) << job.out() << job.err();
@@ -301,10 +299,7 @@ class Keys : public ::testing::TestWithParam<std::pair<std::string, int>> {};
 // every destructor runs once, wherever its thread ran.
 TEST_P(Keys, OneKeyForTheJobOneValuePerThread) {
   const auto& [binary, nodes] = GetParam();
-  std::vector<std::string> argv;
-  if (nodes > 0) argv = {launcher(), "-n", std::to_string(nodes), "--timeout", "120"};
-  argv.push_back(program(binary));
-  JobRunner job(argv);
+  JobRunner job(launched(nodes, {program(binary)}, 120));
   auto status = job.wait(180s);
   ASSERT_TRUE(status) << job.err();
   EXPECT_EQ(exit_code(*status), 0) << job.out() << job.err();
@@ -335,10 +330,7 @@ class KillCancel : public ::testing::TestWithParam<std::pair<std::string, int>> 
 // refused with ENOTSUP; pthread_cancel is refused with ENOTSUP and a message.
 TEST_P(KillCancel, SignalsLocallyRefusesTheRestClearly) {
   const auto& [binary, nodes] = GetParam();
-  std::vector<std::string> argv;
-  if (nodes > 0) argv = {launcher(), "-n", std::to_string(nodes), "--timeout", "60"};
-  argv.push_back(program(binary));
-  JobRunner job(argv);
+  JobRunner job(launched(nodes, {program(binary)}, 60));
   auto status = job.wait(120s);
   ASSERT_TRUE(status) << job.err();
   EXPECT_EQ(exit_code(*status), 0) << job.out() << job.err();
