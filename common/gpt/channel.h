@@ -55,6 +55,8 @@ enum class Op : std::uint32_t {
   kSpawn = 8,       // req: u32 node, u32 0, u64 tcb. Node runs the thread.
   kThreadExit = 9,  // req: u64 tcb. The thread has ended (after its release).
   kJoin = 10,       // req: u64 tcb. Returns once that thread has ended.
+  kMigrate = 28,    // req: u32 node, u32 0, u64 tcb. The thread left this
+                    // node (released, context saved); node resumes it.
   // Locks: req u64 lock address, u32 manager node, u32 0.
   kLock = 12,       // returns holding the lock's token: status 0 (it never
                     // left this node: nothing to acquire) or kLockFromAfar

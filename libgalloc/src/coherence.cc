@@ -11,6 +11,7 @@
 #include "gpt/channel_client.h"
 #include "page_ops.h"
 #include "runtime.h"
+#include "thread_state.h"
 
 namespace gpt::galloc {
 namespace {
@@ -100,6 +101,17 @@ void release_on_private(channel::Op op) {
 
 void release() {
   if (space().coherent) release_on_private(channel::Op::kRelease);
+}
+
+void leave_thread() {
+  return_thread_cache();
+  if (t_private_stack) munmap(t_private_stack, kPrivateStackBytes);
+  t_private_stack = nullptr;
+}
+
+void forget_thread_state() {
+  forget_thread_cache();
+  t_private_stack = nullptr;
 }
 
 // Invalidates the listed pages. Dirty ones hold another local thread's

@@ -28,6 +28,14 @@ int gpt_self_node(void);
 #include <pthread.h>
 int gpt_attr_setnode(pthread_attr_t* attr, int node);
 
+/* Moves the calling thread to `node` and returns there (0): its registers,
+ * stack (global memory), __thread variables, thread-specific values, errno
+ * and signal mask travel; pthread_self() stays the same. Its writes are
+ * released first. EINVAL for a node outside the job; EBUSY while the thread
+ * holds a mutex or rwlock; ENOTSUP for a thread gpthread did not start.
+ * Returns 0 at once when the thread is already there, or in a one-node job. */
+int gpt_migrate(int node);
+
 #ifdef __cplusplus
 }
 #endif

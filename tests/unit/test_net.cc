@@ -42,6 +42,7 @@ std::vector<wire::Message> one_of_each() {
       wire::ThreadExited{0x200000003000},
       wire::JoinWait{21, 0x200000003000},
       wire::JoinDone{21},
+      wire::MigrateThread{0x200000001000},
       wire::LockRequest{0x200000004000},
       wire::LockGrant{0x200000004000},
       wire::LockRecall{0x200000004000},

@@ -70,6 +70,7 @@ Agent::Agent(AgentConfig config, net::MessageGate& gate, std::string data_endpoi
           case channel::Op::kSpawn:
           case channel::Op::kThreadExit:
           case channel::Op::kJoin:
+          case channel::Op::kMigrate:
             return threads_->on_request(slot, op, req);
           case channel::Op::kLock:
           case channel::Op::kTimedLock:
@@ -297,6 +298,8 @@ void Agent::print_stats() const {
       " acquires=" + std::to_string(h.acquires.load()) +
       " barriers=" + std::to_string(c.barriers) +
       " threads_started=" + std::to_string(threads_->threads_started()) +
+      " migrations_in=" + std::to_string(threads_->migrations_in()) +
+      " migrations_out=" + std::to_string(threads_->migrations_out()) +
       " lock_handoffs=" + std::to_string(locks_->handoffs()) +
       " remote_frees_sent=" + std::to_string(h.remote_frees_sent.load()) +
       " remote_frees_received=" + std::to_string(h.remote_frees_received.load()));

@@ -26,12 +26,12 @@ void Threads::send(wire::NodeId to, const wire::Message& m) {
                    std::to_string(to));
 }
 
-void Threads::run_here(std::uint64_t tcb) {
+void Threads::run_here(std::uint64_t tcb, bool arriving) {
   if (!push_downcall(channel_.layout(), channel::Downcall::kRunThread, tcb)) {
     util::log_line("more than 4096 threads waiting to start on this node; refusing one");
     return;
   }
-  ++started_;
+  ++(arriving ? migrated_in_ : started_);
 }
 
 void Threads::exited(std::uint64_t tcb) {
@@ -59,8 +59,17 @@ std::optional<Reply> Threads::on_request(std::uint32_t slot, channel::Op op,
       std::uint64_t tcb = words[1];
       if (node >= node_count_ || home_of(tcb) != self_) return Reply{-EINVAL, 0};
       ended_.erase(tcb);  // a new thread in a reused control block
-      if (node == self_) run_here(tcb);
+      if (node == self_) run_here(tcb, false);
       else send(node, wire::SpawnThread{tcb});
+      return Reply{0, 0};
+    }
+    case channel::Op::kMigrate: {
+      auto node = static_cast<std::uint32_t>(words[0]);
+      std::uint64_t tcb = words[1];
+      if (node >= node_count_ || !home_of(tcb)) return Reply{-EINVAL, 0};
+      ++migrated_out_;
+      if (node == self_) run_here(tcb, true);
+      else send(node, wire::MigrateThread{tcb});
       return Reply{0, 0};
     }
     case channel::Op::kThreadExit: {
@@ -99,7 +108,15 @@ bool Threads::on_message(const wire::Envelope& env) {
               util::log_line("node " + std::to_string(from) + " asked to run a thread it does not own");
               return true;
             }
-            run_here(m.tcb);
+            run_here(m.tcb, false);
+            return true;
+          },
+          [&](const wire::MigrateThread& m) {
+            if (!home_of(m.tcb)) {
+              util::log_line("node " + std::to_string(from) + " migrated a thread outside the heap here");
+              return true;
+            }
+            run_here(m.tcb, true);
             return true;
           },
           [&](const wire::ThreadExited& m) {

@@ -30,9 +30,12 @@ class Threads {
   bool on_message(const wire::Envelope& env);
 
   [[nodiscard]] std::uint64_t threads_started() const { return started_; }
+  [[nodiscard]] std::uint64_t migrations_in() const { return migrated_in_; }
+  [[nodiscard]] std::uint64_t migrations_out() const { return migrated_out_; }
 
  private:
-  void run_here(std::uint64_t tcb);
+  // A new thread, or one migrating here (`arriving`).
+  void run_here(std::uint64_t tcb, bool arriving);
   void exited(std::uint64_t tcb);
   [[nodiscard]] std::optional<wire::NodeId> home_of(std::uint64_t tcb) const;
   void send(wire::NodeId to, const wire::Message& m);
@@ -45,6 +48,8 @@ class Threads {
 
   std::uint64_t next_request_ = 1;
   std::uint64_t started_ = 0;
+  std::uint64_t migrated_in_ = 0;
+  std::uint64_t migrated_out_ = 0;
   // Home side: threads that ended and were not joined yet, and who waits.
   std::set<std::uint64_t> ended_;
   struct Waiter {

@@ -122,6 +122,7 @@ struct Writer {
   void operator()(const ThreadExited& m) { ar(m.tcb); }
   void operator()(const JoinWait& m) { ar(m.request, m.tcb); }
   void operator()(const JoinDone& m) { ar(m.request); }
+  void operator()(const MigrateThread& m) { ar(m.tcb); }
   void operator()(const KeyReply& m) { ar(m.request, m.result, m.key, m.destructor); }
   void operator()(const KeyOp& m) { ar(m.request, m.op, m.key, m.destructor); }
   void operator()(const RwCancel& m) { ar(m.request, m.lock); }
@@ -219,6 +220,7 @@ struct Reader {
   void operator()(ThreadExited& m) { ar(m.tcb); }
   void operator()(JoinWait& m) { ar(m.request, m.tcb); }
   void operator()(JoinDone& m) { ar(m.request); }
+  void operator()(MigrateThread& m) { ar(m.tcb); }
   void operator()(KeyReply& m) { ar(m.request, m.result, m.key, m.destructor); }
   void operator()(KeyOp& m) { ar(m.request, m.op, m.key, m.destructor); }
   void operator()(RwCancel& m) { ar(m.request, m.lock); }
@@ -278,6 +280,7 @@ std::optional<Message> empty_message(std::uint16_t tag) {
     case Type::kThreadExited: return ThreadExited{};
     case Type::kJoinWait: return JoinWait{};
     case Type::kJoinDone: return JoinDone{};
+    case Type::kMigrateThread: return MigrateThread{};
     case Type::kKeyReply: return KeyReply{};
     case Type::kKeyOp: return KeyOp{};
     case Type::kRwCancel: return RwCancel{};
@@ -338,7 +341,8 @@ Type type_of(const Message& m) {
       Type::kBarrierWaitDone, Type::kCondEnqueue, Type::kCondEnqueued, Type::kCondSignal,
       Type::kCondWake, Type::kCondCancel, Type::kSemWait, Type::kSemGranted, Type::kSemPost,
       Type::kSemCancel, Type::kSemValueQuery, Type::kSemValue, Type::kRwRequest,
-      Type::kRwGranted, Type::kRwRelease, Type::kRwCancel, Type::kKeyOp, Type::kKeyReply};
+      Type::kRwGranted, Type::kRwRelease, Type::kRwCancel, Type::kKeyOp, Type::kKeyReply,
+      Type::kMigrateThread};
   static_assert(std::size(kTypes) == std::variant_size_v<Message>);
   return kTypes[m.index()];
 }
@@ -368,6 +372,7 @@ std::string_view name_of(Type t) {
     case Type::kThreadExited: return "ThreadExited";
     case Type::kJoinWait: return "JoinWait";
     case Type::kJoinDone: return "JoinDone";
+    case Type::kMigrateThread: return "MigrateThread";
     case Type::kKeyReply: return "KeyReply";
     case Type::kKeyOp: return "KeyOp";
     case Type::kRwCancel: return "RwCancel";

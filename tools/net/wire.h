@@ -153,6 +153,11 @@ struct RemoteFrees {
 struct SpawnThread {
   std::uint64_t tcb = 0;
 };
+// The node a thread left -> the node it migrates to: resume it (its context
+// is in its control block, released).
+struct MigrateThread {
+  std::uint64_t tcb = 0;
+};
 // Running node -> the home of `tcb`: that thread has ended.
 struct ThreadExited {
   std::uint64_t tcb = 0;
@@ -288,7 +293,7 @@ using Message =
                  LockReturn, BarrierWaitRequest, BarrierWaitDone, CondEnqueue, CondEnqueued,
                  CondSignal, CondWake, CondCancel, SemWait, SemGranted, SemPost, SemCancel,
                  SemValueQuery, SemValue, RwRequest, RwGranted, RwRelease, RwCancel, KeyOp,
-                 KeyReply>;
+                 KeyReply, MigrateThread>;
 
 // Type tags on the wire; the order of the variant is not the wire contract.
 enum class Type : std::uint16_t {
@@ -315,6 +320,7 @@ enum class Type : std::uint16_t {
   kThreadExited = 49,
   kJoinWait = 50,
   kJoinDone = 51,
+  kMigrateThread = 52,
   kLockRequest = 64,
   kLockGrant = 65,
   kLockRecall = 66,

@@ -42,6 +42,18 @@ void flush_class(std::size_t c) {
   node_heap().give_back(c, rest);
 }
 
+void return_thread_cache() {
+  ThreadCache& tc = t_cache;
+  for (std::size_t c = 0; c < kClassCount; ++c) {
+    if (tc.head[c]) node_heap().give_back(c, tc.head[c]);
+    tc.head[c] = nullptr;
+    tc.count[c] = 0;
+  }
+  flush_remote_frees();
+}
+
+void forget_thread_cache() { std::memset(&t_cache, 0, sizeof t_cache); }
+
 void add_remote_free(std::uintptr_t p) {
   ThreadCache& tc = t_cache;
   tc.remote[tc.remote_count++] = p;

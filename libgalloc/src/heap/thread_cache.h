@@ -43,6 +43,11 @@ inline constexpr auto kBatches = make_batches();
 // Slow paths (heap_slow_paths.cc).
 [[nodiscard]] void* refill_and_allocate(std::size_t c);
 void flush_class(std::size_t c);
+// Gives every cached object back to the node heap and sends the remote
+// frees (the kernel thread stops running this gpthread thread).
+void return_thread_cache();
+// Zeroes the cache without touching what it names (thread_state.h).
+void forget_thread_cache();
 // Sends this thread's batched remote frees to their homes.
 void flush_remote_frees();
 void add_remote_free(std::uintptr_t p);

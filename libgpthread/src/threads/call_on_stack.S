@@ -1,34 +1,3 @@
-/* int gpt_call_on_stack(void* top, int (*fn)(int, char**, char**),
- *                       int argc, char** argv, char** envp)
- * Calls fn(argc, argv, envp) with the stack pointer at `top` (16-byte
- * aligned) and returns its result on the original stack. Used to run main
- * on a stack in the global space, so pointers to main's locals are valid on
- * every node. */
-    .text
-    .globl gpt_call_on_stack
-    .hidden gpt_call_on_stack
-    .type gpt_call_on_stack, @function
-gpt_call_on_stack:
-    .cfi_startproc
-    push %rbp
-    .cfi_def_cfa_offset 16
-    .cfi_offset %rbp, -16
-    mov %rsp, %rbp
-    .cfi_def_cfa_register %rbp
-    mov %rdi, %rsp
-    mov %rsi, %rax
-    mov %edx, %edi
-    mov %rcx, %rsi
-    mov %r8, %rdx
-    call *%rax
-    mov %rbp, %rsp
-    pop %rbp
-    .cfi_def_cfa %rsp, 8
-    ret
-    .cfi_endproc
-    .size gpt_call_on_stack, .-gpt_call_on_stack
-    .section .note.GNU-stack,"",@progbits
-
 /* void gpt_call_on_private(void* top, void (*fn)(void*), void* arg)
  * Calls fn(arg) with the stack pointer at `top`. release() runs this way
  * when the thread's stack is global memory: it write-protects dirty pages,

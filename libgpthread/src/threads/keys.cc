@@ -4,6 +4,8 @@
 // addresses, the same on every node) run when a gpthread thread ends.
 // Without an agent (one node) the registry is local.
 #include <errno.h>
+
+#include <cstring>
 #include <pthread.h>
 
 #include <cstdint>
@@ -11,6 +13,7 @@
 #include "gpt/channel_client.h"
 #include "gpt/futex_lock.h"
 #include "runtime.h"
+#include "service.h"
 #include "tcb.h"
 
 #define GPT_API extern "C" __attribute__((visibility("default")))
@@ -64,6 +67,22 @@ void (*destructor_of(std::uint32_t key))(void*) {
 }
 
 }  // namespace
+
+std::uint32_t save_key_values(KeyValue* out, std::uint32_t capacity) {
+  std::uint32_t n = 0;
+  for (std::uint32_t k = 0; k < kMaxKeys && n < capacity; ++k)
+    if (t_values[k]) {
+      if (out) out[n] = KeyValue{k, t_values[k]};
+      ++n;
+    }
+  return n;
+}
+
+void load_key_values(const KeyValue* values, std::uint32_t n) {
+  std::memset(t_values, 0, sizeof t_values);
+  for (std::uint32_t i = 0; i < n; ++i)
+    if (values[i].key < kMaxKeys) t_values[values[i].key] = values[i].value;
+}
 
 void run_key_destructors() {
   for (int round = 0; round < kDestructorRounds; ++round) {

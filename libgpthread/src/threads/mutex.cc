@@ -92,6 +92,7 @@ int lock(pthread_mutex_t* m, bool try_only, const struct timespec* abstime = nul
   if (!h) return EAGAIN;
   h->owner = me;
   h->count = 1;
+  count_lock_held(1);
   return 0;
 }
 
@@ -155,6 +156,8 @@ GPT_API int pthread_mutex_unlock(pthread_mutex_t* m) {
       --h->count;
       return 0;
     }
+    // A normal mutex may be unlocked by another thread: the owner's count.
+    if (h && h->owner) --h->owner->locks_held;
     if (h) {
       // Tombstone-free delete: keep the slot, clear the owner (the mutex
       // address stays as its key; slots are reused by the same mutex).

@@ -19,6 +19,8 @@
 #include "runtime.h"
 #include "service.h"
 #include "tcb.h"
+#include "thread_body.h"
+#include "thread_state.h"
 
 #define GPT_API extern "C" __attribute__((visibility("default")))
 
@@ -187,10 +189,14 @@ GPT_API int pthread_join(pthread_t thread, void** result) {
 
 GPT_API void pthread_exit(void* result) {
   Tcb* tcb = distributed() ? current() : nullptr;
-  if (tcb && tcb->start) {
+  if (tcb && tcb->start && !tcb->is_main) {
     tcb->result = result;
     run_key_destructors();
-    thread_finished(tcb);
+    galloc::leave_thread();
+    // The libc's exit runs the cleanup handlers (glibc unwinds the global
+    // stack down to its outermost frame) and ends the kernel thread without
+    // coming back to the trampoline: queue it for reaping now.
+    thread_finished(tcb, false);
   } else if (!distributed()) {
     run_key_destructors();
   }
@@ -264,16 +270,59 @@ GPT_API int gpt_attr_setnode(pthread_attr_t* attr, int node) {
 
 GPT_API int gpt_self_node(void) { return rt::state().node_id; }
 
-// main on a stack in the global space (gpt-cc links with --wrap=main and
-// the stub that calls this), so pointers to main's locals work everywhere.
-extern "C" int gpt_call_on_stack(void* top, int (*fn)(int, char**, char**), int, char**, char**);
+// main runs as a gpthread thread on a stack in the global space (gpt-cc
+// links with --wrap=main and the stub that calls this), so pointers to
+// main's locals work everywhere and main can migrate. Its arguments are
+// copied into the global space too: the process stack is this node's.
+namespace {
+
+struct MainCall {
+  int (*main_fn)(int, char**, char**);
+  int argc;
+  char** argv;
+  char** envp;
+};
+
+char** copy_strings(char** strings, int* count) {
+  int n = 0;
+  while (strings[n]) ++n;
+  if (count) *count = n;
+  auto** copy = static_cast<char**>(calloc(static_cast<std::size_t>(n) + 1, sizeof(char*)));
+  if (!copy) rt::die("cannot copy main's arguments into the global heap", 134);
+  for (int i = 0; i < n; ++i)
+    if (!(copy[i] = strdup(strings[i]))) rt::die("cannot copy main's arguments into the global heap", 134);
+  return copy;
+}
+
+void* call_main(void* arg) {
+  auto* call = static_cast<MainCall*>(arg);
+  return reinterpret_cast<void*>(static_cast<std::intptr_t>(call->main_fn(call->argc, call->argv, call->envp)));
+}
+
+}  // namespace
 
 GPT_API int gpt_run_main(int (*main_fn)(int, char**, char**), int argc, char** argv, char** envp) {
   rt::ensure_started();
   if (!distributed()) return main_fn(argc, argv, envp);
-  void* stack = malloc(kDefaultStack);
-  if (!stack) rt::die("cannot allocate main's stack in the global heap", 134);
-  install_signal_stack();
-  auto top = (reinterpret_cast<std::uintptr_t>(stack) + kDefaultStack) & ~std::uintptr_t{15};
-  return gpt_call_on_stack(reinterpret_cast<void*>(top), main_fn, argc, argv, envp);
+  auto* main_call = static_cast<MainCall*>(malloc(sizeof(MainCall)));
+  if (!main_call) rt::die("cannot allocate main's arguments in the global heap", 134);
+  *main_call = MainCall{main_fn, argc, copy_strings(argv, nullptr), copy_strings(envp, nullptr)};
+  Tcb* tcb = adopt_current();
+  tcb->start = call_main;
+  tcb->arg = main_call;
+  tcb->is_main = 1;
+  tcb->stack_bytes = kDefaultStack;
+  tcb->stack = malloc(kDefaultStack);
+  if (!tcb->stack) rt::die("cannot allocate main's stack in the global heap", 134);
+  tcb->kernel_tid = static_cast<std::int32_t>(syscall(SYS_gettid));
+  SignalStack signal_stack;
+  if (run_gpthread(tcb) == Leave::kMigrated) {
+    // main goes on on another node; this process's first thread waits for
+    // it to return, wherever that happens, then ends the process with it.
+    std::uint64_t word = reinterpret_cast<std::uintptr_t>(tcb);
+    if (call(channel::Op::kJoin, &word, sizeof word).status != 0)
+      rt::die("lost track of main after it migrated", 134);
+    galloc::acquire();
+  }
+  return static_cast<int>(reinterpret_cast<std::intptr_t>(tcb->result));
 }

@@ -57,6 +57,7 @@ int lock(pthread_rwlock_t* l, bool write, bool try_only, const struct timespec* 
   if (r.status == -ETIMEDOUT) return ETIMEDOUT;
   if (r.status != 0) return EINVAL;
   gpt::galloc::acquire();
+  gpt::threads::count_lock_held(1);
   return 0;
 }
 
@@ -96,5 +97,7 @@ GPT_API int pthread_rwlock_unlock(pthread_rwlock_t* l) {
     std::uint32_t manager, write;
   } req{reinterpret_cast<std::uintptr_t>(l), gpt::threads::manager_of(l), 0};
   gpt::channel::Client client(gpt::rt::state().channel);
-  return client.call(gpt::channel::Op::kRwUnlock, &req, sizeof req, nullptr, 0).status == 0 ? 0 : EPERM;
+  if (client.call(gpt::channel::Op::kRwUnlock, &req, sizeof req, nullptr, 0).status != 0) return EPERM;
+  gpt::threads::count_lock_held(-1);
+  return 0;
 }

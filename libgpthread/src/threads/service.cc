@@ -15,21 +15,26 @@
 #include "gpt/futex_lock.h"
 #include "libc_threads.h"
 #include "runtime.h"
-
-extern "C" void gpt_call_on_private(void* top, void (*fn)(void*), void* arg);
+#include "thread_body.h"
 
 namespace gpt::threads {
 namespace {
 
 thread_local Tcb* t_current __attribute__((tls_model("initial-exec")));
 
-// Threads that ended on this node, waiting for the service thread to join
-// their kernel thread: a ring of control blocks (multi-producer: a slot is
-// claimed with fetch_add, then filled; the consumer waits for the fill).
+// Kernel threads that stopped running their gpthread thread (it ended, or
+// it migrated away), waiting for the service thread to join them: a ring
+// (multi-producer: a slot is claimed with fetch_add, then filled, the
+// control block last; the consumer waits for the fill).
+struct Finished {
+  Tcb* tcb;
+  pthread_t kernel_thread;
+  bool migrated;
+};
 constexpr std::size_t kFinishing = 4096;
 std::atomic<std::uint64_t> g_finish_head{0};
 std::uint64_t g_finish_tail = 0;
-Tcb* g_finishing[kFinishing];
+Finished g_finishing[kFinishing];
 
 // The libc's kernel thread of each running gpthread thread on this node,
 // found again at reaping time by scanning (threads per node are few).
@@ -38,26 +43,17 @@ Tcb* g_running_tcb[kMaxLocalThreads];
 pthread_t g_running_kt[kMaxLocalThreads];
 FutexLock g_running_lock;
 
-// Runs on the thread's stack in the global space.
-void run_thread(void* arg) {
-  auto* tcb = static_cast<Tcb*>(arg);
-  void* result = tcb->start(tcb->arg);
-  tcb->result = result;
-  run_key_destructors();
-  thread_finished(tcb);
-}
-
 // The kernel thread starts on a private stack the libc made (its TLS and
-// thread descriptor stay private too); with the signal stack in place it
-// moves to the global stack, where a write fault can be handled.
+// thread descriptor stay private too); with the signal stack in place the
+// thread moves to its global stack, where a write fault can be handled.
 void* trampoline(void* arg) {
   auto* tcb = static_cast<Tcb*>(arg);
   set_current(tcb);
   tcb->kernel_tid = static_cast<std::int32_t>(syscall(SYS_gettid));
-  install_signal_stack();
-  auto top = (reinterpret_cast<std::uintptr_t>(tcb->stack) + tcb->stack_bytes) & ~std::uintptr_t{15};
-  gpt_call_on_private(reinterpret_cast<void*>(top), run_thread, tcb);
-  return tcb->result;
+  SignalStack signal_stack;
+  const Leave leave = run_gpthread(tcb);
+  thread_finished(tcb, leave == Leave::kMigrated);
+  return nullptr;
 }
 
 void ring_bell() {
@@ -70,10 +66,11 @@ void start_here(Tcb* tcb) {
   // The creator released before handing the thread over: see its writes
   // (the control block, the argument's memory).
   galloc::acquire();
-  const std::size_t bytes = tcb->stack_bytes;
-  void* stack = malloc(bytes);  // this node's partition: the stack is homed here
-  if (!stack) rt::die("cannot allocate a thread stack in the global heap", 134);
-  tcb->stack = stack;
+  if (!tcb->migration) {
+    void* stack = malloc(tcb->stack_bytes);  // this node's partition: homed here
+    if (!stack) rt::die("cannot allocate a thread stack in the global heap", 134);
+    tcb->stack = stack;
+  }
   pthread_attr_t attr;
   pthread_attr_init(&attr);
   pthread_attr_setstacksize(&attr, 64 * 1024);  // the private start-up stack
@@ -94,20 +91,20 @@ void start_here(Tcb* tcb) {
   rt::die("more than 4096 threads on one node", 134);
 }
 
-void reap(Tcb* tcb) {
-  pthread_t kt{};
+void reap(const Finished& f) {
   {
     Held<FutexLock> hold(g_running_lock);
     for (std::size_t i = 0; i < kMaxLocalThreads; ++i)
-      if (g_running_tcb[i] == tcb) {
-        kt = g_running_kt[i];
+      if (g_running_tcb[i] && g_running_kt[i] == f.kernel_thread) {
         g_running_tcb[i] = nullptr;
         break;
       }
   }
-  // The thread has left its start routine; wait until the kernel thread is
-  // gone before its stack may be reused.
-  libc_join(kt);
+  // The thread has left its global stack; wait until the kernel thread is
+  // gone before that stack may be reused.
+  libc_join(f.kernel_thread);
+  if (f.migrated) return;  // it goes on elsewhere
+  Tcb* tcb = f.tcb;
   free(tcb->stack);
   tcb->stack = nullptr;
   galloc::release();  // the result and everything the thread wrote
@@ -140,12 +137,13 @@ void serve_once() {
     }
   }
   while (g_finish_tail != g_finish_head.load(std::memory_order_acquire)) {
-    Tcb* tcb;
-    while (!(tcb = __atomic_load_n(&g_finishing[g_finish_tail % kFinishing], __ATOMIC_ACQUIRE))) {
+    Finished& slot = g_finishing[g_finish_tail % kFinishing];
+    while (!__atomic_load_n(&slot.tcb, __ATOMIC_ACQUIRE)) {
     }
-    __atomic_store_n(&g_finishing[g_finish_tail % kFinishing], nullptr, __ATOMIC_RELEASE);
+    Finished f = slot;
+    __atomic_store_n(&slot.tcb, nullptr, __ATOMIC_RELEASE);
     ++g_finish_tail;
-    reap(tcb);
+    reap(f);
   }
 }
 
@@ -158,9 +156,12 @@ void* service_main(void*) {
 Tcb* current() { return t_current; }
 void set_current(Tcb* tcb) { t_current = tcb; }
 
-void thread_finished(Tcb* tcb) {
-  std::uint64_t slot = g_finish_head.fetch_add(1, std::memory_order_acq_rel);
-  __atomic_store_n(&g_finishing[slot % kFinishing], tcb, __ATOMIC_RELEASE);
+void thread_finished(Tcb* tcb, bool migrated) {
+  std::uint64_t n = g_finish_head.fetch_add(1, std::memory_order_acq_rel);
+  Finished& slot = g_finishing[n % kFinishing];
+  slot.kernel_thread = libc_self();
+  slot.migrated = migrated;
+  __atomic_store_n(&slot.tcb, tcb, __ATOMIC_RELEASE);
   ring_bell();
 }
 
@@ -186,15 +187,20 @@ void start_service_thread() {
   if (err != 0) rt::die("cannot start the runtime's service thread", 127);
 }
 
-void install_signal_stack() {
-  // Roomy: the crash report runs libunwind on it.
-  constexpr std::size_t kBytes = 256 * 1024;
-  void* p = mmap(nullptr, kBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (p == MAP_FAILED) rt::die("cannot map a signal stack", 134);
+SignalStack::SignalStack() {
+  memory_ = mmap(nullptr, kBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (memory_ == MAP_FAILED) rt::die("cannot map a signal stack", 134);
   stack_t ss{};
-  ss.ss_sp = p;
+  ss.ss_sp = memory_;
   ss.ss_size = kBytes;
   if (sigaltstack(&ss, nullptr) != 0) rt::die("sigaltstack failed", 134);
+}
+
+SignalStack::~SignalStack() {
+  stack_t off{};
+  off.ss_flags = SS_DISABLE;
+  sigaltstack(&off, nullptr);
+  munmap(memory_, kBytes);
 }
 
 }  // namespace gpt::threads

@@ -4,6 +4,9 @@
 // thread does this; on node 0 (and SPMD nodes) a thread started before main.
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
+
 #include "tcb.h"
 
 namespace gpt::threads {
@@ -13,12 +16,35 @@ namespace gpt::threads {
 [[noreturn]] void serve_forever();
 // Starts the service thread (node 0, SPMD nodes).
 void start_service_thread();
-// Called by a gpthread thread that is about to end: queues it for reaping.
-void thread_finished(Tcb* tcb);
+// Called by a kernel thread that stopped running its gpthread thread (it
+// ended, or migrated away): queues the kernel thread for reaping.
+void thread_finished(Tcb* tcb, bool migrated);
 // Runs the thread's key destructors (keys.cc), as POSIX says, at its end.
 void run_key_destructors();
-// A private signal stack for the calling thread: the fault handler must not
-// run on a stack page that is itself write-protected global memory.
-void install_signal_stack();
+// The calling thread's pthread_setspecific values, to carry them to another
+// node (migration) and set them there.
+struct KeyValue {
+  std::uint32_t key;
+  void* value;
+};
+inline constexpr std::uint32_t kMaxKeyValues = 1024;
+// With out == nullptr, only counts them.
+[[nodiscard]] std::uint32_t save_key_values(KeyValue* out, std::uint32_t capacity);
+void load_key_values(const KeyValue* values, std::uint32_t n);
+// A private signal stack for the calling thread while it lives: the fault
+// handler must not run on a stack page that is itself write-protected
+// global memory.
+class SignalStack {
+ public:
+  SignalStack();
+  ~SignalStack();
+  SignalStack(const SignalStack&) = delete;
+  SignalStack& operator=(const SignalStack&) = delete;
+
+ private:
+  // Roomy: the crash report runs libunwind on it.
+  static constexpr std::size_t kBytes = 256 * 1024;
+  void* memory_;
+};
 
 }  // namespace gpt::threads

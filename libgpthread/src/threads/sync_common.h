@@ -6,6 +6,7 @@
 #include <cstdint>
 
 #include "global_space.h"
+#include "tcb.h"
 
 namespace gpt::threads {
 
@@ -32,6 +33,12 @@ namespace gpt::threads {
   clock_gettime(CLOCK_REALTIME, &now);
   std::int64_t ns = (abstime->tv_sec - now.tv_sec) * 1000000000LL + (abstime->tv_nsec - now.tv_nsec);
   return ns < 0 ? 0 : ns;
+}
+
+// Counts the mutexes and rwlocks the calling thread holds: a thread holding
+// one cannot migrate (its ownership is recorded on this node).
+inline void count_lock_held(int delta) {
+  if (Tcb* tcb = current()) tcb->locks_held += static_cast<std::uint32_t>(delta);
 }
 
 }  // namespace gpt::threads

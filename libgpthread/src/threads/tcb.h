@@ -22,6 +22,9 @@ struct Tcb {
   std::uint32_t node;       // where it runs
   std::uint32_t detached;
   std::int32_t kernel_tid;  // on its node, once started (pthread_kill)
+  void* migration;          // MigrationRecord while it moves (migration.h)
+  std::uint32_t is_main;    // main(), run as a gpthread thread (it may migrate)
+  std::uint32_t locks_held; // mutexes and rwlocks: it cannot migrate with any
 };
 
 // The calling thread's control block (nullptr for threads gpthread did not

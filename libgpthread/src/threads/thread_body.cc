@@ -1,0 +1,45 @@
+#include "thread_body.h"
+
+#include "context.h"
+#include "migration.h"
+#include "service.h"
+#include "thread_state.h"
+
+namespace gpt::threads {
+namespace {
+
+// Where run_gpthread waits on this kernel thread's private stack.
+thread_local Context* t_exit __attribute__((tls_model("initial-exec")));
+
+// The outermost frame on the global stack.
+void body(void* arg) {
+  auto* tcb = static_cast<Tcb*>(arg);
+  void* result = tcb->start(tcb->arg);
+  tcb->result = result;
+  // Returning from main ends the process: no thread-specific destructors.
+  if (!tcb->is_main) run_key_destructors();
+  leave_global_stack(Leave::kFinished);
+}
+
+}  // namespace
+
+Leave run_gpthread(Tcb* tcb) {
+  Context exit;
+  const int why = gpt_context_save(&exit);
+  if (why == 0) {
+    t_exit = &exit;
+    if (tcb->migration) resume_migrated(tcb, &exit);
+    auto top = (reinterpret_cast<std::uintptr_t>(tcb->stack) + tcb->stack_bytes) & ~std::uintptr_t{15};
+    gpt_start_on_stack(reinterpret_cast<void*>(top), body, tcb);
+  }
+  const auto leave = static_cast<Leave>(why);
+  if (leave == Leave::kMigrated) hand_over(tcb);
+  else galloc::leave_thread();
+  return leave;
+}
+
+void leave_global_stack(Leave why) { gpt_context_jump(t_exit, static_cast<int>(why)); }
+
+void set_exit_context(Context* exit) { t_exit = exit; }
+
+}  // namespace gpt::threads
