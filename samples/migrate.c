@@ -1,7 +1,7 @@
 /* migrate: one thread walks every node with gpt_migrate and back to where
  * it started, carrying state that lives on its stack (an array and a
  * pointer into it), in a __thread variable, in a thread-specific value and
- * in errno. At each stop it checks all of it, adds to a running checksum
+ * in errno (whose addresses do not change). At each stop it checks all of it, adds to a running checksum
  * on its stack, and notes the node. main also migrates to the last node
  * and back. stdout is the same on any number of nodes (and with the
  * system's pthreads); the route goes to stderr. */
@@ -25,12 +25,7 @@ static __thread long hops_tls;
 static pthread_key_t key;
 static int route[130];
 
-/* errno's address is the kernel thread's, and compilers keep it in a
- * register across calls: a function that migrates must not touch errno
- * both before and after (docs/threads.md). These helpers ask for it anew. */
-__attribute__((noinline)) static void set_errno(int value) { errno = value; }
-
-__attribute__((noinline)) static int check(const long* words, const long* cursor, pthread_t self, int hop) {
+static int check(const long* words, const long* cursor, pthread_t self, int hop) {
   for (int i = 0; i < kWords; ++i)
     if (words[i] != (long)i * 7 + hop) return 0;
   return cursor == &words[kWords / 2] && hops_tls == hop && pthread_getspecific(key) == &key &&
@@ -50,10 +45,13 @@ static void* walker(void* arg) {
     int to = (start + hop) % nodes;
     for (int i = 0; i < kWords; ++i) words[i] = (long)i * 7 + hop;
     hops_tls = hop;
-    set_errno(1000 + hop);
+    long* tls_var = &hops_tls; /* pointers into TLS stay valid: the thread's */
+    int* err = &errno;         /* TLS has the same address on every node */
+    errno = 1000 + hop;
     if (move_to(to) != 0) ok = 0;
     route[hop] = sample_node();
     if (route[hop] != to || !check(words, cursor, self, hop)) ok = 0;
+    if (*tls_var != hop || err != &errno || *err != 1000 + hop) ok = 0;
     checksum += *cursor + words[kWords - 1];
   }
   long want = 0;

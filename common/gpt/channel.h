@@ -52,7 +52,8 @@ enum class Op : std::uint32_t {
                            // kBarrier's arrival instead of being posted.
   // Threads (docs/threads.md). A thread is named by its control block's
   // global address (u64 tcb).
-  kSpawn = 8,       // req: u32 node, u32 0, u64 tcb. Node runs the thread.
+  kSpawn = 8,       // req: u32 node, u32 slot, u64 tcb. Node runs the thread;
+                    // the home frees its vehicle slot (kFreeSlot) at its end.
   kThreadExit = 9,  // req: u64 tcb. The thread has ended (after its release).
   kJoin = 10,       // req: u64 tcb. Returns once that thread has ended.
   kMigrate = 28,    // req: u32 node, u32 0, u64 tcb. The thread left this
@@ -162,6 +163,7 @@ inline constexpr std::size_t kDowncallEntries = 4096;
 enum class Downcall : std::uint32_t {
   kRunThread = 1,  // arg: tcb of a thread to start on this node
   kFlushLock = 2,  // arg: lock whose token must leave: release, then kLockFlushed
+  kFreeSlot = 3,   // arg: vehicle slot of a thread of ours that has ended
 };
 struct alignas(64) DowncallQueue {
   alignas(64) std::atomic<std::uint64_t> head;  // agent fills

@@ -18,6 +18,7 @@
 #include "global_space.h"
 #include "heap/node_heap.h"
 #include "runtime.h"
+#include "vehicles.h"
 #include "service.h"
 
 namespace gpt::rt {
@@ -86,6 +87,7 @@ void ensure_started() {
     attach();
     galloc::map_global_space();
     galloc::node_heap().init(galloc::space().geometry, galloc::space().self);
+    if (galloc::space().coherent) threads::vehicles::reserve(state().node_count);
     // Start-up barrier: node 0 fills its memfd with the globals' initial
     // image when it maps them; no other node may write a global (whose diff
     // would land in that memfd) before every node has mapped its own.

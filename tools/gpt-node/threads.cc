@@ -35,6 +35,13 @@ void Threads::run_here(std::uint64_t tcb, bool arriving) {
 }
 
 void Threads::exited(std::uint64_t tcb) {
+  if (auto slot = slots_.find(tcb); slot != slots_.end()) {
+    // Every vehicle of the thread is gone or going: the slot may serve
+    // another thread (a node still reaping one waits for it first).
+    if (!push_downcall(channel_.layout(), channel::Downcall::kFreeSlot, slot->second))
+      util::log_line("downcall queue full: a thread slot is lost");
+    slots_.erase(slot);
+  }
   auto it = waiters_.find(tcb);
   if (it == waiters_.end()) {
     ended_.insert(tcb);
@@ -56,9 +63,11 @@ std::optional<Reply> Threads::on_request(std::uint32_t slot, channel::Op op,
   switch (op) {
     case channel::Op::kSpawn: {
       auto node = static_cast<std::uint32_t>(words[0]);
+      auto slot = static_cast<std::uint32_t>(words[0] >> 32);
       std::uint64_t tcb = words[1];
       if (node >= node_count_ || home_of(tcb) != self_) return Reply{-EINVAL, 0};
       ended_.erase(tcb);  // a new thread in a reused control block
+      slots_[tcb] = slot;
       if (node == self_) run_here(tcb, false);
       else send(node, wire::SpawnThread{tcb});
       return Reply{0, 0};

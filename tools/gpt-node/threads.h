@@ -52,6 +52,7 @@ class Threads {
   std::uint64_t migrated_out_ = 0;
   // Home side: threads that ended and were not joined yet, and who waits.
   std::set<std::uint64_t> ended_;
+  std::map<std::uint64_t, std::uint32_t> slots_;  // vehicle slot of each thread of ours
   struct Waiter {
     bool local;
     std::uint32_t slot;         // local: the joiner's channel slot

@@ -1,3 +1,5 @@
+#include <sys/mman.h>
+
 #include <cstring>
 
 #include "diag.h"
@@ -10,7 +12,19 @@
 
 namespace gpt::galloc {
 
-thread_local ThreadCache t_cache __attribute__((tls_model("initial-exec")));
+thread_local ThreadCache* t_cache __attribute__((tls_model("initial-exec")));
+
+namespace {
+constexpr std::size_t kCacheBytes = (sizeof(ThreadCache) + 4095) & ~std::size_t{4095};
+}
+
+ThreadCache& map_thread_cache() {
+  // mmap, not malloc: this is malloc's own state (and async-signal-safe).
+  void* p = mmap(nullptr, kCacheBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) rt::die("cannot map a thread's allocation cache", 134);
+  t_cache = static_cast<ThreadCache*>(p);
+  return *t_cache;
+}
 
 namespace {
 FutexLock g_inbox_lock;
@@ -18,7 +32,7 @@ FutexLock g_inbox_lock;
 
 void* refill_and_allocate(std::size_t c) {
   drain_inbox();
-  ThreadCache& tc = t_cache;
+  ThreadCache& tc = thread_cache();
   FreeObject* list = nullptr;
   std::size_t got = node_heap().take(c, &list, batch_for(c));
   if (got == 0) return nullptr;
@@ -30,7 +44,7 @@ void* refill_and_allocate(std::size_t c) {
 }
 
 void flush_class(std::size_t c) {
-  ThreadCache& tc = t_cache;
+  ThreadCache& tc = thread_cache();
   // Return the older half; keep the recently freed (cache-warm) objects.
   std::size_t keep = batch_for(c);
   FreeObject* o = tc.head[c];
@@ -43,25 +57,28 @@ void flush_class(std::size_t c) {
 }
 
 void return_thread_cache() {
-  ThreadCache& tc = t_cache;
+  if (!t_cache) return;
+  ThreadCache& tc = *t_cache;
   for (std::size_t c = 0; c < kClassCount; ++c) {
     if (tc.head[c]) node_heap().give_back(c, tc.head[c]);
     tc.head[c] = nullptr;
     tc.count[c] = 0;
   }
   flush_remote_frees();
+  munmap(t_cache, kCacheBytes);
+  t_cache = nullptr;
 }
 
-void forget_thread_cache() { std::memset(&t_cache, 0, sizeof t_cache); }
+void forget_thread_cache() { t_cache = nullptr; }
 
 void add_remote_free(std::uintptr_t p) {
-  ThreadCache& tc = t_cache;
+  ThreadCache& tc = thread_cache();
   tc.remote[tc.remote_count++] = p;
   if (tc.remote_count == kRemoteBatch) flush_remote_frees();
 }
 
 void flush_remote_frees() {
-  ThreadCache& tc = t_cache;
+  ThreadCache& tc = thread_cache();
   if (tc.remote_count == 0 || !rt::state().channel) {
     tc.remote_count = 0;
     return;

@@ -16,7 +16,7 @@ namespace gpt::galloc {
 namespace {
 
 [[nodiscard]] void* allocate_small(std::size_t c) {
-  ThreadCache& tc = t_cache;
+  ThreadCache& tc = thread_cache();
   if (FreeObject* o = tc.head[c]) {
     tc.head[c] = o->next;
     --tc.count[c];
@@ -44,7 +44,7 @@ namespace {
 }
 
 bool is_double_free(std::size_t c, FreeObject* o) {
-  for (FreeObject* f = t_cache.head[c]; f; f = f->next)
+  for (FreeObject* f = thread_cache().head[c]; f; f = f->next)
     if (f == o) return true;
   return node_heap().in_slab_free_list(reinterpret_cast<std::uintptr_t>(o));
 }
@@ -68,7 +68,7 @@ void release_memory(void* p) {
       bad_pointer("free", p, "not the start of an allocated object");
     auto* o = static_cast<FreeObject*>(p);
     if (o->key == heap.key() && is_double_free(c, o)) bad_pointer("free", p, "double free");
-    ThreadCache& tc = t_cache;
+    ThreadCache& tc = thread_cache();
     o->key = heap.key();
     o->next = tc.head[c];
     tc.head[c] = o;

@@ -21,8 +21,16 @@ struct ThreadCache {
   std::uint32_t remote_count;
 };
 
-// Zero-initialised TLS, no constructor: usable before anything else runs.
-extern thread_local ThreadCache t_cache __attribute__((tls_model("initial-exec")));
+// Each kernel thread's cache is mapped on first use and only a pointer is
+// in TLS: the TLS block must stay small enough for the libc to place it in
+// a thread's vehicle slot (threads/vehicles.h), at the same address on
+// every node.
+extern thread_local ThreadCache* t_cache __attribute__((tls_model("initial-exec")));
+[[nodiscard]] ThreadCache& map_thread_cache();
+[[nodiscard]] inline ThreadCache& thread_cache() {
+  ThreadCache* c = t_cache;
+  return __builtin_expect(c != nullptr, 1) ? *c : map_thread_cache();
+}
 
 // How many objects a refill fetches (and a flush returns) for a class: a
 // table, so the free fast path does no division.
@@ -43,10 +51,11 @@ inline constexpr auto kBatches = make_batches();
 // Slow paths (heap_slow_paths.cc).
 [[nodiscard]] void* refill_and_allocate(std::size_t c);
 void flush_class(std::size_t c);
-// Gives every cached object back to the node heap and sends the remote
-// frees (the kernel thread stops running this gpthread thread).
+// Gives every cached object back to the node heap, sends the remote frees
+// and unmaps the cache (the kernel thread stops running this gpthread
+// thread).
 void return_thread_cache();
-// Zeroes the cache without touching what it names (thread_state.h).
+// Gives up the cache without touching it (thread_state.h).
 void forget_thread_cache();
 // Sends this thread's batched remote frees to their homes.
 void flush_remote_frees();

@@ -4,14 +4,15 @@
 // addresses, the same on every node) run when a gpthread thread ends.
 // Without an agent (one node) the registry is local.
 #include <errno.h>
-
-#include <cstring>
 #include <pthread.h>
+#include <sys/mman.h>
 
 #include <cstdint>
+#include <cstring>
 
 #include "gpt/channel_client.h"
 #include "gpt/futex_lock.h"
+#include "diag.h"
 #include "runtime.h"
 #include "service.h"
 #include "tcb.h"
@@ -24,7 +25,19 @@ namespace {
 constexpr std::uint32_t kMaxKeys = 1024;  // as the agent's registry
 constexpr int kDestructorRounds = 4;      // PTHREAD_DESTRUCTOR_ITERATIONS
 
-thread_local void* t_values[kMaxKeys] __attribute__((tls_model("initial-exec")));
+// The calling kernel thread's values, mapped on the first set: only a
+// pointer in TLS, which must stay small (threads/vehicles.h).
+using Values = void* [kMaxKeys];
+thread_local Values* t_values __attribute__((tls_model("initial-exec")));
+
+Values& values() {
+  if (!t_values) {
+    void* p = mmap(nullptr, sizeof(Values), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) rt::die("cannot map a thread's pthread_setspecific values", 134);
+    t_values = static_cast<Values*>(p);
+  }
+  return *t_values;
+}
 
 // This node's view of the registry: the whole registry without an agent,
 // a cache of destructors with one.
@@ -70,27 +83,36 @@ void (*destructor_of(std::uint32_t key))(void*) {
 
 std::uint32_t save_key_values(KeyValue* out, std::uint32_t capacity) {
   std::uint32_t n = 0;
+  if (!t_values) return 0;
   for (std::uint32_t k = 0; k < kMaxKeys && n < capacity; ++k)
-    if (t_values[k]) {
-      if (out) out[n] = KeyValue{k, t_values[k]};
+    if (void* v = (*t_values)[k]) {
+      if (out) out[n] = KeyValue{k, v};
       ++n;
     }
   return n;
 }
 
-void load_key_values(const KeyValue* values, std::uint32_t n) {
-  std::memset(t_values, 0, sizeof t_values);
+void load_key_values(const KeyValue* in, std::uint32_t n) {
+  t_values = nullptr;  // it may name another node's memory (a copied TLS image)
+  if (n == 0) return;
+  Values& v = values();
   for (std::uint32_t i = 0; i < n; ++i)
-    if (values[i].key < kMaxKeys) t_values[values[i].key] = values[i].value;
+    if (in[i].key < kMaxKeys) v[in[i].key] = in[i].value;
+}
+
+void unmap_key_values() {
+  if (t_values) munmap(t_values, sizeof(Values));
+  t_values = nullptr;
 }
 
 void run_key_destructors() {
   for (int round = 0; round < kDestructorRounds; ++round) {
     bool any = false;
+    if (!t_values) return;
     for (std::uint32_t k = 0; k < kMaxKeys; ++k) {
-      void* value = t_values[k];
+      void* value = (*t_values)[k];
       if (!value) continue;
-      t_values[k] = nullptr;
+      (*t_values)[k] = nullptr;
       if (auto* fn = destructor_of(k)) {
         fn(value);
         any = true;
@@ -139,11 +161,12 @@ GPT_API int pthread_key_delete(pthread_key_t key) {
 }
 
 GPT_API void* pthread_getspecific(pthread_key_t key) {
-  return key < kMaxKeys ? t_values[key] : nullptr;
+  return key < kMaxKeys && t_values ? (*t_values)[key] : nullptr;
 }
 
 GPT_API int pthread_setspecific(pthread_key_t key, const void* value) {
   if (key >= kMaxKeys) return EINVAL;
-  t_values[key] = const_cast<void*>(value);
+  if (!value && !t_values) return 0;
+  values()[key] = const_cast<void*>(value);
   return 0;
 }

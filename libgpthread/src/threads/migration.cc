@@ -13,6 +13,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstddef>
 
 #include "coherence.h"
@@ -24,6 +25,7 @@
 #include "service.h"
 #include "thread_body.h"
 #include "thread_state.h"
+#include "vehicles.h"
 
 #define GPT_API extern "C" __attribute__((visibility("default")))
 
@@ -131,6 +133,11 @@ GPT_API int gpt_migrate(int node) {
   }
   if (static_cast<std::uint32_t>(node) == tcb->node) return 0;
   if (tcb->locks_held) return EBUSY;
+  static std::atomic<bool> warned{false};
+  if (!vehicles::thread_pointer_in(tcb->slot) && !warned.exchange(true))
+    rt::diag().text("gpt_migrate: this program's TLS block is too large for the libc to place it in the "
+                    "thread's slot: errno and __thread variables change address when a thread migrates "
+                    "(docs/threads.md)").emit();
   const std::uint32_t keys = save_key_values(nullptr, kMaxKeyValues);
   const std::size_t tls_bytes = executable_tls().bytes;
   auto* record = static_cast<MigrationRecord*>(

@@ -21,6 +21,7 @@
 #include "tcb.h"
 #include "thread_body.h"
 #include "thread_state.h"
+#include "vehicles.h"
 
 #define GPT_API extern "C" __attribute__((visibility("default")))
 
@@ -67,6 +68,13 @@ int choose_node(const pthread_attr_t* attr) {
 
 bool distributed() { return galloc::space().coherent; }
 
+// What a kernel thread that ran a program thread gives up at its end.
+void end_kernel_thread() {
+  run_key_destructors();
+  unmap_key_values();
+  galloc::leave_thread();
+}
+
 // One node without an agent: the libc runs the thread; this wrapper gives it
 // gpthread's key destructors at its end.
 struct LocalStart {
@@ -105,7 +113,7 @@ void* local_trampoline(void* p) {
   free(p);
   remember_tid(libc_self(), static_cast<std::int32_t>(syscall(SYS_gettid)));
   void* result = s.start(s.arg);
-  run_key_destructors();
+  end_kernel_thread();
   return result;
 }
 
@@ -151,9 +159,15 @@ GPT_API int pthread_create(pthread_t* out, const pthread_attr_t* attr, void* (*s
     std::size_t requested = 0;
     if (pthread_attr_getstacksize(attr, &requested) == 0 && requested >= 64 * 1024) stack = requested;
   }
+  const std::uint32_t slot = vehicles::allocate();
+  if (slot == vehicles::kNoSlot) return EAGAIN;
   auto* tcb = static_cast<Tcb*>(calloc(1, sizeof(Tcb)));
-  if (!tcb) return EAGAIN;
+  if (!tcb) {
+    vehicles::free_slot(slot);
+    return EAGAIN;
+  }
   const int node = choose_node(attr);
+  tcb->slot = slot;
   tcb->magic = kTcbMagic;
   tcb->start = start;
   tcb->arg = arg;
@@ -163,9 +177,11 @@ GPT_API int pthread_create(pthread_t* out, const pthread_attr_t* attr, void* (*s
   // Everything the creator wrote (the argument, the control block) must be
   // visible to the new thread: creation is a release, thread start an acquire.
   galloc::release();
-  std::uint64_t req[2] = {static_cast<std::uint64_t>(node), reinterpret_cast<std::uintptr_t>(tcb)};
+  std::uint64_t req[2] = {static_cast<std::uint64_t>(node) | std::uint64_t{slot} << 32,
+                          reinterpret_cast<std::uintptr_t>(tcb)};
   if (call(channel::Op::kSpawn, req, sizeof req).status != 0) {
     free(tcb);
+    vehicles::free_slot(slot);
     return EAGAIN;
   }
   *out = reinterpret_cast<pthread_t>(tcb);
@@ -191,14 +207,13 @@ GPT_API void pthread_exit(void* result) {
   Tcb* tcb = distributed() ? current() : nullptr;
   if (tcb && tcb->start && !tcb->is_main) {
     tcb->result = result;
-    run_key_destructors();
-    galloc::leave_thread();
+    end_kernel_thread();
     // The libc's exit runs the cleanup handlers (glibc unwinds the global
     // stack down to its outermost frame) and ends the kernel thread without
     // coming back to the trampoline: queue it for reaping now.
     thread_finished(tcb, false);
   } else if (!distributed()) {
-    run_key_destructors();
+    end_kernel_thread();
   }
   libc_exit(result);
 }
@@ -283,10 +298,9 @@ struct MainCall {
   char** envp;
 };
 
-char** copy_strings(char** strings, int* count) {
+char** copy_strings(char** strings) {
   int n = 0;
   while (strings[n]) ++n;
-  if (count) *count = n;
   auto** copy = static_cast<char**>(calloc(static_cast<std::size_t>(n) + 1, sizeof(char*)));
   if (!copy) rt::die("cannot copy main's arguments into the global heap", 134);
   for (int i = 0; i < n; ++i)
@@ -306,23 +320,22 @@ GPT_API int gpt_run_main(int (*main_fn)(int, char**, char**), int argc, char** a
   if (!distributed()) return main_fn(argc, argv, envp);
   auto* main_call = static_cast<MainCall*>(malloc(sizeof(MainCall)));
   if (!main_call) rt::die("cannot allocate main's arguments in the global heap", 134);
-  *main_call = MainCall{main_fn, argc, copy_strings(argv, nullptr), copy_strings(envp, nullptr)};
+  *main_call = MainCall{main_fn, argc, copy_strings(argv), copy_strings(envp)};
   Tcb* tcb = adopt_current();
   tcb->start = call_main;
   tcb->arg = main_call;
   tcb->is_main = 1;
+  tcb->slot = vehicles::allocate();
   tcb->stack_bytes = kDefaultStack;
   tcb->stack = malloc(kDefaultStack);
-  if (!tcb->stack) rt::die("cannot allocate main's stack in the global heap", 134);
-  tcb->kernel_tid = static_cast<std::int32_t>(syscall(SYS_gettid));
-  SignalStack signal_stack;
-  if (run_gpthread(tcb) == Leave::kMigrated) {
-    // main goes on on another node; this process's first thread waits for
-    // it to return, wherever that happens, then ends the process with it.
-    std::uint64_t word = reinterpret_cast<std::uintptr_t>(tcb);
-    if (call(channel::Op::kJoin, &word, sizeof word).status != 0)
-      rt::die("lost track of main after it migrated", 134);
-    galloc::acquire();
-  }
+  if (!tcb->stack || tcb->slot == vehicles::kNoSlot) rt::die("cannot allocate main's stack", 134);
+  // main runs on a vehicle like every other thread, wherever it migrates;
+  // this process's first thread waits for it to return, then ends the
+  // process with its status.
+  set_current(nullptr);
+  start_vehicle(tcb);
+  std::uint64_t word = reinterpret_cast<std::uintptr_t>(tcb);
+  if (call(channel::Op::kJoin, &word, sizeof word).status != 0) rt::die("lost track of main", 134);
+  galloc::acquire();
   return static_cast<int>(reinterpret_cast<std::intptr_t>(tcb->result));
 }

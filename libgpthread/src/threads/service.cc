@@ -5,6 +5,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <sched.h>
+
 #include <atomic>
 #include <cstdlib>
 
@@ -16,6 +18,7 @@
 #include "libc_threads.h"
 #include "runtime.h"
 #include "thread_body.h"
+#include "vehicles.h"
 
 namespace gpt::threads {
 namespace {
@@ -23,29 +26,34 @@ namespace {
 thread_local Tcb* t_current __attribute__((tls_model("initial-exec")));
 
 // Kernel threads that stopped running their gpthread thread (it ended, or
-// it migrated away), waiting for the service thread to join them: a ring
-// (multi-producer: a slot is claimed with fetch_add, then filled, the
-// control block last; the consumer waits for the fill).
+// it migrated away), waiting to be joined: a ring (multi-producer: an entry
+// is claimed with fetch_add, then filled, the control block last; the
+// consumer waits for the fill).
 struct Finished {
   Tcb* tcb;
   pthread_t kernel_thread;
+  std::uint32_t slot;
   bool migrated;
 };
 constexpr std::size_t kFinishing = 4096;
 std::atomic<std::uint64_t> g_finish_head{0};
 std::uint64_t g_finish_tail = 0;
 Finished g_finishing[kFinishing];
+FutexLock g_reap_lock;  // one consumer at a time
 
-// The libc's kernel thread of each running gpthread thread on this node,
-// found again at reaping time by scanning (threads per node are few).
+// This node's vehicles (thread_body.h) that have not been joined yet,
+// found by scanning (threads per node are few).
+struct Vehicle {
+  Tcb* tcb;
+  std::uint32_t slot;  // one vehicle per slot per node
+};
 constexpr std::size_t kMaxLocalThreads = 4096;
-Tcb* g_running_tcb[kMaxLocalThreads];
-pthread_t g_running_kt[kMaxLocalThreads];
-FutexLock g_running_lock;
+Vehicle g_vehicles[kMaxLocalThreads];
+FutexLock g_vehicles_lock;
 
-// The kernel thread starts on a private stack the libc made (its TLS and
-// thread descriptor stay private too); with the signal stack in place the
-// thread moves to its global stack, where a write fault can be handled.
+// The vehicle starts on the slot's stack (its TLS and thread descriptor at
+// the top); with the signal stack in place the thread moves to its global
+// stack, where a write fault can be handled.
 void* trampoline(void* arg) {
   auto* tcb = static_cast<Tcb*>(arg);
   set_current(tcb);
@@ -62,6 +70,54 @@ void ring_bell() {
   futex::wake(&q.bell);
 }
 
+bool slot_in_use(std::uint32_t slot) {
+  Held<FutexLock> hold(g_vehicles_lock);
+  for (const Vehicle& v : g_vehicles)
+    if (v.tcb && v.slot == slot) return true;
+  return false;
+}
+
+void reap(const Finished& f) {
+  {
+    Held<FutexLock> hold(g_vehicles_lock);
+    for (Vehicle& v : g_vehicles)
+      if (v.tcb && v.slot == f.slot) {
+        v.tcb = nullptr;
+        break;
+      }
+  }
+  // The thread has left its global stack; wait until the kernel thread is
+  // gone before its slot, or that stack, may be reused.
+  libc_join(f.kernel_thread);
+  vehicles::unmap(f.slot);
+  if (f.migrated) return;  // it goes on elsewhere
+  Tcb* tcb = f.tcb;
+  if (tcb->is_main) {
+    tcb->stack = nullptr;  // main's stack stays: the process ends with main
+  } else {
+    free(tcb->stack);
+    tcb->stack = nullptr;
+  }
+  galloc::release();  // the result and everything the thread wrote
+  std::uint64_t word = reinterpret_cast<std::uintptr_t>(tcb);
+  channel::Client client(rt::state().channel);
+  auto r = client.call(channel::Op::kThreadExit, &word, sizeof word, nullptr, 0);
+  if (r.status != 0) rt::die("cannot report a thread's end to its home", 134);
+}
+
+void reap_finished() {
+  Held<FutexLock> hold(g_reap_lock);
+  while (g_finish_tail != g_finish_head.load(std::memory_order_acquire)) {
+    Finished& entry = g_finishing[g_finish_tail % kFinishing];
+    while (!__atomic_load_n(&entry.tcb, __ATOMIC_ACQUIRE)) {
+    }
+    Finished f = entry;
+    __atomic_store_n(&entry.tcb, nullptr, __ATOMIC_RELEASE);
+    ++g_finish_tail;
+    reap(f);
+  }
+}
+
 void start_here(Tcb* tcb) {
   // The creator released before handing the thread over: see its writes
   // (the control block, the argument's memory).
@@ -71,47 +127,7 @@ void start_here(Tcb* tcb) {
     if (!stack) rt::die("cannot allocate a thread stack in the global heap", 134);
     tcb->stack = stack;
   }
-  pthread_attr_t attr;
-  pthread_attr_init(&attr);
-  pthread_attr_setstacksize(&attr, 64 * 1024);  // the private start-up stack
-  pthread_t kt;
-  int err = libc_create(&kt, &attr, trampoline, tcb);
-  pthread_attr_destroy(&attr);
-  if (err != 0) {
-    rt::diag().text("cannot start a thread on this node (libc pthread_create error ").num(err).text(")").emit();
-    _exit(134);
-  }
-  Held<FutexLock> hold(g_running_lock);
-  for (std::size_t i = 0; i < kMaxLocalThreads; ++i)
-    if (!g_running_tcb[i]) {
-      g_running_tcb[i] = tcb;
-      g_running_kt[i] = kt;
-      return;
-    }
-  rt::die("more than 4096 threads on one node", 134);
-}
-
-void reap(const Finished& f) {
-  {
-    Held<FutexLock> hold(g_running_lock);
-    for (std::size_t i = 0; i < kMaxLocalThreads; ++i)
-      if (g_running_tcb[i] && g_running_kt[i] == f.kernel_thread) {
-        g_running_tcb[i] = nullptr;
-        break;
-      }
-  }
-  // The thread has left its global stack; wait until the kernel thread is
-  // gone before that stack may be reused.
-  libc_join(f.kernel_thread);
-  if (f.migrated) return;  // it goes on elsewhere
-  Tcb* tcb = f.tcb;
-  free(tcb->stack);
-  tcb->stack = nullptr;
-  galloc::release();  // the result and everything the thread wrote
-  std::uint64_t word = reinterpret_cast<std::uintptr_t>(tcb);
-  channel::Client client(rt::state().channel);
-  auto r = client.call(channel::Op::kThreadExit, &word, sizeof word, nullptr, 0);
-  if (r.status != 0) rt::die("cannot report a thread's end to its home", 134);
+  start_vehicle(tcb);
 }
 
 // One pass: start what the agent handed us, reap what ended.
@@ -123,6 +139,8 @@ void serve_once() {
     q.tail.store(tail + 1, std::memory_order_release);
     if (e.op == static_cast<std::uint32_t>(channel::Downcall::kRunThread)) {
       start_here(reinterpret_cast<Tcb*>(e.arg));
+    } else if (e.op == static_cast<std::uint32_t>(channel::Downcall::kFreeSlot)) {
+      vehicles::free_slot(static_cast<std::uint32_t>(e.arg));
     } else if (e.op == static_cast<std::uint32_t>(channel::Downcall::kFlushLock)) {
       // A lock's token is leaving this node: what its holders wrote must be
       // at the homes first (unlock itself does not release).
@@ -136,15 +154,7 @@ void serve_once() {
         rt::die("cannot hand a lock's token over", 134);
     }
   }
-  while (g_finish_tail != g_finish_head.load(std::memory_order_acquire)) {
-    Finished& slot = g_finishing[g_finish_tail % kFinishing];
-    while (!__atomic_load_n(&slot.tcb, __ATOMIC_ACQUIRE)) {
-    }
-    Finished f = slot;
-    __atomic_store_n(&slot.tcb, nullptr, __ATOMIC_RELEASE);
-    ++g_finish_tail;
-    reap(f);
-  }
+  reap_finished();
 }
 
 void* service_main(void*) {
@@ -158,11 +168,43 @@ void set_current(Tcb* tcb) { t_current = tcb; }
 
 void thread_finished(Tcb* tcb, bool migrated) {
   std::uint64_t n = g_finish_head.fetch_add(1, std::memory_order_acq_rel);
-  Finished& slot = g_finishing[n % kFinishing];
-  slot.kernel_thread = libc_self();
-  slot.migrated = migrated;
-  __atomic_store_n(&slot.tcb, tcb, __ATOMIC_RELEASE);
+  Finished& entry = g_finishing[n % kFinishing];
+  entry.kernel_thread = libc_self();
+  entry.slot = tcb->slot;
+  entry.migrated = migrated;
+  __atomic_store_n(&entry.tcb, tcb, __ATOMIC_RELEASE);
   ring_bell();
+}
+
+void start_vehicle(Tcb* tcb) {
+  // A vehicle this thread left on this node may still be on its way out.
+  while (slot_in_use(tcb->slot)) {
+    reap_finished();
+    if (slot_in_use(tcb->slot)) sched_yield();
+  }
+  {
+    // Listed before it runs: it may end, and be reaped, at once.
+    Held<FutexLock> hold(g_vehicles_lock);
+    Vehicle* free_entry = nullptr;
+    for (Vehicle& v : g_vehicles)
+      if (!v.tcb) {
+        free_entry = &v;
+        break;
+      }
+    if (!free_entry) rt::die("more than 4096 threads on one node", 134);
+    *free_entry = Vehicle{tcb, tcb->slot};
+  }
+  void* slot = vehicles::map(tcb->slot);
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setstack(&attr, slot, vehicles::kSlotBytes);
+  pthread_t kt;
+  int err = libc_create(&kt, &attr, trampoline, tcb);
+  pthread_attr_destroy(&attr);
+  if (err != 0) {
+    rt::diag().text("cannot start a thread on this node (libc pthread_create error ").num(err).text(")").emit();
+    _exit(134);
+  }
 }
 
 void serve_forever() {

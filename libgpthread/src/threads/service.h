@@ -19,6 +19,9 @@ void start_service_thread();
 // Called by a kernel thread that stopped running its gpthread thread (it
 // ended, or migrated away): queues the kernel thread for reaping.
 void thread_finished(Tcb* tcb, bool migrated);
+// Starts a vehicle on this node (in the thread's slot) that runs or resumes
+// tcb's thread.
+void start_vehicle(Tcb* tcb);
 // Runs the thread's key destructors (keys.cc), as POSIX says, at its end.
 void run_key_destructors();
 // The calling thread's pthread_setspecific values, to carry them to another
@@ -31,6 +34,9 @@ inline constexpr std::uint32_t kMaxKeyValues = 1024;
 // With out == nullptr, only counts them.
 [[nodiscard]] std::uint32_t save_key_values(KeyValue* out, std::uint32_t capacity);
 void load_key_values(const KeyValue* values, std::uint32_t n);
+// At the end of a kernel thread (after the destructors ran, or after its
+// thread migrated away).
+void unmap_key_values();
 // A private signal stack for the calling thread while it lives: the fault
 // handler must not run on a stack page that is itself write-protected
 // global memory.

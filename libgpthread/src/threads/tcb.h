@@ -25,6 +25,7 @@ struct Tcb {
   void* migration;          // MigrationRecord while it moves (migration.h)
   std::uint32_t is_main;    // main(), run as a gpthread thread (it may migrate)
   std::uint32_t locks_held; // mutexes and rwlocks: it cannot migrate with any
+  std::uint32_t slot;       // its vehicle slot (vehicles.h)
 };
 
 // The calling thread's control block (nullptr for threads gpthread did not

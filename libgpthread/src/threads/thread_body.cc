@@ -35,6 +35,7 @@ Leave run_gpthread(Tcb* tcb) {
   const auto leave = static_cast<Leave>(why);
   if (leave == Leave::kMigrated) hand_over(tcb);
   else galloc::leave_thread();
+  unmap_key_values();  // a finished thread's destructors ran in body()
   return leave;
 }
 

@@ -1,0 +1,73 @@
+#include "vehicles.h"
+
+#include <sys/mman.h>
+
+#include "diag.h"
+#include "gpt/futex_lock.h"
+#include "runtime.h"
+
+namespace gpt::threads::vehicles {
+namespace {
+
+constexpr std::size_t kWords = kSlotsPerNode / 64;
+std::uint64_t g_used[kWords];  // this node's range; runtime-private
+FutexLock g_lock;
+
+void* slot_address(std::uint32_t slot) {
+  return reinterpret_cast<void*>(kBase + std::uintptr_t{slot} * kSlotBytes);
+}
+
+}  // namespace
+
+void reserve(int node_count) {
+  const std::size_t bytes = std::size_t(node_count) * kSlotsPerNode * kSlotBytes;
+  void* want = reinterpret_cast<void*>(kBase);
+  void* p = mmap(want, bytes, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE,
+                 -1, 0);
+  if (p != want) {
+    rt::diag().text("cannot reserve the thread slots at ").hex(kBase).text(" (something is mapped there)").emit();
+    _exit(127);
+  }
+}
+
+std::uint32_t allocate() {
+  Held<FutexLock> hold(g_lock);
+  for (std::size_t w = 0; w < kWords; ++w)
+    if (~g_used[w]) {
+      const int bit = __builtin_ctzll(~g_used[w]);
+      g_used[w] |= std::uint64_t{1} << bit;
+      return static_cast<std::uint32_t>(rt::state().node_id) * kSlotsPerNode +
+             static_cast<std::uint32_t>(w * 64 + bit);
+    }
+  return kNoSlot;
+}
+
+void free_slot(std::uint32_t slot) {
+  const std::uint32_t first = static_cast<std::uint32_t>(rt::state().node_id) * kSlotsPerNode;
+  if (slot < first || slot >= first + kSlotsPerNode) return;
+  const std::uint32_t i = slot - first;
+  Held<FutexLock> hold(g_lock);
+  g_used[i / 64] &= ~(std::uint64_t{1} << (i % 64));
+}
+
+void* map(std::uint32_t slot) {
+  void* p = mmap(slot_address(slot), kSlotBytes, PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+  if (p == MAP_FAILED) rt::die("cannot map a thread's vehicle slot", 134);
+  return p;
+}
+
+void unmap(std::uint32_t slot) {
+  // Back to a reservation: the memory goes, the addresses stay ours.
+  mmap(slot_address(slot), kSlotBytes, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED,
+       -1, 0);
+}
+
+bool thread_pointer_in(std::uint32_t slot) {
+  std::uintptr_t tp;
+  asm("mov %%fs:0, %0" : "=r"(tp));
+  const auto base = reinterpret_cast<std::uintptr_t>(slot_address(slot));
+  return tp >= base && tp < base + kSlotBytes;
+}
+
+}  // namespace gpt::threads::vehicles
