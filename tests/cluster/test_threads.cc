@@ -350,3 +350,57 @@ INSTANTIATE_TEST_SUITE_P(Signals, KillCancel,
                          });
 
 }  // namespace
+
+namespace {
+
+struct MigrateCase {
+  std::string binary;
+  int nodes, threads, hops;
+};
+
+class Migrate : public ::testing::TestWithParam<MigrateCase> {};
+
+// gpt_migrate: errors, EBUSY while holding a mutex, threads hopping between
+// nodes under a shared mutex, creating and joining threads after moving,
+// pthread_exit with a cleanup handler after moving, main moving (see
+// tests/programs/migrate_cases.c).
+TEST_P(Migrate, ThreadsMoveBetweenNodesAndKeepTheirState) {
+  const auto& c = GetParam();
+  setenv("GPT_STATS", "1", 1);
+  JobRunner job(launched(c.nodes, {program(c.binary), std::to_string(c.threads), std::to_string(c.hops)}, 120));
+  unsetenv("GPT_STATS");
+  auto status = job.wait(180s);
+  ASSERT_TRUE(status) << job.err();
+  EXPECT_EQ(exit_code(*status), 0) << job.out() << job.err();
+  const int nodes = c.nodes > 0 ? c.nodes : 1;
+  EXPECT_EQ(job.out(), std::to_string(c.threads) + " threads x " + std::to_string(c.hops) + " hops on " +
+                           std::to_string(nodes) + " nodes: counter " +
+                           std::to_string(c.threads * c.hops) + "\n")
+      << job.err();
+  if (c.nodes > 1) {
+    // Every hop to another node is counted out by one agent and in by another.
+    long in = 0, out = 0;
+    for (size_t at = job.err().find("migrations_in="); at != std::string::npos;
+         at = job.err().find("migrations_in=", at + 1))
+      in += std::stol(job.err().substr(at + 14));
+    for (size_t at = job.err().find("migrations_out="); at != std::string::npos;
+         at = job.err().find("migrations_out=", at + 1))
+      out += std::stol(job.err().substr(at + 15));
+    EXPECT_EQ(in, out) << job.err();
+    EXPECT_GE(in, c.threads * c.hops) << job.err();
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Migration, Migrate,
+                         ::testing::Values(MigrateCase{"migrate_cases", 0, 4, 3},
+                                           MigrateCase{"migrate_cases", 1, 4, 5},
+                                           MigrateCase{"migrate_cases", 2, 8, 10},
+                                           MigrateCase{"migrate_cases", 4, 64, 8},
+                                           MigrateCase{"migrate_cases_glibc", 2, 8, 10},
+                                           MigrateCase{"migrate_cases_glibc", 4, 16, 10}),
+                         [](const auto& info) {
+                           return info.param.binary + "_" + std::to_string(info.param.nodes) + "nodes_" +
+                                  std::to_string(info.param.threads) + "threads";
+                         });
+
+}  // namespace
