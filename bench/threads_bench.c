@@ -43,6 +43,35 @@ static void* barrier_loop(void* arg) {
   return arg;
 }
 
+#ifdef GPTHREAD
+/* A thread with `bytes` of live stack (written before each move, read
+ * after it) hops between nodes 0 and 1: microseconds per hop. */
+static long g_stack_bytes;
+static double g_hop_us;
+static void* hopper(void* arg) {
+  (void)arg;
+  volatile char live[g_stack_bytes];
+  const int hops = 100;
+  long sum = 0;
+  double t0 = now_us();
+  for (int i = 0; i < hops; ++i) {
+    for (long k = 0; k < g_stack_bytes; k += 64) live[k] = (char)i;
+    gpt_migrate(1 - gpt_self_node());
+    for (long k = 0; k < g_stack_bytes; k += 64) sum += live[k];
+  }
+  g_hop_us = (now_us() - t0) / hops;
+  return (void*)sum;
+}
+
+static void bench_migration(pthread_attr_t* a, long bytes) {
+  g_stack_bytes = bytes;
+  pthread_t t;
+  pthread_create(&t, a, hopper, NULL);
+  pthread_join(t, NULL);
+  printf("migrate_%ldKiB_stack %.1f us\n", bytes / 1024, g_hop_us);
+}
+#endif
+
 static pthread_attr_t* on_node(pthread_attr_t* a, int node) {
   pthread_attr_init(a);
 #ifdef GPTHREAD
@@ -93,5 +122,12 @@ int main(void) {
   for (int i = 0; i < 4; ++i) pthread_create(&bt[i], on_node(&a, i), barrier_loop, NULL);
   for (int i = 0; i < 4; ++i) pthread_join(bt[i], NULL);
   printf("barrier_4_threads %.1f us\n", (now_us() - t0) / g_rounds);
+
+#ifdef GPTHREAD
+  if (gpt_node_count() >= 2) {
+    bench_migration(on_node(&a, 0), 4096);
+    bench_migration(on_node(&a, 0), 65536);
+  }
+#endif
   return 0;
 }
