@@ -18,10 +18,12 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "gpt/lock_table.h"
+
 namespace gpt::channel {
 
 inline constexpr std::uint64_t kMagic = 0x4c4e4e4148435047ull;  // "GPCHANNL"
-inline constexpr std::uint32_t kVersion = 1;
+inline constexpr std::uint32_t kVersion = 2;
 inline constexpr std::uint32_t kSlotCount = 64;
 inline constexpr std::size_t kSlotBytes = 16384;
 
@@ -181,6 +183,7 @@ struct Layout {
   Slot slots[kSlotCount];
   RemoteFreeInbox inbox;
   DowncallQueue downcalls;
+  LockTable locks;
 };
 
 inline constexpr std::size_t kChannelBytes = sizeof(Layout);

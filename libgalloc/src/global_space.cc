@@ -12,7 +12,6 @@
 namespace gpt::galloc {
 namespace {
 
-GlobalSpace g_space;
 
 void* map_private(std::size_t bytes) {
   void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE,
@@ -90,7 +89,7 @@ void share_globals(GlobalSpace& s, int fd) {
 
 }  // namespace
 
-GlobalSpace& space() { return g_space; }
+GlobalSpace g_space;
 
 void map_global_space() {
   GlobalSpace& s = g_space;

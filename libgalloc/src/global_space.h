@@ -50,7 +50,8 @@ struct GlobalSpace {
   }
 };
 
-GlobalSpace& space();
+extern GlobalSpace g_space;  // this process's, in the runtime's own .bss
+[[nodiscard]] inline GlobalSpace& space() { return g_space; }
 
 // Maps the global space (from the channel's geometry, or a private one when
 // running without an agent). Ends the process with a clear message if the

@@ -24,7 +24,6 @@
 namespace gpt::rt {
 namespace {
 
-RuntimeState g_state;
 
 // Parses a non-negative decimal int; -1 on anything else.
 int parse_fd(const char* s) {
@@ -39,7 +38,7 @@ int parse_fd(const char* s) {
 
 }  // namespace
 
-RuntimeState& state() { return g_state; }
+RuntimeState g_state;
 
 void attach() {
   const char* fd_text = getenv("GPT_CHANNEL_FD");
@@ -77,10 +76,12 @@ void attach() {
 // see the right node id.
 namespace gpt::rt {
 
-void ensure_started() {
+std::atomic<int> g_started{0};
+
+void start_once() {
   // 0: not started, 1: starting, 2: running. malloc may get here before our
   // constructor (libc's own start-up allocates), from any thread.
-  static std::atomic<int> started{0};
+  std::atomic<int>& started = g_started;
   if (started.load(std::memory_order_acquire) == 2) return;
   int expected = 0;
   if (started.compare_exchange_strong(expected, 1, std::memory_order_acq_rel)) {

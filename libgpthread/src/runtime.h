@@ -2,6 +2,7 @@
 // to the agent. Set once by attach() before main, read-only afterwards.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 
 #include "gpt/channel.h"
@@ -16,13 +17,19 @@ struct RuntimeState {
 };
 
 // Lives in the runtime's own .bss, never in the shared global space.
-RuntimeState& state();
+extern RuntimeState g_state;
+[[nodiscard]] inline RuntimeState& state() { return g_state; }
 
 // Maps the channel named by GPT_CHANNEL_FD (if any) and fills state().
 void attach();
 
 // Attaches, maps the global space and readies the heap, once per process;
-// safe to call from malloc before the runtime's constructor has run.
-void ensure_started();
+// safe to call from malloc before the runtime's constructor has run. Inline:
+// every pthread call starts with it.
+extern std::atomic<int> g_started;  // 2 once running
+void start_once();
+inline void ensure_started() {
+  if (__builtin_expect(g_started.load(std::memory_order_acquire) != 2, 0)) start_once();
+}
 
 }  // namespace gpt::rt

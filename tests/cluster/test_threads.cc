@@ -97,13 +97,15 @@ TEST_P(Mutex, ExcludesAcrossNodesWithoutLosingAnUpdate) {
                            " nodes: " +
                            std::to_string(c.threads * c.rounds) + "\n")
       << job.err();
-  // The token really travelled: count the handoffs the agents report.
+  // The token really travelled: count the handoffs the agents report. How
+  // often depends on timing (a node keeps the token, taking the lock with no
+  // call, while no other node asks), so only a floor: a tenth of the entries.
   long handoffs = 0;
   for (size_t at = job.err().find("lock_handoffs="); at != std::string::npos;
        at = job.err().find("lock_handoffs=", at + 1))
     handoffs += std::stol(job.err().substr(at + 14));
   if (c.nodes > 1) {
-    EXPECT_GE(handoffs, c.threads * c.rounds / 4) << job.err();
+    EXPECT_GE(handoffs, c.threads * c.rounds / 10) << job.err();
   }
 }
 

@@ -15,6 +15,30 @@ Locks::Locks(wire::NodeId self, std::uint32_t node_count, net::MessageGate& gate
              ChannelServer& channel)
     : self_(self), node_count_(node_count), gate_(gate), channel_(channel) {}
 
+Locks::TakeOver::TakeOver(Locks& locks, std::uint64_t lock) : l_(locks.local_[lock]) {
+  if (l_.busy++ > 0) return;
+  if (!l_.entry) {
+    l_.entry = channel::insert_lock(locks.channel_.layout().locks, lock);
+    if (!l_.entry) return;  // table full there: this lock always calls
+  }
+  using namespace channel::lock_bits;
+  const std::uint32_t s = l_.entry->state.fetch_or(kAgent, std::memory_order_acq_rel);
+  if (s & kToken) {
+    l_.held = (s & kHeld) != 0;
+    l_.token_from_afar = (s & kAfar) != 0;
+  }
+}
+
+Locks::TakeOver::~TakeOver() {
+  if (--l_.busy > 0 || !l_.entry) return;
+  using namespace channel::lock_bits;
+  std::uint32_t s = 0;
+  if (l_.have_token) s = kToken | (l_.held ? kHeld : 0) | (l_.token_from_afar ? kAfar : 0);
+  const bool program_may_decide = l_.have_token && l_.waiters.empty() && !l_.recall_pending && !l_.flushing;
+  if (!program_may_decide) s |= kAgent;
+  l_.entry->state.store(s, std::memory_order_release);
+}
+
 // Messages to ourselves (we manage the lock) are handled in place.
 void Locks::to(wire::NodeId node, const wire::Message& m) {
   send_or_handle(gate_, self_, node, m, [this](const wire::Envelope& e) { (void)on_message(e); });
@@ -29,7 +53,8 @@ std::optional<Reply> Locks::on_request(std::uint32_t slot, channel::Op op,
   std::memcpy(&lock, request.data(), 8);
   std::memcpy(&manager, request.data() + 8, 4);
   if (manager >= node_count_) return Reply{-EINVAL, 0};
-  Local& l = local_[lock];
+  TakeOver take(*this, lock);
+  Local& l = take.local();
   if (op != channel::Op::kLockFlushed) l.manager = manager;  // the flush reply names none
   switch (op) {
     case channel::Op::kLock:
@@ -81,7 +106,8 @@ void Locks::expire(std::chrono::steady_clock::time_point now) {
     }
     // Still waiting (a grant erases the deadline): leave the queue. A token
     // requested for it stays requested; it will serve the next locker.
-    Local& l = local_[it->second.lock];
+    TakeOver take(*this, it->second.lock);
+    Local& l = take.local();
     l.waiters.erase(std::remove(l.waiters.begin(), l.waiters.end(), it->first), l.waiters.end());
     channel_.complete(it->first, Reply{-ETIMEDOUT, 0});
     it = deadlines_.erase(it);
@@ -146,7 +172,8 @@ void Locks::on_return(std::uint64_t lock) {
 }
 
 void Locks::on_grant(std::uint64_t lock) {
-  Local& l = local_[lock];
+  TakeOver take(*this, lock);
+  Local& l = take.local();
   l.have_token = true;
   l.requested = false;
   l.token_from_afar = true;
@@ -155,7 +182,8 @@ void Locks::on_grant(std::uint64_t lock) {
 }
 
 void Locks::on_recall(std::uint64_t lock) {
-  Local& l = local_[lock];
+  TakeOver take(*this, lock);
+  Local& l = take.local();
   if (!l.have_token) {
     l.recall_pending = true;  // the grant is on its way; give it back after one use
     return;

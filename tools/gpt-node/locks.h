@@ -1,8 +1,10 @@
 // Distributed locks (docs/threads.md): each lock has one token. The node
-// holding it takes and releases the lock with no message at all; a node
-// that needs it asks the lock's manager, which queues requests FIFO and
-// recalls the token from its holder once the holder's lock is free. Nobody
-// polls: every wait is a pending channel slot.
+// holding it takes and releases the lock with no message at all, and while
+// nobody else wants it, with no call to the agent either (gpt/lock_table.h:
+// the program CASes a word in the channel memory). A node that needs the
+// token asks the lock's manager, which queues requests FIFO and recalls the
+// token from its holder once the holder's lock is free. Nobody polls: every
+// wait is a pending channel slot.
 //
 // Single-threaded: called from the agent's poll loop only.
 #pragma once
@@ -15,6 +17,7 @@
 #include <span>
 
 #include "channel_server.h"
+#include "gpt/lock_table.h"
 #include "message_gate.h"
 #include "wire.h"
 
@@ -42,6 +45,23 @@ class Locks {
     bool flushing = false;        // the program is releasing before the token leaves
     wire::NodeId manager = 0;
     std::deque<std::uint32_t> waiters;  // channel slots
+    channel::LockEntry* entry = nullptr;  // the word the program sees, if any
+    int busy = 0;                         // nesting of TakeOver guards
+  };
+  // While one exists for a lock, the agent owns its word (kAgent set, the
+  // program calls instead of CASing) and `held`/`token_from_afar` are read
+  // from it; the outermost one's end hands the word back, in fast mode if
+  // nothing is pending. Handlers nest (messages to ourselves), hence `busy`.
+  class TakeOver {
+   public:
+    TakeOver(Locks& locks, std::uint64_t lock);
+    ~TakeOver();
+    TakeOver(const TakeOver&) = delete;
+    TakeOver& operator=(const TakeOver&) = delete;
+    Local& local() { return l_; }
+
+   private:
+    Local& l_;
   };
   struct Managed {  // the manager's view of one lock
     std::optional<wire::NodeId> owner;

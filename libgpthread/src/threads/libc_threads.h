@@ -17,7 +17,16 @@ int libc_join_with_result(pthread_t thread, void** result);
 pthread_t libc_self();
 // PTHREAD_MUTEX_NORMAL/RECURSIVE/ERRORCHECK, read from the libc's own
 // mutex layout (set by its pthread_mutex_init or static initialisers).
-int libc_mutex_type(const pthread_mutex_t* m);
+// Inline: every lock and unlock asks.
+[[nodiscard]] inline int libc_mutex_type(const pthread_mutex_t* m) {
+#ifdef __GLIBC__
+  int kind = reinterpret_cast<const int*>(m)[4] & 0x7f;  // __data.__kind
+  return kind == PTHREAD_MUTEX_RECURSIVE || kind == PTHREAD_MUTEX_ERRORCHECK ? kind
+                                                                            : PTHREAD_MUTEX_NORMAL;
+#else
+  return reinterpret_cast<const int*>(m)[0] & 3;  // musl: the low bits of _m_type
+#endif
+}
 // The libc's mutex calls, for a one-node program without an agent.
 int libc_mutex_lock(pthread_mutex_t* m);
 int libc_mutex_trylock(pthread_mutex_t* m);

@@ -84,10 +84,4 @@ int libc_once(pthread_once_t* once, void (*routine)(void)) {
 }
 
 // glibc: __data.__kind, the fifth int; 3 (adaptive) behaves as normal.
-int libc_mutex_type(const pthread_mutex_t* m) {
-  int kind = reinterpret_cast<const int*>(m)[4] & 0x7f;
-  return kind == PTHREAD_MUTEX_RECURSIVE || kind == PTHREAD_MUTEX_ERRORCHECK ? kind
-                                                                            : PTHREAD_MUTEX_NORMAL;
-}
-
 }  // namespace gpt::threads

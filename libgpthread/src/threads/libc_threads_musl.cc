@@ -41,9 +41,4 @@ int libc_mutex_timedlock(pthread_mutex_t* m, const struct timespec* t) {
 }
 int libc_once(pthread_once_t* once, void (*routine)(void)) { return __pthread_once(once, routine); }
 
-// musl: the type is in the low bits of the first int (_m_type).
-int libc_mutex_type(const pthread_mutex_t* m) {
-  return reinterpret_cast<const int*>(m)[0] & 3;
-}
-
 }  // namespace gpt::threads

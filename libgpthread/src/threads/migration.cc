@@ -23,6 +23,7 @@
 #include "gpthread.h"
 #include "runtime.h"
 #include "service.h"
+#include "sync_common.h"
 #include "thread_body.h"
 #include "thread_state.h"
 #include "vehicles.h"
@@ -80,6 +81,8 @@ void set_signal_mask(std::uint64_t mask) {
 
 }  // namespace
 
+thread_local std::uint32_t t_locks_held __attribute__((tls_model("initial-exec")));
+
 void hand_over(Tcb* tcb) {
   auto* record = static_cast<MigrationRecord*>(tcb->migration);
   TlsBlock tls = executable_tls();
@@ -132,7 +135,7 @@ GPT_API int gpt_migrate(int node) {
     return ENOTSUP;
   }
   if (static_cast<std::uint32_t>(node) == tcb->node) return 0;
-  if (tcb->locks_held) return EBUSY;
+  if (locks_held()) return EBUSY;
   static std::atomic<bool> warned{false};
   if (!vehicles::thread_pointer_in(tcb->slot) && !warned.exchange(true))
     rt::diag().text("gpt_migrate: this program's TLS block is too large for the libc to place it in the "

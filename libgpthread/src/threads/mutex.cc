@@ -63,8 +63,50 @@ int lock_call(channel::Op op, const void* m, std::int64_t timeout_ns = -1) {
 
 Tcb* self() { return reinterpret_cast<Tcb*>(pthread_self()); }
 
+// The token is here and nobody else wants it: one CAS in the channel
+// memory, no call (gpt/lock_table.h). Returns the kLock status, or -1.
+inline __attribute__((always_inline)) int take_fast(const void* m) {
+  channel::LockEntry* e = channel::find_lock(rt::state().channel->locks, reinterpret_cast<std::uintptr_t>(m));
+  bool afar = false;
+  if (!e || !channel::try_take(*e, &afar)) return -1;
+  return afar ? channel::kLockFromAfar : 0;
+}
+
+inline __attribute__((always_inline)) bool give_fast(const void* m) {
+  channel::LockEntry* e = channel::find_lock(rt::state().channel->locks, reinterpret_cast<std::uintptr_t>(m));
+  return e && channel::try_give(*e);
+}
+
+// Takes the lock's token for this thread: fast, or through the agent.
+inline __attribute__((always_inline)) int take(const void* m, bool try_only, const struct timespec* abstime) {
+  int status = take_fast(m);
+  if (status < 0)
+    status = try_only ? lock_call(channel::Op::kTryLock, m)
+             : abstime ? lock_call(channel::Op::kTimedLock, m, ns_until(abstime))
+                       : lock_call(channel::Op::kLock, m);
+  if (status == -EBUSY) return EBUSY;
+  if (status == -ETIMEDOUT) return ETIMEDOUT;
+  if (status < 0) return EINVAL;
+  if (status == channel::kLockFromAfar) galloc::acquire();
+  return 0;
+}
+
+inline __attribute__((always_inline)) int give(const void* m) {
+  // No release here: the agent has the service thread release before the
+  // token leaves this node, so a lock used on one node stays local.
+  if (give_fast(m)) return 0;
+  return lock_call(channel::Op::kUnlock, m) == 0 ? 0 : EPERM;
+}
+
 int lock(pthread_mutex_t* m, bool try_only, const struct timespec* abstime = nullptr) {
   const int type = libc_mutex_type(m);
+  if (type == PTHREAD_MUTEX_NORMAL) {
+    // No owner to record: POSIX leaves relocking and foreign unlocking of a
+    // normal mutex undefined (relocking deadlocks; trylock gives EBUSY).
+    int err = take(m, try_only, abstime);
+    if (err == 0) count_lock_held(1);
+    return err;
+  }
   Tcb* me = self();
   const auto key = reinterpret_cast<std::uintptr_t>(m);
   {
@@ -76,17 +118,10 @@ int lock(pthread_mutex_t* m, bool try_only, const struct timespec* abstime = nul
       }
       // POSIX: trylock of a mutex the caller holds is EBUSY, whatever the type.
       if (try_only) return EBUSY;
-      if (type == PTHREAD_MUTEX_ERRORCHECK) return EDEADLK;
-      // A normal mutex locked twice by its holder deadlocks, as POSIX says.
+      return EDEADLK;  // errorcheck
     }
   }
-  int status = try_only ? lock_call(channel::Op::kTryLock, m)
-               : abstime ? lock_call(channel::Op::kTimedLock, m, ns_until(abstime))
-                         : lock_call(channel::Op::kLock, m);
-  if (status == -EBUSY) return EBUSY;
-  if (status == -ETIMEDOUT) return ETIMEDOUT;
-  if (status < 0) return EINVAL;
-  if (status == channel::kLockFromAfar) galloc::acquire();
+  if (int err = take(m, try_only, abstime)) return err;
   Held<FutexLock> hold(g_holders_lock);
   Holder* h = find(key, true);
   if (!h) return EAGAIN;
@@ -96,19 +131,31 @@ int lock(pthread_mutex_t* m, bool try_only, const struct timespec* abstime = nul
   return 0;
 }
 
+int unlock(pthread_mutex_t* m) {
+  const int type = libc_mutex_type(m);
+  if (type != PTHREAD_MUTEX_NORMAL) {
+    Held<FutexLock> hold(g_holders_lock);
+    Holder* h = find(reinterpret_cast<std::uintptr_t>(m), false);
+    if (!h || h->owner != self()) return EPERM;
+    if (type == PTHREAD_MUTEX_RECURSIVE && h->count > 1) {
+      --h->count;
+      return 0;
+    }
+    // Tombstone-free delete: keep the slot, clear the owner (the mutex
+    // address stays as its key; slots are reused by the same mutex).
+    h->owner = nullptr;
+    h->count = 0;
+  }
+  int err = give(m);
+  if (err == 0) count_lock_held(-1);
+  return err;
+}
+
 }  // namespace
 
-int token_lock(const void* address, bool try_only) {
-  int status = lock_call(try_only ? channel::Op::kTryLock : channel::Op::kLock, address);
-  if (status == -EBUSY) return EBUSY;
-  if (status < 0) return EINVAL;
-  if (status == channel::kLockFromAfar) galloc::acquire();
-  return 0;
-}
+int token_lock(const void* address, bool try_only) { return take(address, try_only, nullptr); }
 
-int token_unlock(const void* address) {
-  return lock_call(channel::Op::kUnlock, address) == 0 ? 0 : EPERM;
-}
+int token_unlock(const void* address) { return give(address); }
 
 }  // namespace gpt::threads
 
@@ -145,28 +192,5 @@ GPT_API int pthread_mutex_timedlock(pthread_mutex_t* m, const struct timespec* a
 GPT_API int pthread_mutex_unlock(pthread_mutex_t* m) {
   rt::ensure_started();
   if (!distributed(m)) return libc_mutex_unlock(m);
-  const int type = libc_mutex_type(m);
-  const auto key = reinterpret_cast<std::uintptr_t>(m);
-  {
-    Held<FutexLock> hold(g_holders_lock);
-    Holder* h = find(key, false);
-    if (!h || h->owner != self()) {
-      if (type != PTHREAD_MUTEX_NORMAL) return EPERM;
-    } else if (type == PTHREAD_MUTEX_RECURSIVE && h->count > 1) {
-      --h->count;
-      return 0;
-    }
-    // A normal mutex may be unlocked by another thread: the owner's count.
-    if (h && h->owner) --h->owner->locks_held;
-    if (h) {
-      // Tombstone-free delete: keep the slot, clear the owner (the mutex
-      // address stays as its key; slots are reused by the same mutex).
-      h->owner = nullptr;
-      h->count = 0;
-    }
-  }
-  // No release here: the agent has the service thread release before the
-  // token leaves this node, so a lock used on one node stays local.
-  int status = lock_call(channel::Op::kUnlock, m);
-  return status == 0 ? 0 : EPERM;
+  return unlock(m);
 }

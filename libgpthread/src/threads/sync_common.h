@@ -6,7 +6,6 @@
 #include <cstdint>
 
 #include "global_space.h"
-#include "tcb.h"
 
 namespace gpt::threads {
 
@@ -36,9 +35,10 @@ namespace gpt::threads {
 }
 
 // Counts the mutexes and rwlocks the calling thread holds: a thread holding
-// one cannot migrate (its ownership is recorded on this node).
-inline void count_lock_held(int delta) {
-  if (Tcb* tcb = current()) tcb->locks_held += static_cast<std::uint32_t>(delta);
-}
+// one cannot migrate (its ownership is recorded on this node). In TLS, not
+// in the control block: a write there would dirty a global page per lock.
+extern thread_local std::uint32_t t_locks_held __attribute__((tls_model("initial-exec")));
+inline void count_lock_held(int delta) { t_locks_held += static_cast<std::uint32_t>(delta); }
+[[nodiscard]] inline std::uint32_t locks_held() { return t_locks_held; }
 
 }  // namespace gpt::threads

@@ -24,7 +24,6 @@ struct Tcb {
   std::int32_t kernel_tid;  // on its node, once started (pthread_kill)
   void* migration;          // MigrationRecord while it moves (migration.h)
   std::uint32_t is_main;    // main(), run as a gpthread thread (it may migrate)
-  std::uint32_t locks_held; // mutexes and rwlocks: it cannot migrate with any
   std::uint32_t slot;       // its vehicle slot (vehicles.h)
 };
 
