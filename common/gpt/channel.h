@@ -23,7 +23,7 @@
 namespace gpt::channel {
 
 inline constexpr std::uint64_t kMagic = 0x4c4e4e4148435047ull;  // "GPCHANNL"
-inline constexpr std::uint32_t kVersion = 2;
+inline constexpr std::uint32_t kVersion = 3;
 inline constexpr std::uint32_t kSlotCount = 64;
 inline constexpr std::size_t kSlotBytes = 16384;
 
@@ -60,6 +60,13 @@ enum class Op : std::uint32_t {
   kJoin = 10,       // req: u64 tcb. Returns once that thread has ended.
   kMigrate = 28,    // req: u32 node, u32 0, u64 tcb. The thread left this
                     // node (released, context saved); node resumes it.
+  // The libc shim (docs/libc-shim.md). A forwarded call's request and reply
+  // are the blobs of libgpthread/src/shim/forwarded_call.h; the agents only
+  // carry them.
+  kForward = 29,       // remote node: run this call on the origin; reply: its result
+  kFlushNodes = 30,    // origin, at exit: req u32 node to skip (or ~0). Returns once
+                       // every other node has flushed its stdio (or 2 s passed).
+  kStdioFlushed = 31,  // a node's service thread: its kFlushStdio is done.
   // Locks: req u64 lock address, u32 manager node, u32 0.
   kLock = 12,       // returns holding the lock's token: status 0 (it never
                     // left this node: nothing to acquire) or kLockFromAfar
@@ -166,6 +173,7 @@ enum class Downcall : std::uint32_t {
   kRunThread = 1,  // arg: tcb of a thread to start on this node
   kFlushLock = 2,  // arg: lock whose token must leave: release, then kLockFlushed
   kFreeSlot = 3,   // arg: vehicle slot of a thread of ours that has ended
+  kFlushStdio = 4, // the job is ending: fflush(NULL), then kStdioFlushed
 };
 struct alignas(64) DowncallQueue {
   alignas(64) std::atomic<std::uint64_t> head;  // agent fills
@@ -178,12 +186,29 @@ struct alignas(64) DowncallQueue {
   } entries[kDowncallEntries];
 };
 
+// The origin's delegates (libc shim): the agent posts a call forwarded from
+// another node into a free slot and bumps `bell`; a delegate thread of the
+// origin program runs it and marks it done, ringing the agent's doorbell.
+inline constexpr std::size_t kDelegateSlots = 8;
+inline constexpr std::size_t kDelegateBytes = kSlotPayload;
+enum class DelegateState : std::uint32_t { kFree = 0, kPosted = 1, kTaken = 2, kDone = 3 };
+struct alignas(64) DelegateSlot {
+  std::atomic<std::uint32_t> state;
+  std::uint32_t length;  // bytes of the request, then of the reply, in data
+  unsigned char data[kDelegateBytes];
+};
+struct alignas(64) DelegateArea {
+  alignas(64) std::atomic<std::uint32_t> bell;
+  DelegateSlot slots[kDelegateSlots];
+};
+
 struct Layout {
   Header header;
   Slot slots[kSlotCount];
   RemoteFreeInbox inbox;
   DowncallQueue downcalls;
   LockTable locks;
+  DelegateArea delegates;
 };
 
 inline constexpr std::size_t kChannelBytes = sizeof(Layout);

@@ -12,8 +12,24 @@
 
 #include "channel.h"
 #include "futex.h"
+#include "raw_syscall.h"
 
 namespace gpt::channel {
+
+// Wakes the agent's poll loop (after publishing a request, or a delegate's
+// reply).
+inline void ring_agent(Layout& layout) {
+  layout.header.agent_doorbell.fetch_add(1, std::memory_order_acq_rel);
+  int fd = layout.header.doorbell_fd;
+  if (fd >= 0) {
+    std::uint64_t one = 1;
+    // eventfd writes of 8 bytes cannot be short; EAGAIN only if the
+    // counter would overflow, and then the agent is awake anyway.
+    (void)sys::call(SYS_write, fd, sys::arg(&one), sizeof one);
+  } else {
+    futex::wake(&layout.header.agent_doorbell);
+  }
+}
 
 struct CallResult {
   std::int32_t status;    // 0 or a negative errno from the agent
@@ -55,19 +71,7 @@ class Client {
   [[nodiscard]] Layout* layout() const { return layout_; }
 
  private:
-  void ring() const {
-    layout_->header.agent_doorbell.fetch_add(1, std::memory_order_acq_rel);
-    int fd = layout_->header.doorbell_fd;
-    if (fd >= 0) {
-      std::uint64_t one = 1;
-      // eventfd writes of 8 bytes cannot be short; EAGAIN only if the
-      // counter would overflow, and then the agent is awake anyway.
-      ssize_t ignored = write(fd, &one, sizeof one);
-      (void)ignored;
-    } else {
-      futex::wake(&layout_->header.agent_doorbell);
-    }
-  }
+  void ring() const { ring_agent(*layout_); }
 
   // Claims a free slot; the start index spreads threads over the slots.
   [[nodiscard]] Slot& claim() const {

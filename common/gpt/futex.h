@@ -4,12 +4,12 @@
 // live in a memfd mapped by two processes.
 #pragma once
 
-#include <sys/syscall.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <atomic>
 #include <cstdint>
+
+#include "gpt/raw_syscall.h"
 
 namespace gpt::futex {
 
@@ -30,13 +30,11 @@ inline void wait(std::atomic<std::uint32_t>* word, std::uint32_t expected,
     tsp = &ts;
   }
   static_assert(sizeof(std::atomic<std::uint32_t>) == sizeof(std::uint32_t));
-  syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(word), kWait, expected, tsp,
-          nullptr, 0);
+  sys::call(SYS_futex, sys::arg(word), kWait, expected, sys::arg(tsp));
 }
 
 inline void wake(std::atomic<std::uint32_t>* word, int count = 1) {
-  syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(word), kWake, count, nullptr,
-          nullptr, 0);
+  sys::call(SYS_futex, sys::arg(word), kWake, count);
 }
 
 inline void wake_all(std::atomic<std::uint32_t>* word) { wake(word, 0x7fffffff); }

@@ -8,12 +8,17 @@
 #include <unistd.h>
 
 #include "backtrace.h"
+#include "context.h"
 #include "diag.h"
 #include "global_space.h"
+#include "gpt/raw_syscall.h"
 #include "page_ops.h"
 #include "runtime.h"
 
 namespace gpt::galloc {
+
+thread_local void* t_fault_escape __attribute__((tls_model("initial-exec")));
+
 namespace {
 
 void count(std::atomic<std::uint64_t> channel::Header::*counter) {
@@ -29,6 +34,11 @@ void on_sigsegv(int, siginfo_t* si, void* context) {
   int saved_errno = errno;
   bool handled = space().contains(si->si_addr) && handle_fault(addr, is_write);
   errno = saved_errno;
+  if (!handled && t_fault_escape) {
+    void* escape = t_fault_escape;
+    t_fault_escape = nullptr;
+    gpt_context_jump(static_cast<const threads::Context*>(escape), 1);
+  }
   if (!handled) {
     rt::diag()
         .text("segmentation fault (")
@@ -69,7 +79,7 @@ bool handle_fault(std::uintptr_t address, bool is_write) {
              try_claim(page + n, kInvalid))
         ++n;
       fetch(page, n);
-      if (mprotect(reinterpret_cast<void*>(first), n * region::kPageSize, PROT_READ) != 0)
+      if (sys::call(SYS_mprotect, sys::arg(first), static_cast<long>(n * region::kPageSize), PROT_READ) != 0)
         rt::die("mprotect of global pages failed (too many mappings? see vm.max_map_count)", 134);
       for (std::uint64_t i = 0; i < n; ++i) settle(page + i, kValid);
       return true;

@@ -64,4 +64,9 @@ bool handle_fault(std::uintptr_t address, bool is_write);
 
 void install_fault_handler();
 
+// While set on a thread, a fault that is not a coherence fault jumps back to
+// this context (gpt_context_jump(escape, 1), threads/context.h) instead of
+// being reported: how the libc shim turns a bad pointer into EFAULT.
+extern thread_local void* t_fault_escape __attribute__((tls_model("initial-exec")));
+
 }  // namespace gpt::galloc

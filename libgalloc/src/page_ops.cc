@@ -37,7 +37,7 @@ void settle(std::uint64_t page, std::uint32_t state) {
 }
 
 void protect(std::uint64_t page, int prot) {
-  if (mprotect(space().page_address(page), region::kPageSize, prot) != 0)
+  if (sys::call(SYS_mprotect, sys::arg(space().page_address(page)), region::kPageSize, prot) != 0)
     rt::die("mprotect of a global page failed (too many mappings? see vm.max_map_count)", 134);
 }
 

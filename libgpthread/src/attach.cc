@@ -18,6 +18,7 @@
 #include "global_space.h"
 #include "heap/node_heap.h"
 #include "runtime.h"
+#include "shim/shim.h"
 #include "vehicles.h"
 #include "service.h"
 
@@ -86,6 +87,7 @@ void start_once() {
   int expected = 0;
   if (started.compare_exchange_strong(expected, 1, std::memory_order_acq_rel)) {
     attach();
+    shim::init();  // before any signal handler: they need its restorer
     galloc::map_global_space();
     galloc::node_heap().init(galloc::space().geometry, galloc::space().self);
     if (galloc::space().coherent) threads::vehicles::reserve(state().node_count);
@@ -109,4 +111,5 @@ __attribute__((constructor(101))) static void gpt_runtime_start() {
   // and SPMD nodes run main and serve from a thread of their own.
   if (s.node_id != 0 && !s.channel->header.spmd) gpt::threads::serve_forever();
   gpt::threads::start_service_thread();
+  if (s.node_id == 0 && !s.channel->header.spmd) gpt::shim::start_delegates();
 }

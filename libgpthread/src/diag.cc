@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include "gpt/raw_syscall.h"
 #include "runtime.h"
 
 namespace gpt::rt {
@@ -41,7 +42,7 @@ void DiagLine::emit() {
   buf_[len_++] = '\n';
   std::size_t off = 0;
   while (off < len_) {
-    ssize_t w = write(2, buf_ + off, len_ - off);
+    long w = sys::call(SYS_write, 2, sys::arg(buf_ + off), static_cast<long>(len_ - off));
     if (w <= 0) break;
     off += static_cast<std::size_t>(w);
   }

@@ -91,7 +91,10 @@ void Job::handle(const wire::Envelope& env) {
             end(util::exit_code_of(m.wait_status), "");
           },
           [&](const wire::NodeFailed& f) {
-            int status = 1;
+            // A program that died of a signal ends the job as one process
+            // would (128 + the signal, e.g. 134 for abort()); anything else 1.
+            int status = f.wait_status != 0 ? util::exit_code_of(f.wait_status) : 1;
+            if (status == 0) status = 1;
             end(status, node_name(env.from) + ": " + f.cause + "; ending the job");
           },
           [&](const auto&) {},

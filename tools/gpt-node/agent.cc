@@ -19,6 +19,7 @@
 #include "heap_memory.h"
 #include "barriers.h"
 #include "conds.h"
+#include "forwarding.h"
 #include "keys.h"
 #include "rwlocks.h"
 #include "semaphores.h"
@@ -93,6 +94,10 @@ Agent::Agent(AgentConfig config, net::MessageGate& gate, std::string data_endpoi
             return rwlocks_->on_request(slot, op, req);
           case channel::Op::kKey:
             return keys_->on_request(slot, req);
+          case channel::Op::kForward:
+          case channel::Op::kFlushNodes:
+          case channel::Op::kStdioFlushed:
+            return forwarding_->on_request(slot, op, req);
           default:
             return coherence_->on_request(slot, op, req, reply);
         }
@@ -105,6 +110,7 @@ Agent::Agent(AgentConfig config, net::MessageGate& gate, std::string data_endpoi
   semaphores_ = std::make_unique<Semaphores>(config_.node, config_.node_count, gate_, *server_);
   rwlocks_ = std::make_unique<RwLocks>(config_.node, config_.node_count, gate_, *server_);
   keys_ = std::make_unique<Keys>(config_.node, gate_, *server_);
+  forwarding_ = std::make_unique<Forwarding>(config_.node, config_.node_count, gate_, *server_);
   hooks_.set_wakeup_fd(doorbell_fd_);
 }
 
@@ -137,6 +143,7 @@ int Agent::run() {
       locks_->expire(now);
       semaphores_->expire(now);
       rwlocks_->expire(now);
+      forwarding_->expire(now);
       if (phase_ == Phase::kAppEnded && expect_shutdown_ &&
           now - app_ended_at_ > kOrphanLimit) {
         util::log_line("the launcher did not end the job after the program ended; exiting");
@@ -154,6 +161,7 @@ void Agent::serve_channel() {
   while (read(doorbell_fd_, &count, sizeof count) > 0) {
   }
   server_->serve_pending();
+  forwarding_->serve_delegates();
   coherence_->drain_inbox_overflow();
 }
 
@@ -165,7 +173,7 @@ void Agent::handle(const wire::Envelope& env) {
     }
     if (coherence_->on_message(env) || threads_->on_message(env) || locks_->on_message(env) ||
         barriers_->on_message(env) || conds_->on_message(env) || semaphores_->on_message(env) ||
-        rwlocks_->on_message(env) || keys_->on_message(env))
+        rwlocks_->on_message(env) || keys_->on_message(env) || forwarding_->on_message(env))
       return;
   }
   std::visit(
@@ -244,7 +252,7 @@ void Agent::reap_application() {
     std::string cause = "program (pid " + std::to_string(pid) + ") " +
                         util::describe_wait_status(status) + " while the job was running";
     sent = gate_.send(wire::kLauncherId,
-                      wire::NodeFailed{config_.node, static_cast<std::int32_t>(pid), cause});
+                      wire::NodeFailed{config_.node, static_cast<std::int32_t>(pid), cause, status});
   }
   if (!sent) util::log_line("cannot reach the launcher");
 }
@@ -272,8 +280,9 @@ void Agent::stop_application() {
       if (env->from != wire::kLauncherId && !coherence_->on_message(*env) &&
           !threads_->on_message(*env) && !locks_->on_message(*env) &&
           !barriers_->on_message(*env) && !conds_->on_message(*env) &&
-          !semaphores_->on_message(*env) && !rwlocks_->on_message(*env))
-        (void)keys_->on_message(*env);
+          !semaphores_->on_message(*env) && !rwlocks_->on_message(*env) &&
+          !keys_->on_message(*env))
+        (void)forwarding_->on_message(*env);
   }
   util::log_line("program (pid " + std::to_string(app_pid_) +
                  ") did not stop within 2 s; killing it");
@@ -302,7 +311,9 @@ void Agent::print_stats() const {
       " migrations_out=" + std::to_string(threads_->migrations_out()) +
       " lock_handoffs=" + std::to_string(locks_->handoffs()) +
       " remote_frees_sent=" + std::to_string(h.remote_frees_sent.load()) +
-      " remote_frees_received=" + std::to_string(h.remote_frees_received.load()));
+      " remote_frees_received=" + std::to_string(h.remote_frees_received.load()) +
+      " calls_forwarded=" + std::to_string(forwarding_->calls_forwarded()) +
+      " calls_served=" + std::to_string(forwarding_->calls_served()));
 }
 
 void Agent::fail(const std::string& cause) {

@@ -34,6 +34,7 @@ class Conds;
 class Semaphores;
 class RwLocks;
 class Keys;
+class Forwarding;
 
 struct AgentConfig {
   wire::NodeId node = 0;
@@ -95,6 +96,7 @@ class Agent {
   std::unique_ptr<Semaphores> semaphores_;
   std::unique_ptr<RwLocks> rwlocks_;
   std::unique_ptr<Keys> keys_;
+  std::unique_ptr<Forwarding> forwarding_;
   // Coherence messages that arrived before the peer table (a fast peer).
   std::vector<wire::Envelope> early_;
 };

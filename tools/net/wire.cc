@@ -86,6 +86,7 @@ struct Writer {
   void operator()(const NodeFailed& m) {
     ar(m.node, m.pid);
     save_sized(ar, m.cause);
+    ar(m.wait_status);
   }
   void operator()(const Shutdown& m) { save_sized(ar, m.reason); }
   void operator()(const Ping& m) {
@@ -123,6 +124,16 @@ struct Writer {
   void operator()(const JoinWait& m) { ar(m.request, m.tcb); }
   void operator()(const JoinDone& m) { ar(m.request); }
   void operator()(const MigrateThread& m) { ar(m.tcb); }
+  void operator()(const SyscallRequest& m) {
+    ar(m.request);
+    save_sized(ar, m.blob);
+  }
+  void operator()(const SyscallReply& m) {
+    ar(m.request);
+    save_sized(ar, m.blob);
+  }
+  void operator()(const FlushStdio& m) { ar(m.request); }
+  void operator()(const StdioFlushed& m) { ar(m.request); }
   void operator()(const KeyReply& m) { ar(m.request, m.result, m.key, m.destructor); }
   void operator()(const KeyOp& m) { ar(m.request, m.op, m.key, m.destructor); }
   void operator()(const RwCancel& m) { ar(m.request, m.lock); }
@@ -177,6 +188,7 @@ struct Reader {
   void operator()(NodeFailed& m) {
     ar(m.node, m.pid);
     load_sized(ar, in, m.cause, kMaxText);
+    ar(m.wait_status);
   }
   void operator()(Shutdown& m) { load_sized(ar, in, m.reason, kMaxText); }
   void operator()(Ping& m) {
@@ -221,6 +233,16 @@ struct Reader {
   void operator()(JoinWait& m) { ar(m.request, m.tcb); }
   void operator()(JoinDone& m) { ar(m.request); }
   void operator()(MigrateThread& m) { ar(m.tcb); }
+  void operator()(SyscallRequest& m) {
+    ar(m.request);
+    load_sized(ar, in, m.blob, kMaxForwardedBytes);
+  }
+  void operator()(SyscallReply& m) {
+    ar(m.request);
+    load_sized(ar, in, m.blob, kMaxForwardedBytes);
+  }
+  void operator()(FlushStdio& m) { ar(m.request); }
+  void operator()(StdioFlushed& m) { ar(m.request); }
   void operator()(KeyReply& m) { ar(m.request, m.result, m.key, m.destructor); }
   void operator()(KeyOp& m) { ar(m.request, m.op, m.key, m.destructor); }
   void operator()(RwCancel& m) { ar(m.request, m.lock); }
@@ -281,6 +303,10 @@ std::optional<Message> empty_message(std::uint16_t tag) {
     case Type::kJoinWait: return JoinWait{};
     case Type::kJoinDone: return JoinDone{};
     case Type::kMigrateThread: return MigrateThread{};
+    case Type::kSyscallRequest: return SyscallRequest{};
+    case Type::kSyscallReply: return SyscallReply{};
+    case Type::kFlushStdio: return FlushStdio{};
+    case Type::kStdioFlushed: return StdioFlushed{};
     case Type::kKeyReply: return KeyReply{};
     case Type::kKeyOp: return KeyOp{};
     case Type::kRwCancel: return RwCancel{};
@@ -342,7 +368,8 @@ Type type_of(const Message& m) {
       Type::kCondWake, Type::kCondCancel, Type::kSemWait, Type::kSemGranted, Type::kSemPost,
       Type::kSemCancel, Type::kSemValueQuery, Type::kSemValue, Type::kRwRequest,
       Type::kRwGranted, Type::kRwRelease, Type::kRwCancel, Type::kKeyOp, Type::kKeyReply,
-      Type::kMigrateThread};
+      Type::kMigrateThread, Type::kSyscallRequest, Type::kSyscallReply, Type::kFlushStdio,
+      Type::kStdioFlushed};
   static_assert(std::size(kTypes) == std::variant_size_v<Message>);
   return kTypes[m.index()];
 }
@@ -373,6 +400,10 @@ std::string_view name_of(Type t) {
     case Type::kJoinWait: return "JoinWait";
     case Type::kJoinDone: return "JoinDone";
     case Type::kMigrateThread: return "MigrateThread";
+    case Type::kSyscallRequest: return "SyscallRequest";
+    case Type::kSyscallReply: return "SyscallReply";
+    case Type::kFlushStdio: return "FlushStdio";
+    case Type::kStdioFlushed: return "StdioFlushed";
     case Type::kKeyReply: return "KeyReply";
     case Type::kKeyOp: return "KeyOp";
     case Type::kRwCancel: return "RwCancel";

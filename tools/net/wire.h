@@ -27,6 +27,7 @@ inline constexpr NodeId kLauncherId = 0xFFFFFFFFu;
 inline constexpr std::size_t kMaxText = 4096;
 // Upper bound on the number of nodes in a job (bounds the peer table).
 inline constexpr std::size_t kMaxNodes = 4096;
+inline constexpr std::size_t kMaxForwardedBytes = 65536;  // a forwarded call's blob
 
 // ---- control plane: launcher <-> agents -----------------------------------
 // Agent -> launcher: "I am up; peers reach me at data_endpoint".
@@ -54,6 +55,7 @@ struct NodeFailed {
   NodeId node = 0;
   std::int32_t pid = 0;
   std::string cause;
+  std::int32_t wait_status = 0;  // the program's, if it died (the job ends as it did)
 };
 // Launcher -> agents: end the job now.
 struct Shutdown {
@@ -158,6 +160,25 @@ struct SpawnThread {
 struct MigrateThread {
   std::uint64_t tcb = 0;
 };
+// ---- the libc shim (docs/libc-shim.md) --------------------------------------
+// A node -> the origin: run this call there (an opaque blob, see
+// libgpthread/src/shim/forwarded_call.h); the reply carries its result.
+struct SyscallRequest {
+  std::uint64_t request = 0;
+  std::vector<std::byte> blob;
+};
+struct SyscallReply {
+  std::uint64_t request = 0;
+  std::vector<std::byte> blob;
+};
+// The origin -> every node, as the job ends: flush your stdio; and back.
+struct FlushStdio {
+  std::uint64_t request = 0;
+};
+struct StdioFlushed {
+  std::uint64_t request = 0;
+};
+
 // Running node -> the home of `tcb`: that thread has ended.
 struct ThreadExited {
   std::uint64_t tcb = 0;
@@ -293,7 +314,8 @@ using Message =
                  LockReturn, BarrierWaitRequest, BarrierWaitDone, CondEnqueue, CondEnqueued,
                  CondSignal, CondWake, CondCancel, SemWait, SemGranted, SemPost, SemCancel,
                  SemValueQuery, SemValue, RwRequest, RwGranted, RwRelease, RwCancel, KeyOp,
-                 KeyReply, MigrateThread>;
+                 KeyReply, MigrateThread, SyscallRequest, SyscallReply, FlushStdio,
+                 StdioFlushed>;
 
 // Type tags on the wire; the order of the variant is not the wire contract.
 enum class Type : std::uint16_t {
@@ -321,6 +343,10 @@ enum class Type : std::uint16_t {
   kJoinWait = 50,
   kJoinDone = 51,
   kMigrateThread = 52,
+  kSyscallRequest = 112,
+  kSyscallReply = 113,
+  kFlushStdio = 114,
+  kStdioFlushed = 115,
   kLockRequest = 64,
   kLockGrant = 65,
   kLockRecall = 66,

@@ -17,6 +17,7 @@
 #include "gpt/futex_lock.h"
 #include "libc_threads.h"
 #include "runtime.h"
+#include "shim/shim.h"
 #include "thread_body.h"
 #include "vehicles.h"
 
@@ -139,6 +140,8 @@ void serve_once() {
     q.tail.store(tail + 1, std::memory_order_release);
     if (e.op == static_cast<std::uint32_t>(channel::Downcall::kRunThread)) {
       start_here(reinterpret_cast<Tcb*>(e.arg));
+    } else if (e.op == static_cast<std::uint32_t>(channel::Downcall::kFlushStdio)) {
+      shim::flush_stdio_here();
     } else if (e.op == static_cast<std::uint32_t>(channel::Downcall::kFreeSlot)) {
       vehicles::free_slot(static_cast<std::uint32_t>(e.arg));
     } else if (e.op == static_cast<std::uint32_t>(channel::Downcall::kFlushLock)) {

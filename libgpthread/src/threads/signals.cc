@@ -8,6 +8,8 @@
 
 #include <cstring>
 
+#include "shim/shim.h"
+
 #define GPT_API extern "C" __attribute__((visibility("default")))
 
 #ifdef __GLIBC__
@@ -38,7 +40,9 @@ GPT_API int sigaction(int sig, const struct sigaction* act, struct sigaction* ol
   struct sigaction on_stack;
   std::memcpy(&on_stack, act, sizeof on_stack);
   on_stack.sa_flags |= SA_ONSTACK;
-  return libc_sigaction(sig, &on_stack, old);
+  int r = libc_sigaction(sig, &on_stack, old);
+  if (r == 0) gpt::shim::use_our_restorer(sig, on_stack);
+  return r;
 }
 
 namespace {

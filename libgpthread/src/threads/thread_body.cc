@@ -3,6 +3,7 @@
 #include "context.h"
 #include "migration.h"
 #include "service.h"
+#include "shim/shim.h"
 #include "thread_state.h"
 
 namespace gpt::threads {
@@ -28,10 +29,12 @@ Leave run_gpthread(Tcb* tcb) {
   const int why = gpt_context_save(&exit);
   if (why == 0) {
     t_exit = &exit;
+    shim::enter_program();  // on nodes other than the origin: calls are trapped
     if (tcb->migration) resume_migrated(tcb, &exit);
     auto top = (reinterpret_cast<std::uintptr_t>(tcb->stack) + tcb->stack_bytes) & ~std::uintptr_t{15};
     gpt_start_on_stack(reinterpret_cast<void*>(top), body, tcb);
   }
+  shim::leave_program();
   const auto leave = static_cast<Leave>(why);
   if (leave == Leave::kMigrated) hand_over(tcb);
   else galloc::leave_thread();

@@ -1,0 +1,36 @@
+// The libc shim (docs/libc-shim.md): a thread on a node other than the
+// origin has its process-level system calls (files, stdio, getpid, exit...)
+// carried out on the origin. Syscall user dispatch traps every system call
+// the program makes on such a node into a SIGSYS handler, whatever the libc
+// (musl's stdio issues its calls inline); the handler forwards the call,
+// runs it here, or refuses it with a clear message.
+#pragma once
+
+#include <signal.h>
+
+namespace gpt::shim {
+
+// True in a process whose process-level calls run elsewhere: a node other
+// than the origin, in a job that is not SPMD.
+[[nodiscard]] bool forwarding();
+
+// Once at start-up, before any signal handler is installed.
+void init();
+
+// Around program code on a gpthread thread's kernel thread: syscall user
+// dispatch on, and off. No-ops on the origin.
+void enter_program();
+void leave_program();
+
+// After the libc installed `act` for `sig` (threads/signals.cc): installs
+// it again with gpthread's restorer, the one rt_sigreturn that syscall user
+// dispatch lets through. No-op on the origin.
+void use_our_restorer(int sig, const struct sigaction& act);
+
+// The origin's delegate threads, which run calls forwarded from other nodes
+// (delegate.cc), and the flush of every node's stdio when the job ends.
+void start_delegates();
+// The service thread of a node other than the origin, asked to flush.
+void flush_stdio_here();
+
+}  // namespace gpt::shim

@@ -1,0 +1,178 @@
+/* The libc shim: what a thread on another node does to the process behaves
+ * as in one process. Modes (argv[1]):
+ *   files N   4 threads (spread over the nodes) each write N numbered lines
+ *             to one file main opened, read a file main wrote, open a file
+ *             main then writes to, compare getpid with main's, print a line
+ *             to stdout without flushing; main checks everything.
+ *   errno     failing calls from a remote thread give the kernel's errno.
+ *   exit      a remote thread prints (unflushed) and calls exit(3).
+ *   abort     a remote thread calls abort().
+ * Prints one summary line; exits 1 with the reason on the first failure. */
+#include <errno.h>
+#include <fcntl.h>
+#include <gpthread.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define CHECK(cond, ...)                         \
+  do {                                           \
+    if (!(cond)) {                               \
+      fprintf(stderr, "FAILED: " __VA_ARGS__);   \
+      fprintf(stderr, " (line %d)\n", __LINE__); \
+      exit(1);                                   \
+    }                                            \
+  } while (0)
+
+static char dir[256];
+static int shared_fd;
+static int lines;
+static pid_t main_pid;
+static int opened_by[4];
+
+static void path_of(char* out, size_t n, const char* name) { snprintf(out, n, "%s/%s", dir, name); }
+
+static void* writer(void* arg) {
+  long id = (long)arg;
+  int node = gpt_self_node();
+  CHECK(getpid() == main_pid, "thread %ld on node %d: getpid %d, main's %d", id, node, (int)getpid(), (int)main_pid);
+  for (int i = 0; i < lines; ++i) {
+    char line[64];
+    int n = snprintf(line, sizeof line, "%ld %d\n", id, i);
+    CHECK(write(shared_fd, line, n) == n, "thread %ld: write: %s", id, strerror(errno));
+  }
+  /* A file main wrote, read here. */
+  char path[300], buf[64];
+  path_of(path, sizeof path, "from-main");
+  int fd = open(path, O_RDONLY);
+  CHECK(fd >= 0, "thread %ld: open %s: %s", id, path, strerror(errno));
+  ssize_t got = read(fd, buf, sizeof buf - 1);
+  CHECK(got > 0, "thread %ld: read: %s", id, strerror(errno));
+  buf[got] = 0;
+  CHECK(strcmp(buf, "written by main\n") == 0, "thread %ld read '%s'", id, buf);
+  /* And mapped (a private copy on nodes other than the origin). */
+  char* map = mmap(NULL, 16, PROT_READ, MAP_PRIVATE, fd, 0);
+  CHECK(map != MAP_FAILED && memcmp(map, "written by main\n", 16) == 0, "thread %ld: mmap of a file", id);
+  munmap(map, 16);
+  close(fd);
+  /* A file opened here, written by main after the join. */
+  char name[32];
+  snprintf(name, sizeof name, "from-thread-%ld", id);
+  path_of(path, sizeof path, name);
+  opened_by[id] = open(path, O_CREAT | O_TRUNC | O_WRONLY, 0644);
+  CHECK(opened_by[id] >= 0, "thread %ld: create %s: %s", id, path, strerror(errno));
+  /* Unflushed when the thread ends: stdout must still reach the launcher. */
+  printf("thread %ld says goodbye\n", id);
+  return NULL;
+}
+
+static int files(void) {
+  main_pid = getpid();
+  char path[300];
+  path_of(path, sizeof path, "shared");
+  shared_fd = open(path, O_CREAT | O_TRUNC | O_WRONLY | O_APPEND, 0644);
+  CHECK(shared_fd >= 0, "open %s: %s", path, strerror(errno));
+  path_of(path, sizeof path, "from-main");
+  FILE* f = fopen(path, "w");
+  CHECK(f && fputs("written by main\n", f) >= 0 && fclose(f) == 0, "write %s", path);
+  pthread_t t[4];
+  for (long i = 0; i < 4; ++i) CHECK(pthread_create(&t[i], NULL, writer, (void*)i) == 0, "create");
+  for (int i = 0; i < 4; ++i) pthread_join(t[i], NULL);
+  close(shared_fd);
+  /* Every thread's lines, each in order. */
+  path_of(path, sizeof path, "shared");
+  f = fopen(path, "r");
+  CHECK(f, "reopen shared");
+  int next[4] = {0, 0, 0, 0}, total = 0;
+  long id;
+  int n;
+  while (fscanf(f, "%ld %d", &id, &n) == 2) {
+    CHECK(id >= 0 && id < 4 && n == next[id], "line '%ld %d' out of order (want %d)", id, n, next[id]);
+    ++next[id];
+    ++total;
+  }
+  fclose(f);
+  CHECK(total == 4 * lines, "%d lines, want %d", total, 4 * lines);
+  /* Descriptors the threads opened, on whatever node, work here. */
+  for (int i = 0; i < 4; ++i) {
+    CHECK(write(opened_by[i], "from main\n", 10) == 10, "write to fd %d opened by thread %d: %s", opened_by[i], i,
+          strerror(errno));
+    close(opened_by[i]);
+    char name[32];
+    struct stat st;
+    snprintf(name, sizeof name, "from-thread-%d", i);
+    path_of(path, sizeof path, name);
+    CHECK(stat(path, &st) == 0 && st.st_size == 10, "%s has %ld bytes", path, (long)st.st_size);
+  }
+  printf("files: %d lines from 4 threads in order; descriptors shared both ways\n", total);
+  return 0;
+}
+
+static void* failing(void* arg) {
+  (void)arg;
+  char buf[8];
+  char path[300];
+  path_of(path, sizeof path, "errno-data");
+  int data = open(path, O_RDONLY);
+  CHECK(data >= 0, "open %s: %s", path, strerror(errno));
+  errno = 0;
+  CHECK(open("/nonexistent-dir/x", O_RDONLY) == -1 && errno == ENOENT, "open missing: errno %d", errno);
+  CHECK(write(987, "x", 1) == -1 && errno == EBADF, "write to a bad fd: errno %d", errno);
+  void* volatile bad = (void*)16;
+  CHECK(read(data, bad, 8) == -1 && errno == EFAULT, "read into a bad pointer: errno %d", errno);
+  CHECK(read(data, buf, 8) == 8 && memcmp(buf, "12345678", 8) == 0, "the failed read consumed data");
+  close(data);
+  CHECK(close(-1) == -1 && errno == EBADF, "close(-1): errno %d", errno);
+  CHECK(mkdir(dir, 0755) == -1 && errno == EEXIST, "mkdir of an existing dir: errno %d", errno);
+  CHECK(chdir("/nonexistent-dir") == -1 && errno == ENOENT, "chdir missing: errno %d", errno);
+  CHECK(fork() == -1 && errno == ENOSYS, "fork from a remote thread: errno %d", errno);
+  (void)buf;
+  return (void*)(long)gpt_self_node();
+}
+
+static int errnos(void) {
+  char path[300];
+  path_of(path, sizeof path, "errno-data");
+  FILE* f = fopen(path, "w");
+  CHECK(f && fputs("12345678", f) >= 0 && fclose(f) == 0, "write %s", path);
+  pthread_attr_t a;
+  pthread_attr_init(&a);
+  gpt_attr_setnode(&a, gpt_node_count() - 1);
+  pthread_t t;
+  void* node;
+  CHECK(pthread_create(&t, &a, failing, NULL) == 0, "create");
+  pthread_join(t, &node);
+  printf("errno: failing calls on node %ld gave the kernel's errno\n", (long)node);
+  return 0;
+}
+
+static void* exiter(void* arg) {
+  (void)arg;
+  printf("printed on node %d right before exit(3)\n", gpt_self_node());
+  exit(3);
+}
+
+static void* aborter(void* arg) {
+  (void)arg;
+  abort();
+}
+
+int main(int argc, char** argv) {
+  const char* mode = argc > 1 ? argv[1] : "files";
+  lines = argc > 2 ? atoi(argv[2]) : 1000;
+  snprintf(dir, sizeof dir, "%s", getenv("SHIM_DIR") ? getenv("SHIM_DIR") : "/tmp");
+  if (strcmp(mode, "files") == 0) return files();
+  if (strcmp(mode, "errno") == 0) return errnos();
+  pthread_attr_t a;
+  pthread_attr_init(&a);
+  gpt_attr_setnode(&a, gpt_node_count() - 1);
+  pthread_t t;
+  pthread_create(&t, &a, strcmp(mode, "exit") == 0 ? exiter : aborter, NULL);
+  pthread_join(t, NULL);
+  printf("main: not reached\n");
+  return 0;
+}
