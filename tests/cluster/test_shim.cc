@@ -102,6 +102,14 @@ TEST_P(Ends, FailingCallsGiveTheKernelsErrno) {
       << job.err();
 }
 
+TEST_P(Ends, BlockingEverySignalDoesNotBlockFaultsOrForwarding) {
+  JobRunner job(launched(4, {program(GetParam()), "masks"}, 60));
+  auto status = job.wait(90s);
+  ASSERT_TRUE(status) << job.err();
+  EXPECT_EQ(exit_code(*status), 0) << job.out() << job.err();
+  EXPECT_EQ(job.out(), "masks: 8 threads blocked every signal and still faulted on shared memory\n") << job.err();
+}
+
 TEST_P(Ends, ExitFromARemoteThreadEndsTheJobWithItsStatusAfterFlushing) {
   JobRunner job(launched(4, {program(GetParam()), "exit"}, 60));
   auto status = job.wait(90s);

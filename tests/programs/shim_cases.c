@@ -7,11 +7,14 @@
  *   errno     failing calls from a remote thread give the kernel's errno.
  *   exit      a remote thread prints (unflushed) and calls exit(3).
  *   abort     a remote thread calls abort().
+ *   masks     threads on every node block every signal, then fault on
+ *             shared memory (a blocked SIGSEGV or SIGSYS would kill them).
  * Prints one summary line; exits 1 with the reason on the first failure. */
 #include <errno.h>
 #include <fcntl.h>
 #include <gpthread.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -156,6 +159,34 @@ static void* exiter(void* arg) {
   exit(3);
 }
 
+static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
+static long g_cells[4096];
+
+static void* masked(void* arg) {
+  long id = (long)arg;
+  sigset_t all, now;
+  sigfillset(&all);
+  CHECK(pthread_sigmask(SIG_BLOCK, &all, NULL) == 0, "pthread_sigmask");
+  CHECK(pthread_sigmask(SIG_BLOCK, NULL, &now) == 0, "pthread_sigmask query");
+  CHECK(sigismember(&now, SIGUSR1) && sigismember(&now, SIGTERM), "SIGUSR1 not blocked");
+  CHECK(!sigismember(&now, SIGSEGV) && !sigismember(&now, SIGSYS), "SIGSEGV or SIGSYS blocked");
+  for (int round = 0; round < 20; ++round) {
+    pthread_mutex_lock(&g_lock);
+    for (int i = 0; i < 4096; i += 512) g_cells[i] += id + 1;
+    pthread_mutex_unlock(&g_lock);
+  }
+  return NULL;
+}
+
+static int masks(void) {
+  pthread_t t[8];
+  for (long i = 0; i < 8; ++i) CHECK(pthread_create(&t[i], NULL, masked, (void*)i) == 0, "create");
+  for (int i = 0; i < 8; ++i) pthread_join(t[i], NULL);
+  for (int i = 0; i < 4096; i += 512) CHECK(g_cells[i] == 20 * 36, "cell %d is %ld", i, g_cells[i]);
+  printf("masks: 8 threads blocked every signal and still faulted on shared memory\n");
+  return 0;
+}
+
 static void* aborter(void* arg) {
   (void)arg;
   abort();
@@ -167,6 +198,7 @@ int main(int argc, char** argv) {
   snprintf(dir, sizeof dir, "%s", getenv("SHIM_DIR") ? getenv("SHIM_DIR") : "/tmp");
   if (strcmp(mode, "files") == 0) return files();
   if (strcmp(mode, "errno") == 0) return errnos();
+  if (strcmp(mode, "masks") == 0) return masks();
   pthread_attr_t a;
   pthread_attr_init(&a);
   gpt_attr_setnode(&a, gpt_node_count() - 1);

@@ -1,13 +1,21 @@
+// Signal masks never block SIGSEGV (every fault of the global space is one:
+// the kernel would kill a thread that faults with it blocked) nor SIGSYS
+// (every system call of a thread on a node other than the origin is one,
+// docs/libc-shim.md). Programs that block "all signals" get all the others.
+//
 // Signal handlers run on the thread's private signal stack. Threads run on
 // stacks in the global space, whose pages are write-protected after each
 // release: a signal frame pushed there would fault while the kernel writes
 // it, and the thread would die. So every handler the program installs gets
 // SA_ONSTACK (gpthread gives each of its threads a sigaltstack; a thread
 // without one runs its handlers on its stack, as usual).
+#include <errno.h>
 #include <signal.h>
+#include <sys/syscall.h>
 
 #include <cstring>
 
+#include "gpt/raw_syscall.h"
 #include "shim/shim.h"
 
 #define GPT_API extern "C" __attribute__((visibility("default")))
@@ -43,6 +51,25 @@ GPT_API int sigaction(int sig, const struct sigaction* act, struct sigaction* ol
   int r = libc_sigaction(sig, &on_stack, old);
   if (r == 0) gpt::shim::use_our_restorer(sig, on_stack);
   return r;
+}
+
+GPT_API int pthread_sigmask(int how, const sigset_t* set, sigset_t* old) {
+  sigset_t allowed;
+  if (set && (how == SIG_BLOCK || how == SIG_SETMASK)) {
+    std::memcpy(&allowed, set, sizeof allowed);
+    sigdelset(&allowed, SIGSEGV);
+    sigdelset(&allowed, SIGSYS);
+    set = &allowed;
+  }
+  long r = gpt::sys::call(SYS_rt_sigprocmask, how, gpt::sys::arg(set), gpt::sys::arg(old), 8);
+  return r < 0 ? static_cast<int>(-r) : 0;
+}
+
+GPT_API int sigprocmask(int how, const sigset_t* set, sigset_t* old) {
+  int err = pthread_sigmask(how, set, old);
+  if (err == 0) return 0;
+  errno = err;
+  return -1;
 }
 
 namespace {
