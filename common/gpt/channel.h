@@ -57,7 +57,8 @@ enum class Op : std::uint32_t {
   kSpawn = 8,       // req: u32 node, u32 slot, u64 tcb. Node runs the thread;
                     // the home frees its vehicle slot (kFreeSlot) at its end.
   kThreadExit = 9,  // req: u64 tcb. The thread has ended (after its release).
-  kJoin = 10,       // req: u64 tcb. Returns once that thread has ended.
+  kJoin = 10,       // req: u64 tcb [, u64 try]. Returns once that thread has
+                    // ended; with try != 0 at once, -EBUSY if it has not.
   kMigrate = 28,    // req: u32 node, u32 0, u64 tcb. The thread left this
                     // node (released, context saved); node resumes it.
   // The libc shim (docs/libc-shim.md). A forwarded call's request and reply

@@ -406,3 +406,34 @@ INSTANTIATE_TEST_SUITE_P(Migration, Migrate,
                          });
 
 }  // namespace
+
+namespace {
+
+class ThreadCalls : public ::testing::TestWithParam<std::tuple<std::string, int>> {};
+
+// Names, scheduling, affinity, CPU clocks, getattr_np, tryjoin/timedjoin,
+// a program-given stack, the creator's signal mask, and the refusals (see
+// tests/programs/thread_calls.c).
+TEST_P(ThreadCalls, HandleCallsWorkOrFailAsPosixSays) {
+  const auto& [binary, nodes] = GetParam();
+  JobRunner job(launched(nodes, {program(binary)}, 60));
+  auto status = job.wait(90s);
+  ASSERT_TRUE(status) << job.err();
+  EXPECT_EQ(exit_code(*status), 0) << job.out() << job.err();
+  EXPECT_EQ(job.out(), "thread calls: ok on " + std::to_string(nodes > 0 ? nodes : 1) + " nodes\n") << job.err();
+  if (nodes > 1) {
+    EXPECT_NE(job.err().find("pthread_getname_np: the thread runs on node " + std::to_string(nodes - 1)),
+              std::string::npos)
+        << job.err();
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Calls, ThreadCalls,
+                         ::testing::Combine(::testing::Values("thread_calls", "thread_calls_glibc"),
+                                            ::testing::Values(0, 1, 2, 4)),
+                         [](const auto& info) {
+                           return std::get<0>(info.param) + "_" + std::to_string(std::get<1>(info.param)) +
+                                  "nodes";
+                         });
+
+}  // namespace

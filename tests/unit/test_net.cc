@@ -41,7 +41,7 @@ std::vector<wire::Message> one_of_each() {
       wire::SpawnThread{0x200000003000},
       wire::ThreadExited{0x200000003000},
       wire::JoinWait{21, 0x200000003000},
-      wire::JoinDone{21},
+      wire::JoinDone{21, -16},
       wire::MigrateThread{0x200000001000},
       wire::SyscallRequest{7, {std::byte{1}, std::byte{2}, std::byte{3}}},
       wire::SyscallReply{7, {}},

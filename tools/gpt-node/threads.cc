@@ -50,7 +50,7 @@ void Threads::exited(std::uint64_t tcb) {
   // One joiner (POSIX allows one); the others, if any, are woken too.
   for (const Waiter& w : it->second) {
     if (w.local) channel_.complete(w.slot, Reply{0, 0});
-    else send(w.node, wire::JoinDone{w.request});
+    else send(w.node, wire::JoinDone{w.request, 0});
   }
   waiters_.erase(it);
 }
@@ -91,16 +91,18 @@ std::optional<Reply> Threads::on_request(std::uint32_t slot, channel::Op op,
     }
     case channel::Op::kJoin: {
       std::uint64_t tcb = words[0];
+      const bool try_only = words[1] != 0;
       auto home = home_of(tcb);
       if (!home) return Reply{-EINVAL, 0};
       if (*home == self_) {
         if (ended_.erase(tcb)) return Reply{0, 0};
+        if (try_only) return Reply{-EBUSY, 0};
         waiters_[tcb].push_back(Waiter{true, slot, 0, 0});
         return std::nullopt;
       }
       std::uint64_t id = next_request_++;
       remote_joins_[id] = slot;
-      send(*home, wire::JoinWait{id, tcb});
+      send(*home, wire::JoinWait{id, tcb, static_cast<std::uint8_t>(try_only)});
       return std::nullopt;
     }
     default:
@@ -134,14 +136,15 @@ bool Threads::on_message(const wire::Envelope& env) {
           },
           [&](const wire::JoinWait& m) {
             if (home_of(m.tcb) != self_) return true;
-            if (ended_.erase(m.tcb)) send(from, wire::JoinDone{m.request});
+            if (ended_.erase(m.tcb)) send(from, wire::JoinDone{m.request, 0});
+            else if (m.try_only) send(from, wire::JoinDone{m.request, -EBUSY});
             else waiters_[m.tcb].push_back(Waiter{false, 0, from, m.request});
             return true;
           },
           [&](const wire::JoinDone& m) {
             auto it = remote_joins_.find(m.request);
             if (it == remote_joins_.end()) return true;
-            channel_.complete(it->second, Reply{0, 0});
+            channel_.complete(it->second, Reply{m.status == -EBUSY ? -EBUSY : 0, 0});
             remote_joins_.erase(it);
             return true;
           },

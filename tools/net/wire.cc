@@ -121,8 +121,8 @@ struct Writer {
   void operator()(const RemoteFrees& m) { save_sized(ar, m.pointers); }
   void operator()(const SpawnThread& m) { ar(m.tcb); }
   void operator()(const ThreadExited& m) { ar(m.tcb); }
-  void operator()(const JoinWait& m) { ar(m.request, m.tcb); }
-  void operator()(const JoinDone& m) { ar(m.request); }
+  void operator()(const JoinWait& m) { ar(m.request, m.tcb, m.try_only); }
+  void operator()(const JoinDone& m) { ar(m.request, m.status); }
   void operator()(const MigrateThread& m) { ar(m.tcb); }
   void operator()(const SyscallRequest& m) {
     ar(m.request);
@@ -230,8 +230,8 @@ struct Reader {
   void operator()(RemoteFrees& m) { load_sized(ar, in, m.pointers, kMaxPagesPerMessage); }
   void operator()(SpawnThread& m) { ar(m.tcb); }
   void operator()(ThreadExited& m) { ar(m.tcb); }
-  void operator()(JoinWait& m) { ar(m.request, m.tcb); }
-  void operator()(JoinDone& m) { ar(m.request); }
+  void operator()(JoinWait& m) { ar(m.request, m.tcb, m.try_only); }
+  void operator()(JoinDone& m) { ar(m.request, m.status); }
   void operator()(MigrateThread& m) { ar(m.tcb); }
   void operator()(SyscallRequest& m) {
     ar(m.request);

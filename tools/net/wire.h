@@ -187,9 +187,11 @@ struct ThreadExited {
 struct JoinWait {
   std::uint64_t request = 0;
   std::uint64_t tcb = 0;
+  std::uint8_t try_only = 0;  // answer at once: ended (consumed) or busy
 };
 struct JoinDone {
   std::uint64_t request = 0;
+  std::int32_t status = 0;  // 0, or -EBUSY for a try that found it running
 };
 
 // ---- locks (docs/threads.md): a token per lock, queued at its manager ------

@@ -14,6 +14,7 @@ namespace gpt::threads {
 int libc_join(pthread_t thread);
 // The libc's versions, for a one-node program without an agent.
 int libc_join_with_result(pthread_t thread, void** result);
+
 pthread_t libc_self();
 // PTHREAD_MUTEX_NORMAL/RECURSIVE/ERRORCHECK, read from the libc's own
 // mutex layout (set by its pthread_mutex_init or static initialisers).

@@ -7,6 +7,7 @@
 extern "C" int __pthread_create(pthread_t*, const pthread_attr_t*, void* (*)(void*), void*);
 extern "C" [[noreturn]] void __pthread_exit(void*);
 extern "C" int __pthread_join(pthread_t, void**);
+
 extern "C" int __pthread_mutex_lock(pthread_mutex_t*);
 extern "C" int __pthread_mutex_trylock(pthread_mutex_t*);
 extern "C" int __pthread_mutex_unlock(pthread_mutex_t*);
@@ -24,6 +25,7 @@ void libc_exit(void* result) { __pthread_exit(result); }
 int libc_join(pthread_t thread) { return __pthread_join(thread, nullptr); }
 
 int libc_join_with_result(pthread_t thread, void** result) { return __pthread_join(thread, result); }
+
 
 // musl's C11 aliases of its pthread_self/pthread_detach (the pthread_ names
 // are ours now).

@@ -2,9 +2,12 @@
 // the global address of the thread's control block (tcb.h).
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -14,6 +17,7 @@
 #include "global_space.h"
 #include "gpt/channel_client.h"
 #include "gpt/futex_lock.h"
+#include "gpt/raw_syscall.h"
 #include "gpthread.h"
 #include "libc_threads.h"
 #include "runtime.h"
@@ -87,6 +91,7 @@ struct LocalStart {
 struct LocalTid {
   pthread_t thread;
   std::int32_t tid;
+  bool finished;  // left its start routine (pthread_tryjoin_np)
 };
 LocalTid g_local_tids[1024];
 FutexLock g_local_tids_lock;
@@ -95,9 +100,22 @@ void remember_tid(pthread_t self, std::int32_t tid) {
   Held<FutexLock> hold(g_local_tids_lock);
   for (auto& e : g_local_tids)
     if (e.tid == 0 || e.thread == self) {
-      e = {self, tid};
+      e = {self, tid, false};
       return;
     }
+}
+
+void mark_finished(pthread_t self) {
+  Held<FutexLock> hold(g_local_tids_lock);
+  for (auto& e : g_local_tids)
+    if (e.tid != 0 && e.thread == self) e.finished = true;
+}
+
+bool local_finished(pthread_t thread) {
+  Held<FutexLock> hold(g_local_tids_lock);
+  for (const auto& e : g_local_tids)
+    if (e.tid != 0 && e.thread == thread) return e.finished;
+  return false;
 }
 
 std::int32_t local_tid_of(pthread_t thread) {
@@ -114,7 +132,43 @@ void* local_trampoline(void* p) {
   remember_tid(libc_self(), static_cast<std::int32_t>(syscall(SYS_gettid)));
   void* result = s.start(s.arg);
   end_kernel_thread();
+  mark_finished(libc_self());
   return result;
+}
+
+// Attributes gpthread cannot honour fail pthread_create with the POSIX
+// error and a message. A stack the program provides is used if it lies in
+// the global space (it must be reachable from every node).
+int check_unsupported(const pthread_attr_t* attr, void** stack, std::size_t* bytes) {
+  int inherit = PTHREAD_INHERIT_SCHED;
+  pthread_attr_getinheritsched(attr, &inherit);
+  if (inherit == PTHREAD_EXPLICIT_SCHED) {
+    int policy = SCHED_OTHER;
+    pthread_attr_getschedpolicy(attr, &policy);
+    if (policy != SCHED_OTHER) {
+      rt::diag().text("pthread_create: explicit scheduling policies are not supported across nodes").emit();
+      return ENOTSUP;
+    }
+  }
+  void* addr = nullptr;
+  std::size_t size = 0;
+  if (pthread_attr_getstack(attr, &addr, &size) == 0 && addr) {
+    if (!galloc::space().in_heap(addr) || size < 64 * 1024) {
+      rt::diag().text("pthread_create: a stack given with pthread_attr_setstack must be at least 64 KiB "
+                      "of the global heap (malloc'd), so every node can reach it").emit();
+      return EINVAL;
+    }
+    *stack = addr;
+    *bytes = size;
+  }
+  return 0;
+}
+
+// POSIX: a new thread starts with its creator's signal mask.
+std::uint64_t creator_signal_mask() {
+  std::uint64_t mask = 0;
+  sys::call(SYS_rt_sigprocmask, SIG_BLOCK, 0, sys::arg(&mask), 8);
+  return mask;
 }
 
 channel::CallResult call(channel::Op op, const void* req, std::size_t len) {
@@ -154,10 +208,12 @@ GPT_API int pthread_create(pthread_t* out, const pthread_attr_t* attr, void* (*s
   }
   int detach = PTHREAD_CREATE_JOINABLE;
   std::size_t stack = kDefaultStack;
+  void* given_stack = nullptr;
   if (attr) {
     pthread_attr_getdetachstate(attr, &detach);
     std::size_t requested = 0;
     if (pthread_attr_getstacksize(attr, &requested) == 0 && requested >= 64 * 1024) stack = requested;
+    if (int err = check_unsupported(attr, &given_stack, &stack)) return err;
   }
   const std::uint32_t slot = vehicles::allocate();
   if (slot == vehicles::kNoSlot) return EAGAIN;
@@ -172,6 +228,9 @@ GPT_API int pthread_create(pthread_t* out, const pthread_attr_t* attr, void* (*s
   tcb->start = start;
   tcb->arg = arg;
   tcb->stack_bytes = stack;
+  tcb->stack = given_stack;  // null: the running node allocates one
+  tcb->given_stack = given_stack != nullptr;
+  tcb->signal_mask = creator_signal_mask();
   tcb->node = static_cast<std::uint32_t>(node);
   tcb->detached = detach == PTHREAD_CREATE_DETACHED;
   // Everything the creator wrote (the argument, the control block) must be
@@ -188,20 +247,67 @@ GPT_API int pthread_create(pthread_t* out, const pthread_attr_t* attr, void* (*s
   return 0;
 }
 
-GPT_API int pthread_join(pthread_t thread, void** result) {
-  if (!distributed()) return libc_join_with_result(thread, result);
+namespace {
+// try_only: EBUSY at once if the thread has not ended.
+int join(pthread_t thread, void** result, bool try_only) {
   Tcb* tcb = from_handle(thread);
   if (!tcb || !galloc::space().in_heap(tcb) || tcb->magic != kTcbMagic) return ESRCH;
   if (tcb == current()) return EDEADLK;
   if (tcb->detached) return EINVAL;
-  std::uint64_t word = reinterpret_cast<std::uintptr_t>(tcb);
-  if (call(channel::Op::kJoin, &word, sizeof word).status != 0) return ESRCH;
+  std::uint64_t words[2] = {reinterpret_cast<std::uintptr_t>(tcb), try_only ? 1u : 0u};
+  int status = call(channel::Op::kJoin, words, sizeof words).status;
+  if (status == -EBUSY) return EBUSY;
+  if (status != 0) return ESRCH;
   galloc::acquire();  // the thread's writes, and its result
   if (result) *result = tcb->result;
   tcb->magic = 0;
   free(tcb);
   return 0;
 }
+
+// One node without an agent: the libc's threads, whose end we note.
+int try_local_join(pthread_t thread, void** result) {
+  if (!local_finished(thread)) return EBUSY;
+  return libc_join_with_result(thread, result);
+}
+
+// A join with a deadline: tries, then sleeps a little (5 ms at most) and
+// tries again. The home answers each try at once; nothing waits there.
+int join_until(pthread_t thread, void** result, clockid_t clock, const struct timespec* deadline) {
+  if (deadline->tv_nsec < 0 || deadline->tv_nsec >= 1000000000L) return EINVAL;
+  for (;;) {
+    int err = distributed() ? join(thread, result, true) : try_local_join(thread, result);
+    if (err != EBUSY) return err;
+    struct timespec now;
+    clock_gettime(clock, &now);
+    long long left = (deadline->tv_sec - now.tv_sec) * 1000000000LL + (deadline->tv_nsec - now.tv_nsec);
+    if (left <= 0) return ETIMEDOUT;
+    struct timespec nap = {0, static_cast<long>(left < 5000000 ? left : 5000000)};
+    nanosleep(&nap, nullptr);
+  }
+}
+}  // namespace
+
+GPT_API int pthread_join(pthread_t thread, void** result) {
+  if (!distributed()) return libc_join_with_result(thread, result);
+  return join(thread, result, false);
+}
+
+GPT_API int pthread_tryjoin_np(pthread_t thread, void** result) {
+  if (!distributed()) return try_local_join(thread, result);
+  return join(thread, result, true);
+}
+
+GPT_API int pthread_timedjoin_np(pthread_t thread, void** result, const struct timespec* abstime) {
+  return join_until(thread, result, CLOCK_REALTIME, abstime);
+}
+
+#ifdef __GLIBC__
+GPT_API int pthread_clockjoin_np(pthread_t thread, void** result, clockid_t clock, const struct timespec* abstime) {
+  if (clock != CLOCK_REALTIME && clock != CLOCK_MONOTONIC) return EINVAL;
+  return join_until(thread, result, clock, abstime);
+}
+#endif
 
 GPT_API void pthread_exit(void* result) {
   Tcb* tcb = distributed() ? current() : nullptr;
@@ -214,6 +320,7 @@ GPT_API void pthread_exit(void* result) {
     thread_finished(tcb, false);
   } else if (!distributed()) {
     end_kernel_thread();
+    mark_finished(libc_self());
   }
   libc_exit(result);
 }

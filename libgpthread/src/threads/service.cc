@@ -15,6 +15,7 @@
 #include "gpt/channel_client.h"
 #include "gpt/futex.h"
 #include "gpt/futex_lock.h"
+#include "gpt/raw_syscall.h"
 #include "libc_threads.h"
 #include "runtime.h"
 #include "shim/shim.h"
@@ -60,6 +61,10 @@ void* trampoline(void* arg) {
   set_current(tcb);
   tcb->kernel_tid = static_cast<std::int32_t>(syscall(SYS_gettid));
   SignalStack signal_stack;
+  if (!tcb->migration) {
+    std::uint64_t mask = tcb->signal_mask & ~((1ull << (SIGSEGV - 1)) | (1ull << (SIGSYS - 1)));
+    sys::call(SYS_rt_sigprocmask, SIG_SETMASK, sys::arg(&mask), 0, 8);
+  }
   const Leave leave = run_gpthread(tcb);
   thread_finished(tcb, leave == Leave::kMigrated);
   return nullptr;
@@ -93,12 +98,10 @@ void reap(const Finished& f) {
   vehicles::unmap(f.slot);
   if (f.migrated) return;  // it goes on elsewhere
   Tcb* tcb = f.tcb;
-  if (tcb->is_main) {
-    tcb->stack = nullptr;  // main's stack stays: the process ends with main
-  } else {
-    free(tcb->stack);
-    tcb->stack = nullptr;
-  }
+  // main's stack stays (the process ends with main); a stack the program
+  // gave is the program's.
+  if (!tcb->is_main && !tcb->given_stack) free(tcb->stack);
+  tcb->stack = nullptr;
   galloc::release();  // the result and everything the thread wrote
   std::uint64_t word = reinterpret_cast<std::uintptr_t>(tcb);
   channel::Client client(rt::state().channel);
@@ -123,7 +126,7 @@ void start_here(Tcb* tcb) {
   // The creator released before handing the thread over: see its writes
   // (the control block, the argument's memory).
   galloc::acquire();
-  if (!tcb->migration) {
+  if (!tcb->migration && !tcb->given_stack) {
     void* stack = malloc(tcb->stack_bytes);  // this node's partition: homed here
     if (!stack) rt::die("cannot allocate a thread stack in the global heap", 134);
     tcb->stack = stack;

@@ -25,6 +25,8 @@ struct Tcb {
   void* migration;          // MigrationRecord while it moves (migration.h)
   std::uint32_t is_main;    // main(), run as a gpthread thread (it may migrate)
   std::uint32_t slot;       // its vehicle slot (vehicles.h)
+  std::uint32_t given_stack;  // the program's (pthread_attr_setstack): not freed
+  std::uint64_t signal_mask;  // its creator's, which it starts with
 };
 
 // The calling thread's control block (nullptr for threads gpthread did not
