@@ -128,6 +128,15 @@ TEST_P(Ends, AbortOnARemoteNodeEndsTheJobAsSigabrt) {
   EXPECT_EQ(job.out().find("not reached"), std::string::npos);
 }
 
+TEST_P(Ends, AForwardingThreadDoesNotHangTheJobWhenTheOriginDies) {
+  JobRunner job(launched(4, {program(GetParam()), "orphan"}, 60));
+  auto status = job.wait(30s);
+  ASSERT_TRUE(status) << "the job hung: " << job.err();
+  EXPECT_EQ(exit_code(*status), 137) << job.out() << job.err();
+  EXPECT_LT(job.elapsed(), 10s);
+  EXPECT_NE(job.err().find("node 0: program"), std::string::npos) << job.err();
+}
+
 INSTANTIATE_TEST_SUITE_P(Shim, Ends, ::testing::Values("shim_cases", "shim_cases_glibc"));
 
 }  // namespace

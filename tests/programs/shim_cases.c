@@ -7,6 +7,8 @@
  *   errno     failing calls from a remote thread give the kernel's errno.
  *   exit      a remote thread prints (unflushed) and calls exit(3).
  *   abort     a remote thread calls abort().
+ *   orphan    a remote thread keeps forwarding writes while main is killed
+ *             (SIGKILL): the job must end, not hang.
  *   masks     threads on every node block every signal, then fault on
  *             shared memory (a blocked SIGSEGV or SIGSYS would kill them).
  * Prints one summary line; exits 1 with the reason on the first failure. */
@@ -187,6 +189,26 @@ static int masks(void) {
   return 0;
 }
 
+static void* forwarder(void* arg) {
+  (void)arg;
+  for (;;) {
+    char line[] = "still here\n";
+    if (write(2, line, 0) < 0) return NULL; /* a forwarded call, forever */
+  }
+}
+
+static int orphan(void) {
+  pthread_attr_t a;
+  pthread_attr_init(&a);
+  gpt_attr_setnode(&a, gpt_node_count() - 1);
+  pthread_t t;
+  pthread_create(&t, &a, forwarder, NULL);
+  struct timespec nap = {0, 300 * 1000000};
+  nanosleep(&nap, NULL);
+  raise(SIGKILL);
+  return 0;
+}
+
 static void* aborter(void* arg) {
   (void)arg;
   abort();
@@ -199,6 +221,7 @@ int main(int argc, char** argv) {
   if (strcmp(mode, "files") == 0) return files();
   if (strcmp(mode, "errno") == 0) return errnos();
   if (strcmp(mode, "masks") == 0) return masks();
+  if (strcmp(mode, "orphan") == 0) return orphan();
   pthread_attr_t a;
   pthread_attr_init(&a);
   gpt_attr_setnode(&a, gpt_node_count() - 1);
