@@ -68,6 +68,10 @@ enum class Op : std::uint32_t {
   kFlushNodes = 30,    // origin, at exit: req u32 node to skip (or ~0). Returns once
                        // every other node has flushed its stdio (or 2 s passed).
   kStdioFlushed = 31,  // a node's service thread: its kFlushStdio is done.
+  // Signals across nodes (docs/threads.md).
+  kKill = 32,          // req: u32 node, u32 sig, u64 tcb: signal that thread there
+  kSignalAction = 33,  // req: SignalDisposition: a handler set here, for every node
+  kSignalQuery = 34,   // req: u32 sig; reply: SignalDisposition (what to install)
   // Locks: req u64 lock address, u32 manager node, u32 0.
   kLock = 12,       // returns holding the lock's token: status 0 (it never
                     // left this node: nothing to acquire) or kLockFromAfar
@@ -175,6 +179,18 @@ enum class Downcall : std::uint32_t {
   kFlushLock = 2,  // arg: lock whose token must leave: release, then kLockFlushed
   kFreeSlot = 3,   // arg: vehicle slot of a thread of ours that has ended
   kFlushStdio = 4, // the job is ending: fflush(NULL), then kStdioFlushed
+  kKillThread = 5, // arg: tcb | sig << 56: signal that thread, if it runs here
+  kSignalAction = 6, // arg: sig: another node set its disposition; kSignalQuery
+};
+
+// A signal's disposition as set by sigaction (the handler is a code address,
+// the same on every node).
+struct SignalDisposition {
+  std::uint32_t sig;
+  std::uint32_t pad;
+  std::uint64_t handler;
+  std::uint64_t flags;
+  std::uint64_t mask;
 };
 struct alignas(64) DowncallQueue {
   alignas(64) std::atomic<std::uint64_t> head;  // agent fills

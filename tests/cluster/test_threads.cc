@@ -328,9 +328,10 @@ namespace {
 class KillCancel : public ::testing::TestWithParam<std::pair<std::string, int>> {};
 
 // pthread_kill reaches a thread of the same node (its handler runs on the
-// thread's signal stack, not its global stack); a thread on another node is
-// refused with ENOTSUP; pthread_cancel is refused with ENOTSUP and a message.
-TEST_P(KillCancel, SignalsLocallyRefusesTheRestClearly) {
+// thread's signal stack, not its global stack) and a thread on another node
+// (whose process got main's handler); pthread_cancel is refused with ENOTSUP
+// and a message.
+TEST_P(KillCancel, SignalsReachThreadsOnEveryNodeCancelIsRefusedClearly) {
   const auto& [binary, nodes] = GetParam();
   JobRunner job(launched(nodes, {program(binary)}, 60));
   auto status = job.wait(120s);
@@ -345,6 +346,7 @@ TEST_P(KillCancel, SignalsLocallyRefusesTheRestClearly) {
 INSTANTIATE_TEST_SUITE_P(Signals, KillCancel,
                          ::testing::Values(std::pair<std::string, int>{"kill_cancel", 0},
                                            std::pair<std::string, int>{"kill_cancel", 2},
+                                           std::pair<std::string, int>{"kill_cancel", 4},
                                            std::pair<std::string, int>{"kill_cancel_glibc", 0},
                                            std::pair<std::string, int>{"kill_cancel_glibc", 2}),
                          [](const auto& info) {

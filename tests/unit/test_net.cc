@@ -47,6 +47,8 @@ std::vector<wire::Message> one_of_each() {
       wire::SyscallReply{7, {}},
       wire::FlushStdio{8},
       wire::StdioFlushed{8},
+      wire::KillThread{0x200000001000, 10},
+      wire::SignalAction{10, 0x401000, 0x4000000, 1},
       wire::LockRequest{0x200000004000},
       wire::LockGrant{0x200000004000},
       wire::LockRecall{0x200000004000},

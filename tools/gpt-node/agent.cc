@@ -21,6 +21,7 @@
 #include "conds.h"
 #include "forwarding.h"
 #include "keys.h"
+#include "signal_relay.h"
 #include "rwlocks.h"
 #include "semaphores.h"
 #include "locks.h"
@@ -94,6 +95,10 @@ Agent::Agent(AgentConfig config, net::MessageGate& gate, std::string data_endpoi
             return rwlocks_->on_request(slot, op, req);
           case channel::Op::kKey:
             return keys_->on_request(slot, req);
+          case channel::Op::kKill:
+          case channel::Op::kSignalAction:
+          case channel::Op::kSignalQuery:
+            return signal_relay_->on_request(op, req, reply);
           case channel::Op::kForward:
           case channel::Op::kFlushNodes:
           case channel::Op::kStdioFlushed:
@@ -111,6 +116,7 @@ Agent::Agent(AgentConfig config, net::MessageGate& gate, std::string data_endpoi
   rwlocks_ = std::make_unique<RwLocks>(config_.node, config_.node_count, gate_, *server_);
   keys_ = std::make_unique<Keys>(config_.node, gate_, *server_);
   forwarding_ = std::make_unique<Forwarding>(config_.node, config_.node_count, gate_, *server_);
+  signal_relay_ = std::make_unique<SignalRelay>(config_.node, config_.node_count, gate_, *server_);
   hooks_.set_wakeup_fd(doorbell_fd_);
 }
 
@@ -173,7 +179,8 @@ void Agent::handle(const wire::Envelope& env) {
     }
     if (coherence_->on_message(env) || threads_->on_message(env) || locks_->on_message(env) ||
         barriers_->on_message(env) || conds_->on_message(env) || semaphores_->on_message(env) ||
-        rwlocks_->on_message(env) || keys_->on_message(env) || forwarding_->on_message(env))
+        rwlocks_->on_message(env) || keys_->on_message(env) || forwarding_->on_message(env) ||
+        signal_relay_->on_message(env))
       return;
   }
   std::visit(
@@ -281,8 +288,8 @@ void Agent::stop_application() {
           !threads_->on_message(*env) && !locks_->on_message(*env) &&
           !barriers_->on_message(*env) && !conds_->on_message(*env) &&
           !semaphores_->on_message(*env) && !rwlocks_->on_message(*env) &&
-          !keys_->on_message(*env))
-        (void)forwarding_->on_message(*env);
+          !keys_->on_message(*env) && !forwarding_->on_message(*env))
+        (void)signal_relay_->on_message(*env);
   }
   util::log_line("program (pid " + std::to_string(app_pid_) +
                  ") did not stop within 2 s; killing it");

@@ -35,6 +35,7 @@ class Semaphores;
 class RwLocks;
 class Keys;
 class Forwarding;
+class SignalRelay;
 
 struct AgentConfig {
   wire::NodeId node = 0;
@@ -97,6 +98,7 @@ class Agent {
   std::unique_ptr<RwLocks> rwlocks_;
   std::unique_ptr<Keys> keys_;
   std::unique_ptr<Forwarding> forwarding_;
+  std::unique_ptr<SignalRelay> signal_relay_;
   // Coherence messages that arrived before the peer table (a fast peer).
   std::vector<wire::Envelope> early_;
 };

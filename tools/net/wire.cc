@@ -133,6 +133,8 @@ struct Writer {
     save_sized(ar, m.blob);
   }
   void operator()(const FlushStdio& m) { ar(m.request); }
+  void operator()(const KillThread& m) { ar(m.tcb, m.sig); }
+  void operator()(const SignalAction& m) { ar(m.sig, m.handler, m.flags, m.mask); }
   void operator()(const StdioFlushed& m) { ar(m.request); }
   void operator()(const KeyReply& m) { ar(m.request, m.result, m.key, m.destructor); }
   void operator()(const KeyOp& m) { ar(m.request, m.op, m.key, m.destructor); }
@@ -242,6 +244,8 @@ struct Reader {
     load_sized(ar, in, m.blob, kMaxForwardedBytes);
   }
   void operator()(FlushStdio& m) { ar(m.request); }
+  void operator()(KillThread& m) { ar(m.tcb, m.sig); }
+  void operator()(SignalAction& m) { ar(m.sig, m.handler, m.flags, m.mask); }
   void operator()(StdioFlushed& m) { ar(m.request); }
   void operator()(KeyReply& m) { ar(m.request, m.result, m.key, m.destructor); }
   void operator()(KeyOp& m) { ar(m.request, m.op, m.key, m.destructor); }
@@ -307,6 +311,8 @@ std::optional<Message> empty_message(std::uint16_t tag) {
     case Type::kSyscallReply: return SyscallReply{};
     case Type::kFlushStdio: return FlushStdio{};
     case Type::kStdioFlushed: return StdioFlushed{};
+    case Type::kKillThread: return KillThread{};
+    case Type::kSignalAction: return SignalAction{};
     case Type::kKeyReply: return KeyReply{};
     case Type::kKeyOp: return KeyOp{};
     case Type::kRwCancel: return RwCancel{};
@@ -369,7 +375,7 @@ Type type_of(const Message& m) {
       Type::kSemCancel, Type::kSemValueQuery, Type::kSemValue, Type::kRwRequest,
       Type::kRwGranted, Type::kRwRelease, Type::kRwCancel, Type::kKeyOp, Type::kKeyReply,
       Type::kMigrateThread, Type::kSyscallRequest, Type::kSyscallReply, Type::kFlushStdio,
-      Type::kStdioFlushed};
+      Type::kStdioFlushed, Type::kKillThread, Type::kSignalAction};
   static_assert(std::size(kTypes) == std::variant_size_v<Message>);
   return kTypes[m.index()];
 }
@@ -404,6 +410,8 @@ std::string_view name_of(Type t) {
     case Type::kSyscallReply: return "SyscallReply";
     case Type::kFlushStdio: return "FlushStdio";
     case Type::kStdioFlushed: return "StdioFlushed";
+    case Type::kKillThread: return "KillThread";
+    case Type::kSignalAction: return "SignalAction";
     case Type::kKeyReply: return "KeyReply";
     case Type::kKeyOp: return "KeyOp";
     case Type::kRwCancel: return "RwCancel";

@@ -179,6 +179,20 @@ struct StdioFlushed {
   std::uint64_t request = 0;
 };
 
+// ---- signals (docs/threads.md) -------------------------------------------------
+// Any node -> the node a thread runs on: deliver `sig` to it.
+struct KillThread {
+  std::uint64_t tcb = 0;
+  std::int32_t sig = 0;
+};
+// A node -> every other: the program set this disposition; set it too.
+struct SignalAction {
+  std::int32_t sig = 0;
+  std::uint64_t handler = 0;
+  std::uint64_t flags = 0;
+  std::uint64_t mask = 0;
+};
+
 // Running node -> the home of `tcb`: that thread has ended.
 struct ThreadExited {
   std::uint64_t tcb = 0;
@@ -317,7 +331,7 @@ using Message =
                  CondSignal, CondWake, CondCancel, SemWait, SemGranted, SemPost, SemCancel,
                  SemValueQuery, SemValue, RwRequest, RwGranted, RwRelease, RwCancel, KeyOp,
                  KeyReply, MigrateThread, SyscallRequest, SyscallReply, FlushStdio,
-                 StdioFlushed>;
+                 StdioFlushed, KillThread, SignalAction>;
 
 // Type tags on the wire; the order of the variant is not the wire contract.
 enum class Type : std::uint16_t {
@@ -349,6 +363,8 @@ enum class Type : std::uint16_t {
   kSyscallReply = 113,
   kFlushStdio = 114,
   kStdioFlushed = 115,
+  kKillThread = 116,
+  kSignalAction = 117,
   kLockRequest = 64,
   kLockGrant = 65,
   kLockRecall = 66,

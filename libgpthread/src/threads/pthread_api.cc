@@ -332,8 +332,8 @@ GPT_API pthread_t pthread_self(void) {
 
 GPT_API int pthread_equal(pthread_t a, pthread_t b) { return a == b; }
 
-// Signals go to a thread of this node; a thread on another node cannot be
-// signalled yet (ENOTSUP, with a message), nor can any thread be cancelled.
+// Signals go to the thread wherever it runs (a thread on another node gets
+// it from its node's service thread); no thread can be cancelled.
 GPT_API int pthread_kill(pthread_t thread, int sig) {
   if (sig < 0 || sig >= 65) return EINVAL;
   if (!distributed()) {
@@ -346,9 +346,13 @@ GPT_API int pthread_kill(pthread_t thread, int sig) {
   if (!tcb || !galloc::space().in_heap(tcb) || tcb->magic != kTcbMagic) return ESRCH;
   if (tcb == current() && tcb->kernel_tid == 0) tcb->kernel_tid = static_cast<std::int32_t>(syscall(SYS_gettid));
   if (tcb->node != static_cast<std::uint32_t>(rt::state().node_id)) {
-    rt::diag().text("pthread_kill: the thread runs on node ").num(tcb->node)
-        .text("; signals to threads on other nodes are not supported yet").emit();
-    return ENOTSUP;
+    // Its node delivers it (asynchronously, as signals are).
+    if (sig == 0) return 0;
+    struct {
+      std::uint32_t node, sig;
+      std::uint64_t tcb;
+    } req{tcb->node, static_cast<std::uint32_t>(sig), reinterpret_cast<std::uintptr_t>(tcb)};
+    return call(channel::Op::kKill, &req, sizeof req).status == 0 ? 0 : ESRCH;
   }
   if (tcb->kernel_tid == 0) return sig == 0 ? 0 : ESRCH;
   if (sig == 0) return 0;

@@ -22,6 +22,10 @@ void thread_finished(Tcb* tcb, bool migrated);
 // Starts a vehicle on this node (in the thread's slot) that runs or resumes
 // tcb's thread.
 void start_vehicle(Tcb* tcb);
+// Signals from other nodes (signals.cc): a disposition set there, set here
+// too; a signal for a thread of this node.
+void apply_disposition_from_elsewhere(int sig);
+void deliver_here(Tcb* tcb, int sig);
 // Runs the thread's key destructors (keys.cc), as POSIX says, at its end.
 void run_key_destructors();
 // The calling thread's pthread_setspecific values, to carry them to another

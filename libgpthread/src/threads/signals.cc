@@ -16,14 +16,18 @@
 #include <cstring>
 
 #include "gpt/raw_syscall.h"
+#include "global_space.h"
+#include "gpt/channel_client.h"
+#include "runtime.h"
+#include "service.h"
 #include "shim/shim.h"
 
 #define GPT_API extern "C" __attribute__((visibility("default")))
 
+#include "diag.h"
+
 #ifdef __GLIBC__
 #include <dlfcn.h>
-
-#include "diag.h"
 
 namespace {
 int libc_sigaction(int sig, const struct sigaction* act, struct sigaction* old) {
@@ -42,7 +46,10 @@ int libc_sigaction(int sig, const struct sigaction* act, struct sigaction* old) 
 }  // namespace
 #endif
 
-GPT_API int sigaction(int sig, const struct sigaction* act, struct sigaction* old) {
+namespace {
+
+// Installs a disposition on this node only.
+int install_here(int sig, const struct sigaction* act, struct sigaction* old) {
   if (!act || act->sa_handler == SIG_DFL || act->sa_handler == SIG_IGN)
     return libc_sigaction(sig, act, old);
   struct sigaction on_stack;
@@ -52,6 +59,53 @@ GPT_API int sigaction(int sig, const struct sigaction* act, struct sigaction* ol
   if (r == 0) gpt::shim::use_our_restorer(sig, on_stack);
   return r;
 }
+
+// The runtime's own signals stay per node; every other disposition the
+// program sets is set on every node, where its threads may be signalled.
+bool shared_across_nodes(int sig) {
+  return sig != SIGSEGV && sig != SIGSYS && gpt::rt::state().channel && gpt::galloc::space().coherent;
+}
+
+}  // namespace
+
+GPT_API int sigaction(int sig, const struct sigaction* act, struct sigaction* old) {
+  int r = install_here(sig, act, old);
+  if (r != 0 || !act || !shared_across_nodes(sig)) return r;
+  gpt::channel::SignalDisposition d{static_cast<std::uint32_t>(sig), 0,
+                                    reinterpret_cast<std::uint64_t>(act->sa_handler),
+                                    static_cast<std::uint64_t>(static_cast<unsigned>(act->sa_flags)), 0};
+  std::memcpy(&d.mask, &act->sa_mask, sizeof d.mask);
+  gpt::channel::Client client(gpt::rt::state().channel);
+  (void)client.call(gpt::channel::Op::kSignalAction, &d, sizeof d, nullptr, 0);
+  return 0;
+}
+
+namespace gpt::threads {
+
+void apply_disposition_from_elsewhere(int sig) {
+  channel::SignalDisposition d{};
+  std::uint32_t s = static_cast<std::uint32_t>(sig);
+  channel::Client client(rt::state().channel);
+  auto r = client.call(channel::Op::kSignalQuery, &s, sizeof s, &d, sizeof d);
+  if (r.status != 0 || r.length != sizeof d) return;
+  struct sigaction act;
+  std::memset(&act, 0, sizeof act);
+  act.sa_handler = reinterpret_cast<void (*)(int)>(d.handler);
+  act.sa_flags = static_cast<int>(d.flags);
+  std::memcpy(&act.sa_mask, &d.mask, sizeof d.mask);
+  (void)install_here(sig, &act, nullptr);
+}
+
+void deliver_here(Tcb* tcb, int sig) {
+  if (!galloc::space().in_heap(tcb) || tcb->magic != kTcbMagic ||
+      tcb->node != static_cast<std::uint32_t>(rt::state().node_id) || tcb->kernel_tid == 0) {
+    rt::diag().text("a signal for a thread that no longer runs on this node was dropped").emit();
+    return;
+  }
+  sys::call(SYS_tgkill, sys::call(SYS_getpid), tcb->kernel_tid, sig);
+}
+
+}  // namespace gpt::threads
 
 GPT_API int pthread_sigmask(int how, const sigset_t* set, sigset_t* old) {
   sigset_t allowed;

@@ -1,0 +1,75 @@
+#include "signal_relay.h"
+
+#include <cerrno>
+#include <cstring>
+
+#include "log.h"
+#include "overloaded.h"
+
+namespace gpt::node {
+
+SignalRelay::SignalRelay(wire::NodeId self, std::uint32_t node_count, net::MessageGate& gate, ChannelServer& channel)
+    : self_(self), node_count_(node_count), gate_(gate), channel_(channel) {}
+
+std::optional<Reply> SignalRelay::on_request(channel::Op op, std::span<const unsigned char> request,
+                                         std::span<unsigned char> reply) {
+  switch (op) {
+    case channel::Op::kKill: {
+      struct {
+        std::uint32_t node, sig;
+        std::uint64_t tcb;
+      } req;
+      if (request.size() != sizeof req) return Reply{-EINVAL, 0};
+      std::memcpy(&req, request.data(), sizeof req);
+      if (req.node >= node_count_ || req.sig > 64) return Reply{-EINVAL, 0};
+      if (!gate_.send(req.node, wire::KillThread{req.tcb, static_cast<std::int32_t>(req.sig)})) return Reply{-EIO, 0};
+      return Reply{0, 0};
+    }
+    case channel::Op::kSignalAction: {
+      channel::SignalDisposition d;
+      if (request.size() != sizeof d) return Reply{-EINVAL, 0};
+      std::memcpy(&d, request.data(), sizeof d);
+      wire::SignalAction m{static_cast<std::int32_t>(d.sig), d.handler, d.flags, d.mask};
+      for (wire::NodeId n = 0; n < node_count_; ++n)
+        if (n != self_ && !gate_.send(n, m))
+          util::log_line("cannot pass a signal handler on to node " + std::to_string(n));
+      return Reply{0, 0};
+    }
+    case channel::Op::kSignalQuery: {
+      std::uint32_t sig;
+      if (request.size() != sizeof sig) return Reply{-EINVAL, 0};
+      std::memcpy(&sig, request.data(), sizeof sig);
+      auto it = dispositions_.find(static_cast<std::int32_t>(sig));
+      if (it == dispositions_.end()) return Reply{-ENOENT, 0};
+      channel::SignalDisposition d{sig, 0, it->second.handler, it->second.flags, it->second.mask};
+      std::memcpy(reply.data(), &d, sizeof d);
+      return Reply{0, sizeof d};
+    }
+    default:
+      return Reply{-ENOSYS, 0};
+  }
+}
+
+bool SignalRelay::on_message(const wire::Envelope& env) {
+  return std::visit(
+      util::Overloaded{
+          [&](const wire::KillThread& m) {
+            if (m.sig <= 0 || m.sig > 64) return true;
+            const std::uint64_t arg = m.tcb | (static_cast<std::uint64_t>(m.sig) << 56);
+            if (!push_downcall(channel_.layout(), channel::Downcall::kKillThread, arg))
+              util::log_line("downcall queue full: a signal from node " + std::to_string(env.from) + " is lost");
+            return true;
+          },
+          [&](const wire::SignalAction& m) {
+            if (m.sig <= 0 || m.sig > 64) return true;
+            dispositions_[m.sig] = m;
+            if (!push_downcall(channel_.layout(), channel::Downcall::kSignalAction, static_cast<std::uint64_t>(m.sig)))
+              util::log_line("downcall queue full: a signal handler from node " + std::to_string(env.from) + " is lost");
+            return true;
+          },
+          [&](const auto&) { return false; },
+      },
+      env.body);
+}
+
+}  // namespace gpt::node
