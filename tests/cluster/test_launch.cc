@@ -10,6 +10,10 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <iterator>
+#include <zmq.hpp>
+
 #include "job_runner.h"
 
 using namespace std::chrono_literals;
@@ -209,5 +213,63 @@ TEST_P(LauncherSignal, LeavesNoProcessBehind) {
 
 INSTANTIATE_TEST_SUITE_P(Failure, LauncherSignal, ::testing::Values(SIGKILL, SIGTERM, SIGINT),
                          [](const auto& info) { return std::string(sigabbrev_np(info.param)); });
+
+}  // namespace
+
+namespace {
+
+// Every connection of a job is CURVE: a peer without the job's key that
+// reaches an agent's port is refused and logged, and the job goes on.
+TEST(Security, AStrangerWithoutTheJobsKeyIsRefusedAndTheJobGoesOn) {
+  JobRunner job({launcher(), "-n", "2", "-v", "--timeout", "3", program("sleeper")});
+  ASSERT_TRUE(job.wait_for_stderr("node 1: agent pid", 20s)) << job.err();
+  const std::string& err = job.err();
+  auto at = err.find("tcp://", err.find("node 1: agent pid"));
+  ASSERT_NE(at, std::string::npos) << err;
+  std::string endpoint = err.substr(at, err.find('\n', at) - at);
+  zmq::context_t ctx;
+  zmq::socket_t stranger(ctx, zmq::socket_type::dealer);
+  stranger.set(zmq::sockopt::linger, 0);
+  stranger.set(zmq::sockopt::routing_id, "n0");  // posing as node 0
+  stranger.connect(endpoint);
+  std::string frame = "GPT\x01 pretend to be a node";
+  (void)stranger.send(zmq::buffer(frame), zmq::send_flags::dontwait);
+  ASSERT_TRUE(job.wait_for_stderr("refused a connection on", 10s)) << job.err();
+  auto status = job.wait(30s);
+  ASSERT_TRUE(status) << job.err();
+  EXPECT_EQ(exit_code(*status), 124) << "the job should have run until its timeout: " << job.err();
+  EXPECT_NE(job.out().find("ready on 2 nodes"), std::string::npos);
+}
+
+TEST(Security, InsecureSaysSoLoudly) {
+  JobRunner job({launcher(), "--insecure", "-n", "2", program("exit_code"), "0"});
+  auto status = job.wait(30s);
+  ASSERT_TRUE(status) << job.err();
+  EXPECT_EQ(exit_code(*status), 0) << job.err();
+  EXPECT_NE(job.err().find("WARNING: --insecure"), std::string::npos) << job.err();
+}
+
+// The keys reach the agents through an inherited pipe: not in any process's
+// command line or environment.
+TEST(Security, KeysAreNeitherOnCommandLinesNorInEnvironments) {
+  const std::string token = gpt::test::unique_token();
+  JobRunner job({launcher(), "-n", "2", "-v", program("sleeper"), token});
+  ASSERT_TRUE(job.wait_for_stderr("all 2 nodes started", 20s)) << job.err();
+  const auto pids = gpt::test::processes_with(token);
+  EXPECT_GE(pids.size(), 5u) << "launcher, 2 agents, 2 programs";
+  for (pid_t pid : pids) {
+    for (const char* what : {"cmdline", "environ"}) {
+      std::ifstream in("/proc/" + std::to_string(pid) + "/" + what);
+      std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      // A Z85 key is 40 characters of its alphabet; a GPT_KEYS_FD value is a number.
+      EXPECT_EQ(text.find("GPT_KEYS="), std::string::npos);
+      auto fd_at = text.find("GPT_KEYS_FD=");
+      if (fd_at != std::string::npos) {
+        std::string value = text.substr(fd_at + 12, text.find('\0', fd_at) - fd_at - 12);
+        EXPECT_LE(value.size(), 4u) << "pid " << pid << " " << what;
+      }
+    }
+  }
+}
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include "fake_transport.h"
 #include "message_gate.h"
 #include "wire.h"
+#include "curve_keys.h"
 #include "zmq_transport.h"
 
 namespace {
@@ -299,6 +300,94 @@ TEST(Zmq, AStrangerIsAnUnknownPeerAndIsDropped) {
   EXPECT_EQ(gate.counters().unknown_peer, 1u);
   ASSERT_EQ(log.size(), 1u);
   EXPECT_NE(log[0].find("unknown peer"), std::string::npos);
+}
+
+// CURVE: the job's key pair on both sides; a log collecting refusals.
+struct Secured {
+  std::vector<std::string> log;
+  net::ZmqOptions options;
+  explicit Secured(const net::CurveKeys& keys) {
+    options.curve = keys;
+    options.log = [this](const std::string& line) { log.push_back(line); };
+  }
+};
+
+TEST(Curve, NodesWithTheJobsKeyTalk) {
+  auto keys = net::generate_curve_keys();
+  Secured s0(keys), s1(keys);
+  net::ZmqAgentTransport t0(0, 2, "", s0.options);
+  net::ZmqAgentTransport t1(1, 2, "", s1.options);
+  t0.connect_peers({t0.data_endpoint(), t1.data_endpoint()});
+  t1.connect_peers({t0.data_endpoint(), t1.data_endpoint()});
+  net::MessageGate g0(t0, "node 0", [](std::string_view) {});
+  net::MessageGate g1(t1, "node 1", [](std::string_view) {});
+  ASSERT_TRUE(g0.send(1, wire::Ping{1, 0, {}}));
+  auto ping = g1.next(5s);
+  ASSERT_TRUE(ping);
+  EXPECT_EQ(ping->from, 0u);
+  EXPECT_TRUE(s0.log.empty() && s1.log.empty());
+}
+
+// Receives for a while, so the agent serves its ZAP and monitor sockets.
+bool receives_nothing(net::MessageGate& gate, std::chrono::milliseconds span) {
+  auto until = std::chrono::steady_clock::now() + span;
+  while (std::chrono::steady_clock::now() < until)
+    if (gate.next(50ms)) return false;
+  return true;
+}
+
+TEST(Curve, AClientWithoutCurveIsRefusedAndLogged) {
+  Secured secured(net::generate_curve_keys());
+  net::ZmqAgentTransport agent(0, 2, "", secured.options);
+  net::MessageGate gate(agent, "node 0", [](std::string_view) {});
+  zmq::context_t ctx;
+  zmq::socket_t plain(ctx, zmq::socket_type::dealer);
+  plain.set(zmq::sockopt::linger, 0);
+  plain.set(zmq::sockopt::routing_id, "n1");  // even posing as a node
+  plain.connect(agent.data_endpoint());
+  auto frame = wire::encode(1, wire::Shutdown{"pretend"});
+  (void)plain.send(zmq::buffer(frame.data(), frame.size()), zmq::send_flags::dontwait);
+  EXPECT_TRUE(receives_nothing(gate, 1s));
+  ASSERT_FALSE(secured.log.empty());
+  EXPECT_NE(secured.log[0].find("CURVE handshake failed"), std::string::npos) << secured.log[0];
+}
+
+TEST(Curve, AClientWithAnotherKeyIsRefusedByTheHandlerAndLogged) {
+  auto job = net::generate_curve_keys();
+  Secured secured(job);
+  net::ZmqAgentTransport agent(0, 2, "", secured.options);
+  net::MessageGate gate(agent, "node 0", [](std::string_view) {});
+  // A stranger that somehow learned the job's public key, with its own pair.
+  auto own = net::generate_curve_keys();
+  zmq::context_t ctx;
+  zmq::socket_t stranger(ctx, zmq::socket_type::dealer);
+  stranger.set(zmq::sockopt::linger, 0);
+  stranger.set(zmq::sockopt::routing_id, "n1");
+  stranger.set(zmq::sockopt::curve_serverkey, job.public_key);
+  stranger.set(zmq::sockopt::curve_publickey, own.public_key);
+  stranger.set(zmq::sockopt::curve_secretkey, own.secret_key);
+  stranger.connect(agent.data_endpoint());
+  auto frame = wire::encode(1, wire::Shutdown{"pretend"});
+  (void)stranger.send(zmq::buffer(frame.data(), frame.size()), zmq::send_flags::dontwait);
+  EXPECT_TRUE(receives_nothing(gate, 1s));
+  ASSERT_FALSE(secured.log.empty());
+  EXPECT_NE(secured.log[0].find("not the job's key"), std::string::npos) << secured.log[0];
+}
+
+TEST(Curve, KeysSurviveTheirPipeAndMalformedOnesAreRefused) {
+  auto keys = net::generate_curve_keys();
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  auto text = net::encode_curve_keys(keys);
+  ASSERT_EQ(write(fds[1], text.data(), text.size()), static_cast<ssize_t>(text.size()));
+  close(fds[1]);
+  std::string error;
+  auto back = net::read_curve_keys(fds[0], error);
+  ASSERT_TRUE(back) << error;
+  EXPECT_EQ(back->public_key, keys.public_key);
+  EXPECT_EQ(back->secret_key, keys.secret_key);
+  EXPECT_FALSE(net::decode_curve_keys("short\n"));
+  EXPECT_FALSE(net::decode_curve_keys(std::string(40, '~') + "\n" + std::string(40, '~') + "\n"));
 }
 
 TEST(Zmq, WakeupFdInterruptsReceive) {

@@ -14,6 +14,7 @@ struct LaunchOptions {
   bool verbose = false;
   bool spmd = false;  // every node runs main
   std::string bind_host = "127.0.0.1";
+  bool insecure = false;  // plain TCP, no CURVE (benchmarks only)
   std::vector<std::string> program_argv;  // argv[0] resolved to an absolute path
 };
 

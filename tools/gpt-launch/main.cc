@@ -12,6 +12,7 @@
 #include "node_processes.h"
 #include "process.h"
 #include "signals.h"
+#include "curve_keys.h"
 #include "zmq_transport.h"
 
 namespace {
@@ -45,6 +46,8 @@ int main(int argc, char** argv) {
   app.add_flag("--spmd", options.spmd,
                "SPMD mode: every node runs main (gpt_node_id() tells them apart)");
   app.add_option("--bind", options.bind_host, "interface the nodes listen on (default 127.0.0.1)");
+  app.add_flag("--insecure", options.insecure,
+               "no CURVE: plain, unauthenticated TCP between the nodes (benchmarks only)");
   // Everything from the program name on belongs to the program.
   app.prefix_command();
   try {
@@ -79,13 +82,18 @@ int main(int argc, char** argv) {
   gpt::util::set_log_prefix("gpt-launch");
   // Before ZeroMQ starts its threads, so they inherit the blocked mask.
   gpt::util::SignalPoller signals{SIGCHLD, SIGINT, SIGTERM, SIGHUP};
+  if (options.insecure)
+    gpt::util::log_line("WARNING: --insecure: connections between the nodes are neither authenticated "
+                        "nor encrypted; anyone who can reach them can read and change the job's memory");
   try {
     gpt::net::ZmqOptions zmq_options;
     zmq_options.bind_host = options.bind_host;
+    zmq_options.log = gpt::util::log_line;
+    if (!options.insecure) zmq_options.curve = gpt::net::generate_curve_keys();
     gpt::net::ZmqLauncherTransport transport(options.nodes, zmq_options);
     gpt::net::MessageGate gate(transport, "gpt-launch", gpt::util::log_line);
     gpt::launch::LocalAgents agents;
-    if (auto err = agents.start(options, transport.control_endpoint())) {
+    if (auto err = agents.start(options, transport.control_endpoint(), zmq_options.curve)) {
       gpt::util::log_line("error: " + *err);
       return 2;
     }

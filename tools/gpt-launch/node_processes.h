@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "curve_keys.h"
 #include "launch_options.h"
 
 namespace gpt::launch {
@@ -26,9 +27,11 @@ class LocalAgents {
   LocalAgents(const LocalAgents&) = delete;
   LocalAgents& operator=(const LocalAgents&) = delete;
 
-  // Starts one gpt-node per node. Returns an error message on failure.
+  // Starts one gpt-node per node, each given the job's keys through a pipe
+  // (none with --insecure). Returns an error message on failure.
   [[nodiscard]] std::optional<std::string> start(const LaunchOptions& options,
-                                                 const std::string& control_endpoint);
+                                                 const std::string& control_endpoint,
+                                                 const std::optional<net::CurveKeys>& keys);
   // Reaps agents that ended, without waiting.
   [[nodiscard]] std::vector<AgentExit> reap();
   // Waits up to `grace` for every agent to end, then kills the rest.

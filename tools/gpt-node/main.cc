@@ -13,6 +13,7 @@
 #include "message_gate.h"
 #include "heap_size.h"
 #include "signals.h"
+#include "curve_keys.h"
 #include "zmq_transport.h"
 
 int main(int argc, char** argv) {
@@ -29,6 +30,8 @@ int main(int argc, char** argv) {
   app.add_option("--bind", zmq_options.bind_host, "interface for the data socket");
   app.add_flag("-v,--verbose", config.verbose, "log the job's life cycle");
   app.add_flag("--spmd", config.spmd, "every node runs main (SPMD programs and tests)");
+  bool insecure = false;
+  app.add_flag("--insecure", insecure, "no CURVE (gpt-launch --insecure)");
   app.add_option("program", config.program_argv, "program and its arguments")->required();
   try {
     app.parse(argc, argv);
@@ -51,6 +54,23 @@ int main(int argc, char** argv) {
     return 2;
   }
   config.heap_bytes = *heap;
+  // The job's keys come through a pipe gpt-launch (or its remote shell)
+  // gives us; the variable names only the descriptor.
+  if (!insecure) {
+    const char* fd_text = std::getenv("GPT_KEYS_FD");
+    if (!fd_text) {
+      gpt::util::log_line("error: no job keys (GPT_KEYS_FD): agents are started by gpt-launch");
+      return 2;
+    }
+    std::string key_error;
+    zmq_options.curve = gpt::net::read_curve_keys(std::atoi(fd_text), key_error);
+    unsetenv("GPT_KEYS_FD");
+    if (!zmq_options.curve) {
+      gpt::util::log_line("error: " + key_error);
+      return 2;
+    }
+  }
+  zmq_options.log = gpt::util::log_line;
   const char* stats = std::getenv("GPT_STATS");
   config.stats = stats && *stats && std::string(stats) != "0";
 

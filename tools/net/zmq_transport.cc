@@ -1,6 +1,7 @@
 #include "zmq_transport.h"
 
 #include <charconv>
+#include <cstring>
 #include <stdexcept>
 #include <zmq.hpp>
 
@@ -15,8 +16,8 @@ void tune(zmq::socket_t& s) {
   s.set(zmq::sockopt::rcvhwm, kHighWaterMark);
 }
 
-std::string bind_ephemeral(zmq::socket_t& s, const std::string& host) {
-  s.bind("tcp://" + host + ":*");
+std::string bind_to(zmq::socket_t& s, const std::string& host, int port) {
+  s.bind("tcp://" + host + ":" + (port > 0 ? std::to_string(port) : std::string("*")));
   return s.get(zmq::sockopt::last_endpoint);
 }
 
@@ -47,6 +48,100 @@ int poll_items(zmq::pollitem_t* items, std::size_t n, std::chrono::milliseconds 
 
 }  // namespace
 
+// CURVE on every socket of a process, the ZAP handler that admits only the
+// job's key, and monitors that report failed handshakes (a peer without
+// CURVE, or with another server key). Its sockets are polled with the
+// transport's own, so it needs no thread.
+class ConnectionGuard {
+ public:
+  ConnectionGuard(zmq::context_t& ctx, const ZmqOptions& options) : ctx_(ctx), options_(options) {
+    if (!options_.curve) return;
+    if (zmq_z85_decode(job_key_, options_.curve->public_key.c_str()) == nullptr)
+      throw std::runtime_error("malformed CURVE key");
+    zap_.emplace(ctx_, zmq::socket_type::rep);
+    zap_->set(zmq::sockopt::linger, 0);
+    zap_->bind("inproc://zeromq.zap.01");
+  }
+
+  void secure_server(zmq::socket_t& s) {
+    if (!options_.curve) return;
+    s.set(zmq::sockopt::curve_server, 1);
+    s.set(zmq::sockopt::curve_secretkey, options_.curve->secret_key);
+    s.set(zmq::sockopt::zap_domain, "gpthread");
+    const std::string address = "inproc://gpt-monitor-" + std::to_string(monitors_.size());
+    if (zmq_socket_monitor(s.handle(), address.c_str(),
+                           ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL) != 0)
+      throw zmq::error_t();
+    auto& m = monitors_.emplace_back(ctx_, zmq::socket_type::pair);
+    m.set(zmq::sockopt::linger, 0);
+    m.connect(address);
+  }
+
+  void secure_client(zmq::socket_t& s) {
+    if (!options_.curve) return;
+    s.set(zmq::sockopt::curve_serverkey, options_.curve->public_key);
+    s.set(zmq::sockopt::curve_publickey, options_.curve->public_key);
+    s.set(zmq::sockopt::curve_secretkey, options_.curve->secret_key);
+  }
+
+  void add_items(std::vector<zmq::pollitem_t>& items) {
+    first_ = items.size();
+    if (zap_) items.push_back({zap_->handle(), 0, ZMQ_POLLIN, 0});
+    for (auto& m : monitors_) items.push_back({m.handle(), 0, ZMQ_POLLIN, 0});
+  }
+
+  void serve(const std::vector<zmq::pollitem_t>& items) {
+    std::size_t i = first_;
+    if (zap_ && (items[i++].revents & ZMQ_POLLIN)) answer_zap();
+    for (auto& m : monitors_)
+      if (items[i++].revents & ZMQ_POLLIN) report_handshake(m);
+  }
+
+ private:
+  void log(const std::string& line) {
+    if (options_.log) options_.log(line);
+  }
+
+  // ZAP (RFC 27): version, request id, domain, address, identity,
+  // mechanism, then the client's public key for CURVE.
+  void answer_zap() {
+    std::vector<zmq::message_t> req;
+    for (;;) {
+      zmq::message_t m;
+      if (!zap_->recv(m, zmq::recv_flags::dontwait)) break;
+      bool more = m.more();
+      req.push_back(std::move(m));
+      if (!more) break;
+    }
+    if (req.size() < 6) return;
+    const bool ok = req.size() == 7 && req[5].to_string_view() == "CURVE" && req[6].size() == 32 &&
+                    std::memcmp(req[6].data(), job_key_, 32) == 0;
+    if (!ok) log("refused a connection from " + std::string(req[3].to_string_view()) + ": not the job's key");
+    const char* code = ok ? "200" : "400";
+    zap_->send(zmq::buffer(std::string_view("1.0")), zmq::send_flags::sndmore);
+    zap_->send(req[1], zmq::send_flags::sndmore);
+    zap_->send(zmq::buffer(std::string_view(code)), zmq::send_flags::sndmore);
+    zap_->send(zmq::buffer(std::string_view(ok ? "OK" : "not the job's key")), zmq::send_flags::sndmore);
+    zap_->send(zmq::buffer(std::string_view("")), zmq::send_flags::sndmore);
+    zap_->send(zmq::buffer(std::string_view("")), zmq::send_flags::none);
+  }
+
+  void report_handshake(zmq::socket_t& monitor) {
+    zmq::message_t event, endpoint;
+    if (!monitor.recv(event, zmq::recv_flags::dontwait)) return;
+    if (event.more()) (void)monitor.recv(endpoint, zmq::recv_flags::dontwait);
+    log("refused a connection on " + std::string(endpoint.to_string_view()) +
+        ": CURVE handshake failed (a peer without the job's key, or not speaking CURVE)");
+  }
+
+  zmq::context_t& ctx_;
+  const ZmqOptions& options_;
+  std::optional<zmq::socket_t> zap_;
+  std::vector<zmq::socket_t> monitors_;
+  std::size_t first_ = 0;
+  unsigned char job_key_[32] = {};
+};
+
 std::optional<wire::NodeId> parse_routing_id(std::string_view id, std::uint32_t node_count) {
   if (id.size() < 2 || id.size() > 11 || id[0] != 'n') return std::nullopt;
   std::uint64_t v = 0;
@@ -63,9 +158,12 @@ std::string routing_id(wire::NodeId id) { return "n" + std::to_string(id); }
 // ---- agent ---------------------------------------------------------------
 
 struct ZmqAgentTransport::Impl {
+  explicit Impl(const ZmqOptions& o) : options(o), guard(ctx, options) {}
+  ZmqOptions options;
   wire::NodeId self;
   std::uint32_t node_count;
   zmq::context_t ctx{1};
+  ConnectionGuard guard;
   zmq::socket_t data{ctx, zmq::socket_type::router};
   std::optional<zmq::socket_t> control;
   std::vector<std::optional<zmq::socket_t>> peers;
@@ -76,15 +174,17 @@ struct ZmqAgentTransport::Impl {
 ZmqAgentTransport::ZmqAgentTransport(wire::NodeId self, std::uint32_t node_count,
                                      const std::string& launcher_endpoint,
                                      const ZmqOptions& options)
-    : impl_(std::make_unique<Impl>()) {
+    : impl_(std::make_unique<Impl>(options)) {
   impl_->self = self;
   impl_->node_count = node_count;
   impl_->peers.resize(node_count);
   tune(impl_->data);
-  impl_->endpoint = bind_ephemeral(impl_->data, options.bind_host);
+  impl_->guard.secure_server(impl_->data);
+  impl_->endpoint = bind_to(impl_->data, options.bind_host, options.port);
   if (!launcher_endpoint.empty()) {
     impl_->control.emplace(impl_->ctx, zmq::socket_type::dealer);
     tune(*impl_->control);
+    impl_->guard.secure_client(*impl_->control);
     impl_->control->set(zmq::sockopt::routing_id, routing_id(self));
     impl_->control->connect(launcher_endpoint);
   }
@@ -99,6 +199,7 @@ void ZmqAgentTransport::connect_peers(const std::vector<std::string>& endpoints)
     if (n == impl_->self) continue;
     auto& s = impl_->peers[n].emplace(impl_->ctx, zmq::socket_type::dealer);
     tune(s);
+    impl_->guard.secure_client(s);
     s.set(zmq::sockopt::routing_id, routing_id(impl_->self));
     s.connect(endpoints[n]);
   }
@@ -127,17 +228,25 @@ bool ZmqAgentTransport::send(wire::NodeId to, std::span<const std::byte> frame) 
 std::optional<Frame> ZmqAgentTransport::receive(std::chrono::milliseconds timeout) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
   for (;;) {
-    zmq::pollitem_t items[3];
-    std::size_t n = 0;
-    items[n++] = {impl_->data.handle(), 0, ZMQ_POLLIN, 0};
-    std::size_t control_at = impl_->control ? n++ : 3;
-    if (impl_->control) items[control_at] = {impl_->control->handle(), 0, ZMQ_POLLIN, 0};
-    std::size_t wakeup_at = impl_->wakeup_fd >= 0 ? n++ : 3;
-    if (impl_->wakeup_fd >= 0) items[wakeup_at] = {nullptr, impl_->wakeup_fd, ZMQ_POLLIN, 0};
+    std::vector<zmq::pollitem_t> items;
+    items.push_back({impl_->data.handle(), 0, ZMQ_POLLIN, 0});
+    const std::size_t none = 64;
+    std::size_t control_at = none, wakeup_at = none;
+    if (impl_->control) {
+      control_at = items.size();
+      items.push_back({impl_->control->handle(), 0, ZMQ_POLLIN, 0});
+    }
+    if (impl_->wakeup_fd >= 0) {
+      wakeup_at = items.size();
+      items.push_back({nullptr, impl_->wakeup_fd, ZMQ_POLLIN, 0});
+    }
+    impl_->guard.add_items(items);
+    const std::size_t n = items.size();
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
         deadline - std::chrono::steady_clock::now());
     if (left.count() < 0) left = std::chrono::milliseconds(0);
-    poll_items(items, n, left);
+    poll_items(items.data(), n, left);
+    impl_->guard.serve(items);
     if (items[0].revents & ZMQ_POLLIN) {
       auto parts = recv_multipart(impl_->data);
       if (parts.size() == 2) {
@@ -157,18 +266,22 @@ std::optional<Frame> ZmqAgentTransport::receive(std::chrono::milliseconds timeou
 // ---- launcher ------------------------------------------------------------
 
 struct ZmqLauncherTransport::Impl {
+  explicit Impl(const ZmqOptions& o) : options(o), guard(ctx, options) {}
+  ZmqOptions options;
   std::uint32_t node_count;
   zmq::context_t ctx{1};
+  ConnectionGuard guard;
   zmq::socket_t router{ctx, zmq::socket_type::router};
   std::string endpoint;
 };
 
 ZmqLauncherTransport::ZmqLauncherTransport(std::uint32_t node_count, const ZmqOptions& options)
-    : impl_(std::make_unique<Impl>()) {
+    : impl_(std::make_unique<Impl>(options)) {
   impl_->node_count = node_count;
   tune(impl_->router);
   impl_->router.set(zmq::sockopt::router_mandatory, 1);
-  impl_->endpoint = bind_ephemeral(impl_->router, options.bind_host);
+  impl_->guard.secure_server(impl_->router);
+  impl_->endpoint = bind_to(impl_->router, options.bind_host, options.port);
 }
 
 ZmqLauncherTransport::~ZmqLauncherTransport() = default;
@@ -194,12 +307,14 @@ bool ZmqLauncherTransport::send(wire::NodeId to, std::span<const std::byte> fram
 std::optional<Frame> ZmqLauncherTransport::receive(std::chrono::milliseconds timeout) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
   for (;;) {
-    zmq::pollitem_t item = {impl_->router.handle(), 0, ZMQ_POLLIN, 0};
+    std::vector<zmq::pollitem_t> items{{impl_->router.handle(), 0, ZMQ_POLLIN, 0}};
+    impl_->guard.add_items(items);
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
         deadline - std::chrono::steady_clock::now());
     if (left.count() < 0) left = std::chrono::milliseconds(0);
-    poll_items(&item, 1, left);
-    if (item.revents & ZMQ_POLLIN) {
+    poll_items(items.data(), items.size(), left);
+    impl_->guard.serve(items);
+    if (items[0].revents & ZMQ_POLLIN) {
       auto parts = recv_multipart(impl_->router);
       if (parts.size() == 2)
         return Frame{parse_routing_id(parts[0].to_string_view(), impl_->node_count),

@@ -10,17 +10,26 @@
 // it with routing id "n<node>".
 #pragma once
 
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "curve_keys.h"
 #include "transport.h"
 
 namespace gpt::net {
 
 struct ZmqOptions {
-  // Interface to bind, e.g. "127.0.0.1". Port is chosen by the OS.
+  // Interface to bind, e.g. "127.0.0.1".
   std::string bind_host = "127.0.0.1";
+  // Port to bind; 0: one the OS picks.
+  int port = 0;
+  // The job's keys; nullopt: plain TCP (gpt-launch --insecure).
+  std::optional<CurveKeys> curve;
+  // Where refused connections are reported.
+  std::function<void(const std::string&)> log;
 };
 
 class ZmqAgentTransport final : public Transport {

@@ -1,0 +1,26 @@
+// The job's CURVE keys (ZeroMQ's CurveZMQ: authenticated, encrypted
+// connections). gpt-launch makes one key pair per job; every agent gets it
+// through a pipe it inherits (GPT_KEYS_FD), never on a command line, in the
+// environment or in a file; a peer without it cannot connect (docs/cluster.md).
+#pragma once
+
+#include <optional>
+#include <string>
+
+namespace gpt::net {
+
+struct CurveKeys {
+  std::string public_key;  // Z85, 40 characters
+  std::string secret_key;
+};
+
+[[nodiscard]] CurveKeys generate_curve_keys();
+
+// The text a key pipe carries, and its parser (nullopt if malformed).
+[[nodiscard]] std::string encode_curve_keys(const CurveKeys& keys);
+[[nodiscard]] std::optional<CurveKeys> decode_curve_keys(const std::string& text);
+
+// Reads the keys from `fd` (to its end) and closes it.
+[[nodiscard]] std::optional<CurveKeys> read_curve_keys(int fd, std::string& error);
+
+}  // namespace gpt::net
