@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <thread>
 #include <regex>
 
 #include <gtest/gtest.h>
@@ -270,6 +271,33 @@ TEST(Security, KeysAreNeitherOnCommandLinesNorInEnvironments) {
       }
     }
   }
+}
+
+}  // namespace
+
+namespace {
+
+// Agents on other hosts cannot rely on a parent-death signal: they end
+// themselves when the launcher's heartbeat stops (here: the launcher is
+// stopped with SIGSTOP; GPT_LAUNCHER_SILENCE shortens the wait to 2 s).
+TEST(Failure, AgentsEndWhenTheLauncherFallsSilent) {
+  const std::string token = gpt::test::unique_token();
+  setenv("GPT_LAUNCHER_SILENCE", "2", 1);
+  JobRunner job({launcher(), "-n", "3", "-v", program("sleeper"), token});
+  unsetenv("GPT_LAUNCHER_SILENCE");
+  ASSERT_TRUE(job.wait_for_stderr("all 3 nodes started", 20s)) << job.err();
+  ASSERT_EQ(kill(job.pid(), SIGSTOP), 0);
+  auto others = [&] {
+    std::vector<pid_t> left;
+    for (pid_t p : gpt::test::processes_with(token))
+      if (p != job.pid()) left.push_back(p);
+    return left;
+  };
+  auto deadline = std::chrono::steady_clock::now() + 15s;
+  while (!others().empty() && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(100ms);
+  EXPECT_TRUE(others().empty()) << "agents or programs outlived their silent launcher";
+  kill(job.pid(), SIGKILL);
+  kill(job.pid(), SIGCONT);
 }
 
 }  // namespace

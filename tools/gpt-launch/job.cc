@@ -14,12 +14,13 @@ namespace {
 constexpr auto kTick = std::chrono::milliseconds(20);
 constexpr auto kJoinLimit = std::chrono::seconds(30);
 constexpr auto kShutdownGrace = std::chrono::milliseconds(3000);
+constexpr auto kHeartbeat = std::chrono::seconds(1);
 
 std::string node_name(std::uint32_t node) { return "node " + std::to_string(node); }
 
 }  // namespace
 
-Job::Job(const LaunchOptions& options, net::MessageGate& gate, LocalAgents& agents,
+Job::Job(const LaunchOptions& options, net::MessageGate& gate, Agents& agents,
          const util::SignalPoller& signals)
     : options_(options),
       gate_(gate),
@@ -55,6 +56,12 @@ int Job::run() {
           break;
         }
       break;
+    }
+    // A heartbeat: agents on other hosts (no parent-death signal crosses a
+    // remote shell) end themselves when the launcher falls silent.
+    if (hellos_ == options_.nodes && std::chrono::steady_clock::now() >= next_heartbeat_) {
+      next_heartbeat_ = std::chrono::steady_clock::now() + kHeartbeat;
+      for (std::uint32_t n = 0; n < options_.nodes; ++n) (void)gate_.send(n, wire::Ping{++heartbeats_, 0, {}});
     }
     if (auto env = gate_.next(kTick)) handle(*env);
   }
@@ -104,9 +111,7 @@ void Job::handle(const wire::Envelope& env) {
 
 void Job::on_agent_exit(const AgentExit& e) {
   int code = util::exit_code_of(e.wait_status);
-  end(code == 0 ? 1 : code, node_name(e.node) + ": agent gpt-node (pid " + std::to_string(e.pid) +
-                                ") " + util::describe_wait_status(e.wait_status) +
-                                "; ending the job");
+  end(code == 0 ? 1 : code, agents_.name_of(e.node) + ": " + agents_.describe_exit(e) + "; ending the job");
 }
 
 void Job::end(int status, const std::string& why) {

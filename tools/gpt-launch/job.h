@@ -17,7 +17,7 @@ namespace gpt::launch {
 
 class Job {
  public:
-  Job(const LaunchOptions& options, net::MessageGate& gate, LocalAgents& agents,
+  Job(const LaunchOptions& options, net::MessageGate& gate, Agents& agents,
       const util::SignalPoller& signals);
 
   // Returns the launcher's exit status: main's, 128+signal, 124 on timeout,
@@ -32,7 +32,7 @@ class Job {
 
   const LaunchOptions& options_;
   net::MessageGate& gate_;
-  LocalAgents& agents_;
+  Agents& agents_;
   const util::SignalPoller& signals_;
 
   std::vector<std::string> endpoints_;  // per node, "" until Hello
@@ -40,6 +40,8 @@ class Job {
   std::uint32_t started_ = 0;
   std::optional<int> result_;
   std::chrono::steady_clock::time_point began_;
+  std::chrono::steady_clock::time_point next_heartbeat_;
+  std::uint64_t heartbeats_ = 0;
 };
 
 }  // namespace gpt::launch

@@ -15,6 +15,8 @@ struct LaunchOptions {
   bool spmd = false;  // every node runs main
   std::string bind_host = "127.0.0.1";
   bool insecure = false;  // plain TCP, no CURVE (benchmarks only)
+  int port_base = 0;      // 0: ports the OS picks; else control P, node K P+1+K
+  std::vector<std::string> hosts;  // per node; empty: every node on this machine
   std::vector<std::string> program_argv;  // argv[0] resolved to an absolute path
 };
 

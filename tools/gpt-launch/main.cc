@@ -4,8 +4,12 @@
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <iterator>
 
 #include "heap_size.h"
+#include "hosts.h"
 #include "job.h"
 #include "log.h"
 #include "message_gate.h"
@@ -39,7 +43,15 @@ int main(int argc, char** argv) {
       "The exit status is main's (128+signal if it was killed, 124 on --timeout,\n"
       "non-zero if a node failed).",
       "gpt-launch"};
-  app.add_option("-n,--nodes", nodes, "number of nodes to start on this machine (default 1)");
+  std::string host_list, hostfile;
+  int port_base = 0;
+  app.add_option("-n,--nodes", nodes,
+                 "number of nodes (default 1, or the hosts' slots with --hosts/--hostfile)");
+  app.add_option("--hosts", host_list, "run the nodes on these hosts, node 0 on the first (GPT_RSH, default ssh)")
+      ->type_name("H1,H2,...");
+  app.add_option("--hostfile", hostfile, "hosts, one per line, optional slots=K")->type_name("FILE");
+  app.add_option("--port-base", port_base, "fixed ports: the launcher P, node K P+1+K (default: any free ports)")
+      ->type_name("P");
   app.add_option("--timeout", timeout, "end the whole job after SECONDS")
       ->type_name("SECONDS");
   app.add_flag("-v,--verbose", options.verbose, "report each node's agent and program pids");
@@ -57,11 +69,38 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return usage_error(e.what());
   }
+  if (!host_list.empty() && !hostfile.empty()) return usage_error("give --hosts or --hostfile, not both");
+  std::vector<gpt::launch::Host> hosts;
+  std::string host_error;
+  if (!host_list.empty()) {
+    auto parsed = gpt::launch::parse_host_list(host_list, host_error);
+    if (!parsed) return usage_error(host_error);
+    hosts = *parsed;
+  } else if (!hostfile.empty()) {
+    std::ifstream in(hostfile);
+    if (!in) return usage_error("--hostfile: cannot read " + hostfile);
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    auto parsed = gpt::launch::parse_hostfile(text, hostfile, host_error);
+    if (!parsed) return usage_error(host_error);
+    hosts = *parsed;
+  }
+  if (!hosts.empty() && !app.count("--nodes")) nodes = gpt::launch::total_slots(hosts);
   if (nodes < 1) return usage_error("-n must be at least 1 (got " + std::to_string(nodes) + ")");
   if (nodes > kMaxLocalNodes)
     return usage_error("-n " + std::to_string(nodes) + " is more than the " +
-                       std::to_string(kMaxLocalNodes) + " local nodes supported");
+                       std::to_string(kMaxLocalNodes) + " nodes supported");
   options.nodes = static_cast<std::uint32_t>(nodes);
+  if (!app.count("--bind"))
+    if (const char* bind = std::getenv("GPT_BIND"); bind && *bind) options.bind_host = bind;
+  if (!hosts.empty()) {
+    options.hosts = gpt::launch::place_nodes(hosts, options.nodes);
+    if (options.bind_host == "127.0.0.1" || options.bind_host == "localhost")
+      return usage_error("with --hosts/--hostfile, give --bind ADDRESS (or GPT_BIND): an address of this "
+                         "machine the hosts can reach");
+  }
+  if (port_base < 0 || port_base + 1 + static_cast<long long>(nodes) > 65535)
+    return usage_error("--port-base must leave room for one port per node below 65536");
+  options.port_base = port_base;
   if (app.count("--timeout")) {
     if (!(timeout > 0)) return usage_error("--timeout must be a positive number of seconds");
     options.timeout_seconds = timeout;
@@ -88,11 +127,12 @@ int main(int argc, char** argv) {
   try {
     gpt::net::ZmqOptions zmq_options;
     zmq_options.bind_host = options.bind_host;
+    zmq_options.port = options.port_base;
     zmq_options.log = gpt::util::log_line;
     if (!options.insecure) zmq_options.curve = gpt::net::generate_curve_keys();
     gpt::net::ZmqLauncherTransport transport(options.nodes, zmq_options);
     gpt::net::MessageGate gate(transport, "gpt-launch", gpt::util::log_line);
-    gpt::launch::LocalAgents agents;
+    gpt::launch::Agents agents;
     if (auto err = agents.start(options, transport.control_endpoint(), zmq_options.curve)) {
       gpt::util::log_line("error: " + *err);
       return 2;

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <system_error>
 #include <thread>
 #include <utility>
@@ -118,6 +119,8 @@ Agent::Agent(AgentConfig config, net::MessageGate& gate, std::string data_endpoi
   forwarding_ = std::make_unique<Forwarding>(config_.node, config_.node_count, gate_, *server_);
   signal_relay_ = std::make_unique<SignalRelay>(config_.node, config_.node_count, gate_, *server_);
   hooks_.set_wakeup_fd(doorbell_fd_);
+  if (const char* limit = std::getenv("GPT_LAUNCHER_SILENCE"); limit && std::atoi(limit) > 0)
+    launcher_silence_limit_ = std::chrono::seconds(std::atoi(limit));
 }
 
 Agent::~Agent() {
@@ -150,6 +153,12 @@ int Agent::run() {
       semaphores_->expire(now);
       rwlocks_->expire(now);
       forwarding_->expire(now);
+      if (phase_ != Phase::kJoining && now - launcher_heard_ > launcher_silence_limit_) {
+        util::log_line("the launcher has been silent for " + std::to_string(launcher_silence_limit_.count()) +
+                       " s (gone, or its host unreachable); ending this node");
+        stop_application();
+        return 1;
+      }
       if (phase_ == Phase::kAppEnded && expect_shutdown_ &&
           now - app_ended_at_ > kOrphanLimit) {
         util::log_line("the launcher did not end the job after the program ended; exiting");
@@ -172,6 +181,7 @@ void Agent::serve_channel() {
 }
 
 void Agent::handle(const wire::Envelope& env) {
+  if (env.from == wire::kLauncherId) launcher_heard_ = std::chrono::steady_clock::now();
   if (env.from != wire::kLauncherId) {
     if (phase_ == Phase::kJoining) {
       early_.push_back(env);
@@ -203,6 +213,7 @@ void Agent::handle(const wire::Envelope& env) {
             exit_code_ = 0;
           },
           [&](const wire::Ping& p) {
+            if (env.from == wire::kLauncherId) return;  // the launcher's heartbeat
             if (!gate_.send(env.from, wire::Pong{p.seq, p.pad}))
               util::log_line("cannot answer ping from node " + std::to_string(env.from));
           },

@@ -81,6 +81,9 @@ class Agent {
   const util::SignalPoller& signals_;
 
   Phase phase_ = Phase::kJoining;
+  // When the launcher last said anything (it beats once a second).
+  std::chrono::steady_clock::time_point launcher_heard_ = std::chrono::steady_clock::now();
+  std::chrono::seconds launcher_silence_limit_{10};
   std::optional<int> exit_code_;
   pid_t app_pid_ = -1;
   std::chrono::steady_clock::time_point app_ended_at_;

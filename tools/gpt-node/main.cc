@@ -14,6 +14,7 @@
 #include "heap_size.h"
 #include "signals.h"
 #include "curve_keys.h"
+#include "route_address.h"
 #include "zmq_transport.h"
 
 int main(int argc, char** argv) {
@@ -27,7 +28,11 @@ int main(int argc, char** argv) {
       ->required()
       ->check(CLI::Range(1u, static_cast<unsigned>(gpt::wire::kMaxNodes)));
   app.add_option("--launcher", launcher, "the launcher's control endpoint")->required();
-  app.add_option("--bind", zmq_options.bind_host, "interface for the data socket");
+  app.add_option("--bind", zmq_options.bind_host,
+                 "address for the data socket (default: this host's address on the route to the launcher)");
+  app.add_option("--port", zmq_options.port, "port for the data socket (default: any free port)");
+  int keys_fd = -1;
+  app.add_option("--keys-fd", keys_fd, "read the job's keys from this descriptor (gpt-launch gives it)");
   app.add_flag("-v,--verbose", config.verbose, "log the job's life cycle");
   app.add_flag("--spmd", config.spmd, "every node runs main (SPMD programs and tests)");
   bool insecure = false;
@@ -54,17 +59,23 @@ int main(int argc, char** argv) {
     return 2;
   }
   config.heap_bytes = *heap;
-  // The job's keys come through a pipe gpt-launch (or its remote shell)
-  // gives us; the variable names only the descriptor.
+  if (!app.count("--bind")) {
+    auto address = gpt::net::route_source_address(launcher);
+    if (!address) {
+      gpt::util::log_line("error: cannot find this host's address on the route to " + launcher);
+      return 2;
+    }
+    zmq_options.bind_host = *address;
+  }
+  // The job's keys come through a pipe gpt-launch (or its remote shell, on
+  // our stdin) gives us; only the descriptor is on the command line.
   if (!insecure) {
-    const char* fd_text = std::getenv("GPT_KEYS_FD");
-    if (!fd_text) {
-      gpt::util::log_line("error: no job keys (GPT_KEYS_FD): agents are started by gpt-launch");
+    if (keys_fd < 0) {
+      gpt::util::log_line("error: no job keys (--keys-fd): agents are started by gpt-launch");
       return 2;
     }
     std::string key_error;
-    zmq_options.curve = gpt::net::read_curve_keys(std::atoi(fd_text), key_error);
-    unsetenv("GPT_KEYS_FD");
+    zmq_options.curve = gpt::net::read_curve_keys(keys_fd, key_error, keys_fd == 0);
     if (!zmq_options.curve) {
       gpt::util::log_line("error: " + key_error);
       return 2;

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <stdexcept>
 #include <zmq.h>
@@ -27,23 +28,26 @@ std::optional<CurveKeys> decode_curve_keys(const std::string& text) {
   return keys;
 }
 
-std::optional<CurveKeys> read_curve_keys(int fd, std::string& error) {
+std::optional<CurveKeys> read_curve_keys(int fd, std::string& error, bool exact) {
+  constexpr std::size_t kKeyText = 82;
   std::string text;
   char buf[128];
   for (;;) {
-    ssize_t n = read(fd, buf, sizeof buf);
+    const std::size_t want = exact ? kKeyText - text.size() : sizeof buf;
+    if (want == 0) break;
+    ssize_t n = read(fd, buf, want);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
       error = std::string("cannot read the job's keys: ") + std::strerror(errno);
-      close(fd);
+      if (!exact) close(fd);
       return std::nullopt;
     }
     if (n == 0 || text.size() > 256) break;
     text.append(buf, static_cast<std::size_t>(n));
   }
-  close(fd);
+  if (!exact) close(fd);
   auto keys = decode_curve_keys(text);
-  if (!keys) error = "the job's keys are malformed";
+  if (!keys) error = "the job's keys are malformed or missing";
   return keys;
 }
 

@@ -20,7 +20,9 @@ struct CurveKeys {
 [[nodiscard]] std::string encode_curve_keys(const CurveKeys& keys);
 [[nodiscard]] std::optional<CurveKeys> decode_curve_keys(const std::string& text);
 
-// Reads the keys from `fd` (to its end) and closes it.
-[[nodiscard]] std::optional<CurveKeys> read_curve_keys(int fd, std::string& error);
+// Reads the keys from `fd` and closes it. A pipe holds only the keys and is
+// read to its end; stdin (`exact`) may go on with the program's input after
+// them, so exactly the keys are read and it stays open.
+[[nodiscard]] std::optional<CurveKeys> read_curve_keys(int fd, std::string& error, bool exact = false);
 
 }  // namespace gpt::net

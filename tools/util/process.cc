@@ -54,7 +54,9 @@ std::vector<std::string> merged_environment(const SpawnOptions& options) {
     if (getppid() != parent) _exit(127);
   }
   if (options.no_aslr) personality(ADDR_NO_RANDOMIZE);
-  if (options.stdin_null) {
+  if (options.stdin_fd >= 0) {
+    dup2(options.stdin_fd, 0);
+  } else if (options.stdin_null) {
     int fd = open("/dev/null", O_RDONLY);
     if (fd >= 0) {
       dup2(fd, 0);

@@ -14,6 +14,8 @@ struct SpawnOptions {
   std::vector<std::string> env;
   // Redirect stdin from /dev/null.
   bool stdin_null = false;
+  // Or from this descriptor (>= 0), e.g. a pipe the parent writes.
+  int stdin_fd = -1;
   // Keep these fds open across exec (clears FD_CLOEXEC in the child).
   std::vector<int> keep_fds;
   // Run with address-space randomisation off (personality ADDR_NO_RANDOMIZE).

@@ -1,0 +1,57 @@
+// Host lists, hostfiles and node placement for gpt-launch --hosts/--hostfile.
+#include <gtest/gtest.h>
+
+#include "hosts.h"
+
+namespace {
+
+using namespace gpt::launch;
+
+TEST(Hosts, AListGivesOneSlotEach) {
+  std::string error;
+  auto hosts = parse_host_list("a,b.example.org,10.0.0.3", error);
+  ASSERT_TRUE(hosts) << error;
+  ASSERT_EQ(hosts->size(), 3u);
+  EXPECT_EQ((*hosts)[1].name, "b.example.org");
+  EXPECT_EQ(total_slots(*hosts), 3u);
+}
+
+TEST(Hosts, BadListsAreRefusedByName) {
+  std::string error;
+  EXPECT_FALSE(parse_host_list("a,,b", error));
+  EXPECT_NE(error.find("is not a host name"), std::string::npos);
+  EXPECT_FALSE(parse_host_list("-oProxyCommand=x", error)) << "never an option to ssh";
+  EXPECT_FALSE(parse_host_list("a;rm", error));
+  EXPECT_FALSE(parse_host_list("", error));
+}
+
+TEST(Hosts, HostfilesHaveSlotsAndComments) {
+  std::string error;
+  auto hosts = parse_hostfile("# the cluster\nn1 slots=2\n\nn2   # spare\nn3 slots=1\n", "hosts.txt", error);
+  ASSERT_TRUE(hosts) << error;
+  ASSERT_EQ(hosts->size(), 3u);
+  EXPECT_EQ((*hosts)[0].slots, 2u);
+  EXPECT_EQ(total_slots(*hosts), 4u);
+  EXPECT_EQ(place_nodes(*hosts, 4), (std::vector<std::string>{"n1", "n1", "n2", "n3"}));
+  // More nodes than slots: round-robin over the hosts again.
+  EXPECT_EQ(place_nodes(*hosts, 6), (std::vector<std::string>{"n1", "n1", "n2", "n3", "n1", "n2"}));
+  EXPECT_EQ(place_nodes(*hosts, 2), (std::vector<std::string>{"n1", "n1"}));
+}
+
+TEST(Hosts, HostfileErrorsNameTheLine) {
+  std::string error;
+  EXPECT_FALSE(parse_hostfile("n1\nn2 slots=0\n", "h.txt", error));
+  EXPECT_EQ(error, "h.txt line 2: slots must be a number from 1 to 1024");
+  EXPECT_FALSE(parse_hostfile("n1 cpus=4\n", "h.txt", error));
+  EXPECT_EQ(error, "h.txt line 1: unknown field 'cpus=4' (only slots=K)");
+  EXPECT_FALSE(parse_hostfile("# nothing\n", "h.txt", error));
+  EXPECT_EQ(error, "h.txt: no hosts in it");
+}
+
+TEST(Hosts, QuotingSurvivesTheRemoteShell) {
+  EXPECT_EQ(shell_quote("plain"), "'plain'");
+  EXPECT_EQ(shell_quote("it's"), "'it'\\''s'");
+  EXPECT_EQ(shell_quote("a b;c$(d)"), "'a b;c$(d)'");
+}
+
+}  // namespace

@@ -1,0 +1,37 @@
+#include "route_address.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstdint>
+#include <cstdlib>
+
+namespace gpt::net {
+
+std::optional<std::string> route_source_address(const std::string& endpoint) {
+  // "tcp://HOST:PORT": the local address a datagram socket connected there
+  // would use (no packet is sent).
+  const auto scheme = endpoint.find("://");
+  const auto colon = endpoint.rfind(':');
+  if (scheme == std::string::npos || colon == std::string::npos || colon <= scheme + 3) return std::nullopt;
+  std::string host = endpoint.substr(scheme + 3, colon - scheme - 3);
+  const int port = std::atoi(endpoint.c_str() + colon + 1);
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(static_cast<std::uint16_t>(port > 0 ? port : 9));
+  if (inet_pton(AF_INET, host.c_str(), &to.sin_addr) != 1) return std::nullopt;
+  int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (s < 0) return std::nullopt;
+  sockaddr_in local{};
+  socklen_t len = sizeof local;
+  bool ok = connect(s, reinterpret_cast<sockaddr*>(&to), sizeof to) == 0 &&
+            getsockname(s, reinterpret_cast<sockaddr*>(&local), &len) == 0;
+  close(s);
+  char text[INET_ADDRSTRLEN];
+  if (!ok || !inet_ntop(AF_INET, &local.sin_addr, text, sizeof text)) return std::nullopt;
+  return std::string(text);
+}
+
+}  // namespace gpt::net
