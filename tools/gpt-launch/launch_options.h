@@ -17,6 +17,8 @@ struct LaunchOptions {
   bool insecure = false;  // plain TCP, no CURVE (benchmarks only)
   int port_base = 0;      // 0: ports the OS picks; else control P, node K P+1+K
   std::vector<std::string> hosts;  // per node; empty: every node on this machine
+  bool only_node0 = false;  // in an allocation: the other nodes are other tasks' agents
+  std::string launcher_address;  // in an allocation: how the agents reach us
   std::vector<std::string> program_argv;  // argv[0] resolved to an absolute path
 };
 

@@ -1,6 +1,10 @@
 // gpt-launch: run a gpthread program across nodes.
 //   gpt-launch -n N [options] [--] PROGRAM [ARGS...]
 #include <signal.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
@@ -9,7 +13,9 @@
 #include <iterator>
 
 #include "heap_size.h"
+#include "allocation.h"
 #include "hosts.h"
+#include "key_file.h"
 #include "job.h"
 #include "log.h"
 #include "message_gate.h"
@@ -17,6 +23,7 @@
 #include "process.h"
 #include "signals.h"
 #include "curve_keys.h"
+#include "route_address.h"
 #include "zmq_transport.h"
 
 namespace {
@@ -50,6 +57,15 @@ int main(int argc, char** argv) {
   app.add_option("--hosts", host_list, "run the nodes on these hosts, node 0 on the first (GPT_RSH, default ssh)")
       ->type_name("H1,H2,...");
   app.add_option("--hostfile", hostfile, "hosts, one per line, optional slots=K")->type_name("FILE");
+  long long rank = -1, size = -1;
+  std::string launcher_host, keys_file;
+  bool slurm = false;
+  app.add_option("--rank", rank, "in an allocation: this task's node (default: from Slurm or MPI)");
+  app.add_option("--size", size, "in an allocation: the number of nodes (default: from Slurm or MPI)");
+  app.add_option("--launcher-host", launcher_host, "in an allocation: the host of task 0 (default: Slurm's first node)");
+  app.add_option("--keys-file", keys_file,
+                 "in an allocation: the job's keys, on a file system every task sees (task 0 makes it, mode 0600)");
+  app.add_flag("--slurm", slurm, "take rank, size and task 0's host from Slurm's environment (srun)");
   app.add_option("--port-base", port_base, "fixed ports: the launcher P, node K P+1+K (default: any free ports)")
       ->type_name("P");
   app.add_option("--timeout", timeout, "end the whole job after SECONDS")
@@ -83,6 +99,33 @@ int main(int argc, char** argv) {
     auto parsed = gpt::launch::parse_hostfile(text, hostfile, host_error);
     if (!parsed) return usage_error(host_error);
     hosts = *parsed;
+  }
+  // An allocation: --rank/--size, or the environment of srun/mpirun when no
+  // nodes or hosts were asked for.
+  std::optional<gpt::launch::Allocation> allocation;
+  if (rank >= 0 || size >= 0) {
+    if (rank < 0 || size < 1 || rank >= size) return usage_error("--rank R --size N need 0 <= R < N");
+    allocation = gpt::launch::Allocation{static_cast<std::uint32_t>(rank), static_cast<std::uint32_t>(size), "", 0, "--rank"};
+  } else if (slurm || (!app.count("--nodes") && hosts.empty())) {
+    std::string env_error;
+    allocation = gpt::launch::allocation_from_environment(env_error);
+    if (!allocation && !env_error.empty()) return usage_error(env_error);
+    if (slurm && (!allocation || allocation->source != "Slurm"))
+      return usage_error("--slurm: SLURM_PROCID/SLURM_NTASKS are not set (run it with srun)");
+  }
+  if (allocation) {
+    if (!hosts.empty() || app.count("--nodes")) return usage_error("an allocation's size comes from it: no -n or --hosts");
+    if (!launcher_host.empty()) allocation->launcher_host = launcher_host;
+    if (allocation->launcher_host.empty())
+      return usage_error(allocation->source + ": cannot tell where task 0 runs; give --launcher-host HOST");
+    if (!gpt::net::route_source_address("tcp://" + allocation->launcher_host + ":1"))
+      return usage_error("cannot reach task 0's host '" + allocation->launcher_host + "' (" +
+                         (launcher_host.empty() ? allocation->source + "'s node list" : std::string("--launcher-host")) +
+                         "): give --launcher-host with an address every task can reach");
+    if (port_base == 0) port_base = allocation->port_base ? allocation->port_base : 29400;
+    nodes = allocation->size;
+    if (keys_file.empty())
+      if (const char* f = std::getenv("GPT_KEYS_FILE"); f && *f) keys_file = f;
   }
   if (!hosts.empty() && !app.count("--nodes")) nodes = gpt::launch::total_slots(hosts);
   if (nodes < 1) return usage_error("-n must be at least 1 (got " + std::to_string(nodes) + ")");
@@ -118,6 +161,40 @@ int main(int argc, char** argv) {
   options.program_argv = rest;
   options.program_argv.front() = *program;
 
+  if (allocation && !options.insecure && keys_file.empty())
+    return usage_error("in an allocation, give --keys-file FILE (or GPT_KEYS_FILE) on a file system every task "
+                       "sees, or --insecure");
+  const std::string control = allocation ? "tcp://" + allocation->launcher_host + ":" + std::to_string(port_base) : "";
+  if (allocation && allocation->rank > 0) {
+    // Task K is node K's agent, and nothing else: it becomes gpt-node.
+    gpt::util::set_log_prefix("gpt-launch[task " + std::to_string(allocation->rank) + "]");
+    std::vector<std::string> argv = {gpt::util::self_directory() + "/gpt-node", "--node",
+                                     std::to_string(allocation->rank), "--nodes", std::to_string(allocation->size),
+                                     "--launcher", control, "--port", std::to_string(port_base + 1 + allocation->rank)};
+    if (options.verbose) argv.push_back("--verbose");
+    if (options.spmd) argv.push_back("--spmd");
+    if (options.insecure) {
+      argv.push_back("--insecure");
+    } else {
+      std::string key_error;
+      int fd = gpt::launch::open_key_file(keys_file, key_error);
+      if (fd < 0) return usage_error(key_error);
+      argv.insert(argv.end(), {"--keys-fd", std::to_string(fd)});
+    }
+    argv.push_back("--");
+    argv.insert(argv.end(), options.program_argv.begin(), options.program_argv.end());
+    std::vector<char*> raw;
+    for (auto& a : argv) raw.push_back(a.data());
+    raw.push_back(nullptr);
+    execv(raw[0], raw.data());
+    return usage_error("cannot run " + argv[0] + ": " + std::strerror(errno));
+  }
+  if (allocation) {
+    options.only_node0 = true;
+    options.launcher_address = control;
+    if (!app.count("--bind") && !std::getenv("GPT_BIND")) options.bind_host = "0.0.0.0";  // the other tasks' hosts
+  }
+
   gpt::util::set_log_prefix("gpt-launch");
   // Before ZeroMQ starts its threads, so they inherit the blocked mask.
   gpt::util::SignalPoller signals{SIGCHLD, SIGINT, SIGTERM, SIGHUP};
@@ -129,11 +206,20 @@ int main(int argc, char** argv) {
     zmq_options.bind_host = options.bind_host;
     zmq_options.port = options.port_base;
     zmq_options.log = gpt::util::log_line;
-    if (!options.insecure) zmq_options.curve = gpt::net::generate_curve_keys();
+    if (!options.insecure) {
+      if (allocation) {
+        std::string key_error;
+        zmq_options.curve = gpt::launch::load_or_create_key_file(keys_file, key_error);
+        if (!zmq_options.curve) return usage_error(key_error);
+      } else {
+        zmq_options.curve = gpt::net::generate_curve_keys();
+      }
+    }
     gpt::net::ZmqLauncherTransport transport(options.nodes, zmq_options);
     gpt::net::MessageGate gate(transport, "gpt-launch", gpt::util::log_line);
     gpt::launch::Agents agents;
-    if (auto err = agents.start(options, transport.control_endpoint(), zmq_options.curve)) {
+    const std::string& reach_us = options.launcher_address.empty() ? transport.control_endpoint() : options.launcher_address;
+    if (auto err = agents.start(options, reach_us, zmq_options.curve)) {
       gpt::util::log_line("error: " + *err);
       return 2;
     }

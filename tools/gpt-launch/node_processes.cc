@@ -70,14 +70,15 @@ std::optional<std::string> Agents::start(const LaunchOptions& options, const std
                                          const std::optional<net::CurveKeys>& keys) {
   agent_path_ = util::self_directory() + "/gpt-node";
   hosts_ = options.hosts.empty() ? std::vector<std::string>(options.nodes) : options.hosts;
-  for (std::uint32_t node = 0; node < options.nodes; ++node) {
+  const std::uint32_t ours = options.only_node0 ? 1 : options.nodes;
+  for (std::uint32_t node = 0; node < ours; ++node) {
     const std::string& host = hosts_[node];
     const bool remote = !host.empty();
     std::vector<std::string> args = {agent_path_, "--node", std::to_string(node), "--nodes",
                                      std::to_string(options.nodes), "--launcher", control_endpoint};
     // Here the agents bind where the launcher does; elsewhere each finds its
     // own address on the route to the launcher.
-    if (!remote) args.insert(args.end(), {"--bind", options.bind_host});
+    if (!remote && !options.only_node0) args.insert(args.end(), {"--bind", options.bind_host});
     if (options.port_base > 0) args.insert(args.end(), {"--port", std::to_string(options.port_base + 1 + node)});
     if (options.verbose) args.push_back("--verbose");
     if (options.spmd) args.push_back("--spmd");

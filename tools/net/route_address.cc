@@ -1,6 +1,7 @@
 #include "route_address.h"
 
 #include <arpa/inet.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -18,10 +19,14 @@ std::optional<std::string> route_source_address(const std::string& endpoint) {
   if (scheme == std::string::npos || colon == std::string::npos || colon <= scheme + 3) return std::nullopt;
   std::string host = endpoint.substr(scheme + 3, colon - scheme - 3);
   const int port = std::atoi(endpoint.c_str() + colon + 1);
-  sockaddr_in to{};
-  to.sin_family = AF_INET;
+  addrinfo hints{};
+  hints.ai_family = AF_INET;
+  hints.ai_socktype = SOCK_DGRAM;
+  addrinfo* found = nullptr;
+  if (getaddrinfo(host.c_str(), nullptr, &hints, &found) != 0 || !found) return std::nullopt;
+  sockaddr_in to = *reinterpret_cast<sockaddr_in*>(found->ai_addr);
+  freeaddrinfo(found);
   to.sin_port = htons(static_cast<std::uint16_t>(port > 0 ? port : 9));
-  if (inet_pton(AF_INET, host.c_str(), &to.sin_addr) != 1) return std::nullopt;
   int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   if (s < 0) return std::nullopt;
   sockaddr_in local{};
