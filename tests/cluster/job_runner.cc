@@ -1,5 +1,8 @@
 #include "job_runner.h"
 
+#include <filesystem>
+#include <stdexcept>
+
 #include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -195,6 +198,17 @@ int exit_code(int wait_status) {
   if (WIFEXITED(wait_status)) return WEXITSTATUS(wait_status);
   if (WIFSIGNALED(wait_status)) return 128 + WTERMSIG(wait_status);
   return -1;
+}
+
+ScratchDir::ScratchDir() {
+  std::string t = (std::filesystem::temp_directory_path() / "gpt-test-XXXXXX").string();
+  if (!mkdtemp(t.data())) throw std::runtime_error("mkdtemp failed");
+  path_ = t;
+}
+
+ScratchDir::~ScratchDir() {
+  std::error_code ignored;
+  std::filesystem::remove_all(path_, ignored);
 }
 
 }  // namespace gpt::test

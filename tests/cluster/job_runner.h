@@ -47,6 +47,21 @@ class JobRunner {
   std::chrono::milliseconds elapsed_{0};
 };
 
+// A fresh directory under the system's temporary directory, removed with
+// everything in it when the object goes away (also when a test fails).
+class ScratchDir {
+ public:
+  ScratchDir();
+  ~ScratchDir();
+  ScratchDir(const ScratchDir&) = delete;
+  ScratchDir& operator=(const ScratchDir&) = delete;
+  [[nodiscard]] const std::string& path() const { return path_; }
+  [[nodiscard]] std::string operator/(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
 // Paths of built artefacts, from the environment meson sets for the tests.
 [[nodiscard]] std::string build_path(const char* env_name);
 // The command line that runs `command` on `nodes` local nodes through

@@ -23,6 +23,7 @@
 using namespace std::chrono_literals;
 using gpt::test::exit_code;
 using gpt::test::JobRunner;
+using gpt::test::ScratchDir;
 using gpt::test::launcher;
 
 namespace {
@@ -31,22 +32,6 @@ const std::string kHello = "hello: one thread per node, each reported where it r
 
 std::string sample(const std::string& name) { return gpt::test::build_path("GPT_SAMPLES_DIR") + "/" + name; }
 
-class ScratchDir {
- public:
-  ScratchDir() {
-    std::string t = (std::filesystem::temp_directory_path() / "gpt-alloc-XXXXXX").string();
-    if (!mkdtemp(t.data())) throw std::runtime_error("mkdtemp");
-    path_ = t;
-  }
-  ~ScratchDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  [[nodiscard]] std::string operator/(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
 
 // The full path of a tool on PATH ("" if none): JobRunner execs paths.
 std::string which(const std::string& tool) {

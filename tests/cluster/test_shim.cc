@@ -15,28 +15,12 @@
 using namespace std::chrono_literals;
 using gpt::test::exit_code;
 using gpt::test::JobRunner;
+using gpt::test::ScratchDir;
 using gpt::test::launched;
 using gpt::test::program;
 
 namespace {
 
-// A fresh directory for the files a case writes, removed afterwards.
-class ScratchDir {
- public:
-  ScratchDir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "gpt-shim-XXXXXX").string();
-    if (!mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed");
-    path_ = tmpl;
-  }
-  ~ScratchDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  [[nodiscard]] const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
 
 struct ShimCase {
   std::string binary;

@@ -10,14 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CHECK(cond, ...)                         \
-  do {                                           \
-    if (!(cond)) {                               \
-      fprintf(stderr, "FAILED: " __VA_ARGS__);   \
-      fprintf(stderr, " (line %d)\n", __LINE__); \
-      exit(1);                                   \
-    }                                            \
-  } while (0)
+#include "check.h"
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static long counter_a, counter_b;

@@ -24,14 +24,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define CHECK(cond, ...)                         \
-  do {                                           \
-    if (!(cond)) {                               \
-      fprintf(stderr, "FAILED: " __VA_ARGS__);   \
-      fprintf(stderr, " (line %d)\n", __LINE__); \
-      exit(1);                                   \
-    }                                            \
-  } while (0)
+#include "check.h"
 
 static char dir[256];
 static int shared_fd;

@@ -17,14 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define CHECK(cond, ...)                         \
-  do {                                           \
-    if (!(cond)) {                               \
-      fprintf(stderr, "FAILED: " __VA_ARGS__);   \
-      fprintf(stderr, " (line %d)\n", __LINE__); \
-      exit(1);                                   \
-    }                                            \
-  } while (0)
+#include "check.h"
 
 static sem_t g_release; /* shared memory needs synchronisation, not polling */
 
