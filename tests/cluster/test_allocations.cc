@@ -49,7 +49,10 @@ std::string which(const std::string& tool) {
 }
 bool have(const char* tool) { return !which(tool).empty(); }
 
-int free_port_base() { return 30000 + (getpid() % 3000) * 8; }
+// Below the kernel's ephemeral range (32768 and up), where ports the OS hands
+// out to other sockets cannot collide with ours; apart from the private
+// Slurm's ports (17000-26000).
+int free_port_base() { return 10000 + (getpid() % 300) * 12; }
 
 TEST(Allocation, TasksGivenRankAndSizeMakeOneJob) {
   ScratchDir dir;
@@ -186,7 +189,8 @@ TEST(Allocation, UnderSrunInAPrivateSlurm) {
   ASSERT_TRUE(slurm.ready()) << "the private Slurm did not come up";
   // The node names (n1..n3) resolve nowhere: task 0's address is given.
   JobRunner job({which("srun"), "-N", "3", "-n", "3", launcher(), "--slurm", "--launcher-host", "127.0.0.1",
-                 "--keys-file", dir / "job.keys", "--timeout", "60", sample("hello")});
+                 "--port-base", std::to_string(free_port_base() + 2000), "--keys-file", dir / "job.keys",
+                 "--timeout", "60", sample("hello")});
   auto status = job.wait(120s);
   ASSERT_TRUE(status) << job.err();
   EXPECT_EQ(exit_code(*status), 0) << job.out() << job.err();

@@ -90,7 +90,8 @@ std::optional<Allocation> allocation_from_environment(std::string& error) {
       a.launcher_host = hosts->front();  // Slurm starts task 0 on the step's first node
     }
     const long job = number("SLURM_JOB_ID").value_or(0), step = number("SLURM_STEP_ID").value_or(0);
-    a.port_base = 20000 + static_cast<int>((job * 16 + step) % 20000);
+    // Below the kernel's ephemeral ports (32768 and up), one block per step.
+    a.port_base = 20000 + static_cast<int>((job * 16 + step) % 12000);
   } else if (auto rank = number("OMPI_COMM_WORLD_RANK")) {
     auto size = number("OMPI_COMM_WORLD_SIZE");
     if (!size) {

@@ -17,7 +17,13 @@ void tune(zmq::socket_t& s) {
 }
 
 std::string bind_to(zmq::socket_t& s, const std::string& host, int port) {
-  s.bind("tcp://" + host + ":" + (port > 0 ? std::to_string(port) : std::string("*")));
+  const std::string where = "tcp://" + host + ":" + (port > 0 ? std::to_string(port) : std::string("*"));
+  try {
+    s.bind(where);
+  } catch (const zmq::error_t& e) {
+    throw std::runtime_error("cannot listen on " + where + ": " + e.what() +
+                             (port > 0 ? " (choose another --port-base)" : ""));
+  }
   return s.get(zmq::sockopt::last_endpoint);
 }
 
