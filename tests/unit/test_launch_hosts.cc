@@ -55,3 +55,82 @@ TEST(Hosts, QuotingSurvivesTheRemoteShell) {
 }
 
 }  // namespace
+
+#include <cstdlib>
+
+#include "allocation.h"
+
+namespace {
+
+using namespace gpt::launch;
+
+TEST(Allocation, SlurmHostListsExpand) {
+  std::string error;
+  auto hosts = expand_hostlist("n[1-3,5],login,gpu[08-10]", error);
+  ASSERT_TRUE(hosts) << error;
+  EXPECT_EQ(*hosts, (std::vector<std::string>{"n1", "n2", "n3", "n5", "login", "gpu08", "gpu09", "gpu10"}));
+  EXPECT_FALSE(expand_hostlist("n[3-1]", error));
+  EXPECT_FALSE(expand_hostlist("n[1-", error));
+  EXPECT_FALSE(expand_hostlist("a,,b", error));
+}
+
+// Environment variables of one test at a time; all cleared afterwards.
+struct Env {
+  std::vector<std::string> names;
+  void set(const char* name, const char* value) {
+    setenv(name, value, 1);
+    names.push_back(name);
+  }
+  ~Env() {
+    for (auto& n : names) unsetenv(n.c_str());
+  }
+};
+
+TEST(Allocation, RankAndSizeComeFromTheLaunchersEnvironment) {
+  std::string error;
+  EXPECT_FALSE(allocation_from_environment(error));
+  EXPECT_TRUE(error.empty());
+  {
+    Env env;
+    env.set("SLURM_PROCID", "2");
+    env.set("SLURM_NTASKS", "3");
+    env.set("SLURM_STEP_NODELIST", "c[07-09]");
+    env.set("SLURM_JOB_ID", "41");
+    auto a = allocation_from_environment(error);
+    ASSERT_TRUE(a) << error;
+    EXPECT_EQ(a->rank, 2u);
+    EXPECT_EQ(a->size, 3u);
+    EXPECT_EQ(a->launcher_host, "c07");
+    EXPECT_EQ(a->source, "Slurm");
+    EXPECT_GE(a->port_base, 20000);
+    EXPECT_LT(a->port_base, 32000);
+  }
+  {
+    Env env;
+    env.set("OMPI_COMM_WORLD_RANK", "0");
+    env.set("OMPI_COMM_WORLD_SIZE", "4");
+    env.set("OMPI_COMM_WORLD_LOCAL_SIZE", "4");
+    auto a = allocation_from_environment(error);
+    ASSERT_TRUE(a) << error;
+    EXPECT_EQ(a->size, 4u);
+    EXPECT_EQ(a->launcher_host, "127.0.0.1");  // every rank here
+  }
+  {
+    Env env;
+    env.set("PMIX_RANK", "1");
+    env.set("PMI_SIZE", "2");
+    auto a = allocation_from_environment(error);
+    ASSERT_TRUE(a) << error;
+    EXPECT_EQ(a->rank, 1u);
+    EXPECT_EQ(a->source, "PMIx");
+  }
+  {
+    Env env;
+    env.set("SLURM_PROCID", "3");
+    env.set("SLURM_NTASKS", "3");
+    EXPECT_FALSE(allocation_from_environment(error));
+    EXPECT_NE(error.find("is not below the size"), std::string::npos) << error;
+  }
+}
+
+}  // namespace

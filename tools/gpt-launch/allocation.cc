@@ -108,6 +108,15 @@ std::optional<Allocation> allocation_from_environment(std::string& error) {
       return std::nullopt;
     }
     a = Allocation{static_cast<std::uint32_t>(*rank), static_cast<std::uint32_t>(*size), "", 0, "PMI"};
+  } else if (auto rank = number("PMIX_RANK")) {
+    // PMIx exports the rank only; its launchers export a size beside it.
+    auto size = number("PMIX_SIZE");
+    if (!size) size = number("PMI_SIZE");
+    if (!size) {
+      error = "PMIX_RANK is set but no size is (give --size)";
+      return std::nullopt;
+    }
+    a = Allocation{static_cast<std::uint32_t>(*rank), static_cast<std::uint32_t>(*size), "", 0, "PMIx"};
   } else {
     return std::nullopt;
   }
