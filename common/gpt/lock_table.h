@@ -23,6 +23,9 @@ inline constexpr std::uint32_t kHeld = 2;   // a thread of this node holds the l
 inline constexpr std::uint32_t kAgent = 4;  // the agent owns the word: call it
 inline constexpr std::uint32_t kAfar = 8;   // the token came from another node:
                                             // its next taker must acquire
+inline constexpr std::uint32_t kRecall = 16;  // (with kAgent) another node waits for
+                                              // the token: the unlocker may release
+                                              // first and say so, saving a flush
 }  // namespace lock_bits
 
 inline constexpr std::size_t kLockEntries = 16384;  // a power of two

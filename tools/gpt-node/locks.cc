@@ -36,6 +36,7 @@ Locks::TakeOver::~TakeOver() {
   if (l_.have_token) s = kToken | (l_.held ? kHeld : 0) | (l_.token_from_afar ? kAfar : 0);
   const bool program_may_decide = l_.have_token && l_.waiters.empty() && !l_.recall_pending && !l_.flushing;
   if (!program_may_decide) s |= kAgent;
+  if (l_.have_token && l_.recall_pending) s |= kRecall;
   l_.entry->state.store(s, std::memory_order_release);
 }
 
@@ -78,12 +79,16 @@ std::optional<Reply> Locks::on_request(std::uint32_t slot, channel::Op op,
       }
       if (!l.have_token) request_token(lock, l);
       return std::nullopt;
-    case channel::Op::kUnlock:
+    case channel::Op::kUnlock: {
       if (!l.have_token || !l.held) return Reply{-EPERM, 0};
       l.held = false;
-      if (l.recall_pending) give_back(lock, l);
+      std::uint32_t flushed = 0;  // the unlocker released first (it saw kRecall)
+      std::memcpy(&flushed, request.data() + 12, sizeof flushed);
+      if (l.recall_pending && flushed && !l.flushing) hand_over(lock, l);
+      else if (l.recall_pending) give_back(lock, l);
       else if (!l.waiters.empty()) grant_local(l);
       return Reply{0, 0};
+    }
     case channel::Op::kLockFlushed:
       if (l.flushing) hand_over(lock, l);
       return Reply{0, 0};
