@@ -94,6 +94,17 @@ TEST_P(Ends, BlockingEverySignalDoesNotBlockFaultsOrForwarding) {
   EXPECT_EQ(job.out(), "masks: 8 threads blocked every signal and still faulted on shared memory\n") << job.err();
 }
 
+TEST_P(Ends, TheOriginsCallsFindGlobalBuffersOtherNodesWrote) {
+  ScratchDir dir;
+  setenv("SHIM_DIR", dir.path().c_str(), 1);
+  JobRunner job(launched(4, {program(GetParam()), "buffers"}, 60));
+  unsetenv("SHIM_DIR");
+  auto status = job.wait(90s);
+  ASSERT_TRUE(status) << job.err();
+  EXPECT_EQ(exit_code(*status), 0) << job.out() << job.err();
+  EXPECT_EQ(job.out(), "buffers: fwrite, write and read of a global buffer other nodes wrote: ok\n") << job.err();
+}
+
 TEST_P(Ends, ExitFromARemoteThreadEndsTheJobWithItsStatusAfterFlushing) {
   JobRunner job(launched(4, {program(GetParam()), "exit"}, 60));
   auto status = job.wait(90s);

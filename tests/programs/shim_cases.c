@@ -7,6 +7,10 @@
  *   errno     failing calls from a remote thread give the kernel's errno.
  *   exit      a remote thread prints (unflushed) and calls exit(3).
  *   abort     a remote thread calls abort().
+ *   buffers   remote threads fill a 256 KiB global buffer; main, on the origin,
+ *             fwrites and writes it to files and reads one back into it:
+ *             its pages are not present there after the join, and the
+ *             calls must neither fail with EFAULT nor come up short.
  *   orphan    a remote thread keeps forwarding writes while main is killed
  *             (SIGKILL): the job must end, not hang.
  *   masks     threads on every node block every signal, then fault on
@@ -189,6 +193,53 @@ static int masks(void) {
   return 0;
 }
 
+enum { kBufferBytes = 256 * 1024 };
+static unsigned char* g_buffer;
+
+static void* fill(void* arg) {
+  long part = (long)arg;
+  for (long i = part * kBufferBytes / 4; i < (part + 1) * kBufferBytes / 4; ++i) g_buffer[i] = (unsigned char)(i * 7 + 3);
+  return NULL;
+}
+
+static int buffers(void) {
+  g_buffer = malloc(kBufferBytes);
+  pthread_t t[4];
+  int nodes = gpt_node_count();
+  for (long i = 0; i < 4; ++i) {
+    pthread_attr_t a;
+    pthread_attr_init(&a);
+    if (nodes > 1) gpt_attr_setnode(&a, 1 + (int)(i % (nodes - 1)));
+    pthread_create(&t[i], &a, fill, (void*)i);
+  }
+  for (int i = 0; i < 4; ++i) pthread_join(t[i], NULL);
+  char path[300];
+  path_of(path, sizeof path, "buffer-fwrite");
+  FILE* f = fopen(path, "w");
+  CHECK(f && fwrite(g_buffer, 1, kBufferBytes, f) == kBufferBytes && fclose(f) == 0, "fwrite: %s", strerror(errno));
+  /* Others write again (the origin's copies go stale), then write(2). */
+  for (long i = 0; i < 4; ++i) pthread_create(&t[i], NULL, fill, (void*)i);
+  for (int i = 0; i < 4; ++i) pthread_join(t[i], NULL);
+  path_of(path, sizeof path, "buffer-write");
+  int fd = open(path, O_CREAT | O_TRUNC | O_WRONLY, 0644);
+  CHECK(fd >= 0 && write(fd, g_buffer, kBufferBytes) == kBufferBytes && close(fd) == 0, "write: %s", strerror(errno));
+  /* And read back into it (pages being filled by the kernel). */
+  fd = open(path, O_RDONLY);
+  memset(g_buffer, 0, kBufferBytes);
+  for (long i = 0; i < 4; ++i) pthread_create(&t[i], NULL, fill, (void*)i);
+  for (int i = 0; i < 4; ++i) pthread_join(t[i], NULL);
+  ssize_t got = 0, n;
+  while (got < kBufferBytes && (n = read(fd, g_buffer + got, kBufferBytes - got)) > 0) got += n;
+  CHECK(got == kBufferBytes, "read: %zd bytes, %s", got, strerror(errno));
+  close(fd);
+  for (long i = 0; i < kBufferBytes; ++i) CHECK(g_buffer[i] == (unsigned char)(i * 7 + 3), "byte %ld", i);
+  struct stat st;
+  path_of(path, sizeof path, "buffer-fwrite");
+  CHECK(stat(path, &st) == 0 && st.st_size == kBufferBytes, "fwrite's file has %ld bytes", (long)st.st_size);
+  printf("buffers: fwrite, write and read of a global buffer other nodes wrote: ok\n");
+  return 0;
+}
+
 static void* forwarder(void* arg) {
   (void)arg;
   for (;;) {
@@ -222,6 +273,7 @@ int main(int argc, char** argv) {
   if (strcmp(mode, "errno") == 0) return errnos();
   if (strcmp(mode, "masks") == 0) return masks();
   if (strcmp(mode, "orphan") == 0) return orphan();
+  if (strcmp(mode, "buffers") == 0) return buffers();
   pthread_attr_t a;
   pthread_attr_init(&a);
   gpt_attr_setnode(&a, gpt_node_count() - 1);
