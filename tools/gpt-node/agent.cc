@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <system_error>
@@ -148,10 +149,7 @@ int Agent::run() {
         }
       }
       reap_application();
-      conds_->expire(now);
-      locks_->expire(now);
-      semaphores_->expire(now);
-      rwlocks_->expire(now);
+      expire_timed_waits(now);
       forwarding_->expire(now);
       if (phase_ != Phase::kJoining && now - launcher_heard_ > launcher_silence_limit_) {
         util::log_line("the launcher has been silent for " + std::to_string(launcher_silence_limit_.count()) +
@@ -166,9 +164,34 @@ int Agent::run() {
       }
     }
     serve_channel();
-    if (auto env = gate_.next(kTick)) handle(*env);
+    // Timed waits end at their deadline, not at the next tick.
+    auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(kTick);
+    if (auto first = earliest_deadline()) {
+      const auto now = std::chrono::steady_clock::now();
+      if (*first <= now) {
+        expire_timed_waits(now);
+        continue;
+      }
+      wait = std::min(wait, std::chrono::ceil<std::chrono::milliseconds>(*first - now));
+    }
+    if (auto env = gate_.next(wait)) handle(*env);
   }
   return *exit_code_;
+}
+
+std::optional<std::chrono::steady_clock::time_point> Agent::earliest_deadline() const {
+  std::optional<std::chrono::steady_clock::time_point> first;
+  for (auto d : {conds_->next_deadline(), locks_->next_deadline(), semaphores_->next_deadline(),
+                 rwlocks_->next_deadline()})
+    if (d && (!first || *d < *first)) first = d;
+  return first;
+}
+
+void Agent::expire_timed_waits(std::chrono::steady_clock::time_point now) {
+  conds_->expire(now);
+  locks_->expire(now);
+  semaphores_->expire(now);
+  rwlocks_->expire(now);
 }
 
 void Agent::serve_channel() {

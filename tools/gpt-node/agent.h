@@ -68,6 +68,8 @@ class Agent {
 
   void handle(const wire::Envelope& env);
   void serve_channel();
+  [[nodiscard]] std::optional<std::chrono::steady_clock::time_point> earliest_deadline() const;
+  void expire_timed_waits(std::chrono::steady_clock::time_point now);
   void print_stats() const;
   void start_application();
   void reap_application();

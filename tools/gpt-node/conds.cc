@@ -65,6 +65,13 @@ void Conds::wake(std::uint64_t ticket) {
   sleeping_.erase(it);
 }
 
+std::optional<std::chrono::steady_clock::time_point> Conds::next_deadline() const {
+  std::optional<std::chrono::steady_clock::time_point> first;
+  for (const auto& [id, w] : sleeping_)
+    if (w.deadline && (!first || *w.deadline < *first)) first = w.deadline;
+  return first;
+}
+
 void Conds::expire(std::chrono::steady_clock::time_point now) {
   for (auto it = sleeping_.begin(); it != sleeping_.end();) {
     if (it->second.deadline && *it->second.deadline <= now) {

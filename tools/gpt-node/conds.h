@@ -30,6 +30,9 @@ class Conds {
   bool on_message(const wire::Envelope& env);
   // Ends timed waits whose deadline passed (called every tick).
   void expire(std::chrono::steady_clock::time_point now);
+  // The earliest deadline of a timed wait served here, if any: the agent
+  // wakes for it rather than at its next tick.
+  [[nodiscard]] std::optional<std::chrono::steady_clock::time_point> next_deadline() const;
 
  private:
   struct Ticket {

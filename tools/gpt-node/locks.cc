@@ -103,6 +103,13 @@ void Locks::request_token(std::uint64_t lock, Local& l) {
   to(l.manager, wire::LockRequest{lock});
 }
 
+std::optional<std::chrono::steady_clock::time_point> Locks::next_deadline() const {
+  std::optional<std::chrono::steady_clock::time_point> first;
+  for (const auto& [slot, d] : deadlines_)
+    if (!first || d.at < *first) first = d.at;
+  return first;
+}
+
 void Locks::expire(std::chrono::steady_clock::time_point now) {
   for (auto it = deadlines_.begin(); it != deadlines_.end();) {
     if (it->second.at > now) {

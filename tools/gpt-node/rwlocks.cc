@@ -42,9 +42,15 @@ std::optional<Reply> RwLocks::on_request(std::uint32_t slot, channel::Op op,
   std::memcpy(&w, request.data() + sizeof h, sizeof w);
   std::uint64_t id = next_request_++;
   Pending p{slot, h.lock, h.manager, h.write != 0, std::nullopt};
-  if (w.timeout_ns >= 0) p.deadline = std::chrono::steady_clock::now() + std::chrono::nanoseconds(w.timeout_ns);
+  // POSIX: a timed lock that can be had at once succeeds even if its
+  // deadline has passed. So a passed deadline asks as a try, and "busy"
+  // becomes ETIMEDOUT; a try has no deadline (the manager answers at once).
+  const bool passed = !w.try_only && w.timeout_ns == 0;
+  p.busy_is_timeout = passed;
+  if (w.timeout_ns > 0 && !w.try_only)
+    p.deadline = std::chrono::steady_clock::now() + std::chrono::nanoseconds(w.timeout_ns);
   pending_[id] = p;
-  to(h.manager, wire::RwRequest{id, h.lock, h.write, w.try_only});
+  to(h.manager, wire::RwRequest{id, h.lock, h.write, static_cast<std::uint32_t>(w.try_only || passed)});
   return std::nullopt;
 }
 
@@ -59,6 +65,13 @@ void RwLocks::grant_waiting(std::uint64_t lock, State& s) {
     to(w.node, wire::RwGranted{w.request, 0});
   }
   if (!s.writer && s.readers == 0 && s.queue.empty()) states_.erase(lock);
+}
+
+std::optional<std::chrono::steady_clock::time_point> RwLocks::next_deadline() const {
+  std::optional<std::chrono::steady_clock::time_point> first;
+  for (const auto& [id, w] : pending_)
+    if (w.deadline && (!first || *w.deadline < *first)) first = w.deadline;
+  return first;
 }
 
 void RwLocks::expire(std::chrono::steady_clock::time_point now) {
@@ -122,7 +135,9 @@ bool RwLocks::on_message(const wire::Envelope& env) {
               }
               return true;
             }
-            channel_.complete(it->second.slot, Reply{m.result == 0 ? 0 : -static_cast<std::int32_t>(m.result), 0});
+            std::int32_t status = m.result == 0 ? 0 : -static_cast<std::int32_t>(m.result);
+            if (status == -EBUSY && it->second.busy_is_timeout) status = -ETIMEDOUT;
+            channel_.complete(it->second.slot, Reply{status, 0});
             pending_.erase(it);
             return true;
           },

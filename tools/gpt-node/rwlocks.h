@@ -28,6 +28,9 @@ class RwLocks {
                                                 std::span<const unsigned char> request);
   bool on_message(const wire::Envelope& env);
   void expire(std::chrono::steady_clock::time_point now);
+  // The earliest deadline of a timed wait served here, if any: the agent
+  // wakes for it rather than at its next tick.
+  [[nodiscard]] std::optional<std::chrono::steady_clock::time_point> next_deadline() const;
 
  private:
   struct Waiter {
@@ -46,6 +49,7 @@ class RwLocks {
     wire::NodeId manager;
     bool write;
     std::optional<std::chrono::steady_clock::time_point> deadline;
+    bool busy_is_timeout = false;  // a timed lock whose deadline had passed: asked as a try
   };
   void to(wire::NodeId node, const wire::Message& m);
   [[nodiscard]] static bool can_take(const State& s, bool write);

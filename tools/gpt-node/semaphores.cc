@@ -44,10 +44,14 @@ std::optional<Reply> Semaphores::on_request(std::uint32_t slot, channel::Op op,
       std::memcpy(&w, request.data() + sizeof h, sizeof w);
       std::uint64_t id = next_request_++;
       Waiting entry{slot, key, h.manager, h.initial, std::nullopt};
-      if (w.timeout_ns >= 0)
+      // As for rwlocks: a passed deadline asks as a try (POSIX lets a wait
+      // that can succeed at once succeed), and "would block" is ETIMEDOUT.
+      const bool passed = !w.try_only && w.timeout_ns == 0;
+      entry.busy_is_timeout = passed;
+      if (w.timeout_ns > 0 && !w.try_only)
         entry.deadline = std::chrono::steady_clock::now() + std::chrono::nanoseconds(w.timeout_ns);
       waiting_[id] = entry;
-      to(h.manager, wire::SemWait{id, h.sem, h.incarnation, h.initial, w.try_only});
+      to(h.manager, wire::SemWait{id, h.sem, h.incarnation, h.initial, static_cast<std::uint32_t>(w.try_only || passed)});
       return std::nullopt;
     }
     case channel::Op::kSemPost:
@@ -62,6 +66,13 @@ std::optional<Reply> Semaphores::on_request(std::uint32_t slot, channel::Op op,
     default:
       return Reply{-ENOSYS, 0};
   }
+}
+
+std::optional<std::chrono::steady_clock::time_point> Semaphores::next_deadline() const {
+  std::optional<std::chrono::steady_clock::time_point> first;
+  for (const auto& [id, w] : waiting_)
+    if (w.deadline && (!first || *w.deadline < *first)) first = w.deadline;
+  return first;
 }
 
 void Semaphores::expire(std::chrono::steady_clock::time_point now) {
@@ -127,7 +138,9 @@ bool Semaphores::on_message(const wire::Envelope& env) {
               }
               return true;
             }
-            channel_.complete(it->second.slot, Reply{m.result == 0 ? 0 : -static_cast<std::int32_t>(m.result), 0});
+            std::int32_t status = m.result == 0 ? 0 : -static_cast<std::int32_t>(m.result);
+            if (status == -EAGAIN && it->second.busy_is_timeout) status = -ETIMEDOUT;
+            channel_.complete(it->second.slot, Reply{status, 0});
             waiting_.erase(it);
             return true;
           },

@@ -29,6 +29,9 @@ class Semaphores {
                                                 std::span<const unsigned char> request);
   bool on_message(const wire::Envelope& env);
   void expire(std::chrono::steady_clock::time_point now);
+  // The earliest deadline of a timed wait served here, if any: the agent
+  // wakes for it rather than at its next tick.
+  [[nodiscard]] std::optional<std::chrono::steady_clock::time_point> next_deadline() const;
 
  private:
   using Key = std::pair<std::uint64_t, std::uint64_t>;  // address, incarnation
@@ -42,6 +45,7 @@ class Semaphores {
     wire::NodeId manager;
     std::uint32_t initial;
     std::optional<std::chrono::steady_clock::time_point> deadline;
+    bool busy_is_timeout = false;  // a timed wait whose deadline had passed: asked as a try
   };
   void to(wire::NodeId node, const wire::Message& m);
   Count& count_of(const Key& key, std::uint32_t initial);
