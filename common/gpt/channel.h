@@ -54,11 +54,13 @@ enum class Op : std::uint32_t {
                            // kBarrier's arrival instead of being posted.
   // Threads (docs/threads.md). A thread is named by its control block's
   // global address (u64 tcb).
-  kSpawn = 8,       // req: u32 node, u32 slot, u64 tcb. Node runs the thread;
+  kSpawn = 8,       // req: u32 node, u32 slot, u64 tcb [, u64 detached]. Node runs the thread;
                     // the home frees its vehicle slot (kFreeSlot) at its end.
   kThreadExit = 9,  // req: u64 tcb. The thread has ended (after its release).
   kJoin = 10,       // req: u64 tcb [, u64 try]. Returns once that thread has
                     // ended; with try != 0 at once, -EBUSY if it has not.
+  kDetach = 35,     // req: u64 tcb: nobody will join it; its home frees the
+                    // control block when it ends (kFreeTcb)
   kMigrate = 28,    // req: u32 node, u32 0, u64 tcb. The thread left this
                     // node (released, context saved); node resumes it.
   // The libc shim (docs/libc-shim.md). A forwarded call's request and reply
@@ -181,6 +183,7 @@ enum class Downcall : std::uint32_t {
   kFlushStdio = 4, // the job is ending: fflush(NULL), then kStdioFlushed
   kKillThread = 5, // arg: tcb | sig << 56: signal that thread, if it runs here
   kSignalAction = 6, // arg: sig: another node set its disposition; kSignalQuery
+  kFreeTcb = 7,    // arg: tcb of a detached thread of ours that has ended
 };
 
 // A signal's disposition as set by sigaction (the handler is a code address,

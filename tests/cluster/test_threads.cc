@@ -439,3 +439,31 @@ INSTANTIATE_TEST_SUITE_P(Calls, ThreadCalls,
                          });
 
 }  // namespace
+
+namespace {
+
+class Detached : public ::testing::TestWithParam<std::pair<std::string, int>> {};
+
+// Detached threads (at creation or after) end without a join and their
+// control blocks are freed at their home: handles come round again.
+TEST_P(Detached, ControlBlocksAreReclaimed) {
+  const auto& [binary, nodes] = GetParam();
+  JobRunner job(launched(nodes, {program(binary)}, 120));
+  auto status = job.wait(180s);
+  ASSERT_TRUE(status) << job.err();
+  EXPECT_EQ(exit_code(*status), 0) << job.out() << job.err();
+  EXPECT_EQ(job.out(), "detached: 600 threads ran on " + std::to_string(nodes > 0 ? nodes : 1) +
+                           " nodes; handles reused: yes\n")
+      << job.err();
+}
+
+INSTANTIATE_TEST_SUITE_P(Reclaim, Detached,
+                         ::testing::Values(std::pair<std::string, int>{"detached", 0},
+                                           std::pair<std::string, int>{"detached", 2},
+                                           std::pair<std::string, int>{"detached", 4},
+                                           std::pair<std::string, int>{"detached_glibc", 2}),
+                         [](const auto& info) {
+                           return info.param.first + "_" + std::to_string(info.param.second) + "nodes";
+                         });
+
+}  // namespace

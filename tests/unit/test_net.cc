@@ -49,6 +49,7 @@ std::vector<wire::Message> one_of_each() {
       wire::FlushStdio{8},
       wire::StdioFlushed{8},
       wire::KillThread{0x200000001000, 10},
+      wire::DetachThread{0x200000002000},
       wire::SignalAction{10, 0x401000, 0x4000000, 1},
       wire::LockRequest{0x200000004000},
       wire::LockGrant{0x200000004000},

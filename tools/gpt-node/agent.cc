@@ -75,6 +75,7 @@ Agent::Agent(AgentConfig config, net::MessageGate& gate, std::string data_endpoi
           case channel::Op::kThreadExit:
           case channel::Op::kJoin:
           case channel::Op::kMigrate:
+          case channel::Op::kDetach:
             return threads_->on_request(slot, op, req);
           case channel::Op::kLock:
           case channel::Op::kTimedLock:

@@ -34,6 +34,16 @@ void Threads::run_here(std::uint64_t tcb, bool arriving) {
   ++(arriving ? migrated_in_ : started_);
 }
 
+void Threads::detach(std::uint64_t tcb) {
+  if (ended_.erase(tcb)) free_tcb(tcb);  // it had ended already
+  else detached_.insert(tcb);
+}
+
+void Threads::free_tcb(std::uint64_t tcb) {
+  if (!push_downcall(channel_.layout(), channel::Downcall::kFreeTcb, tcb))
+    util::log_line("downcall queue full: a detached thread's control block is not freed");
+}
+
 void Threads::exited(std::uint64_t tcb) {
   if (auto slot = slots_.find(tcb); slot != slots_.end()) {
     // Every vehicle of the thread is gone or going: the slot may serve
@@ -41,6 +51,10 @@ void Threads::exited(std::uint64_t tcb) {
     if (!push_downcall(channel_.layout(), channel::Downcall::kFreeSlot, slot->second))
       util::log_line("downcall queue full: a thread slot is lost");
     slots_.erase(slot);
+  }
+  if (detached_.erase(tcb)) {
+    free_tcb(tcb);  // nobody will join it
+    return;
   }
   auto it = waiters_.find(tcb);
   if (it == waiters_.end()) {
@@ -57,7 +71,7 @@ void Threads::exited(std::uint64_t tcb) {
 
 std::optional<Reply> Threads::on_request(std::uint32_t slot, channel::Op op,
                                          std::span<const unsigned char> request) {
-  std::uint64_t words[2] = {0, 0};
+  std::uint64_t words[3] = {0, 0, 0};
   if (request.size() > sizeof words) return Reply{-EINVAL, 0};
   std::memcpy(words, request.data(), request.size());
   switch (op) {
@@ -68,6 +82,8 @@ std::optional<Reply> Threads::on_request(std::uint32_t slot, channel::Op op,
       if (node >= node_count_ || home_of(tcb) != self_) return Reply{-EINVAL, 0};
       ended_.erase(tcb);  // a new thread in a reused control block
       slots_[tcb] = slot;
+      if (words[2]) detached_.insert(tcb);
+      else detached_.erase(tcb);
       if (node == self_) run_here(tcb, false);
       else send(node, wire::SpawnThread{tcb});
       return Reply{0, 0};
@@ -79,6 +95,14 @@ std::optional<Reply> Threads::on_request(std::uint32_t slot, channel::Op op,
       ++migrated_out_;
       if (node == self_) run_here(tcb, true);
       else send(node, wire::MigrateThread{tcb});
+      return Reply{0, 0};
+    }
+    case channel::Op::kDetach: {
+      std::uint64_t tcb = words[0];
+      auto home = home_of(tcb);
+      if (!home) return Reply{-EINVAL, 0};
+      if (*home == self_) detach(tcb);
+      else send(*home, wire::DetachThread{tcb});
       return Reply{0, 0};
     }
     case channel::Op::kThreadExit: {
@@ -128,6 +152,10 @@ bool Threads::on_message(const wire::Envelope& env) {
               return true;
             }
             run_here(m.tcb, true);
+            return true;
+          },
+          [&](const wire::DetachThread& m) {
+            if (home_of(m.tcb) == self_) detach(m.tcb);
             return true;
           },
           [&](const wire::ThreadExited& m) {

@@ -37,6 +37,8 @@ class Threads {
   // A new thread, or one migrating here (`arriving`).
   void run_here(std::uint64_t tcb, bool arriving);
   void exited(std::uint64_t tcb);
+  void detach(std::uint64_t tcb);    // home: nobody joins it; free it at its end
+  void free_tcb(std::uint64_t tcb);  // home: the program's service thread frees it
   [[nodiscard]] std::optional<wire::NodeId> home_of(std::uint64_t tcb) const;
   void send(wire::NodeId to, const wire::Message& m);
 
@@ -52,6 +54,7 @@ class Threads {
   std::uint64_t migrated_out_ = 0;
   // Home side: threads that ended and were not joined yet, and who waits.
   std::set<std::uint64_t> ended_;
+  std::set<std::uint64_t> detached_;  // running, and nobody will join them
   std::map<std::uint64_t, std::uint32_t> slots_;  // vehicle slot of each thread of ours
   struct Waiter {
     bool local;

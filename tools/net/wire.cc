@@ -134,6 +134,7 @@ struct Writer {
   }
   void operator()(const FlushStdio& m) { ar(m.request); }
   void operator()(const KillThread& m) { ar(m.tcb, m.sig); }
+  void operator()(const DetachThread& m) { ar(m.tcb); }
   void operator()(const SignalAction& m) { ar(m.sig, m.handler, m.flags, m.mask); }
   void operator()(const StdioFlushed& m) { ar(m.request); }
   void operator()(const KeyReply& m) { ar(m.request, m.result, m.key, m.destructor); }
@@ -245,6 +246,7 @@ struct Reader {
   }
   void operator()(FlushStdio& m) { ar(m.request); }
   void operator()(KillThread& m) { ar(m.tcb, m.sig); }
+  void operator()(DetachThread& m) { ar(m.tcb); }
   void operator()(SignalAction& m) { ar(m.sig, m.handler, m.flags, m.mask); }
   void operator()(StdioFlushed& m) { ar(m.request); }
   void operator()(KeyReply& m) { ar(m.request, m.result, m.key, m.destructor); }
@@ -312,6 +314,7 @@ std::optional<Message> empty_message(std::uint16_t tag) {
     case Type::kFlushStdio: return FlushStdio{};
     case Type::kStdioFlushed: return StdioFlushed{};
     case Type::kKillThread: return KillThread{};
+    case Type::kDetachThread: return DetachThread{};
     case Type::kSignalAction: return SignalAction{};
     case Type::kKeyReply: return KeyReply{};
     case Type::kKeyOp: return KeyOp{};
@@ -375,7 +378,7 @@ Type type_of(const Message& m) {
       Type::kSemCancel, Type::kSemValueQuery, Type::kSemValue, Type::kRwRequest,
       Type::kRwGranted, Type::kRwRelease, Type::kRwCancel, Type::kKeyOp, Type::kKeyReply,
       Type::kMigrateThread, Type::kSyscallRequest, Type::kSyscallReply, Type::kFlushStdio,
-      Type::kStdioFlushed, Type::kKillThread, Type::kSignalAction};
+      Type::kStdioFlushed, Type::kKillThread, Type::kSignalAction, Type::kDetachThread};
   static_assert(std::size(kTypes) == std::variant_size_v<Message>);
   return kTypes[m.index()];
 }
@@ -411,6 +414,7 @@ std::string_view name_of(Type t) {
     case Type::kFlushStdio: return "FlushStdio";
     case Type::kStdioFlushed: return "StdioFlushed";
     case Type::kKillThread: return "KillThread";
+    case Type::kDetachThread: return "DetachThread";
     case Type::kSignalAction: return "SignalAction";
     case Type::kKeyReply: return "KeyReply";
     case Type::kKeyOp: return "KeyOp";

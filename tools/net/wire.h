@@ -193,6 +193,10 @@ struct SignalAction {
   std::uint64_t mask = 0;
 };
 
+// Any node -> the home of `tcb`: nobody will join that thread.
+struct DetachThread {
+  std::uint64_t tcb = 0;
+};
 // Running node -> the home of `tcb`: that thread has ended.
 struct ThreadExited {
   std::uint64_t tcb = 0;
@@ -331,7 +335,7 @@ using Message =
                  CondSignal, CondWake, CondCancel, SemWait, SemGranted, SemPost, SemCancel,
                  SemValueQuery, SemValue, RwRequest, RwGranted, RwRelease, RwCancel, KeyOp,
                  KeyReply, MigrateThread, SyscallRequest, SyscallReply, FlushStdio,
-                 StdioFlushed, KillThread, SignalAction>;
+                 StdioFlushed, KillThread, SignalAction, DetachThread>;
 
 // Type tags on the wire; the order of the variant is not the wire contract.
 enum class Type : std::uint16_t {
@@ -365,6 +369,7 @@ enum class Type : std::uint16_t {
   kStdioFlushed = 115,
   kKillThread = 116,
   kSignalAction = 117,
+  kDetachThread = 53,
   kLockRequest = 64,
   kLockGrant = 65,
   kLockRecall = 66,

@@ -236,8 +236,8 @@ GPT_API int pthread_create(pthread_t* out, const pthread_attr_t* attr, void* (*s
   // Everything the creator wrote (the argument, the control block) must be
   // visible to the new thread: creation is a release, thread start an acquire.
   galloc::release();
-  std::uint64_t req[2] = {static_cast<std::uint64_t>(node) | std::uint64_t{slot} << 32,
-                          reinterpret_cast<std::uintptr_t>(tcb)};
+  std::uint64_t req[3] = {static_cast<std::uint64_t>(node) | std::uint64_t{slot} << 32,
+                          reinterpret_cast<std::uintptr_t>(tcb), tcb->detached};
   if (call(channel::Op::kSpawn, req, sizeof req).status != 0) {
     free(tcb);
     vehicles::free_slot(slot);
@@ -380,7 +380,9 @@ GPT_API int pthread_detach(pthread_t thread) {
   if (!tcb || !galloc::space().in_heap(tcb) || tcb->magic != kTcbMagic) return ESRCH;
   if (tcb->detached) return EINVAL;
   tcb->detached = 1;
-  return 0;
+  // Its home frees the control block when it ends (or now, if it has).
+  std::uint64_t word = reinterpret_cast<std::uintptr_t>(tcb);
+  return call(channel::Op::kDetach, &word, sizeof word).status == 0 ? 0 : ESRCH;
 }
 
 GPT_API int gpt_attr_setnode(pthread_attr_t* attr, int node) {

@@ -143,6 +143,10 @@ void serve_once() {
     q.tail.store(tail + 1, std::memory_order_release);
     if (e.op == static_cast<std::uint32_t>(channel::Downcall::kRunThread)) {
       start_here(reinterpret_cast<Tcb*>(e.arg));
+    } else if (e.op == static_cast<std::uint32_t>(channel::Downcall::kFreeTcb)) {
+      auto* tcb = reinterpret_cast<Tcb*>(e.arg);
+      tcb->magic = 0;  // a stale handle now says ESRCH
+      free(tcb);
     } else if (e.op == static_cast<std::uint32_t>(channel::Downcall::kKillThread)) {
       deliver_here(reinterpret_cast<Tcb*>(e.arg & ((std::uint64_t{1} << 56) - 1)), static_cast<int>(e.arg >> 56));
     } else if (e.op == static_cast<std::uint32_t>(channel::Downcall::kSignalAction)) {
