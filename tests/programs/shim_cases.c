@@ -38,6 +38,20 @@ static int opened_by[4];
 
 static void path_of(char* out, size_t n, const char* name) { snprintf(out, n, "%s/%s", dir, name); }
 
+/* Runs fn(0..3) on four threads on the nodes other than the origin (when
+ * there are any) and joins them. */
+static void run_four_away(void* (*fn)(void*)) {
+  pthread_t t[4];
+  int nodes = gpt_node_count();
+  for (long i = 0; i < 4; ++i) {
+    pthread_attr_t a;
+    pthread_attr_init(&a);
+    if (nodes > 1) gpt_attr_setnode(&a, 1 + (int)(i % (nodes - 1)));
+    CHECK(pthread_create(&t[i], &a, fn, (void*)i) == 0, "create");
+  }
+  for (int i = 0; i < 4; ++i) pthread_join(t[i], NULL);
+}
+
 static void* writer(void* arg) {
   long id = (long)arg;
   int node = gpt_self_node();
@@ -81,16 +95,7 @@ static int files(void) {
   path_of(path, sizeof path, "from-main");
   FILE* f = fopen(path, "w");
   CHECK(f && fputs("written by main\n", f) >= 0 && fclose(f) == 0, "write %s", path);
-  /* The four writers run on nodes other than the origin when there are any. */
-  pthread_t t[4];
-  int nodes = gpt_node_count();
-  for (long i = 0; i < 4; ++i) {
-    pthread_attr_t a;
-    pthread_attr_init(&a);
-    if (nodes > 1) gpt_attr_setnode(&a, 1 + (int)(i % (nodes - 1)));
-    CHECK(pthread_create(&t[i], &a, writer, (void*)i) == 0, "create");
-  }
-  for (int i = 0; i < 4; ++i) pthread_join(t[i], NULL);
+  run_four_away(writer);
   close(shared_fd);
   /* Every thread's lines, each in order. */
   path_of(path, sizeof path, "shared");
@@ -204,15 +209,8 @@ static void* fill(void* arg) {
 
 static int buffers(void) {
   g_buffer = malloc(kBufferBytes);
+  run_four_away(fill);
   pthread_t t[4];
-  int nodes = gpt_node_count();
-  for (long i = 0; i < 4; ++i) {
-    pthread_attr_t a;
-    pthread_attr_init(&a);
-    if (nodes > 1) gpt_attr_setnode(&a, 1 + (int)(i % (nodes - 1)));
-    pthread_create(&t[i], &a, fill, (void*)i);
-  }
-  for (int i = 0; i < 4; ++i) pthread_join(t[i], NULL);
   char path[300];
   path_of(path, sizeof path, "buffer-fwrite");
   FILE* f = fopen(path, "w");
