@@ -47,9 +47,13 @@ TEST_P(Files, RemoteThreadsUseTheOriginsFilesAndDescriptors) {
       << job.out() << job.err();
   // Printed by each thread without a flush, some on other nodes, before
   // main returned: flushed at the end, through the origin.
-  for (int i = 0; i < 4; ++i)
-    EXPECT_NE(job.out().find("thread " + std::to_string(i) + " says goodbye\n"), std::string::npos)
-        << job.out() << job.err();
+  for (int i = 0; i < 4; ++i) {
+    const std::string t = "thread " + std::to_string(i);
+    EXPECT_NE(job.out().find(t + " says goodbye\n"), std::string::npos) << job.out() << job.err();
+    EXPECT_NE(job.out().find(t + " write(1)\n"), std::string::npos) << job.out();
+    EXPECT_NE(job.out().find(t + " puts\n"), std::string::npos) << job.out();
+    EXPECT_NE(job.err().find(t + " on stderr\n"), std::string::npos) << job.err();
+  }
   if (c.nodes > 1) {
     // The writes really went through the origin: count what the agents say.
     long forwarded = 0;

@@ -26,6 +26,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -34,6 +35,7 @@ static char dir[256];
 static int shared_fd;
 static int lines;
 static pid_t main_pid;
+static time_t g_main_time;
 static int opened_by[4];
 
 static void path_of(char* out, size_t n, const char* name) { snprintf(out, n, "%s/%s", dir, name); }
@@ -81,6 +83,15 @@ static void* writer(void* arg) {
   path_of(path, sizeof path, name);
   opened_by[id] = open(path, O_CREAT | O_TRUNC | O_WRONLY, 0644);
   CHECK(opened_by[id] >= 0, "thread %ld: create %s: %s", id, path, strerror(errno));
+  /* Each way of printing, and the clock. */
+  char line2[64];
+  int n2 = snprintf(line2, sizeof line2, "thread %ld write(1)\n", id);
+  CHECK(write(1, line2, n2) == n2, "write(1): %s", strerror(errno));
+  fprintf(stderr, "thread %ld on stderr\n", id);
+  snprintf(line2, sizeof line2, "thread %ld puts", id);
+  puts(line2);
+  time_t now = time(NULL);
+  CHECK(now >= g_main_time && now - g_main_time < 60, "time() %ld vs main's %ld", (long)now, (long)g_main_time);
   /* Unflushed when the thread ends: stdout must still reach the launcher. */
   printf("thread %ld says goodbye\n", id);
   return NULL;
@@ -88,6 +99,7 @@ static void* writer(void* arg) {
 
 static int files(void) {
   main_pid = getpid();
+  g_main_time = time(NULL);
   char path[300];
   path_of(path, sizeof path, "shared");
   shared_fd = open(path, O_CREAT | O_TRUNC | O_WRONLY | O_APPEND, 0644);
