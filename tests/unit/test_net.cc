@@ -6,10 +6,19 @@
 #include <string>
 #include <zmq.hpp>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <thread>
+
+#include "curve_keys.h"
 #include "fake_transport.h"
 #include "message_gate.h"
 #include "wire.h"
-#include "curve_keys.h"
 #include "zmq_transport.h"
 
 namespace {
@@ -373,6 +382,113 @@ TEST(Curve, AClientWithAnotherKeyIsRefusedByTheHandlerAndLogged) {
   EXPECT_TRUE(receives_nothing(gate, 1s));
   ASSERT_FALSE(secured.log.empty());
   EXPECT_NE(secured.log[0].find("not the job's key"), std::string::npos) << secured.log[0];
+}
+
+// A TCP relay between one client and a server that records what the
+// client sent: a wiretap, to replay a legitimate session later.
+class Wiretap {
+ public:
+  explicit Wiretap(const std::string& server_endpoint) {
+    listen_ = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    if (bind(listen_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || listen(listen_, 1) != 0 ||
+        getsockname(listen_, reinterpret_cast<sockaddr*>(&a), &len) != 0)
+      throw std::runtime_error("wiretap: cannot listen");
+    endpoint_ = "tcp://127.0.0.1:" + std::to_string(ntohs(a.sin_port));
+    server_port_ = std::stoi(server_endpoint.substr(server_endpoint.rfind(':') + 1));
+    relay_ = std::thread([this] { relay(); });
+  }
+  ~Wiretap() {
+    stop_ = true;
+    if (relay_.joinable()) relay_.join();
+    close(listen_);
+  }
+  [[nodiscard]] const std::string& endpoint() const { return endpoint_; }
+  [[nodiscard]] std::string recorded() {
+    stop_ = true;
+    if (relay_.joinable()) relay_.join();
+    return recorded_;
+  }
+
+ private:
+  void relay() {
+    pollfd l{listen_, POLLIN, 0};
+    while (!stop_ && poll(&l, 1, 50) == 0) {
+    }
+    if (stop_) return;
+    int client = accept(listen_, nullptr, nullptr);
+    int server = connect_to(server_port_);
+    pollfd fds[2] = {{client, POLLIN, 0}, {server, POLLIN, 0}};
+    char buf[65536];
+    while (!stop_) {
+      if (poll(fds, 2, 50) <= 0) continue;
+      for (int i = 0; i < 2; ++i) {
+        if (!(fds[i].revents & (POLLIN | POLLHUP))) continue;
+        ssize_t n = read(fds[i].fd, buf, sizeof buf);
+        if (n <= 0) {
+          stop_ = true;
+          break;
+        }
+        if (i == 0) recorded_.append(buf, static_cast<std::size_t>(n));
+        (void)!write(fds[1 - i].fd, buf, static_cast<std::size_t>(n));
+      }
+    }
+    close(client);
+    close(server);
+  }
+
+ public:
+  static int connect_to(int port) {
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = htons(static_cast<std::uint16_t>(port));
+    if (connect(s, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) throw std::runtime_error("connect");
+    return s;
+  }
+
+ private:
+  int listen_ = -1;
+  int server_port_ = 0;
+  std::string endpoint_;
+  std::string recorded_;
+  std::atomic<bool> stop_{false};
+  std::thread relay_;
+};
+
+// Someone who recorded a legitimate node's encrypted session and plays it
+// back gets nothing through: CURVE's handshake is fresh each time (the
+// server's cookie and nonces), so the replay fails and is logged.
+TEST(Curve, AReplayedSessionIsRefused) {
+  auto keys = net::generate_curve_keys();
+  Secured server_side(keys), client_side(keys);
+  net::ZmqAgentTransport server(0, 2, "", server_side.options);
+  net::MessageGate gate(server, "node 0", [](std::string_view) {});
+  std::string recorded;
+  {
+    Wiretap tap(server.data_endpoint());
+    net::ZmqAgentTransport client(1, 2, "", client_side.options);
+    client.connect_peers({tap.endpoint(), client.data_endpoint()});
+    net::MessageGate cgate(client, "node 1", [](std::string_view) {});
+    ASSERT_TRUE(cgate.send(0, wire::Shutdown{"the real one"}));
+    auto got = gate.next(5s);
+    ASSERT_TRUE(got) << "the legitimate message did not arrive through the tap";
+    EXPECT_EQ(std::get<wire::Shutdown>(got->body).reason, "the real one");
+    std::this_thread::sleep_for(200ms);
+    recorded = tap.recorded();
+  }
+  ASSERT_GT(recorded.size(), 200u) << "the tap recorded no session";
+  const int port = std::stoi(server.data_endpoint().substr(server.data_endpoint().rfind(':') + 1));
+  int raw = Wiretap::connect_to(port);
+  ASSERT_EQ(write(raw, recorded.data(), recorded.size()), static_cast<ssize_t>(recorded.size()));
+  EXPECT_TRUE(receives_nothing(gate, 1s)) << "a replayed message got through";
+  close(raw);
+  ASSERT_FALSE(server_side.log.empty()) << "the replay was not logged";
+  EXPECT_NE(server_side.log.back().find("refused a connection"), std::string::npos) << server_side.log.back();
 }
 
 TEST(Curve, KeysSurviveTheirPipeAndMalformedOnesAreRefused) {
