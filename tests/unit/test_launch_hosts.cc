@@ -1,6 +1,10 @@
-// Host lists, hostfiles and node placement for gpt-launch --hosts/--hostfile.
+// Host lists, hostfiles and node placement for gpt-launch --hosts/--hostfile,
+// and the allocations srun and mpirun describe in the environment.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+
+#include "allocation.h"
 #include "hosts.h"
 
 namespace {
@@ -53,16 +57,6 @@ TEST(Hosts, QuotingSurvivesTheRemoteShell) {
   EXPECT_EQ(shell_quote("it's"), "'it'\\''s'");
   EXPECT_EQ(shell_quote("a b;c$(d)"), "'a b;c$(d)'");
 }
-
-}  // namespace
-
-#include <cstdlib>
-
-#include "allocation.h"
-
-namespace {
-
-using namespace gpt::launch;
 
 TEST(Allocation, SlurmHostListsExpand) {
   std::string error;
