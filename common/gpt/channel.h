@@ -23,7 +23,7 @@
 namespace gpt::channel {
 
 inline constexpr std::uint64_t kMagic = 0x4c4e4e4148435047ull;  // "GPCHANNL"
-inline constexpr std::uint32_t kVersion = 3;
+inline constexpr std::uint32_t kVersion = 4;
 inline constexpr std::uint32_t kSlotCount = 64;
 inline constexpr std::size_t kSlotBytes = 16384;
 
@@ -44,10 +44,13 @@ enum class Op : std::uint32_t {
   kRelease = 3,    // req: u64 pages[], write-protected by the caller. The agent
                    // sends their diffs home, waits for the acks, posts the
                    // write notices; reply: u64 epoch.
-  kAcquire = 4,    // req: nothing. reply: u64 cursor, u64 total, u64 epoch,
-                   // then the first u64 pages[] written by other nodes since
-                   // the last epoch this node confirmed (kAcquireDone);
-                   // kAcquireMore fetches the rest.
+  kAcquire = 4,    // req: nothing, or u32 token: 1 when acquiring a lock
+                   // token that came from another node (the agent may answer
+                   // without asking node 0, see docs/coherence.md). reply:
+                   // u64 cursor, u64 total, u64 epoch, then the first u64
+                   // pages[] written by other nodes since the epoch this node
+                   // applied (Header::acquired_epoch); kAcquireMore fetches
+                   // the rest.
   kRemoteFree = 6,  // req: u32 home, u32 0, u64 pointers[] to free at `home`
                     // (their memory is home's). One-way: reply at once.
   kReleaseForBarrier = 7,  // kRelease whose write notices ride on the next
@@ -100,9 +103,6 @@ enum class Op : std::uint32_t {
   kKey = 26,
   kBarrierWait = 15,  // req: u64 barrier, u32 manager, u32 count. Returns when
                       // `count` threads arrived; status 1 for one of them.
-  kAcquireDone = 19,  // req: u64 epoch: every page noticed up to it is invalid
-                      // here now, so later acquires need not list them. Until
-                      // then concurrent acquires get them again (harmless).
   kAcquireMore = 11,  // the rest of a long kAcquire/kBarrier list: req u64
                       // cursor, u64 offset; reply: u64 pages[] from there.
   kBarrier = 5,    // req: nothing. Returns when every node has arrived, with
@@ -160,6 +160,13 @@ struct alignas(64) Header {
   std::atomic<std::uint64_t> remote_free_batches;  // messages carrying them
   std::atomic<std::uint64_t> remote_frees_received;
   std::atomic<std::uint64_t> bad_remote_frees;
+  // Counters the agent keeps, for the application to read (galloc_stats).
+  std::atomic<std::uint64_t> acquires_answered_here;  // no message to node 0
+  std::atomic<std::uint64_t> fetches_from_copies;     // faults served by page copies
+  // Raised (never lowered) by the application once every page noticed up
+  // to this epoch is invalid here, so later acquires need not list them.
+  // Until then concurrent acquires get them again (harmless).
+  alignas(64) std::atomic<std::uint64_t> acquired_epoch;
 };
 
 // Frees of this node's memory made on other nodes, delivered by the agent

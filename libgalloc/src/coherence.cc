@@ -129,16 +129,16 @@ static void invalidate_all(const std::uint64_t* pages, std::uint64_t n) {
 }
 
 // Asks the agent for the write notices (kAcquire, or kBarrier which waits
-// for every node first) and invalidates the pages they name.
-// Asks the agent for the write notices (kAcquire, or kBarrier which waits
 // for every node first) and invalidates the pages they name. A long list
 // comes in several replies (kAcquireMore).
-static void acquire_with(channel::Op op, const char* what) {
+static void acquire_with(channel::Op op, const char* what, bool token) {
   header().acquires.fetch_add(1, std::memory_order_relaxed);
   channel::Client client(rt::state().channel);
   // The list lives on the stack: 16 KiB, within any thread's stack.
   std::uint64_t buf[kPagesPerCall];
-  auto r = client.call(op, nullptr, 0, buf, sizeof buf);
+  const std::uint32_t token_flag = 1;
+  auto r = token ? client.call(op, &token_flag, sizeof token_flag, buf, sizeof buf)
+                 : client.call(op, nullptr, 0, buf, sizeof buf);
   if (r.status < 0 || r.length < 3 * sizeof(std::uint64_t)) agent_failed(what, r.status);
   const std::uint64_t cursor = buf[0], total = buf[1], epoch = buf[2];
   std::uint64_t got = r.length / sizeof(std::uint64_t) - 3;
@@ -154,18 +154,25 @@ static void acquire_with(channel::Op op, const char* what) {
     done += got;
   }
   // Only now may the agent stop listing these pages to this node's acquires.
-  auto confirmed = client.call(channel::Op::kAcquireDone, &epoch, sizeof epoch, nullptr, 0);
-  if (confirmed.status != 0) agent_failed(what, confirmed.status);
+  auto& applied = header().acquired_epoch;
+  std::uint64_t seen = applied.load(std::memory_order_relaxed);
+  while (seen < epoch && !applied.compare_exchange_weak(seen, epoch, std::memory_order_release,
+                                                        std::memory_order_relaxed)) {
+  }
 }
 
 void acquire() {
-  if (space().coherent) acquire_with(channel::Op::kAcquire, "acquire");
+  if (space().coherent) acquire_with(channel::Op::kAcquire, "acquire", false);
+}
+
+void acquire_token() {
+  if (space().coherent) acquire_with(channel::Op::kAcquire, "acquire", true);
 }
 
 void barrier_all() {
   if (!space().coherent) return;
   release_on_private(channel::Op::kReleaseForBarrier);
-  acquire_with(channel::Op::kBarrier, "barrier");
+  acquire_with(channel::Op::kBarrier, "barrier", false);
 }
 
 }  // namespace gpt::galloc

@@ -6,6 +6,9 @@ namespace gpt::galloc {
 
 void release();
 void acquire();
+// The acquire of a lock token that came from another node: it needs only
+// the notices the token's holders saw, often already at the agent.
+void acquire_token();
 void barrier_all();
 
 }  // namespace gpt::galloc

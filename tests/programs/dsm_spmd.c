@@ -311,6 +311,49 @@ static int test_threads(void) {
   return 0;
 }
 
+/* Nodes 0 and 1 take turns on a mutex (a global: node 0 manages it and is
+ * home of its page). Each turn checks that the other node's latest value
+ * and its own earlier value are both there, in one page homed at node 0,
+ * and writes its own. Node 1's acquires need no message to node 0 (the
+ * notices come with the token) and it reads the page from the copy node 0
+ * sends along, never from a stale copy that lacks its own writes. */
+static pthread_mutex_t g_turn_lock = PTHREAD_MUTEX_INITIALIZER;
+static volatile int g_turn;
+static volatile int g_turn_values[2][PAGE / sizeof(int) / 2];
+
+static int test_handoff(void) {
+  const int turns = 300, slots = (int)(PAGE / sizeof(int) / 2);
+  struct galloc_stats before, after;
+  galloc_get_stats(&before);
+  if (me < 2 && nodes > 1) {
+    for (int t = me; t < turns; t += 2) {
+      for (;;) {
+        pthread_mutex_lock(&g_turn_lock);
+        if (g_turn == t) break;
+        pthread_mutex_unlock(&g_turn_lock);
+      }
+      int other = 1 - me, slot = t % slots;
+      if (t > 0 && g_turn_values[other][(t - 1) % slots] != t - 1)
+        return fail("handoff: the other node's value", (size_t)t, (unsigned)g_turn_values[other][(t - 1) % slots], (unsigned)(t - 1));
+      if (t > 1 && g_turn_values[me][(t - 2) % slots] != t - 2)
+        return fail("handoff: our own earlier value", (size_t)t, (unsigned)g_turn_values[me][(t - 2) % slots], (unsigned)(t - 2));
+      g_turn_values[me][slot] = t;
+      g_turn = t + 1;
+      pthread_mutex_unlock(&g_turn_lock);
+    }
+  }
+  galloc_get_stats(&after);
+  if (me == 1 && (after.acquires_answered_here - before.acquires_answered_here < turns / 4 ||
+                  after.fetches_from_copies - before.fetches_from_copies < turns / 4)) {
+    fprintf(stderr, "node 1: handoff: %llu acquires answered here, %llu pages read from copies (want >= %d each)\n",
+            after.acquires_answered_here - before.acquires_answered_here,
+            after.fetches_from_copies - before.fetches_from_copies, turns / 4);
+    return 1;
+  }
+  gpt_barrier_all();
+  return 0;
+}
+
 int main(int argc, char** argv) {
   me = gpt_node_id();
   nodes = gpt_node_count();
@@ -323,6 +366,7 @@ int main(int argc, char** argv) {
       {"rounds", test_rounds},       {"list", test_list},
       {"realloc", test_realloc},     {"remote_free", test_remote_free},
       {"globals", test_globals},     {"threads", test_threads},
+      {"handoff", test_handoff},
   };
   int failures = 0;
   for (size_t t = 0; t < sizeof tests / sizeof tests[0]; ++t) {

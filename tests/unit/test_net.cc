@@ -39,14 +39,12 @@ std::vector<wire::Message> one_of_each() {
       wire::Pong{7, {std::byte{9}}},
       wire::PageRequest{11, 4096, 8},
       wire::PageData{11, 4096, page},
-      wire::DiffBatch{12, {1, 2}, {{std::byte{0}, std::byte{0}, std::byte{1}, std::byte{0}, std::byte{7}}, {}}},
-      wire::DiffAck{12, 1},
-      wire::NoticePost{13, {5, 6, 7}},
-      wire::NoticeAck{13, 99},
-      wire::NoticeQuery{14, 98},
-      wire::NoticeList{14, 99, {5, 6}},
-      wire::BarrierArrive{3, 17, {8, 9}},
-      wire::BarrierRelease{3, 18, {4, 5}},
+      wire::DiffBatch{12, {1, 2}, {{std::byte{0}, std::byte{0}, std::byte{1}, std::byte{0}, std::byte{7}}, {}}, {1, 2}},
+      wire::DiffAck{12, 1, 5},
+      wire::NoticeQuery{14},
+      wire::NoticeList{14, {99, {5, 6}, {5}, page}},
+      wire::BarrierArrive{3, {8, 9}},
+      wire::BarrierRelease{3, {18, {4, 5}, {}, {}}},
       wire::RemoteFrees{{0x200000001000, 0x200000002000}},
       wire::SpawnThread{0x200000003000},
       wire::ThreadExited{0x200000003000},
@@ -61,9 +59,9 @@ std::vector<wire::Message> one_of_each() {
       wire::DetachThread{0x200000002000},
       wire::SignalAction{10, 0x401000, 0x4000000, 1},
       wire::LockRequest{0x200000004000},
-      wire::LockGrant{0x200000004000},
+      wire::LockGrant{0x200000004000, 7, {7, {1}, {}, {}}},
       wire::LockRecall{0x200000004000},
-      wire::LockReturn{0x200000004000},
+      wire::LockReturn{0x200000004000, 7},
       wire::BarrierWaitRequest{5, 0x200000005000, 3},
       wire::BarrierWaitDone{5, 1},
       wire::CondEnqueue{6, 0x200000006000},
@@ -130,10 +128,24 @@ TEST(Wire, HeaderErrorsAreNamed) {
             wire::DecodeError::kTooShort);
 }
 
+// Page copies riding on write notices must be whole pages, one per named page.
+TEST(Wire, NoticeCopiesMustMatchTheirPages) {
+  std::vector<std::byte> page(wire::kPageBytes, std::byte{1});
+  wire::NoticeList good{5, {9, {3}, {3}, page}};
+  EXPECT_TRUE(std::holds_alternative<wire::Envelope>(wire::decode(wire::encode(0, good))));
+  wire::NoticeList short_copy{5, {9, {3}, {3}, std::vector<std::byte>(page.begin(), page.end() - 1)}};
+  EXPECT_EQ(std::get<wire::DecodeError>(wire::decode(wire::encode(0, short_copy))),
+            wire::DecodeError::kMalformed);
+  wire::NoticeList too_many{5, {9, {}, std::vector<std::uint64_t>(wire::kMaxUpdatePages + 1, 3), {}}};
+  too_many.notices.update_bytes.resize(too_many.notices.update_pages.size() * wire::kPageBytes);
+  EXPECT_EQ(std::get<wire::DecodeError>(wire::decode(wire::encode(0, too_many))),
+            wire::DecodeError::kMalformed);
+}
+
 // A length field claiming 2^62 bytes must be refused before any allocation.
 TEST(Wire, HugeDeclaredLengthsAreRefusedWithoutAllocating) {
   for (auto m : std::vector<wire::Message>{wire::Shutdown{""}, wire::PeerTable{},
-                                           wire::NoticePost{1, {}}}) {
+                                           wire::RemoteFrees{{}}}) {
     auto bytes = wire::encode(1, m);
     std::uint64_t huge = 1ull << 62;
     // The length is the last 8 bytes of these encodings.
@@ -228,7 +240,7 @@ TEST_F(GateFixture, BadFramesAreDroppedCountedLoggedAndTheNextGoodOneArrives) {
   EXPECT_EQ(c.spoofed, 1u);
   EXPECT_EQ(c.accepted, 1u);
   ASSERT_EQ(log.size(), 5u);
-  EXPECT_NE(log[0].find("node 0: dropped frame from node 1: bad version 9 (expected 1)"),
+  EXPECT_NE(log[0].find("node 0: dropped frame from node 1: bad version 9 (expected " + std::to_string(wire::kVersion) + ")"),
             std::string::npos)
       << log[0];
   EXPECT_NE(log[1].find("malformed"), std::string::npos) << log[1];

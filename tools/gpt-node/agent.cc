@@ -112,7 +112,7 @@ Agent::Agent(AgentConfig config, net::MessageGate& gate, std::string data_endpoi
       });
   coherence_ = std::make_unique<Coherence>(config_.node, config_.node_count, *heap_, gate_, *server_);
   threads_ = std::make_unique<Threads>(config_.node, config_.node_count, geometry, gate_, *server_);
-  locks_ = std::make_unique<Locks>(config_.node, config_.node_count, gate_, *server_);
+  locks_ = std::make_unique<Locks>(config_.node, config_.node_count, gate_, *server_, *coherence_);
   barriers_ = std::make_unique<Barriers>(config_.node, config_.node_count, gate_, *server_);
   conds_ = std::make_unique<Conds>(config_.node, config_.node_count, gate_, *server_);
   semaphores_ = std::make_unique<Semaphores>(config_.node, config_.node_count, gate_, *server_);
@@ -341,12 +341,15 @@ void Agent::print_stats() const {
       " write_faults=" + std::to_string(h.write_faults.load()) +
       " pages_fetched=" + std::to_string(c.pages_fetched) +
       " pages_served=" + std::to_string(c.pages_served) +
+      " page_copies_sent=" + std::to_string(c.updates_sent) +
+      " fetches_from_copies=" + std::to_string(c.fetches_from_updates) +
       " diffs_sent=" + std::to_string(c.diffs_sent) +
       " diff_bytes_sent=" + std::to_string(c.diff_bytes_sent) +
       " diffs_applied=" + std::to_string(c.diffs_applied) +
       " invalidations=" + std::to_string(h.invalidations.load()) +
       " releases=" + std::to_string(h.releases.load()) +
       " acquires=" + std::to_string(h.acquires.load()) +
+      " acquires_answered_here=" + std::to_string(c.acquires_answered_here) +
       " barriers=" + std::to_string(c.barriers) +
       " threads_started=" + std::to_string(threads_->threads_started()) +
       " migrations_in=" + std::to_string(threads_->migrations_in()) +

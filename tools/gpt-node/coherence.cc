@@ -23,7 +23,8 @@ std::vector<std::uint64_t> read_pages(std::span<const unsigned char> bytes) {
 
 Coherence::Coherence(wire::NodeId self, std::uint32_t node_count, HeapMemory& heap,
                      net::MessageGate& gate, ChannelServer& channel)
-    : self_(self), node_count_(node_count), heap_(heap), gate_(gate), channel_(channel) {}
+    : self_(self), node_count_(node_count), heap_(heap), gate_(gate), channel_(channel),
+      log_(node_count) {}
 
 bool Coherence::valid_page(std::uint64_t page) const {
   return page < heap_.geometry().page_count() &&
@@ -43,15 +44,8 @@ std::optional<Reply> Coherence::on_request(std::uint32_t slot, channel::Op op,
     case channel::Op::kFetchPage: return fetch(slot, request);
     case channel::Op::kRelease: return release(slot, request, false);
     case channel::Op::kReleaseForBarrier: return release(slot, request, true);
-    case channel::Op::kAcquire: return acquire(slot);
+    case channel::Op::kAcquire: return acquire(slot, request);
     case channel::Op::kAcquireMore: return acquire_more(request, reply);
-    case channel::Op::kAcquireDone: {
-      std::uint64_t epoch;
-      if (request.size() != sizeof epoch) return Reply{-EINVAL, 0};
-      std::memcpy(&epoch, request.data(), sizeof epoch);
-      last_epoch_ = std::max(last_epoch_, epoch);
-      return Reply{0, 0};
-    }
     case channel::Op::kBarrier: return barrier(slot);
     case channel::Op::kRemoteFree: return remote_free(request);
     default: return Reply{-ENOSYS, 0};
@@ -71,6 +65,20 @@ std::optional<Reply> Coherence::fetch(std::uint32_t slot, std::span<const unsign
       return Reply{-EFAULT, 0};
   wire::NodeId home = heap_.geometry().home_of_page(page);
   if (home == self_) return Reply{0, 0};  // our own pages are always current
+  bool all_copied = true;
+  for (std::uint64_t p = page; p < page + count && all_copied; ++p) all_copied = updates_.contains(p);
+  for (std::uint64_t p = page; p < page + count; ++p) {
+    auto it = updates_.find(p);
+    if (it == updates_.end()) continue;
+    if (all_copied) std::memcpy(heap_.page(p).data(), it->second.data(), region::kPageSize);
+    updates_.erase(it);  // read once; a fetch below brings newer bytes anyway
+  }
+  if (all_copied) {
+    counters_.fetches_from_updates += count;
+    channel_.layout().header.fetches_from_copies.store(counters_.fetches_from_updates,
+                                                       std::memory_order_relaxed);
+    return Reply{0, 0};
+  }
   std::uint64_t id = next_request_++;
   pending_[id] = Pending{Pending::kFetch, slot, 0, page, static_cast<std::uint32_t>(count)};
   send(home, wire::PageRequest{id, page, static_cast<std::uint32_t>(count)});
@@ -90,6 +98,7 @@ std::optional<Reply> Coherence::release(std::uint32_t slot, std::span<const unsi
   std::map<wire::NodeId, wire::DiffBatch> batches;
   std::array<std::byte, diff::max_encoded_size()> buf;
   for (std::uint64_t p : pages) {
+    updates_.erase(p);  // a copy from before our own writes must not be read
     wire::NodeId home = heap_.geometry().home_of_page(p);
     if (home == self_) {
       // Written in place at home: nothing to send, but others must hear of it.
@@ -105,6 +114,14 @@ std::optional<Reply> Coherence::release(std::uint32_t slot, std::span<const unsi
     ++counters_.diffs_sent;
     counters_.diff_bytes_sent += n;
   }
+  // Node 0's diffs go last, with the notices, unless the notices ride on a
+  // barrier arrival instead.
+  if (!for_barrier && self_ != 0) {
+    if (auto it = batches.find(0); it != batches.end()) {
+      rel.to_origin = std::move(it->second);
+      batches.erase(it);
+    }
+  }
   for (auto& [home, batch] : batches) {
     std::uint64_t id = next_request_++;
     batch.request = id;
@@ -116,25 +133,36 @@ std::optional<Reply> Coherence::release(std::uint32_t slot, std::span<const unsi
   return std::nullopt;
 }
 
+bool Coherence::being_released(std::uint64_t page) const {
+  for (const auto& [id, rel] : releases_)
+    if (std::find(rel.pages.begin(), rel.pages.end(), page) != rel.pages.end()) return true;
+  return false;
+}
+
 void Coherence::post_notices(std::uint64_t rel_id) {
   Release& rel = releases_.at(rel_id);
   if (rel.pages.empty()) {
-    finish_release(rel_id, last_epoch_);
+    finish_release(rel_id, 0);
     return;
   }
   counters_.notices_posted += rel.pages.size();
   if (rel.for_barrier) {
     barrier_notices_.insert(barrier_notices_.end(), rel.pages.begin(), rel.pages.end());
-    finish_release(rel_id, last_epoch_);
+    finish_release(rel_id, 0);
     return;
   }
   if (self_ == 0) {
-    finish_release(rel_id, log_notices(self_, rel.pages));
+    finish_release(rel_id, log_.log(self_, rel.pages));
     return;
   }
+  // Every other home has applied its diffs: node 0 applies its own, then
+  // logs the notices, so nobody can read a page before its diff is in.
   std::uint64_t id = next_request_++;
   pending_[id] = Pending{Pending::kReleaseNotice, rel.slot, rel_id, 0, 0};
-  send(0, wire::NoticePost{id, rel.pages});
+  wire::DiffBatch batch = std::move(rel.to_origin);
+  batch.request = id;
+  batch.notices = rel.pages;
+  send(0, batch);
 }
 
 void Coherence::finish_release(std::uint64_t rel_id, std::uint64_t epoch) {
@@ -142,19 +170,94 @@ void Coherence::finish_release(std::uint64_t rel_id, std::uint64_t epoch) {
   if (it == releases_.end()) return;
   std::uint32_t slot = it->second.slot;
   releases_.erase(it);
+  released_epoch_ = std::max(released_epoch_, epoch);
   std::memcpy(channel_.payload(slot).data(), &epoch, sizeof epoch);
   channel_.complete(slot, Reply{0, sizeof epoch});
 }
 
-std::optional<Reply> Coherence::acquire(std::uint32_t slot) {
+// req: u32 token (1: the acquire of a lock token that came from another
+// node, which needs the notices up to the epoch tokens arrived with; 0: any
+// other acquire, which needs all of them: ask node 0).
+std::optional<Reply> Coherence::acquire(std::uint32_t slot, std::span<const unsigned char> request) {
+  std::uint32_t token = 0;
+  if (request.size() == sizeof token) std::memcpy(&token, request.data(), sizeof token);
+  else if (!request.empty()) return Reply{-EINVAL, 0};
   if (self_ == 0) {
-    finish_acquire(slot, epoch_, notices_since(last_epoch_, self_));
+    log_.trim(applied_epoch());
+    finish_acquire(slot, log_.epoch(), log_.since(applied_epoch(), self_));
+    return std::nullopt;
+  }
+  if (token && token_required_ <= known_epoch_) {
+    ++counters_.acquires_answered_here;
+    channel_.layout().header.acquires_answered_here.store(counters_.acquires_answered_here,
+                                                          std::memory_order_relaxed);
+    answer_acquire(slot);
     return std::nullopt;
   }
   std::uint64_t id = next_request_++;
   pending_[id] = Pending{Pending::kAcquire, slot, 0, 0, 0};
-  send(0, wire::NoticeQuery{id, last_epoch_});
+  send(0, wire::NoticeQuery{id});
   return std::nullopt;
+}
+
+std::uint64_t Coherence::applied_epoch() const {
+  return channel_.layout().header.acquired_epoch.load(std::memory_order_acquire);
+}
+
+void Coherence::answer_acquire(std::uint32_t slot) {
+  const std::uint64_t applied = applied_epoch();
+  std::erase_if(received_, [&](const Received& r) { return r.epoch <= applied; });
+  std::vector<std::uint64_t> pages;
+  for (const Received& r : received_) pages.insert(pages.end(), r.pages.begin(), r.pages.end());
+  std::sort(pages.begin(), pages.end());
+  pages.erase(std::unique(pages.begin(), pages.end()), pages.end());
+  finish_acquire(slot, known_epoch_, pages);
+}
+
+void Coherence::absorb(const wire::Notices& n) {
+  if (self_ == 0) return;
+  for (std::uint64_t p : n.pages) updates_.erase(p);  // outdated by these notices
+  for (std::size_t i = 0; i < n.update_pages.size(); ++i) {
+    const std::uint64_t p = n.update_pages[i];
+    // A copy node 0 made before our own diff of the page reached it would
+    // hide our writes: while we release the page, it is dropped.
+    if (!valid_page(p) || heap_.geometry().home_of_page(p) != 0 || being_released(p)) continue;
+    const auto* first = n.update_bytes.data() + i * region::kPageSize;
+    updates_[p].assign(first, first + region::kPageSize);
+  }
+  if (n.epoch <= known_epoch_ && n.pages.empty()) return;
+  if (!n.pages.empty()) received_.push_back(Received{n.epoch, n.pages});
+  known_epoch_ = std::max(known_epoch_, n.epoch);
+}
+
+std::uint64_t Coherence::token_epoch() const {
+  if (self_ == 0) return log_.epoch();
+  return std::max(known_epoch_, released_epoch_);
+}
+
+wire::Notices Coherence::notices_for(wire::NodeId node) {
+  if (self_ != 0 || node == 0) return {};
+  return bundle_for(node);
+}
+
+void Coherence::token_arrived(std::uint64_t epoch, const wire::Notices& notices) {
+  absorb(notices);
+  token_required_ = std::max(token_required_, epoch);
+}
+
+wire::Notices Coherence::bundle_for(wire::NodeId node) {
+  wire::Notices n;
+  n.epoch = log_.epoch();
+  n.pages = log_.take_unsent(node);
+  for (std::uint64_t p : n.pages) {
+    if (n.update_pages.size() == wire::kMaxUpdatePages) break;
+    if (heap_.geometry().home_of_page(p) != 0 || !copies_.contains(p * node_count_ + node)) continue;
+    const std::byte* bytes = heap_.page(p).data();
+    n.update_pages.push_back(p);
+    n.update_bytes.insert(n.update_bytes.end(), bytes, bytes + region::kPageSize);
+  }
+  counters_.updates_sent += n.update_pages.size();
+  return n;
 }
 
 Reply Coherence::list_chunk(std::span<unsigned char> out, const std::vector<std::uint64_t>& pages,
@@ -166,8 +269,9 @@ Reply Coherence::list_chunk(std::span<unsigned char> out, const std::vector<std:
 
 void Coherence::finish_acquire(std::uint32_t slot, std::uint64_t epoch,
                                const std::vector<std::uint64_t>& pages) {
-  // last_epoch_ advances only when the program confirms the invalidation
-  // (kAcquireDone): another thread's acquire meanwhile must list them too.
+  // The applied epoch advances only when the program has invalidated the
+  // pages (channel header acquired_epoch): another thread's acquire
+  // meanwhile must list them too.
   std::vector<std::uint64_t> mine;
   mine.reserve(pages.size());
   for (std::uint64_t p : pages)
@@ -200,18 +304,19 @@ std::optional<Reply> Coherence::barrier(std::uint32_t slot) {
   barrier_slot_ = slot;
   std::uint64_t generation = ++barrier_generation_;
   std::vector<std::uint64_t> notices = std::exchange(barrier_notices_, {});
-  if (self_ == 0) barrier_arrival(self_, generation, last_epoch_, notices);
-  else send(0, wire::BarrierArrive{generation, last_epoch_, std::move(notices)});
+  if (self_ == 0) barrier_arrival(self_, generation, notices);
+  else send(0, wire::BarrierArrive{generation, std::move(notices)});
   return std::nullopt;
 }
 
-void Coherence::barrier_released(std::uint64_t generation, std::uint64_t epoch,
-                                 const std::vector<std::uint64_t>& pages) {
+void Coherence::barrier_released(std::uint64_t generation, const wire::Notices& notices) {
+  absorb(notices);
   if (!barrier_slot_ || generation != barrier_generation_) return;
   ++counters_.barriers;
   std::uint32_t slot = *barrier_slot_;
   barrier_slot_.reset();
-  finish_acquire(slot, epoch, pages);
+  if (self_ == 0) finish_acquire(slot, log_.epoch(), log_.since(applied_epoch(), self_));
+  else answer_acquire(slot);
 }
 
 Reply Coherence::remote_free(std::span<const unsigned char> request) {
@@ -247,37 +352,15 @@ void Coherence::drain_inbox_overflow() {
 
 // ---- node 0: write-notice log and barrier ---------------------------------------
 
-std::uint64_t Coherence::log_notices(wire::NodeId writer, const std::vector<std::uint64_t>& pages) {
-  notice_log_.push_back(NoticeEntry{++epoch_, writer, pages});
-  return epoch_;
-}
-
-std::vector<std::uint64_t> Coherence::notices_since(std::uint64_t since,
-                                                    wire::NodeId reader) const {
-  std::vector<std::uint64_t> pages;
-  auto first = std::upper_bound(notice_log_.begin(), notice_log_.end(), since,
-                                [](std::uint64_t s, const NoticeEntry& e) { return s < e.epoch; });
-  for (auto it = first; it != notice_log_.end(); ++it)
-    if (it->writer != reader) pages.insert(pages.end(), it->pages.begin(), it->pages.end());
-  std::sort(pages.begin(), pages.end());
-  pages.erase(std::unique(pages.begin(), pages.end()), pages.end());
-  return pages;
-}
-
 void Coherence::barrier_arrival(wire::NodeId node, std::uint64_t generation,
-                                std::uint64_t since, const std::vector<std::uint64_t>& pages) {
+                                const std::vector<std::uint64_t>& pages) {
   // Logged now, before anyone leaves: every departing node sees them.
-  if (!pages.empty()) log_notices(node, pages);
-  BarrierState& b = barriers_[generation];
-  if (b.since.empty()) b.since.resize(node_count_);
-  b.since[node] = since;
-  if (++b.arrived < node_count_) return;
+  if (!pages.empty()) log_.log(node, pages);
+  if (++barrier_arrivals_[generation] < node_count_) return;
+  barrier_arrivals_.erase(generation);
   // Everyone has released: each node leaves with the notices it lacks.
-  for (wire::NodeId n = 1; n < node_count_; ++n)
-    send(n, wire::BarrierRelease{generation, epoch_, notices_since(b.since[n], n)});
-  auto mine = notices_since(b.since[0], 0);
-  barriers_.erase(generation);
-  barrier_released(generation, epoch_, mine);
+  for (wire::NodeId n = 1; n < node_count_; ++n) send(n, wire::BarrierRelease{generation, bundle_for(n)});
+  barrier_released(generation, {});
 }
 
 // ---- messages ----------------------------------------------------------------------
@@ -306,6 +389,8 @@ bool Coherence::on_message(const wire::Envelope& env) {
             // Consecutive pages are consecutive in the memfd: one copy.
             const std::byte* first = heap_.page(m.page).data();
             counters_.pages_served += m.count;
+            if (self_ == 0)
+              for (std::uint64_t p = m.page; p < m.page + m.count; ++p) copies_.insert(p * node_count_ + from);
             send(from, wire::PageData{m.request, m.page,
                                       std::vector<std::byte>(first, first + m.count * region::kPageSize)});
             return true;
@@ -320,6 +405,7 @@ bool Coherence::on_message(const wire::Envelope& env) {
               return true;
             }
             std::memcpy(heap_.page(m.page).data(), m.bytes.data(), m.bytes.size());
+            for (std::uint64_t page = m.page; page < m.page + p->count; ++page) updates_.erase(page);
             counters_.pages_fetched += p->count;
             channel_.complete(p->slot, Reply{0, 0});
             return true;
@@ -342,35 +428,43 @@ bool Coherence::on_message(const wire::Envelope& env) {
               util::log_line("rejected " + std::to_string(rejected) + " malformed diff(s) from node " +
                              std::to_string(from));
             }
-            send(from, wire::DiffAck{m.request, rejected});
+            std::uint64_t epoch = 0;
+            if (!m.notices.empty()) {
+              bool mine_to_log = self_ == 0;
+              for (std::uint64_t p : m.notices) mine_to_log = mine_to_log && valid_page(p);
+              if (mine_to_log) epoch = log_.log(from, m.notices);
+              else util::log_line("node " + std::to_string(from) + " sent write notices that cannot be logged here");
+            }
+            send(from, wire::DiffAck{m.request, rejected, epoch});
             return true;
           },
           [&](const wire::DiffAck& m) {
-            auto p = take(m.request, Pending::kReleaseDiffs);
-            if (!p) return true;
+            auto it = pending_.find(m.request);
+            if (it == pending_.end() ||
+                (it->second.kind != Pending::kReleaseDiffs && it->second.kind != Pending::kReleaseNotice)) {
+              util::log_line("dropped an unexpected reply from node " + std::to_string(from));
+              return true;
+            }
+            Pending p = it->second;
+            pending_.erase(it);
             if (m.rejected)
               util::log_line("node " + std::to_string(from) + " rejected " +
                              std::to_string(m.rejected) + " of our diffs");
-            auto it = releases_.find(p->release);
-            if (it != releases_.end() && --it->second.acks_due == 0) post_notices(p->release);
-            return true;
-          },
-          [&](const wire::NoticePost& m) {
-            if (self_ != 0) return true;
-            send(from, wire::NoticeAck{m.request, log_notices(from, m.pages)});
-            return true;
-          },
-          [&](const wire::NoticeAck& m) {
-            if (auto p = take(m.request, Pending::kReleaseNotice)) finish_release(p->release, m.epoch);
+            if (p.kind == Pending::kReleaseNotice) {
+              finish_release(p.release, m.epoch);
+              return true;
+            }
+            auto rel = releases_.find(p.release);
+            if (rel != releases_.end() && --rel->second.acks_due == 0) post_notices(p.release);
             return true;
           },
           [&](const wire::NoticeQuery& m) {
-            if (self_ != 0) return true;
-            send(from, wire::NoticeList{m.request, epoch_, notices_since(m.since, from)});
+            if (self_ == 0) send(from, wire::NoticeList{m.request, bundle_for(from)});
             return true;
           },
           [&](const wire::NoticeList& m) {
-            if (auto p = take(m.request, Pending::kAcquire)) finish_acquire(p->slot, m.epoch, m.pages);
+            absorb(m.notices);
+            if (auto p = take(m.request, Pending::kAcquire)) answer_acquire(p->slot);
             return true;
           },
           [&](const wire::RemoteFrees& m) {
@@ -378,11 +472,11 @@ bool Coherence::on_message(const wire::Envelope& env) {
             return true;
           },
           [&](const wire::BarrierArrive& m) {
-            if (self_ == 0) barrier_arrival(from, m.generation, m.since, m.pages);
+            if (self_ == 0) barrier_arrival(from, m.generation, m.pages);
             return true;
           },
           [&](const wire::BarrierRelease& m) {
-            if (from == 0) barrier_released(m.generation, m.epoch, m.pages);
+            if (from == 0) barrier_released(m.generation, m.notices);
             return true;
           },
           [&](const auto&) { return false; },

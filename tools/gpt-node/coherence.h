@@ -3,9 +3,13 @@
 // the channel and the peers' page, diff, write-notice and barrier messages.
 //
 //  * as a requester: fetches pages from their homes into the heap memfd,
-//    sends the diffs of released pages home and posts write notices;
+//    sends the diffs of released pages home and posts write notices; keeps
+//    the notices node 0 sent until the program has applied them, so an
+//    acquire whose lock token needs nothing newer is answered here;
 //  * as a home: answers page requests from its memfd and applies diffs;
-//  * on node 0 only: keeps the write-notice log and runs the barrier.
+//  * on node 0 only: keeps the write-notice log (notice_log.h), sends each
+//    node its notices with the current contents of a few of the pages, and
+//    runs the barrier.
 //
 // Single-threaded: called from the agent's poll loop only.
 #pragma once
@@ -13,12 +17,15 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <unordered_map>
+#include <unordered_set>
 #include <span>
 #include <vector>
 
 #include "channel_server.h"
 #include "heap_memory.h"
 #include "message_gate.h"
+#include "notice_log.h"
 #include "wire.h"
 
 namespace gpt::node {
@@ -31,6 +38,9 @@ struct CoherenceCounters {
   std::uint64_t diffs_applied = 0;  // as a home
   std::uint64_t diffs_rejected = 0;
   std::uint64_t notices_posted = 0;
+  std::uint64_t acquires_answered_here = 0;  // no message to node 0
+  std::uint64_t updates_sent = 0;           // page copies riding on notices (node 0)
+  std::uint64_t fetches_from_updates = 0;   // fetches served from such copies
   std::uint64_t barriers = 0;
   std::uint64_t remote_frees_forwarded = 0;  // sent to their homes
   std::uint64_t remote_frees_delivered = 0;  // put in our program's inbox
@@ -49,6 +59,16 @@ class Coherence {
   bool on_message(const wire::Envelope& env);
 
   [[nodiscard]] const CoherenceCounters& counters() const { return counters_; }
+
+  // Lock tokens (locks.cc). The epoch a token carries when it leaves this
+  // node: its holders here saw the notices up to it.
+  [[nodiscard]] std::uint64_t token_epoch() const;
+  // Node 0, granting a token to `node`: the notices that node lacks (empty
+  // elsewhere, and for node 0 itself).
+  [[nodiscard]] wire::Notices notices_for(wire::NodeId node);
+  // A token arrived: its takers must see notices up to `epoch`; `notices`
+  // (from node 0) may already bring them.
+  void token_arrived(std::uint64_t epoch, const wire::Notices& notices);
   // Moves frees that did not fit the program's inbox into it (call often).
   void drain_inbox_overflow();
 
@@ -58,6 +78,8 @@ class Coherence {
     std::vector<std::uint64_t> pages;
     std::uint32_t acks_due = 0;
     bool for_barrier = false;  // keep the notices for the barrier arrival
+    // Diffs for node 0's pages: sent last, with the notices (one round trip).
+    wire::DiffBatch to_origin;
   };
   struct Pending {
     enum Kind { kFetch, kReleaseDiffs, kReleaseNotice, kAcquire } kind;
@@ -70,7 +92,7 @@ class Coherence {
   std::optional<Reply> fetch(std::uint32_t slot, std::span<const unsigned char> request);
   std::optional<Reply> release(std::uint32_t slot, std::span<const unsigned char> request,
                                bool for_barrier);
-  std::optional<Reply> acquire(std::uint32_t slot);
+  std::optional<Reply> acquire(std::uint32_t slot, std::span<const unsigned char> request);
   Reply acquire_more(std::span<const unsigned char> request, std::span<unsigned char> reply);
   std::optional<Reply> barrier(std::uint32_t slot);
   Reply remote_free(std::span<const unsigned char> request);
@@ -80,14 +102,20 @@ class Coherence {
   void finish_release(std::uint64_t release_id, std::uint64_t epoch);
   void finish_acquire(std::uint32_t slot, std::uint64_t epoch,
                       const std::vector<std::uint64_t>& pages);
+  // Answers an acquire from the notices received from node 0.
+  void answer_acquire(std::uint32_t slot);
+  // Notices from node 0 (any message): kept until applied; page copies kept
+  // until read, replaced or outdated.
+  void absorb(const wire::Notices& notices);
+  // The epoch up to which the program has invalidated what notices named.
+  [[nodiscard]] std::uint64_t applied_epoch() const;
+  [[nodiscard]] bool being_released(std::uint64_t page) const;
 
-  // Node 0: the write-notice log and the barrier.
-  std::uint64_t log_notices(wire::NodeId writer, const std::vector<std::uint64_t>& pages);
-  std::vector<std::uint64_t> notices_since(std::uint64_t since, wire::NodeId reader) const;
-  void barrier_arrival(wire::NodeId node, std::uint64_t generation, std::uint64_t since,
+  // Node 0: the notices for `node` with copies of some of their pages.
+  wire::Notices bundle_for(wire::NodeId node);
+  void barrier_arrival(wire::NodeId node, std::uint64_t generation,
                        const std::vector<std::uint64_t>& pages);
-  void barrier_released(std::uint64_t generation, std::uint64_t epoch,
-                        const std::vector<std::uint64_t>& pages);
+  void barrier_released(std::uint64_t generation, const wire::Notices& notices);
 
   void send(wire::NodeId to, const wire::Message& m);
   [[nodiscard]] bool valid_page(std::uint64_t page) const;
@@ -102,7 +130,18 @@ class Coherence {
   std::uint64_t next_request_ = 1;
   std::map<std::uint64_t, Pending> pending_;
   std::map<std::uint64_t, Release> releases_;
-  std::uint64_t last_epoch_ = 0;  // notices up to here are applied locally
+
+  // Requester side (nodes other than 0). Every notice up to known_epoch_ is
+  // in received_ or applied by the program (channel header acquired_epoch).
+  struct Received {
+    std::uint64_t epoch;
+    std::vector<std::uint64_t> pages;
+  };
+  std::vector<Received> received_;
+  std::uint64_t known_epoch_ = 0;
+  std::uint64_t released_epoch_ = 0;   // our own latest release's notices
+  std::uint64_t token_required_ = 0;   // the newest epoch a token arrived with
+  std::unordered_map<std::uint64_t, std::vector<std::byte>> updates_;  // page copies
 
   std::vector<std::uint64_t> inbox_overflow_;
   std::vector<std::uint64_t> barrier_notices_;  // from kReleaseForBarrier
@@ -116,18 +155,11 @@ class Coherence {
   std::optional<std::uint32_t> barrier_slot_;
 
   // Node 0 only.
-  struct NoticeEntry {
-    std::uint64_t epoch;
-    wire::NodeId writer;
-    std::vector<std::uint64_t> pages;
-  };
-  std::vector<NoticeEntry> notice_log_;
-  std::uint64_t epoch_ = 0;
-  struct BarrierState {
-    std::uint32_t arrived = 0;
-    std::vector<std::uint64_t> since;  // per node
-  };
-  std::map<std::uint64_t, BarrierState> barriers_;
+  NoticeLog log_;
+  // Which node has fetched which of node 0's pages (page * nodes + node):
+  // only those get copies with their notices.
+  std::unordered_set<std::uint64_t> copies_;
+  std::map<std::uint64_t, std::uint32_t> barrier_arrivals_;  // by generation
 };
 
 }  // namespace gpt::node

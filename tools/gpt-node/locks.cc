@@ -12,8 +12,8 @@
 namespace gpt::node {
 
 Locks::Locks(wire::NodeId self, std::uint32_t node_count, net::MessageGate& gate,
-             ChannelServer& channel)
-    : self_(self), node_count_(node_count), gate_(gate), channel_(channel) {}
+             ChannelServer& channel, Coherence& coherence)
+    : self_(self), node_count_(node_count), gate_(gate), channel_(channel), coherence_(coherence) {}
 
 Locks::TakeOver::TakeOver(Locks& locks, std::uint64_t lock) : l_(locks.local_[lock]) {
   if (l_.busy++ > 0) return;
@@ -149,7 +149,7 @@ void Locks::hand_over(std::uint64_t lock, Local& l) {
   l.have_token = false;
   l.recall_pending = false;
   ++handoffs_;
-  to(l.manager, wire::LockReturn{lock});
+  to(l.manager, wire::LockReturn{lock, coherence_.token_epoch()});
   if (!l.waiters.empty()) request_token(lock, l);  // our own waiters queue again
 }
 
@@ -157,7 +157,7 @@ void Locks::on_request_token(std::uint64_t lock, wire::NodeId from) {
   Managed& m = managed_[lock];
   if (!m.owner) {
     m.owner = from;
-    to(from, wire::LockGrant{lock});
+    grant(lock, m, from);
     return;
   }
   m.queue.push_back(from);
@@ -167,15 +167,22 @@ void Locks::on_request_token(std::uint64_t lock, wire::NodeId from) {
   }
 }
 
-void Locks::on_return(std::uint64_t lock) {
+// The token's taker needs the notices up to the epoch its holders saw; node
+// 0 (which has them all) sends them with the grant.
+void Locks::grant(std::uint64_t lock, const Managed& m, wire::NodeId to_node) {
+  to(to_node, wire::LockGrant{lock, m.epoch, coherence_.notices_for(to_node)});
+}
+
+void Locks::on_return(std::uint64_t lock, std::uint64_t epoch) {
   Managed& m = managed_[lock];
+  m.epoch = std::max(m.epoch, epoch);
   m.owner.reset();
   m.recalled = false;
   if (m.queue.empty()) return;
   wire::NodeId next = m.queue.front();
   m.queue.pop_front();
   m.owner = next;
-  to(next, wire::LockGrant{lock});
+  grant(lock, m, next);
   // Others are waiting: the new holder gives it back after one use (FIFO).
   if (!m.queue.empty()) {
     m.recalled = true;
@@ -183,7 +190,9 @@ void Locks::on_return(std::uint64_t lock) {
   }
 }
 
-void Locks::on_grant(std::uint64_t lock) {
+void Locks::on_grant(const wire::LockGrant& grant) {
+  const std::uint64_t lock = grant.lock;
+  coherence_.token_arrived(grant.epoch, grant.notices);
   TakeOver take(*this, lock);
   Local& l = take.local();
   l.have_token = true;
@@ -211,11 +220,11 @@ bool Locks::on_message(const wire::Envelope& env) {
                           return true;
                         },
                         [&](const wire::LockReturn& m) {
-                          on_return(m.lock);
+                          on_return(m.lock, m.epoch);
                           return true;
                         },
                         [&](const wire::LockGrant& m) {
-                          on_grant(m.lock);
+                          on_grant(m);
                           return true;
                         },
                         [&](const wire::LockRecall& m) {

@@ -17,6 +17,7 @@
 #include <span>
 
 #include "channel_server.h"
+#include "coherence.h"
 #include "gpt/lock_table.h"
 #include "message_gate.h"
 #include "wire.h"
@@ -25,7 +26,8 @@ namespace gpt::node {
 
 class Locks {
  public:
-  Locks(wire::NodeId self, std::uint32_t node_count, net::MessageGate& gate, ChannelServer& channel);
+  Locks(wire::NodeId self, std::uint32_t node_count, net::MessageGate& gate, ChannelServer& channel,
+        Coherence& coherence);
 
   [[nodiscard]] std::optional<Reply> on_request(std::uint32_t slot, channel::Op op,
                                                 std::span<const unsigned char> request);
@@ -70,6 +72,7 @@ class Locks {
     std::optional<wire::NodeId> owner;
     std::deque<wire::NodeId> queue;
     bool recalled = false;
+    std::uint64_t epoch = 0;  // the notices its holders so far saw
   };
 
   void request_token(std::uint64_t lock, Local& l);
@@ -78,8 +81,9 @@ class Locks {
   void grant_local(Local& l);
   // Manager side.
   void on_request_token(std::uint64_t lock, wire::NodeId from);
-  void on_return(std::uint64_t lock);
-  void on_grant(std::uint64_t lock);
+  void on_return(std::uint64_t lock, std::uint64_t epoch);
+  void on_grant(const wire::LockGrant& grant);
+  void grant(std::uint64_t lock, const Managed& m, wire::NodeId to);
   void on_recall(std::uint64_t lock);
   void to(wire::NodeId node, const wire::Message& m);
 
@@ -87,6 +91,7 @@ class Locks {
   std::uint32_t node_count_;
   net::MessageGate& gate_;
   ChannelServer& channel_;
+  Coherence& coherence_;
   std::map<std::uint64_t, Local> local_;
   std::map<std::uint64_t, Managed> managed_;
   struct Deadline {

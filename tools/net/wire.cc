@@ -70,6 +70,21 @@ void load_sized(cereal::BinaryInputArchive& ar, const SpanBuf& in, Container& c,
   if (n) ar(cereal::binary_data(c.data(), c.size() * sizeof(c[0])));
 }
 
+void save_notices(cereal::BinaryOutputArchive& ar, const Notices& n) {
+  ar(n.epoch);
+  save_sized(ar, n.pages);
+  save_sized(ar, n.update_pages);
+  save_sized(ar, n.update_bytes);
+}
+
+void load_notices(cereal::BinaryInputArchive& ar, const SpanBuf& in, Notices& n) {
+  ar(n.epoch);
+  load_sized(ar, in, n.pages, kMaxPagesPerMessage);
+  load_sized(ar, in, n.update_pages, kMaxUpdatePages);
+  load_sized(ar, in, n.update_bytes, kMaxUpdatePages * kPageBytes);
+  if (n.update_bytes.size() != n.update_pages.size() * kPageBytes) throw BoundExceeded{};
+}
+
 struct Writer {
   cereal::BinaryOutputArchive& ar;
   void operator()(const Hello& m) {
@@ -106,17 +121,13 @@ struct Writer {
     ar(m.request);
     save_sized(ar, m.pages);
     for (const auto& d : m.diffs) save_sized(ar, d);
+    save_sized(ar, m.notices);
   }
-  void operator()(const DiffAck& m) { ar(m.request, m.rejected); }
-  void operator()(const NoticePost& m) {
-    ar(m.request);
-    save_sized(ar, m.pages);
-  }
-  void operator()(const NoticeAck& m) { ar(m.request, m.epoch); }
-  void operator()(const NoticeQuery& m) { ar(m.request, m.since); }
+  void operator()(const DiffAck& m) { ar(m.request, m.rejected, m.epoch); }
+  void operator()(const NoticeQuery& m) { ar(m.request); }
   void operator()(const NoticeList& m) {
-    ar(m.request, m.epoch);
-    save_sized(ar, m.pages);
+    ar(m.request);
+    save_notices(ar, m.notices);
   }
   void operator()(const RemoteFrees& m) { save_sized(ar, m.pointers); }
   void operator()(const SpawnThread& m) { ar(m.tcb); }
@@ -156,17 +167,20 @@ struct Writer {
   void operator()(const CondEnqueue& m) { ar(m.request, m.cond); }
   void operator()(const BarrierWaitRequest& m) { ar(m.request, m.barrier, m.count); }
   void operator()(const BarrierWaitDone& m) { ar(m.request, m.serial); }
-  void operator()(const LockReturn& m) { ar(m.lock); }
+  void operator()(const LockReturn& m) { ar(m.lock, m.epoch); }
   void operator()(const LockRecall& m) { ar(m.lock); }
-  void operator()(const LockGrant& m) { ar(m.lock); }
+  void operator()(const LockGrant& m) {
+    ar(m.lock, m.epoch);
+    save_notices(ar, m.notices);
+  }
   void operator()(const LockRequest& m) { ar(m.lock); }
   void operator()(const BarrierArrive& m) {
-    ar(m.generation, m.since);
+    ar(m.generation);
     save_sized(ar, m.pages);
   }
   void operator()(const BarrierRelease& m) {
-    ar(m.generation, m.epoch);
-    save_sized(ar, m.pages);
+    ar(m.generation);
+    save_notices(ar, m.notices);
   }
 };
 
@@ -218,17 +232,13 @@ struct Reader {
     if (m.pages.size() * 8 > in.remaining()) throw BoundExceeded{};
     m.diffs.resize(m.pages.size());
     for (auto& d : m.diffs) load_sized(ar, in, d, kMaxDiffBytes);
+    load_sized(ar, in, m.notices, kMaxPagesPerMessage);
   }
-  void operator()(DiffAck& m) { ar(m.request, m.rejected); }
-  void operator()(NoticePost& m) {
-    ar(m.request);
-    load_sized(ar, in, m.pages, kMaxPagesPerMessage);
-  }
-  void operator()(NoticeAck& m) { ar(m.request, m.epoch); }
-  void operator()(NoticeQuery& m) { ar(m.request, m.since); }
+  void operator()(DiffAck& m) { ar(m.request, m.rejected, m.epoch); }
+  void operator()(NoticeQuery& m) { ar(m.request); }
   void operator()(NoticeList& m) {
-    ar(m.request, m.epoch);
-    load_sized(ar, in, m.pages, kMaxPagesPerMessage);
+    ar(m.request);
+    load_notices(ar, in, m.notices);
   }
   void operator()(RemoteFrees& m) { load_sized(ar, in, m.pointers, kMaxPagesPerMessage); }
   void operator()(SpawnThread& m) { ar(m.tcb); }
@@ -268,17 +278,20 @@ struct Reader {
   void operator()(CondEnqueue& m) { ar(m.request, m.cond); }
   void operator()(BarrierWaitRequest& m) { ar(m.request, m.barrier, m.count); }
   void operator()(BarrierWaitDone& m) { ar(m.request, m.serial); }
-  void operator()(LockReturn& m) { ar(m.lock); }
+  void operator()(LockReturn& m) { ar(m.lock, m.epoch); }
   void operator()(LockRecall& m) { ar(m.lock); }
-  void operator()(LockGrant& m) { ar(m.lock); }
+  void operator()(LockGrant& m) {
+    ar(m.lock, m.epoch);
+    load_notices(ar, in, m.notices);
+  }
   void operator()(LockRequest& m) { ar(m.lock); }
   void operator()(BarrierArrive& m) {
-    ar(m.generation, m.since);
+    ar(m.generation);
     load_sized(ar, in, m.pages, kMaxPagesPerMessage);
   }
   void operator()(BarrierRelease& m) {
-    ar(m.generation, m.epoch);
-    load_sized(ar, in, m.pages, kMaxPagesPerMessage);
+    ar(m.generation);
+    load_notices(ar, in, m.notices);
   }
 };
 
@@ -297,8 +310,6 @@ std::optional<Message> empty_message(std::uint16_t tag) {
     case Type::kPageData: return PageData{};
     case Type::kDiffBatch: return DiffBatch{};
     case Type::kDiffAck: return DiffAck{};
-    case Type::kNoticePost: return NoticePost{};
-    case Type::kNoticeAck: return NoticeAck{};
     case Type::kNoticeQuery: return NoticeQuery{};
     case Type::kNoticeList: return NoticeList{};
     case Type::kBarrierArrive: return BarrierArrive{};
@@ -369,7 +380,7 @@ Type type_of(const Message& m) {
       Type::kHello,       Type::kPeerTable,    Type::kAppStarted,    Type::kMainExited,
       Type::kNodeFailed,  Type::kShutdown,     Type::kPing,          Type::kPong,
       Type::kPageRequest, Type::kPageData,     Type::kDiffBatch,     Type::kDiffAck,
-      Type::kNoticePost,  Type::kNoticeAck,    Type::kNoticeQuery,   Type::kNoticeList,
+      Type::kNoticeQuery,   Type::kNoticeList,
       Type::kBarrierArrive, Type::kBarrierRelease, Type::kRemoteFrees, Type::kSpawnThread,
       Type::kThreadExited, Type::kJoinWait, Type::kJoinDone, Type::kLockRequest,
       Type::kLockGrant, Type::kLockRecall, Type::kLockReturn, Type::kBarrierWaitRequest,
@@ -397,8 +408,6 @@ std::string_view name_of(Type t) {
     case Type::kPageData: return "PageData";
     case Type::kDiffBatch: return "DiffBatch";
     case Type::kDiffAck: return "DiffAck";
-    case Type::kNoticePost: return "NoticePost";
-    case Type::kNoticeAck: return "NoticeAck";
     case Type::kNoticeQuery: return "NoticeQuery";
     case Type::kNoticeList: return "NoticeList";
     case Type::kBarrierArrive: return "BarrierArrive";

@@ -20,7 +20,7 @@ namespace gpt::wire {
 using NodeId = std::uint32_t;
 
 inline constexpr std::uint32_t kMagic = 0x31545047;  // "GPT1" little-endian
-inline constexpr std::uint16_t kVersion = 1;
+inline constexpr std::uint16_t kVersion = 2;
 // The launcher takes part in the control plane under this id.
 inline constexpr NodeId kLauncherId = 0xFFFFFFFFu;
 // Upper bound on any free-text field (endpoints, causes, reasons).
@@ -95,43 +95,48 @@ struct PageData {
   std::vector<std::byte> bytes;
 };
 // Writer -> home: diffs (gpt/page_diff.h format) to apply, one per page.
+// `notices`, only ever sent to node 0 (the notice manager) and only once
+// every other home has acknowledged its diffs: the write notices of the
+// whole release, logged right after these diffs are applied (the release
+// then costs one round trip to node 0 instead of two).
 struct DiffBatch {
   std::uint64_t request = 0;
   std::vector<std::uint64_t> pages;
   std::vector<std::vector<std::byte>> diffs;  // diffs[i] belongs to pages[i]
+  std::vector<std::uint64_t> notices;
 };
-// Home -> writer: the diffs were applied (`rejected` of them were malformed).
+// Home -> writer: the diffs were applied (`rejected` of them were malformed);
+// `epoch` is the notices' epoch when the batch carried notices, else 0.
 struct DiffAck {
   std::uint64_t request = 0;
   std::uint32_t rejected = 0;
-};
-// Writer -> notice manager (node 0): these pages were written in the
-// release that just completed.
-struct NoticePost {
-  std::uint64_t request = 0;
-  std::vector<std::uint64_t> pages;
-};
-struct NoticeAck {
-  std::uint64_t request = 0;
   std::uint64_t epoch = 0;
 };
-// Acquirer -> notice manager: pages written by other nodes after `since`.
+// Write notices from the notice manager (node 0) to one node: the pages
+// other nodes wrote in the epochs after the last list node 0 sent that node,
+// up to `epoch`. Node 0 adds the current contents of a few of them (homed at
+// node 0, and fetched by that node before), so that node reads them again
+// without a fetch. Rides on NoticeList, BarrierRelease and LockGrant.
+inline constexpr std::size_t kMaxUpdatePages = 8;
+struct Notices {
+  std::uint64_t epoch = 0;  // 0: carries nothing
+  std::vector<std::uint64_t> pages;
+  std::vector<std::uint64_t> update_pages;
+  std::vector<std::byte> update_bytes;  // update_pages.size() * kPageBytes
+};
+// Acquirer -> notice manager: the notices I have not been sent yet.
 struct NoticeQuery {
   std::uint64_t request = 0;
-  std::uint64_t since = 0;
 };
 struct NoticeList {
   std::uint64_t request = 0;
-  std::uint64_t epoch = 0;  // the manager's epoch when it answered
-  std::vector<std::uint64_t> pages;
+  Notices notices;
 };
 // Node -> barrier manager (node 0): arrived at barrier generation
-// `generation`; its write notices are applied up to epoch `since`.
-// `pages` are the write notices of the release that preceded the arrival
-// (they ride here instead of a NoticePost: one round trip less).
+// `generation`. `pages` are the write notices of the release that preceded
+// the arrival (they ride here: no round trip of their own).
 struct BarrierArrive {
   std::uint64_t generation = 0;
-  std::uint64_t since = 0;
   std::vector<std::uint64_t> pages;
 };
 // Barrier manager -> each node: everyone arrived at `generation`. Carries
@@ -139,8 +144,7 @@ struct BarrierArrive {
 // acquire at barrier departure costs no extra round trip.
 struct BarrierRelease {
   std::uint64_t generation = 0;
-  std::uint64_t epoch = 0;
-  std::vector<std::uint64_t> pages;
+  Notices notices;
 };
 
 // Node -> home: free these objects of the home's partition (batched frees
@@ -216,14 +220,19 @@ struct JoinDone {
 struct LockRequest {  // node -> manager: I want the token
   std::uint64_t lock = 0;
 };
-struct LockGrant {  // manager -> node: the token is yours
+// Manager -> node: the token is yours. Whoever takes it must have seen the
+// write notices up to `epoch`; when node 0 grants, it sends them along.
+struct LockGrant {
   std::uint64_t lock = 0;
+  std::uint64_t epoch = 0;
+  Notices notices;
 };
 struct LockRecall {  // manager -> token holder: give it back when free
   std::uint64_t lock = 0;
 };
-struct LockReturn {  // holder -> manager: here it is
+struct LockReturn {  // holder -> manager: here it is (holders saw notices up to `epoch`)
   std::uint64_t lock = 0;
+  std::uint64_t epoch = 0;
 };
 
 // ---- pthread barriers: arrivals counted at the barrier's manager -----------
@@ -328,7 +337,7 @@ struct KeyReply {  // node 0 -> node: result 0 or an errno
 
 using Message =
     std::variant<Hello, PeerTable, AppStarted, MainExited, NodeFailed, Shutdown, Ping, Pong,
-                 PageRequest, PageData, DiffBatch, DiffAck, NoticePost, NoticeAck, NoticeQuery,
+                 PageRequest, PageData, DiffBatch, DiffAck, NoticeQuery,
                  NoticeList, BarrierArrive, BarrierRelease, RemoteFrees, SpawnThread,
                  ThreadExited, JoinWait, JoinDone, LockRequest, LockGrant, LockRecall,
                  LockReturn, BarrierWaitRequest, BarrierWaitDone, CondEnqueue, CondEnqueued,
@@ -351,8 +360,6 @@ enum class Type : std::uint16_t {
   kPageData = 33,
   kDiffBatch = 34,
   kDiffAck = 35,
-  kNoticePost = 36,
-  kNoticeAck = 37,
   kNoticeQuery = 38,
   kNoticeList = 39,
   kBarrierArrive = 40,

@@ -89,7 +89,7 @@ inline __attribute__((always_inline)) int take(const void* m, bool try_only, con
   if (status == -EBUSY) return EBUSY;
   if (status == -ETIMEDOUT) return ETIMEDOUT;
   if (status < 0) return EINVAL;
-  if (status == channel::kLockFromAfar) galloc::acquire();
+  if (status == channel::kLockFromAfar) galloc::acquire_token();
   return 0;
 }
 
