@@ -40,7 +40,8 @@ enum class Op : std::uint32_t {
   // Coherence (docs/coherence.md). Page numbers are u64 indices into the heap.
   kFetchPage = 2,  // req: u64 first page, u64 count (same home, <= 16). The
                    // agent fetches them from their home into the memfd;
-                   // reply: nothing.
+                   // reply: nothing (all of them), or u64 n: only the first
+                   // n (>= 1) are in (copies the agent had).
   kRelease = 3,    // req: u64 pages[], write-protected by the caller. The agent
                    // sends their diffs home, waits for the acks, posts the
                    // write notices; reply: u64 epoch.
@@ -84,6 +85,10 @@ enum class Op : std::uint32_t {
                     // for, so a later try can succeed)
   kUnlock = 14,
   kTimedLock = 27,  // as kLock, + i64 timeout ns: or -ETIMEDOUT
+  kUnlockReleased = 36,  // kUnlock's request, then u64 pages[] the caller
+                         // write-protected: release them, then unlock. The
+                         // token may leave before the release completes
+                         // (docs/coherence.md); reply u64 epoch once it has.
   kLockFlushed = 20,  // req: u64 lock: the service thread released; the
                       // token may leave this node now.
   // Condition variables: req u64 cond, u32 manager, u32 0 (+ below).

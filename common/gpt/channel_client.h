@@ -45,12 +45,20 @@ class Client {
   // slot are refused with -E2BIG (-7) without contacting the agent.
   [[nodiscard]] CallResult call(Op op, const void* request, std::size_t request_len,
                                 void* reply, std::size_t reply_cap) const {
+    return call(op, nullptr, 0, request, request_len, reply, reply_cap);
+  }
+
+  // As above, the request being `head` followed by `body`.
+  [[nodiscard]] CallResult call(Op op, const void* head, std::size_t head_len, const void* body,
+                                std::size_t body_len, void* reply, std::size_t reply_cap) const {
+    const std::size_t request_len = head_len + body_len;
     if (request_len > kSlotPayload) return {-7, 0};
     Slot& slot = claim();
     slot.h.op = static_cast<std::uint32_t>(op);
     slot.h.length = static_cast<std::uint32_t>(request_len);
     slot.h.status = 0;
-    if (request_len) std::memcpy(slot.payload, request, request_len);
+    if (head_len) std::memcpy(slot.payload, head, head_len);
+    if (body_len) std::memcpy(slot.payload + head_len, body, body_len);
     slot.h.state.store(static_cast<std::uint32_t>(SlotState::kRequest),
                        std::memory_order_release);
     ring();

@@ -1,4 +1,5 @@
 // Release and acquire (docs/coherence.md), the application's half.
+#include <errno.h>
 #include <sys/mman.h>
 
 #include <cstring>
@@ -41,7 +42,16 @@ bool invalidate(std::uint64_t page) {
 
 namespace {
 
-void release_with(channel::Op op) {
+// One release: `op` (kRelease, kReleaseForBarrier or kUnlockReleased, whose
+// request starts with `head`) for the last pages, kRelease for any before.
+struct ReleaseCall {
+  channel::Op op;
+  const void* head = nullptr;
+  std::size_t head_len = 0;
+  int status = 0;  // of the `op` call
+};
+
+void release_with(ReleaseCall& call) {
   GlobalSpace& s = space();
   flush_remote_frees();
   Held<FutexLock> one_release_at_a_time(s.release_lock);
@@ -53,7 +63,12 @@ void release_with(channel::Op op) {
     s.dirty_count = 0;
   }
   header().releases.fetch_add(1, std::memory_order_relaxed);
-  if (n == 0) return;
+  channel::Client client(rt::state().channel);
+  const std::uint64_t head_pages = (call.head_len + sizeof(std::uint64_t) - 1) / sizeof(std::uint64_t);
+  if (n == 0) {
+    if (call.head) call.status = client.call(call.op, call.head, call.head_len, nullptr, 0, nullptr, 0).status;
+    return;
+  }
   // Write-protect first: writes after this fault and wait until the agent
   // has taken the diff, then start a new twin.
   for (std::uint64_t i = 0; i < n; ++i) {
@@ -62,12 +77,16 @@ void release_with(channel::Op op) {
     if (was != kDirty) rt::die("internal error: a page on the dirty list is not dirty", 134);
     protect(page, PROT_READ);
   }
-  channel::Client client(rt::state().channel);
-  for (std::uint64_t done = 0; done < n; done += kPagesPerCall) {
-    std::uint64_t count = n - done < kPagesPerCall ? n - done : kPagesPerCall;
+  const std::uint64_t per_call = kPagesPerCall - head_pages;
+  for (std::uint64_t done = 0; done < n; done += per_call) {
+    const std::uint64_t count = n - done < per_call ? n - done : per_call;
+    const bool last = done + count == n;
+    const channel::Op op = last ? call.op : channel::Op::kRelease;
     std::uint64_t epoch = 0;
-    auto r = client.call(op, s.flushing + done, count * sizeof(std::uint64_t), &epoch, sizeof epoch);
-    if (r.status != 0) agent_failed("release", r.status);
+    auto r = client.call(op, last ? call.head : nullptr, last ? call.head_len : 0, s.flushing + done,
+                         count * sizeof(std::uint64_t), &epoch, sizeof epoch);
+    if (last) call.status = r.status;
+    if (r.status != 0 && !(last && call.head)) agent_failed("release", r.status);
   }
   for (std::uint64_t i = 0; i < n; ++i) settle(s.flushing[i], kValid);
 }
@@ -83,10 +102,10 @@ extern "C" void gpt_call_on_private(void* top, void (*fn)(void*), void* arg);
 thread_local std::byte* t_private_stack __attribute__((tls_model("initial-exec")));
 constexpr std::size_t kPrivateStackBytes = 64 * 1024;
 
-void release_on_private(channel::Op op) {
+void release_on_private(ReleaseCall& call) {
   std::uintptr_t sp = reinterpret_cast<std::uintptr_t>(__builtin_frame_address(0));
   if (!space().contains(reinterpret_cast<void*>(sp))) {
-    release_with(op);
+    release_with(call);
     return;
   }
   if (!t_private_stack) {
@@ -95,12 +114,34 @@ void release_on_private(channel::Op op) {
     if (p == MAP_FAILED) rt::die("cannot map a private stack for release", 134);
     t_private_stack = static_cast<std::byte*>(p);
   }
+  // `call` is on the global stack, which the release write-protects: work
+  // on a copy and write the status back once the pages are settled.
   gpt_call_on_private(t_private_stack + kPrivateStackBytes,
-                      [](void* arg) { release_with(*static_cast<channel::Op*>(arg)); }, &op);
+                      [](void* arg) {
+                        ReleaseCall copy = *static_cast<ReleaseCall*>(arg);
+                        release_with(copy);
+                        static_cast<ReleaseCall*>(arg)->status = copy.status;
+                      },
+                      &call);
+}
+
+void release_on_private(channel::Op op) {
+  ReleaseCall call{op};
+  release_on_private(call);
 }
 
 void release() {
   if (space().coherent) release_on_private(channel::Op::kRelease);
+}
+
+int release_and_unlock(const void* unlock_request, std::size_t length) {
+  ReleaseCall call{channel::Op::kUnlockReleased, unlock_request, length};
+  if (space().coherent) release_on_private(call);
+  else call.status = channel::Client(rt::state().channel)
+                         .call(call.op, unlock_request, length, nullptr, 0)
+                         .status;
+  if (call.status != 0 && call.status != -EPERM) agent_failed("unlock", call.status);
+  return call.status;
 }
 
 void leave_thread() {

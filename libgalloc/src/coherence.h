@@ -2,6 +2,8 @@
 // protocol in docs/coherence.md. No-ops without an agent.
 #pragma once
 
+#include <cstddef>
+
 namespace gpt::galloc {
 
 void release();
@@ -10,5 +12,10 @@ void acquire();
 // the notices the token's holders saw, often already at the agent.
 void acquire_token();
 void barrier_all();
+// Releases, then unlocks a lock token (kUnlockReleased with the given
+// request, the pages appended) in the same call to the agent, which may
+// send the token on before the release is acknowledged. Returns the
+// unlock's status.
+[[nodiscard]] int release_and_unlock(const void* unlock_request, std::size_t length);
 
 }  // namespace gpt::galloc

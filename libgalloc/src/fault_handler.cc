@@ -78,13 +78,14 @@ bool handle_fault(std::uintptr_t address, bool is_write) {
              s.geometry.address_of_page(page + n) == first + n * region::kPageSize &&
              try_claim(page + n, kInvalid))
         ++n;
-      fetch(page, n);
-      if (sys::call(SYS_mprotect, sys::arg(first), static_cast<long>(n * region::kPageSize), PROT_READ) != 0)
+      const std::uint64_t got = fetch(page, n);
+      if (sys::call(SYS_mprotect, sys::arg(first), static_cast<long>(got * region::kPageSize), PROT_READ) != 0)
         rt::die("mprotect of global pages failed (too many mappings? see vm.max_map_count)", 134);
-      for (std::uint64_t i = 0; i < n; ++i) settle(page + i, kValid);
+      for (std::uint64_t i = 0; i < got; ++i) settle(page + i, kValid);
+      for (std::uint64_t i = got; i < n; ++i) settle(page + i, kInvalid);  // not fetched after all
       return true;
     }
-    fetch(page, 1);
+    (void)fetch(page, 1);
   } else if (!is_write) {
     // Valid and readable: another thread already served this fault.
     settle(page, kValid);

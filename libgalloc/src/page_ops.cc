@@ -56,22 +56,23 @@ std::uint64_t prefetch_pages() {
   return pages;
 }
 
-void fetch(std::uint64_t page, std::uint64_t count) {
+std::uint64_t fetch(std::uint64_t page, std::uint64_t count) {
   channel::Client client(rt::state().channel);
   std::uint64_t request[2] = {page, count};
-  auto r = client.call(channel::Op::kFetchPage, request, sizeof request, nullptr, 0);
-  if (r.status != 0) {
-    rt::diag()
-        .text("cannot fetch global page at ")
-        .hex(reinterpret_cast<std::uintptr_t>(space().page_address(page)))
-        .text(" from node ")
-        .num(space().geometry.home_of_page(page))
-        .text(" (agent status ")
-        .num(r.status)
-        .text(")")
-        .emit();
-    _exit(134);
-  }
+  std::uint64_t fetched = count;
+  auto r = client.call(channel::Op::kFetchPage, request, sizeof request, &fetched, sizeof fetched);
+  if (r.status == 0 && (r.length == 0 || (r.length == sizeof fetched && fetched >= 1 && fetched <= count)))
+    return r.length == 0 ? count : fetched;
+  rt::diag()
+      .text("cannot fetch global page at ")
+      .hex(reinterpret_cast<std::uintptr_t>(space().page_address(page)))
+      .text(" from node ")
+      .num(space().geometry.home_of_page(page))
+      .text(" (agent status ")
+      .num(r.status)
+      .text(")")
+      .emit();
+  _exit(134);
 }
 
 void start_writing(std::uint64_t page) {

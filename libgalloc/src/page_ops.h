@@ -19,8 +19,9 @@ void settle(std::uint64_t page, std::uint32_t state);
 
 void protect(std::uint64_t page, int prot);
 // Fetches `count` pages from `page` on (same home, claimed by the caller)
-// into the memfd; the agent does the work.
-void fetch(std::uint64_t page, std::uint64_t count);
+// into the memfd; the agent does the work. Returns how many of them (at
+// least the first) are in: the agent may serve fewer from copies it holds.
+[[nodiscard]] std::uint64_t fetch(std::uint64_t page, std::uint64_t count);
 // How many pages a read fault fetches at most (GPT_PREFETCH, default 8).
 [[nodiscard]] std::uint64_t prefetch_pages();
 // Copies the page to its twin (not for home pages) and adds it to the dirty

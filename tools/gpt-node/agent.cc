@@ -81,6 +81,7 @@ Agent::Agent(AgentConfig config, net::MessageGate& gate, std::string data_endpoi
           case channel::Op::kTimedLock:
           case channel::Op::kTryLock:
           case channel::Op::kUnlock:
+          case channel::Op::kUnlockReleased:
           case channel::Op::kLockFlushed:
             return locks_->on_request(slot, op, req);
           case channel::Op::kBarrierWait:

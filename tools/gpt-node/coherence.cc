@@ -65,19 +65,20 @@ std::optional<Reply> Coherence::fetch(std::uint32_t slot, std::span<const unsign
       return Reply{-EFAULT, 0};
   wire::NodeId home = heap_.geometry().home_of_page(page);
   if (home == self_) return Reply{0, 0};  // our own pages are always current
-  bool all_copied = true;
-  for (std::uint64_t p = page; p < page + count && all_copied; ++p) all_copied = updates_.contains(p);
-  for (std::uint64_t p = page; p < page + count; ++p) {
-    auto it = updates_.find(p);
-    if (it == updates_.end()) continue;
-    if (all_copied) std::memcpy(heap_.page(p).data(), it->second.data(), region::kPageSize);
-    updates_.erase(it);  // read once; a fetch below brings newer bytes anyway
+  // Copies that came with write notices serve the leading pages; the
+  // program fetches the rest with its next fault.
+  std::uint64_t copied = 0;
+  for (auto it = updates_.find(page); copied < count && it != updates_.end();
+       it = updates_.find(page + ++copied)) {
+    std::memcpy(heap_.page(page + copied).data(), it->second.data(), region::kPageSize);
+    updates_.erase(it);
   }
-  if (all_copied) {
-    counters_.fetches_from_updates += count;
+  if (copied) {
+    counters_.fetches_from_updates += copied;
     channel_.layout().header.fetches_from_copies.store(counters_.fetches_from_updates,
                                                        std::memory_order_relaxed);
-    return Reply{0, 0};
+    std::memcpy(channel_.payload(slot).data(), &copied, sizeof copied);
+    return Reply{0, sizeof copied};
   }
   std::uint64_t id = next_request_++;
   pending_[id] = Pending{Pending::kFetch, slot, 0, page, static_cast<std::uint32_t>(count)};
@@ -85,8 +86,16 @@ std::optional<Reply> Coherence::fetch(std::uint32_t slot, std::span<const unsign
   return std::nullopt;
 }
 
+std::optional<Reply> Coherence::release_for_token(std::uint32_t slot,
+                                                  std::span<const unsigned char> pages,
+                                                  wire::NodeId manager, std::int32_t status,
+                                                  std::function<void()> token_may_leave) {
+  return release(slot, pages, false, manager, status, std::move(token_may_leave));
+}
+
 std::optional<Reply> Coherence::release(std::uint32_t slot, std::span<const unsigned char> request,
-                                        bool for_barrier) {
+                                        bool for_barrier, std::optional<wire::NodeId> token_manager,
+                                        std::int32_t status, std::function<void()> token_may_leave) {
   std::vector<std::uint64_t> pages = read_pages(request);
   for (std::uint64_t p : pages)
     if (!valid_page(p)) return Reply{-EFAULT, 0};
@@ -94,6 +103,7 @@ std::optional<Reply> Coherence::release(std::uint32_t slot, std::span<const unsi
   Release& rel = releases_[rel_id];
   rel.slot = slot;
   rel.for_barrier = for_barrier;
+  rel.status = status;
 
   std::map<wire::NodeId, wire::DiffBatch> batches;
   std::array<std::byte, diff::max_encoded_size()> buf;
@@ -122,6 +132,10 @@ std::optional<Reply> Coherence::release(std::uint32_t slot, std::span<const unsi
       batches.erase(it);
     }
   }
+  // The token may leave right behind a release that goes to node 0 alone
+  // when node 0 is where the token goes.
+  const bool ordered = token_manager && *token_manager == 0 && self_ != 0 && batches.empty();
+  if (!ordered) rel.token_may_leave = std::move(token_may_leave);
   for (auto& [home, batch] : batches) {
     std::uint64_t id = next_request_++;
     batch.request = id;
@@ -130,6 +144,19 @@ std::optional<Reply> Coherence::release(std::uint32_t slot, std::span<const unsi
     send(home, batch);
   }
   if (rel.acks_due == 0) post_notices(rel_id);
+  if (ordered) {
+    // Everything went to node 0, and the token follows it there: the
+    // program goes on now, and until node 0 acknowledges, messages to other
+    // nodes wait (MessageGate::hold_all_but).
+    if (auto it = releases_.find(rel_id); it != releases_.end()) {
+      it->second.answered = true;
+      gate_.hold_all_but(0);
+      const std::uint64_t no_epoch_yet = 0;
+      std::memcpy(channel_.payload(slot).data(), &no_epoch_yet, sizeof no_epoch_yet);
+      channel_.complete(slot, Reply{status, sizeof no_epoch_yet});
+    }
+    if (token_may_leave) token_may_leave();
+  }
   return std::nullopt;
 }
 
@@ -169,10 +196,18 @@ void Coherence::finish_release(std::uint64_t rel_id, std::uint64_t epoch) {
   auto it = releases_.find(rel_id);
   if (it == releases_.end()) return;
   std::uint32_t slot = it->second.slot;
+  std::int32_t status = it->second.status;
+  const bool answered = it->second.answered;
+  std::function<void()> token_may_leave = std::move(it->second.token_may_leave);
   releases_.erase(it);
   released_epoch_ = std::max(released_epoch_, epoch);
+  if (token_may_leave) token_may_leave();
+  if (answered) {
+    gate_.end_hold();
+    return;
+  }
   std::memcpy(channel_.payload(slot).data(), &epoch, sizeof epoch);
-  channel_.complete(slot, Reply{0, sizeof epoch});
+  channel_.complete(slot, Reply{status, sizeof epoch});
 }
 
 // req: u32 token (1: the acquire of a lock token that came from another

@@ -15,6 +15,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <unordered_map>
@@ -69,6 +70,17 @@ class Coherence {
   // A token arrived: its takers must see notices up to `epoch`; `notices`
   // (from node 0) may already bring them.
   void token_arrived(std::uint64_t epoch, const wire::Notices& notices);
+  // Releases `pages` (kUnlockReleased) for a lock token managed by
+  // `manager` that is to leave this node: `token_may_leave` runs as soon as
+  // the token can go without overtaking the release. When every diff and
+  // the notices go to node 0 and node 0 manages the lock, that is at once:
+  // node 0 receives the release before the token (one connection keeps the
+  // order). Otherwise it runs once the release is acknowledged. The program
+  // is answered (with `status`) when the release is complete.
+  [[nodiscard]] std::optional<Reply> release_for_token(std::uint32_t slot,
+                                                       std::span<const unsigned char> pages,
+                                                       wire::NodeId manager, std::int32_t status,
+                                                       std::function<void()> token_may_leave);
   // Moves frees that did not fit the program's inbox into it (call often).
   void drain_inbox_overflow();
 
@@ -80,6 +92,9 @@ class Coherence {
     bool for_barrier = false;  // keep the notices for the barrier arrival
     // Diffs for node 0's pages: sent last, with the notices (one round trip).
     wire::DiffBatch to_origin;
+    std::int32_t status = 0;                  // the program's reply status
+    bool answered = false;                    // the program was answered early
+    std::function<void()> token_may_leave;    // run when the release completes
   };
   struct Pending {
     enum Kind { kFetch, kReleaseDiffs, kReleaseNotice, kAcquire } kind;
@@ -91,7 +106,8 @@ class Coherence {
 
   std::optional<Reply> fetch(std::uint32_t slot, std::span<const unsigned char> request);
   std::optional<Reply> release(std::uint32_t slot, std::span<const unsigned char> request,
-                               bool for_barrier);
+                               bool for_barrier, std::optional<wire::NodeId> token_manager = {},
+                               std::int32_t status = 0, std::function<void()> token_may_leave = {});
   std::optional<Reply> acquire(std::uint32_t slot, std::span<const unsigned char> request);
   Reply acquire_more(std::span<const unsigned char> request, std::span<unsigned char> reply);
   std::optional<Reply> barrier(std::uint32_t slot);

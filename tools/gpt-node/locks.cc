@@ -50,7 +50,11 @@ std::optional<Reply> Locks::on_request(std::uint32_t slot, channel::Op op,
   std::uint64_t lock;
   std::uint32_t manager;
   const std::size_t expected = op == channel::Op::kTimedLock ? 24 : 16;
-  if (request.size() != expected) return Reply{-EINVAL, 0};
+  if (op == channel::Op::kUnlockReleased) {
+    if (request.size() < 16 || (request.size() - 16) % sizeof(std::uint64_t) != 0) return Reply{-EINVAL, 0};
+  } else if (request.size() != expected) {
+    return Reply{-EINVAL, 0};
+  }
   std::memcpy(&lock, request.data(), 8);
   std::memcpy(&manager, request.data() + 8, 4);
   if (manager >= node_count_) return Reply{-EINVAL, 0};
@@ -82,12 +86,21 @@ std::optional<Reply> Locks::on_request(std::uint32_t slot, channel::Op op,
     case channel::Op::kUnlock: {
       if (!l.have_token || !l.held) return Reply{-EPERM, 0};
       l.held = false;
-      std::uint32_t flushed = 0;  // the unlocker released first (it saw kRecall)
-      std::memcpy(&flushed, request.data() + 12, sizeof flushed);
-      if (l.recall_pending && flushed && !l.flushing) hand_over(lock, l);
-      else if (l.recall_pending) give_back(lock, l);
+      if (l.recall_pending) give_back(lock, l);
       else if (!l.waiters.empty()) grant_local(l);
       return Reply{0, 0};
+    }
+    case channel::Op::kUnlockReleased: {
+      // The unlocking thread saw the token wanted elsewhere and hands over
+      // its dirty pages with the unlock: release, and let the token go as
+      // soon as it cannot overtake the release.
+      const bool mine = l.have_token && l.held;
+      if (mine) {
+        l.held = false;
+        if (!l.recall_pending && !l.waiters.empty()) grant_local(l);
+      }
+      return coherence_.release_for_token(slot, request.subspan(16), l.manager, mine ? 0 : -EPERM,
+                                          [this, lock] { token_released(lock); });
     }
     case channel::Op::kLockFlushed:
       if (l.flushing) hand_over(lock, l);
@@ -95,6 +108,14 @@ std::optional<Reply> Locks::on_request(std::uint32_t slot, channel::Op op,
     default:
       return Reply{-ENOSYS, 0};
   }
+}
+
+void Locks::token_released(std::uint64_t lock) {
+  TakeOver take(*this, lock);
+  Local& l = take.local();
+  if (!l.have_token || l.held || l.flushing) return;  // gone, or in use again
+  if (l.recall_pending) hand_over(lock, l);
+  else if (!l.waiters.empty()) grant_local(l);
 }
 
 void Locks::request_token(std::uint64_t lock, Local& l) {

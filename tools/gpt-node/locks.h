@@ -79,6 +79,8 @@ class Locks {
   void give_back(std::uint64_t lock, Local& l);   // asks the program to flush first
   void hand_over(std::uint64_t lock, Local& l);   // after the flush: LockReturn
   void grant_local(Local& l);
+  // A kUnlockReleased's release lets the token go.
+  void token_released(std::uint64_t lock);
   // Manager side.
   void on_request_token(std::uint64_t lock, wire::NodeId from);
   void on_return(std::uint64_t lock, std::uint64_t epoch);

@@ -30,7 +30,23 @@ std::optional<wire::Envelope> MessageGate::next(std::chrono::milliseconds timeou
 
 bool MessageGate::send(wire::NodeId to, const wire::Message& m) {
   auto bytes = wire::encode(transport_.self(), m);
+  if (holds_ > 0 && to != open_ && to != wire::kLauncherId) {
+    held_.emplace_back(to, std::move(bytes));
+    return true;
+  }
   return transport_.send(to, bytes);
+}
+
+void MessageGate::hold_all_but(wire::NodeId open) {
+  if (holds_++ == 0) open_ = open;
+}
+
+void MessageGate::end_hold() {
+  if (holds_ == 0 || --holds_ > 0) return;
+  for (auto& [to, bytes] : std::exchange(held_, {}))
+    if (!transport_.send(to, bytes))
+      log_((label_.empty() ? std::string() : label_ + ": ") + "cannot send a held message to node " +
+           std::to_string(to));
 }
 
 std::optional<wire::Envelope> MessageGate::admit(const Frame& frame) {

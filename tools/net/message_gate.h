@@ -12,6 +12,8 @@
 #include <functional>
 #include <optional>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "transport.h"
 #include "wire.h"
@@ -40,6 +42,15 @@ class MessageGate {
   // Encodes and sends; false if the transport refused it.
   [[nodiscard]] bool send(wire::NodeId to, const wire::Message& m);
 
+  // While a hold is on, messages to any node but `open` (and the launcher)
+  // wait here, in order, and go out when the last hold ends. An agent holds
+  // while node 0 has not yet acknowledged a release the program was already
+  // told is done: nobody else may hear from this node before that release
+  // is in (docs/coherence.md); messages to node 0 follow it on one
+  // connection anyway.
+  void hold_all_but(wire::NodeId open);
+  void end_hold();
+
   [[nodiscard]] const GateCounters& counters() const { return counters_; }
   [[nodiscard]] Transport& transport() { return transport_; }
 
@@ -50,6 +61,9 @@ class MessageGate {
   std::string label_;
   LogSink log_;
   GateCounters counters_;
+  std::uint32_t holds_ = 0;
+  wire::NodeId open_ = 0;
+  std::vector<std::pair<wire::NodeId, std::vector<std::byte>>> held_;
 };
 
 }  // namespace gpt::net

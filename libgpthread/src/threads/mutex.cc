@@ -50,14 +50,12 @@ Holder* find(std::uintptr_t m, bool create) {
   return nullptr;
 }
 
-// `flushed` (kUnlock): this node released just before, so the token may
-// leave at once.
-int lock_call(channel::Op op, const void* m, std::int64_t timeout_ns = -1, std::uint32_t flushed = 0) {
+int lock_call(channel::Op op, const void* m, std::int64_t timeout_ns = -1) {
   struct {
     std::uint64_t lock;
-    std::uint32_t manager, flushed;
+    std::uint32_t manager, zero;
     std::int64_t timeout_ns;
-  } req{reinterpret_cast<std::uintptr_t>(m), manager_of(m), flushed, timeout_ns};
+  } req{reinterpret_cast<std::uintptr_t>(m), manager_of(m), 0, timeout_ns};
   channel::Client client(rt::state().channel);
   const std::size_t size = op == channel::Op::kTimedLock ? sizeof req : 16;
   return client.call(op, &req, size, nullptr, 0).status;
@@ -98,15 +96,18 @@ inline __attribute__((always_inline)) int give(const void* m) {
   // token leaves this node, so a lock used on one node stays local...
   if (give_fast(m)) return 0;
   // ...unless another node is already waiting for it: then this thread
-  // releases now and the token leaves with the unlock (one flush request
-  // and two wake-ups fewer on every handoff).
+  // releases now, in the unlock's own call, and the token leaves with it
+  // (no flush request, and for a lock node 0 manages, without waiting for
+  // the release's acknowledgement).
   channel::LockEntry* e = channel::find_lock(rt::state().channel->locks, reinterpret_cast<std::uintptr_t>(m));
-  std::uint32_t flushed = 0;
   if (e && (e->state.load(std::memory_order_acquire) & channel::lock_bits::kRecall)) {
-    galloc::release();
-    flushed = 1;
+    struct {
+      std::uint64_t lock;
+      std::uint32_t manager, zero;
+    } req{reinterpret_cast<std::uintptr_t>(m), manager_of(m), 0};
+    return galloc::release_and_unlock(&req, sizeof req) == 0 ? 0 : EPERM;
   }
-  return lock_call(channel::Op::kUnlock, m, -1, flushed) == 0 ? 0 : EPERM;
+  return lock_call(channel::Op::kUnlock, m) == 0 ? 0 : EPERM;
 }
 
 int lock(pthread_mutex_t* m, bool try_only, const struct timespec* abstime = nullptr) {
