@@ -116,8 +116,11 @@ enum class Op : std::uint32_t {
 
 
 
-// kLock/kTryLock status: the token came from another node; acquire.
+// kLock/kTryLock status: the token came from another node; acquire. The
+// reply may carry the acquire's answer already (kAcquire's reply format, at
+// most kLockAnswerBytes): then the program applies it without a kAcquire.
 inline constexpr std::int32_t kLockFromAfar = 1;
+inline constexpr std::size_t kLockAnswerBytes = 2048;
 
 struct alignas(64) SlotHeader {
   std::atomic<std::uint32_t> state;

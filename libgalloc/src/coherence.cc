@@ -169,6 +169,16 @@ static void invalidate_all(const std::uint64_t* pages, std::uint64_t n) {
   }
 }
 
+// Only now may the agent stop listing pages noticed up to `epoch` to this
+// node's acquires.
+static void mark_applied(std::uint64_t epoch) {
+  auto& applied = header().acquired_epoch;
+  std::uint64_t seen = applied.load(std::memory_order_relaxed);
+  while (seen < epoch && !applied.compare_exchange_weak(seen, epoch, std::memory_order_release,
+                                                        std::memory_order_relaxed)) {
+  }
+}
+
 // Asks the agent for the write notices (kAcquire, or kBarrier which waits
 // for every node first) and invalidates the pages they name. A long list
 // comes in several replies (kAcquireMore).
@@ -194,12 +204,17 @@ static void acquire_with(channel::Op op, const char* what, bool token) {
     invalidate_all(buf, got);
     done += got;
   }
-  // Only now may the agent stop listing these pages to this node's acquires.
-  auto& applied = header().acquired_epoch;
-  std::uint64_t seen = applied.load(std::memory_order_relaxed);
-  while (seen < epoch && !applied.compare_exchange_weak(seen, epoch, std::memory_order_release,
-                                                        std::memory_order_relaxed)) {
-  }
+  mark_applied(epoch);
+}
+
+void apply_acquire_answer(const std::uint64_t* answer, std::size_t length) {
+  if (!space().coherent) return;
+  header().acquires.fetch_add(1, std::memory_order_relaxed);
+  const std::uint64_t words = length / sizeof(std::uint64_t);
+  if (words < 3 || answer[0] != 0 || answer[1] != words - 3)
+    rt::die("internal error: a lock reply carried a malformed acquire answer", 134);
+  invalidate_all(answer + 3, words - 3);
+  mark_applied(answer[2]);
 }
 
 void acquire() {

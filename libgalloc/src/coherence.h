@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 
 namespace gpt::galloc {
 
@@ -11,6 +12,9 @@ void acquire();
 // The acquire of a lock token that came from another node: it needs only
 // the notices the token's holders saw, often already at the agent.
 void acquire_token();
+// Applies the acquire answer a kLock reply carried (channel.h
+// kLockAnswerBytes), instead of acquire_token().
+void apply_acquire_answer(const std::uint64_t* answer, std::size_t length);
 void barrier_all();
 // Releases, then unlocks a lock token (kUnlockReleased with the given
 // request, the pages appended) in the same call to the agent, which may

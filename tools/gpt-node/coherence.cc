@@ -218,14 +218,11 @@ std::optional<Reply> Coherence::acquire(std::uint32_t slot, std::span<const unsi
   if (request.size() == sizeof token) std::memcpy(&token, request.data(), sizeof token);
   else if (!request.empty()) return Reply{-EINVAL, 0};
   if (self_ == 0) {
-    log_.trim(applied_epoch());
-    finish_acquire(slot, log_.epoch(), log_.since(applied_epoch(), self_));
+    answer_acquire(slot);
     return std::nullopt;
   }
   if (token && token_required_ <= known_epoch_) {
-    ++counters_.acquires_answered_here;
-    channel_.layout().header.acquires_answered_here.store(counters_.acquires_answered_here,
-                                                          std::memory_order_relaxed);
+    count_answered_here();
     answer_acquire(slot);
     return std::nullopt;
   }
@@ -235,18 +232,42 @@ std::optional<Reply> Coherence::acquire(std::uint32_t slot, std::span<const unsi
   return std::nullopt;
 }
 
+void Coherence::count_answered_here() {
+  ++counters_.acquires_answered_here;
+  channel_.layout().header.acquires_answered_here.store(counters_.acquires_answered_here,
+                                                        std::memory_order_relaxed);
+}
+
 std::uint64_t Coherence::applied_epoch() const {
   return channel_.layout().header.acquired_epoch.load(std::memory_order_acquire);
 }
 
-void Coherence::answer_acquire(std::uint32_t slot) {
+Coherence::Unapplied Coherence::unapplied() {
   const std::uint64_t applied = applied_epoch();
+  if (self_ == 0) {
+    log_.trim(applied);
+    return {log_.epoch(), log_.since(applied, self_)};
+  }
   std::erase_if(received_, [&](const Received& r) { return r.epoch <= applied; });
-  std::vector<std::uint64_t> pages;
-  for (const Received& r : received_) pages.insert(pages.end(), r.pages.begin(), r.pages.end());
-  std::sort(pages.begin(), pages.end());
-  pages.erase(std::unique(pages.begin(), pages.end()), pages.end());
-  finish_acquire(slot, known_epoch_, pages);
+  Unapplied u{known_epoch_, {}};
+  for (const Received& r : received_) u.pages.insert(u.pages.end(), r.pages.begin(), r.pages.end());
+  std::sort(u.pages.begin(), u.pages.end());
+  u.pages.erase(std::unique(u.pages.begin(), u.pages.end()), u.pages.end());
+  return u;
+}
+
+void Coherence::answer_acquire(std::uint32_t slot) {
+  Unapplied u = unapplied();
+  finish_acquire(slot, u.epoch, u.pages);
+}
+
+std::optional<std::uint32_t> Coherence::answer_token_acquire(std::uint32_t slot, std::size_t max_bytes) {
+  if (self_ != 0 && token_required_ > known_epoch_) return std::nullopt;
+  Unapplied u = unapplied();
+  std::vector<std::uint64_t> mine = not_homed_here(u.pages);
+  if (kAnswerHeaderBytes + mine.size() * sizeof(std::uint64_t) > max_bytes) return std::nullopt;
+  if (self_ != 0) count_answered_here();
+  return write_answer(channel_.payload(slot), u.epoch, std::move(mine));
 }
 
 void Coherence::absorb(const wire::Notices& n) {
@@ -302,25 +323,32 @@ Reply Coherence::list_chunk(std::span<unsigned char> out, const std::vector<std:
   return Reply{0, static_cast<std::uint32_t>(n * sizeof(std::uint64_t))};
 }
 
+std::vector<std::uint64_t> Coherence::not_homed_here(const std::vector<std::uint64_t>& pages) const {
+  std::vector<std::uint64_t> mine;
+  mine.reserve(pages.size());
+  for (std::uint64_t p : pages)
+    if (valid_page(p) && heap_.geometry().home_of_page(p) != self_) mine.push_back(p);  // home: current
+  return mine;
+}
+
+std::uint32_t Coherence::write_answer(std::span<unsigned char> out, std::uint64_t epoch,
+                                      std::vector<std::uint64_t> pages) {
+  std::uint64_t header[3] = {0, pages.size(), epoch};
+  static_assert(sizeof header == kAnswerHeaderBytes);
+  const std::size_t room = (out.size() - sizeof header) / sizeof(std::uint64_t);
+  if (pages.size() > room) header[0] = next_cursor_++;
+  std::memcpy(out.data(), header, sizeof header);
+  Reply r = list_chunk(out.subspan(sizeof header), pages, 0);
+  if (header[0]) long_lists_[header[0]] = std::move(pages);
+  return static_cast<std::uint32_t>(sizeof header + r.length);
+}
+
 void Coherence::finish_acquire(std::uint32_t slot, std::uint64_t epoch,
                                const std::vector<std::uint64_t>& pages) {
   // The applied epoch advances only when the program has invalidated the
   // pages (channel header acquired_epoch): another thread's acquire
   // meanwhile must list them too.
-  std::vector<std::uint64_t> mine;
-  mine.reserve(pages.size());
-  for (std::uint64_t p : pages)
-    if (valid_page(p) && heap_.geometry().home_of_page(p) != self_) mine.push_back(p);  // home: current
-  auto out = channel_.payload(slot);
-  std::uint64_t header[3] = {0, mine.size(), epoch};
-  const std::size_t room = (out.size() - sizeof header) / sizeof(std::uint64_t);
-  if (mine.size() > room) {
-    header[0] = next_cursor_++;
-  }
-  std::memcpy(out.data(), header, sizeof header);
-  Reply r = list_chunk(out.subspan(sizeof header), mine, 0);
-  if (header[0]) long_lists_[header[0]] = std::move(mine);
-  channel_.complete(slot, Reply{0, static_cast<std::uint32_t>(sizeof header + r.length)});
+  channel_.complete(slot, Reply{0, write_answer(channel_.payload(slot), epoch, not_homed_here(pages))});
 }
 
 Reply Coherence::acquire_more(std::span<const unsigned char> request, std::span<unsigned char> reply) {
@@ -350,8 +378,7 @@ void Coherence::barrier_released(std::uint64_t generation, const wire::Notices& 
   ++counters_.barriers;
   std::uint32_t slot = *barrier_slot_;
   barrier_slot_.reset();
-  if (self_ == 0) finish_acquire(slot, log_.epoch(), log_.since(applied_epoch(), self_));
-  else answer_acquire(slot);
+  answer_acquire(slot);
 }
 
 Reply Coherence::remote_free(std::span<const unsigned char> request) {

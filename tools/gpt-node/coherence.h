@@ -70,6 +70,12 @@ class Coherence {
   // A token arrived: its takers must see notices up to `epoch`; `notices`
   // (from node 0) may already bring them.
   void token_arrived(std::uint64_t epoch, const wire::Notices& notices);
+  // Writes the answer to the acquire of a token that came from afar into
+  // `slot`'s payload, if this node has the notices it needs and they fit in
+  // `max_bytes` (the kLock reply then carries it: no kAcquire call).
+  // Returns the answer's length.
+  [[nodiscard]] std::optional<std::uint32_t> answer_token_acquire(std::uint32_t slot,
+                                                                  std::size_t max_bytes);
   // Releases `pages` (kUnlockReleased) for a lock token managed by
   // `manager` that is to leave this node: `token_may_leave` runs as soon as
   // the token can go without overtaking the release. When every diff and
@@ -118,8 +124,20 @@ class Coherence {
   void finish_release(std::uint64_t release_id, std::uint64_t epoch);
   void finish_acquire(std::uint32_t slot, std::uint64_t epoch,
                       const std::vector<std::uint64_t>& pages);
-  // Answers an acquire from the notices received from node 0.
+  // The notices the program has not applied yet (node 0: from its log).
+  struct Unapplied {
+    std::uint64_t epoch;
+    std::vector<std::uint64_t> pages;
+  };
+  [[nodiscard]] Unapplied unapplied();
+  void count_answered_here();
+  // Answers an acquire from them.
   void answer_acquire(std::uint32_t slot);
+  [[nodiscard]] std::vector<std::uint64_t> not_homed_here(const std::vector<std::uint64_t>& pages) const;
+  // An acquire answer (channel.h kAcquire): u64 cursor, total, epoch, pages.
+  static constexpr std::size_t kAnswerHeaderBytes = 24;
+  std::uint32_t write_answer(std::span<unsigned char> out, std::uint64_t epoch,
+                             std::vector<std::uint64_t> pages);
   // Notices from node 0 (any message): kept until applied; page copies kept
   // until read, replaced or outdated.
   void absorb(const wire::Notices& notices);

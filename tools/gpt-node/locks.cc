@@ -67,8 +67,7 @@ std::optional<Reply> Locks::on_request(std::uint32_t slot, channel::Op op,
     case channel::Op::kTryLock:
       if (l.have_token && !l.held && !l.recall_pending && !l.flushing && l.waiters.empty()) {
         l.held = true;
-        bool afar = std::exchange(l.token_from_afar, false);
-        return Reply{afar ? channel::kLockFromAfar : 0, 0};
+        return granted(slot, std::exchange(l.token_from_afar, false));
       }
       if (op == channel::Op::kTryLock) {
         if (!l.have_token) request_token(lock, l);
@@ -113,8 +112,10 @@ std::optional<Reply> Locks::on_request(std::uint32_t slot, channel::Op op,
 void Locks::token_released(std::uint64_t lock) {
   TakeOver take(*this, lock);
   Local& l = take.local();
-  if (!l.have_token || l.held || l.flushing) return;  // gone, or in use again
-  if (l.recall_pending) hand_over(lock, l);
+  if (!l.have_token || l.held) return;  // gone, or in use again
+  // Our release covers this node's writes: a flush asked of the service
+  // thread is done too.
+  if (l.recall_pending || l.flushing) hand_over(lock, l);
   else if (!l.waiters.empty()) grant_local(l);
 }
 
@@ -152,8 +153,13 @@ void Locks::grant_local(Local& l) {
   l.waiters.pop_front();
   deadlines_.erase(slot);
   l.held = true;
-  bool afar = std::exchange(l.token_from_afar, false);
-  channel_.complete(slot, Reply{afar ? channel::kLockFromAfar : 0, 0});
+  channel_.complete(slot, granted(slot, std::exchange(l.token_from_afar, false)));
+}
+
+Reply Locks::granted(std::uint32_t slot, bool from_afar) {
+  if (!from_afar) return Reply{0, 0};
+  auto answer = coherence_.answer_token_acquire(slot, channel::kLockAnswerBytes);
+  return Reply{channel::kLockFromAfar, answer.value_or(0)};
 }
 
 void Locks::give_back(std::uint64_t lock, Local& l) {

@@ -79,6 +79,9 @@ class Locks {
   void give_back(std::uint64_t lock, Local& l);   // asks the program to flush first
   void hand_over(std::uint64_t lock, Local& l);   // after the flush: LockReturn
   void grant_local(Local& l);
+  // The reply to a lock call that got the token; from afar, with the
+  // acquire's answer when this node can give it.
+  [[nodiscard]] Reply granted(std::uint32_t slot, bool from_afar);
   // A kUnlockReleased's release lets the token go.
   void token_released(std::uint64_t lock);
   // Manager side.

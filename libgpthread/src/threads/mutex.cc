@@ -50,7 +50,13 @@ Holder* find(std::uintptr_t m, bool create) {
   return nullptr;
 }
 
-int lock_call(channel::Op op, const void* m, std::int64_t timeout_ns = -1) {
+// The token's acquire answer a lock reply may carry.
+struct LockAnswer {
+  std::uint64_t words[channel::kLockAnswerBytes / sizeof(std::uint64_t)];
+  std::uint32_t length = 0;
+};
+
+int lock_call(channel::Op op, const void* m, std::int64_t timeout_ns = -1, LockAnswer* answer = nullptr) {
   struct {
     std::uint64_t lock;
     std::uint32_t manager, zero;
@@ -58,7 +64,18 @@ int lock_call(channel::Op op, const void* m, std::int64_t timeout_ns = -1) {
   } req{reinterpret_cast<std::uintptr_t>(m), manager_of(m), 0, timeout_ns};
   channel::Client client(rt::state().channel);
   const std::size_t size = op == channel::Op::kTimedLock ? sizeof req : 16;
-  return client.call(op, &req, size, nullptr, 0).status;
+  auto r = client.call(op, &req, size, answer ? answer->words : nullptr, answer ? sizeof answer->words : 0);
+  if (answer) answer->length = r.length;
+  return r.status;
+}
+
+// Releases this node's writes and unlocks `m` in one call (kUnlockReleased).
+int release_and_unlock(const void* m) {
+  struct {
+    std::uint64_t lock;
+    std::uint32_t manager, zero;
+  } req{reinterpret_cast<std::uintptr_t>(m), manager_of(m), 0};
+  return galloc::release_and_unlock(&req, sizeof req);
 }
 
 Tcb* self() { return reinterpret_cast<Tcb*>(pthread_self()); }
@@ -80,14 +97,21 @@ inline __attribute__((always_inline)) bool give_fast(const void* m) {
 // Takes the lock's token for this thread: fast, or through the agent.
 inline __attribute__((always_inline)) int take(const void* m, bool try_only, const struct timespec* abstime) {
   int status = take_fast(m);
-  if (status < 0)
-    status = try_only ? lock_call(channel::Op::kTryLock, m)
-             : abstime ? lock_call(channel::Op::kTimedLock, m, ns_until(abstime))
-                       : lock_call(channel::Op::kLock, m);
+  if (status >= 0) {
+    if (status == channel::kLockFromAfar) galloc::acquire_token();
+    return 0;
+  }
+  LockAnswer answer;
+  status = try_only ? lock_call(channel::Op::kTryLock, m, -1, &answer)
+           : abstime ? lock_call(channel::Op::kTimedLock, m, ns_until(abstime), &answer)
+                     : lock_call(channel::Op::kLock, m, -1, &answer);
   if (status == -EBUSY) return EBUSY;
   if (status == -ETIMEDOUT) return ETIMEDOUT;
   if (status < 0) return EINVAL;
-  if (status == channel::kLockFromAfar) galloc::acquire_token();
+  if (status == channel::kLockFromAfar) {
+    if (answer.length) galloc::apply_acquire_answer(answer.words, answer.length);
+    else galloc::acquire_token();
+  }
   return 0;
 }
 
@@ -100,13 +124,8 @@ inline __attribute__((always_inline)) int give(const void* m) {
   // (no flush request, and for a lock node 0 manages, without waiting for
   // the release's acknowledgement).
   channel::LockEntry* e = channel::find_lock(rt::state().channel->locks, reinterpret_cast<std::uintptr_t>(m));
-  if (e && (e->state.load(std::memory_order_acquire) & channel::lock_bits::kRecall)) {
-    struct {
-      std::uint64_t lock;
-      std::uint32_t manager, zero;
-    } req{reinterpret_cast<std::uintptr_t>(m), manager_of(m), 0};
-    return galloc::release_and_unlock(&req, sizeof req) == 0 ? 0 : EPERM;
-  }
+  if (e && (e->state.load(std::memory_order_acquire) & channel::lock_bits::kRecall))
+    return release_and_unlock(m) == 0 ? 0 : EPERM;
   return lock_call(channel::Op::kUnlock, m) == 0 ? 0 : EPERM;
 }
 
