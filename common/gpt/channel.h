@@ -48,10 +48,11 @@ enum class Op : std::uint32_t {
   kAcquire = 4,    // req: nothing, or u32 token: 1 when acquiring a lock
                    // token that came from another node (the agent may answer
                    // without asking node 0, see docs/coherence.md). reply:
-                   // u64 cursor, u64 total, u64 epoch, then the first u64
-                   // pages[] written by other nodes since the epoch this node
-                   // applied (Header::acquired_epoch); kAcquireMore fetches
-                   // the rest.
+                   // u64 cursor, u64 total, u64 epoch, u64 copies, then the
+                   // first u64 pages[] written by other nodes since the epoch
+                   // this node applied (Header::acquired_epoch); kAcquireMore
+                   // fetches the rest. Then u64 copy_pages[copies] and their
+                   // bytes: current copies of some listed pages (from node 0).
   kRemoteFree = 6,  // req: u32 home, u32 0, u64 pointers[] to free at `home`
                     // (their memory is home's). One-way: reply at once.
   kReleaseForBarrier = 7,  // kRelease whose write notices ride on the next
@@ -117,10 +118,9 @@ enum class Op : std::uint32_t {
 
 
 // kLock/kTryLock status: the token came from another node; acquire. The
-// reply may carry the acquire's answer already (kAcquire's reply format, at
-// most kLockAnswerBytes): then the program applies it without a kAcquire.
+// reply may carry the acquire's whole answer already (kAcquire's reply
+// format, no cursor): then the program applies it without a kAcquire.
 inline constexpr std::int32_t kLockFromAfar = 1;
-inline constexpr std::size_t kLockAnswerBytes = 2048;
 
 struct alignas(64) SlotHeader {
   std::atomic<std::uint32_t> state;
@@ -168,6 +168,7 @@ struct alignas(64) Header {
   std::atomic<std::uint64_t> remote_free_batches;  // messages carrying them
   std::atomic<std::uint64_t> remote_frees_received;
   std::atomic<std::uint64_t> bad_remote_frees;
+  std::atomic<std::uint64_t> copies_installed;  // page copies an acquire installed
   // Counters the agent keeps, for the application to read (galloc_stats).
   std::atomic<std::uint64_t> acquires_answered_here;  // no message to node 0
   std::atomic<std::uint64_t> fetches_from_copies;     // faults served by page copies

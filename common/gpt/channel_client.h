@@ -51,8 +51,25 @@ class Client {
   // As above, the request being `head` followed by `body`.
   [[nodiscard]] CallResult call(Op op, const void* head, std::size_t head_len, const void* body,
                                 std::size_t body_len, void* reply, std::size_t reply_cap) const {
+    CallResult r{-7, 0};
+    call_in_place(op, head, head_len, body, body_len,
+                  [&](std::int32_t status, unsigned char* payload, std::uint32_t length) {
+                    r = {status, length < reply_cap ? length : static_cast<std::uint32_t>(reply_cap)};
+                    if (r.length) std::memcpy(reply, payload, r.length);
+                  });
+    return r;
+  }
+
+  // As above, but the reply is handed to `on_reply(status, payload,
+  // length)` where it lies, in the slot, before the slot is freed: for
+  // replies too big to copy onto a stack. `on_reply` may write the payload
+  // and make other calls. Returns false (and does not call it) for a
+  // request larger than a slot.
+  template <class OnReply>
+  bool call_in_place(Op op, const void* head, std::size_t head_len, const void* body,
+                     std::size_t body_len, OnReply&& on_reply) const {
     const std::size_t request_len = head_len + body_len;
-    if (request_len > kSlotPayload) return {-7, 0};
+    if (request_len > kSlotPayload) return false;
     Slot& slot = claim();
     slot.h.op = static_cast<std::uint32_t>(op);
     slot.h.length = static_cast<std::uint32_t>(request_len);
@@ -69,11 +86,11 @@ class Client {
       if (s == kReply) break;
       futex::wait(&slot.h.state, s);
     }
-    CallResult r{slot.h.status, slot.h.length < reply_cap ? slot.h.length
-                                                          : static_cast<std::uint32_t>(reply_cap)};
-    if (r.length) std::memcpy(reply, slot.payload, r.length);
+    const std::uint32_t length = slot.h.length <= kSlotPayload ? slot.h.length
+                                                              : static_cast<std::uint32_t>(kSlotPayload);
+    on_reply(slot.h.status, slot.payload, length);
     slot.h.state.store(static_cast<std::uint32_t>(SlotState::kFree), std::memory_order_release);
-    return r;
+    return true;
   }
 
   [[nodiscard]] Layout* layout() const { return layout_; }

@@ -50,7 +50,8 @@ struct galloc_stats {
   unsigned long long remote_free_batches;   /* messages that carried them */
   unsigned long long remote_frees_received; /* frees of our memory done by other nodes */
   unsigned long long acquires_answered_here; /* lock acquires that needed no message to node 0 */
-  unsigned long long fetches_from_copies;    /* pages read from copies sent with write notices */
+  unsigned long long fetches_from_copies;    /* faults served from page copies sent with notices */
+  unsigned long long copies_installed;       /* page copies installed by acquires (no fault) */
 };
 void galloc_get_stats(struct galloc_stats* out);
 

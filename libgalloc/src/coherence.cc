@@ -18,6 +18,8 @@ namespace gpt::galloc {
 namespace {
 
 constexpr std::size_t kPagesPerCall = channel::kSlotPayload / sizeof(std::uint64_t);
+// An entry of an acquire answer's list whose page got its copy instead.
+constexpr std::uint64_t kInstalled = ~std::uint64_t{0};
 
 channel::Header& header() { return rt::state().channel->header; }
 
@@ -29,6 +31,7 @@ channel::Header& header() { return rt::state().channel->header; }
 // Invalidates one page unless it is dirty; returns false if it was dirty
 // (its writes must be released first).
 bool invalidate(std::uint64_t page) {
+  if (page == kInstalled) return true;
   std::uint32_t was = claim(page, bit(kValid));
   if (was == kInvalid) return true;
   if (was == kDirty) return false;
@@ -88,6 +91,7 @@ void release_with(ReleaseCall& call) {
     if (last) call.status = r.status;
     if (r.status != 0 && !(last && call.head)) agent_failed("release", r.status);
   }
+  s.content_generation.fetch_add(1, std::memory_order_acq_rel);
   for (std::uint64_t i = 0; i < n; ++i) settle(s.flushing[i], kValid);
 }
 
@@ -169,6 +173,68 @@ static void invalidate_all(const std::uint64_t* pages, std::uint64_t n) {
   }
 }
 
+// Installs the page copies an acquire answer carries (docs/coherence.md,
+// "page copies") and marks them kInstalled in the answer's list, so they
+// are not invalidated. A copy is stale for this node if a release, fetch or
+// install here moved the page on since `generation` was read (before the
+// call): then it is skipped and the page invalidated as usual.
+static void install_copies(std::uint64_t* pages, std::uint64_t count, const std::uint64_t* copy_pages,
+                           const std::byte* bytes, std::uint64_t copies, std::uint64_t generation) {
+  GlobalSpace& s = space();
+  Held<FutexLock> no_release_meanwhile(s.release_lock);
+  for (std::uint64_t c = 0; c < copies; ++c) {
+    if (s.content_generation.load(std::memory_order_acquire) != generation) return;
+    const std::uint64_t page = copy_pages[c];
+    std::uint64_t* listed = nullptr;
+    for (std::uint64_t i = 0; i < count && !listed; ++i)
+      if (pages[i] == page) listed = &pages[i];
+    if (!listed || page >= s.geometry.page_count() || s.geometry.home_of_page(page) == s.self) continue;
+    std::uint32_t was = kValid;
+    if (!try_claim(page, kValid)) {
+      was = kInvalid;
+      if (!try_claim(page, kInvalid)) continue;  // dirty or busy: invalidate it as usual
+    }
+    // A fetch that settled just before our claim bumped the generation
+    // first: look again now that nobody else can change the page.
+    if (s.content_generation.load(std::memory_order_acquire) != generation) {
+      settle(page, was);
+      return;
+    }
+    protect(page, PROT_READ | PROT_WRITE);
+    std::memcpy(s.page_address(page), bytes + c * region::kPageSize, region::kPageSize);
+    protect(page, PROT_READ);
+    generation = s.content_generation.fetch_add(1, std::memory_order_acq_rel) + 1;
+    settle(page, kValid);
+    *listed = kInstalled;
+    header().copies_installed.fetch_add(1, std::memory_order_relaxed);
+  }
+}
+
+// The first reply to an acquire (channel.h kAcquire): u64 cursor, total,
+// epoch, copies; u64 pages[]; u64 copy_pages[copies]; the copies' bytes.
+struct Answer {
+  std::uint64_t cursor = 0, total = 0, epoch = 0, listed = 0;
+};
+
+static Answer apply_answer(unsigned char* payload, std::uint32_t length, std::uint64_t generation,
+                           const char* what) {
+  constexpr std::size_t kHeader = 4 * sizeof(std::uint64_t);
+  constexpr std::size_t kPerCopy = sizeof(std::uint64_t) + region::kPageSize;
+  if (length < kHeader) agent_failed(what, -EPROTO);
+  std::uint64_t h[4];
+  std::memcpy(h, payload, sizeof h);
+  const std::uint64_t copies = h[3];
+  if (copies > (length - kHeader) / kPerCopy) agent_failed(what, -EPROTO);
+  const std::uint64_t listed = (length - kHeader - copies * kPerCopy) / sizeof(std::uint64_t);
+  // The slot payload is 64-byte aligned, and so are these u64 arrays.
+  auto* pages = reinterpret_cast<std::uint64_t*>(payload + kHeader);
+  const std::uint64_t* copy_pages = pages + listed;
+  const auto* bytes = reinterpret_cast<const std::byte*>(copy_pages + copies);
+  if (copies) install_copies(pages, listed, copy_pages, bytes, copies, generation);
+  invalidate_all(pages, listed);
+  return Answer{h[0], h[1], h[2], listed};
+}
+
 // Only now may the agent stop listing pages noticed up to `epoch` to this
 // node's acquires.
 static void mark_applied(std::uint64_t epoch) {
@@ -179,42 +245,42 @@ static void mark_applied(std::uint64_t epoch) {
   }
 }
 
+std::uint64_t copy_generation() { return space().content_generation.load(std::memory_order_acquire); }
+
 // Asks the agent for the write notices (kAcquire, or kBarrier which waits
 // for every node first) and invalidates the pages they name. A long list
-// comes in several replies (kAcquireMore).
+// comes in several replies (kAcquireMore). Replies are read in the slot.
 static void acquire_with(channel::Op op, const char* what, bool token) {
   header().acquires.fetch_add(1, std::memory_order_relaxed);
   channel::Client client(rt::state().channel);
-  // The list lives on the stack: 16 KiB, within any thread's stack.
-  std::uint64_t buf[kPagesPerCall];
+  const std::uint64_t generation = copy_generation();
   const std::uint32_t token_flag = 1;
-  auto r = token ? client.call(op, &token_flag, sizeof token_flag, buf, sizeof buf)
-                 : client.call(op, nullptr, 0, buf, sizeof buf);
-  if (r.status < 0 || r.length < 3 * sizeof(std::uint64_t)) agent_failed(what, r.status);
-  const std::uint64_t cursor = buf[0], total = buf[1], epoch = buf[2];
-  std::uint64_t got = r.length / sizeof(std::uint64_t) - 3;
-  std::uint64_t done = 0;
-  invalidate_all(buf + 3, got);
-  done += got;
-  while (done < total) {
-    std::uint64_t req[2] = {cursor, done};
-    auto more = client.call(channel::Op::kAcquireMore, req, sizeof req, buf, sizeof buf);
-    if (more.status < 0 || more.length == 0) agent_failed(what, more.status);
-    got = more.length / sizeof(std::uint64_t);
-    invalidate_all(buf, got);
-    done += got;
+  Answer a;
+  (void)client.call_in_place(op, token ? &token_flag : nullptr, token ? sizeof token_flag : 0, nullptr, 0,
+                             [&](std::int32_t status, unsigned char* payload, std::uint32_t length) {
+                               if (status < 0) agent_failed(what, status);
+                               a = apply_answer(payload, length, generation, what);
+                             });
+  for (std::uint64_t done = a.listed; done < a.total;) {
+    std::uint64_t req[2] = {a.cursor, done};
+    (void)client.call_in_place(channel::Op::kAcquireMore, req, sizeof req, nullptr, 0,
+                               [&](std::int32_t status, unsigned char* payload, std::uint32_t length) {
+                                 if (status < 0 || length == 0) agent_failed(what, status);
+                                 const std::uint64_t got = length / sizeof(std::uint64_t);
+                                 invalidate_all(reinterpret_cast<std::uint64_t*>(payload), got);
+                                 done += got;
+                               });
   }
-  mark_applied(epoch);
+  mark_applied(a.epoch);
 }
 
-void apply_acquire_answer(const std::uint64_t* answer, std::size_t length) {
+void apply_acquire_answer(unsigned char* answer, std::uint32_t length, std::uint64_t generation) {
   if (!space().coherent) return;
   header().acquires.fetch_add(1, std::memory_order_relaxed);
-  const std::uint64_t words = length / sizeof(std::uint64_t);
-  if (words < 3 || answer[0] != 0 || answer[1] != words - 3)
-    rt::die("internal error: a lock reply carried a malformed acquire answer", 134);
-  invalidate_all(answer + 3, words - 3);
-  mark_applied(answer[2]);
+  Answer a = apply_answer(answer, length, generation, "acquire");
+  if (a.cursor != 0 || a.listed != a.total)
+    rt::die("internal error: a lock reply carried a partial acquire answer", 134);
+  mark_applied(a.epoch);
 }
 
 void acquire() {

@@ -12,9 +12,11 @@ void acquire();
 // The acquire of a lock token that came from another node: it needs only
 // the notices the token's holders saw, often already at the agent.
 void acquire_token();
-// Applies the acquire answer a kLock reply carried (channel.h
-// kLockAnswerBytes), instead of acquire_token().
-void apply_acquire_answer(const std::uint64_t* answer, std::size_t length);
+// Applies the acquire answer a kLock reply carried (in the slot, so page
+// copies are read where they lie), instead of acquire_token().
+// `generation` is copy_generation() from before the lock call.
+void apply_acquire_answer(unsigned char* answer, std::uint32_t length, std::uint64_t generation);
+[[nodiscard]] std::uint64_t copy_generation();
 void barrier_all();
 // Releases, then unlocks a lock token (kUnlockReleased with the given
 // request, the pages appended) in the same call to the agent, which may

@@ -79,6 +79,7 @@ bool handle_fault(std::uintptr_t address, bool is_write) {
              try_claim(page + n, kInvalid))
         ++n;
       const std::uint64_t got = fetch(page, n);
+      s.content_generation.fetch_add(1, std::memory_order_acq_rel);  // before the pages settle
       if (sys::call(SYS_mprotect, sys::arg(first), static_cast<long>(got * region::kPageSize), PROT_READ) != 0)
         rt::die("mprotect of global pages failed (too many mappings? see vm.max_map_count)", 134);
       for (std::uint64_t i = 0; i < got; ++i) settle(page + i, kValid);
@@ -86,6 +87,7 @@ bool handle_fault(std::uintptr_t address, bool is_write) {
       return true;
     }
     (void)fetch(page, 1);
+    s.content_generation.fetch_add(1, std::memory_order_acq_rel);
   } else if (!is_write) {
     // Valid and readable: another thread already served this fault.
     settle(page, kValid);

@@ -35,6 +35,11 @@ struct GlobalSpace {
   std::uint64_t dirty_count = 0;
   std::uint64_t* flushing = nullptr;  // release()'s copy, guarded by release_lock
   FutexLock release_lock;
+  // Bumped whenever page contents may have moved on without an acquire (a
+  // release, a fetch, a copy installed): a page copy an acquire answer
+  // brought is installed only if this did not move since the call was made
+  // (docs/coherence.md, "page copies").
+  std::atomic<std::uint64_t> content_generation{0};
 
   [[nodiscard]] bool contains(const void* p) const {
     return geometry.contains(reinterpret_cast<std::uintptr_t>(p));

@@ -261,11 +261,12 @@ void Coherence::answer_acquire(std::uint32_t slot) {
   finish_acquire(slot, u.epoch, u.pages);
 }
 
-std::optional<std::uint32_t> Coherence::answer_token_acquire(std::uint32_t slot, std::size_t max_bytes) {
+std::optional<std::uint32_t> Coherence::answer_token_acquire(std::uint32_t slot) {
   if (self_ != 0 && token_required_ > known_epoch_) return std::nullopt;
   Unapplied u = unapplied();
   std::vector<std::uint64_t> mine = not_homed_here(u.pages);
-  if (kAnswerHeaderBytes + mine.size() * sizeof(std::uint64_t) > max_bytes) return std::nullopt;
+  if (kAnswerHeaderBytes + mine.size() * sizeof(std::uint64_t) > channel_.payload(slot).size())
+    return std::nullopt;  // a long list: the program asks (kAcquire, kAcquireMore)
   if (self_ != 0) count_answered_here();
   return write_answer(channel_.payload(slot), u.epoch, std::move(mine));
 }
@@ -333,14 +334,38 @@ std::vector<std::uint64_t> Coherence::not_homed_here(const std::vector<std::uint
 
 std::uint32_t Coherence::write_answer(std::span<unsigned char> out, std::uint64_t epoch,
                                       std::vector<std::uint64_t> pages) {
-  std::uint64_t header[3] = {0, pages.size(), epoch};
+  std::uint64_t header[4] = {0, pages.size(), epoch, 0};
   static_assert(sizeof header == kAnswerHeaderBytes);
   const std::size_t room = (out.size() - sizeof header) / sizeof(std::uint64_t);
-  if (pages.size() > room) header[0] = next_cursor_++;
+  std::vector<std::uint64_t> copies;
+  if (pages.size() > room) {
+    header[0] = next_cursor_++;
+  } else {
+    // Copies of listed pages ride along where they fit: the program
+    // installs them instead of faulting on them.
+    std::size_t left = out.size() - sizeof header - pages.size() * sizeof(std::uint64_t);
+    for (std::uint64_t p : pages) {
+      if (copies.size() == wire::kMaxUpdatePages || left < sizeof p + region::kPageSize) break;
+      if (!updates_.contains(p)) continue;
+      copies.push_back(p);
+      left -= sizeof p + region::kPageSize;
+    }
+    header[3] = copies.size();
+  }
   std::memcpy(out.data(), header, sizeof header);
   Reply r = list_chunk(out.subspan(sizeof header), pages, 0);
+  std::size_t at = sizeof header + r.length;
+  if (!copies.empty()) {
+    std::memcpy(out.data() + at, copies.data(), copies.size() * sizeof(std::uint64_t));
+    at += copies.size() * sizeof(std::uint64_t);
+    for (std::uint64_t p : copies) {
+      std::memcpy(out.data() + at, updates_.at(p).data(), region::kPageSize);
+      at += region::kPageSize;
+    }
+    counters_.copies_answered += copies.size();
+  }
   if (header[0]) long_lists_[header[0]] = std::move(pages);
-  return static_cast<std::uint32_t>(sizeof header + r.length);
+  return static_cast<std::uint32_t>(at);
 }
 
 void Coherence::finish_acquire(std::uint32_t slot, std::uint64_t epoch,

@@ -42,6 +42,7 @@ struct CoherenceCounters {
   std::uint64_t acquires_answered_here = 0;  // no message to node 0
   std::uint64_t updates_sent = 0;           // page copies riding on notices (node 0)
   std::uint64_t fetches_from_updates = 0;   // fetches served from such copies
+  std::uint64_t copies_answered = 0;        // copies sent to the program with an acquire
   std::uint64_t barriers = 0;
   std::uint64_t remote_frees_forwarded = 0;  // sent to their homes
   std::uint64_t remote_frees_delivered = 0;  // put in our program's inbox
@@ -72,10 +73,9 @@ class Coherence {
   void token_arrived(std::uint64_t epoch, const wire::Notices& notices);
   // Writes the answer to the acquire of a token that came from afar into
   // `slot`'s payload, if this node has the notices it needs and they fit in
-  // `max_bytes` (the kLock reply then carries it: no kAcquire call).
-  // Returns the answer's length.
-  [[nodiscard]] std::optional<std::uint32_t> answer_token_acquire(std::uint32_t slot,
-                                                                  std::size_t max_bytes);
+  // one reply (the kLock reply then carries it: no kAcquire call). Returns
+  // the answer's length.
+  [[nodiscard]] std::optional<std::uint32_t> answer_token_acquire(std::uint32_t slot);
   // Releases `pages` (kUnlockReleased) for a lock token managed by
   // `manager` that is to leave this node: `token_may_leave` runs as soon as
   // the token can go without overtaking the release. When every diff and
@@ -134,8 +134,9 @@ class Coherence {
   // Answers an acquire from them.
   void answer_acquire(std::uint32_t slot);
   [[nodiscard]] std::vector<std::uint64_t> not_homed_here(const std::vector<std::uint64_t>& pages) const;
-  // An acquire answer (channel.h kAcquire): u64 cursor, total, epoch, pages.
-  static constexpr std::size_t kAnswerHeaderBytes = 24;
+  // An acquire answer (channel.h kAcquire): u64 cursor, total, epoch,
+  // copies; pages; the copies' pages and bytes.
+  static constexpr std::size_t kAnswerHeaderBytes = 32;
   std::uint32_t write_answer(std::span<unsigned char> out, std::uint64_t epoch,
                              std::vector<std::uint64_t> pages);
   // Notices from node 0 (any message): kept until applied; page copies kept

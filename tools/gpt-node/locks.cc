@@ -158,7 +158,7 @@ void Locks::grant_local(Local& l) {
 
 Reply Locks::granted(std::uint32_t slot, bool from_afar) {
   if (!from_afar) return Reply{0, 0};
-  auto answer = coherence_.answer_token_acquire(slot, channel::kLockAnswerBytes);
+  auto answer = coherence_.answer_token_acquire(slot);
   return Reply{channel::kLockFromAfar, answer.value_or(0)};
 }
 

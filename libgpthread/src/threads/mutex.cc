@@ -50,13 +50,9 @@ Holder* find(std::uintptr_t m, bool create) {
   return nullptr;
 }
 
-// The token's acquire answer a lock reply may carry.
-struct LockAnswer {
-  std::uint64_t words[channel::kLockAnswerBytes / sizeof(std::uint64_t)];
-  std::uint32_t length = 0;
-};
-
-int lock_call(channel::Op op, const void* m, std::int64_t timeout_ns = -1, LockAnswer* answer = nullptr) {
+// A lock call. A token from afar may come with its acquire's answer, which
+// is applied where it lies in the reply: *answered says so.
+int lock_call(channel::Op op, const void* m, std::int64_t timeout_ns = -1, bool* answered = nullptr) {
   struct {
     std::uint64_t lock;
     std::uint32_t manager, zero;
@@ -64,9 +60,17 @@ int lock_call(channel::Op op, const void* m, std::int64_t timeout_ns = -1, LockA
   } req{reinterpret_cast<std::uintptr_t>(m), manager_of(m), 0, timeout_ns};
   channel::Client client(rt::state().channel);
   const std::size_t size = op == channel::Op::kTimedLock ? sizeof req : 16;
-  auto r = client.call(op, &req, size, answer ? answer->words : nullptr, answer ? sizeof answer->words : 0);
-  if (answer) answer->length = r.length;
-  return r.status;
+  const std::uint64_t generation = answered ? galloc::copy_generation() : 0;
+  int result = -EINVAL;
+  (void)client.call_in_place(op, &req, size, nullptr, 0,
+                             [&](std::int32_t status, unsigned char* reply, std::uint32_t length) {
+                               result = status;
+                               if (answered && status == channel::kLockFromAfar && length > 0) {
+                                 galloc::apply_acquire_answer(reply, length, generation);
+                                 *answered = true;
+                               }
+                             });
+  return result;
 }
 
 // Releases this node's writes and unlocks `m` in one call (kUnlockReleased).
@@ -101,17 +105,14 @@ inline __attribute__((always_inline)) int take(const void* m, bool try_only, con
     if (status == channel::kLockFromAfar) galloc::acquire_token();
     return 0;
   }
-  LockAnswer answer;
-  status = try_only ? lock_call(channel::Op::kTryLock, m, -1, &answer)
-           : abstime ? lock_call(channel::Op::kTimedLock, m, ns_until(abstime), &answer)
-                     : lock_call(channel::Op::kLock, m, -1, &answer);
+  bool answered = false;
+  status = try_only ? lock_call(channel::Op::kTryLock, m, -1, &answered)
+           : abstime ? lock_call(channel::Op::kTimedLock, m, ns_until(abstime), &answered)
+                     : lock_call(channel::Op::kLock, m, -1, &answered);
   if (status == -EBUSY) return EBUSY;
   if (status == -ETIMEDOUT) return ETIMEDOUT;
   if (status < 0) return EINVAL;
-  if (status == channel::kLockFromAfar) {
-    if (answer.length) galloc::apply_acquire_answer(answer.words, answer.length);
-    else galloc::acquire_token();
-  }
+  if (status == channel::kLockFromAfar && !answered) galloc::acquire_token();
   return 0;
 }
 
