@@ -32,22 +32,25 @@ static volatile unsigned char* g_home0;
 int main(void) {
   int me = gpt_node_id();
   int nodes = gpt_node_count();
-  if (me == 0) g_home0 = calloc(4096, PAGE);
+  if (me == 0) g_home0 = calloc(8192, PAGE);
   gpt_barrier_all();
   volatile unsigned char* home0 = g_home0;
   double samples[256];
 
-  /* 1. One remote read fault: node 0 rewrites the page each round, so node
-   *    1's acquire invalidates it and the next read fetches it. */
+  /* 1. One remote read fault: node 0 writes a page node 1 never read, so
+   *    node 1's acquire invalidates it (and gets no copy of it: copies go
+   *    only to nodes that fetched the page before) and the next read
+   *    fetches it. 16 pages apart: a read fault fetches up to 8. */
   const int rounds = 200;
   for (int r = 0; r < rounds; ++r) {
-    if (me == 0) home0[0] = (unsigned char)r;
+    volatile unsigned char* fresh = home0 + (4096 + 16 * (size_t)r) * PAGE;
+    if (me == 0) fresh[0] = (unsigned char)(r + 1);
     gpt_barrier_all();
     if (me == 1) {
       double t0 = now_us();
-      unsigned v = home0[0];
+      unsigned v = fresh[0];
       double t1 = now_us();
-      if (v != (unsigned char)r) { fprintf(stderr, "bad value\n"); return 1; }
+      if (v != (unsigned char)(r + 1)) { fprintf(stderr, "bad value\n"); return 1; }
       if (r < 256) samples[r] = t1 - t0;
     }
     gpt_barrier_all();
