@@ -43,11 +43,12 @@ enum class Op : std::uint32_t {
                    // reply: nothing (all of them), or u64 n: only the first
                    // n (>= 1) are in (copies the agent had).
   kRelease = 3,    // req: u64 pages[], write-protected by the caller. The agent
-                   // sends their diffs home, waits for the acks, posts the
-                   // write notices; reply: u64 epoch.
-  kAcquire = 4,    // req: nothing, or u32 token: 1 when acquiring a lock
-                   // token that came from another node (the agent may answer
-                   // without asking node 0, see docs/coherence.md). reply:
+                   // sends their diffs home and the write notices to node 0;
+                   // it replies once nothing can overtake them (u64 epoch,
+                   // 0 if node 0 has not numbered them yet).
+  kAcquire = 4,    // req: nothing, or u32 synced: 1 after a lock token from
+                   // another node or a barrier departure (the agent may
+                   // answer without asking node 0, docs/coherence.md). reply:
                    // u64 cursor, u64 total, u64 epoch, u64 copies, then the
                    // first u64 pages[] written by other nodes since the epoch
                    // this node applied (Header::acquired_epoch); kAcquireMore
@@ -55,8 +56,6 @@ enum class Op : std::uint32_t {
                    // bytes: current copies of some listed pages (from node 0).
   kRemoteFree = 6,  // req: u32 home, u32 0, u64 pointers[] to free at `home`
                     // (their memory is home's). One-way: reply at once.
-  kReleaseForBarrier = 7,  // kRelease whose write notices ride on the next
-                           // kBarrier's arrival instead of being posted.
   // Threads (docs/threads.md). A thread is named by its control block's
   // global address (u64 tcb).
   kSpawn = 8,       // req: u32 node, u32 slot, u64 tcb [, u64 detached]. Node runs the thread;

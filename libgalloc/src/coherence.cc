@@ -45,7 +45,7 @@ bool invalidate(std::uint64_t page) {
 
 namespace {
 
-// One release: `op` (kRelease, kReleaseForBarrier or kUnlockReleased, whose
+// One release: `op` (kRelease or kUnlockReleased, whose
 // request starts with `head`) for the last pages, kRelease for any before.
 struct ReleaseCall {
   channel::Op op;
@@ -287,13 +287,13 @@ void acquire() {
   if (space().coherent) acquire_with(channel::Op::kAcquire, "acquire", false);
 }
 
-void acquire_token() {
+void acquire_synced() {
   if (space().coherent) acquire_with(channel::Op::kAcquire, "acquire", true);
 }
 
 void barrier_all() {
   if (!space().coherent) return;
-  release_on_private(channel::Op::kReleaseForBarrier);
+  release_on_private(channel::Op::kRelease);
   acquire_with(channel::Op::kBarrier, "barrier", false);
 }
 

@@ -9,12 +9,13 @@ namespace gpt::galloc {
 
 void release();
 void acquire();
-// The acquire of a lock token that came from another node: it needs only
-// the notices the token's holders saw, often already at the agent.
-void acquire_token();
-// Applies the acquire answer a kLock reply carried (in the slot, so page
-// copies are read where they lie), instead of acquire_token().
-// `generation` is copy_generation() from before the lock call.
+// The acquire after a synchronisation whose messages carried the epoch of
+// the notices it needs (a lock token from another node, a barrier's
+// departure): often the agent has them already and asks nobody.
+void acquire_synced();
+// Applies the acquire answer a kLock or kBarrierWait reply carried (in the
+// slot, so page copies are read where they lie), instead of
+// acquire_synced(). `generation` is copy_generation() from before the call.
 void apply_acquire_answer(unsigned char* answer, std::uint32_t length, std::uint64_t generation);
 [[nodiscard]] std::uint64_t copy_generation();
 void barrier_all();

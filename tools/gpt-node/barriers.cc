@@ -1,6 +1,7 @@
 #include "barriers.h"
 
 #include <cerrno>
+#include <algorithm>
 #include <cstring>
 
 #include "log.h"
@@ -9,8 +10,8 @@
 namespace gpt::node {
 
 Barriers::Barriers(wire::NodeId self, std::uint32_t node_count, net::MessageGate& gate,
-                   ChannelServer& channel)
-    : self_(self), node_count_(node_count), gate_(gate), channel_(channel) {}
+                   ChannelServer& channel, Coherence& coherence)
+    : self_(self), node_count_(node_count), gate_(gate), channel_(channel), coherence_(coherence) {}
 
 std::optional<Reply> Barriers::on_request(std::uint32_t slot, std::span<const unsigned char> request) {
   std::uint64_t barrier;
@@ -22,8 +23,9 @@ std::optional<Reply> Barriers::on_request(std::uint32_t slot, std::span<const un
   if (manager >= node_count_ || count == 0) return Reply{-EINVAL, 0};
   std::uint64_t id = next_request_++;
   waiting_[id] = slot;
-  if (manager == self_) arrive(barrier, count, Arrival{self_, id});
-  else if (!gate_.send(manager, wire::BarrierWaitRequest{id, barrier, count}))
+  const std::uint64_t epoch = coherence_.sync_epoch();  // the program released first
+  if (manager == self_) arrive(barrier, count, Arrival{self_, id, epoch});
+  else if (!gate_.send(manager, wire::BarrierWaitRequest{id, barrier, count, epoch}))
     util::log_line("cannot reach barrier manager node " + std::to_string(manager));
   return std::nullopt;
 }
@@ -34,20 +36,28 @@ void Barriers::arrive(std::uint64_t barrier, std::uint32_t count, Arrival who) {
   if (list.size() < count) return;
   std::vector<Arrival> all = std::move(list);
   arrived_.erase(barrier);
+  std::uint64_t epoch = 0;
+  for (const Arrival& a : all) epoch = std::max(epoch, coherence_.settled_epoch(a.epoch));
   // The last to arrive is the serial thread (any one is allowed).
   for (std::size_t i = 0; i < all.size(); ++i) {
     std::uint32_t serial = i + 1 == all.size() ? 1 : 0;
-    if (all[i].node == self_) done(all[i].request, serial);
-    else if (!gate_.send(all[i].node, wire::BarrierWaitDone{all[i].request, serial}))
+    if (all[i].node == self_) {
+      coherence_.sync_arrived(epoch, {});
+      done(all[i].request, serial);
+    } else if (!gate_.send(all[i].node, wire::BarrierWaitDone{all[i].request, serial, epoch,
+                                                              coherence_.notices_for(all[i].node)})) {
       util::log_line("cannot release a barrier waiter on node " + std::to_string(all[i].node));
+    }
   }
 }
 
 void Barriers::done(std::uint64_t request, std::uint32_t serial) {
   auto it = waiting_.find(request);
   if (it == waiting_.end()) return;
-  channel_.complete(it->second, Reply{static_cast<std::int32_t>(serial), 0});
+  const std::uint32_t slot = it->second;
   waiting_.erase(it);
+  auto answer = coherence_.answer_synced_acquire(slot);
+  channel_.complete(slot, Reply{static_cast<std::int32_t>(serial), answer.value_or(0)});
 }
 
 bool Barriers::on_message(const wire::Envelope& env) {
@@ -58,6 +68,7 @@ bool Barriers::on_message(const wire::Envelope& env) {
                           return true;
                         },
                         [&](const wire::BarrierWaitDone& m) {
+                          coherence_.sync_arrived(m.epoch, m.notices);
                           done(m.request, m.serial);
                           return true;
                         },

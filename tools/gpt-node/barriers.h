@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "channel_server.h"
+#include "coherence.h"
 #include "message_gate.h"
 #include "wire.h"
 
@@ -19,7 +20,8 @@ namespace gpt::node {
 
 class Barriers {
  public:
-  Barriers(wire::NodeId self, std::uint32_t node_count, net::MessageGate& gate, ChannelServer& channel);
+  Barriers(wire::NodeId self, std::uint32_t node_count, net::MessageGate& gate, ChannelServer& channel,
+           Coherence& coherence);
 
   [[nodiscard]] std::optional<Reply> on_request(std::uint32_t slot, std::span<const unsigned char> request);
   bool on_message(const wire::Envelope& env);
@@ -28,14 +30,18 @@ class Barriers {
   struct Arrival {
     wire::NodeId node;
     std::uint64_t request;
+    std::uint64_t epoch;  // of the notices its node saw
   };
   void arrive(std::uint64_t barrier, std::uint32_t count, Arrival who);
+  // A waiter here may leave: its reply carries the acquire's answer when
+  // this node has the notices up to the barrier's epoch.
   void done(std::uint64_t request, std::uint32_t serial);
 
   wire::NodeId self_;
   std::uint32_t node_count_;
   net::MessageGate& gate_;
   ChannelServer& channel_;
+  Coherence& coherence_;
   std::uint64_t next_request_ = 1;
   std::map<std::uint64_t, std::uint32_t> waiting_;  // our requests -> slots
   std::map<std::uint64_t, std::vector<Arrival>> arrived_;  // manager side

@@ -42,8 +42,7 @@ std::optional<Reply> Coherence::on_request(std::uint32_t slot, channel::Op op,
                                            std::span<unsigned char> reply) {
   switch (op) {
     case channel::Op::kFetchPage: return fetch(slot, request);
-    case channel::Op::kRelease: return release(slot, request, false);
-    case channel::Op::kReleaseForBarrier: return release(slot, request, true);
+    case channel::Op::kRelease: return release(slot, request);
     case channel::Op::kAcquire: return acquire(slot, request);
     case channel::Op::kAcquireMore: return acquire_more(request, reply);
     case channel::Op::kBarrier: return barrier(slot);
@@ -86,24 +85,16 @@ std::optional<Reply> Coherence::fetch(std::uint32_t slot, std::span<const unsign
   return std::nullopt;
 }
 
-std::optional<Reply> Coherence::release_for_token(std::uint32_t slot,
-                                                  std::span<const unsigned char> pages,
-                                                  wire::NodeId manager, std::int32_t status,
-                                                  std::function<void()> token_may_leave) {
-  return release(slot, pages, false, manager, status, std::move(token_may_leave));
-}
-
 std::optional<Reply> Coherence::release(std::uint32_t slot, std::span<const unsigned char> request,
-                                        bool for_barrier, std::optional<wire::NodeId> token_manager,
-                                        std::int32_t status, std::function<void()> token_may_leave) {
+                                        std::int32_t status, std::function<void()> then) {
   std::vector<std::uint64_t> pages = read_pages(request);
   for (std::uint64_t p : pages)
     if (!valid_page(p)) return Reply{-EFAULT, 0};
   std::uint64_t rel_id = next_request_++;
   Release& rel = releases_[rel_id];
   rel.slot = slot;
-  rel.for_barrier = for_barrier;
   rel.status = status;
+  rel.then = std::move(then);
 
   std::map<wire::NodeId, wire::DiffBatch> batches;
   std::array<std::byte, diff::max_encoded_size()> buf;
@@ -124,18 +115,13 @@ std::optional<Reply> Coherence::release(std::uint32_t slot, std::span<const unsi
     ++counters_.diffs_sent;
     counters_.diff_bytes_sent += n;
   }
-  // Node 0's diffs go last, with the notices, unless the notices ride on a
-  // barrier arrival instead.
-  if (!for_barrier && self_ != 0) {
+  // Node 0's diffs go last, with the notices.
+  if (self_ != 0) {
     if (auto it = batches.find(0); it != batches.end()) {
       rel.to_origin = std::move(it->second);
       batches.erase(it);
     }
   }
-  // The token may leave right behind a release that goes to node 0 alone
-  // when node 0 is where the token goes.
-  const bool ordered = token_manager && *token_manager == 0 && self_ != 0 && batches.empty();
-  if (!ordered) rel.token_may_leave = std::move(token_may_leave);
   for (auto& [home, batch] : batches) {
     std::uint64_t id = next_request_++;
     batch.request = id;
@@ -144,19 +130,6 @@ std::optional<Reply> Coherence::release(std::uint32_t slot, std::span<const unsi
     send(home, batch);
   }
   if (rel.acks_due == 0) post_notices(rel_id);
-  if (ordered) {
-    // Everything went to node 0, and the token follows it there: the
-    // program goes on now, and until node 0 acknowledges, messages to other
-    // nodes wait (MessageGate::hold_all_but).
-    if (auto it = releases_.find(rel_id); it != releases_.end()) {
-      it->second.answered = true;
-      gate_.hold_all_but(0);
-      const std::uint64_t no_epoch_yet = 0;
-      std::memcpy(channel_.payload(slot).data(), &no_epoch_yet, sizeof no_epoch_yet);
-      channel_.complete(slot, Reply{status, sizeof no_epoch_yet});
-    }
-    if (token_may_leave) token_may_leave();
-  }
   return std::nullopt;
 }
 
@@ -173,11 +146,6 @@ void Coherence::post_notices(std::uint64_t rel_id) {
     return;
   }
   counters_.notices_posted += rel.pages.size();
-  if (rel.for_barrier) {
-    barrier_notices_.insert(barrier_notices_.end(), rel.pages.begin(), rel.pages.end());
-    finish_release(rel_id, 0);
-    return;
-  }
   if (self_ == 0) {
     finish_release(rel_id, log_.log(self_, rel.pages));
     return;
@@ -190,6 +158,16 @@ void Coherence::post_notices(std::uint64_t rel_id) {
   batch.request = id;
   batch.notices = rel.pages;
   send(0, batch);
+  // From here on node 0 has this release before anything else we send it,
+  // and until it acknowledges, our messages to other nodes wait
+  // (MessageGate::hold_all_but): the program may go on at once.
+  rel.answered = true;
+  ++unacknowledged_;
+  gate_.hold_all_but(0);
+  const std::uint64_t no_epoch_yet = 0;
+  std::memcpy(channel_.payload(rel.slot).data(), &no_epoch_yet, sizeof no_epoch_yet);
+  channel_.complete(rel.slot, Reply{rel.status, sizeof no_epoch_yet});
+  if (auto then = std::exchange(rel.then, {})) then();
 }
 
 void Coherence::finish_release(std::uint64_t rel_id, std::uint64_t epoch) {
@@ -198,38 +176,43 @@ void Coherence::finish_release(std::uint64_t rel_id, std::uint64_t epoch) {
   std::uint32_t slot = it->second.slot;
   std::int32_t status = it->second.status;
   const bool answered = it->second.answered;
-  std::function<void()> token_may_leave = std::move(it->second.token_may_leave);
+  std::function<void()> then = std::move(it->second.then);
   releases_.erase(it);
   released_epoch_ = std::max(released_epoch_, epoch);
-  if (token_may_leave) token_may_leave();
   if (answered) {
-    gate_.end_hold();
+    --unacknowledged_;
+    gate_.end_hold();  // after released_epoch_: what it lets out may say so
     return;
   }
+  if (then) then();
   std::memcpy(channel_.payload(slot).data(), &epoch, sizeof epoch);
   channel_.complete(slot, Reply{status, sizeof epoch});
 }
 
-// req: u32 token (1: the acquire of a lock token that came from another
-// node, which needs the notices up to the epoch tokens arrived with; 0: any
-// other acquire, which needs all of them: ask node 0).
+// req: u32 synced (1: the acquire after a lock token or barrier departure,
+// which needs the notices up to the epochs those arrived with; 0: any other
+// acquire, which needs all of them: ask node 0).
 std::optional<Reply> Coherence::acquire(std::uint32_t slot, std::span<const unsigned char> request) {
-  std::uint32_t token = 0;
-  if (request.size() == sizeof token) std::memcpy(&token, request.data(), sizeof token);
+  std::uint32_t synced = 0;
+  if (request.size() == sizeof synced) std::memcpy(&synced, request.data(), sizeof synced);
   else if (!request.empty()) return Reply{-EINVAL, 0};
   if (self_ == 0) {
     answer_acquire(slot);
     return std::nullopt;
   }
-  if (token && token_required_ <= known_epoch_) {
+  if (synced && answerable_here()) {
     count_answered_here();
     answer_acquire(slot);
     return std::nullopt;
   }
   std::uint64_t id = next_request_++;
-  pending_[id] = Pending{Pending::kAcquire, slot, 0, 0, 0};
+  pending_[id] = Pending{Pending::kAcquire, slot, unknown_epochs_, 0, 0};
   send(0, wire::NoticeQuery{id});
   return std::nullopt;
+}
+
+bool Coherence::answerable_here() const {
+  return unknown_epochs_ == unknown_epochs_answered_ && sync_required_ <= known_epoch_;
 }
 
 void Coherence::count_answered_here() {
@@ -261,8 +244,8 @@ void Coherence::answer_acquire(std::uint32_t slot) {
   finish_acquire(slot, u.epoch, u.pages);
 }
 
-std::optional<std::uint32_t> Coherence::answer_token_acquire(std::uint32_t slot) {
-  if (self_ != 0 && token_required_ > known_epoch_) return std::nullopt;
+std::optional<std::uint32_t> Coherence::answer_synced_acquire(std::uint32_t slot) {
+  if (self_ != 0 && !answerable_here()) return std::nullopt;
   Unapplied u = unapplied();
   std::vector<std::uint64_t> mine = not_homed_here(u.pages);
   if (kAnswerHeaderBytes + mine.size() * sizeof(std::uint64_t) > channel_.payload(slot).size())
@@ -287,9 +270,16 @@ void Coherence::absorb(const wire::Notices& n) {
   known_epoch_ = std::max(known_epoch_, n.epoch);
 }
 
-std::uint64_t Coherence::token_epoch() const {
+std::uint64_t Coherence::sync_epoch() const {
   if (self_ == 0) return log_.epoch();
+  if (unacknowledged_ > 0) return wire::kEpochUnknown;  // node 0 has not numbered it yet
   return std::max(known_epoch_, released_epoch_);
+}
+
+std::uint64_t Coherence::settled_epoch(std::uint64_t epoch) const {
+  // Node 0 processed the sender's release before its message (one
+  // connection): its log's epoch covers it.
+  return epoch == wire::kEpochUnknown && self_ == 0 ? log_.epoch() : epoch;
 }
 
 wire::Notices Coherence::notices_for(wire::NodeId node) {
@@ -297,9 +287,15 @@ wire::Notices Coherence::notices_for(wire::NodeId node) {
   return bundle_for(node);
 }
 
-void Coherence::token_arrived(std::uint64_t epoch, const wire::Notices& notices) {
+void Coherence::sync_arrived(std::uint64_t epoch, const wire::Notices& notices) {
   absorb(notices);
-  token_required_ = std::max(token_required_, epoch);
+  if (epoch != wire::kEpochUnknown) {
+    sync_required_ = std::max(sync_required_, epoch);
+    return;
+  }
+  // A release whose epoch its sender did not know yet: node 0 has logged it
+  // (the message waited for that), so the next answer node 0 gives covers it.
+  if (self_ != 0) ++unknown_epochs_;
 }
 
 wire::Notices Coherence::bundle_for(wire::NodeId node) {
@@ -391,9 +387,8 @@ std::optional<Reply> Coherence::barrier(std::uint32_t slot) {
   if (barrier_slot_) return Reply{-EBUSY, 0};  // one barrier per node at a time
   barrier_slot_ = slot;
   std::uint64_t generation = ++barrier_generation_;
-  std::vector<std::uint64_t> notices = std::exchange(barrier_notices_, {});
-  if (self_ == 0) barrier_arrival(self_, generation, notices);
-  else send(0, wire::BarrierArrive{generation, std::move(notices)});
+  if (self_ == 0) barrier_arrival(self_, generation);
+  else send(0, wire::BarrierArrive{generation});
   return std::nullopt;
 }
 
@@ -439,10 +434,8 @@ void Coherence::drain_inbox_overflow() {
 
 // ---- node 0: write-notice log and barrier ---------------------------------------
 
-void Coherence::barrier_arrival(wire::NodeId node, std::uint64_t generation,
-                                const std::vector<std::uint64_t>& pages) {
-  // Logged now, before anyone leaves: every departing node sees them.
-  if (!pages.empty()) log_.log(node, pages);
+void Coherence::barrier_arrival(wire::NodeId node, std::uint64_t generation) {
+  (void)node;  // every node released (and node 0 logged it) before arriving
   if (++barrier_arrivals_[generation] < node_count_) return;
   barrier_arrivals_.erase(generation);
   // Everyone has released: each node leaves with the notices it lacks.
@@ -551,7 +544,11 @@ bool Coherence::on_message(const wire::Envelope& env) {
           },
           [&](const wire::NoticeList& m) {
             absorb(m.notices);
-            if (auto p = take(m.request, Pending::kAcquire)) answer_acquire(p->slot);
+            if (auto p = take(m.request, Pending::kAcquire)) {
+              // Asked after those unknown epochs arrived: they are covered.
+              unknown_epochs_answered_ = std::max(unknown_epochs_answered_, p->release);
+              answer_acquire(p->slot);
+            }
             return true;
           },
           [&](const wire::RemoteFrees& m) {
@@ -559,7 +556,7 @@ bool Coherence::on_message(const wire::Envelope& env) {
             return true;
           },
           [&](const wire::BarrierArrive& m) {
-            if (self_ == 0) barrier_arrival(from, m.generation, m.pages);
+            if (self_ == 0) barrier_arrival(from, m.generation);
             return true;
           },
           [&](const wire::BarrierRelease& m) {

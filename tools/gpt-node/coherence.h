@@ -62,31 +62,32 @@ class Coherence {
 
   [[nodiscard]] const CoherenceCounters& counters() const { return counters_; }
 
-  // Lock tokens (locks.cc). The epoch a token carries when it leaves this
-  // node: its holders here saw the notices up to it.
-  [[nodiscard]] std::uint64_t token_epoch() const;
-  // Node 0, granting a token to `node`: the notices that node lacks (empty
-  // elsewhere, and for node 0 itself).
+  // Synchronisation that carries epochs (lock tokens, pthread barriers).
+  // The epoch a message leaving this node carries: the threads here saw
+  // the notices up to it, their releases included.
+  [[nodiscard]] std::uint64_t sync_epoch() const;
+  // Node 0, granting a token or ending a barrier for `node`: the notices
+  // that node lacks (empty elsewhere, and for node 0 itself).
   [[nodiscard]] wire::Notices notices_for(wire::NodeId node);
-  // A token arrived: its takers must see notices up to `epoch`; `notices`
-  // (from node 0) may already bring them.
-  void token_arrived(std::uint64_t epoch, const wire::Notices& notices);
-  // Writes the answer to the acquire of a token that came from afar into
-  // `slot`'s payload, if this node has the notices it needs and they fit in
-  // one reply (the kLock reply then carries it: no kAcquire call). Returns
-  // the answer's length.
-  [[nodiscard]] std::optional<std::uint32_t> answer_token_acquire(std::uint32_t slot);
-  // Releases `pages` (kUnlockReleased) for a lock token managed by
-  // `manager` that is to leave this node: `token_may_leave` runs as soon as
-  // the token can go without overtaking the release. When every diff and
-  // the notices go to node 0 and node 0 manages the lock, that is at once:
-  // node 0 receives the release before the token (one connection keeps the
-  // order). Otherwise it runs once the release is acknowledged. The program
-  // is answered (with `status`) when the release is complete.
-  [[nodiscard]] std::optional<Reply> release_for_token(std::uint32_t slot,
-                                                       std::span<const unsigned char> pages,
-                                                       wire::NodeId manager, std::int32_t status,
-                                                       std::function<void()> token_may_leave);
+  // A token arrived or a barrier ended: the threads it lets go must see
+  // notices up to `epoch`; `notices` (from node 0) may already bring them.
+  void sync_arrived(std::uint64_t epoch, const wire::Notices& notices);
+  // Writes the answer to such a thread's acquire into `slot`'s payload, if
+  // this node has the notices it needs and they fit in one reply (the kLock
+  // or kBarrierWait reply then carries it: no kAcquire call). Returns the
+  // answer's length.
+  [[nodiscard]] std::optional<std::uint32_t> answer_synced_acquire(std::uint32_t slot);
+  // Releases `pages` (kRelease, kUnlockReleased). `then` runs, and the
+  // program is answered (with `status`), as soon as the release cannot be
+  // overtaken: once the last diffs and the notices are on their way to node
+  // 0 (everything this node sends node 0 later arrives after them, and
+  // what it sends others waits for node 0's acknowledgement). Node 0's own
+  // releases complete at once.
+  [[nodiscard]] std::optional<Reply> release(std::uint32_t slot, std::span<const unsigned char> request,
+                                             std::int32_t status = 0, std::function<void()> then = {});
+  // At the manager of a lock or barrier: the epoch a message said, made
+  // definite where possible (node 0 knows what an unknown one was).
+  [[nodiscard]] std::uint64_t settled_epoch(std::uint64_t epoch) const;
   // Moves frees that did not fit the program's inbox into it (call often).
   void drain_inbox_overflow();
 
@@ -95,25 +96,21 @@ class Coherence {
     std::uint32_t slot;
     std::vector<std::uint64_t> pages;
     std::uint32_t acks_due = 0;
-    bool for_barrier = false;  // keep the notices for the barrier arrival
     // Diffs for node 0's pages: sent last, with the notices (one round trip).
     wire::DiffBatch to_origin;
     std::int32_t status = 0;                  // the program's reply status
     bool answered = false;                    // the program was answered early
-    std::function<void()> token_may_leave;    // run when the release completes
+    std::function<void()> then;               // run when it cannot be overtaken
   };
   struct Pending {
     enum Kind { kFetch, kReleaseDiffs, kReleaseNotice, kAcquire } kind;
     std::uint32_t slot = 0;
-    std::uint64_t release = 0;  // for the release kinds
+    std::uint64_t release = 0;  // for the release kinds; kAcquire: unknown epochs so far
     std::uint64_t page = 0;     // for kFetch: first page
     std::uint32_t count = 0;    // for kFetch: pages
   };
 
   std::optional<Reply> fetch(std::uint32_t slot, std::span<const unsigned char> request);
-  std::optional<Reply> release(std::uint32_t slot, std::span<const unsigned char> request,
-                               bool for_barrier, std::optional<wire::NodeId> token_manager = {},
-                               std::int32_t status = 0, std::function<void()> token_may_leave = {});
   std::optional<Reply> acquire(std::uint32_t slot, std::span<const unsigned char> request);
   Reply acquire_more(std::span<const unsigned char> request, std::span<unsigned char> reply);
   std::optional<Reply> barrier(std::uint32_t slot);
@@ -148,8 +145,7 @@ class Coherence {
 
   // Node 0: the notices for `node` with copies of some of their pages.
   wire::Notices bundle_for(wire::NodeId node);
-  void barrier_arrival(wire::NodeId node, std::uint64_t generation,
-                       const std::vector<std::uint64_t>& pages);
+  void barrier_arrival(wire::NodeId node, std::uint64_t generation);
   void barrier_released(std::uint64_t generation, const wire::Notices& notices);
 
   void send(wire::NodeId to, const wire::Message& m);
@@ -175,11 +171,18 @@ class Coherence {
   std::vector<Received> received_;
   std::uint64_t known_epoch_ = 0;
   std::uint64_t released_epoch_ = 0;   // our own latest release's notices
-  std::uint64_t token_required_ = 0;   // the newest epoch a token arrived with
+  std::uint64_t sync_required_ = 0;   // the newest epoch a token arrived with
+  // Releases answered before node 0 numbered them: while there are any, the
+  // epoch this node's messages carry is unknown (wire::kEpochUnknown).
+  std::uint32_t unacknowledged_ = 0;
+  // Tokens/departures that arrived with an unknown epoch, and how many of
+  // them a node-0 answer asked for later has covered.
+  std::uint64_t unknown_epochs_ = 0;
+  std::uint64_t unknown_epochs_answered_ = 0;
+  [[nodiscard]] bool answerable_here() const;
   std::unordered_map<std::uint64_t, std::vector<std::byte>> updates_;  // page copies
 
   std::vector<std::uint64_t> inbox_overflow_;
-  std::vector<std::uint64_t> barrier_notices_;  // from kReleaseForBarrier
   // Notice lists too long for one reply, by cursor (kAcquireMore).
   std::map<std::uint64_t, std::vector<std::uint64_t>> long_lists_;
   std::uint64_t next_cursor_ = 1;

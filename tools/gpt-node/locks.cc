@@ -98,8 +98,8 @@ std::optional<Reply> Locks::on_request(std::uint32_t slot, channel::Op op,
         l.held = false;
         if (!l.recall_pending && !l.waiters.empty()) grant_local(l);
       }
-      return coherence_.release_for_token(slot, request.subspan(16), l.manager, mine ? 0 : -EPERM,
-                                          [this, lock] { token_released(lock); });
+      return coherence_.release(slot, request.subspan(16), mine ? 0 : -EPERM,
+                                [this, lock] { token_released(lock); });
     }
     case channel::Op::kLockFlushed:
       if (l.flushing) hand_over(lock, l);
@@ -158,7 +158,7 @@ void Locks::grant_local(Local& l) {
 
 Reply Locks::granted(std::uint32_t slot, bool from_afar) {
   if (!from_afar) return Reply{0, 0};
-  auto answer = coherence_.answer_token_acquire(slot);
+  auto answer = coherence_.answer_synced_acquire(slot);
   return Reply{channel::kLockFromAfar, answer.value_or(0)};
 }
 
@@ -176,7 +176,7 @@ void Locks::hand_over(std::uint64_t lock, Local& l) {
   l.have_token = false;
   l.recall_pending = false;
   ++handoffs_;
-  to(l.manager, wire::LockReturn{lock, coherence_.token_epoch()});
+  to(l.manager, wire::LockReturn{lock, coherence_.sync_epoch()});
   if (!l.waiters.empty()) request_token(lock, l);  // our own waiters queue again
 }
 
@@ -202,7 +202,8 @@ void Locks::grant(std::uint64_t lock, const Managed& m, wire::NodeId to_node) {
 
 void Locks::on_return(std::uint64_t lock, std::uint64_t epoch) {
   Managed& m = managed_[lock];
-  m.epoch = std::max(m.epoch, epoch);
+  // The last holder saw what earlier ones did (it acquired their epoch).
+  m.epoch = coherence_.settled_epoch(epoch);
   m.owner.reset();
   m.recalled = false;
   if (m.queue.empty()) return;
@@ -219,7 +220,7 @@ void Locks::on_return(std::uint64_t lock, std::uint64_t epoch) {
 
 void Locks::on_grant(const wire::LockGrant& grant) {
   const std::uint64_t lock = grant.lock;
-  coherence_.token_arrived(grant.epoch, grant.notices);
+  coherence_.sync_arrived(grant.epoch, grant.notices);
   TakeOver take(*this, lock);
   Local& l = take.local();
   l.have_token = true;

@@ -165,8 +165,11 @@ struct Writer {
   void operator()(const CondSignal& m) { ar(m.cond, m.all); }
   void operator()(const CondEnqueued& m) { ar(m.request); }
   void operator()(const CondEnqueue& m) { ar(m.request, m.cond); }
-  void operator()(const BarrierWaitRequest& m) { ar(m.request, m.barrier, m.count); }
-  void operator()(const BarrierWaitDone& m) { ar(m.request, m.serial); }
+  void operator()(const BarrierWaitRequest& m) { ar(m.request, m.barrier, m.count, m.epoch); }
+  void operator()(const BarrierWaitDone& m) {
+    ar(m.request, m.serial, m.epoch);
+    save_notices(ar, m.notices);
+  }
   void operator()(const LockReturn& m) { ar(m.lock, m.epoch); }
   void operator()(const LockRecall& m) { ar(m.lock); }
   void operator()(const LockGrant& m) {
@@ -174,10 +177,7 @@ struct Writer {
     save_notices(ar, m.notices);
   }
   void operator()(const LockRequest& m) { ar(m.lock); }
-  void operator()(const BarrierArrive& m) {
-    ar(m.generation);
-    save_sized(ar, m.pages);
-  }
+  void operator()(const BarrierArrive& m) { ar(m.generation); }
   void operator()(const BarrierRelease& m) {
     ar(m.generation);
     save_notices(ar, m.notices);
@@ -276,8 +276,11 @@ struct Reader {
   void operator()(CondSignal& m) { ar(m.cond, m.all); }
   void operator()(CondEnqueued& m) { ar(m.request); }
   void operator()(CondEnqueue& m) { ar(m.request, m.cond); }
-  void operator()(BarrierWaitRequest& m) { ar(m.request, m.barrier, m.count); }
-  void operator()(BarrierWaitDone& m) { ar(m.request, m.serial); }
+  void operator()(BarrierWaitRequest& m) { ar(m.request, m.barrier, m.count, m.epoch); }
+  void operator()(BarrierWaitDone& m) {
+    ar(m.request, m.serial, m.epoch);
+    load_notices(ar, in, m.notices);
+  }
   void operator()(LockReturn& m) { ar(m.lock, m.epoch); }
   void operator()(LockRecall& m) { ar(m.lock); }
   void operator()(LockGrant& m) {
@@ -285,10 +288,7 @@ struct Reader {
     load_notices(ar, in, m.notices);
   }
   void operator()(LockRequest& m) { ar(m.lock); }
-  void operator()(BarrierArrive& m) {
-    ar(m.generation);
-    load_sized(ar, in, m.pages, kMaxPagesPerMessage);
-  }
+  void operator()(BarrierArrive& m) { ar(m.generation); }
   void operator()(BarrierRelease& m) {
     ar(m.generation);
     load_notices(ar, in, m.notices);

@@ -118,6 +118,9 @@ struct DiffAck {
 // node 0, and fetched by that node before), so that node reads them again
 // without a fetch. Rides on NoticeList, BarrierRelease and LockGrant.
 inline constexpr std::size_t kMaxUpdatePages = 8;
+// The epoch a lock or barrier message carries when its sender's latest
+// release is not numbered yet: its taker asks node 0.
+inline constexpr std::uint64_t kEpochUnknown = ~std::uint64_t{0};
 struct Notices {
   std::uint64_t epoch = 0;  // 0: carries nothing
   std::vector<std::uint64_t> pages;
@@ -133,11 +136,9 @@ struct NoticeList {
   Notices notices;
 };
 // Node -> barrier manager (node 0): arrived at barrier generation
-// `generation`. `pages` are the write notices of the release that preceded
-// the arrival (they ride here: no round trip of their own).
+// `generation` (its release, sent before, is logged first).
 struct BarrierArrive {
   std::uint64_t generation = 0;
-  std::vector<std::uint64_t> pages;
 };
 // Barrier manager -> each node: everyone arrived at `generation`. Carries
 // that node's write notices (pages others wrote after its `since`), so the
@@ -236,14 +237,20 @@ struct LockReturn {  // holder -> manager: here it is (holders saw notices up to
 };
 
 // ---- pthread barriers: arrivals counted at the barrier's manager -----------
+// Like lock tokens, arrivals carry the epoch of the notices their node saw
+// (its release included) and departures the largest of them, with the
+// notices themselves when node 0 manages the barrier.
 struct BarrierWaitRequest {  // node -> manager: a thread arrived
   std::uint64_t request = 0;
   std::uint64_t barrier = 0;
   std::uint32_t count = 0;  // threads the barrier waits for
+  std::uint64_t epoch = 0;
 };
 struct BarrierWaitDone {  // manager -> node: everyone arrived
   std::uint64_t request = 0;
   std::uint32_t serial = 0;  // 1 for exactly one waiter
+  std::uint64_t epoch = 0;
+  Notices notices;
 };
 
 // ---- condition variables: waiters queued FIFO at the condition's manager --

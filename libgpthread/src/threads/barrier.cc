@@ -79,8 +79,19 @@ GPT_API int pthread_barrier_wait(pthread_barrier_t* b) {
     std::uint32_t manager, count;
   } req{reinterpret_cast<std::uintptr_t>(b), barrier_manager(b), count};
   gpt::channel::Client client(gpt::rt::state().channel);
-  auto r = client.call(gpt::channel::Op::kBarrierWait, &req, sizeof req, nullptr, 0);
-  if (r.status < 0) return EINVAL;
-  gpt::galloc::acquire();
-  return r.status == 1 ? PTHREAD_BARRIER_SERIAL_THREAD : 0;
+  // Departure acquires: the reply often carries the answer already.
+  const std::uint64_t generation = gpt::galloc::copy_generation();
+  int result = -EINVAL;
+  bool answered = false;
+  (void)client.call_in_place(gpt::channel::Op::kBarrierWait, &req, sizeof req, nullptr, 0,
+                             [&](std::int32_t status, unsigned char* reply, std::uint32_t length) {
+                               result = status;
+                               if (status >= 0 && length > 0) {
+                                 gpt::galloc::apply_acquire_answer(reply, length, generation);
+                                 answered = true;
+                               }
+                             });
+  if (result < 0) return EINVAL;
+  if (!answered) gpt::galloc::acquire_synced();
+  return result == 1 ? PTHREAD_BARRIER_SERIAL_THREAD : 0;
 }

@@ -102,7 +102,7 @@ inline __attribute__((always_inline)) bool give_fast(const void* m) {
 inline __attribute__((always_inline)) int take(const void* m, bool try_only, const struct timespec* abstime) {
   int status = take_fast(m);
   if (status >= 0) {
-    if (status == channel::kLockFromAfar) galloc::acquire_token();
+    if (status == channel::kLockFromAfar) galloc::acquire_synced();
     return 0;
   }
   bool answered = false;
@@ -112,7 +112,7 @@ inline __attribute__((always_inline)) int take(const void* m, bool try_only, con
   if (status == -EBUSY) return EBUSY;
   if (status == -ETIMEDOUT) return ETIMEDOUT;
   if (status < 0) return EINVAL;
-  if (status == channel::kLockFromAfar && !answered) galloc::acquire_token();
+  if (status == channel::kLockFromAfar && !answered) galloc::acquire_synced();
   return 0;
 }
 
