@@ -8,8 +8,11 @@
  *   exit      a remote thread prints (unflushed) and calls exit(3).
  *   abort     a remote thread calls abort().
  *   buffers   remote threads fill a 256 KiB global buffer; main, on the origin,
- *             fwrites and writes it to files and reads one back into it:
- *             its pages are not present there after the join, and the
+ *             fwrites and writes it to files and reads one back into it,
+ *             sends it through sockets (send, sendto, sendmsg) and receives
+ *             it (recv, recvfrom, recvmsg) into a buffer another node
+ *             allocated and wrote, and polls descriptors kept there: the
+ *             pages are not present on the origin after the join, and the
  *             calls must neither fail with EFAULT nor come up short.
  *   orphan    a remote thread keeps forwarding writes while main is killed
  *             (SIGKILL): the job must end, not hang.
@@ -24,7 +27,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -219,6 +224,68 @@ static void* fill(void* arg) {
   return NULL;
 }
 
+/* Memory a thread on another node allocated (its home is there) and wrote:
+ * not present on the origin afterwards. */
+enum { kSocketBytes = 48 * 1024 };
+static unsigned char* g_inbox;
+static struct pollfd* g_polled;
+static void* allocate_inbox(void* arg) {
+  (void)arg;
+  free(g_inbox);
+  free(g_polled);
+  g_inbox = malloc(kSocketBytes);
+  memset(g_inbox, 0xee, kSocketBytes);
+  g_polled = calloc(2, sizeof *g_polled);
+  return NULL;
+}
+
+static int received_right(size_t n) {
+  for (size_t i = 0; i < n; ++i)
+    if (g_inbox[i] != (unsigned char)(i * 7 + 3)) return 0;
+  return 1;
+}
+
+static void refill_elsewhere(void) {
+  pthread_t t;
+  pthread_attr_t a;
+  pthread_attr_init(&a);
+  gpt_attr_setnode(&a, gpt_node_count() - 1);
+  pthread_create(&t, &a, allocate_inbox, NULL);
+  pthread_join(t, NULL);
+  run_four_away(fill);
+}
+
+static int sockets(void) {
+  int st[2], dg[2];
+  CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, st) == 0 && socketpair(AF_UNIX, SOCK_DGRAM, 0, dg) == 0, "socketpair");
+  refill_elsewhere();
+  CHECK(send(st[0], g_buffer, kSocketBytes, 0) == kSocketBytes, "send: %s", strerror(errno));
+  CHECK(recv(st[1], g_inbox, kSocketBytes, MSG_WAITALL) == kSocketBytes, "recv: %s", strerror(errno));
+  CHECK(received_right(kSocketBytes), "recv got other bytes");
+  refill_elsewhere();
+  CHECK(sendto(dg[0], g_buffer, 4096, 0, NULL, 0) == 4096, "sendto: %s", strerror(errno));
+  CHECK(recvfrom(dg[1], g_inbox, 4096, 0, NULL, NULL) == 4096, "recvfrom: %s", strerror(errno));
+  CHECK(received_right(4096), "recvfrom got other bytes");
+  refill_elsewhere();
+  struct iovec out[2] = {{g_buffer, kSocketBytes / 2}, {g_buffer + kSocketBytes / 2, kSocketBytes / 2}};
+  struct iovec in[2] = {{g_inbox, kSocketBytes / 2}, {g_inbox + kSocketBytes / 2, kSocketBytes / 2}};
+  struct msghdr send_msg = {.msg_iov = out, .msg_iovlen = 2};
+  struct msghdr recv_msg = {.msg_iov = in, .msg_iovlen = 2};
+  CHECK(sendmsg(st[0], &send_msg, 0) == kSocketBytes, "sendmsg: %s", strerror(errno));
+  CHECK(recvmsg(st[1], &recv_msg, MSG_WAITALL) == kSocketBytes, "recvmsg: %s", strerror(errno));
+  CHECK(received_right(kSocketBytes), "recvmsg got other bytes");
+  refill_elsewhere();
+  g_polled[0].fd = st[1];
+  g_polled[0].events = POLLIN;
+  g_polled[1].fd = dg[1];
+  g_polled[1].events = POLLIN;
+  CHECK(write(st[0], "x", 1) == 1, "write");
+  CHECK(poll(g_polled, 2, 1000) == 1 && (g_polled[0].revents & POLLIN) && g_polled[1].revents == 0,
+        "poll: %s", strerror(errno));
+  for (int i = 0; i < 2; ++i) close(st[i]), close(dg[i]);
+  return 0;
+}
+
 static int buffers(void) {
   g_buffer = malloc(kBufferBytes);
   run_four_away(fill);
@@ -246,7 +313,8 @@ static int buffers(void) {
   struct stat st;
   path_of(path, sizeof path, "buffer-fwrite");
   CHECK(stat(path, &st) == 0 && st.st_size == kBufferBytes, "fwrite's file has %ld bytes", (long)st.st_size);
-  printf("buffers: fwrite, write and read of a global buffer other nodes wrote: ok\n");
+  CHECK(sockets() == 0, "sockets");
+  printf("buffers: fwrite, write, read, sockets and poll on global memory other nodes wrote: ok\n");
   return 0;
 }
 

@@ -6,7 +6,9 @@
 // fault handler brings them in (docs/libc-shim.md). musl programs link
 // with --wrap for these (gpt-cc); glibc programs find them in
 // libgpthread.so before the libc.
+#include <poll.h>
 #include <stdio.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -40,6 +42,23 @@ void touch(const void* p, std::size_t n, bool for_writing) {
 
 void touch_vector(const struct iovec* iov, int count, bool for_writing) {
   for (int i = 0; i < count; ++i) touch(iov[i].iov_base, iov[i].iov_len, for_writing);
+}
+
+// A socket message: the header, the iovecs, the address and the control
+// data (the kernel fills all of them but the iovec array on receive).
+void touch_message(const struct msghdr* m, bool for_writing) {
+  if (!m) return;
+  touch(m, sizeof *m, for_writing);
+  touch(m->msg_iov, m->msg_iovlen * sizeof(struct iovec), false);
+  touch_vector(m->msg_iov, static_cast<int>(m->msg_iovlen), for_writing);
+  touch(m->msg_name, m->msg_namelen, for_writing);
+  touch(m->msg_control, m->msg_controllen, for_writing);
+}
+
+void touch_address(const struct sockaddr* a, const socklen_t* length) {
+  if (!length) return;
+  touch(length, sizeof *length, true);
+  touch(a, *length, true);
 }
 
 }  // namespace
@@ -80,6 +99,16 @@ GPT_TOUCHING(ssize_t, writev, (int fd, const struct iovec* v, int c), (fd, v, c)
 GPT_TOUCHING(ssize_t, readv, (int fd, const struct iovec* v, int c), (fd, v, c), touch_vector(v, c, true))
 GPT_TOUCHING(size_t, fwrite, (const void* b, size_t s, size_t n, FILE* f), (b, s, n, f), touch(b, s * n, false))
 GPT_TOUCHING(size_t, fread, (void* b, size_t s, size_t n, FILE* f), (b, s, n, f), touch(b, s * n, true))
+GPT_TOUCHING(ssize_t, send, (int fd, const void* b, size_t n, int f), (fd, b, n, f), touch(b, n, false))
+GPT_TOUCHING(ssize_t, recv, (int fd, void* b, size_t n, int f), (fd, b, n, f), touch(b, n, true))
+GPT_TOUCHING(ssize_t, sendto,
+             (int fd, const void* b, size_t n, int f, const struct sockaddr* a, socklen_t l),
+             (fd, b, n, f, a, l), (touch(b, n, false), touch(a, l, false)))
+GPT_TOUCHING(ssize_t, recvfrom, (int fd, void* b, size_t n, int f, struct sockaddr* a, socklen_t* l),
+             (fd, b, n, f, a, l), (touch(b, n, true), touch_address(a, l)))
+GPT_TOUCHING(ssize_t, sendmsg, (int fd, const struct msghdr* m, int f), (fd, m, f), touch_message(m, false))
+GPT_TOUCHING(ssize_t, recvmsg, (int fd, struct msghdr* m, int f), (fd, m, f), touch_message(m, true))
+GPT_TOUCHING(int, poll, (struct pollfd* p, nfds_t n, int t), (p, n, t), touch(p, n * sizeof *p, true))
 #ifdef __GLIBC__
 // What glibc's headers turn pread/pwrite into with _FILE_OFFSET_BITS=64.
 GPT_TOUCHING(ssize_t, pwrite64, (int fd, const void* b, size_t n, off_t o), (fd, b, n, o), touch(b, n, false))
