@@ -1,6 +1,9 @@
 #include "global_space.h"
 
+#include "gpt/raw_syscall.h"
+
 #include <errno.h>
+#include <fcntl.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -91,6 +94,24 @@ void share_globals(GlobalSpace& s, int fd) {
 
 GlobalSpace g_space;
 
+// Where the kept memfd descriptor goes: out of the way of programs that
+// count on small descriptor numbers.
+constexpr int kMemoryFdFloor = 900;
+
+void return_to_system(std::uintptr_t address, std::size_t bytes) {
+  GlobalSpace& s = g_space;
+  if (!s.coherent) {
+    (void)sys::call(SYS_madvise, sys::arg(address), static_cast<long>(bytes), MADV_DONTNEED);
+    return;
+  }
+  // The pages are shared with the agent: punch them out of the memfd (an
+  // madvise would need them writable here, and home pages are read-only
+  // until written).
+  if (s.memory_fd >= 0)
+    (void)sys::call(SYS_fallocate, s.memory_fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+                    static_cast<long>(address - s.geometry.base), static_cast<long>(bytes));
+}
+
 void map_global_space() {
   GlobalSpace& s = g_space;
   const rt::RuntimeState& rs = rt::state();
@@ -114,6 +135,7 @@ void map_global_space() {
     if (twins == MAP_FAILED) cannot_map("the twin area", 0, twin_bytes, errno);
     s.twins = static_cast<std::byte*>(twins);
     share_globals(s, h.heap_fd);
+    s.memory_fd = fcntl(h.heap_fd, F_DUPFD_CLOEXEC, kMemoryFdFloor);
     close(h.heap_fd);
   } else {
     heap = mmap(base, s.geometry.heap_bytes, PROT_READ | PROT_WRITE,

@@ -40,6 +40,9 @@ struct GlobalSpace {
   // brought is installed only if this did not move since the call was made
   // (docs/coherence.md, "page copies").
   std::atomic<std::uint64_t> content_generation{0};
+  // The memfd behind the space (a descriptor of its own, far above the
+  // program's usual ones), to give freed memory back; -1 without an agent.
+  int memory_fd = -1;
 
   [[nodiscard]] bool contains(const void* p) const {
     return geometry.contains(reinterpret_cast<std::uintptr_t>(p));
@@ -62,6 +65,9 @@ extern GlobalSpace g_space;  // this process's, in the runtime's own .bss
 // running without an agent). Ends the process with a clear message if the
 // fixed address is taken. Installs the fault handler.
 void map_global_space();
+// Gives the memory of a freed run back to the system (this node is its
+// home): its pages read as zeros afterwards. Best effort.
+void return_to_system(std::uintptr_t address, std::size_t bytes);
 
 // The SIGSEGV handler's work for a fault inside the heap. Returns false if
 // the fault is not a coherence fault (a real bug).

@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cstring>
+
 #include <set>
 #include <vector>
 
@@ -133,6 +135,21 @@ TEST_F(HeapFixture, LargeAllocationsHonourAlignmentAndAreRecycled) {
     EXPECT_EQ(b, steady);
     heap.free_large(reinterpret_cast<std::uintptr_t>(b));
   }
+}
+
+// A big run goes back to the system when freed (here a private mapping:
+// its pages read as zeros again); a small one keeps its memory.
+TEST_F(HeapFixture, BigFreedRunsGoBackToTheSystem) {
+  auto* big = static_cast<unsigned char*>(heap.alloc_large(kReturnBytes, kChunkBytes));
+  auto* small = static_cast<unsigned char*>(heap.alloc_large(kChunkBytes, kChunkBytes));
+  ASSERT_NE(big, nullptr);
+  ASSERT_NE(small, nullptr);
+  std::memset(big, 0xab, kReturnBytes);
+  std::memset(small, 0xcd, kChunkBytes);
+  heap.free_large(reinterpret_cast<std::uintptr_t>(big));
+  heap.free_large(reinterpret_cast<std::uintptr_t>(small));
+  for (std::size_t i = 0; i < kReturnBytes; i += 4096) ASSERT_EQ(big[i], 0) << i;
+  EXPECT_EQ(small[100], 0xcd);
 }
 
 TEST_F(HeapFixture, RemoteFreesAreValidatedBeforeUse) {

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "diag.h"
+#include "global_space.h"
 
 namespace gpt::galloc {
 namespace {
@@ -152,6 +153,9 @@ void NodeHeap::free_large(std::uintptr_t p) {
   Held<FutexLock> hold(chunk_lock_);
   const std::size_t count = value_of(part_.table()[first]);
   for (std::size_t i = 0; i < count; ++i) set_descriptor(first + i, 0);
+  // Big runs go back to the system (like glibc's munmap of mmapped chunks);
+  // before the run is on the free list, so nobody can be using it again.
+  if (count * kChunkBytes >= kReturnBytes) return_to_system(part_.chunk_base(first), count * kChunkBytes);
   if (free_run_count_ < free_run_capacity_)
     free_runs_[free_run_count_++] = FreeRun{static_cast<std::uint32_t>(first), static_cast<std::uint32_t>(count)};
 }

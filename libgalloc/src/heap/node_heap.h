@@ -24,6 +24,9 @@ struct FreeObject {
   std::uint64_t key;
 };
 
+// Large runs at least this big go back to the system when freed.
+inline constexpr std::size_t kReturnBytes = 256 * 1024;
+
 class NodeHeap {
  public:
   void init(const region::Geometry& geometry, std::uint32_t self);
