@@ -38,8 +38,8 @@ namespace detail {
 constexpr auto make_batches() {
   std::array<std::uint32_t, kClassCount> b{};
   for (std::size_t c = 0; c < kClassCount; ++c) {
-    std::size_t n = 8192 / class_size(c);
-    b[c] = static_cast<std::uint32_t>(n < 4 ? 4 : n > 64 ? 64 : n);
+    std::size_t n = 16384 / class_size(c);
+    b[c] = static_cast<std::uint32_t>(n < 4 ? 4 : n > 128 ? 128 : n);
   }
   return b;
 }
