@@ -356,6 +356,43 @@ static int test_handoff(void) {
   return 0;
 }
 
+/* Sequential scans of pages homed at node 0 are read ahead (copies asked
+ * for before the faults); copies read ahead must never outlive a write
+ * another node released, nor hide this node's own. Three rounds: node 0
+ * rewrites every page (round 0) or the even ones; node 1 also writes a
+ * byte of every fifth page; everyone else scans and checks. */
+static int test_scan(void) {
+  enum { kPages = 300 };
+  volatile unsigned char* area = BLOCK(0) + 400 * PAGE;
+  unsigned char expect[kPages];
+  struct galloc_stats before, after;
+  galloc_get_stats(&before);
+  for (int round = 0; round < 3; ++round) {
+    for (int p = 0; p < kPages; ++p) {
+      unsigned char v = (unsigned char)(round * 50 + p % 7 + 1);
+      if (round == 0 || p % 2 == 0) {
+        expect[p] = v;
+        if (me == 0) area[(size_t)p * PAGE] = v;
+      }
+      if (me == 1 && p % 5 == 0) area[(size_t)p * PAGE + 8] = (unsigned char)(round + 1);
+    }
+    gpt_barrier_all();
+    for (int p = 0; p < kPages; ++p) {
+      if (area[(size_t)p * PAGE] != expect[p]) return fail("scan: node 0's byte", (size_t)p, area[(size_t)p * PAGE], expect[p]);
+      if (nodes > 1 && p % 5 == 0 && area[(size_t)p * PAGE + 8] != round + 1)
+        return fail("scan: node 1's byte", (size_t)p, area[(size_t)p * PAGE + 8], (unsigned)round + 1);
+    }
+    gpt_barrier_all();
+  }
+  galloc_get_stats(&after);
+  if (me == 2 && after.fetches_from_copies - before.fetches_from_copies < kPages / 4) {
+    fprintf(stderr, "node 2: scan: only %llu pages came from copies read ahead\n",
+            after.fetches_from_copies - before.fetches_from_copies);
+    return 1;
+  }
+  return 0;
+}
+
 /* A big free gives its memory back to the system: the node's resident
  * memory (its share of the memfd, or anonymous memory without an agent)
  * drops by about the block's size. */
@@ -411,6 +448,7 @@ int main(int argc, char** argv) {
       {"realloc", test_realloc},     {"remote_free", test_remote_free},
       {"globals", test_globals},     {"threads", test_threads},
       {"handoff", test_handoff},     {"large_free", test_large_free},
+      {"scan", test_scan},
   };
   int failures = 0;
   for (size_t t = 0; t < sizeof tests / sizeof tests[0]; ++t) {

@@ -344,6 +344,7 @@ void Agent::print_stats() const {
       " pages_served=" + std::to_string(c.pages_served) +
       " page_copies_sent=" + std::to_string(c.updates_sent) +
       " fetches_from_copies=" + std::to_string(c.fetches_from_updates) +
+      " pages_read_ahead=" + std::to_string(c.pages_read_ahead) +
       " copies_installed=" + std::to_string(h.copies_installed.load()) +
       " diffs_sent=" + std::to_string(c.diffs_sent) +
       " diff_bytes_sent=" + std::to_string(c.diff_bytes_sent) +

@@ -62,16 +62,23 @@ std::optional<Reply> Coherence::fetch(std::uint32_t slot, std::span<const unsign
   for (std::uint64_t p = page; p < page + count; ++p)
     if (!valid_page(p) || heap_.geometry().home_of_page(p) != heap_.geometry().home_of_page(page))
       return Reply{-EFAULT, 0};
-  wire::NodeId home = heap_.geometry().home_of_page(page);
-  if (home == self_) return Reply{0, 0};  // our own pages are always current
-  // Copies that came with write notices serve the leading pages; the
-  // program fetches the rest with its next fault.
-  std::uint64_t copied = 0;
-  for (auto it = updates_.find(page); copied < count && it != updates_.end();
-       it = updates_.find(page + ++copied)) {
-    std::memcpy(heap_.page(page + copied).data(), it->second.data(), region::kPageSize);
-    updates_.erase(it);
+  if (heap_.geometry().home_of_page(page) == self_) return Reply{0, 0};  // always current
+  return serve_fetch(slot, page, count);
+}
+
+// Copies serve the leading pages (the program fetches the rest with its
+// next fault); pages read ahead and still on their way are waited for;
+// anything else comes from the home. A fetch right after the previous one
+// (a sequential scan) asks for the next pages ahead.
+std::optional<Reply> Coherence::serve_fetch(std::uint32_t slot, std::uint64_t page, std::uint64_t count) {
+  const bool sequential = page == last_fetch_end_;
+  last_fetch_end_ = page + count;
+  if (copies_.expected(page)) {
+    ahead_waiters_.push_back(AheadWaiter{slot, page, count});
+    return std::nullopt;
   }
+  const std::uint64_t copied = copies_.install_leading(page, count, heap_);
+  if (sequential) read_ahead(page + count);
   if (copied) {
     counters_.fetches_from_updates += copied;
     channel_.layout().header.fetches_from_copies.store(counters_.fetches_from_updates,
@@ -79,10 +86,36 @@ std::optional<Reply> Coherence::fetch(std::uint32_t slot, std::span<const unsign
     std::memcpy(channel_.payload(slot).data(), &copied, sizeof copied);
     return Reply{0, sizeof copied};
   }
+  const wire::NodeId home = heap_.geometry().home_of_page(page);
   std::uint64_t id = next_request_++;
   pending_[id] = Pending{Pending::kFetch, slot, 0, page, static_cast<std::uint32_t>(count)};
   send(home, wire::PageRequest{id, page, static_cast<std::uint32_t>(count)});
   return std::nullopt;
+}
+
+void Coherence::read_ahead(std::uint64_t from) {
+  // Stay a window ahead of the scan, not further.
+  if (ahead_end_ > from && ahead_end_ - from >= kAheadWindow) return;
+  from = std::max(from, ahead_end_);
+  if (!valid_page(from) || copies_.full()) return;
+  const wire::NodeId home = heap_.geometry().home_of_page(from);
+  if (home == self_) return;
+  std::uint32_t n = 0;
+  while (n < wire::kMaxPagesPerFetch && valid_page(from + n) && heap_.geometry().home_of_page(from + n) == home &&
+         !copies_.has(from + n) && !copies_.expected(from + n))
+    ++n;
+  if (n == 0) return;
+  for (std::uint32_t i = 0; i < n; ++i) copies_.expect(from + i);
+  ahead_end_ = from + n;
+  std::uint64_t id = next_request_++;
+  pending_[id] = Pending{Pending::kAhead, 0, 0, from, n};
+  send(home, wire::PageRequest{id, from, n});
+}
+
+void Coherence::serve_ahead_waiters() {
+  std::vector<AheadWaiter> waiting = std::exchange(ahead_waiters_, {});
+  for (const AheadWaiter& w : waiting)
+    if (auto reply = serve_fetch(w.slot, w.page, w.count)) channel_.complete(w.slot, *reply);
 }
 
 std::optional<Reply> Coherence::release(std::uint32_t slot, std::span<const unsigned char> request,
@@ -99,7 +132,7 @@ std::optional<Reply> Coherence::release(std::uint32_t slot, std::span<const unsi
   std::map<wire::NodeId, wire::DiffBatch> batches;
   std::array<std::byte, diff::max_encoded_size()> buf;
   for (std::uint64_t p : pages) {
-    updates_.erase(p);  // a copy from before our own writes must not be read
+    copies_.outdate(p);  // a copy from before our own writes must not be read
     wire::NodeId home = heap_.geometry().home_of_page(p);
     if (home == self_) {
       // Written in place at home: nothing to send, but others must hear of it.
@@ -256,14 +289,14 @@ std::optional<std::uint32_t> Coherence::answer_synced_acquire(std::uint32_t slot
 
 void Coherence::absorb(const wire::Notices& n) {
   if (self_ == 0) return;
-  for (std::uint64_t p : n.pages) updates_.erase(p);  // outdated by these notices
+  for (std::uint64_t p : n.pages) copies_.outdate(p);
   for (std::size_t i = 0; i < n.update_pages.size(); ++i) {
     const std::uint64_t p = n.update_pages[i];
     // A copy node 0 made before our own diff of the page reached it would
     // hide our writes: while we release the page, it is dropped.
     if (!valid_page(p) || heap_.geometry().home_of_page(p) != 0 || being_released(p)) continue;
     const auto* first = n.update_bytes.data() + i * region::kPageSize;
-    updates_[p].assign(first, first + region::kPageSize);
+    copies_.put(p, std::span(first, region::kPageSize));
   }
   if (n.epoch <= known_epoch_ && n.pages.empty()) return;
   if (!n.pages.empty()) received_.push_back(Received{n.epoch, n.pages});
@@ -304,7 +337,7 @@ wire::Notices Coherence::bundle_for(wire::NodeId node) {
   n.pages = log_.take_unsent(node);
   for (std::uint64_t p : n.pages) {
     if (n.update_pages.size() == wire::kMaxUpdatePages) break;
-    if (heap_.geometry().home_of_page(p) != 0 || !copies_.contains(p * node_count_ + node)) continue;
+    if (heap_.geometry().home_of_page(p) != 0 || !copy_holders_.contains(p * node_count_ + node)) continue;
     const std::byte* bytes = heap_.page(p).data();
     n.update_pages.push_back(p);
     n.update_bytes.insert(n.update_bytes.end(), bytes, bytes + region::kPageSize);
@@ -342,7 +375,7 @@ std::uint32_t Coherence::write_answer(std::span<unsigned char> out, std::uint64_
     std::size_t left = out.size() - sizeof header - pages.size() * sizeof(std::uint64_t);
     for (std::uint64_t p : pages) {
       if (copies.size() == wire::kMaxUpdatePages || left < sizeof p + region::kPageSize) break;
-      if (!updates_.contains(p)) continue;
+      if (!copies_.has(p)) continue;
       copies.push_back(p);
       left -= sizeof p + region::kPageSize;
     }
@@ -355,7 +388,7 @@ std::uint32_t Coherence::write_answer(std::span<unsigned char> out, std::uint64_
     std::memcpy(out.data() + at, copies.data(), copies.size() * sizeof(std::uint64_t));
     at += copies.size() * sizeof(std::uint64_t);
     for (std::uint64_t p : copies) {
-      std::memcpy(out.data() + at, updates_.at(p).data(), region::kPageSize);
+      std::memcpy(out.data() + at, copies_.bytes(p).data(), region::kPageSize);
       at += region::kPageSize;
     }
     counters_.copies_answered += copies.size();
@@ -470,24 +503,41 @@ bool Coherence::on_message(const wire::Envelope& env) {
             const std::byte* first = heap_.page(m.page).data();
             counters_.pages_served += m.count;
             if (self_ == 0)
-              for (std::uint64_t p = m.page; p < m.page + m.count; ++p) copies_.insert(p * node_count_ + from);
+              for (std::uint64_t p = m.page; p < m.page + m.count; ++p) copy_holders_.insert(p * node_count_ + from);
             send(from, wire::PageData{m.request, m.page,
                                       std::vector<std::byte>(first, first + m.count * region::kPageSize)});
             return true;
           },
           [&](const wire::PageData& m) {
-            auto p = take(m.request, Pending::kFetch);
-            if (!p) return true;
-            if (p->page != m.page || m.bytes.size() != p->count * region::kPageSize ||
-                heap_.geometry().home_of_page(m.page) != from) {
+            auto it = pending_.find(m.request);
+            if (it == pending_.end() || (it->second.kind != Pending::kFetch && it->second.kind != Pending::kAhead)) {
+              util::log_line("dropped an unexpected reply from node " + std::to_string(from));
+              return true;
+            }
+            const Pending p = it->second;
+            pending_.erase(it);
+            const bool right = p.page == m.page && m.bytes.size() == p.count * region::kPageSize &&
+                               heap_.geometry().home_of_page(m.page) == from;
+            if (p.kind == Pending::kAhead) {
+              for (std::uint64_t i = 0; i < p.count; ++i) {
+                if (right && !being_released(p.page + i))
+                  copies_.arrived(p.page + i, std::span(m.bytes).subspan(i * region::kPageSize, region::kPageSize));
+                else
+                  copies_.outdate(p.page + i);
+              }
+              counters_.pages_read_ahead += p.count;
+              serve_ahead_waiters();
+              return true;
+            }
+            if (!right) {
               util::log_line("node " + std::to_string(from) + " answered with the wrong pages");
-              channel_.complete(p->slot, Reply{-EIO, 0});
+              channel_.complete(p.slot, Reply{-EIO, 0});
               return true;
             }
             std::memcpy(heap_.page(m.page).data(), m.bytes.data(), m.bytes.size());
-            for (std::uint64_t page = m.page; page < m.page + p->count; ++page) updates_.erase(page);
-            counters_.pages_fetched += p->count;
-            channel_.complete(p->slot, Reply{0, 0});
+            for (std::uint64_t page = m.page; page < m.page + p.count; ++page) copies_.outdate(page);
+            counters_.pages_fetched += p.count;
+            channel_.complete(p.slot, Reply{0, 0});
             return true;
           },
           [&](const wire::DiffBatch& m) {

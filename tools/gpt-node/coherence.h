@@ -27,6 +27,7 @@
 #include "heap_memory.h"
 #include "message_gate.h"
 #include "notice_log.h"
+#include "page_copies.h"
 #include "wire.h"
 
 namespace gpt::node {
@@ -42,6 +43,7 @@ struct CoherenceCounters {
   std::uint64_t acquires_answered_here = 0;  // no message to node 0
   std::uint64_t updates_sent = 0;           // page copies riding on notices (node 0)
   std::uint64_t fetches_from_updates = 0;   // fetches served from such copies
+  std::uint64_t pages_read_ahead = 0;       // pages asked for ahead of a sequential scan
   std::uint64_t copies_answered = 0;        // copies sent to the program with an acquire
   std::uint64_t barriers = 0;
   std::uint64_t remote_frees_forwarded = 0;  // sent to their homes
@@ -103,7 +105,7 @@ class Coherence {
     std::function<void()> then;               // run when it cannot be overtaken
   };
   struct Pending {
-    enum Kind { kFetch, kReleaseDiffs, kReleaseNotice, kAcquire } kind;
+    enum Kind { kFetch, kAhead, kReleaseDiffs, kReleaseNotice, kAcquire } kind;
     std::uint32_t slot = 0;
     std::uint64_t release = 0;  // for the release kinds; kAcquire: unknown epochs so far
     std::uint64_t page = 0;     // for kFetch: first page
@@ -111,6 +113,11 @@ class Coherence {
   };
 
   std::optional<Reply> fetch(std::uint32_t slot, std::span<const unsigned char> request);
+  std::optional<Reply> serve_fetch(std::uint32_t slot, std::uint64_t page, std::uint64_t count);
+  // Asks the home of `from` for the pages from there on (up to 16, those
+  // not copied or asked for already) as copies.
+  void read_ahead(std::uint64_t from);
+  void serve_ahead_waiters();
   std::optional<Reply> acquire(std::uint32_t slot, std::span<const unsigned char> request);
   Reply acquire_more(std::span<const unsigned char> request, std::span<unsigned char> reply);
   std::optional<Reply> barrier(std::uint32_t slot);
@@ -180,7 +187,17 @@ class Coherence {
   std::uint64_t unknown_epochs_ = 0;
   std::uint64_t unknown_epochs_answered_ = 0;
   [[nodiscard]] bool answerable_here() const;
-  std::unordered_map<std::uint64_t, std::vector<std::byte>> updates_;  // page copies
+  PageCopies copies_;
+  // Read-ahead: where the last fetch ended, how far pages were asked for
+  // ahead, and faults waiting for pages on their way.
+  static constexpr std::uint64_t kAheadWindow = 32;  // pages
+  std::uint64_t last_fetch_end_ = ~std::uint64_t{0};
+  std::uint64_t ahead_end_ = 0;
+  struct AheadWaiter {
+    std::uint32_t slot;
+    std::uint64_t page, count;
+  };
+  std::vector<AheadWaiter> ahead_waiters_;
 
   std::vector<std::uint64_t> inbox_overflow_;
   // Notice lists too long for one reply, by cursor (kAcquireMore).
@@ -196,7 +213,7 @@ class Coherence {
   NoticeLog log_;
   // Which node has fetched which of node 0's pages (page * nodes + node):
   // only those get copies with their notices.
-  std::unordered_set<std::uint64_t> copies_;
+  std::unordered_set<std::uint64_t> copy_holders_;
   std::map<std::uint64_t, std::uint32_t> barrier_arrivals_;  // by generation
 };
 
