@@ -197,10 +197,14 @@ void Coherence::post_notices(std::uint64_t rel_id) {
   rel.answered = true;
   ++unacknowledged_;
   gate_.hold_all_but(0);
-  const std::uint64_t no_epoch_yet = 0;
-  std::memcpy(channel_.payload(rel.slot).data(), &no_epoch_yet, sizeof no_epoch_yet);
-  channel_.complete(rel.slot, Reply{rel.status, sizeof no_epoch_yet});
+  const std::uint32_t slot = rel.slot;
+  const std::int32_t status = rel.status;
+  // What waits for the release (a token leaving) goes before the program
+  // is woken: on a busy machine the woken thread may take our core.
   if (auto then = std::exchange(rel.then, {})) then();
+  const std::uint64_t no_epoch_yet = 0;
+  std::memcpy(channel_.payload(slot).data(), &no_epoch_yet, sizeof no_epoch_yet);
+  channel_.complete(slot, Reply{status, sizeof no_epoch_yet});
 }
 
 void Coherence::finish_release(std::uint64_t rel_id, std::uint64_t epoch) {
