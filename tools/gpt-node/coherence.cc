@@ -566,7 +566,12 @@ bool Coherence::on_message(const wire::Envelope& env) {
             if (!m.notices.empty()) {
               bool mine_to_log = self_ == 0;
               for (std::uint64_t p : m.notices) mine_to_log = mine_to_log && valid_page(p);
-              if (mine_to_log) epoch = log_.log(from, m.notices);
+              if (mine_to_log) {
+                // Node 0 learns of writes here, not from notices sent to it:
+                // its copies of these pages are outdated now.
+                for (std::uint64_t p : m.notices) copies_.outdate(p);
+                epoch = log_.log(from, m.notices);
+              }
               else util::log_line("node " + std::to_string(from) + " sent write notices that cannot be logged here");
             }
             send(from, wire::DiffAck{m.request, rejected, epoch});
