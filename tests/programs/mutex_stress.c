@@ -63,11 +63,11 @@ static pthread_mutex_t g_held = PTHREAD_MUTEX_INITIALIZER;
 static sem_t g_ready, g_done;
 
 static void* hold(void* arg) {
-  (void)arg;
-  pthread_mutex_lock(&g_held);
+  pthread_mutex_t* m = arg;
+  pthread_mutex_lock(m);
   sem_post(&g_ready);
   sem_wait(&g_done);
-  pthread_mutex_unlock(&g_held);
+  pthread_mutex_unlock(m);
   return NULL;
 }
 
@@ -87,7 +87,7 @@ static int timed(void) {
   pthread_attr_init(&a);
   gpt_attr_setnode(&a, gpt_node_count() > 1 ? 1 : 0);
   pthread_t t;
-  pthread_create(&t, &a, hold, NULL);
+  pthread_create(&t, &a, hold, &g_held);
   sem_wait(&g_ready);
   struct timespec soon = in_ms(100);
   int r = pthread_mutex_timedlock(&g_held, &soon);
@@ -97,6 +97,53 @@ static int timed(void) {
   struct timespec later = in_ms(5000);
   if (pthread_mutex_timedlock(&g_held, &later) != 0) return fprintf(stderr, "timedlock on a free mutex failed\n"), 1;
   pthread_mutex_unlock(&g_held);
+  return 0;
+}
+
+/* pthread_mutex_trylock: EBUSY exactly while some thread holds the mutex,
+ * wherever its token is (POSIX), 0 when it is free. */
+static pthread_mutex_t g_tried = PTHREAD_MUTEX_INITIALIZER;
+
+static void* try_there(void* arg) {
+  (void)arg;
+  int r = pthread_mutex_trylock(&g_tried);
+  if (r == 0) pthread_mutex_unlock(&g_tried);
+  return (void*)(long)r;
+}
+
+static long try_on(pthread_attr_t* a) {
+  pthread_t t;
+  void* r;
+  pthread_create(&t, a, try_there, NULL);
+  pthread_join(t, &r);
+  return (long)r;
+}
+
+static int trylock_across(void) {
+  sem_init(&g_ready, 0, 0);
+  sem_init(&g_done, 0, 0);
+  pthread_attr_t a;
+  pthread_attr_init(&a);
+  gpt_attr_setnode(&a, gpt_node_count() > 1 ? 1 : 0);
+  pthread_mutex_lock(&g_tried); /* the token is here now, and free after */
+  pthread_mutex_unlock(&g_tried);
+  long r = try_on(&a);
+  if (r != 0) return fprintf(stderr, "trylock of a free mutex from another node returned %ld\n", r), 1;
+  if ((r = pthread_mutex_trylock(&g_tried)) != 0) /* its token stayed there */
+    return fprintf(stderr, "trylock of a free mutex whose token is elsewhere returned %ld\n", r), 1;
+  r = try_on(&a);
+  pthread_mutex_unlock(&g_tried);
+  if (r != EBUSY) return fprintf(stderr, "trylock from another node of a held mutex returned %ld\n", r), 1;
+  pthread_t t;
+  pthread_create(&t, &a, hold, &g_tried);
+  sem_wait(&g_ready);
+  r = pthread_mutex_trylock(&g_tried);
+  sem_post(&g_done);
+  pthread_join(t, NULL);
+  if (r != EBUSY) return fprintf(stderr, "trylock of a mutex held on another node returned %ld\n", r), 1;
+  if ((r = pthread_mutex_trylock(&g_tried)) != 0)
+    return fprintf(stderr, "trylock after the other node unlocked returned %ld\n", r), 1;
+  pthread_mutex_unlock(&g_tried);
   return 0;
 }
 
@@ -112,7 +159,7 @@ int main(int argc, char** argv) {
     fprintf(stderr, "counter %ld, want %ld\n", g_counter, want);
     return 1;
   }
-  if (semantics() || timed()) return 1;
+  if (semantics() || timed() || trylock_across()) return 1;
   printf("%d threads x %d locked increments on %d nodes: %ld\n", threads, g_rounds, gpt_node_count(), g_counter);
   return 0;
 }

@@ -70,8 +70,15 @@ std::optional<Reply> Locks::on_request(std::uint32_t slot, channel::Op op,
         return granted(slot, std::exchange(l.token_from_afar, false));
       }
       if (op == channel::Op::kTryLock) {
-        if (!l.have_token) request_token(lock, l);
-        return Reply{-EBUSY, 0};
+        // In use here, or wanted by a thread here already: busy. Else the
+        // token is elsewhere: the manager gets it if nobody holds it.
+        if (l.have_token || l.requested) return Reply{-EBUSY, 0};
+        l.try_waiters.push_back(slot);
+        if (!l.try_requested) {
+          l.try_requested = true;
+          to(l.manager, wire::LockRequest{lock, true});
+        }
+        return std::nullopt;
       }
       l.waiters.push_back(slot);
       if (op == channel::Op::kTimedLock) {
@@ -120,7 +127,9 @@ void Locks::token_released(std::uint64_t lock) {
 }
 
 void Locks::request_token(std::uint64_t lock, Local& l) {
-  if (l.requested) return;
+  // An outstanding trylock request brings the token or LockBusy (which
+  // then asks again for the waiters).
+  if (l.requested || l.try_requested) return;
   l.requested = true;
   to(l.manager, wire::LockRequest{lock});
 }
@@ -180,17 +189,28 @@ void Locks::hand_over(std::uint64_t lock, Local& l) {
   if (!l.waiters.empty()) request_token(lock, l);  // our own waiters queue again
 }
 
-void Locks::on_request_token(std::uint64_t lock, wire::NodeId from) {
+void Locks::on_request_token(std::uint64_t lock, wire::NodeId from, bool try_only) {
   Managed& m = managed_[lock];
   if (!m.owner) {
     m.owner = from;
     grant(lock, m, from);
     return;
   }
+  if (try_only) {
+    // Others wait already, or a recall is under way: it is in use.
+    if (!m.queue.empty() || m.recalled || m.trying) {
+      to(from, wire::LockBusy{lock});
+      return;
+    }
+    m.trying = from;
+    m.queue.push_back(from);
+    to(*m.owner, wire::LockRecall{lock, true});
+    return;
+  }
   m.queue.push_back(from);
   if (!m.recalled) {
     m.recalled = true;
-    to(*m.owner, wire::LockRecall{lock});
+    to(*m.owner, wire::LockRecall{lock, false});
   }
 }
 
@@ -209,12 +229,13 @@ void Locks::on_return(std::uint64_t lock, std::uint64_t epoch) {
   if (m.queue.empty()) return;
   wire::NodeId next = m.queue.front();
   m.queue.pop_front();
+  if (m.trying == next) m.trying.reset();  // the trylock gets it
   m.owner = next;
   grant(lock, m, next);
   // Others are waiting: the new holder gives it back after one use (FIFO).
   if (!m.queue.empty()) {
     m.recalled = true;
-    to(next, wire::LockRecall{lock});
+    to(next, wire::LockRecall{lock, false});
   }
 }
 
@@ -225,14 +246,55 @@ void Locks::on_grant(const wire::LockGrant& grant) {
   Local& l = take.local();
   l.have_token = true;
   l.requested = false;
+  l.try_requested = false;
   l.token_from_afar = true;
   if (!l.waiters.empty()) grant_local(l);
-  else if (l.recall_pending) give_back(lock, l);
+  answer_tries(l);
+  if (!l.held && l.recall_pending) give_back(lock, l);
 }
 
-void Locks::on_recall(std::uint64_t lock) {
+void Locks::answer_tries(Local& l) {
+  while (!l.try_waiters.empty()) {
+    const std::uint32_t slot = l.try_waiters.front();
+    l.try_waiters.pop_front();
+    if (l.have_token && !l.held && !l.flushing) {
+      l.held = true;
+      channel_.complete(slot, granted(slot, std::exchange(l.token_from_afar, false)));
+    } else {
+      channel_.complete(slot, Reply{-EBUSY, 0});
+    }
+  }
+}
+
+void Locks::on_busy(std::uint64_t lock) {
   TakeOver take(*this, lock);
   Local& l = take.local();
+  l.try_requested = false;
+  answer_tries(l);
+  if (!l.have_token && !l.waiters.empty()) request_token(lock, l);
+}
+
+// Manager: the holder kept the token (in use): the trylock fails.
+void Locks::on_kept(std::uint64_t lock) {
+  Managed& m = managed_[lock];
+  if (!m.trying) return;  // the token came back meanwhile and went to it
+  const wire::NodeId tried = *m.trying;
+  m.trying.reset();
+  if (auto it = std::find(m.queue.begin(), m.queue.end(), tried); it != m.queue.end()) m.queue.erase(it);
+  to(tried, wire::LockBusy{lock});
+  if (!m.queue.empty() && !m.recalled && m.owner) {
+    m.recalled = true;
+    to(*m.owner, wire::LockRecall{lock, false});
+  }
+}
+
+void Locks::on_recall(std::uint64_t lock, bool if_free) {
+  TakeOver take(*this, lock);
+  Local& l = take.local();
+  if (if_free && (!l.have_token || l.held || !l.waiters.empty() || l.recall_pending || l.flushing)) {
+    to(l.manager, wire::LockKept{lock});
+    return;
+  }
   if (!l.have_token) {
     l.recall_pending = true;  // the grant is on its way; give it back after one use
     return;
@@ -244,7 +306,15 @@ void Locks::on_recall(std::uint64_t lock) {
 bool Locks::on_message(const wire::Envelope& env) {
   return std::visit(util::Overloaded{
                         [&](const wire::LockRequest& m) {
-                          on_request_token(m.lock, env.from);
+                          on_request_token(m.lock, env.from, m.try_only);
+                          return true;
+                        },
+                        [&](const wire::LockKept& m) {
+                          on_kept(m.lock);
+                          return true;
+                        },
+                        [&](const wire::LockBusy& m) {
+                          on_busy(m.lock);
                           return true;
                         },
                         [&](const wire::LockReturn& m) {
@@ -256,7 +326,7 @@ bool Locks::on_message(const wire::Envelope& env) {
                           return true;
                         },
                         [&](const wire::LockRecall& m) {
-                          on_recall(m.lock);
+                          on_recall(m.lock, m.if_free);
                           return true;
                         },
                         [&](const auto&) { return false; },

@@ -50,6 +50,9 @@ class Locks {
     bool flushing = false;        // the program is releasing before the token leaves
     wire::NodeId manager = 0;
     std::deque<std::uint32_t> waiters;  // channel slots
+    // Trylocks waiting for the manager's answer (the token is elsewhere).
+    std::deque<std::uint32_t> try_waiters;
+    bool try_requested = false;  // a LockRequest{try_only} is outstanding
     channel::LockEntry* entry = nullptr;  // the word the program sees, if any
     int busy = 0;                         // nesting of TakeOver guards
   };
@@ -73,6 +76,9 @@ class Locks {
     std::deque<wire::NodeId> queue;
     bool recalled = false;
     std::uint64_t epoch = 0;  // the notices its holders so far saw
+    // A trylock's node, first in the queue while the holder is asked to
+    // give the token back only if it is free (LockRecall{if_free}).
+    std::optional<wire::NodeId> trying;
   };
 
   void request_token(std::uint64_t lock, Local& l);
@@ -85,11 +91,15 @@ class Locks {
   // A kUnlockReleased's release lets the token go.
   void token_released(std::uint64_t lock);
   // Manager side.
-  void on_request_token(std::uint64_t lock, wire::NodeId from);
+  void on_request_token(std::uint64_t lock, wire::NodeId from, bool try_only);
+  void on_kept(std::uint64_t lock);
+  void on_busy(std::uint64_t lock);
+  // Answers this node's trylocks once the token came (or did not).
+  void answer_tries(Local& l);
   void on_return(std::uint64_t lock, std::uint64_t epoch);
   void on_grant(const wire::LockGrant& grant);
   void grant(std::uint64_t lock, const Managed& m, wire::NodeId to);
-  void on_recall(std::uint64_t lock);
+  void on_recall(std::uint64_t lock, bool if_free);
   void to(wire::NodeId node, const wire::Message& m);
 
   wire::NodeId self_;

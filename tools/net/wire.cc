@@ -171,12 +171,14 @@ struct Writer {
     save_notices(ar, m.notices);
   }
   void operator()(const LockReturn& m) { ar(m.lock, m.epoch); }
-  void operator()(const LockRecall& m) { ar(m.lock); }
+  void operator()(const LockRecall& m) { ar(m.lock, m.if_free); }
+  void operator()(const LockKept& m) { ar(m.lock); }
+  void operator()(const LockBusy& m) { ar(m.lock); }
   void operator()(const LockGrant& m) {
     ar(m.lock, m.epoch);
     save_notices(ar, m.notices);
   }
-  void operator()(const LockRequest& m) { ar(m.lock); }
+  void operator()(const LockRequest& m) { ar(m.lock, m.try_only); }
   void operator()(const BarrierArrive& m) { ar(m.generation); }
   void operator()(const BarrierRelease& m) {
     ar(m.generation);
@@ -282,12 +284,14 @@ struct Reader {
     load_notices(ar, in, m.notices);
   }
   void operator()(LockReturn& m) { ar(m.lock, m.epoch); }
-  void operator()(LockRecall& m) { ar(m.lock); }
+  void operator()(LockRecall& m) { ar(m.lock, m.if_free); }
+  void operator()(LockKept& m) { ar(m.lock); }
+  void operator()(LockBusy& m) { ar(m.lock); }
   void operator()(LockGrant& m) {
     ar(m.lock, m.epoch);
     load_notices(ar, in, m.notices);
   }
-  void operator()(LockRequest& m) { ar(m.lock); }
+  void operator()(LockRequest& m) { ar(m.lock, m.try_only); }
   void operator()(BarrierArrive& m) { ar(m.generation); }
   void operator()(BarrierRelease& m) {
     ar(m.generation);
@@ -347,6 +351,8 @@ std::optional<Message> empty_message(std::uint16_t tag) {
     case Type::kBarrierWaitRequest: return BarrierWaitRequest{};
     case Type::kBarrierWaitDone: return BarrierWaitDone{};
     case Type::kLockReturn: return LockReturn{};
+    case Type::kLockKept: return LockKept{};
+    case Type::kLockBusy: return LockBusy{};
     case Type::kLockRecall: return LockRecall{};
     case Type::kLockGrant: return LockGrant{};
     case Type::kLockRequest: return LockRequest{};
@@ -383,7 +389,7 @@ Type type_of(const Message& m) {
       Type::kNoticeQuery,   Type::kNoticeList,
       Type::kBarrierArrive, Type::kBarrierRelease, Type::kRemoteFrees, Type::kSpawnThread,
       Type::kThreadExited, Type::kJoinWait, Type::kJoinDone, Type::kLockRequest,
-      Type::kLockGrant, Type::kLockRecall, Type::kLockReturn, Type::kBarrierWaitRequest,
+      Type::kLockGrant, Type::kLockRecall, Type::kLockReturn, Type::kLockKept, Type::kLockBusy, Type::kBarrierWaitRequest,
       Type::kBarrierWaitDone, Type::kCondEnqueue, Type::kCondEnqueued, Type::kCondSignal,
       Type::kCondWake, Type::kCondCancel, Type::kSemWait, Type::kSemGranted, Type::kSemPost,
       Type::kSemCancel, Type::kSemValueQuery, Type::kSemValue, Type::kRwRequest,
@@ -445,6 +451,8 @@ std::string_view name_of(Type t) {
     case Type::kBarrierWaitRequest: return "BarrierWaitRequest";
     case Type::kBarrierWaitDone: return "BarrierWaitDone";
     case Type::kLockReturn: return "LockReturn";
+    case Type::kLockKept: return "LockKept";
+    case Type::kLockBusy: return "LockBusy";
     case Type::kLockRecall: return "LockRecall";
     case Type::kLockGrant: return "LockGrant";
     case Type::kLockRequest: return "LockRequest";

@@ -220,6 +220,8 @@ struct JoinDone {
 // ---- locks (docs/threads.md): a token per lock, queued at its manager ------
 struct LockRequest {  // node -> manager: I want the token
   std::uint64_t lock = 0;
+  // A trylock: only if nobody holds the lock now; else LockBusy.
+  bool try_only = false;
 };
 // Manager -> node: the token is yours. Whoever takes it must have seen the
 // write notices up to `epoch`; when node 0 grants, it sends them along.
@@ -229,6 +231,14 @@ struct LockGrant {
   Notices notices;
 };
 struct LockRecall {  // manager -> token holder: give it back when free
+  std::uint64_t lock = 0;
+  // For a trylock: give it back only if free now; else answer LockKept.
+  bool if_free = false;
+};
+struct LockKept {  // holder -> manager: a conditional recall found it in use
+  std::uint64_t lock = 0;
+};
+struct LockBusy {  // manager -> trylock's node: it is in use (EBUSY)
   std::uint64_t lock = 0;
 };
 struct LockReturn {  // holder -> manager: here it is (holders saw notices up to `epoch`)
@@ -347,7 +357,7 @@ using Message =
                  PageRequest, PageData, DiffBatch, DiffAck, NoticeQuery,
                  NoticeList, BarrierArrive, BarrierRelease, RemoteFrees, SpawnThread,
                  ThreadExited, JoinWait, JoinDone, LockRequest, LockGrant, LockRecall,
-                 LockReturn, BarrierWaitRequest, BarrierWaitDone, CondEnqueue, CondEnqueued,
+                 LockReturn, LockKept, LockBusy, BarrierWaitRequest, BarrierWaitDone, CondEnqueue, CondEnqueued,
                  CondSignal, CondWake, CondCancel, SemWait, SemGranted, SemPost, SemCancel,
                  SemValueQuery, SemValue, RwRequest, RwGranted, RwRelease, RwCancel, KeyOp,
                  KeyReply, MigrateThread, SyscallRequest, SyscallReply, FlushStdio,
@@ -388,6 +398,8 @@ enum class Type : std::uint16_t {
   kLockGrant = 65,
   kLockRecall = 66,
   kLockReturn = 67,
+  kLockKept = 76,
+  kLockBusy = 77,
   kBarrierWaitRequest = 68,
   kBarrierWaitDone = 69,
   kCondEnqueue = 70,
