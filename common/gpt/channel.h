@@ -47,8 +47,9 @@ enum class Op : std::uint32_t {
                    // it replies once nothing can overtake them (u64 epoch,
                    // 0 if node 0 has not numbered them yet).
   kAcquire = 4,    // req: nothing, or u32 synced: 1 after a lock token from
-                   // another node or a barrier departure (the agent may
-                   // answer without asking node 0, docs/coherence.md). reply:
+                   // another node, a barrier departure, a thread's start or
+                   // a join (the agent may answer without asking node 0,
+                   // docs/coherence.md). reply:
                    // u64 cursor, u64 total, u64 epoch, u64 copies, then the
                    // first u64 pages[] written by other nodes since the epoch
                    // this node applied (Header::acquired_epoch); kAcquireMore

@@ -46,7 +46,7 @@ std::vector<wire::Message> one_of_each() {
       wire::BarrierArrive{3},
       wire::BarrierRelease{3, {18, {4, 5}, {}, {}}},
       wire::RemoteFrees{{0x200000001000, 0x200000002000}},
-      wire::SpawnThread{0x200000003000},
+      wire::SpawnThread{0x200000003000, 9, {9, {1}, {}, {}}},
       wire::ThreadExited{0x200000003000},
       wire::JoinWait{21, 0x200000003000},
       wire::JoinDone{21, -16},

@@ -112,7 +112,8 @@ Agent::Agent(AgentConfig config, net::MessageGate& gate, std::string data_endpoi
         }
       });
   coherence_ = std::make_unique<Coherence>(config_.node, config_.node_count, *heap_, gate_, *server_);
-  threads_ = std::make_unique<Threads>(config_.node, config_.node_count, geometry, gate_, *server_);
+  threads_ = std::make_unique<Threads>(config_.node, config_.node_count, geometry, gate_, *server_,
+                                       *coherence_);
   locks_ = std::make_unique<Locks>(config_.node, config_.node_count, gate_, *server_, *coherence_);
   barriers_ = std::make_unique<Barriers>(config_.node, config_.node_count, gate_, *server_, *coherence_);
   conds_ = std::make_unique<Conds>(config_.node, config_.node_count, gate_, *server_);

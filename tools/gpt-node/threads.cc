@@ -10,8 +10,9 @@
 namespace gpt::node {
 
 Threads::Threads(wire::NodeId self, std::uint32_t node_count, const region::Geometry& geometry,
-                 net::MessageGate& gate, ChannelServer& channel)
-    : self_(self), node_count_(node_count), geometry_(geometry), gate_(gate), channel_(channel) {}
+                 net::MessageGate& gate, ChannelServer& channel, Coherence& coherence)
+    : self_(self), node_count_(node_count), geometry_(geometry), gate_(gate), channel_(channel),
+      coherence_(coherence) {}
 
 std::optional<wire::NodeId> Threads::home_of(std::uint64_t tcb) const {
   if (!geometry_.in_heap(tcb)) return std::nullopt;
@@ -44,7 +45,7 @@ void Threads::free_tcb(std::uint64_t tcb) {
     util::log_line("downcall queue full: a detached thread's control block is not freed");
 }
 
-void Threads::exited(std::uint64_t tcb) {
+void Threads::exited(std::uint64_t tcb, std::uint64_t epoch) {
   if (auto slot = slots_.find(tcb); slot != slots_.end()) {
     // Every vehicle of the thread is gone or going: the slot may serve
     // another thread (a node still reaping one waits for it first).
@@ -58,13 +59,17 @@ void Threads::exited(std::uint64_t tcb) {
   }
   auto it = waiters_.find(tcb);
   if (it == waiters_.end()) {
-    ended_.insert(tcb);
+    ended_[tcb] = epoch;
     return;
   }
   // One joiner (POSIX allows one); the others, if any, are woken too.
   for (const Waiter& w : it->second) {
-    if (w.local) channel_.complete(w.slot, Reply{0, 0});
-    else send(w.node, wire::JoinDone{w.request, 0});
+    if (w.local) {
+      coherence_.sync_arrived(epoch, {});
+      channel_.complete(w.slot, Reply{0, 0});
+    } else {
+      send(w.node, wire::JoinDone{w.request, 0, epoch, coherence_.notices_for(w.node)});
+    }
   }
   waiters_.erase(it);
 }
@@ -85,7 +90,7 @@ std::optional<Reply> Threads::on_request(std::uint32_t slot, channel::Op op,
       if (words[2]) detached_.insert(tcb);
       else detached_.erase(tcb);
       if (node == self_) run_here(tcb, false);
-      else send(node, wire::SpawnThread{tcb});
+      else send(node, wire::SpawnThread{tcb, coherence_.sync_epoch(), coherence_.notices_for(node)});
       return Reply{0, 0};
     }
     case channel::Op::kMigrate: {
@@ -94,7 +99,7 @@ std::optional<Reply> Threads::on_request(std::uint32_t slot, channel::Op op,
       if (node >= node_count_ || !home_of(tcb)) return Reply{-EINVAL, 0};
       ++migrated_out_;
       if (node == self_) run_here(tcb, true);
-      else send(node, wire::MigrateThread{tcb});
+      else send(node, wire::MigrateThread{tcb, coherence_.sync_epoch(), coherence_.notices_for(node)});
       return Reply{0, 0};
     }
     case channel::Op::kDetach: {
@@ -109,8 +114,8 @@ std::optional<Reply> Threads::on_request(std::uint32_t slot, channel::Op op,
       std::uint64_t tcb = words[0];
       auto home = home_of(tcb);
       if (!home) return Reply{-EINVAL, 0};
-      if (*home == self_) exited(tcb);
-      else send(*home, wire::ThreadExited{tcb});
+      if (*home == self_) exited(tcb, coherence_.sync_epoch());
+      else send(*home, wire::ThreadExited{tcb, coherence_.sync_epoch()});
       return Reply{0, 0};
     }
     case channel::Op::kJoin: {
@@ -119,7 +124,11 @@ std::optional<Reply> Threads::on_request(std::uint32_t slot, channel::Op op,
       auto home = home_of(tcb);
       if (!home) return Reply{-EINVAL, 0};
       if (*home == self_) {
-        if (ended_.erase(tcb)) return Reply{0, 0};
+        if (auto e = ended_.find(tcb); e != ended_.end()) {
+          coherence_.sync_arrived(e->second, {});
+          ended_.erase(e);
+          return Reply{0, 0};
+        }
         if (try_only) return Reply{-EBUSY, 0};
         waiters_[tcb].push_back(Waiter{true, slot, 0, 0});
         return std::nullopt;
@@ -143,6 +152,7 @@ bool Threads::on_message(const wire::Envelope& env) {
               util::log_line("node " + std::to_string(from) + " asked to run a thread it does not own");
               return true;
             }
+            coherence_.sync_arrived(m.epoch, m.notices);
             run_here(m.tcb, false);
             return true;
           },
@@ -151,6 +161,7 @@ bool Threads::on_message(const wire::Envelope& env) {
               util::log_line("node " + std::to_string(from) + " migrated a thread outside the heap here");
               return true;
             }
+            coherence_.sync_arrived(m.epoch, m.notices);
             run_here(m.tcb, true);
             return true;
           },
@@ -159,19 +170,24 @@ bool Threads::on_message(const wire::Envelope& env) {
             return true;
           },
           [&](const wire::ThreadExited& m) {
-            if (home_of(m.tcb) == self_) exited(m.tcb);
+            if (home_of(m.tcb) == self_) exited(m.tcb, coherence_.settled_epoch(m.epoch));
             return true;
           },
           [&](const wire::JoinWait& m) {
             if (home_of(m.tcb) != self_) return true;
-            if (ended_.erase(m.tcb)) send(from, wire::JoinDone{m.request, 0});
-            else if (m.try_only) send(from, wire::JoinDone{m.request, -EBUSY});
+            if (auto e = ended_.find(m.tcb); e != ended_.end()) {
+              send(from, wire::JoinDone{m.request, 0, e->second, coherence_.notices_for(from)});
+              ended_.erase(e);
+            } else if (m.try_only) {
+              send(from, wire::JoinDone{m.request, -EBUSY});
+            }
             else waiters_[m.tcb].push_back(Waiter{false, 0, from, m.request});
             return true;
           },
           [&](const wire::JoinDone& m) {
             auto it = remote_joins_.find(m.request);
             if (it == remote_joins_.end()) return true;
+            if (m.status == 0) coherence_.sync_arrived(m.epoch, m.notices);
             channel_.complete(it->second, Reply{m.status == -EBUSY ? -EBUSY : 0, 0});
             remote_joins_.erase(it);
             return true;

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "channel_server.h"
+#include "coherence.h"
 #include "gpt/region.h"
 #include "message_gate.h"
 #include "wire.h"
@@ -23,7 +24,7 @@ namespace gpt::node {
 class Threads {
  public:
   Threads(wire::NodeId self, std::uint32_t node_count, const region::Geometry& geometry,
-          net::MessageGate& gate, ChannelServer& channel);
+          net::MessageGate& gate, ChannelServer& channel, Coherence& coherence);
 
   [[nodiscard]] std::optional<Reply> on_request(std::uint32_t slot, channel::Op op,
                                                 std::span<const unsigned char> request);
@@ -36,7 +37,9 @@ class Threads {
  private:
   // A new thread, or one migrating here (`arriving`).
   void run_here(std::uint64_t tcb, bool arriving);
-  void exited(std::uint64_t tcb);
+  // `epoch`: the notices the thread's node saw when it ended (a joiner
+  // needs them, like a lock token's taker).
+  void exited(std::uint64_t tcb, std::uint64_t epoch);
   void detach(std::uint64_t tcb);    // home: nobody joins it; free it at its end
   void free_tcb(std::uint64_t tcb);  // home: the program's service thread frees it
   [[nodiscard]] std::optional<wire::NodeId> home_of(std::uint64_t tcb) const;
@@ -47,13 +50,14 @@ class Threads {
   region::Geometry geometry_;
   net::MessageGate& gate_;
   ChannelServer& channel_;
+  Coherence& coherence_;
 
   std::uint64_t next_request_ = 1;
   std::uint64_t started_ = 0;
   std::uint64_t migrated_in_ = 0;
   std::uint64_t migrated_out_ = 0;
   // Home side: threads that ended and were not joined yet, and who waits.
-  std::set<std::uint64_t> ended_;
+  std::map<std::uint64_t, std::uint64_t> ended_;  // tcb -> its exit epoch
   std::set<std::uint64_t> detached_;  // running, and nobody will join them
   std::map<std::uint64_t, std::uint32_t> slots_;  // vehicle slot of each thread of ours
   struct Waiter {

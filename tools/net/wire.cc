@@ -130,11 +130,20 @@ struct Writer {
     save_notices(ar, m.notices);
   }
   void operator()(const RemoteFrees& m) { save_sized(ar, m.pointers); }
-  void operator()(const SpawnThread& m) { ar(m.tcb); }
-  void operator()(const ThreadExited& m) { ar(m.tcb); }
+  void operator()(const SpawnThread& m) {
+    ar(m.tcb, m.epoch);
+    save_notices(ar, m.notices);
+  }
+  void operator()(const ThreadExited& m) { ar(m.tcb, m.epoch); }
   void operator()(const JoinWait& m) { ar(m.request, m.tcb, m.try_only); }
-  void operator()(const JoinDone& m) { ar(m.request, m.status); }
-  void operator()(const MigrateThread& m) { ar(m.tcb); }
+  void operator()(const JoinDone& m) {
+    ar(m.request, m.status, m.epoch);
+    save_notices(ar, m.notices);
+  }
+  void operator()(const MigrateThread& m) {
+    ar(m.tcb, m.epoch);
+    save_notices(ar, m.notices);
+  }
   void operator()(const SyscallRequest& m) {
     ar(m.request);
     save_sized(ar, m.blob);
@@ -243,11 +252,20 @@ struct Reader {
     load_notices(ar, in, m.notices);
   }
   void operator()(RemoteFrees& m) { load_sized(ar, in, m.pointers, kMaxPagesPerMessage); }
-  void operator()(SpawnThread& m) { ar(m.tcb); }
-  void operator()(ThreadExited& m) { ar(m.tcb); }
+  void operator()(SpawnThread& m) {
+    ar(m.tcb, m.epoch);
+    load_notices(ar, in, m.notices);
+  }
+  void operator()(ThreadExited& m) { ar(m.tcb, m.epoch); }
   void operator()(JoinWait& m) { ar(m.request, m.tcb, m.try_only); }
-  void operator()(JoinDone& m) { ar(m.request, m.status); }
-  void operator()(MigrateThread& m) { ar(m.tcb); }
+  void operator()(JoinDone& m) {
+    ar(m.request, m.status, m.epoch);
+    load_notices(ar, in, m.notices);
+  }
+  void operator()(MigrateThread& m) {
+    ar(m.tcb, m.epoch);
+    load_notices(ar, in, m.notices);
+  }
   void operator()(SyscallRequest& m) {
     ar(m.request);
     load_sized(ar, in, m.blob, kMaxForwardedBytes);

@@ -159,11 +159,17 @@ struct RemoteFrees {
 // block is at `tcb` (global address).
 struct SpawnThread {
   std::uint64_t tcb = 0;
+  // Like a lock token: the notices its creator saw (and node 0's notices
+  // when node 0 sends it), so the thread's start acquires without asking.
+  std::uint64_t epoch = 0;
+  Notices notices;
 };
 // The node a thread left -> the node it migrates to: resume it (its context
 // is in its control block, released).
 struct MigrateThread {
   std::uint64_t tcb = 0;
+  std::uint64_t epoch = 0;  // as SpawnThread
+  Notices notices;
 };
 // ---- the libc shim (docs/libc-shim.md) --------------------------------------
 // A node -> the origin: run this call there (an opaque blob, see
@@ -205,6 +211,7 @@ struct DetachThread {
 // Running node -> the home of `tcb`: that thread has ended.
 struct ThreadExited {
   std::uint64_t tcb = 0;
+  std::uint64_t epoch = 0;  // the notices the thread's node saw, its release included
 };
 // Joiner -> the home of `tcb`: tell me when that thread has ended.
 struct JoinWait {
@@ -215,6 +222,8 @@ struct JoinWait {
 struct JoinDone {
   std::uint64_t request = 0;
   std::int32_t status = 0;  // 0, or -EBUSY for a try that found it running
+  std::uint64_t epoch = 0;  // the joiner needs the notices up to it
+  Notices notices;          // from node 0
 };
 
 // ---- locks (docs/threads.md): a token per lock, queued at its manager ------

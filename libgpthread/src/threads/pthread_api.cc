@@ -258,7 +258,7 @@ int join(pthread_t thread, void** result, bool try_only) {
   int status = call(channel::Op::kJoin, words, sizeof words).status;
   if (status == -EBUSY) return EBUSY;
   if (status != 0) return ESRCH;
-  galloc::acquire();  // the thread's writes, and its result
+  galloc::acquire_synced();  // the thread's writes, and its result (the end carried its epoch)
   if (result) *result = tcb->result;
   tcb->magic = 0;
   free(tcb);
@@ -449,6 +449,6 @@ GPT_API int gpt_run_main(int (*main_fn)(int, char**, char**), int argc, char** a
   start_vehicle(tcb);
   std::uint64_t word = reinterpret_cast<std::uintptr_t>(tcb);
   if (call(channel::Op::kJoin, &word, sizeof word).status != 0) rt::die("lost track of main", 134);
-  galloc::acquire();
+  galloc::acquire_synced();
   return static_cast<int>(reinterpret_cast<std::intptr_t>(tcb->result));
 }

@@ -124,8 +124,9 @@ void reap_finished() {
 
 void start_here(Tcb* tcb) {
   // The creator released before handing the thread over: see its writes
-  // (the control block, the argument's memory).
-  galloc::acquire();
+  // (the control block, the argument's memory). The hand-over carried the
+  // epoch of what it saw, so the agent usually answers by itself.
+  galloc::acquire_synced();
   if (!tcb->migration && !tcb->given_stack) {
     void* stack = malloc(tcb->stack_bytes);  // this node's partition: homed here
     if (!stack) rt::die("cannot allocate a thread stack in the global heap", 134);
