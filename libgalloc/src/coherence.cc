@@ -135,12 +135,12 @@ void release_on_private(channel::Op op) {
 }
 
 void release() {
-  if (space().coherent) release_on_private(channel::Op::kRelease);
+  if (space().tracks_writes()) release_on_private(channel::Op::kRelease);
 }
 
 int release_and_unlock(const void* unlock_request, std::size_t length) {
   ReleaseCall call{channel::Op::kUnlockReleased, unlock_request, length};
-  if (space().coherent) release_on_private(call);
+  if (space().tracks_writes()) release_on_private(call);
   else call.status = channel::Client(rt::state().channel)
                          .call(call.op, unlock_request, length, nullptr, 0)
                          .status;
@@ -275,7 +275,7 @@ static void acquire_with(channel::Op op, const char* what, bool token) {
 }
 
 void apply_acquire_answer(unsigned char* answer, std::uint32_t length, std::uint64_t generation) {
-  if (!space().coherent) return;
+  if (!space().tracks_writes()) return;
   header().acquires.fetch_add(1, std::memory_order_relaxed);
   Answer a = apply_answer(answer, length, generation, "acquire");
   if (a.cursor != 0 || a.listed != a.total)
@@ -284,15 +284,15 @@ void apply_acquire_answer(unsigned char* answer, std::uint32_t length, std::uint
 }
 
 void acquire() {
-  if (space().coherent) acquire_with(channel::Op::kAcquire, "acquire", false);
+  if (space().tracks_writes()) acquire_with(channel::Op::kAcquire, "acquire", false);
 }
 
 void acquire_synced() {
-  if (space().coherent) acquire_with(channel::Op::kAcquire, "acquire", true);
+  if (space().tracks_writes()) acquire_with(channel::Op::kAcquire, "acquire", true);
 }
 
 void barrier_all() {
-  if (!space().coherent) return;
+  if (!space().tracks_writes()) return;
   release_on_private(channel::Op::kRelease);
   acquire_with(channel::Op::kBarrier, "barrier", false);
 }

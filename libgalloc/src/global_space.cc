@@ -52,6 +52,10 @@ extern char __gpt_bss_start[] __attribute__((weak));
 extern char __gpt_bss_end[] __attribute__((weak));
 }
 
+int initial_protection(const GlobalSpace& s) {
+  return s.geometry.node_count > 1 ? PROT_READ : PROT_READ | PROT_WRITE;
+}
+
 // Moves each globals window onto the node's memfd. Every node starts from
 // the same image (the same binary, before any of the program's constructors
 // ran), so every copy is valid at epoch 0, exactly like the zero-filled heap.
@@ -84,7 +88,7 @@ void share_globals(GlobalSpace& s, int fd) {
     munmap(copy, win.bytes);
     // Single-threaded here (before main): nothing touches the window while
     // the program's own pages are replaced by the shared ones.
-    void* at = mmap(reinterpret_cast<void*>(win.base), win.bytes, PROT_READ,
+    void* at = mmap(reinterpret_cast<void*>(win.base), win.bytes, initial_protection(s),
                     MAP_SHARED | MAP_FIXED, fd, offset);
     if (at == MAP_FAILED) cannot_map("the program's globals", win.base, win.bytes, errno);
   }
@@ -126,7 +130,8 @@ void map_global_space() {
     s.coherent = true;
     // Every page starts valid: all copies of the (zero-filled) space agree
     // until someone writes and releases, and then write notices say so.
-    heap = mmap(reinterpret_cast<void*>(s.geometry.base), s.geometry.heap_bytes, PROT_READ,
+    // Read-only, so the first write is seen, unless nobody else could read it.
+    heap = mmap(reinterpret_cast<void*>(s.geometry.base), s.geometry.heap_bytes, initial_protection(s),
                 MAP_SHARED | MAP_FIXED_NOREPLACE | MAP_NORESERVE, h.heap_fd, 0);
     if (heap == MAP_FAILED) cannot_map("the global address space", s.geometry.base, s.geometry.heap_bytes, errno);
     const std::size_t twin_bytes = s.geometry.page_count() * region::kPageSize;

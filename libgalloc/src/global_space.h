@@ -50,6 +50,9 @@ struct GlobalSpace {
   [[nodiscard]] std::byte* page_address(std::uint64_t page) const {
     return reinterpret_cast<std::byte*>(geometry.address_of_page(page));
   }
+  // Writes are tracked, released and acquired only when other nodes could
+  // read them: with one node the space is plain memory, mapped writable.
+  [[nodiscard]] bool tracks_writes() const { return coherent && geometry.node_count > 1; }
   [[nodiscard]] bool in_heap(const void* p) const {
     return geometry.in_heap(reinterpret_cast<std::uintptr_t>(p));
   }
