@@ -126,6 +126,7 @@ namespace {
 struct BarrierCase {
   std::string binary;
   int nodes, threads, phases;
+  std::string where = "global";  // "remote": the last node allocates and manages it
 };
 
 class Barrier : public ::testing::TestWithParam<BarrierCase> {};
@@ -135,7 +136,7 @@ class Barrier : public ::testing::TestWithParam<BarrierCase> {};
 TEST_P(Barrier, SeparatesPhasesAcrossNodes) {
   const auto& c = GetParam();
   JobRunner job({launcher(), "-n", std::to_string(c.nodes), "--timeout", "120", program(c.binary),
-                 std::to_string(c.threads), std::to_string(c.phases)});
+                 std::to_string(c.threads), std::to_string(c.phases), c.where});
   auto status = job.wait(180s);
   ASSERT_TRUE(status) << job.err();
   EXPECT_EQ(exit_code(*status), 0) << job.out() << job.err();
@@ -148,9 +149,12 @@ INSTANTIATE_TEST_SUITE_P(Barriers, Barrier,
                          ::testing::Values(BarrierCase{"barrier_phases", 1, 4, 50},
                                            BarrierCase{"barrier_phases", 2, 8, 100},
                                            BarrierCase{"barrier_phases", 4, 8, 100},
-                                           BarrierCase{"barrier_phases_glibc", 3, 6, 50}),
+                                           BarrierCase{"barrier_phases", 4, 8, 100, "remote"},
+                                           BarrierCase{"barrier_phases_glibc", 3, 6, 50},
+                                           BarrierCase{"barrier_phases_glibc", 3, 6, 50, "remote"}),
                          [](const auto& info) {
-                           return info.param.binary + "_" + std::to_string(info.param.nodes) + "nodes";
+                           return info.param.binary + "_" + std::to_string(info.param.nodes) + "nodes_" +
+                                  info.param.where;
                          });
 
 TEST(Barrier, WorksWithoutTheLauncherToo) {

@@ -1,13 +1,16 @@
 /* pthread barriers across nodes, reused many times: in each phase every
  * thread writes its slot of a shared array, waits, checks every slot of the
- * phase, waits again. Exactly one serial thread per phase. */
+ * phase, waits again. Exactly one serial thread per phase. With "remote"
+ * the barrier lives in memory the last node allocated (that node manages
+ * it, not node 0). */
 #include <gpthread.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 #define MAX_THREADS 64
-static pthread_barrier_t g_barrier;
+static pthread_barrier_t g_barrier_storage;
+static pthread_barrier_t* g_bar = &g_barrier_storage;
 static int g_threads, g_phases;
 static long g_slots[MAX_THREADS];
 static int g_serials;
@@ -17,7 +20,7 @@ static void* phase_worker(void* arg) {
   long me = (long)arg;
   for (int phase = 1; phase <= g_phases; ++phase) {
     g_slots[me] = phase * 1000 + me;
-    int r = pthread_barrier_wait(&g_barrier);
+    int r = pthread_barrier_wait(g_bar);
     if (r == PTHREAD_BARRIER_SERIAL_THREAD) {
       pthread_mutex_lock(&g_lock);
       ++g_serials;
@@ -32,8 +35,14 @@ static void* phase_worker(void* arg) {
                 gpt_self_node(), k, g_slots[k]);
         exit(3);
       }
-    pthread_barrier_wait(&g_barrier);
+    pthread_barrier_wait(g_bar);
   }
+  return NULL;
+}
+
+static void* allocate_barrier(void* arg) {
+  (void)arg;
+  g_bar = malloc(sizeof *g_bar);
   return NULL;
 }
 
@@ -41,11 +50,19 @@ int main(int argc, char** argv) {
   g_threads = argc > 1 ? atoi(argv[1]) : 4;
   g_phases = argc > 2 ? atoi(argv[2]) : 50;
   if (g_threads > MAX_THREADS) g_threads = MAX_THREADS;
-  pthread_barrier_init(&g_barrier, NULL, (unsigned)g_threads);
+  if (argc > 3 && argv[3][0] == 'r') {
+    pthread_attr_t a;
+    pthread_attr_init(&a);
+    gpt_attr_setnode(&a, gpt_node_count() - 1);
+    pthread_t t;
+    pthread_create(&t, &a, allocate_barrier, NULL);
+    pthread_join(t, NULL);
+  }
+  pthread_barrier_init(g_bar, NULL, (unsigned)g_threads);
   pthread_t t[MAX_THREADS];
   for (long i = 0; i < g_threads; ++i) pthread_create(&t[i], NULL, phase_worker, (void*)i);
   for (int i = 0; i < g_threads; ++i) pthread_join(t[i], NULL);
-  pthread_barrier_destroy(&g_barrier);
+  pthread_barrier_destroy(g_bar);
   if (g_serials != g_phases) {
     fprintf(stderr, "%d serial threads for %d phases\n", g_serials, g_phases);
     return 1;

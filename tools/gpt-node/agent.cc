@@ -343,8 +343,8 @@ void Agent::print_stats() const {
       " write_faults=" + std::to_string(h.write_faults.load()) +
       " pages_fetched=" + std::to_string(c.pages_fetched) +
       " pages_served=" + std::to_string(c.pages_served) +
-      " page_copies_sent=" + std::to_string(c.updates_sent) +
-      " fetches_from_copies=" + std::to_string(c.fetches_from_updates) +
+      " page_copies_sent=" + std::to_string(c.copies_sent) +
+      " fetches_from_copies=" + std::to_string(c.fetches_from_copies) +
       " pages_read_ahead=" + std::to_string(c.pages_read_ahead) +
       " copies_installed=" + std::to_string(h.copies_installed.load()) +
       " diffs_sent=" + std::to_string(c.diffs_sent) +

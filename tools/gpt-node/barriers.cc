@@ -64,7 +64,7 @@ bool Barriers::on_message(const wire::Envelope& env) {
   return std::visit(util::Overloaded{
                         [&](const wire::BarrierWaitRequest& m) {
                           if (m.count == 0) return true;
-                          arrive(m.barrier, m.count, Arrival{env.from, m.request});
+                          arrive(m.barrier, m.count, Arrival{env.from, m.request, m.epoch});
                           return true;
                         },
                         [&](const wire::BarrierWaitDone& m) {

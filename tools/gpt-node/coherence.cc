@@ -80,8 +80,8 @@ std::optional<Reply> Coherence::serve_fetch(std::uint32_t slot, std::uint64_t pa
   const std::uint64_t copied = copies_.install_leading(page, count, heap_);
   if (sequential) read_ahead(page + count);
   if (copied) {
-    counters_.fetches_from_updates += copied;
-    channel_.layout().header.fetches_from_copies.store(counters_.fetches_from_updates,
+    counters_.fetches_from_copies += copied;
+    channel_.layout().header.fetches_from_copies.store(counters_.fetches_from_copies,
                                                        std::memory_order_relaxed);
     std::memcpy(channel_.payload(slot).data(), &copied, sizeof copied);
     return Reply{0, sizeof copied};
@@ -243,7 +243,7 @@ std::optional<Reply> Coherence::acquire(std::uint32_t slot, std::span<const unsi
     return std::nullopt;
   }
   std::uint64_t id = next_request_++;
-  pending_[id] = Pending{Pending::kAcquire, slot, unknown_epochs_, 0, 0};
+  pending_[id] = Pending{Pending::kAcquire, slot, 0, 0, 0, unknown_epochs_};
   send(0, wire::NoticeQuery{id});
   return std::nullopt;
 }
@@ -346,7 +346,7 @@ wire::Notices Coherence::bundle_for(wire::NodeId node) {
     n.update_pages.push_back(p);
     n.update_bytes.insert(n.update_bytes.end(), bytes, bytes + region::kPageSize);
   }
-  counters_.updates_sent += n.update_pages.size();
+  counters_.copies_sent += n.update_pages.size();
   return n;
 }
 
@@ -395,7 +395,6 @@ std::uint32_t Coherence::write_answer(std::span<unsigned char> out, std::uint64_
       std::memcpy(out.data() + at, copies_.bytes(p).data(), region::kPageSize);
       at += region::kPageSize;
     }
-    counters_.copies_answered += copies.size();
   }
   if (header[0]) long_lists_[header[0]] = std::move(pages);
   return static_cast<std::uint32_t>(at);
@@ -605,7 +604,7 @@ bool Coherence::on_message(const wire::Envelope& env) {
             absorb(m.notices);
             if (auto p = take(m.request, Pending::kAcquire)) {
               // Asked after those unknown epochs arrived: they are covered.
-              unknown_epochs_answered_ = std::max(unknown_epochs_answered_, p->release);
+              unknown_epochs_answered_ = std::max(unknown_epochs_answered_, p->unknown_epochs);
               answer_acquire(p->slot);
             }
             return true;

@@ -18,9 +18,8 @@
 #include <functional>
 #include <map>
 #include <optional>
-#include <unordered_map>
-#include <unordered_set>
 #include <span>
+#include <unordered_set>
 #include <vector>
 
 #include "channel_server.h"
@@ -41,10 +40,9 @@ struct CoherenceCounters {
   std::uint64_t diffs_rejected = 0;
   std::uint64_t notices_posted = 0;
   std::uint64_t acquires_answered_here = 0;  // no message to node 0
-  std::uint64_t updates_sent = 0;           // page copies riding on notices (node 0)
-  std::uint64_t fetches_from_updates = 0;   // fetches served from such copies
+  std::uint64_t copies_sent = 0;           // page copies riding on notices (node 0)
+  std::uint64_t fetches_from_copies = 0;   // fetches served from such copies
   std::uint64_t pages_read_ahead = 0;       // pages asked for ahead of a sequential scan
-  std::uint64_t copies_answered = 0;        // copies sent to the program with an acquire
   std::uint64_t barriers = 0;
   std::uint64_t remote_frees_forwarded = 0;  // sent to their homes
   std::uint64_t remote_frees_delivered = 0;  // put in our program's inbox
@@ -107,9 +105,10 @@ class Coherence {
   struct Pending {
     enum Kind { kFetch, kAhead, kReleaseDiffs, kReleaseNotice, kAcquire } kind;
     std::uint32_t slot = 0;
-    std::uint64_t release = 0;  // for the release kinds; kAcquire: unknown epochs so far
-    std::uint64_t page = 0;     // for kFetch: first page
-    std::uint32_t count = 0;    // for kFetch: pages
+    std::uint64_t release = 0;  // for the release kinds
+    std::uint64_t page = 0;     // for kFetch, kAhead: first page
+    std::uint32_t count = 0;    // for kFetch, kAhead: pages
+    std::uint64_t unknown_epochs = 0;  // kAcquire: unknown epochs arrived before it was asked
   };
 
   std::optional<Reply> fetch(std::uint32_t slot, std::span<const unsigned char> request);

@@ -179,7 +179,7 @@ bool Threads::on_message(const wire::Envelope& env) {
               send(from, wire::JoinDone{m.request, 0, e->second, coherence_.notices_for(from)});
               ended_.erase(e);
             } else if (m.try_only) {
-              send(from, wire::JoinDone{m.request, -EBUSY});
+              send(from, wire::JoinDone{m.request, -EBUSY, 0, {}});
             }
             else waiters_[m.tcb].push_back(Waiter{false, 0, from, m.request});
             return true;
