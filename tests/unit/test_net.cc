@@ -252,6 +252,37 @@ TEST_F(GateFixture, BadFramesAreDroppedCountedLoggedAndTheNextGoodOneArrives) {
   EXPECT_NE(log[3].find("header claims node 3"), std::string::npos) << log[3];
 }
 
+// While a release is unacknowledged, messages to other nodes wait in order
+// (node 0's pass: they follow the release on its connection); the last end
+// of a hold lets them out.
+TEST(GateHold, HoldsAllButNodeZeroUntilTheLastHoldEnds) {
+  net::FakeNetwork network;
+  auto n0 = network.endpoint(0), n1 = network.endpoint(1), n2 = network.endpoint(2);
+  net::MessageGate sender{*n1, "node 1", [](std::string_view) {}};
+  net::MessageGate at0{*n0, "node 0", [](std::string_view) {}};
+  net::MessageGate at2{*n2, "node 2", [](std::string_view) {}};
+  sender.hold_all_but(0);
+  sender.hold_all_but(0);  // a second release meanwhile
+  ASSERT_TRUE(sender.send(2, wire::Ping{1, 0, {}}));
+  ASSERT_TRUE(sender.send(0, wire::Ping{2, 0, {}}));
+  ASSERT_TRUE(sender.send(2, wire::Ping{3, 0, {}}));
+  auto to0 = at0.next(1s);
+  ASSERT_TRUE(to0);
+  EXPECT_EQ(std::get<wire::Ping>(to0->body).seq, 2u);
+  EXPECT_FALSE(at2.next(30ms));
+  sender.end_hold();
+  EXPECT_FALSE(at2.next(30ms));  // one release still unacknowledged
+  sender.end_hold();
+  auto first = at2.next(1s), second = at2.next(1s);
+  ASSERT_TRUE(first && second);
+  EXPECT_EQ(std::get<wire::Ping>(first->body).seq, 1u);
+  EXPECT_EQ(std::get<wire::Ping>(second->body).seq, 3u);
+  ASSERT_TRUE(sender.send(2, wire::Ping{4, 0, {}}));  // no hold: straight out
+  auto after = at2.next(1s);
+  ASSERT_TRUE(after);
+  EXPECT_EQ(std::get<wire::Ping>(after->body).seq, 4u);
+}
+
 TEST_F(GateFixture, NextTimesOutWhenNothingValidArrives) {
   network.inject(0, 1, std::vector<std::byte>{std::byte{1}});
   auto start = std::chrono::steady_clock::now();
