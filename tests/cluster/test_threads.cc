@@ -157,6 +157,36 @@ INSTANTIATE_TEST_SUITE_P(Barriers, Barrier,
                                   info.param.where;
                          });
 
+// Locks managed by node 0 and by another node, a mailbox of heap blocks
+// freed away from home, a semaphore, two barriers and migrations, all at
+// once: the invariants hold and nothing is lost.
+struct MixCase {
+  std::string binary;
+  int nodes, threads, rounds;
+};
+
+class Mix : public ::testing::TestWithParam<MixCase> {};
+
+TEST_P(Mix, EverySynchronisationAtOnceKeepsItsInvariants) {
+  const auto& c = GetParam();
+  JobRunner job({launcher(), "-n", std::to_string(c.nodes), "--timeout", "150", program(c.binary),
+                 std::to_string(c.threads), std::to_string(c.rounds)});
+  auto status = job.wait(200s);
+  ASSERT_TRUE(status) << job.err();
+  EXPECT_EQ(exit_code(*status), 0) << job.out() << job.err();
+  EXPECT_EQ(job.out(), std::to_string(c.threads) + " threads x " + std::to_string(c.rounds) +
+                           " rounds on " + std::to_string(c.nodes) + " nodes: ok\n")
+      << job.err();
+}
+
+INSTANTIATE_TEST_SUITE_P(Mixed, Mix,
+                         ::testing::Values(MixCase{"sync_mix", 1, 8, 40}, MixCase{"sync_mix", 2, 16, 60},
+                                           MixCase{"sync_mix", 4, 32, 100},
+                                           MixCase{"sync_mix_glibc", 3, 12, 60}),
+                         [](const auto& info) {
+                           return info.param.binary + "_" + std::to_string(info.param.nodes) + "nodes";
+                         });
+
 TEST(Barrier, WorksWithoutTheLauncherToo) {
   JobRunner job({program("barrier_phases"), "4", "30"});
   auto status = job.wait(60s);
