@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "check.h"
+
 #define MAX_THREADS 64
 static pthread_barrier_t g_barrier_storage;
 static pthread_barrier_t* g_bar = &g_barrier_storage;
@@ -50,14 +52,7 @@ int main(int argc, char** argv) {
   g_threads = argc > 1 ? atoi(argv[1]) : 4;
   g_phases = argc > 2 ? atoi(argv[2]) : 50;
   if (g_threads > MAX_THREADS) g_threads = MAX_THREADS;
-  if (argc > 3 && argv[3][0] == 'r') {
-    pthread_attr_t a;
-    pthread_attr_init(&a);
-    gpt_attr_setnode(&a, gpt_node_count() - 1);
-    pthread_t t;
-    pthread_create(&t, &a, allocate_barrier, NULL);
-    pthread_join(t, NULL);
-  }
+  if (argc > 3 && argv[3][0] == 'r') run_on_node(gpt_node_count() - 1, allocate_barrier, NULL);
   pthread_barrier_init(g_bar, NULL, (unsigned)g_threads);
   pthread_t t[MAX_THREADS];
   for (long i = 0; i < g_threads; ++i) pthread_create(&t[i], NULL, phase_worker, (void*)i);

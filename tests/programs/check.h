@@ -13,4 +13,21 @@
       exit(1);                                   \
     }                                            \
   } while (0)
+
+#include <gpthread.h>
+#include <pthread.h>
+
+/* Runs fn(arg) in a thread on `node` and waits for it: how a test gets
+ * memory another node allocated (and so manages or is home of). */
+static inline void *run_on_node(int node, void *(*fn)(void *), void *arg) {
+  pthread_attr_t a;
+  pthread_attr_init(&a);
+  gpt_attr_setnode(&a, node);
+  pthread_t t;
+  void *result = NULL;
+  CHECK(pthread_create(&t, &a, fn, arg) == 0, "pthread_create on node %d", node);
+  pthread_join(t, &result);
+  pthread_attr_destroy(&a);
+  return result;
+}
 #endif

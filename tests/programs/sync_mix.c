@@ -107,12 +107,7 @@ int main(int argc, char** argv) {
   if (g_threads > MAX_THREADS) g_threads = MAX_THREADS;
   sem_init(&g_sem, 0, 0);
   pthread_barrier_init(&g_barrier, NULL, (unsigned)g_threads);
-  pthread_attr_t a;
-  pthread_attr_init(&a);
-  gpt_attr_setnode(&a, gpt_node_count() - 1);
-  pthread_t setup;
-  pthread_create(&setup, &a, set_up_elsewhere, NULL);
-  pthread_join(setup, NULL);
+  run_on_node(gpt_node_count() - 1, set_up_elsewhere, NULL);
   pthread_t t[MAX_THREADS];
   for (long i = 0; i < g_threads; ++i) CHECK(pthread_create(&t[i], NULL, worker, (void*)i) == 0, "create");
   for (int i = 0; i < g_threads; ++i) pthread_join(t[i], NULL);
