@@ -166,6 +166,13 @@ std::optional<Reply> Coherence::release(std::uint32_t slot, std::span<const unsi
   return std::nullopt;
 }
 
+// Node 0 learns of writes when it logs them, not from notices sent to it:
+// its copies of those pages are outdated from then on.
+std::uint64_t Coherence::log(wire::NodeId writer, const std::vector<std::uint64_t>& pages) {
+  for (std::uint64_t p : pages) copies_.outdate(p);
+  return log_.log(writer, pages);
+}
+
 bool Coherence::being_released(std::uint64_t page) const {
   for (const auto& [id, rel] : releases_)
     if (std::find(rel.pages.begin(), rel.pages.end(), page) != rel.pages.end()) return true;
@@ -180,7 +187,7 @@ void Coherence::post_notices(std::uint64_t rel_id) {
   }
   counters_.notices_posted += rel.pages.size();
   if (self_ == 0) {
-    finish_release(rel_id, log_.log(self_, rel.pages));
+    finish_release(rel_id, log(self_, rel.pages));
     return;
   }
   // Every other home has applied its diffs: node 0 applies its own, then
@@ -565,12 +572,7 @@ bool Coherence::on_message(const wire::Envelope& env) {
             if (!m.notices.empty()) {
               bool mine_to_log = self_ == 0;
               for (std::uint64_t p : m.notices) mine_to_log = mine_to_log && valid_page(p);
-              if (mine_to_log) {
-                // Node 0 learns of writes here, not from notices sent to it:
-                // its copies of these pages are outdated now.
-                for (std::uint64_t p : m.notices) copies_.outdate(p);
-                epoch = log_.log(from, m.notices);
-              }
+              if (mine_to_log) epoch = log(from, m.notices);
               else util::log_line("node " + std::to_string(from) + " sent write notices that cannot be logged here");
             }
             send(from, wire::DiffAck{m.request, rejected, epoch});

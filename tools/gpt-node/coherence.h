@@ -149,6 +149,8 @@ class Coherence {
   [[nodiscard]] std::uint64_t applied_epoch() const;
   [[nodiscard]] bool being_released(std::uint64_t page) const;
 
+  // Node 0: logs a release's notices (outdating its own copies of them).
+  std::uint64_t log(wire::NodeId writer, const std::vector<std::uint64_t>& pages);
   // Node 0: the notices for `node` with copies of some of their pages.
   wire::Notices bundle_for(wire::NodeId node);
   void barrier_arrival(wire::NodeId node, std::uint64_t generation);

@@ -208,10 +208,14 @@ void Locks::on_request_token(std::uint64_t lock, wire::NodeId from, bool try_onl
     return;
   }
   m.queue.push_back(from);
-  if (!m.recalled) {
-    m.recalled = true;
-    to(*m.owner, wire::LockRecall{lock, false});
-  }
+  recall(lock, m);
+}
+
+// Others wait: the holder gives the token back after its current use.
+void Locks::recall(std::uint64_t lock, Managed& m) {
+  if (m.recalled || !m.owner) return;
+  m.recalled = true;
+  to(*m.owner, wire::LockRecall{lock, false});
 }
 
 // The token's taker needs the notices up to the epoch its holders saw; node
@@ -233,10 +237,7 @@ void Locks::on_return(std::uint64_t lock, std::uint64_t epoch) {
   m.owner = next;
   grant(lock, m, next);
   // Others are waiting: the new holder gives it back after one use (FIFO).
-  if (!m.queue.empty()) {
-    m.recalled = true;
-    to(next, wire::LockRecall{lock, false});
-  }
+  if (!m.queue.empty()) recall(lock, m);
 }
 
 void Locks::on_grant(const wire::LockGrant& grant) {
@@ -282,10 +283,7 @@ void Locks::on_kept(std::uint64_t lock) {
   m.trying.reset();
   if (auto it = std::find(m.queue.begin(), m.queue.end(), tried); it != m.queue.end()) m.queue.erase(it);
   to(tried, wire::LockBusy{lock});
-  if (!m.queue.empty() && !m.recalled && m.owner) {
-    m.recalled = true;
-    to(*m.owner, wire::LockRecall{lock, false});
-  }
+  if (!m.queue.empty()) recall(lock, m);
 }
 
 void Locks::on_recall(std::uint64_t lock, bool if_free) {

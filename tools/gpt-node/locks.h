@@ -93,6 +93,7 @@ class Locks {
   // Manager side.
   void on_request_token(std::uint64_t lock, wire::NodeId from, bool try_only);
   void on_kept(std::uint64_t lock);
+  void recall(std::uint64_t lock, Managed& m);
   void on_busy(std::uint64_t lock);
   // Answers this node's trylocks once the token came (or did not).
   void answer_tries(Local& l);
