@@ -200,9 +200,18 @@ static void install_copies(std::uint64_t* pages, std::uint64_t count, const std:
       settle(page, was);
       return;
     }
-    protect(page, PROT_READ | PROT_WRITE);
-    std::memcpy(s.page_address(page), bytes + c * region::kPageSize, region::kPageSize);
-    protect(page, PROT_READ);
+    // Through the memory file, not our mapping: made writable for the copy,
+    // the page would take other threads' writes without a fault, and those
+    // writes would be lost (never dirty, never released).
+    const long wrote = sys::call(SYS_pwrite64, s.memory_fd, sys::arg(bytes + c * region::kPageSize),
+                                 static_cast<long>(region::kPageSize),
+                                 static_cast<long>(s.geometry.page_offset(page)));
+    if (wrote != static_cast<long>(region::kPageSize)) {  // out of memory: fetch it later instead
+      if (was == kValid) protect(page, PROT_NONE);
+      settle(page, kInvalid);
+      continue;
+    }
+    if (was == kInvalid) protect(page, PROT_READ);
     generation = s.content_generation.fetch_add(1, std::memory_order_acq_rel) + 1;
     settle(page, kValid);
     *listed = kInstalled;

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define PAGE 4096
 
@@ -311,6 +312,82 @@ static int test_threads(void) {
   return 0;
 }
 
+/* Installing a page copy must not open the page to local writes that the
+ * runtime would not see: node 1's writer thread keeps rewriting words of
+ * page P (homed at node 0, unreleased, no synchronisation needed: nobody
+ * else reads them before the barrier) while its main thread acquires over
+ * and over and node 0 keeps writing another word of P and releasing, so
+ * every acquire of node 1 installs a fresh copy of P. The writer checks
+ * its words after each round (a copy written over them) and node 0 checks
+ * the last round after the barrier (a write that never became dirty). */
+enum { kInstallWords = 256, kInstallRounds = 400 };
+
+static double now_seconds(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+static volatile int* install_page;
+static volatile int install_done;
+static int install_bad_word = -1, install_bad_value, install_bad_round;
+
+static void* write_rounds(void* arg) {
+  (void)arg;
+  int bad = 0;
+  for (int r = 1; r <= kInstallRounds && !bad; ++r) {
+    for (int k = 0; k < kInstallWords; ++k) install_page[8 + k] = r;
+    galloc_release();  /* P clean again: copies may be installed over it now */
+    /* A millisecond with P clean (copies are installed meanwhile), then
+     * the next round's first store lands at any moment of an install. */
+    const double until = now_seconds() + 0.001;
+    while (!bad && now_seconds() < until)
+      for (int k = 0; k < kInstallWords && !bad; ++k)
+        if (install_page[8 + k] != r) {
+          bad = 1;
+          install_bad_word = k, install_bad_value = install_page[8 + k], install_bad_round = r;
+        }
+  }
+  __atomic_store_n(&install_done, 1, __ATOMIC_RELEASE);  /* a flag between two threads of node 1 */
+  return NULL;
+}
+
+static int test_install(void) {
+  install_page = (volatile int*)(BLOCK(0) + 310 * PAGE);
+  volatile int* node0_word = install_page;
+  volatile int* stop = install_page + 600;  /* node 1 -> node 0, through a release */
+  gpt_barrier_all();
+  if (nodes > 1 && me == 1) {
+    (void)node0_word[0];  /* a copy holder of P: node 0 sends copies of it with notices */
+    pthread_t t;
+    pthread_attr_t here;
+    pthread_attr_init(&here);
+    gpt_attr_setnode(&here, me);
+    pthread_create(&t, &here, write_rounds, NULL);
+    while (!__atomic_load_n(&install_done, __ATOMIC_ACQUIRE)) galloc_acquire();
+    pthread_join(t, NULL);
+    if (install_bad_word >= 0)
+      return fail("install: a copy overwrote word (index)", (size_t)install_bad_word,
+                  (unsigned)install_bad_value, (unsigned)install_bad_round);
+    *stop = 1;
+    galloc_release();
+  }
+  if (nodes > 1 && me == 0) {
+    for (int i = 1; i < 10000000; ++i) {
+      node0_word[0] = i;
+      galloc_release();
+      galloc_acquire();
+      if (*stop) break;
+    }
+  }
+  gpt_barrier_all();
+  if (nodes > 1)
+    for (int k = 0; k < kInstallWords; ++k)
+      if (install_page[8 + k] != kInstallRounds)
+        return fail("install: the writer's last round", (size_t)k, (unsigned)install_page[8 + k], kInstallRounds);
+  gpt_barrier_all();
+  return 0;
+}
+
 /* Nodes 0 and 1 take turns on a mutex (a global: node 0 manages it and is
  * home of its page). Each turn checks that the other node's latest value
  * and its own earlier value are both there, in one page homed at node 0,
@@ -461,7 +538,7 @@ int main(int argc, char** argv) {
       {"realloc", test_realloc},     {"remote_free", test_remote_free},
       {"globals", test_globals},     {"threads", test_threads},
       {"handoff", test_handoff},     {"large_free", test_large_free},
-      {"scan", test_scan},
+      {"scan", test_scan},           {"install", test_install},
   };
   int failures = 0;
   for (size_t t = 0; t < sizeof tests / sizeof tests[0]; ++t) {
