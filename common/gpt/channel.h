@@ -23,7 +23,7 @@
 namespace gpt::channel {
 
 inline constexpr std::uint64_t kMagic = 0x4c4e4e4148435047ull;  // "GPCHANNL"
-inline constexpr std::uint32_t kVersion = 4;
+inline constexpr std::uint32_t kVersion = 5;
 inline constexpr std::uint32_t kSlotCount = 64;
 inline constexpr std::size_t kSlotBytes = 16384;
 
@@ -154,6 +154,9 @@ struct alignas(64) Header {
   std::int32_t doorbell_fd;
   // Non-zero in SPMD mode (gpt-launch --spmd): every node runs main.
   std::uint32_t spmd;
+  // How long a caller yields its core waiting for a reply before it sleeps
+  // (GPT_SPIN_US; 0: sleep at once). See Client::await_reply.
+  std::uint32_t wait_spin_us;
   // Bumped by the application after publishing a request.
   alignas(64) std::atomic<std::uint32_t> agent_doorbell;
   // Set to 1 by the agent when the job ends; worker threads wait on it.

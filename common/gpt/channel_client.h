@@ -3,7 +3,7 @@
 // and the glibc unit tests share one implementation. Async-signal-safe.
 #pragma once
 
-#include <sched.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cstddef>
@@ -38,6 +38,7 @@ struct CallResult {
 
 class Client {
  public:
+
   explicit Client(Layout* layout) : layout_(layout) {}
 
   // Sends `op` with `request` and blocks until the agent replies. At most
@@ -80,12 +81,7 @@ class Client {
                        std::memory_order_release);
     ring();
 
-    constexpr auto kReply = static_cast<std::uint32_t>(SlotState::kReply);
-    for (;;) {
-      std::uint32_t s = slot.h.state.load(std::memory_order_acquire);
-      if (s == kReply) break;
-      futex::wait(&slot.h.state, s);
-    }
+    await_reply(slot);
     const std::uint32_t length = slot.h.length <= kSlotPayload ? slot.h.length
                                                               : static_cast<std::uint32_t>(kSlotPayload);
     on_reply(slot.h.status, slot.payload, length);
@@ -97,6 +93,35 @@ class Client {
 
  private:
   void ring() const { ring_agent(*layout_); }
+
+  // Yields the core for up to the agent's spin budget before sleeping on
+  // the slot's futex. Why: most replies take one network round trip
+  // (~100 µs), and on a virtual machine waking a thread whose core went
+  // idle costs tens of µs more than the answer itself; a yielding waiter
+  // keeps its core warm yet gives it to any runnable thread (the agent
+  // included). GPT_SPIN_US=0 turns this off (nodes sharing few cores).
+  void await_reply(Slot& slot) const {
+    constexpr auto kReply = static_cast<std::uint32_t>(SlotState::kReply);
+    const std::uint32_t budget_us = layout_->header.wait_spin_us;
+    if (budget_us) {
+      const long long deadline = now_us() + budget_us;
+      do {
+        if (slot.h.state.load(std::memory_order_acquire) == kReply) return;
+        (void)sys::call(SYS_sched_yield);
+      } while (now_us() < deadline);
+    }
+    for (;;) {
+      std::uint32_t s = slot.h.state.load(std::memory_order_acquire);
+      if (s == kReply) return;
+      futex::wait(&slot.h.state, s);
+    }
+  }
+
+  [[nodiscard]] static long long now_us() {
+    struct timespec ts {};
+    (void)sys::call(SYS_clock_gettime, CLOCK_MONOTONIC, sys::arg(&ts));
+    return static_cast<long long>(ts.tv_sec) * 1000000 + ts.tv_nsec / 1000;
+  }
 
   // Claims a free slot; the start index spreads threads over the slots.
   [[nodiscard]] Slot& claim() const {
@@ -111,7 +136,7 @@ class Client {
                 std::memory_order_acquire, std::memory_order_relaxed))
           return slot;
       }
-      sched_yield();  // all slots busy: more callers than slots, rare
+      (void)sys::call(SYS_sched_yield);  // all slots busy: more callers than slots, rare
     }
   }
 

@@ -13,6 +13,7 @@
 #include <iterator>
 
 #include "heap_size.h"
+#include "spin_budget.h"
 #include "allocation.h"
 #include "hosts.h"
 #include "key_file.h"
@@ -149,8 +150,9 @@ int main(int argc, char** argv) {
     options.timeout_seconds = timeout;
   }
 
-  std::string heap_error;
-  if (!gpt::util::heap_size_from_env(heap_error)) return usage_error(heap_error);
+  std::string env_error;
+  if (!gpt::util::heap_size_from_env(env_error)) return usage_error(env_error);
+  if (!gpt::util::spin_us_from_env(env_error)) return usage_error(env_error);
 
   std::vector<std::string> rest = app.remaining();
   if (!rest.empty() && rest.front() == "--") rest.erase(rest.begin());

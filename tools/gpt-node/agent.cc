@@ -64,6 +64,7 @@ Agent::Agent(AgentConfig config, net::MessageGate& gate, std::string data_endpoi
   h.heap_fd = heap_->fd();
   h.doorbell_fd = doorbell_fd_;
   h.spmd = config_.spmd ? 1 : 0;
+  h.wait_spin_us = config_.wait_spin_us;
 
   server_ = std::make_unique<ChannelServer>(
       channel_->layout(), [this](std::uint32_t slot, channel::Op op,

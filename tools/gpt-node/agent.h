@@ -45,6 +45,7 @@ struct AgentConfig {
   bool spmd = false;   // every node runs main (tests and SPMD programs)
   bool stats = false;  // print the node's counters when its program ends
   std::uint64_t heap_bytes = 0;  // the global heap (GPT_HEAP_SIZE)
+  std::uint32_t wait_spin_us = 0;  // callers' spin before sleeping (GPT_SPIN_US)
 };
 
 // What the agent needs from its transport beyond sending and receiving.

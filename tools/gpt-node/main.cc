@@ -12,6 +12,7 @@
 #include "log.h"
 #include "message_gate.h"
 #include "heap_size.h"
+#include "spin_budget.h"
 #include "signals.h"
 #include "curve_keys.h"
 #include "route_address.h"
@@ -59,6 +60,12 @@ int main(int argc, char** argv) {
     return 2;
   }
   config.heap_bytes = *heap;
+  auto spin = gpt::util::spin_us_from_env(error);
+  if (!spin) {
+    gpt::util::log_line("error: " + error);
+    return 2;
+  }
+  config.wait_spin_us = *spin;
   if (!app.count("--bind")) {
     auto address = gpt::net::route_source_address(launcher);
     if (!address) {
