@@ -36,6 +36,10 @@ bool invalidate(std::uint64_t page) {
   if (was == kInvalid) return true;
   if (was == kDirty) return false;
   protect(page, PROT_NONE);
+  // Before the page settles: another thread's copy of it from an earlier
+  // acquire answer is older than this invalidation and must not be
+  // installed (install_copies checks the generation after its claim).
+  space().content_generation.fetch_add(1, std::memory_order_acq_rel);
   settle(page, kInvalid);
   header().invalidations.fetch_add(1, std::memory_order_relaxed);
   return true;
@@ -175,9 +179,10 @@ static void invalidate_all(const std::uint64_t* pages, std::uint64_t n) {
 
 // Installs the page copies an acquire answer carries (docs/coherence.md,
 // "page copies") and marks them kInstalled in the answer's list, so they
-// are not invalidated. A copy is stale for this node if a release, fetch or
-// install here moved the page on since `generation` was read (before the
-// call): then it is skipped and the page invalidated as usual.
+// are not invalidated. A copy is stale for this node if a release, fetch,
+// invalidation or install here moved the page on since `generation` was
+// read (before the call): then it is skipped and the page invalidated as
+// usual.
 static void install_copies(std::uint64_t* pages, std::uint64_t count, const std::uint64_t* copy_pages,
                            const std::byte* bytes, std::uint64_t copies, std::uint64_t generation) {
   GlobalSpace& s = space();
