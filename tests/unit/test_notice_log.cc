@@ -1,6 +1,8 @@
 // Node 0's write-notice log: what each reader is sent, and what is dropped.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "notice_log.h"
 
 using gpt::node::NoticeLog;
@@ -43,4 +45,31 @@ TEST(NoticeLog, TrimKeepsWhatAReaderHasNotBeenSentOrNodeZeroHasNotApplied) {
   log.log(2, {4});
   EXPECT_EQ(log.take_unsent(1), Pages{4});
   EXPECT_EQ(log.epoch(), 4u);
+}
+
+// A reader that is never sent anything must not make the log grow with
+// every release: old entries merge, and every page is still listed.
+TEST(NoticeLog, ALaggingReaderKeepsTheLogBoundedWithoutLosingANotice) {
+  NoticeLog log(3);
+  (void)log.take_unsent(1);
+  const std::uint64_t releases = 20 * NoticeLog::kMaxEntries;
+  for (std::uint64_t r = 1; r <= releases; ++r) {
+    log.log(r % 2 ? 1 : 2, {r % 500, 1000 + r % 7});
+    (void)log.take_unsent(1);  // node 1 keeps up; node 2 never asks
+    EXPECT_LE(log.trim(0), NoticeLog::kMaxEntries);
+  }
+  EXPECT_LE(log.entries(), NoticeLog::kMaxEntries);
+  // Node 2 lacks everything since epoch 0: all 500 + 7 pages, its own
+  // included once merged (listing too much is allowed, too little is not).
+  Pages all = log.take_unsent(2);
+  EXPECT_EQ(all.size(), 507u);
+  for (std::uint64_t p = 0; p < 500; ++p) EXPECT_TRUE(std::binary_search(all.begin(), all.end(), p)) << p;
+  // Recent epochs are still told apart: only what came after them.
+  log.log(1, {4242});
+  EXPECT_EQ(log.take_unsent(2), Pages{4242});
+  EXPECT_EQ(log.since(log.epoch() - 1, 0), Pages{4242});
+  EXPECT_EQ(log.epoch(), releases + 1);
+  // Everyone sent everything, node 0 applied it: the log empties.
+  (void)log.take_unsent(1);
+  EXPECT_EQ(log.trim(log.epoch()), 0u);
 }

@@ -312,6 +312,24 @@ void Coherence::absorb(const wire::Notices& n) {
   if (n.epoch <= known_epoch_ && n.pages.empty()) return;
   if (!n.pages.empty()) received_.push_back(Received{n.epoch, n.pages});
   known_epoch_ = std::max(known_epoch_, n.epoch);
+  if (received_.size() > NoticeLog::kMaxEntries) merge_oldest_received();
+}
+
+// A program that never acquires would let the lists grow without bound: as
+// node 0's log does, the oldest half is folded into one list (their pages,
+// the newest of their epochs). It stays listed until the program applied
+// that newest epoch: pages invalidated twice at worst, never missed.
+void Coherence::merge_oldest_received() {
+  const auto fold = static_cast<std::ptrdiff_t>(received_.size() / 2);
+  Received merged{0, {}};
+  for (auto it = received_.begin(); it != received_.begin() + fold; ++it) {
+    merged.epoch = std::max(merged.epoch, it->epoch);
+    merged.pages.insert(merged.pages.end(), it->pages.begin(), it->pages.end());
+  }
+  std::sort(merged.pages.begin(), merged.pages.end());
+  merged.pages.erase(std::unique(merged.pages.begin(), merged.pages.end()), merged.pages.end());
+  received_.erase(received_.begin() + 1, received_.begin() + fold);
+  received_.front() = std::move(merged);
 }
 
 std::uint64_t Coherence::sync_epoch() const {
@@ -346,6 +364,7 @@ wire::Notices Coherence::bundle_for(wire::NodeId node) {
   wire::Notices n;
   n.epoch = log_.epoch();
   n.pages = log_.take_unsent(node);
+  log_.trim(applied_epoch());  // what every node has been sent may go
   for (std::uint64_t p : n.pages) {
     if (n.update_pages.size() == wire::kMaxUpdatePages) break;
     if (heap_.geometry().home_of_page(p) != 0 || !copy_holders_.contains(p * node_count_ + node)) continue;

@@ -177,6 +177,7 @@ class Coherence {
     std::vector<std::uint64_t> pages;
   };
   std::vector<Received> received_;
+  void merge_oldest_received();
   std::uint64_t known_epoch_ = 0;
   std::uint64_t released_epoch_ = 0;   // our own latest release's notices
   std::uint64_t sync_required_ = 0;   // the newest epoch a token arrived with

@@ -9,7 +9,23 @@ NoticeLog::NoticeLog(std::uint32_t node_count) : sent_(node_count, 0) {}
 
 std::uint64_t NoticeLog::log(wire::NodeId writer, std::vector<std::uint64_t> pages) {
   entries_.push_back(Entry{++epoch_, writer, std::move(pages)});
+  if (entries_.size() > kMaxEntries) merge_oldest();
   return epoch_;
+}
+
+// Folds the oldest half of the entries into the first one.
+void NoticeLog::merge_oldest() {
+  const std::size_t fold = entries_.size() / 2;
+  Entry merged{0, kMerged, {}};
+  for (std::size_t i = 0; i < fold; ++i) {
+    Entry& e = entries_.front();
+    merged.epoch = e.epoch;
+    merged.pages.insert(merged.pages.end(), e.pages.begin(), e.pages.end());
+    entries_.pop_front();
+  }
+  std::sort(merged.pages.begin(), merged.pages.end());
+  merged.pages.erase(std::unique(merged.pages.begin(), merged.pages.end()), merged.pages.end());
+  entries_.push_front(std::move(merged));
 }
 
 std::vector<std::uint64_t> NoticeLog::since(std::uint64_t since, wire::NodeId reader) const {
