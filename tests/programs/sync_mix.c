@@ -2,7 +2,8 @@
  * threads on every node, in rounds, take a mutex node 0 manages and one the
  * last node manages (each guarding a pair of counters that must always be
  * equal), hand heap blocks to each other through a mailbox (so they are
- * freed on other nodes than their home), post and wait a semaphore, meet at
+ * freed on other nodes than their home), post and wait a semaphore (and use
+ * one the last node manages as a lock), meet at
  * barriers (one global, one the last node manages) where each checks what
  * every other wrote before it, and migrate now and then.
  * Usage: sync_mix THREADS ROUNDS. Prints one line; exits 1 on a mismatch. */
@@ -26,6 +27,8 @@ static long* h_pair;              /* likewise */
 static unsigned char* g_mailbox[MAX_THREADS];  /* under h_lock */
 static long g_delivered;                       /* under h_lock */
 static sem_t g_sem;
+static sem_t* h_sem;  /* managed by the last node */
+static long* h_sem_pair;
 static pthread_barrier_t g_barrier;
 static pthread_barrier_t* h_barrier;
 static long g_marks[MAX_THREADS];
@@ -76,6 +79,13 @@ static void* worker(void* arg) {
 
     sem_post(&g_sem);
     sem_wait(&g_sem);
+    /* The last node's semaphore as a lock (initial value 1) over a pair on
+     * its heap: a wait must see what the previous poster wrote. */
+    sem_wait(h_sem);
+    CHECK(h_sem_pair[0] == h_sem_pair[1], "the semaphore's pair %ld != %ld", h_sem_pair[0], h_sem_pair[1]);
+    ++h_sem_pair[0];
+    ++h_sem_pair[1];
+    sem_post(h_sem);
 
     if (r % 4 == 3) {
       pthread_barrier_t* b = (r / 4) % 2 ? h_barrier : &g_barrier;
@@ -96,6 +106,9 @@ static void* set_up_elsewhere(void* arg) {
   h_lock = malloc(sizeof *h_lock);
   pthread_mutex_init(h_lock, NULL);
   h_pair = calloc(2, sizeof *h_pair);
+  h_sem = malloc(sizeof *h_sem);
+  sem_init(h_sem, 0, 1);
+  h_sem_pair = calloc(2, sizeof *h_sem_pair);
   h_barrier = malloc(sizeof *h_barrier);
   pthread_barrier_init(h_barrier, NULL, (unsigned)g_threads);
   return NULL;
@@ -117,6 +130,10 @@ int main(int argc, char** argv) {
   int left;
   sem_getvalue(&g_sem, &left);
   CHECK(left == 0, "semaphore left at %d", left);
+  sem_getvalue(h_sem, &left);
+  CHECK(left == 1, "the last node's semaphore left at %d", left);
+  CHECK(h_sem_pair[0] == want && h_sem_pair[1] == want, "the semaphore's pair %ld/%ld, want %ld",
+        h_sem_pair[0], h_sem_pair[1], want);
   long in_boxes = 0;
   for (int i = 0; i < g_threads; ++i) in_boxes += g_mailbox[i] != NULL;
   CHECK(g_delivered + in_boxes > 0, "no block was handed over");

@@ -74,14 +74,14 @@ std::vector<wire::Message> one_of_each() {
       wire::CondWake{6},
       wire::CondCancel{0x200000006000, 6},
       wire::SemWait{7, 0x200000007000, 3, 2, 1},
-      wire::SemGranted{7, 11},
-      wire::SemPost{0x200000007000, 3, 2},
+      wire::SemGranted{7, 11, 19, {19, {3}, {}, {}}},
+      wire::SemPost{0x200000007000, 3, 2, 17},
       wire::SemCancel{7, 0x200000007000, 3},
       wire::SemValueQuery{8, 0x200000007000, 3, 2},
       wire::SemValue{8, -1},
       wire::RwRequest{9, 0x200000008000, 1, 0},
-      wire::RwGranted{9, 16},
-      wire::RwRelease{0x200000008000, 1},
+      wire::RwGranted{9, 16, 23, {23, {4}, {4}, page}},
+      wire::RwRelease{0x200000008000, 1, 21},
       wire::RwCancel{9, 0x200000008000},
       wire::KeyOp{10, 1, 0, 0x401000},
       wire::KeyReply{10, 0, 3, 0x401000},
@@ -281,6 +281,36 @@ TEST(GateHold, HoldsAllButNodeZeroUntilTheLastHoldEnds) {
   auto after = at2.next(1s);
   ASSERT_TRUE(after);
   EXPECT_EQ(std::get<wire::Ping>(after->body).seq, 4u);
+}
+
+// Messages made while a release was unnumbered carry an unknown epoch; the
+// gate gives them the node's epoch when they leave for a node other than 0,
+// so their takers need not ask node 0. Node 0 settles its own.
+TEST(GateHold, UnknownEpochsAreFilledWhenTheMessagesLeave) {
+  net::FakeNetwork network;
+  auto n0 = network.endpoint(0), n1 = network.endpoint(1), n2 = network.endpoint(2);
+  net::MessageGate sender{*n1, "node 1", [](std::string_view) {}};
+  net::MessageGate at0{*n0, "node 0", [](std::string_view) {}};
+  net::MessageGate at2{*n2, "node 2", [](std::string_view) {}};
+  std::uint64_t epoch = wire::kEpochUnknown;
+  sender.set_epoch_source([&] { return epoch; });
+  sender.hold_all_but(0);
+  ASSERT_TRUE(sender.send(2, wire::LockReturn{7, wire::kEpochUnknown}));
+  ASSERT_TRUE(sender.send(0, wire::LockReturn{8, wire::kEpochUnknown}));
+  ASSERT_TRUE(sender.send(2, wire::LockReturn{9, 5}));  // known: kept
+  auto to0 = at0.next(1s);
+  ASSERT_TRUE(to0);
+  EXPECT_EQ(std::get<wire::LockReturn>(to0->body).epoch, wire::kEpochUnknown);
+  epoch = 12;  // node 0 numbered the release
+  sender.end_hold();
+  auto first = at2.next(1s), second = at2.next(1s);
+  ASSERT_TRUE(first && second);
+  EXPECT_EQ(std::get<wire::LockReturn>(first->body).epoch, 12u);
+  EXPECT_EQ(std::get<wire::LockReturn>(second->body).epoch, 5u);
+  ASSERT_TRUE(sender.send(2, wire::SemPost{1, 2, 0, wire::kEpochUnknown}));  // no hold: at once
+  auto later = at2.next(1s);
+  ASSERT_TRUE(later);
+  EXPECT_EQ(std::get<wire::SemPost>(later->body).epoch, 12u);
 }
 
 TEST_F(GateFixture, NextTimesOutWhenNothingValidArrives) {

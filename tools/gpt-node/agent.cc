@@ -118,8 +118,8 @@ Agent::Agent(AgentConfig config, net::MessageGate& gate, std::string data_endpoi
   locks_ = std::make_unique<Locks>(config_.node, config_.node_count, gate_, *server_, *coherence_);
   barriers_ = std::make_unique<Barriers>(config_.node, config_.node_count, gate_, *server_, *coherence_);
   conds_ = std::make_unique<Conds>(config_.node, config_.node_count, gate_, *server_);
-  semaphores_ = std::make_unique<Semaphores>(config_.node, config_.node_count, gate_, *server_);
-  rwlocks_ = std::make_unique<RwLocks>(config_.node, config_.node_count, gate_, *server_);
+  semaphores_ = std::make_unique<Semaphores>(config_.node, config_.node_count, gate_, *server_, *coherence_);
+  rwlocks_ = std::make_unique<RwLocks>(config_.node, config_.node_count, gate_, *server_, *coherence_);
   keys_ = std::make_unique<Keys>(config_.node, gate_, *server_);
   forwarding_ = std::make_unique<Forwarding>(config_.node, config_.node_count, gate_, *server_);
   signal_relay_ = std::make_unique<SignalRelay>(config_.node, config_.node_count, gate_, *server_);

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "epoch_max.h"
 #include "log.h"
 #include "overloaded.h"
 
@@ -36,8 +37,9 @@ void Barriers::arrive(std::uint64_t barrier, std::uint32_t count, Arrival who) {
   if (list.size() < count) return;
   std::vector<Arrival> all = std::move(list);
   arrived_.erase(barrier);
-  std::uint64_t epoch = 0;
-  for (const Arrival& a : all) epoch = std::max(epoch, coherence_.settled_epoch(a.epoch));
+  EpochMax newest;
+  for (const Arrival& a : all) newest.add(coherence_.settled_epoch(a.epoch));
+  const std::uint64_t epoch = newest.for_grant(coherence_.sync_epoch());
   // The last to arrive is the serial thread (any one is allowed).
   for (std::size_t i = 0; i < all.size(); ++i) {
     std::uint32_t serial = i + 1 == all.size() ? 1 : 0;

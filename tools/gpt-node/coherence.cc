@@ -24,7 +24,11 @@ std::vector<std::uint64_t> read_pages(std::span<const unsigned char> bytes) {
 Coherence::Coherence(wire::NodeId self, std::uint32_t node_count, HeapMemory& heap,
                      net::MessageGate& gate, ChannelServer& channel)
     : self_(self), node_count_(node_count), heap_(heap), gate_(gate), channel_(channel),
-      log_(node_count) {}
+      log_(node_count) {
+  gate_.set_epoch_source([this] { return sync_epoch(); });
+}
+
+Coherence::~Coherence() { gate_.set_epoch_source({}); }
 
 bool Coherence::valid_page(std::uint64_t page) const {
   return page < heap_.geometry().page_count() &&
@@ -288,6 +292,12 @@ void Coherence::answer_acquire(std::uint32_t slot) {
   finish_acquire(slot, u.epoch, u.pages);
 }
 
+std::uint32_t Coherence::grant_arrived(std::uint32_t slot, std::uint64_t epoch,
+                                       const wire::Notices& notices) {
+  sync_arrived(epoch, notices);
+  return answer_synced_acquire(slot).value_or(0);
+}
+
 std::optional<std::uint32_t> Coherence::answer_synced_acquire(std::uint32_t slot) {
   if (self_ != 0 && !answerable_here()) return std::nullopt;
   Unapplied u = unapplied();
@@ -341,7 +351,7 @@ std::uint64_t Coherence::sync_epoch() const {
 std::uint64_t Coherence::settled_epoch(std::uint64_t epoch) const {
   // Node 0 processed the sender's release before its message (one
   // connection): its log's epoch covers it.
-  return epoch == wire::kEpochUnknown && self_ == 0 ? log_.epoch() : epoch;
+  return wire::epoch_pending(epoch) && self_ == 0 ? log_.epoch() : epoch;
 }
 
 wire::Notices Coherence::notices_for(wire::NodeId node) {
@@ -351,7 +361,7 @@ wire::Notices Coherence::notices_for(wire::NodeId node) {
 
 void Coherence::sync_arrived(std::uint64_t epoch, const wire::Notices& notices) {
   absorb(notices);
-  if (epoch != wire::kEpochUnknown) {
+  if (!wire::epoch_pending(epoch)) {
     sync_required_ = std::max(sync_required_, epoch);
     return;
   }

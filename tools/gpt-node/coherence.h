@@ -52,6 +52,9 @@ class Coherence {
  public:
   Coherence(wire::NodeId self, std::uint32_t node_count, HeapMemory& heap,
             net::MessageGate& gate, ChannelServer& channel);
+  ~Coherence();  // the gate's epoch source points here
+  Coherence(const Coherence&) = delete;
+  Coherence& operator=(const Coherence&) = delete;
 
   // A channel request; nullopt when it completes later.
   [[nodiscard]] std::optional<Reply> on_request(std::uint32_t slot, channel::Op op,
@@ -77,6 +80,12 @@ class Coherence {
   // or kBarrierWait reply then carries it: no kAcquire call). Returns the
   // answer's length.
   [[nodiscard]] std::optional<std::uint32_t> answer_synced_acquire(std::uint32_t slot);
+  // A grant that is an acquire arrived for the program's call in `slot`
+  // (a semaphore wait, an rwlock): takes in its epoch and notices, and
+  // writes the acquire's answer into the slot if it can be given here.
+  // Returns the reply length (0: the program asks).
+  [[nodiscard]] std::uint32_t grant_arrived(std::uint32_t slot, std::uint64_t epoch,
+                                            const wire::Notices& notices);
   // Releases `pages` (kRelease, kUnlockReleased). `then` runs, and the
   // program is answered (with `status`), as soon as the release cannot be
   // overtaken: once the last diffs and the notices are on their way to node

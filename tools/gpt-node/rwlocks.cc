@@ -10,8 +10,8 @@
 namespace gpt::node {
 
 RwLocks::RwLocks(wire::NodeId self, std::uint32_t node_count, net::MessageGate& gate,
-                 ChannelServer& channel)
-    : self_(self), node_count_(node_count), gate_(gate), channel_(channel) {}
+                 ChannelServer& channel, Coherence& coherence)
+    : self_(self), node_count_(node_count), gate_(gate), channel_(channel), coherence_(coherence) {}
 
 void RwLocks::to(wire::NodeId node, const wire::Message& m) {
   send_or_handle(gate_, self_, node, m, [this](const wire::Envelope& e) { (void)on_message(e); });
@@ -30,8 +30,8 @@ std::optional<Reply> RwLocks::on_request(std::uint32_t slot, channel::Op op,
   if (request.size() < sizeof h) return Reply{-EINVAL, 0};
   std::memcpy(&h, request.data(), sizeof h);
   if (h.manager >= node_count_) return Reply{-EINVAL, 0};
-  if (op == channel::Op::kRwUnlock) {
-    to(h.manager, wire::RwRelease{h.lock, h.write});
+  if (op == channel::Op::kRwUnlock) {  // the program released first
+    to(h.manager, wire::RwRelease{h.lock, h.write, coherence_.sync_epoch()});
     return Reply{0, 0};
   }
   struct {
@@ -62,9 +62,16 @@ void RwLocks::grant_waiting(std::uint64_t lock, State& s) {
     s.queue.pop_front();
     if (w.write) s.writer = true;
     else ++s.readers;
-    to(w.node, wire::RwGranted{w.request, 0});
+    grant(w.node, w.request, lock);
   }
   if (!s.writer && s.readers == 0 && s.queue.empty()) states_.erase(lock);
+}
+
+// With the newest epoch of the holders' releases, and the notices up to it
+// when node 0 manages the lock.
+void RwLocks::grant(wire::NodeId node, std::uint64_t request, std::uint64_t lock) {
+  to(node, wire::RwGranted{request, 0, epochs_[lock].for_grant(coherence_.sync_epoch()),
+                           coherence_.notices_for(node)});
 }
 
 std::optional<std::chrono::steady_clock::time_point> RwLocks::next_deadline() const {
@@ -96,9 +103,9 @@ bool RwLocks::on_message(const wire::Envelope& env) {
             if (s.queue.empty() && can_take(s, m.write)) {
               if (m.write) s.writer = true;
               else ++s.readers;
-              to(env.from, wire::RwGranted{m.request, 0});
+              grant(env.from, m.request, m.lock);
             } else if (m.try_only) {
-              to(env.from, wire::RwGranted{m.request, EBUSY});
+              to(env.from, wire::RwGranted{m.request, EBUSY, 0, {}});
               if (!s.writer && s.readers == 0 && s.queue.empty()) states_.erase(m.lock);
             } else {
               s.queue.push_back(Waiter{env.from, m.request, m.write != 0});
@@ -108,6 +115,7 @@ bool RwLocks::on_message(const wire::Envelope& env) {
           [&](const wire::RwRelease& m) {  // manager
             auto it = states_.find(m.lock);
             if (it == states_.end()) return true;
+            epochs_[m.lock].add(coherence_.settled_epoch(m.epoch));
             State& s = it->second;
             // While a writer holds it there are no readers: the releaser is
             // that writer. Otherwise it is one of the readers.
@@ -130,14 +138,18 @@ bool RwLocks::on_message(const wire::Envelope& env) {
             auto it = pending_.find(m.request);
             if (it == pending_.end()) {
               if (auto e = expired_.find(m.request); e != expired_.end()) {
-                if (m.result == 0) to(e->second.manager, wire::RwRelease{e->second.lock, e->second.write});
+                if (m.result == 0)
+                  to(e->second.manager, wire::RwRelease{e->second.lock, e->second.write, m.epoch});
                 expired_.erase(e);
               }
               return true;
             }
             std::int32_t status = m.result == 0 ? 0 : -static_cast<std::int32_t>(m.result);
             if (status == -EBUSY && it->second.busy_is_timeout) status = -ETIMEDOUT;
-            channel_.complete(it->second.slot, Reply{status, 0});
+            // The acquire's answer rides on the reply when it can.
+            const std::uint32_t answer =
+                status == 0 ? coherence_.grant_arrived(it->second.slot, m.epoch, m.notices) : 0;
+            channel_.complete(it->second.slot, Reply{status, answer});
             pending_.erase(it);
             return true;
           },

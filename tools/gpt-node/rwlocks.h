@@ -15,6 +15,8 @@
 #include <span>
 
 #include "channel_server.h"
+#include "coherence.h"
+#include "epoch_max.h"
 #include "message_gate.h"
 #include "wire.h"
 
@@ -22,7 +24,8 @@ namespace gpt::node {
 
 class RwLocks {
  public:
-  RwLocks(wire::NodeId self, std::uint32_t node_count, net::MessageGate& gate, ChannelServer& channel);
+  RwLocks(wire::NodeId self, std::uint32_t node_count, net::MessageGate& gate, ChannelServer& channel,
+          Coherence& coherence);
 
   [[nodiscard]] std::optional<Reply> on_request(std::uint32_t slot, channel::Op op,
                                                 std::span<const unsigned char> request);
@@ -54,15 +57,20 @@ class RwLocks {
   void to(wire::NodeId node, const wire::Message& m);
   [[nodiscard]] static bool can_take(const State& s, bool write);
   void grant_waiting(std::uint64_t lock, State& s);
+  void grant(wire::NodeId node, std::uint64_t request, std::uint64_t lock);
 
   wire::NodeId self_;
   std::uint32_t node_count_;
   net::MessageGate& gate_;
   ChannelServer& channel_;
+  Coherence& coherence_;
   std::uint64_t next_request_ = 1;
   std::map<std::uint64_t, Pending> pending_;
   std::map<std::uint64_t, Pending> expired_;
   std::map<std::uint64_t, State> states_;
+  // Per lock, the newest epoch of its holders' releases (epoch_max.h);
+  // kept while the lock is idle, when its State goes.
+  std::map<std::uint64_t, EpochMax> epochs_;
 };
 
 }  // namespace gpt::node

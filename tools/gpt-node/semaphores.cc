@@ -10,8 +10,8 @@
 namespace gpt::node {
 
 Semaphores::Semaphores(wire::NodeId self, std::uint32_t node_count, net::MessageGate& gate,
-                       ChannelServer& channel)
-    : self_(self), node_count_(node_count), gate_(gate), channel_(channel) {}
+                       ChannelServer& channel, Coherence& coherence)
+    : self_(self), node_count_(node_count), gate_(gate), channel_(channel), coherence_(coherence) {}
 
 void Semaphores::to(wire::NodeId node, const wire::Message& m) {
   send_or_handle(gate_, self_, node, m, [this](const wire::Envelope& e) { (void)on_message(e); });
@@ -21,6 +21,13 @@ Semaphores::Count& Semaphores::count_of(const Key& key, std::uint32_t initial) {
   auto [it, fresh] = counts_.try_emplace(key);
   if (fresh) it->second.value = initial;
   return it->second;
+}
+
+// A unit for `request`: with the newest epoch of the posts, and the notices
+// up to it when node 0 manages the semaphore.
+void Semaphores::grant(wire::NodeId node, std::uint64_t request, Count& c) {
+  to(node, wire::SemGranted{request, 0, c.epoch.for_grant(coherence_.sync_epoch()),
+                            coherence_.notices_for(node)});
 }
 
 std::optional<Reply> Semaphores::on_request(std::uint32_t slot, channel::Op op,
@@ -54,8 +61,8 @@ std::optional<Reply> Semaphores::on_request(std::uint32_t slot, channel::Op op,
       to(h.manager, wire::SemWait{id, h.sem, h.incarnation, h.initial, static_cast<std::uint32_t>(w.try_only || passed)});
       return std::nullopt;
     }
-    case channel::Op::kSemPost:
-      to(h.manager, wire::SemPost{h.sem, h.incarnation, h.initial});
+    case channel::Op::kSemPost:  // the program released first
+      to(h.manager, wire::SemPost{h.sem, h.incarnation, h.initial, coherence_.sync_epoch()});
       return Reply{0, 0};
     case channel::Op::kSemGetValue: {
       std::uint64_t id = next_request_++;
@@ -95,9 +102,9 @@ bool Semaphores::on_message(const wire::Envelope& env) {
             Count& c = count_of({m.sem, m.incarnation}, m.initial);
             if (c.value > 0) {
               --c.value;
-              to(env.from, wire::SemGranted{m.request, 0});
+              grant(env.from, m.request, c);
             } else if (m.try_only) {
-              to(env.from, wire::SemGranted{m.request, EAGAIN});
+              to(env.from, wire::SemGranted{m.request, EAGAIN, 0, {}});
             } else {
               c.waiters.emplace_back(env.from, m.request);
             }
@@ -105,10 +112,11 @@ bool Semaphores::on_message(const wire::Envelope& env) {
           },
           [&](const wire::SemPost& m) {  // manager
             Count& c = count_of({m.sem, m.incarnation}, m.initial);
+            c.epoch.add(coherence_.settled_epoch(m.epoch));
             if (!c.waiters.empty()) {
               auto [node, request] = c.waiters.front();
               c.waiters.pop_front();
-              to(node, wire::SemGranted{request, 0});
+              grant(node, request, c);
             } else {
               ++c.value;
             }
@@ -133,14 +141,17 @@ bool Semaphores::on_message(const wire::Envelope& env) {
               if (auto e = expired_.find(m.request); e != expired_.end()) {
                 if (m.result == 0)
                   to(e->second.manager, wire::SemPost{e->second.key.first, e->second.key.second,
-                                                      e->second.initial});
+                                                      e->second.initial, m.epoch});
                 expired_.erase(e);
               }
               return true;
             }
             std::int32_t status = m.result == 0 ? 0 : -static_cast<std::int32_t>(m.result);
             if (status == -EAGAIN && it->second.busy_is_timeout) status = -ETIMEDOUT;
-            channel_.complete(it->second.slot, Reply{status, 0});
+            // The acquire's answer rides on the reply when it can.
+            const std::uint32_t answer =
+                status == 0 ? coherence_.grant_arrived(it->second.slot, m.epoch, m.notices) : 0;
+            channel_.complete(it->second.slot, Reply{status, answer});
             waiting_.erase(it);
             return true;
           },

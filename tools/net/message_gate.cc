@@ -1,5 +1,7 @@
 #include "message_gate.h"
 
+#include <algorithm>
+
 #include <cstring>
 #include <string>
 
@@ -29,12 +31,25 @@ std::optional<wire::Envelope> MessageGate::next(std::chrono::milliseconds timeou
 }
 
 bool MessageGate::send(wire::NodeId to, const wire::Message& m) {
-  auto bytes = wire::encode(transport_.self(), m);
   if (holds_ > 0 && to != open_ && to != wire::kLauncherId) {
-    held_.emplace_back(to, std::move(bytes));
+    held_.emplace_back(to, m);
     return true;
   }
-  return transport_.send(to, bytes);
+  return transmit(to, m);
+}
+
+bool MessageGate::transmit(wire::NodeId to, wire::Message m) {
+  if (holds_ == 0 && epoch_source_ && to != 0 && to != wire::kLauncherId) {
+    std::visit(
+        [&](auto& body) {
+          if constexpr (requires { body.epoch; }) {
+            if (wire::epoch_pending(body.epoch))
+              body.epoch = std::max(wire::epoch_floor(body.epoch), epoch_source_());
+          }
+        },
+        m);
+  }
+  return transport_.send(to, wire::encode(transport_.self(), m));
 }
 
 void MessageGate::hold_all_but(wire::NodeId open) {
@@ -43,8 +58,8 @@ void MessageGate::hold_all_but(wire::NodeId open) {
 
 void MessageGate::end_hold() {
   if (holds_ == 0 || --holds_ > 0) return;
-  for (auto& [to, bytes] : std::exchange(held_, {}))
-    if (!transport_.send(to, bytes))
+  for (auto& [to, m] : std::exchange(held_, {}))
+    if (!transmit(to, std::move(m)))
       log_((label_.empty() ? std::string() : label_ + ": ") + "cannot send a held message to node " +
            std::to_string(to));
 }

@@ -51,11 +51,22 @@ class MessageGate {
   void hold_all_but(wire::NodeId open);
   void end_hold();
 
+  // Where this node's synchronisation epoch comes from. A message whose
+  // `epoch` is pending (wire::epoch_pending: made while a release of this
+  // node was not yet numbered by node 0) gets max(its floor, this epoch)
+  // when it leaves to a node other than node 0 — at once if no hold is on,
+  // else when the last hold ends, which is when node 0 has numbered them
+  // all — so its taker need not ask node 0. Node 0 itself settles pending
+  // epochs it receives (it has the release).
+  using EpochSource = std::function<std::uint64_t()>;
+  void set_epoch_source(EpochSource source) { epoch_source_ = std::move(source); }
+
   [[nodiscard]] const GateCounters& counters() const { return counters_; }
   [[nodiscard]] Transport& transport() { return transport_; }
 
  private:
   [[nodiscard]] std::optional<wire::Envelope> admit(const Frame& frame);
+  [[nodiscard]] bool transmit(wire::NodeId to, wire::Message m);
 
   Transport& transport_;
   std::string label_;
@@ -63,7 +74,8 @@ class MessageGate {
   GateCounters counters_;
   std::uint32_t holds_ = 0;
   wire::NodeId open_ = 0;
-  std::vector<std::pair<wire::NodeId, std::vector<std::byte>>> held_;
+  std::vector<std::pair<wire::NodeId, wire::Message>> held_;
+  EpochSource epoch_source_;
 };
 
 }  // namespace gpt::net

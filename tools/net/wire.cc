@@ -160,14 +160,20 @@ struct Writer {
   void operator()(const KeyReply& m) { ar(m.request, m.result, m.key, m.destructor); }
   void operator()(const KeyOp& m) { ar(m.request, m.op, m.key, m.destructor); }
   void operator()(const RwCancel& m) { ar(m.request, m.lock); }
-  void operator()(const RwRelease& m) { ar(m.lock, m.write); }
-  void operator()(const RwGranted& m) { ar(m.request, m.result); }
+  void operator()(const RwRelease& m) { ar(m.lock, m.write, m.epoch); }
+  void operator()(const RwGranted& m) {
+    ar(m.request, m.result, m.epoch);
+    save_notices(ar, m.notices);
+  }
   void operator()(const RwRequest& m) { ar(m.request, m.lock, m.write, m.try_only); }
   void operator()(const SemValue& m) { ar(m.request, m.value); }
   void operator()(const SemValueQuery& m) { ar(m.request, m.sem, m.incarnation, m.initial); }
   void operator()(const SemCancel& m) { ar(m.request, m.sem, m.incarnation); }
-  void operator()(const SemPost& m) { ar(m.sem, m.incarnation, m.initial); }
-  void operator()(const SemGranted& m) { ar(m.request, m.result); }
+  void operator()(const SemPost& m) { ar(m.sem, m.incarnation, m.initial, m.epoch); }
+  void operator()(const SemGranted& m) {
+    ar(m.request, m.result, m.epoch);
+    save_notices(ar, m.notices);
+  }
   void operator()(const SemWait& m) { ar(m.request, m.sem, m.incarnation, m.initial, m.try_only); }
   void operator()(const CondCancel& m) { ar(m.cond, m.ticket); }
   void operator()(const CondWake& m) { ar(m.ticket); }
@@ -282,14 +288,20 @@ struct Reader {
   void operator()(KeyReply& m) { ar(m.request, m.result, m.key, m.destructor); }
   void operator()(KeyOp& m) { ar(m.request, m.op, m.key, m.destructor); }
   void operator()(RwCancel& m) { ar(m.request, m.lock); }
-  void operator()(RwRelease& m) { ar(m.lock, m.write); }
-  void operator()(RwGranted& m) { ar(m.request, m.result); }
+  void operator()(RwRelease& m) { ar(m.lock, m.write, m.epoch); }
+  void operator()(RwGranted& m) {
+    ar(m.request, m.result, m.epoch);
+    load_notices(ar, in, m.notices);
+  }
   void operator()(RwRequest& m) { ar(m.request, m.lock, m.write, m.try_only); }
   void operator()(SemValue& m) { ar(m.request, m.value); }
   void operator()(SemValueQuery& m) { ar(m.request, m.sem, m.incarnation, m.initial); }
   void operator()(SemCancel& m) { ar(m.request, m.sem, m.incarnation); }
-  void operator()(SemPost& m) { ar(m.sem, m.incarnation, m.initial); }
-  void operator()(SemGranted& m) { ar(m.request, m.result); }
+  void operator()(SemPost& m) { ar(m.sem, m.incarnation, m.initial, m.epoch); }
+  void operator()(SemGranted& m) {
+    ar(m.request, m.result, m.epoch);
+    load_notices(ar, in, m.notices);
+  }
   void operator()(SemWait& m) { ar(m.request, m.sem, m.incarnation, m.initial, m.try_only); }
   void operator()(CondCancel& m) { ar(m.cond, m.ticket); }
   void operator()(CondWake& m) { ar(m.ticket); }

@@ -20,7 +20,7 @@ namespace gpt::wire {
 using NodeId = std::uint32_t;
 
 inline constexpr std::uint32_t kMagic = 0x31545047;  // "GPT1" little-endian
-inline constexpr std::uint16_t kVersion = 2;
+inline constexpr std::uint16_t kVersion = 3;
 // The launcher takes part in the control plane under this id.
 inline constexpr NodeId kLauncherId = 0xFFFFFFFFu;
 // Upper bound on any free-text field (endpoints, causes, reasons).
@@ -119,8 +119,20 @@ struct DiffAck {
 // without a fetch. Rides on NoticeList, BarrierRelease and LockGrant.
 inline constexpr std::size_t kMaxUpdatePages = 8;
 // The epoch a lock or barrier message carries when its sender's latest
-// release is not numbered yet: its taker asks node 0.
+// release is not numbered yet: its taker asks node 0. A message that also
+// gathers others' epochs (a barrier's departure, a semaphore's grant)
+// carries a *pending* epoch instead: at least `floor`, and this node's own
+// once node 0 has numbered it. The sender's gate (net::MessageGate) turns
+// either into a plain epoch when the message leaves for a node other than
+// 0; node 0 settles them itself (it has the release); anyone else holding
+// one asks node 0. kEpochUnknown is the pending epoch with floor 0.
+inline constexpr std::uint64_t kEpochPendingBit = std::uint64_t{1} << 63;
 inline constexpr std::uint64_t kEpochUnknown = ~std::uint64_t{0};
+[[nodiscard]] constexpr bool epoch_pending(std::uint64_t epoch) { return (epoch & kEpochPendingBit) != 0; }
+[[nodiscard]] constexpr std::uint64_t pending_epoch(std::uint64_t floor) { return floor | kEpochPendingBit; }
+[[nodiscard]] constexpr std::uint64_t epoch_floor(std::uint64_t epoch) {
+  return epoch == kEpochUnknown ? 0 : epoch & ~kEpochPendingBit;
+}
 struct Notices {
   std::uint64_t epoch = 0;  // 0: carries nothing
   std::vector<std::uint64_t> pages;
@@ -302,14 +314,22 @@ struct SemWait {  // node -> manager: take one (or say EAGAIN when `try_only`)
   std::uint32_t initial = 0;
   std::uint32_t try_only = 0;
 };
+// Posts carry the epoch of the notices their node saw (its release
+// included) and grants the newest epoch of all posts so far (a count does
+// not say which post a wait consumed), with the notices themselves when node
+// 0 manages the semaphore: as for lock tokens, the waiter's agent then
+// answers its acquire without asking node 0.
 struct SemGranted {  // manager -> node: 0 = taken, EAGAIN = would block
   std::uint64_t request = 0;
   std::uint32_t result = 0;
+  std::uint64_t epoch = 0;
+  Notices notices;
 };
 struct SemPost {  // node -> manager: give one back
   std::uint64_t sem = 0;
   std::uint64_t incarnation = 0;
   std::uint32_t initial = 0;
+  std::uint64_t epoch = 0;
 };
 struct SemCancel {  // waiter's node -> manager: timed out, forget the request
   std::uint64_t request = 0;
@@ -334,13 +354,18 @@ struct RwRequest {  // node -> manager: take it for reading or writing
   std::uint32_t write = 0;
   std::uint32_t try_only = 0;
 };
+// Epochs as for semaphores: every release of a holder (a reader may have
+// written too) raises the lock's epoch; grants carry it.
 struct RwGranted {  // manager -> node: 0 = taken, EBUSY = would block
   std::uint64_t request = 0;
   std::uint32_t result = 0;
+  std::uint64_t epoch = 0;
+  Notices notices;
 };
 struct RwRelease {  // node -> manager: one holder (reader or writer) is done
   std::uint64_t lock = 0;
   std::uint32_t write = 0;
+  std::uint64_t epoch = 0;
 };
 struct RwCancel {  // waiter's node -> manager: timed out
   std::uint64_t request = 0;

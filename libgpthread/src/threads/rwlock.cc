@@ -51,12 +51,10 @@ int lock(pthread_rwlock_t* l, bool write, bool try_only, const struct timespec* 
     std::uint32_t try_only, pad;
   } req{reinterpret_cast<std::uintptr_t>(l), gpt::threads::manager_of(l), write ? 1u : 0u, try_only ? 0 : gpt::threads::ns_until(abstime),
         try_only ? 1u : 0u, 0};
-  gpt::channel::Client client(gpt::rt::state().channel);
-  auto r = client.call(gpt::channel::Op::kRwLock, &req, sizeof req, nullptr, 0);
-  if (r.status == -EBUSY) return EBUSY;
-  if (r.status == -ETIMEDOUT) return ETIMEDOUT;
-  if (r.status != 0) return EINVAL;
-  gpt::galloc::acquire();
+  const std::int32_t status = gpt::threads::acquiring_call(gpt::channel::Op::kRwLock, &req, sizeof req);
+  if (status == -EBUSY) return EBUSY;
+  if (status == -ETIMEDOUT) return ETIMEDOUT;
+  if (status != 0) return EINVAL;
   gpt::threads::count_lock_held(1);
   return 0;
 }

@@ -81,12 +81,11 @@ int wait(sem_t* sem, bool try_only, const struct timespec* abstime) {
     std::int64_t timeout_ns;
     std::uint32_t try_only, pad;
   } req{head_of(sem), try_only ? 0 : gpt::threads::ns_until(abstime), try_only ? 1u : 0u, 0};
-  gpt::channel::Client client(gpt::rt::state().channel);
-  auto r = client.call(gpt::channel::Op::kSemWait, &req, sizeof req, nullptr, 0);
-  if (r.status == -EAGAIN) return fail(EAGAIN);
-  if (r.status == -ETIMEDOUT) return fail(ETIMEDOUT);
-  if (r.status != 0) return fail(EINVAL);
-  gpt::galloc::acquire();  // see what the poster wrote before its post
+  // Success acquires: the poster's writes before its post are seen.
+  const std::int32_t status = gpt::threads::acquiring_call(gpt::channel::Op::kSemWait, &req, sizeof req);
+  if (status == -EAGAIN) return fail(EAGAIN);
+  if (status == -ETIMEDOUT) return fail(ETIMEDOUT);
+  if (status != 0) return fail(EINVAL);
   return 0;
 }
 

@@ -1,11 +1,15 @@
 // Small pieces every synchronisation object across nodes needs.
 #pragma once
 
+#include <errno.h>
 #include <time.h>
 
 #include <cstdint>
 
+#include "coherence.h"
 #include "global_space.h"
+#include "gpt/channel_client.h"
+#include "runtime.h"
 
 namespace gpt::threads {
 
@@ -40,5 +44,26 @@ namespace gpt::threads {
 extern thread_local std::uint32_t t_locks_held __attribute__((tls_model("initial-exec")));
 inline void count_lock_held(int delta) { t_locks_held += static_cast<std::uint32_t>(delta); }
 [[nodiscard]] inline std::uint32_t locks_held() { return t_locks_held; }
+
+// A call whose success is an acquire (a semaphore wait, an rwlock): the
+// grant carries its releasers' epoch, and the agent's answer to the acquire
+// usually rides on the reply, applied where it lies in the slot; otherwise
+// the acquire is asked for. Returns the call's status (0: granted).
+[[nodiscard]] inline std::int32_t acquiring_call(channel::Op op, const void* request, std::size_t length) {
+  channel::Client client(rt::state().channel);
+  const std::uint64_t generation = galloc::copy_generation();
+  std::int32_t status = -EINVAL;
+  bool answered = false;
+  (void)client.call_in_place(op, request, length, nullptr, 0,
+                             [&](std::int32_t s, unsigned char* reply, std::uint32_t reply_length) {
+                               status = s;
+                               if (s == 0 && reply_length > 0) {
+                                 galloc::apply_acquire_answer(reply, reply_length, generation);
+                                 answered = true;
+                               }
+                             });
+  if (status == 0 && !answered) galloc::acquire_synced();
+  return status;
+}
 
 }  // namespace gpt::threads
