@@ -28,7 +28,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <poll.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/select.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -286,6 +288,61 @@ static int sockets(void) {
   return 0;
 }
 
+/* Other calls that fill or read a buffer, each into memory another node
+ * allocated and wrote (absent here until touched): stat, pipe, ioctl,
+ * select, getsockname. */
+static const void* g_copy_from;
+static size_t g_copy_bytes;
+static void* copy_away(void* arg) {
+  (void)arg;
+  memcpy(g_inbox, g_copy_from, g_copy_bytes);
+  return NULL;
+}
+
+static void copy_elsewhere(const void* from, size_t bytes) {
+  refill_elsewhere();
+  g_copy_from = from;
+  g_copy_bytes = bytes;
+  run_on_node(gpt_node_count() - 1, copy_away, NULL);
+}
+
+static int other_calls(void) {
+  char path[300];
+  path_of(path, sizeof path, "buffer-fwrite");
+  refill_elsewhere();
+  struct stat* st = (struct stat*)g_inbox;
+  CHECK(stat(path, st) == 0 && st->st_size == kBufferBytes, "stat into another node's memory: %s", strerror(errno));
+  refill_elsewhere();
+  int* fds = (int*)(g_inbox + 4096);
+  CHECK(pipe(fds) == 0, "pipe into another node's memory: %s", strerror(errno));
+  int rd = fds[0], wr = fds[1];
+  CHECK(write(wr, "abc", 3) == 3, "write to the pipe");
+  refill_elsewhere();
+  int* avail = (int*)g_inbox;
+  CHECK(ioctl(rd, FIONREAD, avail) == 0 && *avail == 3, "ioctl(FIONREAD) into another node's memory: %s",
+        strerror(errno));
+  fd_set want;
+  FD_ZERO(&want);
+  FD_SET(rd, &want);
+  copy_elsewhere(&want, sizeof want);
+  fd_set* set = (fd_set*)g_inbox;
+  CHECK(select(rd + 1, set, NULL, NULL, NULL) == 1 && FD_ISSET(rd, set), "select on another node's fd_set: %s",
+        strerror(errno));
+  close(rd);
+  close(wr);
+  int sv[2];
+  CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0, "socketpair");
+  socklen_t length = sizeof(struct sockaddr_storage);
+  copy_elsewhere(&length, sizeof length);
+  socklen_t* in_elsewhere = (socklen_t*)g_inbox;
+  struct sockaddr* address = (struct sockaddr*)(g_inbox + 64);
+  CHECK(getsockname(sv[0], address, in_elsewhere) == 0 && address->sa_family == AF_UNIX,
+        "getsockname into another node's memory: %s", strerror(errno));
+  close(sv[0]);
+  close(sv[1]);
+  return 0;
+}
+
 static int buffers(void) {
   g_buffer = malloc(kBufferBytes);
   run_four_away(fill);
@@ -314,7 +371,8 @@ static int buffers(void) {
   path_of(path, sizeof path, "buffer-fwrite");
   CHECK(stat(path, &st) == 0 && st.st_size == kBufferBytes, "fwrite's file has %ld bytes", (long)st.st_size);
   CHECK(sockets() == 0, "sockets");
-  printf("buffers: fwrite, write, read, sockets and poll on global memory other nodes wrote: ok\n");
+  CHECK(other_calls() == 0, "other calls");
+  printf("buffers: fwrite, write, read, sockets, poll, stat, pipe, ioctl, select and getsockname on global memory other nodes wrote: ok\n");
   return 0;
 }
 

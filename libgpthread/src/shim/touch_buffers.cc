@@ -6,11 +6,18 @@
 // fault handler brings them in (docs/libc-shim.md). musl programs link
 // with --wrap for these (gpt-cc); glibc programs find them in
 // libgpthread.so before the libc.
+#include <fcntl.h>
 #include <poll.h>
+#include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/select.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cstdint>
@@ -61,6 +68,34 @@ void touch_address(const struct sockaddr* a, const socklen_t* length) {
   touch(a, *length, true);
 }
 
+// A path the kernel reads: reading it here faults its pages in.
+void touch_path(const char* path) {
+  if (path && global(path)) (void)strlen(path);
+}
+
+void touch_fd_sets(int n, fd_set* r, fd_set* w, fd_set* e) {
+  const std::size_t bytes = n <= 0 ? 0 : (static_cast<std::size_t>(n) + 7) / 8;
+  touch(r, bytes, true);
+  touch(w, bytes, true);
+  touch(e, bytes, true);
+}
+
+// An ioctl's argument: its size and direction are in the request number
+// for _IOC-style requests; for older ones (FIONREAD...) only its first
+// bytes are certainly the argument's.
+// (The kernel's asm-generic encoding, which x86-64 uses: 2 direction bits,
+// 14 size bits; musl's headers do not spell it out.)
+void touch_ioctl(unsigned long request, void* arg) {
+  constexpr unsigned kIocNone = 0, kIocRead = 2;  // read: the kernel fills it
+  const auto dir = static_cast<unsigned>((request >> 30) & 3);
+  const auto size = static_cast<std::size_t>((request >> 16) & 0x3fff);
+  if (dir == kIocNone || size == 0) {
+    touch(arg, 1, true);
+    return;
+  }
+  touch(arg, size, (dir & kIocRead) != 0);
+}
+
 }  // namespace
 
 #ifdef __GLIBC__
@@ -109,8 +144,58 @@ GPT_TOUCHING(ssize_t, recvfrom, (int fd, void* b, size_t n, int f, struct sockad
 GPT_TOUCHING(ssize_t, sendmsg, (int fd, const struct msghdr* m, int f), (fd, m, f), touch_message(m, false))
 GPT_TOUCHING(ssize_t, recvmsg, (int fd, struct msghdr* m, int f), (fd, m, f), touch_message(m, true))
 GPT_TOUCHING(int, poll, (struct pollfd* p, nfds_t n, int t), (p, n, t), touch(p, n * sizeof *p, true))
+GPT_TOUCHING(int, stat, (const char* p, struct stat* st), (p, st), (touch_path(p), touch(st, sizeof *st, true)))
+GPT_TOUCHING(int, lstat, (const char* p, struct stat* st), (p, st), (touch_path(p), touch(st, sizeof *st, true)))
+GPT_TOUCHING(int, fstat, (int fd, struct stat* st), (fd, st), touch(st, sizeof *st, true))
+GPT_TOUCHING(int, fstatat, (int dir, const char* p, struct stat* st, int f), (dir, p, st, f),
+             (touch_path(p), touch(st, sizeof *st, true)))
+GPT_TOUCHING(int, select, (int n, fd_set* r, fd_set* w, fd_set* e, struct timeval* t), (n, r, w, e, t),
+             (touch_fd_sets(n, r, w, e), touch(t, sizeof *t, true)))
+GPT_TOUCHING(int, epoll_wait, (int fd, struct epoll_event* ev, int n, int t), (fd, ev, n, t),
+             touch(ev, n > 0 ? static_cast<std::size_t>(n) * sizeof *ev : 0, true))
+GPT_TOUCHING(int, pipe, (int fds[2]), (fds), touch(fds, 2 * sizeof(int), true))
+GPT_TOUCHING(int, pipe2, (int fds[2], int f), (fds, f), touch(fds, 2 * sizeof(int), true))
+GPT_TOUCHING(int, socketpair, (int d, int t, int p, int fds[2]), (d, t, p, fds), touch(fds, 2 * sizeof(int), true))
+GPT_TOUCHING(int, accept, (int fd, struct sockaddr* a, socklen_t* l), (fd, a, l), touch_address(a, l))
+GPT_TOUCHING(int, accept4, (int fd, struct sockaddr* a, socklen_t* l, int f), (fd, a, l, f), touch_address(a, l))
+GPT_TOUCHING(int, getsockname, (int fd, struct sockaddr* a, socklen_t* l), (fd, a, l), touch_address(a, l))
+GPT_TOUCHING(int, getpeername, (int fd, struct sockaddr* a, socklen_t* l), (fd, a, l), touch_address(a, l))
+GPT_TOUCHING(int, getsockopt, (int fd, int lv, int o, void* v, socklen_t* l), (fd, lv, o, v, l),
+             (touch(l, sizeof *l, true), touch(v, l ? *l : 0, true)))
+GPT_TOUCHING(int, nanosleep, (const struct timespec* q, struct timespec* r), (q, r),
+             (touch(q, sizeof *q, false), touch(r, sizeof *r, true)))
+
+// ioctl is variadic (one optional pointer argument), so it is written out.
+#ifdef __GLIBC__
+GPT_API int gpt_touching_ioctl(int fd, unsigned long request, ...) __asm__("ioctl");
+int gpt_touching_ioctl(int fd, unsigned long request, ...) {
+  va_list ap;
+  va_start(ap, request);
+  void* arg = va_arg(ap, void*);
+  va_end(ap);
+  touch_ioctl(request, arg);
+  static auto real = next<int (*)(int, unsigned long, ...)>("ioctl");
+  return real(fd, request, arg);
+}
+#else
+extern "C" int __real_ioctl(int fd, int request, ...);
+GPT_API int __wrap_ioctl(int fd, int request, ...) {
+  va_list ap;
+  va_start(ap, request);
+  void* arg = va_arg(ap, void*);
+  va_end(ap);
+  touch_ioctl(static_cast<unsigned>(request), arg);
+  return __real_ioctl(fd, request, arg);
+}
+#endif
+
 #ifdef __GLIBC__
 // What glibc's headers turn pread/pwrite into with _FILE_OFFSET_BITS=64.
 GPT_TOUCHING(ssize_t, pwrite64, (int fd, const void* b, size_t n, off_t o), (fd, b, n, o), touch(b, n, false))
 GPT_TOUCHING(ssize_t, pread64, (int fd, void* b, size_t n, off_t o), (fd, b, n, o), touch(b, n, true))
+GPT_TOUCHING(int, stat64, (const char* p, struct stat* st), (p, st), (touch_path(p), touch(st, sizeof *st, true)))
+GPT_TOUCHING(int, lstat64, (const char* p, struct stat* st), (p, st), (touch_path(p), touch(st, sizeof *st, true)))
+GPT_TOUCHING(int, fstat64, (int fd, struct stat* st), (fd, st), touch(st, sizeof *st, true))
+GPT_TOUCHING(int, fstatat64, (int dir, const char* p, struct stat* st, int f), (dir, p, st, f),
+             (touch_path(p), touch(st, sizeof *st, true)))
 #endif
