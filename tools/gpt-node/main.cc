@@ -66,6 +66,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   config.wait_spin_us = *spin;
+  zmq_options.spin = std::chrono::microseconds(*spin);
   if (!app.count("--bind")) {
     auto address = gpt::net::route_source_address(launcher);
     if (!address) {

@@ -1,5 +1,7 @@
 #include "zmq_transport.h"
 
+#include <sched.h>
+
 #include <charconv>
 #include <cstring>
 #include <stdexcept>
@@ -50,6 +52,18 @@ int poll_items(zmq::pollitem_t* items, std::size_t n, std::chrono::milliseconds 
   int rc = zmq_poll(items, static_cast<int>(n), static_cast<long>(timeout.count()));
   if (rc < 0 && zmq_errno() != EINTR) throw zmq::error_t();
   return rc < 0 ? 0 : rc;
+}
+
+// Polls `items` without blocking, yielding the core between polls, for up
+// to `spin` (not past `deadline`). True if something became ready.
+bool spin_for(zmq::pollitem_t* items, std::size_t n, std::chrono::microseconds spin,
+              std::chrono::steady_clock::time_point deadline) {
+  const auto until = std::min(deadline, std::chrono::steady_clock::now() + spin);
+  do {
+    if (poll_items(items, n, std::chrono::milliseconds(0)) > 0) return true;
+    sched_yield();
+  } while (std::chrono::steady_clock::now() < until);
+  return false;
 }
 
 }  // namespace
@@ -175,6 +189,7 @@ struct ZmqAgentTransport::Impl {
   std::vector<std::optional<zmq::socket_t>> peers;
   std::string endpoint;
   int wakeup_fd = -1;
+  bool active = false;  // traffic since the last time receive() blocked
 };
 
 ZmqAgentTransport::ZmqAgentTransport(wire::NodeId self, std::uint32_t node_count,
@@ -248,15 +263,24 @@ std::optional<Frame> ZmqAgentTransport::receive(std::chrono::milliseconds timeou
     }
     impl_->guard.add_items(items);
     const std::size_t n = items.size();
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        deadline - std::chrono::steady_clock::now());
-    if (left.count() < 0) left = std::chrono::milliseconds(0);
-    poll_items(items.data(), n, left);
+    // After traffic, spin first; a spin that finds nothing ends the streak.
+    bool ready = false;
+    if (impl_->active && impl_->options.spin.count() > 0) {
+      ready = spin_for(items.data(), n, impl_->options.spin, deadline);
+      impl_->active = ready;
+    }
+    if (!ready) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
+      if (left.count() < 0) left = std::chrono::milliseconds(0);
+      poll_items(items.data(), n, left);
+    }
     impl_->guard.serve(items);
     if (items[0].revents & ZMQ_POLLIN) {
       auto parts = recv_multipart(impl_->data);
       if (parts.size() == 2) {
         auto peer = parse_routing_id(parts[0].to_string_view(), impl_->node_count);
+        impl_->active = true;
         return Frame{peer, bytes_of(parts[1])};
       }
     }
@@ -264,7 +288,10 @@ std::optional<Frame> ZmqAgentTransport::receive(std::chrono::milliseconds timeou
       auto parts = recv_multipart(*impl_->control);
       if (parts.size() == 1) return Frame{wire::kLauncherId, bytes_of(parts[0])};
     }
-    if (wakeup_at < n && (items[wakeup_at].revents & ZMQ_POLLIN)) return std::nullopt;
+    if (wakeup_at < n && (items[wakeup_at].revents & ZMQ_POLLIN)) {
+      impl_->active = true;
+      return std::nullopt;
+    }
     if (std::chrono::steady_clock::now() >= deadline) return std::nullopt;
   }
 }
