@@ -187,6 +187,28 @@ INSTANTIATE_TEST_SUITE_P(Mixed, Mix,
                            return info.param.binary + "_" + std::to_string(info.param.nodes) + "nodes";
                          });
 
+// GPT_SPIN_US=0: waiters and agents sleep at once (the path nodes that
+// share few cores take); the same results.
+TEST(Spin, WaitersThatSleepAtOnceKeepTheInvariants) {
+  setenv("GPT_SPIN_US", "0", 1);
+  JobRunner job({launcher(), "-n", "3", "--timeout", "150", program("sync_mix"), "12", "40"});
+  unsetenv("GPT_SPIN_US");
+  auto status = job.wait(200s);
+  ASSERT_TRUE(status) << job.err();
+  EXPECT_EQ(exit_code(*status), 0) << job.out() << job.err();
+  EXPECT_EQ(job.out(), "12 threads x 40 rounds on 3 nodes: ok\n") << job.err();
+}
+
+TEST(Spin, BadSpinBudgetIsRejectedBeforeStarting) {
+  setenv("GPT_SPIN_US", "fast", 1);
+  JobRunner job({launcher(), "-n", "2", program("exit_code")});
+  unsetenv("GPT_SPIN_US");
+  auto status = job.wait(10s);
+  ASSERT_TRUE(status);
+  EXPECT_EQ(exit_code(*status), 2);
+  EXPECT_NE(job.err().find("GPT_SPIN_US='fast' is not a number of microseconds"), std::string::npos) << job.err();
+}
+
 TEST(Barrier, WorksWithoutTheLauncherToo) {
   JobRunner job({program("barrier_phases"), "4", "30"});
   auto status = job.wait(60s);
