@@ -200,6 +200,14 @@ int exit_code(int wait_status) {
   return -1;
 }
 
+std::pair<int, std::string> launch_with_env(const char* name, const char* value) {
+  setenv(name, value, 1);
+  JobRunner job({launcher(), "-n", "2", program("exit_code")});
+  unsetenv(name);
+  auto status = job.wait(std::chrono::seconds(10));
+  return {status ? exit_code(*status) : -1, job.err()};
+}
+
 ScratchDir::ScratchDir() {
   std::string t = (std::filesystem::temp_directory_path() / "gpt-test-XXXXXX").string();
   if (!mkdtemp(t.data())) throw std::runtime_error("mkdtemp failed");

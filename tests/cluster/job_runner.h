@@ -9,6 +9,7 @@
 #include <chrono>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace gpt::test {
@@ -85,5 +86,10 @@ class ScratchDir {
 
 // The wait status as a shell would report it (exit code or 128+signal).
 [[nodiscard]] int exit_code(int wait_status);
+
+// Runs a 2-node job of exit_code with the environment variable `name` set
+// to `value` for it alone; returns its exit code (-1 if it did not end
+// within 10 s) and its stderr.
+[[nodiscard]] std::pair<int, std::string> launch_with_env(const char* name, const char* value);
 
 }  // namespace gpt::test

@@ -9,6 +9,7 @@ using namespace std::chrono_literals;
 using gpt::test::build_path;
 using gpt::test::exit_code;
 using gpt::test::JobRunner;
+using gpt::test::launch_with_env;
 using gpt::test::launcher;
 using gpt::test::program;
 
@@ -70,13 +71,9 @@ TEST(Stats, PrintedPerNodeWithGptStats) {
 }
 
 TEST(Region, BadHeapSizeIsRejectedBeforeStarting) {
-  setenv("GPT_HEAP_SIZE", "lots", 1);
-  JobRunner job({launcher(), "-n", "2", program("exit_code")});
-  unsetenv("GPT_HEAP_SIZE");
-  auto status = job.wait(10s);
-  ASSERT_TRUE(status);
-  EXPECT_EQ(exit_code(*status), 2);
-  EXPECT_NE(job.err().find("GPT_HEAP_SIZE='lots' is not a size"), std::string::npos) << job.err();
+  auto [code, err] = launch_with_env("GPT_HEAP_SIZE", "lots");
+  EXPECT_EQ(code, 2) << err;
+  EXPECT_NE(err.find("GPT_HEAP_SIZE='lots' is not a size"), std::string::npos) << err;
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 using namespace std::chrono_literals;
 using gpt::test::exit_code;
 using gpt::test::JobRunner;
+using gpt::test::launch_with_env;
 using gpt::test::launched;
 using gpt::test::launcher;
 using gpt::test::program;
@@ -200,13 +201,9 @@ TEST(Spin, WaitersThatSleepAtOnceKeepTheInvariants) {
 }
 
 TEST(Spin, BadSpinBudgetIsRejectedBeforeStarting) {
-  setenv("GPT_SPIN_US", "fast", 1);
-  JobRunner job({launcher(), "-n", "2", program("exit_code")});
-  unsetenv("GPT_SPIN_US");
-  auto status = job.wait(10s);
-  ASSERT_TRUE(status);
-  EXPECT_EQ(exit_code(*status), 2);
-  EXPECT_NE(job.err().find("GPT_SPIN_US='fast' is not a number of microseconds"), std::string::npos) << job.err();
+  auto [code, err] = launch_with_env("GPT_SPIN_US", "fast");
+  EXPECT_EQ(code, 2) << err;
+  EXPECT_NE(err.find("GPT_SPIN_US='fast' is not a number of microseconds"), std::string::npos) << err;
 }
 
 TEST(Barrier, WorksWithoutTheLauncherToo) {
