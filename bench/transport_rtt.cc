@@ -1,6 +1,7 @@
 // Agent-to-agent round trip of a small message, through the same transport,
-// codec and gate the agents use, between two processes on loopback; and, as
-// the baseline measured in the same run, a raw ZeroMQ REQ/REP round trip.
+// codec and gate the agents use, between two processes on loopback — plain,
+// and with the job's CURVE keys and the agents' spin as jobs run them; and,
+// as the baseline measured in the same run, a raw ZeroMQ REQ/REP round trip.
 //   transport_rtt [iterations]
 #include <sys/wait.h>
 #include <unistd.h>
@@ -13,6 +14,7 @@
 #include <vector>
 #include <zmq.hpp>
 
+#include "curve_keys.h"
 #include "message_gate.h"
 #include "zmq_transport.h"
 
@@ -28,8 +30,8 @@ double median(std::vector<double> v) {
 void quiet_log(std::string_view line) { std::fprintf(stderr, "%.*s\n", (int)line.size(), line.data()); }
 
 // Node 1: answers every Ping with a Pong until it gets Shutdown.
-[[noreturn]] void echo_node(int to_parent, int from_parent) {
-  gpt::net::ZmqAgentTransport t(1, 2, "", {});
+[[noreturn]] void echo_node(int to_parent, int from_parent, const gpt::net::ZmqOptions& options) {
+  gpt::net::ZmqAgentTransport t(1, 2, "", options);
   std::string ep = t.data_endpoint();
   ssize_t w = write(to_parent, ep.c_str(), ep.size() + 1);
   char buf[256] = {};
@@ -96,34 +98,53 @@ double raw_zmq_rtt_us(std::size_t bytes, int iterations) {
   return median(samples);
 }
 
+struct AgentRtt {
+  double small, page;
+};
+
+// Both ends as agents with `options`: node 1 in a child process.
+AgentRtt agent_rtts(const gpt::net::ZmqOptions& options, int iterations) {
+  int to_parent[2], to_child[2];
+  if (pipe(to_parent) != 0 || pipe(to_child) != 0) std::exit(1);
+  pid_t child = fork();
+  if (child == 0) echo_node(to_parent[1], to_child[0], options);
+  char ep1[256] = {};
+  if (read(to_parent[0], ep1, sizeof ep1 - 1) <= 0) std::exit(1);
+  AgentRtt rtt{};
+  {
+    gpt::net::ZmqAgentTransport t(0, 2, "", options);
+    std::string ep0 = t.data_endpoint();
+    if (write(to_child[1], ep0.c_str(), ep0.size() + 1) <= 0) std::exit(1);
+    t.connect_peers({ep0, ep1});
+    gpt::net::MessageGate gate(t, "bench", quiet_log);
+    rtt.small = gate_rtt_us(gate, 64, iterations);
+    rtt.page = gate_rtt_us(gate, 4096, iterations);
+    (void)gate.send(1, gpt::wire::Shutdown{"done"});
+  }
+  int st;
+  waitpid(child, &st, 0);
+  for (int fd : {to_parent[0], to_parent[1], to_child[0], to_child[1]}) close(fd);
+  return rtt;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   int iterations = argc > 1 ? std::atoi(argv[1]) : 2000;
-  int to_parent[2], to_child[2];
-  if (pipe(to_parent) != 0 || pipe(to_child) != 0) return 1;
-  pid_t child = fork();
-  if (child == 0) echo_node(to_parent[1], to_child[0]);
-  char ep1[256] = {};
-  if (read(to_parent[0], ep1, sizeof ep1 - 1) <= 0) return 1;
-  gpt::net::ZmqAgentTransport t(0, 2, "", {});
-  std::string ep0 = t.data_endpoint();
-  if (write(to_child[1], ep0.c_str(), ep0.size() + 1) <= 0) return 1;
-  t.connect_peers({ep0, ep1});
-  gpt::net::MessageGate gate(t, "bench", quiet_log);
-
-  double small = gate_rtt_us(gate, 64, iterations);
-  double page = gate_rtt_us(gate, 4096, iterations);
-  (void)gate.send(1, gpt::wire::Shutdown{"done"});
-  int st;
-  waitpid(child, &st, 0);
+  const AgentRtt plain = agent_rtts({}, iterations);
+  gpt::net::ZmqOptions as_jobs;
+  as_jobs.curve = gpt::net::generate_curve_keys();
+  as_jobs.spin = std::chrono::microseconds(250);  // GPT_SPIN_US's default
+  const AgentRtt job = agent_rtts(as_jobs, iterations);
   double raw_small = raw_zmq_rtt_us(64, iterations);
   double raw_page = raw_zmq_rtt_us(4096, iterations);
 
   // "name value unit": bench/run prints them and derives the ratios.
-  std::printf("agent_rtt_64B %.1f us\n", small);
+  std::printf("agent_rtt_64B %.1f us\n", plain.small);
   std::printf("zmq_reqrep_64B %.1f us\n", raw_small);
-  std::printf("agent_rtt_4KiB %.1f us\n", page);
+  std::printf("agent_rtt_4KiB %.1f us\n", plain.page);
   std::printf("zmq_reqrep_4KiB %.1f us\n", raw_page);
+  std::printf("agent_rtt_curve_spin_64B %.1f us\n", job.small);
+  std::printf("agent_rtt_curve_spin_4KiB %.1f us\n", job.page);
   return 0;
 }

@@ -201,7 +201,7 @@ class Coherence {
   PageCopies copies_;
   // Read-ahead: where the last fetch ended, how far pages were asked for
   // ahead, and faults waiting for pages on their way.
-  static constexpr std::uint64_t kAheadWindow = 32;  // pages
+  static constexpr std::uint64_t kAheadWindow = 128;  // pages
   std::uint64_t last_fetch_end_ = ~std::uint64_t{0};
   std::uint64_t ahead_end_ = 0;
   struct AheadWaiter {
