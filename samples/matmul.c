@@ -1,12 +1,13 @@
-/* matmul: C = A x B for 256x256 doubles on the heap, 8 threads, each owns
- * a band of rows; phases (fill, multiply, check) separated by a barrier. */
+/* matmul: C = A x B for NxN doubles on the heap (N = 256, or the first
+ * argument, 8..2048), 8 threads, each owns a band of rows; phases (fill,
+ * multiply, check) separated by a barrier. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 
-#define N 256
 #define THREADS 8
 
+static int N = 256;
 static double *A, *B, *C;
 static pthread_barrier_t g_phase;
 static int g_errors[THREADS];
@@ -37,7 +38,14 @@ static void* band(void* arg) {
   return NULL;
 }
 
-int main(void) {
+int main(int argc, char** argv) {
+  if (argc > 1) {
+    N = atoi(argv[1]);
+    if (N < 8 || N > 2048) {
+      fprintf(stderr, "matmul: the size must be 8..2048, not '%s'\n", argv[1]);
+      return 2;
+    }
+  }
   A = malloc(sizeof(double) * N * N);
   B = malloc(sizeof(double) * N * N);
   C = malloc(sizeof(double) * N * N);
