@@ -23,7 +23,7 @@
 namespace gpt::channel {
 
 inline constexpr std::uint64_t kMagic = 0x4c4e4e4148435047ull;  // "GPCHANNL"
-inline constexpr std::uint32_t kVersion = 5;
+inline constexpr std::uint32_t kVersion = 6;
 inline constexpr std::uint32_t kSlotCount = 64;
 inline constexpr std::size_t kSlotBytes = 16384;
 
@@ -76,7 +76,7 @@ enum class Op : std::uint32_t {
                        // every other node has flushed its stdio (or 2 s passed).
   kStdioFlushed = 31,  // a node's service thread: its kFlushStdio is done.
   // Signals across nodes (docs/threads.md).
-  kKill = 32,          // req: u32 node, u32 sig, u64 tcb: signal that thread there
+  kKill = 32,          // req: KillRequest: signal that thread there
   kSignalAction = 33,  // req: SignalDisposition: a handler set here, for every node
   kSignalQuery = 34,   // req: u32 sig; reply: SignalDisposition (what to install)
   // Locks: req u64 lock address, u32 manager node, u32 0.
@@ -121,6 +121,22 @@ enum class Op : std::uint32_t {
 // reply may carry the acquire's whole answer already (kAcquire's reply
 // format, no cursor): then the program applies it without a kAcquire.
 inline constexpr std::int32_t kLockFromAfar = 1;
+
+// kKill: signal the thread `tcb` on `node`. A node the thread has left
+// passes the signal on to where the thread went (its control block says),
+// `hops` counting how often that happened already, so a signal follows a
+// migrating thread instead of being lost, and a stale view cannot pass it
+// round for ever (kMaxKillHops).
+struct KillRequest {
+  std::uint32_t node = 0, sig = 0;
+  std::uint64_t tcb = 0;
+  std::uint32_t hops = 0, pad = 0;
+};
+inline constexpr std::uint32_t kMaxKillHops = 8;
+// The kKillThread downcall's argument: tcb in the low kKillTcbBits bits
+// (the global space lies below 2^48), hops in the next 8, the signal in the
+// top 8.
+inline constexpr unsigned kKillTcbBits = 48;
 
 struct alignas(64) SlotHeader {
   std::atomic<std::uint32_t> state;

@@ -401,7 +401,8 @@ INSTANTIATE_TEST_SUITE_P(Signals, KillCancel,
                                            std::pair<std::string, int>{"kill_cancel", 2},
                                            std::pair<std::string, int>{"kill_cancel", 4},
                                            std::pair<std::string, int>{"kill_cancel_glibc", 0},
-                                           std::pair<std::string, int>{"kill_cancel_glibc", 2}),
+                                           std::pair<std::string, int>{"kill_cancel_glibc", 2},
+                                           std::pair<std::string, int>{"kill_cancel_glibc", 4}),
                          [](const auto& info) {
                            return info.param.first + "_" + std::to_string(info.param.second) + "nodes";
                          });

@@ -1,6 +1,8 @@
 /* pthread_kill delivers the signal to a thread of this node and to a thread
- * on another node (whose process got main's handler); pthread_cancel fails
- * with ENOTSUP and a message. */
+ * on another node (whose process got main's handler), and on 4+ nodes to a
+ * thread that migrated away from the node the sender believes it is on (the
+ * node it left passes the signal on); pthread_cancel fails with ENOTSUP and
+ * a message. */
 #include <errno.h>
 #include <gpthread.h>
 #include <pthread.h>
@@ -9,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 static sem_t g_ready, g_go;
 static volatile sig_atomic_t g_got;
@@ -32,6 +35,54 @@ static void* target(void* arg) {
   sem_post(&g_ready);
   sem_wait(&g_go);
   return NULL;
+}
+
+/* The migrated-away case: the mover starts on node 1; the sender, on node 3,
+ * looks at it (pthread_kill 0 caches its control block there), then the
+ * mover goes to node 2 and says so through a pipe (no acquire: the
+ * sender's view stays stale) and waits for the signal. */
+static int g_looked[2], g_moved[2];
+static pthread_t g_mover;
+
+static void* mover(void* arg) {
+  (void)arg;
+  char c;
+  if (read(g_looked[0], &c, 1) != 1) return (void*)2L;
+  if (gpt_migrate(2) != 0) return (void*)3L;
+  if (write(g_moved[1], "m", 1) != 1) return (void*)4L;
+  for (int i = 0; i < 5000 && !g_got; ++i) {
+    struct timespec nap = {0, 1000000};
+    nanosleep(&nap, NULL);
+  }
+  return (void*)(long)g_got;
+}
+
+static void* sender(void* arg) {
+  (void)arg;
+  char c;
+  if (pthread_kill(g_mover, 0) != 0) return (void*)2L;
+  if (write(g_looked[1], "l", 1) != 1 || read(g_moved[0], &c, 1) != 1) return (void*)3L;
+  return (void*)(long)pthread_kill(g_mover, SIGUSR1);
+}
+
+static int migrated_away(void) {
+  g_got = 0;
+  if (pipe(g_looked) != 0 || pipe(g_moved) != 0) return fprintf(stderr, "pipe\n"), 1;
+  pthread_attr_t one, three;
+  pthread_attr_init(&one);
+  pthread_attr_init(&three);
+  gpt_attr_setnode(&one, 1);
+  gpt_attr_setnode(&three, 3);
+  pthread_t s;
+  void *got, *sent;
+  pthread_create(&g_mover, &one, mover, NULL);
+  pthread_create(&s, &three, sender, NULL);
+  pthread_join(s, &sent);
+  pthread_join(g_mover, &got);
+  if (sent != NULL) return fprintf(stderr, "the sender failed (%ld)\n", (long)sent), 1;
+  if (got != (void*)1L)
+    return fprintf(stderr, "the signal did not follow the thread that migrated away (%ld)\n", (long)got), 1;
+  return 0;
 }
 
 int main(void) {
@@ -68,6 +119,7 @@ int main(void) {
     if (r != 0) return fprintf(stderr, "remote pthread_kill returned %d\n", r), 1;
     if (got != (void*)1L) return fprintf(stderr, "the signal did not reach the thread on node 1\n"), 1;
   }
+  if (gpt_node_count() >= 4 && migrated_away() != 0) return 1;
   printf("kill and cancel: ok\n");
   return 0;
 }

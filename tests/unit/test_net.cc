@@ -55,7 +55,7 @@ std::vector<wire::Message> one_of_each() {
       wire::SyscallReply{7, {}},
       wire::FlushStdio{8},
       wire::StdioFlushed{8},
-      wire::KillThread{0x200000001000, 10},
+      wire::KillThread{0x200000001000, 10, 2},
       wire::DetachThread{0x200000002000},
       wire::SignalAction{10, 0x401000, 0x4000000, 1},
       wire::LockRequest{0x200000004000},

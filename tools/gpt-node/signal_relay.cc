@@ -15,14 +15,15 @@ std::optional<Reply> SignalRelay::on_request(channel::Op op, std::span<const uns
                                          std::span<unsigned char> reply) {
   switch (op) {
     case channel::Op::kKill: {
-      struct {
-        std::uint32_t node, sig;
-        std::uint64_t tcb;
-      } req;
+      channel::KillRequest req;
       if (request.size() != sizeof req) return Reply{-EINVAL, 0};
       std::memcpy(&req, request.data(), sizeof req);
-      if (req.node >= node_count_ || req.sig > 64) return Reply{-EINVAL, 0};
-      if (!gate_.send(req.node, wire::KillThread{req.tcb, static_cast<std::int32_t>(req.sig)})) return Reply{-EIO, 0};
+      if (req.node >= node_count_ || req.sig > 64 || req.hops > channel::kMaxKillHops ||
+          req.tcb >> channel::kKillTcbBits != 0)
+        return Reply{-EINVAL, 0};
+      const wire::KillThread m{req.tcb, static_cast<std::int32_t>(req.sig), req.hops};
+      if (req.node == self_) deliver(m, self_);  // passed on by our own program: it is back here
+      else if (!gate_.send(req.node, m)) return Reply{-EIO, 0};
       return Reply{0, 0};
     }
     case channel::Op::kSignalAction: {
@@ -50,14 +51,20 @@ std::optional<Reply> SignalRelay::on_request(channel::Op op, std::span<const uns
   }
 }
 
+// To the program's service thread (channel.h kKillTcbBits says how).
+void SignalRelay::deliver(const wire::KillThread& m, wire::NodeId from) {
+  if (m.sig <= 0 || m.sig > 64 || m.hops > channel::kMaxKillHops || m.tcb >> channel::kKillTcbBits != 0) return;
+  const std::uint64_t arg = m.tcb | (static_cast<std::uint64_t>(m.hops) << channel::kKillTcbBits) |
+                            (static_cast<std::uint64_t>(m.sig) << 56);
+  if (!push_downcall(channel_.layout(), channel::Downcall::kKillThread, arg))
+    util::log_line("downcall queue full: a signal from node " + std::to_string(from) + " is lost");
+}
+
 bool SignalRelay::on_message(const wire::Envelope& env) {
   return std::visit(
       util::Overloaded{
           [&](const wire::KillThread& m) {
-            if (m.sig <= 0 || m.sig > 64) return true;
-            const std::uint64_t arg = m.tcb | (static_cast<std::uint64_t>(m.sig) << 56);
-            if (!push_downcall(channel_.layout(), channel::Downcall::kKillThread, arg))
-              util::log_line("downcall queue full: a signal from node " + std::to_string(env.from) + " is lost");
+            deliver(m, env.from);
             return true;
           },
           [&](const wire::SignalAction& m) {

@@ -27,6 +27,8 @@ class SignalRelay {
   bool on_message(const wire::Envelope& env);
 
  private:
+  void deliver(const wire::KillThread& m, wire::NodeId from);
+
   wire::NodeId self_;
   std::uint32_t node_count_;
   net::MessageGate& gate_;

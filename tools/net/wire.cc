@@ -153,7 +153,7 @@ struct Writer {
     save_sized(ar, m.blob);
   }
   void operator()(const FlushStdio& m) { ar(m.request); }
-  void operator()(const KillThread& m) { ar(m.tcb, m.sig); }
+  void operator()(const KillThread& m) { ar(m.tcb, m.sig, m.hops); }
   void operator()(const DetachThread& m) { ar(m.tcb); }
   void operator()(const SignalAction& m) { ar(m.sig, m.handler, m.flags, m.mask); }
   void operator()(const StdioFlushed& m) { ar(m.request); }
@@ -281,7 +281,7 @@ struct Reader {
     load_sized(ar, in, m.blob, kMaxForwardedBytes);
   }
   void operator()(FlushStdio& m) { ar(m.request); }
-  void operator()(KillThread& m) { ar(m.tcb, m.sig); }
+  void operator()(KillThread& m) { ar(m.tcb, m.sig, m.hops); }
   void operator()(DetachThread& m) { ar(m.tcb); }
   void operator()(SignalAction& m) { ar(m.sig, m.handler, m.flags, m.mask); }
   void operator()(StdioFlushed& m) { ar(m.request); }

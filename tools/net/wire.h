@@ -207,6 +207,7 @@ struct StdioFlushed {
 struct KillThread {
   std::uint64_t tcb = 0;
   std::int32_t sig = 0;
+  std::uint32_t hops = 0;  // nodes that passed it on (the thread had left them)
 };
 // A node -> every other: the program set this disposition; set it too.
 struct SignalAction {

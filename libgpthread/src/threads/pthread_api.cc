@@ -348,10 +348,7 @@ GPT_API int pthread_kill(pthread_t thread, int sig) {
   if (tcb->node != static_cast<std::uint32_t>(rt::state().node_id)) {
     // Its node delivers it (asynchronously, as signals are).
     if (sig == 0) return 0;
-    struct {
-      std::uint32_t node, sig;
-      std::uint64_t tcb;
-    } req{tcb->node, static_cast<std::uint32_t>(sig), reinterpret_cast<std::uintptr_t>(tcb)};
+    channel::KillRequest req{tcb->node, static_cast<std::uint32_t>(sig), reinterpret_cast<std::uintptr_t>(tcb), 0, 0};
     return call(channel::Op::kKill, &req, sizeof req).status == 0 ? 0 : ESRCH;
   }
   if (tcb->kernel_tid == 0) return sig == 0 ? 0 : ESRCH;

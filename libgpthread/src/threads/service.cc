@@ -149,7 +149,8 @@ void serve_once() {
       tcb->magic = 0;  // a stale handle now says ESRCH
       free(tcb);
     } else if (e.op == static_cast<std::uint32_t>(channel::Downcall::kKillThread)) {
-      deliver_here(reinterpret_cast<Tcb*>(e.arg & ((std::uint64_t{1} << 56) - 1)), static_cast<int>(e.arg >> 56));
+      deliver_here(reinterpret_cast<Tcb*>(e.arg & ((std::uint64_t{1} << channel::kKillTcbBits) - 1)),
+                   static_cast<int>(e.arg >> 56), static_cast<std::uint32_t>((e.arg >> channel::kKillTcbBits) & 0xff));
     } else if (e.op == static_cast<std::uint32_t>(channel::Downcall::kSignalAction)) {
       apply_disposition_from_elsewhere(static_cast<int>(e.arg));
     } else if (e.op == static_cast<std::uint32_t>(channel::Downcall::kFlushStdio)) {

@@ -25,7 +25,9 @@ void start_vehicle(Tcb* tcb);
 // Signals from other nodes (signals.cc): a disposition set there, set here
 // too; a signal for a thread of this node.
 void apply_disposition_from_elsewhere(int sig);
-void deliver_here(Tcb* tcb, int sig);
+// A signal the agent handed over for `tcb`, passed on `hops` times already:
+// to the thread if it runs here, else on to the node it went to.
+void deliver_here(Tcb* tcb, int sig, std::uint32_t hops);
 // Runs the thread's key destructors (keys.cc), as POSIX says, at its end.
 void run_key_destructors();
 // The calling thread's pthread_setspecific values, to carry them to another

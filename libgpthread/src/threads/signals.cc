@@ -96,13 +96,32 @@ void apply_disposition_from_elsewhere(int sig) {
   (void)install_here(sig, &act, nullptr);
 }
 
-void deliver_here(Tcb* tcb, int sig) {
-  if (!galloc::space().in_heap(tcb) || tcb->magic != kTcbMagic ||
-      tcb->node != static_cast<std::uint32_t>(rt::state().node_id) || tcb->kernel_tid == 0) {
-    rt::diag().text("a signal for a thread that no longer runs on this node was dropped").emit();
+void deliver_here(Tcb* tcb, int sig, std::uint32_t hops) {
+  if (!galloc::space().in_heap(tcb) || tcb->magic != kTcbMagic) {
+    rt::diag().text("a signal ").num(sig).text(" for a thread that has ended was dropped").emit();
     return;
   }
-  sys::call(SYS_tgkill, sys::call(SYS_getpid), tcb->kernel_tid, sig);
+  const auto here = static_cast<std::uint32_t>(rt::state().node_id);
+  if (tcb->node != here) {
+    // It migrated away: this node wrote where it went before it left.
+    if (hops >= channel::kMaxKillHops || tcb->node >= static_cast<std::uint32_t>(rt::state().node_count)) {
+      rt::diag().text("a signal ").num(sig).text(" for a thread that keeps migrating was dropped after ")
+          .num(hops).text(" hops").emit();
+      return;
+    }
+    channel::KillRequest req{tcb->node, static_cast<std::uint32_t>(sig), reinterpret_cast<std::uintptr_t>(tcb),
+                             hops + 1, 0};
+    channel::Client client(rt::state().channel);
+    if (client.call(channel::Op::kKill, &req, sizeof req, nullptr, 0).status != 0)
+      rt::diag().text("a signal ").num(sig).text(" could not be passed on to node ").num(tcb->node).emit();
+    return;
+  }
+  if (tcb->kernel_tid == 0) {
+    rt::diag().text("a signal ").num(sig).text(" for a thread that is not running yet was dropped").emit();
+    return;
+  }
+  if (sys::call(SYS_tgkill, sys::call(SYS_getpid), tcb->kernel_tid, sig) != 0)
+    rt::diag().text("a signal ").num(sig).text(" for a thread that is between nodes was dropped").emit();
 }
 
 }  // namespace gpt::threads
