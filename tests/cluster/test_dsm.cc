@@ -3,6 +3,8 @@
 // a mismatch; here we check the job's status and node 0's report.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "job_runner.h"
 
 using namespace std::chrono_literals;
@@ -68,6 +70,19 @@ TEST(Stats, PrintedPerNodeWithGptStats) {
   // Node 0 is the home of everything it reads: it never fetches.
   EXPECT_NE(job.err().find("gpt-node[node 0]: stats: read_faults=0 "), std::string::npos) << job.err();
   EXPECT_EQ(job.err().find("gpt-node[node 1]: stats: read_faults=0 "), std::string::npos) << job.err();
+}
+
+// Every case in one job, one after another: what one leaves behind (read
+// ahead, copies, notices) must not break the next (a read-ahead window left
+// far ahead by one scan once stopped the next scan's read-ahead).
+TEST(Dsm, AllCasesInOneJob) {
+  JobRunner job({launcher(), "--spmd", "-n", "4", "--timeout", "60", program("dsm_spmd"), "all"});
+  auto status = job.wait(90s);
+  ASSERT_TRUE(status) << job.err();
+  EXPECT_EQ(exit_code(*status), 0) << job.out() << job.err();
+  const std::string out = job.out();
+  EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 14) << out << job.err();
+  EXPECT_NE(out.find("install: ok on 4 nodes\n"), std::string::npos) << out << job.err();
 }
 
 TEST(Region, BadHeapSizeIsRejectedBeforeStarting) {

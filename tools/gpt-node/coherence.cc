@@ -77,6 +77,9 @@ std::optional<Reply> Coherence::fetch(std::uint32_t slot, std::span<const unsign
 std::optional<Reply> Coherence::serve_fetch(std::uint32_t slot, std::uint64_t page, std::uint64_t count) {
   const bool sequential = page == last_fetch_end_;
   last_fetch_end_ = page + count;
+  // A fault elsewhere ends the scan: what was read ahead for it stays as
+  // copies, but the next scan's window starts from its own pages.
+  if (!sequential) ahead_end_ = 0;
   if (copies_.expected(page)) {
     ahead_waiters_.push_back(AheadWaiter{slot, page, count});
     return std::nullopt;
