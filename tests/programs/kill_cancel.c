@@ -18,16 +18,21 @@ static volatile sig_atomic_t g_got;
 
 static void on_usr1(int sig) { (void)sig; g_got = 1; }
 
-/* On another node: waits (a while) for the signal to arrive there. */
-static void* remote_target(void* arg) {
-  (void)arg;
-  sem_post(&g_ready);
-  sem_wait(&g_go);
+/* Waits (up to 5 s) for the handler to run on this thread's node. */
+static void* wait_for_signal(void) {
   for (int i = 0; i < 5000 && !g_got; ++i) {
     struct timespec nap = {0, 1000000};
     nanosleep(&nap, NULL);
   }
   return (void*)(long)g_got;
+}
+
+/* On another node: waits for the signal to arrive there. */
+static void* remote_target(void* arg) {
+  (void)arg;
+  sem_post(&g_ready);
+  sem_wait(&g_go);
+  return wait_for_signal();
 }
 
 static void* target(void* arg) {
@@ -50,11 +55,7 @@ static void* mover(void* arg) {
   if (read(g_looked[0], &c, 1) != 1) return (void*)2L;
   if (gpt_migrate(2) != 0) return (void*)3L;
   if (write(g_moved[1], "m", 1) != 1) return (void*)4L;
-  for (int i = 0; i < 5000 && !g_got; ++i) {
-    struct timespec nap = {0, 1000000};
-    nanosleep(&nap, NULL);
-  }
-  return (void*)(long)g_got;
+  return wait_for_signal();
 }
 
 static void* sender(void* arg) {
