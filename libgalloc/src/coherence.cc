@@ -32,16 +32,18 @@ channel::Header& header() { return rt::state().channel->header; }
 // (its writes must be released first).
 bool invalidate(std::uint64_t page) {
   if (page == kInstalled) return true;
-  std::uint32_t was = claim(page, bit(kValid));
-  if (was == kInvalid) return true;
+  // An invalid page is claimed too: another thread may be about to install
+  // a copy of it from an earlier acquire answer, older than this notice.
+  std::uint32_t was = claim(page, bit(kValid) | bit(kInvalid));
   if (was == kDirty) return false;
-  protect(page, PROT_NONE);
-  // Before the page settles: another thread's copy of it from an earlier
-  // acquire answer is older than this invalidation and must not be
-  // installed (install_copies checks the generation after its claim).
+  if (was == kValid) {
+    protect(page, PROT_NONE);
+    header().invalidations.fetch_add(1, std::memory_order_relaxed);
+  }
+  // Before the page settles, so that such a copy is refused
+  // (install_copies checks the generation after its claim).
   space().content_generation.fetch_add(1, std::memory_order_acq_rel);
   settle(page, kInvalid);
-  header().invalidations.fetch_add(1, std::memory_order_relaxed);
   return true;
 }
 
