@@ -38,18 +38,27 @@ bool MessageGate::send(wire::NodeId to, const wire::Message& m) {
   return transmit(to, m);
 }
 
-bool MessageGate::transmit(wire::NodeId to, wire::Message m) {
-  if (holds_ == 0 && epoch_source_ && to != 0 && to != wire::kLauncherId) {
-    std::visit(
-        [&](auto& body) {
-          if constexpr (requires { body.epoch; }) {
-            if (wire::epoch_pending(body.epoch))
-              body.epoch = std::max(wire::epoch_floor(body.epoch), epoch_source_());
-          }
-        },
-        m);
-  }
-  return transport_.send(to, wire::encode(transport_.self(), m));
+bool MessageGate::transmit(wire::NodeId to, const wire::Message& m) {
+  if (!completes_epoch(to, m)) return transport_.send(to, wire::encode(transport_.self(), m));
+  // Rare (made while a release was unacknowledged): only then a copy.
+  wire::Message filled = m;
+  std::visit(
+      [&](auto& body) {
+        if constexpr (requires { body.epoch; })
+          body.epoch = std::max(wire::epoch_floor(body.epoch), epoch_source_());
+      },
+      filled);
+  return transport_.send(to, wire::encode(transport_.self(), filled));
+}
+
+bool MessageGate::completes_epoch(wire::NodeId to, const wire::Message& m) const {
+  if (holds_ > 0 || !epoch_source_ || to == 0 || to == wire::kLauncherId) return false;
+  return std::visit(
+      [](const auto& body) {
+        if constexpr (requires { body.epoch; }) return wire::epoch_pending(body.epoch);
+        else return false;
+      },
+      m);
 }
 
 void MessageGate::hold_all_but(wire::NodeId open) {
@@ -58,8 +67,8 @@ void MessageGate::hold_all_but(wire::NodeId open) {
 
 void MessageGate::end_hold() {
   if (holds_ == 0 || --holds_ > 0) return;
-  for (auto& [to, m] : std::exchange(held_, {}))
-    if (!transmit(to, std::move(m)))
+  for (const auto& [to, m] : std::exchange(held_, {}))
+    if (!transmit(to, m))
       log_((label_.empty() ? std::string() : label_ + ": ") + "cannot send a held message to node " +
            std::to_string(to));
 }

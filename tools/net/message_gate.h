@@ -66,7 +66,9 @@ class MessageGate {
 
  private:
   [[nodiscard]] std::optional<wire::Envelope> admit(const Frame& frame);
-  [[nodiscard]] bool transmit(wire::NodeId to, wire::Message m);
+  [[nodiscard]] bool transmit(wire::NodeId to, const wire::Message& m);
+  // Whether sending `m` to `to` now must complete its pending epoch.
+  [[nodiscard]] bool completes_epoch(wire::NodeId to, const wire::Message& m) const;
 
   Transport& transport_;
   std::string label_;
