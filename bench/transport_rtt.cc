@@ -16,6 +16,7 @@
 
 #include "curve_keys.h"
 #include "message_gate.h"
+#include "poll_idle.h"
 #include "zmq_transport.h"
 
 namespace {
@@ -131,19 +132,35 @@ AgentRtt agent_rtts(const gpt::net::ZmqOptions& options, int iterations) {
 
 int main(int argc, char** argv) {
   int iterations = argc > 1 ? std::atoi(argv[1]) : 2000;
+  // GPT_POLL_IDLE=1: measure as gpt-launch --poll-idle runs jobs.
+  std::string error;
+  std::optional<gpt::util::CpuWakeLatency> wake_latency;
+  if (auto on = gpt::util::poll_idle_from_env(error); on && *on) {
+    wake_latency = gpt::util::CpuWakeLatency::hold(0, error);
+    if (!wake_latency) std::fprintf(stderr, "transport_rtt: GPT_POLL_IDLE: %s\n", error.c_str());
+  }
+  // Each of the agents' costs on its own: CURVE, and the spin after traffic.
+  gpt::net::ZmqOptions spin, curve, as_jobs;
+  spin.spin = std::chrono::microseconds(250);  // GPT_SPIN_US's default
+  curve.curve = gpt::net::generate_curve_keys();
+  as_jobs.curve = curve.curve;
+  as_jobs.spin = spin.spin;
   const AgentRtt plain = agent_rtts({}, iterations);
-  gpt::net::ZmqOptions as_jobs;
-  as_jobs.curve = gpt::net::generate_curve_keys();
-  as_jobs.spin = std::chrono::microseconds(250);  // GPT_SPIN_US's default
+  const AgentRtt spun = agent_rtts(spin, iterations);
+  const AgentRtt sealed = agent_rtts(curve, iterations);
   const AgentRtt job = agent_rtts(as_jobs, iterations);
   double raw_small = raw_zmq_rtt_us(64, iterations);
   double raw_page = raw_zmq_rtt_us(4096, iterations);
 
   // "name value unit": bench/run prints them and derives the ratios.
-  std::printf("agent_rtt_64B %.1f us\n", plain.small);
   std::printf("zmq_reqrep_64B %.1f us\n", raw_small);
-  std::printf("agent_rtt_4KiB %.1f us\n", plain.page);
   std::printf("zmq_reqrep_4KiB %.1f us\n", raw_page);
+  std::printf("agent_rtt_64B %.1f us\n", plain.small);
+  std::printf("agent_rtt_4KiB %.1f us\n", plain.page);
+  std::printf("agent_rtt_spin_64B %.1f us\n", spun.small);
+  std::printf("agent_rtt_spin_4KiB %.1f us\n", spun.page);
+  std::printf("agent_rtt_curve_64B %.1f us\n", sealed.small);
+  std::printf("agent_rtt_curve_4KiB %.1f us\n", sealed.page);
   std::printf("agent_rtt_curve_spin_64B %.1f us\n", job.small);
   std::printf("agent_rtt_curve_spin_4KiB %.1f us\n", job.page);
   return 0;

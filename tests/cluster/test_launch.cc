@@ -221,6 +221,51 @@ namespace {
 
 // Every connection of a job is CURVE: a peer without the job's key that
 // reaches an agent's port is refused and logged, and the job goes on.
+// Whether process `pid` has the PM QoS device open (its request lives
+// exactly as long as such a descriptor).
+bool holds_cpu_latency(pid_t pid) {
+  const std::string dir = "/proc/" + std::to_string(pid) + "/fd";
+  for (int fd = 0; fd < 1024; ++fd) {
+    char target[256] = {};
+    const std::string link = dir + "/" + std::to_string(fd);
+    if (readlink(link.c_str(), target, sizeof target - 1) > 0 && std::string(target) == "/dev/cpu_dma_latency")
+      return true;
+  }
+  return false;
+}
+
+TEST(PollIdle, EveryAgentHoldsTheRequestWhileTheJobRuns) {
+  std::string token = gpt::test::unique_token();
+  JobRunner job({launcher(), "-n", "3", "-v", "--poll-idle", program("sleeper"), "3600", token});
+  ASSERT_TRUE(job.wait_for_stderr("all 3 nodes started", 20s)) << job.err();
+  for (int node = 0; node < 3; ++node) {
+    pid_t agent = pid_from(job.err(), node, "agent");
+    ASSERT_GT(agent, 0) << job.err();
+    const std::string node_name = "gpt-node[node " + std::to_string(node) + "]: ";
+    if (geteuid() == 0) {
+      EXPECT_TRUE(holds_cpu_latency(agent)) << "node " << node;
+      EXPECT_NE(job.err().find(node_name + "keeping this machine's CPUs polling"), std::string::npos) << job.err();
+      // Nobody else keeps the programs' descriptors: they cannot leak it.
+      EXPECT_FALSE(holds_cpu_latency(pid_from(job.err(), node, "program"))) << "node " << node;
+    } else {
+      // Not root: each node says it runs without it, and the job goes on.
+      EXPECT_NE(job.err().find(node_name + "warning: GPT_POLL_IDLE: cannot open /dev/cpu_dma_latency"),
+                std::string::npos)
+          << job.err();
+    }
+  }
+  ASSERT_EQ(kill(job.pid(), SIGTERM), 0);
+  auto status = job.wait(10s);
+  ASSERT_TRUE(status) << job.err();
+  EXPECT_EQ(gpt::test::wait_until_gone(token, 5s), std::vector<pid_t>{});
+}
+
+TEST(PollIdle, MalformedSettingIsRefused) {
+  auto [code, err] = gpt::test::launch_with_env("GPT_POLL_IDLE", "yes");
+  EXPECT_EQ(code, 2) << err;
+  EXPECT_NE(err.find("GPT_POLL_IDLE='yes' is neither 0 nor 1"), std::string::npos) << err;
+}
+
 TEST(Security, AStrangerWithoutTheJobsKeyIsRefusedAndTheJobGoesOn) {
   JobRunner job({launcher(), "-n", "2", "-v", "--timeout", "3", program("sleeper")});
   ASSERT_TRUE(job.wait_for_stderr("node 1: agent pid", 20s)) << job.err();

@@ -13,6 +13,7 @@
 #include <iterator>
 
 #include "heap_size.h"
+#include "poll_idle.h"
 #include "spin_budget.h"
 #include "allocation.h"
 #include "hosts.h"
@@ -77,6 +78,10 @@ int main(int argc, char** argv) {
   app.add_option("--bind", options.bind_host, "interface the nodes listen on (default 127.0.0.1)");
   app.add_flag("--insecure", options.insecure,
                "no CURVE: plain, unauthenticated TCP between the nodes (benchmarks only)");
+  bool poll_idle = false;
+  app.add_flag("--poll-idle", poll_idle,
+               "keep every node's CPUs polling instead of sleeping while the job runs (GPT_POLL_IDLE=1): "
+               "faster wake-ups, busier CPUs; needs root on the nodes");
   // Everything from the program name on belongs to the program.
   app.prefix_command();
   try {
@@ -153,6 +158,9 @@ int main(int argc, char** argv) {
   std::string env_error;
   if (!gpt::util::heap_size_from_env(env_error)) return usage_error(env_error);
   if (!gpt::util::spin_us_from_env(env_error)) return usage_error(env_error);
+  // The agents read it from the environment, which reaches remote ones too.
+  if (poll_idle) setenv("GPT_POLL_IDLE", "1", 1);
+  if (!gpt::util::poll_idle_from_env(env_error)) return usage_error(env_error);
 
   std::vector<std::string> rest = app.remaining();
   if (!rest.empty() && rest.front() == "--") rest.erase(rest.begin());

@@ -7,11 +7,13 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <exception>
+#include <optional>
 
 #include "agent.h"
 #include "log.h"
 #include "message_gate.h"
 #include "heap_size.h"
+#include "poll_idle.h"
 #include "spin_budget.h"
 #include "signals.h"
 #include "curve_keys.h"
@@ -67,6 +69,21 @@ int main(int argc, char** argv) {
   }
   config.wait_spin_us = *spin;
   zmq_options.spin = std::chrono::microseconds(*spin);
+  auto poll_idle = gpt::util::poll_idle_from_env(error);
+  if (!poll_idle) {
+    gpt::util::log_line("error: " + error);
+    return 2;
+  }
+  // Held until the agent exits (the kernel also drops it if we are killed).
+  std::optional<gpt::util::CpuWakeLatency> wake_latency;
+  if (*poll_idle) {
+    wake_latency = gpt::util::CpuWakeLatency::hold(0, error);
+    if (!wake_latency)
+      gpt::util::log_line("warning: GPT_POLL_IDLE: " + error +
+                          "; this machine's CPUs may sleep deeply between messages (slower wake-ups)");
+    else if (config.verbose)
+      gpt::util::log_line("keeping this machine's CPUs polling when idle (GPT_POLL_IDLE)");
+  }
   if (!app.count("--bind")) {
     auto address = gpt::net::route_source_address(launcher);
     if (!address) {
