@@ -19,6 +19,12 @@ namespace gpt::galloc {
 
 thread_local void* t_fault_escape __attribute__((tls_model("initial-exec")));
 
+// The page after this thread's last read-fault batch (0: none yet).
+thread_local std::uint64_t t_scan_next __attribute__((tls_model("initial-exec")));
+// Pages per round trip in a scan (wire::kMaxPagesPerFetch, the most one
+// fetch may ask for).
+constexpr std::uint64_t kScanBatch = 16;
+
 namespace {
 
 void count(std::atomic<std::uint64_t> channel::Header::*counter) {
@@ -69,7 +75,9 @@ bool handle_fault(std::uintptr_t address, bool is_write) {
     if (!is_write) {
       // Read fault: fetch the following invalid pages of the same home and
       // window in the same round trip (sequential scans pay one per batch).
-      const std::uint64_t limit = prefetch_pages();
+      // A fault where this thread's last batch ended continues a scan, whose
+      // pages the agent is reading ahead: take as many as one fetch may.
+      const std::uint64_t limit = page == t_scan_next ? kScanBatch : prefetch_pages();
       const std::uint32_t home = s.geometry.home_of_page(page);
       const std::uintptr_t first = s.geometry.address_of_page(page);
       std::uint64_t n = 1;
@@ -84,6 +92,7 @@ bool handle_fault(std::uintptr_t address, bool is_write) {
         rt::die("mprotect of global pages failed (too many mappings? see vm.max_map_count)", 134);
       for (std::uint64_t i = 0; i < got; ++i) settle(page + i, kValid);
       for (std::uint64_t i = got; i < n; ++i) settle(page + i, kInvalid);  // not fetched after all
+      t_scan_next = page + got;
       return true;
     }
     (void)fetch(page, 1);
