@@ -1,6 +1,7 @@
-// Agent-to-agent round trip of a small message, through the same transport,
-// codec and gate the agents use, between two processes on loopback — plain,
-// and with the job's CURVE keys and the agents' spin as jobs run them; and,
+// Agent-to-agent round trip of a small message, a page and a 16-page batch,
+// through the same transport, codec and gate the agents use, between two
+// processes on loopback — plain, spinning, sealed (frame_seal.h), and sealed
+// and spinning as jobs run them; and,
 // as the baseline measured in the same run, a raw ZeroMQ REQ/REP round trip.
 //   transport_rtt [iterations]
 #include <sys/wait.h>
@@ -100,7 +101,7 @@ double raw_zmq_rtt_us(std::size_t bytes, int iterations) {
 }
 
 struct AgentRtt {
-  double small, page;
+  double small, page, batch;
 };
 
 // Both ends as agents with `options`: node 1 in a child process.
@@ -120,6 +121,7 @@ AgentRtt agent_rtts(const gpt::net::ZmqOptions& options, int iterations) {
     gpt::net::MessageGate gate(t, "bench", quiet_log);
     rtt.small = gate_rtt_us(gate, 64, iterations);
     rtt.page = gate_rtt_us(gate, 4096, iterations);
+    rtt.batch = gate_rtt_us(gate, 16 * 4096, iterations / 4);
     (void)gate.send(1, gpt::wire::Shutdown{"done"});
   }
   int st;
@@ -140,14 +142,14 @@ int main(int argc, char** argv) {
     if (!wake_latency) std::fprintf(stderr, "transport_rtt: GPT_POLL_IDLE: %s\n", error.c_str());
   }
   // Each of the agents' costs on its own: CURVE, and the spin after traffic.
-  gpt::net::ZmqOptions spin, curve, as_jobs;
+  gpt::net::ZmqOptions spin, sealing, as_jobs;
   spin.spin = std::chrono::microseconds(250);  // GPT_SPIN_US's default
-  curve.curve = gpt::net::generate_curve_keys();
-  as_jobs.curve = curve.curve;
+  sealing.curve = gpt::net::generate_curve_keys();  // the job's keys: frames are sealed
+  as_jobs.curve = sealing.curve;
   as_jobs.spin = spin.spin;
   const AgentRtt plain = agent_rtts({}, iterations);
   const AgentRtt spun = agent_rtts(spin, iterations);
-  const AgentRtt sealed = agent_rtts(curve, iterations);
+  const AgentRtt sealed = agent_rtts(sealing, iterations);
   const AgentRtt job = agent_rtts(as_jobs, iterations);
   double raw_small = raw_zmq_rtt_us(64, iterations);
   double raw_page = raw_zmq_rtt_us(4096, iterations);
@@ -157,11 +159,13 @@ int main(int argc, char** argv) {
   std::printf("zmq_reqrep_4KiB %.1f us\n", raw_page);
   std::printf("agent_rtt_64B %.1f us\n", plain.small);
   std::printf("agent_rtt_4KiB %.1f us\n", plain.page);
+  std::printf("agent_rtt_64KiB %.1f us\n", plain.batch);
   std::printf("agent_rtt_spin_64B %.1f us\n", spun.small);
   std::printf("agent_rtt_spin_4KiB %.1f us\n", spun.page);
-  std::printf("agent_rtt_curve_64B %.1f us\n", sealed.small);
-  std::printf("agent_rtt_curve_4KiB %.1f us\n", sealed.page);
-  std::printf("agent_rtt_curve_spin_64B %.1f us\n", job.small);
-  std::printf("agent_rtt_curve_spin_4KiB %.1f us\n", job.page);
+  std::printf("agent_rtt_sealed_64B %.1f us\n", sealed.small);
+  std::printf("agent_rtt_sealed_4KiB %.1f us\n", sealed.page);
+  std::printf("agent_rtt_sealed_64KiB %.1f us\n", sealed.batch);
+  std::printf("agent_rtt_sealed_spin_64B %.1f us\n", job.small);
+  std::printf("agent_rtt_sealed_spin_4KiB %.1f us\n", job.page);
   return 0;
 }

@@ -278,9 +278,11 @@ TEST(Security, AStrangerWithoutTheJobsKeyIsRefusedAndTheJobGoesOn) {
   stranger.set(zmq::sockopt::linger, 0);
   stranger.set(zmq::sockopt::routing_id, "n0");  // posing as node 0
   stranger.connect(endpoint);
-  std::string frame = "GPT\x01 pretend to be a node";
+  std::string frame = "GPT\x01 pretend to be a node of this job, at length";
   (void)stranger.send(zmq::buffer(frame), zmq::send_flags::dontwait);
-  ASSERT_TRUE(job.wait_for_stderr("refused a connection on", 10s)) << job.err();
+  ASSERT_TRUE(job.wait_for_stderr("gpt-node[node 1]: dropped a frame on " + endpoint +
+                                  ": not sealed with the job's key", 10s))
+      << job.err();
   auto status = job.wait(30s);
   ASSERT_TRUE(status) << job.err();
   EXPECT_EQ(exit_code(*status), 124) << "the job should have run until its timeout: " << job.err();

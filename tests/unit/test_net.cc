@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "curve_keys.h"
+#include "frame_seal.h"
 #include "fake_transport.h"
 #include "message_gate.h"
 #include "wire.h"
@@ -389,7 +390,7 @@ TEST(Zmq, AStrangerIsAnUnknownPeerAndIsDropped) {
   EXPECT_NE(log[0].find("unknown peer"), std::string::npos);
 }
 
-// CURVE: the job's key pair on both sides; a log collecting refusals.
+// The job's keys on both sides; a log collecting refusals.
 struct Secured {
   std::vector<std::string> log;
   net::ZmqOptions options;
@@ -399,7 +400,7 @@ struct Secured {
   }
 };
 
-TEST(Curve, NodesWithTheJobsKeyTalk) {
+TEST(Sealed, NodesWithTheJobsKeyTalk) {
   auto keys = net::generate_curve_keys();
   Secured s0(keys), s1(keys);
   net::ZmqAgentTransport t0(0, 2, "", s0.options);
@@ -415,7 +416,7 @@ TEST(Curve, NodesWithTheJobsKeyTalk) {
   EXPECT_TRUE(s0.log.empty() && s1.log.empty());
 }
 
-// Receives for a while, so the agent serves its ZAP and monitor sockets.
+// Receives for a while: nothing may come through.
 bool receives_nothing(net::MessageGate& gate, std::chrono::milliseconds span) {
   auto until = std::chrono::steady_clock::now() + span;
   while (std::chrono::steady_clock::now() < until)
@@ -423,7 +424,10 @@ bool receives_nothing(net::MessageGate& gate, std::chrono::milliseconds span) {
   return true;
 }
 
-TEST(Curve, AClientWithoutCurveIsRefusedAndLogged) {
+// Frames between agents are sealed (frame_seal.h): one that is not, or is
+// sealed with another key, is dropped and logged, whatever routing id its
+// sender claims.
+TEST(Sealed, AnUnsealedFrameIsDroppedAndLogged) {
   Secured secured(net::generate_curve_keys());
   net::ZmqAgentTransport agent(0, 2, "", secured.options);
   net::MessageGate gate(agent, "node 0", [](std::string_view) {});
@@ -432,33 +436,29 @@ TEST(Curve, AClientWithoutCurveIsRefusedAndLogged) {
   plain.set(zmq::sockopt::linger, 0);
   plain.set(zmq::sockopt::routing_id, "n1");  // even posing as a node
   plain.connect(agent.data_endpoint());
-  auto frame = wire::encode(1, wire::Shutdown{"pretend"});
+  auto frame = wire::encode(1, wire::Shutdown{"pretend to be node 1, long enough to look sealed"});
   (void)plain.send(zmq::buffer(frame.data(), frame.size()), zmq::send_flags::dontwait);
   EXPECT_TRUE(receives_nothing(gate, 1s));
   ASSERT_FALSE(secured.log.empty());
-  EXPECT_NE(secured.log[0].find("CURVE handshake failed"), std::string::npos) << secured.log[0];
+  EXPECT_NE(secured.log[0].find("dropped a frame on " + agent.data_endpoint() +
+                                ": not sealed with the job's key"),
+            std::string::npos)
+      << secured.log[0];
 }
 
-TEST(Curve, AClientWithAnotherKeyIsRefusedByTheHandlerAndLogged) {
-  auto job = net::generate_curve_keys();
-  Secured secured(job);
+TEST(Sealed, AFrameSealedWithAnotherKeyIsDroppedAndLogged) {
+  Secured secured(net::generate_curve_keys());
   net::ZmqAgentTransport agent(0, 2, "", secured.options);
   net::MessageGate gate(agent, "node 0", [](std::string_view) {});
-  // A stranger that somehow learned the job's public key, with its own pair.
-  auto own = net::generate_curve_keys();
-  zmq::context_t ctx;
-  zmq::socket_t stranger(ctx, zmq::socket_type::dealer);
-  stranger.set(zmq::sockopt::linger, 0);
-  stranger.set(zmq::sockopt::routing_id, "n1");
-  stranger.set(zmq::sockopt::curve_serverkey, job.public_key);
-  stranger.set(zmq::sockopt::curve_publickey, own.public_key);
-  stranger.set(zmq::sockopt::curve_secretkey, own.secret_key);
-  stranger.connect(agent.data_endpoint());
-  auto frame = wire::encode(1, wire::Shutdown{"pretend"});
-  (void)stranger.send(zmq::buffer(frame.data(), frame.size()), zmq::send_flags::dontwait);
+  // A stranger running our very code, with a job key of its own.
+  Secured other(net::generate_curve_keys());
+  net::ZmqAgentTransport stranger(1, 2, "", other.options);
+  stranger.connect_peers({agent.data_endpoint(), stranger.data_endpoint()});
+  net::MessageGate sgate(stranger, "stranger", [](std::string_view) {});
+  ASSERT_TRUE(sgate.send(0, wire::Shutdown{"pretend"}));
   EXPECT_TRUE(receives_nothing(gate, 1s));
   ASSERT_FALSE(secured.log.empty());
-  EXPECT_NE(secured.log[0].find("not the job's key"), std::string::npos) << secured.log[0];
+  EXPECT_NE(secured.log[0].find("not sealed with the job's key"), std::string::npos) << secured.log[0];
 }
 
 // A TCP relay between one client and a server that records what the
@@ -537,10 +537,32 @@ class Wiretap {
   std::thread relay_;
 };
 
-// Someone who recorded a legitimate node's encrypted session and plays it
-// back gets nothing through: CURVE's handshake is fresh each time (the
-// server's cookie and nonces), so the replay fails and is logged.
-TEST(Curve, AReplayedSessionIsRefused) {
+// The messages in a recorded ZMTP 3 stream (after the 64-byte greeting;
+// commands skipped).
+std::vector<std::string> zmtp_messages(const std::string& stream) {
+  std::vector<std::string> out;
+  std::size_t at = 64;
+  while (at + 2 <= stream.size()) {
+    const auto flags = static_cast<unsigned char>(stream[at]);
+    std::size_t size = 0, head = 2;
+    if (flags & 0x02) {  // long frame: 8-byte big-endian size
+      head = 9;
+      if (at + head > stream.size()) break;
+      for (int i = 1; i <= 8; ++i) size = size << 8 | static_cast<unsigned char>(stream[at + i]);
+    } else {
+      size = static_cast<unsigned char>(stream[at + 1]);
+    }
+    if (at + head + size > stream.size()) break;
+    if (!(flags & 0x04)) out.push_back(stream.substr(at + head, size));
+    at += head + size;
+  }
+  return out;
+}
+
+// Someone who recorded a legitimate node's sealed frames and plays them
+// back gets nothing through: their counters were seen already, so the
+// replay is refused and logged.
+TEST(Sealed, AReplayedSessionIsRefused) {
   auto keys = net::generate_curve_keys();
   Secured server_side(keys), client_side(keys);
   net::ZmqAgentTransport server(0, 2, "", server_side.options);
@@ -559,14 +581,21 @@ TEST(Curve, AReplayedSessionIsRefused) {
     // it forwards: the session is on the record.
     recorded = tap.recorded();
   }
-  ASSERT_GT(recorded.size(), 200u) << "the tap recorded no session";
-  const int port = std::stoi(server.data_endpoint().substr(server.data_endpoint().rfind(':') + 1));
-  int raw = Wiretap::connect_to(port);
-  ASSERT_EQ(write(raw, recorded.data(), recorded.size()), static_cast<ssize_t>(recorded.size()));
+  // ZMTP's 64-byte greeting, then at least the sealed frame.
+  ASSERT_GT(recorded.size(), 64u + net::FrameSeal::kOverhead) << "the tap recorded no session";
+  // The attacker opens a session of its own (anyone may: ZeroMQ's NULL
+  // mechanism) and sends the recorded messages again.
+  auto messages = zmtp_messages(recorded);
+  ASSERT_EQ(messages.size(), 1u);
+  zmq::context_t ctx;
+  zmq::socket_t attacker(ctx, zmq::socket_type::dealer);
+  attacker.set(zmq::sockopt::linger, 0);
+  attacker.connect(server.data_endpoint());
+  for (const auto& m : messages) (void)attacker.send(zmq::buffer(m), zmq::send_flags::dontwait);
   EXPECT_TRUE(receives_nothing(gate, 1s)) << "a replayed message got through";
-  close(raw);
   ASSERT_FALSE(server_side.log.empty()) << "the replay was not logged";
-  EXPECT_NE(server_side.log.back().find("refused a connection"), std::string::npos) << server_side.log.back();
+  EXPECT_NE(server_side.log.back().find("a replay of a frame already received"), std::string::npos)
+      << server_side.log.back();
 }
 
 TEST(Curve, KeysSurviveTheirPipeAndMalformedOnesAreRefused) {

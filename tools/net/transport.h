@@ -3,7 +3,7 @@
 // Implementations: ZmqAgentTransport / ZmqLauncherTransport (zmq_transport.h)
 // and FakeNetwork (fake_transport.h), an in-process network for unit tests.
 // A transport moves bytes and reports who sent them as far as the transport
-// itself can tell (ZeroMQ routing id today, CURVE key later); it does not
+// itself can tell (a sealed frame's sender, or a ZeroMQ routing id); it does not
 // parse frames. MessageGate (message_gate.h) turns frames into messages.
 #pragma once
 

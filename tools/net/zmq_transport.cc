@@ -1,5 +1,7 @@
 #include "zmq_transport.h"
 
+#include "frame_seal.h"
+
 #include <sched.h>
 
 #include <charconv>
@@ -68,23 +70,25 @@ bool spin_for(zmq::pollitem_t* items, std::size_t n, std::chrono::microseconds s
 
 }  // namespace
 
-// CURVE on every socket of a process, the ZAP handler that admits only the
-// job's key, and monitors that report failed handshakes (a peer without
-// CURVE, or with another server key). Its sockets are polled with the
-// transport's own, so it needs no thread.
+// CURVE on the control sockets (the launcher's server, the agents' clients),
+// the ZAP handler that admits only the job's key, and monitors that report
+// failed handshakes (a peer without CURVE, or with another server key). Its
+// sockets are polled with the transport's own, so it needs no thread.
 class ConnectionGuard {
  public:
   ConnectionGuard(zmq::context_t& ctx, const ZmqOptions& options) : ctx_(ctx), options_(options) {
     if (!options_.curve) return;
     if (zmq_z85_decode(job_key_, options_.curve->public_key.c_str()) == nullptr)
       throw std::runtime_error("malformed CURVE key");
-    zap_.emplace(ctx_, zmq::socket_type::rep);
-    zap_->set(zmq::sockopt::linger, 0);
-    zap_->bind("inproc://zeromq.zap.01");
   }
 
   void secure_server(zmq::socket_t& s) {
     if (!options_.curve) return;
+    if (!zap_) {
+      zap_.emplace(ctx_, zmq::socket_type::rep);
+      zap_->set(zmq::sockopt::linger, 0);
+      zap_->bind("inproc://zeromq.zap.01");
+    }
     s.set(zmq::sockopt::curve_server, 1);
     s.set(zmq::sockopt::curve_secretkey, options_.curve->secret_key);
     s.set(zmq::sockopt::zap_domain, "gpthread");
@@ -180,6 +184,8 @@ std::string routing_id(wire::NodeId id) { return "n" + std::to_string(id); }
 struct ZmqAgentTransport::Impl {
   explicit Impl(const ZmqOptions& o) : options(o), guard(ctx, options) {}
   ZmqOptions options;
+  // Frames between agents are sealed (frame_seal.h) unless --insecure.
+  std::optional<FrameSeal> seal;
   wire::NodeId self;
   std::uint32_t node_count;
   zmq::context_t ctx{1};
@@ -190,6 +196,22 @@ struct ZmqAgentTransport::Impl {
   std::string endpoint;
   int wakeup_fd = -1;
   bool active = false;  // traffic since the last time receive() blocked
+
+  // A frame from the data socket, or nullopt (logged) if it does not open.
+  std::optional<Frame> open_sealed(const zmq::message_t& m) {
+    auto opened = seal->open({static_cast<const std::byte*>(m.data()), m.size()});
+    if (auto* refusal = std::get_if<FrameSeal::Refusal>(&opened)) {
+      if (options.log)
+        options.log("dropped a frame on " + endpoint + ": " + std::string(FrameSeal::describe(*refusal)));
+      return std::nullopt;
+    }
+    auto& o = std::get<FrameSeal::Opened>(opened);
+    // Sealed by the job's key, so sent by a node of the job; a sender id out
+    // of range is left for the gate to drop as an unknown peer.
+    std::optional<wire::NodeId> peer;
+    if (o.sender < node_count) peer = o.sender;
+    return Frame{peer, std::move(o.plain)};
+  }
 };
 
 ZmqAgentTransport::ZmqAgentTransport(wire::NodeId self, std::uint32_t node_count,
@@ -199,8 +221,13 @@ ZmqAgentTransport::ZmqAgentTransport(wire::NodeId self, std::uint32_t node_count
   impl_->self = self;
   impl_->node_count = node_count;
   impl_->peers.resize(node_count);
+  if (options.curve) {
+    unsigned char secret[32];
+    if (zmq_z85_decode(secret, options.curve->secret_key.c_str()) == nullptr)
+      throw std::runtime_error("malformed job key");
+    impl_->seal.emplace(std::span<const unsigned char, 32>(secret), self);
+  }
   tune(impl_->data);
-  impl_->guard.secure_server(impl_->data);
   impl_->endpoint = bind_to(impl_->data, options.bind_host, options.port);
   if (!launcher_endpoint.empty()) {
     impl_->control.emplace(impl_->ctx, zmq::socket_type::dealer);
@@ -220,8 +247,9 @@ void ZmqAgentTransport::connect_peers(const std::vector<std::string>& endpoints)
     if (n == impl_->self) continue;
     auto& s = impl_->peers[n].emplace(impl_->ctx, zmq::socket_type::dealer);
     tune(s);
-    impl_->guard.secure_client(s);
-    s.set(zmq::sockopt::routing_id, routing_id(impl_->self));
+    // A sealed frame names its sender; without seals the routing id does
+    // (and then anyone could claim it first, one reason seals are the default).
+    if (!impl_->seal) s.set(zmq::sockopt::routing_id, routing_id(impl_->self));
     s.connect(endpoints[n]);
   }
 }
@@ -239,6 +267,10 @@ bool ZmqAgentTransport::send(wire::NodeId to, std::span<const std::byte> frame) 
   }
   if (!s) return false;
   try {
+    if (impl_->seal && s != &*impl_->control) {
+      std::vector<std::byte> sealed = impl_->seal->seal(frame);
+      return s->send(zmq::buffer(sealed.data(), sealed.size()), zmq::send_flags::dontwait).has_value();
+    }
     return s->send(zmq::buffer(frame.data(), frame.size()), zmq::send_flags::dontwait)
         .has_value();
   } catch (const zmq::error_t&) {
@@ -279,9 +311,9 @@ std::optional<Frame> ZmqAgentTransport::receive(std::chrono::milliseconds timeou
     if (items[0].revents & ZMQ_POLLIN) {
       auto parts = recv_multipart(impl_->data);
       if (parts.size() == 2) {
-        auto peer = parse_routing_id(parts[0].to_string_view(), impl_->node_count);
         impl_->active = true;
-        return Frame{peer, bytes_of(parts[1])};
+        if (!impl_->seal) return Frame{parse_routing_id(parts[0].to_string_view(), impl_->node_count), bytes_of(parts[1])};
+        if (auto frame = impl_->open_sealed(parts[1])) return frame;
       }
     }
     if (control_at < n && (items[control_at].revents & ZMQ_POLLIN)) {

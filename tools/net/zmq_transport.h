@@ -1,13 +1,15 @@
 // ZeroMQ transports.
 //
 // Agent side: one ROUTER socket bound on the data address receives from every
-// peer; one DEALER per peer (routing id "n<self>") sends to it; one DEALER to
-// the launcher's control ROUTER carries the control plane. So a frame from
-// node k always arrives on our ROUTER with routing id "n<k>", which is how
-// the sender is identified (CURVE authentication will bind the id to a key).
+// peer; one DEALER per peer sends to it; one DEALER to the launcher's control
+// ROUTER (routing id "n<self>", CURVE) carries the control plane. With the
+// job's keys, frames between agents are sealed (frame_seal.h) and the seal
+// names the sender; without (--insecure), each peer DEALER has routing id
+// "n<self>" and that names it.
 //
-// Launcher side: one ROUTER bound on the control address; agents connect to
-// it with routing id "n<node>".
+// Launcher side: one ROUTER bound on the control address (CURVE, with a ZAP
+// handler admitting the job's key); agents connect to it with routing id
+// "n<node>".
 #pragma once
 
 #include <chrono>
@@ -27,9 +29,10 @@ struct ZmqOptions {
   std::string bind_host = "127.0.0.1";
   // Port to bind; 0: one the OS picks.
   int port = 0;
-  // The job's keys; nullopt: plain TCP (gpt-launch --insecure).
+  // The job's keys (CURVE to the launcher, sealed frames between agents);
+  // nullopt: plain TCP (gpt-launch --insecure).
   std::optional<CurveKeys> curve;
-  // Where refused connections are reported.
+  // Where refused connections and dropped frames are reported.
   std::function<void(const std::string&)> log;
   // After traffic, receive() polls without sleeping (yielding the core
   // between polls) for this long before it blocks: the next message of an
