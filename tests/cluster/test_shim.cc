@@ -106,7 +106,7 @@ TEST_P(Ends, TheOriginsCallsFindGlobalBuffersOtherNodesWrote) {
   auto status = job.wait(90s);
   ASSERT_TRUE(status) << job.err();
   EXPECT_EQ(exit_code(*status), 0) << job.out() << job.err();
-  EXPECT_EQ(job.out(), "buffers: fwrite, write, read, sockets, poll, stat, pipe, ioctl, select and getsockname on global memory other nodes wrote: ok\n") << job.err();
+  EXPECT_EQ(job.out(), "buffers: fwrite, write, read, sockets, poll, stat, pipe, ioctl, select, getsockname, paths, getrusage and epoll_ctl on global memory other nodes wrote: ok\n") << job.err();
 }
 
 TEST_P(Ends, ExitFromARemoteThreadEndsTheJobWithItsStatusAfterFlushing) {

@@ -13,7 +13,8 @@
  *             it (recv, recvfrom, recvmsg) into a buffer another node
  *             allocated and wrote, and polls descriptors kept there: the
  *             pages are not present on the origin after the join, and the
- *             calls must neither fail with EFAULT nor come up short.
+ *             calls must neither fail with EFAULT nor come up short; the
+ *             same for paths (open, fopen, rename...), getrusage, epoll_ctl.
  *   orphan    a remote thread keeps forwarding writes while main is killed
  *             (SIGKILL): the job must end, not hang.
  *   masks     threads on every node block every signal, then fault on
@@ -29,7 +30,9 @@
 #include <string.h>
 #include <poll.h>
 #include <sys/ioctl.h>
+#include <sys/epoll.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/select.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -306,6 +309,8 @@ static void copy_elsewhere(const void* from, size_t bytes) {
   run_on_node(gpt_node_count() - 1, copy_away, NULL);
 }
 
+static int path_calls(void);
+
 static int other_calls(void) {
   char path[300];
   path_of(path, sizeof path, "buffer-fwrite");
@@ -340,6 +345,69 @@ static int other_calls(void) {
         "getsockname into another node's memory: %s", strerror(errno));
   close(sv[0]);
   close(sv[1]);
+  CHECK(path_calls() == 0, "path calls");
+  struct rusage* usage = (struct rusage*)g_inbox;
+  refill_elsewhere();
+  CHECK(getrusage(RUSAGE_SELF, usage) == 0 && usage->ru_maxrss > 0, "getrusage into another node's memory: %s",
+        strerror(errno));
+  int ep = epoll_create1(0), ev[2];
+  CHECK(ep >= 0 && pipe(ev) == 0, "epoll_create1/pipe");
+  struct epoll_event want_in = {.events = EPOLLIN, .data.u64 = 0x1234};
+  copy_elsewhere(&want_in, sizeof want_in);
+  CHECK(epoll_ctl(ep, EPOLL_CTL_ADD, ev[0], (struct epoll_event*)g_inbox) == 0,
+        "epoll_ctl from another node's memory: %s", strerror(errno));
+  struct epoll_event got;
+  CHECK(write(ev[1], "e", 1) == 1 && epoll_wait(ep, &got, 1, 1000) == 1 && got.data.u64 == 0x1234, "epoll_wait");
+  close(ep);
+  close(ev[0]);
+  close(ev[1]);
+  return 0;
+}
+
+/* Paths another node wrote (a name built by a worker thread, used by
+ * main): the kernel reads them, so their pages must be present here. */
+static const char* path_elsewhere(const char* name) {
+  char path[300];
+  path_of(path, sizeof path, name);
+  copy_elsewhere(path, strlen(path) + 1);
+  return (const char*)g_inbox;
+}
+
+static int path_calls(void) {
+  int fd = open(path_elsewhere("by-path-open"), O_CREAT | O_WRONLY | O_TRUNC, 0644);
+  CHECK(fd >= 0 && close(fd) == 0, "open of a path another node wrote: %s", strerror(errno));
+  fd = openat(AT_FDCWD, path_elsewhere("by-path-open"), O_RDONLY);
+  CHECK(fd >= 0 && close(fd) == 0, "openat of a path another node wrote: %s", strerror(errno));
+  fd = creat(path_elsewhere("by-path-creat"), 0644);
+  CHECK(fd >= 0 && close(fd) == 0, "creat of a path another node wrote: %s", strerror(errno));
+  FILE* f = fopen(path_elsewhere("by-path-fopen"), "w");
+  CHECK(f && fputs("x\n", f) >= 0 && fclose(f) == 0, "fopen of a path another node wrote: %s", strerror(errno));
+  CHECK(access(path_elsewhere("by-path-fopen"), R_OK) == 0, "access: %s", strerror(errno));
+  char renamed[300];
+  path_of(renamed, sizeof renamed, "by-path-renamed");
+  CHECK(rename(path_elsewhere("by-path-fopen"), renamed) == 0, "rename from a path another node wrote: %s",
+        strerror(errno));
+  CHECK(unlink(path_elsewhere("by-path-renamed")) == 0, "unlink: %s", strerror(errno));
+  CHECK(mkdir(path_elsewhere("by-path-dir"), 0755) == 0, "mkdir: %s", strerror(errno));
+  CHECK(rmdir(path_elsewhere("by-path-dir")) == 0, "rmdir: %s", strerror(errno));
+  CHECK(truncate(path_elsewhere("by-path-open"), 100) == 0, "truncate: %s", strerror(errno));
+  char target[300];
+  path_of(target, sizeof target, "by-path-open");
+  char link_path[300];
+  path_of(link_path, sizeof link_path, "by-path-link");
+  unlink(link_path);  /* a run before this one, in the same directory */
+  CHECK(symlink(target, link_path) == 0, "symlink: %s", strerror(errno));
+  refill_elsewhere();
+  char* into = (char*)g_inbox;
+  ssize_t n = readlink(link_path, into, 299);
+  CHECK(n == (ssize_t)strlen(target) && memcmp(into, target, (size_t)n) == 0,
+        "readlink into another node's memory: %s", strerror(errno));
+  refill_elsewhere();
+  CHECK(getcwd(into, 300) == into, "getcwd into another node's memory: %s", strerror(errno));
+  unlink(link_path);
+  unlink(target);
+  path_of(target, sizeof target, "by-path-creat");
+  unlink(target);
   return 0;
 }
 
@@ -372,7 +440,7 @@ static int buffers(void) {
   CHECK(stat(path, &st) == 0 && st.st_size == kBufferBytes, "fwrite's file has %ld bytes", (long)st.st_size);
   CHECK(sockets() == 0, "sockets");
   CHECK(other_calls() == 0, "other calls");
-  printf("buffers: fwrite, write, read, sockets, poll, stat, pipe, ioctl, select and getsockname on global memory other nodes wrote: ok\n");
+  printf("buffers: fwrite, write, read, sockets, poll, stat, pipe, ioctl, select, getsockname, paths, getrusage and epoll_ctl on global memory other nodes wrote: ok\n");
   return 0;
 }
 

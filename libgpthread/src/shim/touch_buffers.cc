@@ -11,7 +11,11 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <dirent.h>
+#include <limits.h>
+#include <stdlib.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/select.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -68,9 +72,12 @@ void touch_address(const struct sockaddr* a, const socklen_t* length) {
   touch(a, *length, true);
 }
 
-// A path the kernel reads: reading it here faults its pages in.
+// A path the kernel reads: reading it here faults its pages in (through a
+// volatile pointer: a strlen whose result is unused is optimised away).
 void touch_path(const char* path) {
-  if (path && global(path)) (void)strlen(path);
+  if (!path || !global(path)) return;
+  for (auto* c = reinterpret_cast<const volatile char*>(path); *c; ++c) {
+  }
 }
 
 void touch_fd_sets(int n, fd_set* r, fd_set* w, fd_set* e) {
@@ -165,6 +172,87 @@ GPT_TOUCHING(int, getsockopt, (int fd, int lv, int o, void* v, socklen_t* l), (f
 GPT_TOUCHING(int, nanosleep, (const struct timespec* q, struct timespec* r), (q, r),
              (touch(q, sizeof *q, false), touch(r, sizeof *r, true)))
 
+// Paths: the kernel reads them (and musl's stdio and directory calls make
+// their system calls inline, so fopen and opendir are wrapped themselves).
+GPT_TOUCHING(int, creat, (const char* p, mode_t m), (p, m), touch_path(p))
+GPT_TOUCHING(FILE*, fopen, (const char* p, const char* mode), (p, mode), (touch_path(p), touch_path(mode)))
+GPT_TOUCHING(FILE*, freopen, (const char* p, const char* mode, FILE* f), (p, mode, f),
+             (touch_path(p), touch_path(mode)))
+GPT_TOUCHING(DIR*, opendir, (const char* p), (p), touch_path(p))
+GPT_TOUCHING(int, access, (const char* p, int m), (p, m), touch_path(p))
+GPT_TOUCHING(int, faccessat, (int d, const char* p, int m, int f), (d, p, m, f), touch_path(p))
+GPT_TOUCHING(int, rename, (const char* a, const char* b), (a, b), (touch_path(a), touch_path(b)))
+GPT_TOUCHING(int, renameat, (int da, const char* a, int db, const char* b), (da, a, db, b),
+             (touch_path(a), touch_path(b)))
+GPT_TOUCHING(int, unlink, (const char* p), (p), touch_path(p))
+GPT_TOUCHING(int, unlinkat, (int d, const char* p, int f), (d, p, f), touch_path(p))
+GPT_TOUCHING(int, mkdir, (const char* p, mode_t m), (p, m), touch_path(p))
+GPT_TOUCHING(int, mkdirat, (int d, const char* p, mode_t m), (d, p, m), touch_path(p))
+GPT_TOUCHING(int, rmdir, (const char* p), (p), touch_path(p))
+GPT_TOUCHING(int, chdir, (const char* p), (p), touch_path(p))
+GPT_TOUCHING(int, truncate, (const char* p, off_t n), (p, n), touch_path(p))
+GPT_TOUCHING(ssize_t, readlink, (const char* p, char* b, size_t n), (p, b, n), (touch_path(p), touch(b, n, true)))
+GPT_TOUCHING(ssize_t, readlinkat, (int d, const char* p, char* b, size_t n), (d, p, b, n),
+             (touch_path(p), touch(b, n, true)))
+GPT_TOUCHING(int, symlink, (const char* a, const char* b), (a, b), (touch_path(a), touch_path(b)))
+GPT_TOUCHING(int, link, (const char* a, const char* b), (a, b), (touch_path(a), touch_path(b)))
+GPT_TOUCHING(int, chmod, (const char* p, mode_t m), (p, m), touch_path(p))
+GPT_TOUCHING(char*, realpath, (const char* p, char* out), (p, out), (touch_path(p), touch(out, PATH_MAX, true)))
+GPT_TOUCHING(char*, getcwd, (char* b, size_t n), (b, n), touch(b, n, true))
+GPT_TOUCHING(int, getrusage, (int who, struct rusage* u), (who, u), touch(u, sizeof *u, true))
+GPT_TOUCHING(int, epoll_ctl, (int ep, int op, int fd, struct epoll_event* e), (ep, op, fd, e),
+             touch(e, sizeof *e, false))
+
+// open and openat are variadic (the mode, with O_CREAT or O_TMPFILE), so
+// they are written out; the mode is passed on whatever the flags.
+#ifdef __GLIBC__
+#define GPT_TOUCHING_OPEN(name)                                                   \
+  GPT_API int gpt_touching_##name(const char* p, int flags, ...) __asm__(#name); \
+  int gpt_touching_##name(const char* p, int flags, ...) {                        \
+    va_list ap;                                                                   \
+    va_start(ap, flags);                                                          \
+    const mode_t mode = va_arg(ap, mode_t);                                       \
+    va_end(ap);                                                                   \
+    touch_path(p);                                                                \
+    static auto real = next<int (*)(const char*, int, ...)>(#name);              \
+    return real(p, flags, mode);                                                  \
+  }
+#define GPT_TOUCHING_OPENAT(name)                                                         \
+  GPT_API int gpt_touching_##name(int d, const char* p, int flags, ...) __asm__(#name); \
+  int gpt_touching_##name(int d, const char* p, int flags, ...) {                        \
+    va_list ap;                                                                          \
+    va_start(ap, flags);                                                                 \
+    const mode_t mode = va_arg(ap, mode_t);                                              \
+    va_end(ap);                                                                          \
+    touch_path(p);                                                                       \
+    static auto real = next<int (*)(int, const char*, int, ...)>(#name);                \
+    return real(d, p, flags, mode);                                                      \
+  }
+GPT_TOUCHING_OPEN(open)
+GPT_TOUCHING_OPEN(open64)
+GPT_TOUCHING_OPENAT(openat)
+GPT_TOUCHING_OPENAT(openat64)
+#else
+extern "C" int __real_open(const char* p, int flags, ...);
+GPT_API int __wrap_open(const char* p, int flags, ...) {
+  va_list ap;
+  va_start(ap, flags);
+  const mode_t mode = va_arg(ap, mode_t);
+  va_end(ap);
+  touch_path(p);
+  return __real_open(p, flags, mode);
+}
+extern "C" int __real_openat(int d, const char* p, int flags, ...);
+GPT_API int __wrap_openat(int d, const char* p, int flags, ...) {
+  va_list ap;
+  va_start(ap, flags);
+  const mode_t mode = va_arg(ap, mode_t);
+  va_end(ap);
+  touch_path(p);
+  return __real_openat(d, p, flags, mode);
+}
+#endif
+
 // ioctl is variadic (one optional pointer argument), so it is written out.
 #ifdef __GLIBC__
 GPT_API int gpt_touching_ioctl(int fd, unsigned long request, ...) __asm__("ioctl");
@@ -198,4 +286,9 @@ GPT_TOUCHING(int, lstat64, (const char* p, struct stat* st), (p, st), (touch_pat
 GPT_TOUCHING(int, fstat64, (int fd, struct stat* st), (fd, st), touch(st, sizeof *st, true))
 GPT_TOUCHING(int, fstatat64, (int dir, const char* p, struct stat* st, int f), (dir, p, st, f),
              (touch_path(p), touch(st, sizeof *st, true)))
+GPT_TOUCHING(int, creat64, (const char* p, mode_t m), (p, m), touch_path(p))
+GPT_TOUCHING(FILE*, fopen64, (const char* p, const char* mode), (p, mode), (touch_path(p), touch_path(mode)))
+GPT_TOUCHING(FILE*, freopen64, (const char* p, const char* mode, FILE* f), (p, mode, f),
+             (touch_path(p), touch_path(mode)))
+GPT_TOUCHING(int, truncate64, (const char* p, off_t n), (p, n), touch_path(p))
 #endif
