@@ -74,12 +74,17 @@ std::optional<Reply> Coherence::fetch(std::uint32_t slot, std::span<const unsign
 // next fault); pages read ahead and still on their way are waited for;
 // anything else comes from the home. A fetch right after the previous one
 // (a sequential scan) asks for the next pages ahead.
-std::optional<Reply> Coherence::serve_fetch(std::uint32_t slot, std::uint64_t page, std::uint64_t count) {
-  const bool sequential = page == last_fetch_end_;
-  last_fetch_end_ = page + count;
+std::optional<Reply> Coherence::serve_fetch(std::uint32_t slot, std::uint64_t page, std::uint64_t count,
+                                            bool resumed) {
+  // A fetch that waited for pages read ahead continues its scan.
+  const bool sequential = resumed || page == last_fetch_end_;
+  if (!resumed) last_fetch_end_ = page + count;
   // A fault elsewhere ends the scan: what was read ahead for it stays as
   // copies, but the next scan's window starts from its own pages.
-  if (!sequential) ahead_end_ = 0;
+  if (!sequential) {
+    ahead_end_ = 0;
+    scan_start_ = page;
+  }
   if (copies_.expected(page)) {
     ahead_waiters_.push_back(AheadWaiter{slot, page, count});
     return std::nullopt;
@@ -101,28 +106,32 @@ std::optional<Reply> Coherence::serve_fetch(std::uint32_t slot, std::uint64_t pa
 }
 
 void Coherence::read_ahead(std::uint64_t from) {
-  // Stay a window ahead of the scan, not further.
-  if (ahead_end_ > from && ahead_end_ - from >= kAheadWindow) return;
-  from = std::max(from, ahead_end_);
-  if (!valid_page(from) || copies_.full()) return;
-  const wire::NodeId home = heap_.geometry().home_of_page(from);
-  if (home == self_) return;
-  std::uint32_t n = 0;
-  while (n < wire::kMaxPagesPerFetch && valid_page(from + n) && heap_.geometry().home_of_page(from + n) == home &&
-         !copies_.has(from + n) && !copies_.expected(from + n))
-    ++n;
-  if (n == 0) return;
-  for (std::uint32_t i = 0; i < n; ++i) copies_.expect(from + i);
-  ahead_end_ = from + n;
-  std::uint64_t id = next_request_++;
-  pending_[id] = Pending{Pending::kAhead, 0, 0, from, n};
-  send(home, wire::PageRequest{id, from, n});
+  // Stay ahead of the scan by twice what it has read so far, up to the
+  // window: a long scan soon has the whole window on its way (one request
+  // per fault kept it one batch ahead), a short run of faults does not.
+  const std::uint64_t want = std::min(kAheadWindow, 2 * (from - scan_start_));
+  while (!(ahead_end_ > from && ahead_end_ - from >= want)) {
+    const std::uint64_t first = std::max(from, ahead_end_);
+    if (!valid_page(first) || copies_.full()) return;
+    const wire::NodeId home = heap_.geometry().home_of_page(first);
+    if (home == self_) return;
+    std::uint32_t n = 0;
+    while (n < wire::kMaxPagesPerFetch && valid_page(first + n) && heap_.geometry().home_of_page(first + n) == home &&
+           !copies_.has(first + n) && !copies_.expected(first + n))
+      ++n;
+    if (n == 0) return;
+    for (std::uint32_t i = 0; i < n; ++i) copies_.expect(first + i);
+    ahead_end_ = first + n;
+    std::uint64_t id = next_request_++;
+    pending_[id] = Pending{Pending::kAhead, 0, 0, first, n};
+    send(home, wire::PageRequest{id, first, n});
+  }
 }
 
 void Coherence::serve_ahead_waiters() {
   std::vector<AheadWaiter> waiting = std::exchange(ahead_waiters_, {});
   for (const AheadWaiter& w : waiting)
-    if (auto reply = serve_fetch(w.slot, w.page, w.count)) channel_.complete(w.slot, *reply);
+    if (auto reply = serve_fetch(w.slot, w.page, w.count, true)) channel_.complete(w.slot, *reply);
 }
 
 std::optional<Reply> Coherence::release(std::uint32_t slot, std::span<const unsigned char> request,

@@ -121,7 +121,8 @@ class Coherence {
   };
 
   std::optional<Reply> fetch(std::uint32_t slot, std::span<const unsigned char> request);
-  std::optional<Reply> serve_fetch(std::uint32_t slot, std::uint64_t page, std::uint64_t count);
+  std::optional<Reply> serve_fetch(std::uint32_t slot, std::uint64_t page, std::uint64_t count,
+                                   bool resumed = false);
   // Asks the home of `from` for the pages from there on (up to 16, those
   // not copied or asked for already) as copies.
   void read_ahead(std::uint64_t from);
@@ -204,6 +205,7 @@ class Coherence {
   static constexpr std::uint64_t kAheadWindow = 128;  // pages
   std::uint64_t last_fetch_end_ = ~std::uint64_t{0};
   std::uint64_t ahead_end_ = 0;
+  std::uint64_t scan_start_ = 0;  // first page of the scan read_ahead serves
   struct AheadWaiter {
     std::uint32_t slot;
     std::uint64_t page, count;

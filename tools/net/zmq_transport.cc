@@ -49,6 +49,17 @@ std::vector<std::byte> bytes_of(const zmq::message_t& m) {
   return std::vector<std::byte>(p, p + m.size());
 }
 
+// Hands `bytes` to ZeroMQ without a copy (a sealed batch of pages is 64
+// KiB): the message owns them and ZeroMQ frees them once they are sent.
+bool send_owned(zmq::socket_t& s, std::vector<std::byte> bytes) {
+  using Bytes = std::vector<std::byte>;
+  auto owner = std::make_unique<Bytes>(std::move(bytes));
+  zmq::message_t m(owner->data(), owner->size(),
+                   [](void*, void* hint) { std::unique_ptr<Bytes>(static_cast<Bytes*>(hint)); }, owner.get());
+  owner.release();  // `m` owns them now, sent or not
+  return s.send(m, zmq::send_flags::dontwait).has_value();
+}
+
 // zmq::poll throws on EINTR; a signal only means "look again later".
 int poll_items(zmq::pollitem_t* items, std::size_t n, std::chrono::milliseconds timeout) {
   int rc = zmq_poll(items, static_cast<int>(n), static_cast<long>(timeout.count()));
@@ -267,10 +278,7 @@ bool ZmqAgentTransport::send(wire::NodeId to, std::span<const std::byte> frame) 
   }
   if (!s) return false;
   try {
-    if (impl_->seal && s != &*impl_->control) {
-      std::vector<std::byte> sealed = impl_->seal->seal(frame);
-      return s->send(zmq::buffer(sealed.data(), sealed.size()), zmq::send_flags::dontwait).has_value();
-    }
+    if (impl_->seal && to != wire::kLauncherId) return send_owned(*s, impl_->seal->seal(frame));
     return s->send(zmq::buffer(frame.data(), frame.size()), zmq::send_flags::dontwait)
         .has_value();
   } catch (const zmq::error_t&) {
