@@ -23,7 +23,7 @@
 namespace gpt::channel {
 
 inline constexpr std::uint64_t kMagic = 0x4c4e4e4148435047ull;  // "GPCHANNL"
-inline constexpr std::uint32_t kVersion = 6;
+inline constexpr std::uint32_t kVersion = 7;
 inline constexpr std::uint32_t kSlotCount = 64;
 inline constexpr std::size_t kSlotBytes = 16384;
 
@@ -113,6 +113,9 @@ enum class Op : std::uint32_t {
                       // cursor, u64 offset; reply: u64 pages[] from there.
   kBarrier = 5,    // req: nothing. Returns when every node has arrived, with
                    // the same reply as kAcquire (the barrier's acquire).
+  kReleaseForBarrier = 37,  // as kRelease, and a kBarrier follows: once the
+                            // release is on its way, the agent arrives at the
+                            // barrier for it (the program's kBarrier joins it).
 };
 
 

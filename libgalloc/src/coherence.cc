@@ -309,7 +309,9 @@ void acquire_synced() {
 
 void barrier_all() {
   if (!space().tracks_writes()) return;
-  release_on_private(channel::Op::kRelease);
+  // The agent arrives at the barrier as soon as the release is on its way:
+  // the barrier's round trip overlaps the kBarrier call that joins it.
+  release_on_private(channel::Op::kReleaseForBarrier);
   acquire_with(channel::Op::kBarrier, "barrier", false);
 }
 

@@ -221,6 +221,31 @@ namespace {
 
 // Every connection of a job is CURVE: a peer without the job's key that
 // reaches an agent's port is refused and logged, and the job goes on.
+// SPMD: the job ends when every node's main has returned, so a worker that
+// returns after node 0 still gets its buffered output out.
+TEST(Spmd, TheJobEndsWhenEveryNodesMainHasReturned) {
+  setenv("GPT_TEST_LATE_MS", "400", 1);
+  JobRunner job({launcher(), "--spmd", "-n", "3", "--timeout", "30", program("exit_code"), "0"});
+  unsetenv("GPT_TEST_LATE_MS");
+  auto status = job.wait(40s);
+  ASSERT_TRUE(status) << job.err();
+  EXPECT_EQ(exit_code(*status), 0) << job.err();
+  for (int node = 0; node < 3; ++node)
+    EXPECT_NE(job.out().find("main on node " + std::to_string(node) + " of 3\n"), std::string::npos)
+        << "node " << node << "'s output is missing:\n" << job.out() << job.err();
+  EXPECT_GE(job.elapsed(), 400ms);
+}
+
+TEST(Spmd, AFailingOriginEndsTheJobAtOnce) {
+  setenv("GPT_TEST_LATE_MS", "20000", 1);
+  JobRunner job({launcher(), "--spmd", "-n", "3", "--timeout", "60", program("exit_code"), "5"});
+  unsetenv("GPT_TEST_LATE_MS");
+  auto status = job.wait(40s);
+  ASSERT_TRUE(status) << job.err();
+  EXPECT_EQ(exit_code(*status), 5) << job.err();
+  EXPECT_LT(job.elapsed(), 15s);
+}
+
 // Whether process `pid` has the PM QoS device open (its request lives
 // exactly as long as such a descriptor).
 bool holds_cpu_latency(pid_t pid) {

@@ -92,10 +92,21 @@ void Job::handle(const wire::Envelope& env) {
               util::log_line("all " + std::to_string(options_.nodes) + " nodes started");
           },
           [&](const wire::MainExited& m) {
-            if (env.from != 0) return;
-            if (WIFSIGNALED(m.wait_status))
+            if (env.from >= options_.nodes || (env.from != 0 && !options_.spmd)) return;
+            if (env.from == 0 && WIFSIGNALED(m.wait_status))
               util::log_line("node 0: program " + util::describe_wait_status(m.wait_status));
-            end(util::exit_code_of(m.wait_status), "");
+            const int status = util::exit_code_of(m.wait_status);
+            // SPMD: every node's main ends the job, not node 0's alone (the
+            // others may still be printing); a failing node 0 ends it at once.
+            if (!options_.spmd || (env.from == 0 && status != 0)) {
+              end(status, "");
+              return;
+            }
+            main_returned_.resize(options_.nodes);
+            if (main_returned_[env.from]) return;
+            main_returned_[env.from] = true;
+            if (env.from == 0) origin_status_ = status;
+            if (++mains_returned_ == options_.nodes) end(origin_status_, "");
           },
           [&](const wire::NodeFailed& f) {
             // A program that died of a signal ends the job as one process

@@ -38,6 +38,11 @@ class Job {
   std::vector<std::string> endpoints_;  // per node, "" until Hello
   std::uint32_t hellos_ = 0;
   std::uint32_t started_ = 0;
+  // SPMD: the nodes whose main has returned, and node 0's wait status; the
+  // job ends when every main has returned (a worker may still print).
+  std::vector<bool> main_returned_;
+  std::uint32_t mains_returned_ = 0;
+  int origin_status_ = 0;
   std::optional<int> result_;
   std::chrono::steady_clock::time_point began_;
   std::chrono::steady_clock::time_point next_heartbeat_;

@@ -287,12 +287,12 @@ void Agent::reap_application() {
   if (config_.stats) print_stats();
   bool sent = true;
   expect_shutdown_ = true;
-  if (config_.node == 0) {
+  if (config_.node == 0 || (config_.spmd && WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
+    // In SPMD mode the job ends once every node's main has returned; until
+    // then this agent goes on serving its home pages (however long the
+    // others take: the launcher's heartbeat says the job is alive).
     sent = gate_.send(wire::kLauncherId, wire::MainExited{status});
-  } else if (config_.spmd && WIFEXITED(status) && WEXITSTATUS(status) == 0) {
-    // In SPMD mode a worker's main may return before the job ends; this
-    // agent goes on serving its home pages until the launcher ends the job.
-    expect_shutdown_ = false;
+    expect_shutdown_ = !config_.spmd;
   } else {
     std::string cause = "program (pid " + std::to_string(pid) + ") " +
                         util::describe_wait_status(status) + " while the job was running";

@@ -47,6 +47,7 @@ std::optional<Reply> Coherence::on_request(std::uint32_t slot, channel::Op op,
   switch (op) {
     case channel::Op::kFetchPage: return fetch(slot, request);
     case channel::Op::kRelease: return release(slot, request);
+    case channel::Op::kReleaseForBarrier: return release(slot, request, 0, [this] { arrive_early(); });
     case channel::Op::kAcquire: return acquire(slot, request);
     case channel::Op::kAcquireMore: return acquire_more(request, reply);
     case channel::Op::kBarrier: return barrier(slot);
@@ -467,9 +468,30 @@ Reply Coherence::acquire_more(std::span<const unsigned char> request, std::span<
   return r;
 }
 
+// The program releases right before it waits at a barrier: arriving for it
+// as soon as the release is on its way (after it, on the same connection to
+// node 0) overlaps the barrier's round trip with the program's next call.
+void Coherence::arrive_early() {
+  if (barrier_slot_ || early_barrier_) return;  // kBarrier will say EBUSY
+  const std::uint64_t generation = ++barrier_generation_;
+  early_barrier_ = generation;
+  early_barrier_departed_ = false;
+  if (self_ == 0) barrier_arrival(self_, generation);
+  else send(0, wire::BarrierArrive{generation});
+}
+
 std::optional<Reply> Coherence::barrier(std::uint32_t slot) {
   if (barrier_slot_) return Reply{-EBUSY, 0};  // one barrier per node at a time
   barrier_slot_ = slot;
+  if (early_barrier_) {  // arrived already: wait for (or take) its departure
+    early_barrier_.reset();
+    if (std::exchange(early_barrier_departed_, false)) {
+      ++counters_.barriers;
+      barrier_slot_.reset();
+      answer_acquire(slot);
+    }
+    return std::nullopt;
+  }
   std::uint64_t generation = ++barrier_generation_;
   if (self_ == 0) barrier_arrival(self_, generation);
   else send(0, wire::BarrierArrive{generation});
@@ -478,6 +500,10 @@ std::optional<Reply> Coherence::barrier(std::uint32_t slot) {
 
 void Coherence::barrier_released(std::uint64_t generation, const wire::Notices& notices) {
   absorb(notices);
+  if (early_barrier_ && generation == *early_barrier_) {  // the program has not asked yet
+    early_barrier_departed_ = true;
+    return;
+  }
   if (!barrier_slot_ || generation != barrier_generation_) return;
   ++counters_.barriers;
   std::uint32_t slot = *barrier_slot_;

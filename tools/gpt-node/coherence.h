@@ -221,6 +221,11 @@ class Coherence {
 
   std::uint64_t barrier_generation_ = 0;
   std::optional<std::uint32_t> barrier_slot_;
+  // A barrier this node arrived at for its program, which has not asked for
+  // it yet (kReleaseForBarrier), and whether it has departed already.
+  std::optional<std::uint64_t> early_barrier_;
+  bool early_barrier_departed_ = false;
+  void arrive_early();
 
   // Node 0 only.
   NoticeLog log_;
