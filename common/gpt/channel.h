@@ -107,8 +107,9 @@ enum class Op : std::uint32_t {
   // Keys: req u32 op (1 create, 2 delete, 3 query), u32 key, u64 destructor;
   // reply u32 key, u32 0, u64 destructor; status 0 or a negative errno.
   kKey = 26,
-  kBarrierWait = 15,  // req: u64 barrier, u32 manager, u32 count. Returns when
-                      // `count` threads arrived; status 1 for one of them.
+  kBarrierWait = 15,  // req: u64 barrier, u32 manager, u32 count [, u64 token
+                      // after kReleaseForBarrierWait]. Returns when `count`
+                      // threads arrived; status 1 for one of them.
   kAcquireMore = 11,  // the rest of a long kAcquire/kBarrier list: req u64
                       // cursor, u64 offset; reply: u64 pages[] from there.
   kBarrier = 5,    // req: nothing. Returns when every node has arrived, with
@@ -116,6 +117,11 @@ enum class Op : std::uint32_t {
   kReleaseForBarrier = 37,  // as kRelease, and a kBarrier follows: once the
                             // release is on its way, the agent arrives at the
                             // barrier for it (the program's kBarrier joins it).
+  kReleaseForBarrierWait = 38,  // kBarrierWait's request with u64 token (the
+                                // thread), then u64 pages[]: as kRelease, and
+                                // the agent arrives at that barrier for the
+                                // thread; its kBarrierWait (same request and
+                                // token) joins the arrival.
 };
 
 

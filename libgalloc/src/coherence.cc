@@ -58,6 +58,8 @@ struct ReleaseCall {
   const void* head = nullptr;
   std::size_t head_len = 0;
   int status = 0;  // of the `op` call
+  bool only_if_dirty = false;  // no pages: no call (else `op` goes alone)
+  bool called = false;         // `op` was sent
 };
 
 void release_with(ReleaseCall& call) {
@@ -75,7 +77,10 @@ void release_with(ReleaseCall& call) {
   channel::Client client(rt::state().channel);
   const std::uint64_t head_pages = (call.head_len + sizeof(std::uint64_t) - 1) / sizeof(std::uint64_t);
   if (n == 0) {
-    if (call.head) call.status = client.call(call.op, call.head, call.head_len, nullptr, 0, nullptr, 0).status;
+    if (call.head && !call.only_if_dirty) {
+      call.status = client.call(call.op, call.head, call.head_len, nullptr, 0, nullptr, 0).status;
+      call.called = true;
+    }
     return;
   }
   // Write-protect first: writes after this fault and wait until the agent
@@ -94,7 +99,10 @@ void release_with(ReleaseCall& call) {
     std::uint64_t epoch = 0;
     auto r = client.call(op, last ? call.head : nullptr, last ? call.head_len : 0, s.flushing + done,
                          count * sizeof(std::uint64_t), &epoch, sizeof epoch);
-    if (last) call.status = r.status;
+    if (last) {
+      call.status = r.status;
+      call.called = true;
+    }
     if (r.status != 0 && !(last && call.head)) agent_failed("release", r.status);
   }
   s.content_generation.fetch_add(1, std::memory_order_acq_rel);
@@ -131,6 +139,7 @@ void release_on_private(ReleaseCall& call) {
                         ReleaseCall copy = *static_cast<ReleaseCall*>(arg);
                         release_with(copy);
                         static_cast<ReleaseCall*>(arg)->status = copy.status;
+                        static_cast<ReleaseCall*>(arg)->called = copy.called;
                       },
                       &call);
 }
@@ -152,6 +161,15 @@ int release_and_unlock(const void* unlock_request, std::size_t length) {
                          .status;
   if (call.status != 0 && call.status != -EPERM) agent_failed("unlock", call.status);
   return call.status;
+}
+
+bool release_for_barrier_wait(const void* wait_request, std::size_t length) {
+  if (!space().tracks_writes()) return false;
+  ReleaseCall call{channel::Op::kReleaseForBarrierWait, wait_request, length};
+  call.only_if_dirty = true;
+  release_on_private(call);
+  if (call.called && call.status != 0) agent_failed("release", call.status);
+  return call.called;
 }
 
 void leave_thread() {

@@ -24,5 +24,10 @@ void barrier_all();
 // send the token on before the release is acknowledged. Returns the
 // unlock's status.
 [[nodiscard]] int release_and_unlock(const void* unlock_request, std::size_t length);
+// Releases before a pthread barrier wait (kReleaseForBarrierWait with the
+// wait's request and token): the agent arrives at the barrier as soon as
+// the release is on its way. False if there was nothing to release (no call
+// made: the wait must arrive itself).
+[[nodiscard]] bool release_for_barrier_wait(const void* wait_request, std::size_t length);
 
 }  // namespace gpt::galloc

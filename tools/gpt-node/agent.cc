@@ -87,6 +87,8 @@ Agent::Agent(AgentConfig config, net::MessageGate& gate, std::string data_endpoi
             return locks_->on_request(slot, op, req);
           case channel::Op::kBarrierWait:
             return barriers_->on_request(slot, req);
+          case channel::Op::kReleaseForBarrierWait:
+            return barriers_->release_then_arrive(slot, req);
           case channel::Op::kCondEnqueue:
           case channel::Op::kCondSleep:
           case channel::Op::kCondSignal:

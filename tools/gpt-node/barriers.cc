@@ -14,21 +14,58 @@ Barriers::Barriers(wire::NodeId self, std::uint32_t node_count, net::MessageGate
                    ChannelServer& channel, Coherence& coherence)
     : self_(self), node_count_(node_count), gate_(gate), channel_(channel), coherence_(coherence) {}
 
+std::optional<Barriers::Wait> Barriers::parse(std::span<const unsigned char> request, std::uint32_t node_count) {
+  if (request.size() < 16) return std::nullopt;
+  Wait w;
+  std::memcpy(&w.barrier, request.data(), 8);
+  std::memcpy(&w.manager, request.data() + 8, 4);
+  std::memcpy(&w.count, request.data() + 12, 4);
+  if (w.manager >= node_count || w.count == 0) return std::nullopt;
+  return w;
+}
+
 std::optional<Reply> Barriers::on_request(std::uint32_t slot, std::span<const unsigned char> request) {
-  std::uint64_t barrier;
-  std::uint32_t manager, count;
-  if (request.size() != 16) return Reply{-EINVAL, 0};
-  std::memcpy(&barrier, request.data(), 8);
-  std::memcpy(&manager, request.data() + 8, 4);
-  std::memcpy(&count, request.data() + 12, 4);
-  if (manager >= node_count_ || count == 0) return Reply{-EINVAL, 0};
+  auto w = parse(request, node_count_);
+  if (!w || (request.size() != 16 && request.size() != 24)) return Reply{-EINVAL, 0};
+  if (request.size() == 24) {  // joins the arrival its release made
+    std::uint64_t token;
+    std::memcpy(&token, request.data() + 16, 8);
+    auto it = early_.find({w->barrier, token});
+    if (it == early_.end()) return Reply{-EINVAL, 0};
+    const std::uint64_t id = it->second;
+    early_.erase(it);
+    waiting_[id] = slot;
+    if (auto d = departed_early_.find(id); d != departed_early_.end()) {
+      const std::uint32_t serial = d->second;
+      departed_early_.erase(d);
+      done(id, serial);
+    }
+    return std::nullopt;
+  }
   std::uint64_t id = next_request_++;
   waiting_[id] = slot;
-  const std::uint64_t epoch = coherence_.sync_epoch();  // the program released first
-  if (manager == self_) arrive(barrier, count, Arrival{self_, id, epoch});
-  else if (!gate_.send(manager, wire::BarrierWaitRequest{id, barrier, count, epoch}))
-    util::log_line("cannot reach barrier manager node " + std::to_string(manager));
+  send_arrival(*w, id);
   return std::nullopt;
+}
+
+std::optional<Reply> Barriers::release_then_arrive(std::uint32_t slot, std::span<const unsigned char> request) {
+  auto w = parse(request, node_count_);
+  if (!w || request.size() < 24 || (request.size() - 24) % sizeof(std::uint64_t) != 0) return Reply{-EINVAL, 0};
+  std::uint64_t token;
+  std::memcpy(&token, request.data() + 16, 8);
+  // Once the release cannot be overtaken: the arrival carries its epoch.
+  return coherence_.release(slot, request.subspan(24), 0, [this, w = *w, token] {
+    const std::uint64_t id = next_request_++;
+    early_[{w.barrier, token}] = id;
+    send_arrival(w, id);
+  });
+}
+
+void Barriers::send_arrival(const Wait& w, std::uint64_t request) {
+  const std::uint64_t epoch = coherence_.sync_epoch();  // the program released first
+  if (w.manager == self_) arrive(w.barrier, w.count, Arrival{self_, request, epoch});
+  else if (!gate_.send(w.manager, wire::BarrierWaitRequest{request, w.barrier, w.count, epoch}))
+    util::log_line("cannot reach barrier manager node " + std::to_string(w.manager));
 }
 
 void Barriers::arrive(std::uint64_t barrier, std::uint32_t count, Arrival who) {
@@ -55,7 +92,10 @@ void Barriers::arrive(std::uint64_t barrier, std::uint32_t count, Arrival who) {
 
 void Barriers::done(std::uint64_t request, std::uint32_t serial) {
   auto it = waiting_.find(request);
-  if (it == waiting_.end()) return;
+  if (it == waiting_.end()) {  // an arrival made early: its thread comes later
+    departed_early_[request] = serial;
+    return;
+  }
   const std::uint32_t slot = it->second;
   waiting_.erase(it);
   auto answer = coherence_.answer_synced_acquire(slot);

@@ -24,6 +24,8 @@ class Barriers {
            Coherence& coherence);
 
   [[nodiscard]] std::optional<Reply> on_request(std::uint32_t slot, std::span<const unsigned char> request);
+  // kReleaseForBarrierWait: the release, then the thread's arrival.
+  [[nodiscard]] std::optional<Reply> release_then_arrive(std::uint32_t slot, std::span<const unsigned char> request);
   bool on_message(const wire::Envelope& env);
 
  private:
@@ -36,6 +38,13 @@ class Barriers {
   // A waiter here may leave: its reply carries the acquire's answer when
   // this node has the notices up to the barrier's epoch.
   void done(std::uint64_t request, std::uint32_t serial);
+  struct Wait {
+    std::uint64_t barrier;
+    std::uint32_t manager, count;
+  };
+  [[nodiscard]] static std::optional<Wait> parse(std::span<const unsigned char> request, std::uint32_t node_count);
+  // Sends (or counts, as the manager) one arrival; request: the waiter's id here.
+  void send_arrival(const Wait& w, std::uint64_t request);
 
   wire::NodeId self_;
   std::uint32_t node_count_;
@@ -44,6 +53,10 @@ class Barriers {
   Coherence& coherence_;
   std::uint64_t next_request_ = 1;
   std::map<std::uint64_t, std::uint32_t> waiting_;  // our requests -> slots
+  // Arrivals made for a thread before its kBarrierWait (by barrier and
+  // thread token), and those of them that departed before it came.
+  std::map<std::pair<std::uint64_t, std::uint64_t>, std::uint64_t> early_;
+  std::map<std::uint64_t, std::uint32_t> departed_early_;  // request -> serial
   std::map<std::uint64_t, std::vector<Arrival>> arrived_;  // manager side
 };
 

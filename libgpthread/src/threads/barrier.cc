@@ -6,6 +6,7 @@
 #include <pthread.h>
 
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 
 #include "coherence.h"
@@ -20,6 +21,10 @@
 namespace {
 
 constexpr std::uint32_t kBarrierMagic = 0x52414247;  // "GBAR"
+
+// Its address names the calling thread to the agent (unique among the
+// live threads of a node).
+thread_local char t_barrier_token __attribute__((tls_model("initial-exec")));
 
 struct Barrier {
   std::uint32_t magic;
@@ -73,17 +78,22 @@ GPT_API int pthread_barrier_wait(pthread_barrier_t* b) {
   if (self->magic != kBarrierMagic) return EINVAL;
   if (!gpt::rt::state().channel) return local_wait(self);
   const std::uint32_t count = self->count;
-  gpt::galloc::release();
   struct {
     std::uint64_t barrier;
     std::uint32_t manager, count;
-  } req{reinterpret_cast<std::uintptr_t>(b), barrier_manager(b), count};
+    std::uint64_t token;  // this thread: which arrival its wait joins
+  } req{reinterpret_cast<std::uintptr_t>(b), barrier_manager(b), count,
+        reinterpret_cast<std::uintptr_t>(&t_barrier_token)};
+  // With pages to release, the agent arrives for us once they are on their
+  // way, and the wait joins that arrival (its round trip overlaps our call).
+  const bool arrived = gpt::galloc::release_for_barrier_wait(&req, sizeof req);
+  const std::size_t length = arrived ? sizeof req : offsetof(decltype(req), token);
   gpt::channel::Client client(gpt::rt::state().channel);
   // Departure acquires: the reply often carries the answer already.
   const std::uint64_t generation = gpt::galloc::copy_generation();
   int result = -EINVAL;
   bool answered = false;
-  (void)client.call_in_place(gpt::channel::Op::kBarrierWait, &req, sizeof req, nullptr, 0,
+  (void)client.call_in_place(gpt::channel::Op::kBarrierWait, &req, length, nullptr, 0,
                              [&](std::int32_t status, unsigned char* reply, std::uint32_t length) {
                                result = status;
                                if (status >= 0 && length > 0) {
