@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <memory>
 #include <thread>
 #include <regex>
 
@@ -219,31 +220,35 @@ INSTANTIATE_TEST_SUITE_P(Failure, LauncherSignal, ::testing::Values(SIGKILL, SIG
 
 namespace {
 
-// Every connection of a job is CURVE: a peer without the job's key that
-// reaches an agent's port is refused and logged, and the job goes on.
+// An SPMD job of exit_code on 3 nodes returning `status`, whose nodes but 0
+// wait `late_ms` before they return.
+std::unique_ptr<JobRunner> spmd_with_late_workers(const char* late_ms, const char* status) {
+  setenv("GPT_TEST_LATE_MS", late_ms, 1);
+  auto job = std::make_unique<JobRunner>(
+      std::vector<std::string>{launcher(), "--spmd", "-n", "3", "--timeout", "60", program("exit_code"), status});
+  unsetenv("GPT_TEST_LATE_MS");
+  return job;
+}
+
 // SPMD: the job ends when every node's main has returned, so a worker that
 // returns after node 0 still gets its buffered output out.
 TEST(Spmd, TheJobEndsWhenEveryNodesMainHasReturned) {
-  setenv("GPT_TEST_LATE_MS", "400", 1);
-  JobRunner job({launcher(), "--spmd", "-n", "3", "--timeout", "30", program("exit_code"), "0"});
-  unsetenv("GPT_TEST_LATE_MS");
-  auto status = job.wait(40s);
-  ASSERT_TRUE(status) << job.err();
-  EXPECT_EQ(exit_code(*status), 0) << job.err();
+  auto job = spmd_with_late_workers("400", "0");
+  auto status = job->wait(40s);
+  ASSERT_TRUE(status) << job->err();
+  EXPECT_EQ(exit_code(*status), 0) << job->err();
   for (int node = 0; node < 3; ++node)
-    EXPECT_NE(job.out().find("main on node " + std::to_string(node) + " of 3\n"), std::string::npos)
-        << "node " << node << "'s output is missing:\n" << job.out() << job.err();
-  EXPECT_GE(job.elapsed(), 400ms);
+    EXPECT_NE(job->out().find("main on node " + std::to_string(node) + " of 3\n"), std::string::npos)
+        << "node " << node << "'s output is missing:\n" << job->out() << job->err();
+  EXPECT_GE(job->elapsed(), 400ms);
 }
 
 TEST(Spmd, AFailingOriginEndsTheJobAtOnce) {
-  setenv("GPT_TEST_LATE_MS", "20000", 1);
-  JobRunner job({launcher(), "--spmd", "-n", "3", "--timeout", "60", program("exit_code"), "5"});
-  unsetenv("GPT_TEST_LATE_MS");
-  auto status = job.wait(40s);
-  ASSERT_TRUE(status) << job.err();
-  EXPECT_EQ(exit_code(*status), 5) << job.err();
-  EXPECT_LT(job.elapsed(), 15s);
+  auto job = spmd_with_late_workers("20000", "5");
+  auto status = job->wait(40s);
+  ASSERT_TRUE(status) << job->err();
+  EXPECT_EQ(exit_code(*status), 5) << job->err();
+  EXPECT_LT(job->elapsed(), 15s);
 }
 
 // Whether process `pid` has the PM QoS device open (its request lives
@@ -291,6 +296,9 @@ TEST(PollIdle, MalformedSettingIsRefused) {
   EXPECT_NE(err.find("GPT_POLL_IDLE='yes' is neither 0 nor 1"), std::string::npos) << err;
 }
 
+// Frames between agents are sealed with the job's key: a peer without it
+// that reaches an agent's port gets nothing accepted, is logged, and the
+// job goes on.
 TEST(Security, AStrangerWithoutTheJobsKeyIsRefusedAndTheJobGoesOn) {
   JobRunner job({launcher(), "-n", "2", "-v", "--timeout", "3", program("sleeper")});
   ASSERT_TRUE(job.wait_for_stderr("node 1: agent pid", 20s)) << job.err();
