@@ -485,11 +485,7 @@ std::optional<Reply> Coherence::barrier(std::uint32_t slot) {
   barrier_slot_ = slot;
   if (early_barrier_) {  // arrived already: wait for (or take) its departure
     early_barrier_.reset();
-    if (std::exchange(early_barrier_departed_, false)) {
-      ++counters_.barriers;
-      barrier_slot_.reset();
-      answer_acquire(slot);
-    }
+    if (std::exchange(early_barrier_departed_, false)) leave_barrier();
     return std::nullopt;
   }
   std::uint64_t generation = ++barrier_generation_;
@@ -505,8 +501,12 @@ void Coherence::barrier_released(std::uint64_t generation, const wire::Notices& 
     return;
   }
   if (!barrier_slot_ || generation != barrier_generation_) return;
+  leave_barrier();
+}
+
+void Coherence::leave_barrier() {
   ++counters_.barriers;
-  std::uint32_t slot = *barrier_slot_;
+  const std::uint32_t slot = *barrier_slot_;
   barrier_slot_.reset();
   answer_acquire(slot);
 }

@@ -123,8 +123,9 @@ class Coherence {
   std::optional<Reply> fetch(std::uint32_t slot, std::span<const unsigned char> request);
   std::optional<Reply> serve_fetch(std::uint32_t slot, std::uint64_t page, std::uint64_t count,
                                    bool resumed = false);
-  // Asks the home of `from` for the pages from there on (up to 16, those
-  // not copied or asked for already) as copies.
+  // Asks the home of `from` for the pages from there on (up to 16 per
+  // request, those not copied or asked for already) as copies, as far
+  // ahead as the scan has earned (docs/coherence.md, "Read-ahead").
   void read_ahead(std::uint64_t from);
   void serve_ahead_waiters();
   std::optional<Reply> acquire(std::uint32_t slot, std::span<const unsigned char> request);
@@ -226,6 +227,8 @@ class Coherence {
   std::optional<std::uint64_t> early_barrier_;
   bool early_barrier_departed_ = false;
   void arrive_early();
+  // The program's barrier call (barrier_slot_) departs with its acquire.
+  void leave_barrier();
 
   // Node 0 only.
   NoticeLog log_;

@@ -237,6 +237,7 @@ ZmqAgentTransport::ZmqAgentTransport(wire::NodeId self, std::uint32_t node_count
     if (zmq_z85_decode(secret, options.curve->secret_key.c_str()) == nullptr)
       throw std::runtime_error("malformed job key");
     impl_->seal.emplace(std::span<const unsigned char, 32>(secret), self);
+    explicit_bzero(secret, sizeof secret);
   }
   tune(impl_->data);
   impl_->endpoint = bind_to(impl_->data, options.bind_host, options.port);
