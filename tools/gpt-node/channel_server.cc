@@ -17,6 +17,9 @@ std::size_t ChannelServer::serve_pending() {
   for (std::uint32_t i = 0; i < channel::kSlotCount; ++i) {
     auto& slot = layout_.slots[i];
     auto expected = static_cast<std::uint32_t>(SlotState::kRequest);
+    // A plain load first: most slots are idle, and a locked compare-exchange
+    // on each of them, every turn of the agent's loop, is not free.
+    if (slot.h.state.load(std::memory_order_relaxed) != expected) continue;
     if (!slot.h.state.compare_exchange_strong(expected,
                                               static_cast<std::uint32_t>(SlotState::kServing),
                                               std::memory_order_acquire))
