@@ -207,6 +207,7 @@ struct ZmqAgentTransport::Impl {
   std::string endpoint;
   int wakeup_fd = -1;
   bool active = false;  // traffic since the last time receive() blocked
+  std::vector<zmq::pollitem_t> pollset;  // receive()'s, reused: no allocation per message
 
   // A frame from the data socket, or nullopt (logged) if it does not open.
   std::optional<Frame> open_sealed(const zmq::message_t& m) {
@@ -290,7 +291,8 @@ bool ZmqAgentTransport::send(wire::NodeId to, std::span<const std::byte> frame) 
 std::optional<Frame> ZmqAgentTransport::receive(std::chrono::milliseconds timeout) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
   for (;;) {
-    std::vector<zmq::pollitem_t> items;
+    auto& items = impl_->pollset;
+    items.clear();
     items.push_back({impl_->data.handle(), 0, ZMQ_POLLIN, 0});
     const std::size_t none = 64;
     std::size_t control_at = none, wakeup_at = none;
