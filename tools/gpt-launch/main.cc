@@ -77,7 +77,7 @@ int main(int argc, char** argv) {
                "SPMD mode: every node runs main (gpt_node_id() tells them apart)");
   app.add_option("--bind", options.bind_host, "interface the nodes listen on (default 127.0.0.1)");
   app.add_flag("--insecure", options.insecure,
-               "no CURVE: plain, unauthenticated TCP between the nodes (benchmarks only)");
+               "no CURVE, no sealed frames: plain, unauthenticated TCP between the nodes (benchmarks only)");
   bool poll_idle = false;
   app.add_flag("--poll-idle", poll_idle,
                "keep every node's CPUs polling instead of sleeping while the job runs (GPT_POLL_IDLE=1): "

@@ -39,7 +39,7 @@ int main(int argc, char** argv) {
   app.add_flag("-v,--verbose", config.verbose, "log the job's life cycle");
   app.add_flag("--spmd", config.spmd, "every node runs main (SPMD programs and tests)");
   bool insecure = false;
-  app.add_flag("--insecure", insecure, "no CURVE (gpt-launch --insecure)");
+  app.add_flag("--insecure", insecure, "no CURVE, no sealed frames (gpt-launch --insecure)");
   app.add_option("program", config.program_argv, "program and its arguments")->required();
   try {
     app.parse(argc, argv);

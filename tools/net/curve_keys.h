@@ -1,7 +1,9 @@
 // The job's CURVE keys (ZeroMQ's CurveZMQ: authenticated, encrypted
-// connections). gpt-launch makes one key pair per job; every agent gets it
-// through a pipe it inherits (GPT_KEYS_FD), never on a command line, in the
-// environment or in a file; a peer without it cannot connect (docs/cluster.md).
+// connections to the launcher; the secret key also keys the sealed frames
+// between agents, frame_seal.h). gpt-launch makes one key pair per job;
+// every agent gets it through a pipe it inherits (GPT_KEYS_FD), never on a
+// command line, in the environment or in a file; without it nothing a peer
+// sends is accepted (docs/cluster.md).
 #pragma once
 
 #include <optional>
