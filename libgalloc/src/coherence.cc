@@ -86,11 +86,10 @@ void release_with(ReleaseCall& call) {
   // Write-protect first: writes after this fault and wait until the agent
   // has taken the diff, then start a new twin.
   for (std::uint64_t i = 0; i < n; ++i) {
-    std::uint64_t page = s.flushing[i];
-    std::uint32_t was = claim(page, bit(kDirty));
+    std::uint32_t was = claim(s.flushing[i], bit(kDirty));
     if (was != kDirty) rt::die("internal error: a page on the dirty list is not dirty", 134);
-    protect(page, PROT_READ);
   }
+  protect_all(s.flushing, n, PROT_READ);
   const std::uint64_t per_call = kPagesPerCall - head_pages;
   for (std::uint64_t done = 0; done < n; done += per_call) {
     const std::uint64_t count = n - done < per_call ? n - done : per_call;

@@ -36,9 +36,24 @@ void settle(std::uint64_t page, std::uint32_t state) {
   futex::wake_all(&word);
 }
 
-void protect(std::uint64_t page, int prot) {
-  if (sys::call(SYS_mprotect, sys::arg(space().page_address(page)), region::kPageSize, prot) != 0)
+void protect(std::uint64_t page, int prot) { protect_run(page, 1, prot); }
+
+void protect_run(std::uint64_t first, std::uint64_t count, int prot) {
+  if (sys::call(SYS_mprotect, sys::arg(space().page_address(first)), static_cast<long>(count * region::kPageSize),
+                prot) != 0)
     rt::die("mprotect of a global page failed (too many mappings? see vm.max_map_count)", 134);
+}
+
+void protect_all(const std::uint64_t* pages, std::uint64_t n, int prot) {
+  const GlobalSpace& s = space();
+  for (std::uint64_t i = 0; i < n;) {
+    std::uint64_t run = 1;
+    while (i + run < n && pages[i + run] == pages[i] + run &&
+           s.page_address(pages[i + run]) == s.page_address(pages[i]) + run * region::kPageSize)
+      ++run;
+    protect_run(pages[i], run, prot);
+    i += run;
+  }
 }
 
 std::uint64_t prefetch_pages() {

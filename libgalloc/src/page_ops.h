@@ -18,6 +18,11 @@ namespace gpt::galloc {
 void settle(std::uint64_t page, std::uint32_t state);
 
 void protect(std::uint64_t page, int prot);
+// `count` pages from `first`, whose addresses follow each other.
+void protect_run(std::uint64_t first, std::uint64_t count, int prot);
+// Every page of the list, one call per run of neighbouring pages (a release
+// of many pages written in order costs one mprotect, not one per page).
+void protect_all(const std::uint64_t* pages, std::uint64_t n, int prot);
 // Fetches `count` pages from `page` on (same home, claimed by the caller)
 // into the memfd; the agent does the work. Returns how many of them (at
 // least the first) are in: the agent may serve fewer from copies it holds.
