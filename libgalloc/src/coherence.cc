@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <sys/mman.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "coherence.h"
@@ -20,6 +21,9 @@ namespace {
 constexpr std::size_t kPagesPerCall = channel::kSlotPayload / sizeof(std::uint64_t);
 // An entry of an acquire answer's list whose page got its copy instead.
 constexpr std::uint64_t kInstalled = ~std::uint64_t{0};
+// Pages invalidated together (claimed at once, protected by runs): bounded
+// so that their lists fit on the stack.
+constexpr std::uint64_t kInvalidateChunk = 128;
 
 channel::Header& header() { return rt::state().channel->header; }
 
@@ -28,23 +32,41 @@ channel::Header& header() { return rt::state().channel->header; }
   _exit(134);
 }
 
-// Invalidates one page unless it is dirty; returns false if it was dirty
-// (its writes must be released first).
-bool invalidate(std::uint64_t page) {
-  if (page == kInstalled) return true;
-  // An invalid page is claimed too: another thread may be about to install
-  // a copy of it from an earlier acquire answer, older than this notice.
-  std::uint32_t was = claim(page, bit(kValid) | bit(kInvalid));
-  if (was == kDirty) return false;
-  if (was == kValid) {
-    protect(page, PROT_NONE);
-    header().invalidations.fetch_add(1, std::memory_order_relaxed);
+// Invalidates the listed pages that are not dirty (skipping kInstalled
+// ones); returns false if some were dirty (their writes must be released
+// first). All of them are claimed before any is protected, so neighbouring
+// pages cost one mprotect; claims are taken in ascending page order, so two
+// threads invalidating at once cannot each hold a page the other waits for
+// (nobody else waits for a claim while holding one it could not take at
+// once).
+bool invalidate_chunk(const std::uint64_t* pages, std::uint64_t n) {
+  std::uint64_t claimed[kInvalidateChunk], valid[kInvalidateChunk];
+  std::uint64_t n_claimed = 0, n_valid = 0;
+  for (std::uint64_t i = 0; i < n; ++i)
+    if (pages[i] != kInstalled) claimed[n_claimed++] = pages[i];
+  std::sort(claimed, claimed + n_claimed);
+  n_claimed = static_cast<std::uint64_t>(std::unique(claimed, claimed + n_claimed) - claimed);
+  bool all = true;
+  std::uint64_t kept = 0;
+  for (std::uint64_t i = 0; i < n_claimed; ++i) {
+    // An invalid page is claimed too: another thread may be about to
+    // install a copy of it from an earlier acquire answer, older than this
+    // notice.
+    const std::uint32_t was = claim(claimed[i], bit(kValid) | bit(kInvalid));
+    if (was == kDirty) {
+      all = false;
+      continue;
+    }
+    claimed[kept++] = claimed[i];
+    if (was == kValid) valid[n_valid++] = claimed[i];
   }
-  // Before the page settles, so that such a copy is refused
+  protect_all(valid, n_valid, PROT_NONE);
+  header().invalidations.fetch_add(n_valid, std::memory_order_relaxed);
+  // Before the pages settle, so that such a copy is refused
   // (install_copies checks the generation after its claim).
   space().content_generation.fetch_add(1, std::memory_order_acq_rel);
-  settle(page, kInvalid);
-  return true;
+  for (std::uint64_t i = 0; i < kept; ++i) settle(claimed[i], kInvalid);
+  return all;
 }
 
 }  // namespace
@@ -113,16 +135,20 @@ void release_with(ReleaseCall& call) {
 // A thread whose stack is global memory (main, gpthread threads) must not
 // run release on it: release write-protects the dirty pages, its own stack
 // page among them, and a write to that page would then wait for the very
-// release that is running. So it runs on a private stack of the thread.
+// release that is running. Nor invalidation: it claims the listed pages
+// before it protects and settles them, and a stack page of the thread can
+// be on the list (a vehicle slot another node's thread used before); a
+// write to it would wait for the thread's own claim. So both run on a
+// private stack of the thread.
 extern "C" void gpt_call_on_private(void* top, void (*fn)(void*), void* arg);
 
 thread_local std::byte* t_private_stack __attribute__((tls_model("initial-exec")));
 constexpr std::size_t kPrivateStackBytes = 64 * 1024;
 
-void release_on_private(ReleaseCall& call) {
+void on_private_stack(void (*fn)(void*), void* arg) {
   std::uintptr_t sp = reinterpret_cast<std::uintptr_t>(__builtin_frame_address(0));
   if (!space().contains(reinterpret_cast<void*>(sp))) {
-    release_with(call);
+    fn(arg);
     return;
   }
   if (!t_private_stack) {
@@ -131,16 +157,20 @@ void release_on_private(ReleaseCall& call) {
     if (p == MAP_FAILED) rt::die("cannot map a private stack for release", 134);
     t_private_stack = static_cast<std::byte*>(p);
   }
-  // `call` is on the global stack, which the release write-protects: work
-  // on a copy and write the status back once the pages are settled.
-  gpt_call_on_private(t_private_stack + kPrivateStackBytes,
-                      [](void* arg) {
-                        ReleaseCall copy = *static_cast<ReleaseCall*>(arg);
-                        release_with(copy);
-                        static_cast<ReleaseCall*>(arg)->status = copy.status;
-                        static_cast<ReleaseCall*>(arg)->called = copy.called;
-                      },
-                      &call);
+  gpt_call_on_private(t_private_stack + kPrivateStackBytes, fn, arg);
+}
+
+void release_on_private(ReleaseCall& call) {
+  // `call` may be on the global stack, which the release write-protects:
+  // work on a copy and write the status back once the pages are settled.
+  on_private_stack(
+      [](void* arg) {
+        ReleaseCall copy = *static_cast<ReleaseCall*>(arg);
+        release_with(copy);
+        static_cast<ReleaseCall*>(arg)->status = copy.status;
+        static_cast<ReleaseCall*>(arg)->called = copy.called;
+      },
+      &call);
 }
 
 void release_on_private(channel::Op op) {
@@ -186,14 +216,27 @@ void forget_thread_state() {
 // unreleased writes: those are released first, then the page is dropped, so
 // an invalidation never loses a local write. Repeats while threads keep
 // dirtying the pages (each pass releases what it finds).
-static void invalidate_all(const std::uint64_t* pages, std::uint64_t n) {
+static void invalidate_all_here(const std::uint64_t* pages, std::uint64_t n) {
   for (;;) {
     bool found_dirty = false;
-    for (std::uint64_t i = 0; i < n; ++i)
-      if (!invalidate(pages[i])) found_dirty = true;
+    for (std::uint64_t at = 0; at < n; at += kInvalidateChunk)
+      if (!invalidate_chunk(pages + at, n - at < kInvalidateChunk ? n - at : kInvalidateChunk)) found_dirty = true;
     if (!found_dirty) return;
     release_on_private(channel::Op::kRelease);
   }
+}
+
+static void invalidate_all(const std::uint64_t* pages, std::uint64_t n) {
+  struct Args {
+    const std::uint64_t* pages;  // in the channel slot, not on a stack
+    std::uint64_t n;
+  } args{pages, n};
+  on_private_stack(
+      [](void* arg) {
+        const Args a = *static_cast<Args*>(arg);
+        invalidate_all_here(a.pages, a.n);
+      },
+      &args);
 }
 
 // Installs the page copies an acquire answer carries (docs/coherence.md,
