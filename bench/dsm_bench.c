@@ -1,6 +1,7 @@
 /* Coherence micro-benchmarks, SPMD on 2+ nodes:
  *   gpt-launch --spmd -n 2 dsm_bench
- * Node 0 is the home of every page used; node 1 measures. Prints one
+ * Node 0 is the home of the pages used (node 1 of those of the invalidating
+ * barrier); node 1 measures, node 0 the barriers. Prints one
  * "name value unit" line per figure (bench/run turns them into ratios). */
 #include <galloc.h>
 #include <gpthread.h>
@@ -28,6 +29,8 @@ static double median(double* v, int n) {
 
 /* A block allocated by node 0 (its home), published through a global. */
 static volatile unsigned char* g_home0;
+static volatile unsigned char* g_long;    /* node 0's, for the long scan */
+static volatile unsigned char* g_home1;   /* node 1's, for the invalidating barrier */
 
 int main(void) {
   int me = gpt_node_id();
@@ -73,6 +76,23 @@ int main(void) {
   }
   gpt_barrier_all();
 
+  /* 2b. A long scan (8000 pages, 31 MiB): the read-ahead window at work. */
+  const int long_scan = 8000;
+  if (me == 0) {
+    g_long = calloc(long_scan, PAGE);
+    for (int p = 0; p < long_scan; ++p) g_long[(size_t)p * PAGE] = 1;
+  }
+  gpt_barrier_all();
+  if (me == 1) {
+    double t0 = now_us();
+    unsigned sum = 0;
+    for (int p = 0; p < long_scan; ++p) sum += g_long[(size_t)p * PAGE];
+    double t1 = now_us();
+    printf("long_scan_per_page %.1f us\n", (t1 - t0) / long_scan);
+    if (sum != (unsigned)long_scan) return 1;
+  }
+  gpt_barrier_all();
+
   /* 3. Release of 1, 16, 256 dirty pages (node 1 writes pages homed at 0). */
   static const int counts[] = {1, 16, 256};
   volatile unsigned char* target = home0 + 2048 * PAGE;
@@ -105,6 +125,27 @@ int main(void) {
     samples[r] = now_us() - t0;
   }
   if (me == 0) printf("barrier_dirty_%d_nodes %.1f us\n", nodes, median(samples, 100));
+  gpt_barrier_all();
+
+  /* 6. A barrier whose acquire invalidates 256 pages on node 0: node 0 has
+   *    read them, node 1 (their home) writes a byte of each. */
+  enum { kInvalidated = 256 };
+  if (me == 1) g_home1 = calloc(kInvalidated, PAGE);
+  gpt_barrier_all();
+  for (int r = 0; r < 30; ++r) {
+    if (me == 0) {
+      unsigned sum = 0;
+      for (int p = 0; p < kInvalidated; ++p) sum += g_home1[(size_t)p * PAGE];
+      if (sum == 1) return 1; /* never: keeps the reads */
+    }
+    gpt_barrier_all();
+    if (me == 1)
+      for (int p = 0; p < kInvalidated; ++p) g_home1[(size_t)p * PAGE + 8] = (unsigned char)r;
+    double t0 = now_us();
+    gpt_barrier_all();
+    samples[r] = now_us() - t0;
+  }
+  if (me == 0) printf("barrier_invalidating_%d_pages_%d_nodes %.1f us\n", kInvalidated, nodes, median(samples, 30));
   gpt_barrier_all();
   return 0;
 }
