@@ -253,15 +253,19 @@ TEST_F(GateFixture, BadFramesAreDroppedCountedLoggedAndTheNextGoodOneArrives) {
   EXPECT_NE(log[3].find("header claims node 3"), std::string::npos) << log[3];
 }
 
-// While a release is unacknowledged, messages to other nodes wait in order
-// (node 0's pass: they follow the release on its connection); the last end
-// of a hold lets them out.
-TEST(GateHold, HoldsAllButNodeZeroUntilTheLastHoldEnds) {
+// Node 1 sends; nodes 0 and 2 receive (the gate-hold tests).
+struct GateHold : ::testing::Test {
   net::FakeNetwork network;
-  auto n0 = network.endpoint(0), n1 = network.endpoint(1), n2 = network.endpoint(2);
+  std::unique_ptr<net::Transport> n0 = network.endpoint(0), n1 = network.endpoint(1), n2 = network.endpoint(2);
   net::MessageGate sender{*n1, "node 1", [](std::string_view) {}};
   net::MessageGate at0{*n0, "node 0", [](std::string_view) {}};
   net::MessageGate at2{*n2, "node 2", [](std::string_view) {}};
+};
+
+// While a release is unacknowledged, messages to other nodes wait in order
+// (node 0's pass: they follow the release on its connection); the last end
+// of a hold lets them out.
+TEST_F(GateHold, HoldsAllButNodeZeroUntilTheLastHoldEnds) {
   sender.hold_all_but(0);
   sender.hold_all_but(0);  // a second release meanwhile
   ASSERT_TRUE(sender.send(2, wire::Ping{1, 0, {}}));
@@ -287,12 +291,7 @@ TEST(GateHold, HoldsAllButNodeZeroUntilTheLastHoldEnds) {
 // Messages made while a release was unnumbered carry an unknown epoch; the
 // gate gives them the node's epoch when they leave for a node other than 0,
 // so their takers need not ask node 0. Node 0 settles its own.
-TEST(GateHold, UnknownEpochsAreFilledWhenTheMessagesLeave) {
-  net::FakeNetwork network;
-  auto n0 = network.endpoint(0), n1 = network.endpoint(1), n2 = network.endpoint(2);
-  net::MessageGate sender{*n1, "node 1", [](std::string_view) {}};
-  net::MessageGate at0{*n0, "node 0", [](std::string_view) {}};
-  net::MessageGate at2{*n2, "node 2", [](std::string_view) {}};
+TEST_F(GateHold, UnknownEpochsAreFilledWhenTheMessagesLeave) {
   std::uint64_t epoch = wire::kEpochUnknown;
   sender.set_epoch_source([&] { return epoch; });
   sender.hold_all_but(0);
