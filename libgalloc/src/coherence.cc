@@ -154,7 +154,7 @@ void on_private_stack(void (*fn)(void*), void* arg) {
   if (!t_private_stack) {
     void* p = mmap(nullptr, kPrivateStackBytes, PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (p == MAP_FAILED) rt::die("cannot map a private stack for release", 134);
+    if (p == MAP_FAILED) rt::die("cannot map a private stack for release and invalidation", 134);
     t_private_stack = static_cast<std::byte*>(p);
   }
   gpt_call_on_private(t_private_stack + kPrivateStackBytes, fn, arg);
