@@ -28,15 +28,20 @@ namespace gpt::threads {
   return g.home_of_page(g.page_of(a));
 }
 
-// Nanoseconds from now until an absolute CLOCK_REALTIME deadline (0 if it
+// Nanoseconds from now until an absolute deadline on `clock` (0 if it
 // passed), or -1 for none.
-[[nodiscard]] inline std::int64_t ns_until(const struct timespec* abstime) {
+[[nodiscard]] inline std::int64_t ns_until(const struct timespec* abstime, clockid_t clock = CLOCK_REALTIME) {
   if (!abstime) return -1;
   struct timespec now;
-  clock_gettime(CLOCK_REALTIME, &now);
+  clock_gettime(clock, &now);
   std::int64_t ns = (abstime->tv_sec - now.tv_sec) * 1000000000LL + (abstime->tv_nsec - now.tv_nsec);
   return ns < 0 ? 0 : ns;
 }
+
+// pthread_cond_timedwait with the deadline on `clock` (CLOCK_REALTIME or
+// CLOCK_MONOTONIC), whatever clock the condition was initialised with:
+// pthread_cond_clockwait's meaning.
+int cond_wait_until(pthread_cond_t* c, pthread_mutex_t* m, const struct timespec* abstime, clockid_t clock);
 
 // Counts the mutexes and rwlocks the calling thread holds: a thread holding
 // one cannot migrate (its ownership is recorded on this node). In TLS, not
