@@ -69,7 +69,7 @@ enum class Op : std::uint32_t {
   kMigrate = 28,    // req: u32 node, u32 0, u64 tcb. The thread left this
                     // node (released, context saved); node resumes it.
   // The libc shim (docs/libc-shim.md). A forwarded call's request and reply
-  // are the blobs of libgpthread/src/shim/forwarded_call.h; the agents only
+  // are the blobs of libc-shim/forwarded_call.h; the agents only
   // carry them.
   kForward = 29,       // remote node: run this call on the origin; reply: its result
   kFlushNodes = 30,    // origin, at exit: req u32 node to skip (or ~0). Returns once

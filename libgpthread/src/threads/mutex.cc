@@ -10,7 +10,7 @@
 #include "coherence.h"
 #include "global_space.h"
 #include "gpt/channel_client.h"
-#include "gpt/futex_lock.h"
+#include "futex_lock.h"
 #include "libc_threads.h"
 #include "runtime.h"
 #include "sync_common.h"
@@ -79,7 +79,7 @@ int release_and_unlock(const void* m) {
     std::uint64_t lock;
     std::uint32_t manager, zero;
   } req{reinterpret_cast<std::uintptr_t>(m), manager_of(m), 0};
-  return galloc::release_and_unlock(&req, sizeof req);
+  return unlock_with_release(&req, sizeof req);
 }
 
 Tcb* self() { return reinterpret_cast<Tcb*>(pthread_self()); }
