@@ -16,7 +16,7 @@
 #include "diag.h"
 #include "global_space.h"
 #include "gpt/channel_client.h"
-#include "gpt/futex_lock.h"
+#include "futex_lock.h"
 #include "gpt/raw_syscall.h"
 #include "gpthread.h"
 #include "libc_threads.h"

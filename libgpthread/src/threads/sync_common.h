@@ -54,6 +54,17 @@ inline void count_lock_held(int delta) { t_locks_held += static_cast<std::uint32
 // grant carries its releasers' epoch, and the agent's answer to the acquire
 // usually rides on the reply, applied where it lies in the slot; otherwise
 // the acquire is asked for. Returns the call's status (0: granted).
+// Releases, then unlocks a lock token (kUnlockReleased with the given
+// request, the pages appended) in the same call to the agent, which may
+// send the token on before the release is acknowledged. Returns the
+// unlock's status (sync_release.cc).
+[[nodiscard]] int unlock_with_release(const void* unlock_request, std::size_t length);
+// Releases before a pthread barrier wait (kReleaseForBarrierWait with the
+// wait's request and token): the agent arrives at the barrier as soon as
+// the release is on its way. False if there was nothing to release (no call
+// made: the wait must arrive itself).
+[[nodiscard]] bool release_for_barrier_wait(const void* wait_request, std::size_t length);
+
 [[nodiscard]] inline std::int32_t acquiring_call(channel::Op op, const void* request, std::size_t length) {
   channel::Client client(rt::state().channel);
   const std::uint64_t generation = galloc::copy_generation();
