@@ -194,6 +194,30 @@ static void mutual_exclusion(void) {
   free(c);
 }
 
+/* Priority protocols are accepted and reported back; such a mutex locks
+ * as any other (priorities mean nothing between nodes). */
+static void protocols(void) {
+  pthread_mutexattr_t a;
+  int v = -1;
+  pthread_mutexattr_init(&a);
+  EXPECT(pthread_mutexattr_setprotocol(&a, 12345), EINVAL);
+  EXPECT(pthread_mutexattr_setprotocol(&a, PTHREAD_PRIO_INHERIT), 0);
+  EXPECT(pthread_mutexattr_getprotocol(&a, &v), 0);
+  EXPECT(v, PTHREAD_PRIO_INHERIT);
+  EXPECT(pthread_mutexattr_settype(&a, PTHREAD_MUTEX_RECURSIVE), 0);
+  pthread_mutex_t* m = malloc(sizeof *m);
+  EXPECT(pthread_mutex_init(m, &a), 0);
+  EXPECT(pthread_mutex_lock(m), 0);
+  EXPECT(pthread_mutex_lock(m), 0); /* still recursive */
+  EXPECT(pthread_mutex_unlock(m), 0);
+  EXPECT(pthread_mutex_unlock(m), 0);
+  EXPECT(pthread_mutex_unlock(m), EPERM);
+  EXPECT(pthread_mutex_destroy(m), 0);
+  free(m);
+  EXPECT(pthread_mutexattr_destroy(&a), 0);
+}
+
 CONF_MAIN("mutex", {"attributes", attributes}, {"normal", normal_lock_unlock}, {"errorcheck", errorcheck},
           {"recursive", recursive}, {"held_elsewhere", held_elsewhere},
-          {"init_reuses_storage", init_reuses_storage}, {"mutual_exclusion", mutual_exclusion})
+          {"init_reuses_storage", init_reuses_storage}, {"mutual_exclusion", mutual_exclusion},
+          {"protocols", protocols})
