@@ -28,10 +28,18 @@ namespace {
   return refill_and_allocate(c);
 }
 
+[[nodiscard]] void* allocate_large(std::size_t size, std::size_t alignment, bool* fresh = nullptr) {
+  rt::ensure_started();
+  // Frees other nodes made of our memory first: they may be what makes room.
+  drain_inbox();
+  void* p = node_heap().alloc_large(size, alignment, fresh);
+  while (!p && drain_held_frees()) p = node_heap().alloc_large(size, alignment, fresh);
+  return p;
+}
+
 [[nodiscard]] void* allocate(std::size_t size) {
   if (size <= kMaxSmall) return allocate_small(size_to_class(size ? size : 1));
-  rt::ensure_started();
-  return node_heap().alloc_large(size, kChunkBytes);
+  return allocate_large(size, kChunkBytes);
 }
 
 // `alignment` is a power of two and `size` at most PTRDIFF_MAX
@@ -44,8 +52,7 @@ namespace {
     const std::size_t pow2 = std::size_t{1} << (64 - __builtin_clzll(want - 1));
     if (pow2 <= kMaxSmall) return allocate_small(size_to_class(pow2));
   }
-  rt::ensure_started();
-  return node_heap().alloc_large(size, alignment);
+  return allocate_large(size, alignment);
 }
 
 // posix_memalign's answer; the others set errno from it.
@@ -148,9 +155,8 @@ GPT_API void* calloc(size_t n, size_t size) {
   if (total > kMaxSmall) {
     // Never-used memory of the global space is zero on every node: clearing
     // it would only fault in (and dirty) every page.
-    gpt::rt::ensure_started();
     bool fresh = false;
-    void* p = node_heap().alloc_large(total, kChunkBytes, &fresh);
+    void* p = allocate_large(total, kChunkBytes, &fresh);
     if (!p) return fail_enomem();
     if (!fresh) std::memset(p, 0, total);
     return p;
