@@ -13,6 +13,7 @@
 namespace {
 
 using gpt::galloc::ChunkRuns;
+using gpt::galloc::kKeptDirtyChunks;
 using gpt::galloc::kReturnChunks;
 
 struct Runs : ::testing::Test {
@@ -179,6 +180,19 @@ TEST_F(Runs, DirtyChunksThatJoinACleanRunGoBackWithoutIt) {
   EXPECT_EQ(returned[0], std::make_pair(one, std::size_t{4}));
   EXPECT_EQ(runs.run_count(), 1u);
   EXPECT_EQ(runs.dirty_chunks(), 0u);
+}
+
+TEST_F(Runs, SmallDirtyRunsTogetherKeepABoundedAmount) {
+  // Single chunks kept apart by live ones: none of them alone is worth a
+  // system call, but together they may hold no more than kKeptDirtyChunks.
+  std::vector<std::size_t> singles;
+  for (std::size_t i = 0; i < kKeptDirtyChunks + 100; ++i) {
+    singles.push_back(take(1));
+    take(1);
+  }
+  for (std::size_t c : singles) runs.release(c, 1);
+  EXPECT_EQ(runs.dirty_chunks(), kKeptDirtyChunks);
+  EXPECT_EQ(returned.size(), 100u);
 }
 
 // Random takes, releases and growths against a model of who owns each chunk:

@@ -162,9 +162,7 @@ void ChunkRuns::release(std::size_t first, std::size_t count) {
     dirty += meta_[right].dirty;
     remove(right);
   }
-  // A run with little dirty memory keeps it: taking it again then costs no
-  // page faults, and the waste stays below kReturnBytes per run.
-  if (dirty >= kReturnChunks) {
+  if (dirty >= kReturnChunks || dirty_chunks_ + dirty > kKeptDirtyChunks) {
     give_back_dirty(start, length);
     dirty = 0;
   }

@@ -11,7 +11,8 @@
 //    run that ends at the mark grows into them instead of leaving a hole.
 // It also knows which free chunks may still hold pages ("dirty": freed since
 // they were last given back) and hands a run's dirty chunks back to the
-// system once they add up to kReturnBytes.
+// system once they add up to kReturnBytes, or once all runs together hold
+// more than kKeptDirtyBytes of them.
 //
 // Chunk indices only: the caller owns the memory and holds the lock. The
 // bookkeeping lives in private mappings, never in the program's allocator.
@@ -27,6 +28,10 @@ namespace gpt::galloc {
 // Free runs holding this much dirty memory go back to the system.
 inline constexpr std::size_t kReturnBytes = 256 * 1024;
 inline constexpr std::size_t kReturnChunks = kReturnBytes / kChunkBytes;
+// Smaller runs keep theirs (taking them again then costs no page faults)
+// while all of them together hold no more than this.
+inline constexpr std::size_t kKeptDirtyBytes = 16u << 20;
+inline constexpr std::size_t kKeptDirtyChunks = kKeptDirtyBytes / kChunkBytes;
 
 class ChunkRuns {
  public:
