@@ -150,7 +150,7 @@ bool drain_held_frees() {
     }
     if (idle++ == 0) channel::ring_agent(*ch);
     struct timespec pause = {0, kPollNanoseconds};
-    nanosleep(&pause, nullptr);
+    (void)sys::call(SYS_nanosleep, sys::arg(&pause), 0);
   }
   return any;
 }
