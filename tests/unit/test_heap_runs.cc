@@ -190,9 +190,15 @@ TEST_F(Runs, SmallDirtyRunsTogetherKeepABoundedAmount) {
     singles.push_back(take(1));
     take(1);
   }
-  for (std::size_t c : singles) runs.release(c, 1);
-  EXPECT_EQ(runs.dirty_chunks(), kKeptDirtyChunks);
-  EXPECT_EQ(returned.size(), 100u);
+  for (std::size_t i = 0; i <= kKeptDirtyChunks; ++i) runs.release(singles[i], 1);
+  // One too many: all the others go back at once, the last one freed stays.
+  EXPECT_EQ(returned.size(), kKeptDirtyChunks);
+  EXPECT_EQ(runs.dirty_chunks(), 1u);
+  for (auto [first, count] : returned) EXPECT_NE(first, singles[kKeptDirtyChunks]);
+  returned.clear();
+  for (std::size_t i = kKeptDirtyChunks + 1; i < singles.size(); ++i) runs.release(singles[i], 1);
+  EXPECT_TRUE(returned.empty());
+  EXPECT_EQ(runs.dirty_chunks(), 100u);
 }
 
 // Random takes, releases and growths against a model of who owns each chunk:

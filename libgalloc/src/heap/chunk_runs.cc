@@ -162,11 +162,28 @@ void ChunkRuns::release(std::size_t first, std::size_t count) {
     dirty += meta_[right].dirty;
     remove(right);
   }
-  if (dirty >= kReturnChunks || dirty_chunks_ + dirty > kKeptDirtyChunks) {
+  if (dirty >= kReturnChunks) {
     give_back_dirty(start, length);
     dirty = 0;
   }
   insert(start, length, dirty);
+  // Too much kept in small runs: every other run gives its pages back. Not
+  // this one, the likeliest to be taken again; and the sweep comes once per
+  // kKeptDirtyBytes freed, not at every free.
+  if (dirty_chunks_ > kKeptDirtyChunks) give_back_all_dirty(start);
+}
+
+void ChunkRuns::give_back_all_dirty(std::size_t except) {
+  for (std::size_t word = 0; word < kBinWords; ++word)
+    for (std::uint64_t bits = nonempty_[word]; bits; bits &= bits - 1)
+      for (std::uint32_t run = bins_[word * 64 + static_cast<std::size_t>(__builtin_ctzll(bits))]; run;
+           run = meta_[run].next) {
+        ChunkMeta& m = meta_[run];
+        if (!m.dirty || run == except) continue;
+        give_back_dirty(run, m.run_length);
+        dirty_chunks_ -= m.dirty;
+        m.dirty = 0;
+      }
 }
 
 bool ChunkRuns::extend(std::size_t first, std::size_t count, std::size_t new_count) {

@@ -11,8 +11,8 @@
 //    run that ends at the mark grows into them instead of leaving a hole.
 // It also knows which free chunks may still hold pages ("dirty": freed since
 // they were last given back) and hands a run's dirty chunks back to the
-// system once they add up to kReturnBytes, or once all runs together hold
-// more than kKeptDirtyBytes of them.
+// system once they add up to kReturnBytes; once all runs together hold more
+// than kKeptDirtyBytes of them, all runs give theirs back.
 //
 // Chunk indices only: the caller owns the memory and holds the lock. The
 // bookkeeping lives in private mappings, never in the program's allocator.
@@ -88,6 +88,7 @@ class ChunkRuns {
   void split(std::size_t first, std::size_t length, std::size_t dirty, std::size_t at,
              std::size_t count);
   void give_back_dirty(std::size_t first, std::size_t length);
+  void give_back_all_dirty(std::size_t except);
 
   [[nodiscard]] std::size_t count_dirty(std::size_t from, std::size_t to) const;
   void mark_dirty(std::size_t from, std::size_t to, bool dirty);
