@@ -139,45 +139,53 @@ TEST_F(Runs, OnlyNeverUsedChunksAreFresh) {
   EXPECT_FALSE(again.fresh);
 }
 
-TEST_F(Runs, DirtyChunksGoBackOnceARunHoldsEnoughOfThem) {
-  // One big block: given back at once, all of it.
+TEST_F(Runs, ABigFreedBlockGoesBackAtOnce) {
   const std::size_t big = take(kReturnChunks + 2);
   take(1);
   runs.release(big, kReturnChunks + 2);
   ASSERT_EQ(returned.size(), 1u);
   EXPECT_EQ(returned[0], std::make_pair(big, kReturnChunks + 2));
   EXPECT_EQ(runs.dirty_chunks(), 0u);
-  returned.clear();
+}
 
-  // Single chunks merge into one run: kept until their dirty chunks add up,
-  // then exactly the dirty ones go, not the clean run they joined.
+TEST_F(Runs, SmallRunsGoBackOnceMergedTheyHoldEnough) {
+  // Neighbouring single chunks, freed every other one first: separate runs,
+  // each too small to be worth a system call.
   std::vector<std::size_t> small;
   for (std::size_t i = 0; i < 2 * kReturnChunks; ++i) small.push_back(take(1));
   take(1);
-  // Every other one first: separate runs, each too small.
   for (std::size_t i = 0; i < small.size(); i += 2) runs.release(small[i], 1);
   EXPECT_TRUE(returned.empty());
   EXPECT_EQ(runs.dirty_chunks(), kReturnChunks);
-  runs.release(small[1], 1);  // joins small[0] and small[2]: 3 dirty chunks
-  EXPECT_TRUE(returned.empty());
-  runs.release(small[3], 1);  // joins small[4] too: 5 dirty chunks in one run
-  ASSERT_EQ(returned.size(), 1u);
-  EXPECT_EQ(returned[0], std::make_pair(small[0], std::size_t{5}));
-  EXPECT_EQ(runs.dirty_chunks(), kReturnChunks - 3);
+  // Then the ones between, from the start: one run grows by two chunks at a
+  // time, and goes back (all of it, in one range) once it is big enough.
+  std::size_t merged = 1;
+  for (std::size_t i = 1; i + 1 < small.size(); i += 2) {
+    runs.release(small[i], 1);
+    merged += 2;
+    if (merged < kReturnChunks) {
+      ASSERT_TRUE(returned.empty()) << merged;
+      continue;
+    }
+    ASSERT_EQ(returned.size(), 1u);
+    EXPECT_EQ(returned[0], std::make_pair(small[0], merged));
+    break;
+  }
+  EXPECT_FALSE(returned.empty());
 }
 
 TEST_F(Runs, DirtyChunksThatJoinACleanRunGoBackWithoutIt) {
-  const std::size_t big = take(10);
+  const std::size_t big = take(kReturnChunks + 6);
   const std::size_t one = take(1);
-  const std::size_t three = take(3);
+  const std::size_t rest = take(kReturnChunks - 1);
   take(1);
-  runs.release(big, 10);  // given back: a clean run
+  runs.release(big, kReturnChunks + 6);  // given back: a clean run
   returned.clear();
   runs.release(one, 1);  // joins it: 1 dirty chunk, kept
   EXPECT_TRUE(returned.empty());
-  runs.release(three, 3);  // 4 dirty chunks in the run: those go, not the clean ten
+  runs.release(rest, kReturnChunks - 1);  // enough dirty chunks in the run: those go, not the clean ones
   ASSERT_EQ(returned.size(), 1u);
-  EXPECT_EQ(returned[0], std::make_pair(one, std::size_t{4}));
+  EXPECT_EQ(returned[0], std::make_pair(one, kReturnChunks));
   EXPECT_EQ(runs.run_count(), 1u);
   EXPECT_EQ(runs.dirty_chunks(), 0u);
 }
