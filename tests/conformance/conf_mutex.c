@@ -217,7 +217,57 @@ static void protocols(void) {
   EXPECT(pthread_mutexattr_destroy(&a), 0);
 }
 
+/* Robust mutexes: the owner's end (on another node) makes the next lock
+ * EOWNERDEAD; unlocked without pthread_mutex_consistent, the mutex is
+ * unusable for good (ENOTRECOVERABLE). */
+static void* lock_and_end(void* arg) {
+  long r = pthread_mutex_lock(arg);
+  if ((long)arg & 1) pthread_exit((void*)r); /* never: mutexes are aligned */
+  return (void*)r;
+}
+
+static void* lock_and_exit(void* arg) { pthread_exit((void*)(long)pthread_mutex_lock(arg)); }
+
+static void robust(void) {
+  pthread_mutexattr_t a;
+  int v = -1;
+  pthread_mutexattr_init(&a);
+  EXPECT(pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST), 0);
+  EXPECT(pthread_mutexattr_getrobust(&a, &v), 0);
+  EXPECT(v, PTHREAD_MUTEX_ROBUST);
+  pthread_mutex_t* m = malloc(sizeof *m);
+  EXPECT(pthread_mutex_init(m, &a), 0);
+  pthread_mutexattr_destroy(&a);
+  EXPECT(pthread_mutex_consistent(m), EINVAL); /* consistent already */
+  void* (*enders[2])(void*) = {lock_and_end, lock_and_exit};
+  for (int i = 0; i < 2; ++i) {
+    pthread_t t;
+    void* r = (void*)1;
+    EXPECT(conf_start_on(&t, conf_other_node(), enders[i], m), 0);
+    EXPECT(pthread_join(t, &r), 0);
+    EXPECT((long)r, 0);
+    EXPECT(pthread_mutex_lock(m), EOWNERDEAD);
+    EXPECT(pthread_mutex_consistent(m), 0);
+    EXPECT(pthread_mutex_unlock(m), 0);
+    EXPECT(pthread_mutex_trylock(m), 0);
+    EXPECT(pthread_mutex_unlock(m), 0);
+  }
+  pthread_t t;
+  EXPECT(conf_start_on(&t, conf_other_node(), lock_and_end, m), 0);
+  EXPECT(pthread_join(t, NULL), 0);
+  EXPECT(pthread_mutex_trylock(m), EOWNERDEAD);
+  EXPECT(pthread_mutex_unlock(m), 0); /* not made consistent */
+  EXPECT(pthread_mutex_lock(m), ENOTRECOVERABLE);
+  EXPECT(pthread_mutex_trylock(m), ENOTRECOVERABLE);
+  EXPECT(pthread_mutex_destroy(m), 0);
+  free(m);
+  pthread_mutex_t plain = PTHREAD_MUTEX_INITIALIZER;
+  EXPECT(pthread_mutex_lock(&plain), 0);
+  EXPECT(pthread_mutex_consistent(&plain), EINVAL); /* not robust */
+  EXPECT(pthread_mutex_unlock(&plain), 0);
+}
+
 CONF_MAIN("mutex", {"attributes", attributes}, {"normal", normal_lock_unlock}, {"errorcheck", errorcheck},
           {"recursive", recursive}, {"held_elsewhere", held_elsewhere},
           {"init_reuses_storage", init_reuses_storage}, {"mutual_exclusion", mutual_exclusion},
-          {"protocols", protocols})
+          {"protocols", protocols}, {"robust", robust})

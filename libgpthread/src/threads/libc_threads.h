@@ -30,8 +30,23 @@ pthread_t libc_self();
   return reinterpret_cast<const int*>(m)[0] & 3;  // musl: the low bits of _m_type
 #endif
 }
+// Whether the mutex was initialised robust (pthread_mutexattr_setrobust).
+[[nodiscard]] inline bool libc_mutex_robust(const pthread_mutex_t* m) {
+#ifdef __GLIBC__
+  return (reinterpret_cast<const int*>(m)[4] & 16) != 0;  // PTHREAD_MUTEX_ROBUST_NORMAL_NP in __kind
+#else
+  return (reinterpret_cast<const int*>(m)[0] & 4) != 0;  // musl's robust bit of _m_type
+#endif
+}
+// The int at byte 8 of the mutex: glibc's __owner, musl's _m_waiters. Both
+// libcs zero it (initialisers, pthread_mutex_init) and neither touches it
+// for a mutex gpthread manages, whose lock is the agents' token: gpthread
+// keeps a robust mutex's state there, in the mutex, so that whichever node
+// takes the token next sees it (it is written and read under the token).
+[[nodiscard]] inline int* robust_state_word(pthread_mutex_t* m) { return reinterpret_cast<int*>(m) + 2; }
 // The libc's mutex calls, for a one-node program without an agent.
 int libc_mutex_lock(pthread_mutex_t* m);
+int libc_mutex_consistent(pthread_mutex_t* m);
 int libc_mutex_trylock(pthread_mutex_t* m);
 int libc_mutex_unlock(pthread_mutex_t* m);
 int libc_mutex_timedlock(pthread_mutex_t* m, const struct timespec* abstime);

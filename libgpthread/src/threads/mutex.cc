@@ -2,8 +2,10 @@
 // identity; its token is managed by the agents (tools/gpt-node/locks.cc).
 // Lock = acquire when the token came from another node; the release happens
 // when the token leaves the node (the service thread does it on request), so
-// whatever the holders wrote is at its homes before another node can lock. The libc's mutex struct only tells the type (recursive,
-// errorcheck); owners and recursion counts are kept here, per node.
+// whatever the holders wrote is at its homes before another node can lock.
+// The libc's mutex struct only tells the type (recursive, errorcheck,
+// robust); owners and recursion counts are kept here, per node, and a
+// robust mutex's state in the mutex itself (robust_state_word).
 #include <errno.h>
 #include <pthread.h>
 
@@ -123,9 +125,33 @@ inline __attribute__((always_inline)) int give(const void* m) {
   return lock_call(channel::Op::kUnlock, m) == 0 ? 0 : EPERM;
 }
 
+// A robust mutex's state (robust_state_word), changed only by the thread
+// that holds its token.
+enum RobustState : int {
+  kConsistent = 0,
+  kOwnerDied = 1,        // its owner ended holding it: the next taker hears EOWNERDEAD
+  kInconsistent = 2,     // taken after that, not yet made consistent
+  kNotRecoverable = 3,   // unlocked while inconsistent: unusable for good
+};
+
+// After the token was taken: what a robust mutex's state makes of it.
+int check_robust(pthread_mutex_t* m) {
+  int& state = *robust_state_word(m);
+  if (state == kNotRecoverable) {
+    (void)give(m);
+    return ENOTRECOVERABLE;
+  }
+  if (state == kOwnerDied) {
+    state = kInconsistent;
+    return EOWNERDEAD;
+  }
+  return 0;
+}
+
 int lock(pthread_mutex_t* m, bool try_only, const struct timespec* abstime = nullptr) {
   const int type = libc_mutex_type(m);
-  if (type == PTHREAD_MUTEX_NORMAL) {
+  const bool robust = libc_mutex_robust(m);
+  if (type == PTHREAD_MUTEX_NORMAL && !robust) {
     // No owner to record: POSIX leaves relocking and foreign unlocking of a
     // normal mutex undefined (relocking deadlocks; trylock gives EBUSY).
     int err = take(m, try_only, abstime);
@@ -143,22 +169,25 @@ int lock(pthread_mutex_t* m, bool try_only, const struct timespec* abstime = nul
       }
       // POSIX: trylock of a mutex the caller holds is EBUSY, whatever the type.
       if (try_only) return EBUSY;
-      return EDEADLK;  // errorcheck
+      return EDEADLK;  // errorcheck, and robust ones (which own their owner)
     }
   }
   if (int err = take(m, try_only, abstime)) return err;
+  const int robust_result = robust ? check_robust(m) : 0;
+  if (robust_result == ENOTRECOVERABLE) return robust_result;
   Held<FutexLock> hold(g_holders_lock);
   Holder* h = find(key, true);
   if (!h) return EAGAIN;
   h->owner = me;
   h->count = 1;
   count_lock_held(1);
-  return 0;
+  return robust_result;
 }
 
 int unlock(pthread_mutex_t* m) {
   const int type = libc_mutex_type(m);
-  if (type != PTHREAD_MUTEX_NORMAL) {
+  const bool robust = libc_mutex_robust(m);
+  if (type != PTHREAD_MUTEX_NORMAL || robust) {
     Held<FutexLock> hold(g_holders_lock);
     Holder* h = find(reinterpret_cast<std::uintptr_t>(m), false);
     if (!h || h->owner != self()) return EPERM;
@@ -170,10 +199,24 @@ int unlock(pthread_mutex_t* m) {
     // address stays as its key; slots are reused by the same mutex).
     h->owner = nullptr;
     h->count = 0;
+    // POSIX: unlocked without pthread_mutex_consistent after EOWNERDEAD,
+    // the mutex can never be locked again.
+    if (robust && *robust_state_word(m) == kInconsistent) *robust_state_word(m) = kNotRecoverable;
   }
   int err = give(m);
   if (err == 0) count_lock_held(-1);
   return err;
+}
+
+int make_consistent(pthread_mutex_t* m) {
+  if (!libc_mutex_robust(m) || *robust_state_word(m) != kInconsistent) return EINVAL;
+  {
+    Held<FutexLock> hold(g_holders_lock);
+    Holder* h = find(reinterpret_cast<std::uintptr_t>(m), false);
+    if (!h || h->owner != self()) return EPERM;
+  }
+  *robust_state_word(m) = kConsistent;
+  return 0;
 }
 
 }  // namespace
@@ -181,6 +224,33 @@ int unlock(pthread_mutex_t* m) {
 int token_lock(const void* address, bool try_only) { return take(address, try_only, nullptr); }
 
 int token_unlock(const void* address) { return give(address); }
+
+void abandon_robust_mutexes() {
+  // Gathered first: giving a token back calls the agent, not under the table's lock.
+  constexpr std::size_t kBatch = 64;
+  pthread_mutex_t* held[kBatch];
+  Tcb* me = self();
+  for (;;) {
+    std::size_t n = 0;
+    {
+      Held<FutexLock> hold(g_holders_lock);
+      for (Holder& h : g_holders) {
+        if (h.owner != me || !h.mutex) continue;
+        auto* m = reinterpret_cast<pthread_mutex_t*>(h.mutex);
+        if (!libc_mutex_robust(m)) continue;
+        h.owner = nullptr;
+        h.count = 0;
+        held[n++] = m;
+        if (n == kBatch) break;
+      }
+    }
+    for (std::size_t i = 0; i < n; ++i) {
+      *robust_state_word(held[i]) = kOwnerDied;  // under its token: the next taker sees it
+      if (give(held[i]) == 0) count_lock_held(-1);
+    }
+    if (n < kBatch) return;
+  }
+}
 
 }  // namespace gpt::threads
 
@@ -212,6 +282,19 @@ GPT_API int pthread_mutex_timedlock(pthread_mutex_t* m, const struct timespec* a
   if (abstime->tv_nsec < 0 || abstime->tv_nsec >= 1000000000L) return EINVAL;
   if (!distributed(m)) return libc_mutex_timedlock(m, abstime);
   return lock(m, false, abstime);
+}
+
+// musl programs are linked with --wrap=pthread_mutex_consistent (gpt-cc), so
+// that the libc's stays reachable, as __real_, for mutexes outside the
+// global space: the musl build must not define the plain name.
+#ifdef __GLIBC__
+GPT_API int pthread_mutex_consistent(pthread_mutex_t* m) {
+#else
+GPT_API int __wrap_pthread_mutex_consistent(pthread_mutex_t* m) {
+#endif
+  rt::ensure_started();
+  if (!distributed(m)) return libc_mutex_consistent(m);
+  return make_consistent(m);
 }
 
 GPT_API int pthread_mutex_unlock(pthread_mutex_t* m) {

@@ -22,6 +22,7 @@
 #include "libc_threads.h"
 #include "runtime.h"
 #include "service.h"
+#include "sync_common.h"
 #include "tcb.h"
 #include "thread_body.h"
 #include "thread_state.h"
@@ -328,6 +329,7 @@ GPT_API void pthread_exit(void* result) {
   Tcb* tcb = distributed() ? current() : nullptr;
   if (tcb && tcb->start && !tcb->is_main) {
     tcb->result = result;
+    abandon_robust_mutexes();
     end_kernel_thread();
     // The libc's exit runs the cleanup handlers (glibc unwinds the global
     // stack down to its outermost frame) and ends the kernel thread without

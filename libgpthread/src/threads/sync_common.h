@@ -43,6 +43,10 @@ namespace gpt::threads {
 // pthread_cond_clockwait's meaning.
 int cond_wait_until(pthread_cond_t* c, pthread_mutex_t* m, const struct timespec* abstime, clockid_t clock);
 
+// Gives up the robust mutexes the calling thread holds as it ends: each is
+// marked owner-dead and unlocked, so its next taker gets EOWNERDEAD.
+void abandon_robust_mutexes();
+
 // Counts the mutexes and rwlocks the calling thread holds: a thread holding
 // one cannot migrate (its ownership is recorded on this node). In TLS, not
 // in the control block: a write there would dirty a global page per lock.

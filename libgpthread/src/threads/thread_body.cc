@@ -4,6 +4,7 @@
 #include "migration.h"
 #include "service.h"
 #include "shim.h"
+#include "sync_common.h"
 #include "thread_state.h"
 
 namespace gpt::threads {
@@ -18,7 +19,10 @@ void body(void* arg) {
   void* result = tcb->start(tcb->arg);
   tcb->result = result;
   // Returning from main ends the process: no thread-specific destructors.
-  if (!tcb->is_main) run_key_destructors();
+  if (!tcb->is_main) {
+    run_key_destructors();
+    abandon_robust_mutexes();
+  }
   leave_global_stack(Leave::kFinished);
 }
 
