@@ -8,7 +8,6 @@
 
 #include "gpt/page_diff.h"
 #include "log.h"
-#include "overloaded.h"
 
 namespace gpt::node {
 namespace {
@@ -21,10 +20,9 @@ std::vector<std::uint64_t> read_pages(std::span<const unsigned char> bytes) {
 
 }  // namespace
 
-Coherence::Coherence(wire::NodeId self, std::uint32_t node_count, HeapMemory& heap,
-                     net::MessageGate& gate, ChannelServer& channel)
-    : self_(self), node_count_(node_count), heap_(heap), gate_(gate), channel_(channel),
-      log_(node_count) {
+Coherence::Coherence(const NodeContext& node)
+    : self_(node.self), node_count_(node.node_count), heap_(node.heap), gate_(node.gate), channel_(node.channel),
+      log_(node.node_count) {
   gate_.set_epoch_source([this] { return sync_epoch(); });
 }
 
@@ -555,144 +553,138 @@ void Coherence::barrier_arrival(wire::NodeId node, std::uint64_t generation) {
 
 // ---- messages ----------------------------------------------------------------------
 
-bool Coherence::on_message(const wire::Envelope& env) {
-  const wire::NodeId from = env.from;
-  auto take = [&](std::uint64_t id, Pending::Kind kind) -> std::optional<Pending> {
-    auto it = pending_.find(id);
-    if (it == pending_.end() || it->second.kind != kind) {
-      util::log_line("dropped an unexpected reply from node " + std::to_string(from));
-      return std::nullopt;
+void Coherence::on(const wire::PageRequest& m, wire::NodeId from) {
+  for (std::uint64_t p = m.page; p < m.page + m.count; ++p)
+    if (!valid_page(p) || heap_.geometry().home_of_page(p) != self_) {
+      util::log_line("node " + std::to_string(from) + " asked for page " + std::to_string(p) +
+                     ", which is not homed here");
+      return;
     }
-    Pending p = it->second;
-    pending_.erase(it);
-    return p;
-  };
-  return std::visit(
-      util::Overloaded{
-          [&](const wire::PageRequest& m) {
-            for (std::uint64_t p = m.page; p < m.page + m.count; ++p)
-              if (!valid_page(p) || heap_.geometry().home_of_page(p) != self_) {
-                util::log_line("node " + std::to_string(from) + " asked for page " +
-                               std::to_string(p) + ", which is not homed here");
-                return true;
-              }
-            // Consecutive pages are consecutive in the memfd: one copy.
-            const std::byte* first = heap_.page(m.page).data();
-            counters_.pages_served += m.count;
-            if (self_ == 0)
-              for (std::uint64_t p = m.page; p < m.page + m.count; ++p) copy_holders_.insert(p * node_count_ + from);
-            send(from, wire::PageData{m.request, m.page,
-                                      std::vector<std::byte>(first, first + m.count * region::kPageSize)});
-            return true;
-          },
-          [&](const wire::PageData& m) {
-            auto it = pending_.find(m.request);
-            if (it == pending_.end() || (it->second.kind != Pending::kFetch && it->second.kind != Pending::kAhead)) {
-              util::log_line("dropped an unexpected reply from node " + std::to_string(from));
-              return true;
-            }
-            const Pending p = it->second;
-            pending_.erase(it);
-            const bool right = p.page == m.page && m.bytes.size() == p.count * region::kPageSize &&
-                               heap_.geometry().home_of_page(m.page) == from;
-            if (p.kind == Pending::kAhead) {
-              for (std::uint64_t i = 0; i < p.count; ++i) {
-                if (right && !being_released(p.page + i))
-                  copies_.arrived(p.page + i, std::span(m.bytes).subspan(i * region::kPageSize, region::kPageSize));
-                else
-                  copies_.outdate(p.page + i);
-              }
-              counters_.pages_read_ahead += p.count;
-              serve_ahead_waiters();
-              return true;
-            }
-            if (!right) {
-              util::log_line("node " + std::to_string(from) + " answered with the wrong pages");
-              channel_.complete(p.slot, Reply{-EIO, 0});
-              return true;
-            }
-            std::memcpy(heap_.page(m.page).data(), m.bytes.data(), m.bytes.size());
-            for (std::uint64_t page = m.page; page < m.page + p.count; ++page) copies_.outdate(page);
-            counters_.pages_fetched += p.count;
-            channel_.complete(p.slot, Reply{0, 0});
-            return true;
-          },
-          [&](const wire::DiffBatch& m) {
-            std::uint32_t rejected = 0;
-            for (std::size_t i = 0; i < m.pages.size() && i < m.diffs.size(); ++i) {
-              std::uint64_t page = m.pages[i];
-              const auto& d = m.diffs[i];
-              if (!valid_page(page) || heap_.geometry().home_of_page(page) != self_ ||
-                  !diff::apply(heap_.page(page).data(), d.data(), d.size())) {
-                ++rejected;
-                continue;
-              }
-              ++counters_.diffs_applied;
-            }
-            if (m.pages.size() != m.diffs.size()) ++rejected;
-            if (rejected) {
-              counters_.diffs_rejected += rejected;
-              util::log_line("rejected " + std::to_string(rejected) + " malformed diff(s) from node " +
-                             std::to_string(from));
-            }
-            std::uint64_t epoch = 0;
-            if (!m.notices.empty()) {
-              bool mine_to_log = self_ == 0;
-              for (std::uint64_t p : m.notices) mine_to_log = mine_to_log && valid_page(p);
-              if (mine_to_log) epoch = log(from, m.notices);
-              else util::log_line("node " + std::to_string(from) + " sent write notices that cannot be logged here");
-            }
-            send(from, wire::DiffAck{m.request, rejected, epoch});
-            return true;
-          },
-          [&](const wire::DiffAck& m) {
-            auto it = pending_.find(m.request);
-            if (it == pending_.end() ||
-                (it->second.kind != Pending::kReleaseDiffs && it->second.kind != Pending::kReleaseNotice)) {
-              util::log_line("dropped an unexpected reply from node " + std::to_string(from));
-              return true;
-            }
-            Pending p = it->second;
-            pending_.erase(it);
-            if (m.rejected)
-              util::log_line("node " + std::to_string(from) + " rejected " +
-                             std::to_string(m.rejected) + " of our diffs");
-            if (p.kind == Pending::kReleaseNotice) {
-              finish_release(p.release, m.epoch);
-              return true;
-            }
-            auto rel = releases_.find(p.release);
-            if (rel != releases_.end() && --rel->second.acks_due == 0) post_notices(p.release);
-            return true;
-          },
-          [&](const wire::NoticeQuery& m) {
-            if (self_ == 0) send(from, wire::NoticeList{m.request, bundle_for(from)});
-            return true;
-          },
-          [&](const wire::NoticeList& m) {
-            absorb(m.notices);
-            if (auto p = take(m.request, Pending::kAcquire)) {
-              // Asked after those unknown epochs arrived: they are covered.
-              unknown_epochs_answered_ = std::max(unknown_epochs_answered_, p->unknown_epochs);
-              answer_acquire(p->slot);
-            }
-            return true;
-          },
-          [&](const wire::RemoteFrees& m) {
-            deliver_frees(m.pointers);
-            return true;
-          },
-          [&](const wire::BarrierArrive& m) {
-            if (self_ == 0) barrier_arrival(from, m.generation);
-            return true;
-          },
-          [&](const wire::BarrierRelease& m) {
-            if (from == 0) barrier_released(m.generation, m.notices);
-            return true;
-          },
-          [&](const auto&) { return false; },
-      },
-      env.body);
+  // Consecutive pages are consecutive in the memfd: one copy.
+  const std::byte* first = heap_.page(m.page).data();
+  counters_.pages_served += m.count;
+  if (self_ == 0)
+    for (std::uint64_t p = m.page; p < m.page + m.count; ++p) copy_holders_.insert(p * node_count_ + from);
+  send(from, wire::PageData{m.request, m.page, std::vector<std::byte>(first, first + m.count * region::kPageSize)});
+}
+
+void Coherence::on(const wire::PageData& m, wire::NodeId from) {
+  auto it = pending_.find(m.request);
+  if (it == pending_.end() || (it->second.kind != Pending::kFetch && it->second.kind != Pending::kAhead)) {
+    util::log_line("dropped an unexpected reply from node " + std::to_string(from));
+    return;
+  }
+  const Pending p = it->second;
+  pending_.erase(it);
+  const bool right = p.page == m.page && m.bytes.size() == p.count * region::kPageSize &&
+                     heap_.geometry().home_of_page(m.page) == from;
+  if (p.kind == Pending::kAhead) {
+    for (std::uint64_t i = 0; i < p.count; ++i) {
+      if (right && !being_released(p.page + i))
+        copies_.arrived(p.page + i, std::span(m.bytes).subspan(i * region::kPageSize, region::kPageSize));
+      else
+        copies_.outdate(p.page + i);
+    }
+    counters_.pages_read_ahead += p.count;
+    serve_ahead_waiters();
+    return;
+  }
+  if (!right) {
+    util::log_line("node " + std::to_string(from) + " answered with the wrong pages");
+    channel_.complete(p.slot, Reply{-EIO, 0});
+    return;
+  }
+  std::memcpy(heap_.page(m.page).data(), m.bytes.data(), m.bytes.size());
+  for (std::uint64_t page = m.page; page < m.page + p.count; ++page) copies_.outdate(page);
+  counters_.pages_fetched += p.count;
+  channel_.complete(p.slot, Reply{0, 0});
+}
+
+void Coherence::on(const wire::DiffBatch& m, wire::NodeId from) {
+  std::uint32_t rejected = 0;
+  for (std::size_t i = 0; i < m.pages.size() && i < m.diffs.size(); ++i) {
+    std::uint64_t page = m.pages[i];
+    const auto& d = m.diffs[i];
+    if (!valid_page(page) || heap_.geometry().home_of_page(page) != self_ ||
+        !diff::apply(heap_.page(page).data(), d.data(), d.size())) {
+      ++rejected;
+      continue;
+    }
+    ++counters_.diffs_applied;
+  }
+  if (m.pages.size() != m.diffs.size()) ++rejected;
+  if (rejected) {
+    counters_.diffs_rejected += rejected;
+    util::log_line("rejected " + std::to_string(rejected) + " malformed diff(s) from node " + std::to_string(from));
+  }
+  std::uint64_t epoch = 0;
+  if (!m.notices.empty()) {
+    bool mine_to_log = self_ == 0;
+    for (std::uint64_t p : m.notices) mine_to_log = mine_to_log && valid_page(p);
+    if (mine_to_log) epoch = log(from, m.notices);
+    else util::log_line("node " + std::to_string(from) + " sent write notices that cannot be logged here");
+  }
+  send(from, wire::DiffAck{m.request, rejected, epoch});
+}
+
+void Coherence::on(const wire::DiffAck& m, wire::NodeId from) {
+  auto it = pending_.find(m.request);
+  if (it == pending_.end() ||
+      (it->second.kind != Pending::kReleaseDiffs && it->second.kind != Pending::kReleaseNotice)) {
+    util::log_line("dropped an unexpected reply from node " + std::to_string(from));
+    return;
+  }
+  Pending p = it->second;
+  pending_.erase(it);
+  if (m.rejected)
+    util::log_line("node " + std::to_string(from) + " rejected " + std::to_string(m.rejected) + " of our diffs");
+  if (p.kind == Pending::kReleaseNotice) {
+    finish_release(p.release, m.epoch);
+    return;
+  }
+  auto rel = releases_.find(p.release);
+  if (rel != releases_.end() && --rel->second.acks_due == 0) post_notices(p.release);
+}
+
+void Coherence::on(const wire::NoticeQuery& m, wire::NodeId from) {
+  if (self_ == 0) send(from, wire::NoticeList{m.request, bundle_for(from)});
+}
+
+void Coherence::on(const wire::NoticeList& m, wire::NodeId from) {
+  absorb(m.notices);
+  auto it = pending_.find(m.request);
+  if (it == pending_.end() || it->second.kind != Pending::kAcquire) {
+    util::log_line("dropped an unexpected reply from node " + std::to_string(from));
+    return;
+  }
+  const Pending p = it->second;
+  pending_.erase(it);
+  // Asked after those unknown epochs arrived: they are covered.
+  unknown_epochs_answered_ = std::max(unknown_epochs_answered_, p.unknown_epochs);
+  answer_acquire(p.slot);
+}
+
+void Coherence::on(const wire::RemoteFrees& m, wire::NodeId) { deliver_frees(m.pointers); }
+
+void Coherence::on(const wire::BarrierArrive& m, wire::NodeId from) {
+  if (self_ == 0) barrier_arrival(from, m.generation);
+}
+
+void Coherence::on(const wire::BarrierRelease& m, wire::NodeId from) {
+  if (from == 0) barrier_released(m.generation, m.notices);
+}
+
+void Coherence::report(Stats& stats) const {
+  stats.add("pages_fetched", counters_.pages_fetched);
+  stats.add("pages_served", counters_.pages_served);
+  stats.add("page_copies_sent", counters_.copies_sent);
+  stats.add("fetches_from_copies", counters_.fetches_from_copies);
+  stats.add("pages_read_ahead", counters_.pages_read_ahead);
+  stats.add("diffs_sent", counters_.diffs_sent);
+  stats.add("diff_bytes_sent", counters_.diff_bytes_sent);
+  stats.add("diffs_applied", counters_.diffs_applied);
+  stats.add("acquires_answered_here", counters_.acquires_answered_here);
+  stats.add("barriers", counters_.barriers);
 }
 
 }  // namespace gpt::node

@@ -25,8 +25,10 @@
 #include "channel_server.h"
 #include "heap_memory.h"
 #include "message_gate.h"
+#include "node_context.h"
 #include "notice_log.h"
 #include "page_copies.h"
+#include "service.h"
 #include "wire.h"
 
 namespace gpt::node {
@@ -48,22 +50,30 @@ struct CoherenceCounters {
   std::uint64_t remote_frees_delivered = 0;  // put in our program's inbox
 };
 
-class Coherence {
+class Coherence final
+    : public ServiceBase<Coherence, wire::PageRequest, wire::PageData, wire::DiffBatch, wire::DiffAck,
+                         wire::NoticeQuery, wire::NoticeList, wire::RemoteFrees, wire::BarrierArrive,
+                         wire::BarrierRelease> {
  public:
-  Coherence(wire::NodeId self, std::uint32_t node_count, HeapMemory& heap,
-            net::MessageGate& gate, ChannelServer& channel);
-  ~Coherence();  // the gate's epoch source points here
-  Coherence(const Coherence&) = delete;
-  Coherence& operator=(const Coherence&) = delete;
+  explicit Coherence(const NodeContext& node);
+  ~Coherence() override;  // the gate's epoch source points here
 
+  [[nodiscard]] std::span<const channel::Op> ops() const override { return kOps; }
   // A channel request; nullopt when it completes later.
   [[nodiscard]] std::optional<Reply> on_request(std::uint32_t slot, channel::Op op,
                                                 std::span<const unsigned char> request,
-                                                std::span<unsigned char> reply);
-  // A peer's message; false if it is not a coherence message.
-  bool on_message(const wire::Envelope& env);
-
-  [[nodiscard]] const CoherenceCounters& counters() const { return counters_; }
+                                                std::span<unsigned char> reply) override;
+  void on(const wire::PageRequest& m, wire::NodeId from);
+  void on(const wire::PageData& m, wire::NodeId from);
+  void on(const wire::DiffBatch& m, wire::NodeId from);
+  void on(const wire::DiffAck& m, wire::NodeId from);
+  void on(const wire::NoticeQuery& m, wire::NodeId from);
+  void on(const wire::NoticeList& m, wire::NodeId from);
+  void on(const wire::RemoteFrees& m, wire::NodeId from);
+  void on(const wire::BarrierArrive& m, wire::NodeId from);
+  void on(const wire::BarrierRelease& m, wire::NodeId from);
+  void poll() override { drain_inbox_overflow(); }
+  void report(Stats& stats) const override;
 
   // Synchronisation that carries epochs (lock tokens, pthread barriers).
   // The epoch a message leaving this node carries: the threads here saw
@@ -101,6 +111,10 @@ class Coherence {
   void drain_inbox_overflow();
 
  private:
+  static constexpr channel::Op kOps[] = {channel::Op::kFetchPage, channel::Op::kRelease,
+                                         channel::Op::kReleaseForBarrier, channel::Op::kAcquire,
+                                         channel::Op::kAcquireMore, channel::Op::kBarrier,
+                                         channel::Op::kRemoteFree};
   struct Release {
     std::uint32_t slot;
     std::vector<std::uint64_t> pages;

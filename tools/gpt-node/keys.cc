@@ -4,12 +4,10 @@
 #include <cstring>
 
 #include "log.h"
-#include "overloaded.h"
 
 namespace gpt::node {
 
-Keys::Keys(wire::NodeId self, net::MessageGate& gate, ChannelServer& channel)
-    : self_(self), gate_(gate), channel_(channel) {}
+Keys::Keys(const NodeContext& node) : node_(node) {}
 
 wire::KeyReply Keys::apply(const wire::KeyOp& op) {
   wire::KeyReply r{op.request, 0, op.key, 0};
@@ -51,11 +49,12 @@ void Keys::complete(std::uint32_t slot, const wire::KeyReply& r) {
     std::uint32_t key, pad;
     std::uint64_t destructor;
   } out{r.key, 0, r.destructor};
-  std::memcpy(channel_.payload(slot).data(), &out, sizeof out);
-  channel_.complete(slot, Reply{r.result ? -static_cast<std::int32_t>(r.result) : 0, sizeof out});
+  std::memcpy(node_.channel.payload(slot).data(), &out, sizeof out);
+  node_.channel.complete(slot, Reply{r.result ? -static_cast<std::int32_t>(r.result) : 0, sizeof out});
 }
 
-std::optional<Reply> Keys::on_request(std::uint32_t slot, std::span<const unsigned char> request) {
+std::optional<Reply> Keys::on_request(std::uint32_t slot, channel::Op, std::span<const unsigned char> request,
+                                      std::span<unsigned char>) {
   struct {
     std::uint32_t op, key;
     std::uint64_t destructor;
@@ -63,32 +62,24 @@ std::optional<Reply> Keys::on_request(std::uint32_t slot, std::span<const unsign
   if (request.size() != sizeof in) return Reply{-EINVAL, 0};
   std::memcpy(&in, request.data(), sizeof in);
   wire::KeyOp op{next_request_++, in.op, in.key, in.destructor};
-  if (self_ == 0) {
+  if (node_.self == 0) {
     complete(slot, apply(op));
     return std::nullopt;
   }
   pending_[op.request] = slot;
-  if (!gate_.send(0, op)) util::log_line("cannot reach node 0 for a key operation");
+  if (!node_.gate.send(0, op)) util::log_line("cannot reach node 0 for a key operation");
   return std::nullopt;
 }
 
-bool Keys::on_message(const wire::Envelope& env) {
-  return std::visit(util::Overloaded{
-                        [&](const wire::KeyOp& m) {
-                          if (self_ == 0 && !gate_.send(env.from, apply(m)))
-                            util::log_line("cannot answer a key operation");
-                          return true;
-                        },
-                        [&](const wire::KeyReply& m) {
-                          auto it = pending_.find(m.request);
-                          if (it == pending_.end()) return true;
-                          complete(it->second, m);
-                          pending_.erase(it);
-                          return true;
-                        },
-                        [&](const auto&) { return false; },
-                    },
-                    env.body);
+void Keys::on(const wire::KeyOp& m, wire::NodeId from) {
+  if (node_.self == 0 && !node_.gate.send(from, apply(m))) util::log_line("cannot answer a key operation");
+}
+
+void Keys::on(const wire::KeyReply& m, wire::NodeId) {
+  auto it = pending_.find(m.request);
+  if (it == pending_.end()) return;
+  complete(it->second, m);
+  pending_.erase(it);
 }
 
 }  // namespace gpt::node
