@@ -16,6 +16,7 @@
 namespace gpt::node {
 
 class Coherence;
+struct CoherenceShared;
 
 class NodeServices {
  public:
@@ -38,6 +39,8 @@ class NodeServices {
     return service;
   }
 
+  std::unique_ptr<CoherenceShared> coherence_state_;
+  std::unique_ptr<Coherence> coherence_;
   std::vector<std::unique_ptr<Service>> services_;
   ServiceTable table_;
 };
