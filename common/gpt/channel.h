@@ -18,6 +18,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "gpt/channel_ops.h"
 #include "gpt/lock_table.h"
 
 namespace gpt::channel {
@@ -35,117 +36,87 @@ enum class SlotState : std::uint32_t {
   kReply = 4,    // reply written; the claiming thread reads it and frees it
 };
 
+// Every operation's request and reply are structs of channel_ops.h (named
+// below); the layouts are defined and pinned there only.
 enum class Op : std::uint32_t {
   kEcho = 1,  // reply = request payload (health check, benchmarks)
   // Coherence (docs/coherence.md). Page numbers are u64 indices into the heap.
-  kFetchPage = 2,  // req: u64 first page, u64 count (same home, <= 16). The
-                   // agent fetches them from their home into the memfd;
-                   // reply: nothing (all of them), or u64 n: only the first
-                   // n (>= 1) are in (copies the agent had).
-  kRelease = 3,    // req: u64 pages[], write-protected by the caller. The agent
+  kFetchPage = 2,  // FetchPageRequest; reply: empty or FetchPageReply. The agent
+                   // fetches the pages from their home into the memfd.
+  kRelease = 3,    // u64 pages[], write-protected by the caller. The agent
                    // sends their diffs home and the write notices to node 0;
-                   // it replies once nothing can overtake them (u64 epoch,
-                   // 0 if node 0 has not numbered them yet).
-  kAcquire = 4,    // req: nothing, or u32 synced: 1 after a lock token from
-                   // another node, a barrier departure, a thread's start or
-                   // a join (the agent may answer without asking node 0,
-                   // docs/coherence.md). reply:
-                   // u64 cursor, u64 total, u64 epoch, u64 copies, then the
-                   // first u64 pages[] written by other nodes since the epoch
-                   // this node applied (Header::acquired_epoch); kAcquireMore
-                   // fetches the rest. Then u64 copy_pages[copies] and their
-                   // bytes: current copies of some listed pages (from node 0).
-  kRemoteFree = 6,  // req: u32 home, u32 0, u64 pointers[] to free at `home`
-                    // (their memory is home's). One-way: reply at once.
+                   // it replies (ReleaseReply) once nothing can overtake them.
+  kAcquire = 4,    // empty, or AcquireRequest (synced: the agent may answer
+                   // without asking node 0, docs/coherence.md). Reply: an
+                   // acquire answer (AcquireAnswerHead, read_acquire_answer):
+                   // the pages written by other nodes since the epoch this
+                   // node applied (Header::acquired_epoch), and copies.
+  kRemoteFree = 6,  // RemoteFreeHead, u64 pointers[] to free at their home.
+                    // One-way: reply at once.
   // Threads (docs/threads.md). A thread is named by its control block's
   // global address (u64 tcb).
-  kSpawn = 8,       // req: u32 node, u32 slot, u64 tcb [, u64 detached]. Node runs the thread;
-                    // the home frees its vehicle slot (kFreeSlot) at its end.
-  kThreadExit = 9,  // req: u64 tcb. The thread has ended (after its release).
-  kJoin = 10,       // req: u64 tcb [, u64 try]. Returns once that thread has
-                    // ended; with try != 0 at once, -EBUSY if it has not.
-  kDetach = 35,     // req: u64 tcb: nobody will join it; its home frees the
+  kSpawn = 8,       // SpawnRequest. Node runs the thread; the home frees its
+                    // vehicle slot (kFreeSlot) at its end.
+  kThreadExit = 9,  // ThreadRequest. The thread has ended (after its release).
+  kJoin = 10,       // JoinRequest. Returns once that thread has ended; with
+                    // try_only at once, -EBUSY if it has not.
+  kDetach = 35,     // ThreadRequest: nobody will join it; its home frees the
                     // control block when it ends (kFreeTcb)
-  kMigrate = 28,    // req: u32 node, u32 0, u64 tcb. The thread left this
-                    // node (released, context saved); node resumes it.
+  kMigrate = 28,    // MigrateRequest. The thread left this node (released,
+                    // context saved); node resumes it.
   // The libc shim (docs/libc-shim.md). A forwarded call's request and reply
   // are the blobs of libgpthread/src/shim/forwarded_call.h; the agents only
   // carry them.
   kForward = 29,       // remote node: run this call on the origin; reply: its result
-  kFlushNodes = 30,    // origin, at exit: req u32 node to skip (or ~0). Returns once
-                       // every other node has flushed its stdio (or 2 s passed).
+  kFlushNodes = 30,    // origin, at exit: FlushNodesRequest. Returns once every
+                       // other node has flushed its stdio (or 2 s passed).
   kStdioFlushed = 31,  // a node's service thread: its kFlushStdio is done.
   // Signals across nodes (docs/threads.md).
-  kKill = 32,          // req: KillRequest: signal that thread there
-  kSignalAction = 33,  // req: SignalDisposition: a handler set here, for every node
-  kSignalQuery = 34,   // req: u32 sig; reply: SignalDisposition (what to install)
-  // Locks: req u64 lock address, u32 manager node, u32 0.
+  kKill = 32,          // KillRequest: signal that thread there
+  kSignalAction = 33,  // SignalDisposition: a handler set here, for every node
+  kSignalQuery = 34,   // SignalQueryRequest; reply: SignalDisposition (what to install)
+  // Locks: LockRequest (TimedLockRequest for kTimedLock).
   kLock = 12,       // returns holding the lock's token: status 0 (it never
                     // left this node: nothing to acquire) or kLockFromAfar
   kTryLock = 13,    // as kLock, or -EBUSY at once (then the token is asked
                     // for, so a later try can succeed)
   kUnlock = 14,
-  kTimedLock = 27,  // as kLock, + i64 timeout ns: or -ETIMEDOUT
-  kUnlockReleased = 36,  // kUnlock's request, then u64 pages[] the caller
+  kTimedLock = 27,  // as kLock, or -ETIMEDOUT
+  kUnlockReleased = 36,  // LockRequest, then u64 pages[] the caller
                          // write-protected: release them, then unlock. The
                          // token may leave before the release completes
-                         // (docs/coherence.md); reply u64 epoch once it has.
-  kLockFlushed = 20,  // req: u64 lock: the service thread released; the
+                         // (docs/coherence.md); ReleaseReply once it has.
+  kLockFlushed = 20,  // LockRequest: the service thread released; the
                       // token may leave this node now.
-  // Condition variables: req u64 cond, u32 manager, u32 0 (+ below).
-  kCondEnqueue = 16,  // returns u64 ticket once queued at the manager
-  kCondSleep = 17,    // + u64 ticket, i64 timeout ns (< 0: none); 0 or -ETIMEDOUT
-  kCondSignal = 18,   // + u32 all (0: one waiter)
-  // Semaphores: req u64 sem, u32 manager, u32 initial, u64 incarnation (+ below).
-  kSemWait = 21,      // + i64 timeout ns (< 0: none), u32 try: 0, -EAGAIN or -ETIMEDOUT
-  kSemPost = 22,
-  kSemGetValue = 23,  // reply: i64 value
-  // Rwlocks: req u64 lock, u32 manager, u32 write (+ i64 timeout ns, u32 try
-  // for kRwLock): 0, -EBUSY or -ETIMEDOUT.
-  kRwLock = 24,
-  kRwUnlock = 25,
-  // Keys: req u32 op (1 create, 2 delete, 3 query), u32 key, u64 destructor;
-  // reply u32 key, u32 0, u64 destructor; status 0 or a negative errno.
+  // Condition variables.
+  kCondEnqueue = 16,  // CondHead; CondEnqueueReply once queued at the manager
+  kCondSleep = 17,    // CondSleepRequest: 0 or -ETIMEDOUT
+  kCondSignal = 18,   // CondHead (extra: 1 wakes all)
+  // Semaphores.
+  kSemWait = 21,      // SemWaitRequest: 0, -EAGAIN or -ETIMEDOUT
+  kSemPost = 22,      // SemHead
+  kSemGetValue = 23,  // SemHead; SemValueReply
+  // Rwlocks: 0, -EBUSY or -ETIMEDOUT.
+  kRwLock = 24,    // RwLockRequest
+  kRwUnlock = 25,  // RwLockHead
+  // Keys: KeyRequest; KeyReply, status 0 or a negative errno.
   kKey = 26,
-  kBarrierWait = 15,  // req: u64 barrier, u32 manager, u32 count [, u64 token
-                      // after kReleaseForBarrierWait]. Returns when `count`
-                      // threads arrived; status 1 for one of them.
-  kAcquireMore = 11,  // the rest of a long kAcquire/kBarrier list: req u64
-                      // cursor, u64 offset; reply: u64 pages[] from there.
-  kBarrier = 5,    // req: nothing. Returns when every node has arrived, with
-                   // the same reply as kAcquire (the barrier's acquire).
+  kBarrierWait = 15,  // BarrierWaitRequest (kBarrierWaitBytes, or with its
+                      // token after kReleaseForBarrierWait). Returns when
+                      // `count` threads arrived; status 1 for one of them.
+  kAcquireMore = 11,  // the rest of a long kAcquire/kBarrier list:
+                      // AcquireMoreRequest; reply: u64 pages[] from there.
+  kBarrier = 5,    // empty. Returns when every node has arrived, with an
+                   // acquire answer (the barrier's acquire).
   kReleaseForBarrier = 37,  // as kRelease, and a kBarrier follows: once the
                             // release is on its way, the agent arrives at the
                             // barrier for it (the program's kBarrier joins it).
-  kReleaseForBarrierWait = 38,  // kBarrierWait's request with u64 token (the
+  kReleaseForBarrierWait = 38,  // BarrierWaitRequest with its token (the
                                 // thread), then u64 pages[]: as kRelease, and
                                 // the agent arrives at that barrier for the
                                 // thread; its kBarrierWait (same request and
                                 // token) joins the arrival.
 };
-
-
-
-// kLock/kTryLock status: the token came from another node; acquire. The
-// reply may carry the acquire's whole answer already (kAcquire's reply
-// format, no cursor): then the program applies it without a kAcquire.
-inline constexpr std::int32_t kLockFromAfar = 1;
-
-// kKill: signal the thread `tcb` on `node`. A node the thread has left
-// passes the signal on to where the thread went (its control block says),
-// `hops` counting how often that happened already, so a signal follows a
-// migrating thread instead of being lost, and a stale view cannot pass it
-// round for ever (kMaxKillHops).
-struct KillRequest {
-  std::uint32_t node = 0, sig = 0;
-  std::uint64_t tcb = 0;
-  std::uint32_t hops = 0, pad = 0;
-};
-inline constexpr std::uint32_t kMaxKillHops = 8;
-// The kKillThread downcall's argument: tcb in the low kKillTcbBits bits
-// (the global space lies below 2^48), hops in the next 8, the signal in the
-// top 8.
-inline constexpr unsigned kKillTcbBits = 48;
 
 struct alignas(64) SlotHeader {
   std::atomic<std::uint32_t> state;
@@ -161,6 +132,8 @@ struct alignas(64) Slot {
   unsigned char payload[kSlotPayload];
 };
 static_assert(sizeof(Slot) == kSlotBytes);
+// channel_ops.h reads u64 arrays in place in the payload.
+static_assert(offsetof(Slot, payload) % alignof(std::uint64_t) == 0);
 
 struct alignas(64) Header {
   std::uint64_t magic;
@@ -225,20 +198,11 @@ enum class Downcall : std::uint32_t {
   kFlushLock = 2,  // arg: lock whose token must leave: release, then kLockFlushed
   kFreeSlot = 3,   // arg: vehicle slot of a thread of ours that has ended
   kFlushStdio = 4, // the job is ending: fflush(NULL), then kStdioFlushed
-  kKillThread = 5, // arg: tcb | sig << 56: signal that thread, if it runs here
+  kKillThread = 5, // arg: pack_kill_arg (channel_ops.h): signal that thread, if it runs here
   kSignalAction = 6, // arg: sig: another node set its disposition; kSignalQuery
   kFreeTcb = 7,    // arg: tcb of a detached thread of ours that has ended
 };
 
-// A signal's disposition as set by sigaction (the handler is a code address,
-// the same on every node).
-struct SignalDisposition {
-  std::uint32_t sig;
-  std::uint32_t pad;
-  std::uint64_t handler;
-  std::uint64_t flags;
-  std::uint64_t mask;
-};
 struct alignas(64) DowncallQueue {
   alignas(64) std::atomic<std::uint64_t> head;  // agent fills
   alignas(64) std::atomic<std::uint64_t> tail;  // service thread reads

@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 
 #include "channel.h"
 #include "futex.h"
@@ -47,6 +48,20 @@ class Client {
   [[nodiscard]] CallResult call(Op op, const void* request, std::size_t request_len,
                                 void* reply, std::size_t reply_cap) const {
     return call(op, nullptr, 0, request, request_len, reply, reply_cap);
+  }
+
+  // Typed forms, for the structs of channel_ops.h: `request` is the whole
+  // request; the reply, if any, is copied into `reply` (at most its size:
+  // CallResult::length says how much came).
+  template <class Request>
+  [[nodiscard]] CallResult call(Op op, const Request& request) const {
+    static_assert(std::is_trivially_copyable_v<Request>);
+    return call(op, &request, sizeof request, nullptr, 0);
+  }
+  template <class Request, class Reply>
+  [[nodiscard]] CallResult call(Op op, const Request& request, Reply& reply) const {
+    static_assert(std::is_trivially_copyable_v<Request> && std::is_trivially_copyable_v<Reply>);
+    return call(op, &request, sizeof request, &reply, sizeof reply);
   }
 
   // As above, the request being `head` followed by `body`.

@@ -117,9 +117,9 @@ void release_with(ReleaseCall& call) {
     const std::uint64_t count = n - done < per_call ? n - done : per_call;
     const bool last = done + count == n;
     const channel::Op op = last ? call.op : channel::Op::kRelease;
-    std::uint64_t epoch = 0;
+    channel::ReleaseReply released;  // its epoch is node 0's business here
     auto r = client.call(op, last ? call.head : nullptr, last ? call.head_len : 0, s.flushing + done,
-                         count * sizeof(std::uint64_t), &epoch, sizeof epoch);
+                         count * sizeof(std::uint64_t), &released, sizeof released);
     if (last) {
       call.status = r.status;
       call.called = true;
@@ -286,29 +286,22 @@ static void install_copies(std::uint64_t* pages, std::uint64_t count, const std:
   }
 }
 
-// The first reply to an acquire (channel.h kAcquire): u64 cursor, total,
-// epoch, copies; u64 pages[]; u64 copy_pages[copies]; the copies' bytes.
+// What the first reply to an acquire (channel_ops.h AcquireAnswerHead)
+// leaves to do: `listed` of its `total` pages came with it.
 struct Answer {
   std::uint64_t cursor = 0, total = 0, epoch = 0, listed = 0;
 };
 
+// Applies the answer where it lies in the slot.
 static Answer apply_answer(unsigned char* payload, std::uint32_t length, std::uint64_t generation,
                            const char* what) {
-  constexpr std::size_t kHeader = 4 * sizeof(std::uint64_t);
-  constexpr std::size_t kPerCopy = sizeof(std::uint64_t) + region::kPageSize;
-  if (length < kHeader) agent_failed(what, -EPROTO);
-  std::uint64_t h[4];
-  std::memcpy(h, payload, sizeof h);
-  const std::uint64_t copies = h[3];
-  if (copies > (length - kHeader) / kPerCopy) agent_failed(what, -EPROTO);
-  const std::uint64_t listed = (length - kHeader - copies * kPerCopy) / sizeof(std::uint64_t);
-  // The slot payload is 64-byte aligned, and so are these u64 arrays.
-  auto* pages = reinterpret_cast<std::uint64_t*>(payload + kHeader);
-  const std::uint64_t* copy_pages = pages + listed;
-  const auto* bytes = reinterpret_cast<const std::byte*>(copy_pages + copies);
-  if (copies) install_copies(pages, listed, copy_pages, bytes, copies, generation);
-  invalidate_all(pages, listed);
-  return Answer{h[0], h[1], h[2], listed};
+  channel::AcquireAnswer a;
+  if (!channel::read_acquire_answer(payload, length, a)) agent_failed(what, -EPROTO);
+  if (!a.copy_pages.empty())
+    install_copies(a.pages.data(), a.pages.size(), a.copy_pages.data(),
+                   reinterpret_cast<const std::byte*>(a.copy_bytes), a.copy_pages.size(), generation);
+  invalidate_all(a.pages.data(), a.pages.size());
+  return Answer{a.head.cursor, a.head.total, a.head.epoch, a.pages.size()};
 }
 
 // Only now may the agent stop listing pages noticed up to `epoch` to this
@@ -330,21 +323,22 @@ static void acquire_with(channel::Op op, const char* what, bool token) {
   header().acquires.fetch_add(1, std::memory_order_relaxed);
   channel::Client client(rt::state().channel);
   const std::uint64_t generation = copy_generation();
-  const std::uint32_t token_flag = 1;
+  const channel::AcquireRequest synced{1};
   Answer a;
-  (void)client.call_in_place(op, token ? &token_flag : nullptr, token ? sizeof token_flag : 0, nullptr, 0,
+  (void)client.call_in_place(op, token ? &synced : nullptr, token ? sizeof synced : 0, nullptr, 0,
                              [&](std::int32_t status, unsigned char* payload, std::uint32_t length) {
                                if (status < 0) agent_failed(what, status);
                                a = apply_answer(payload, length, generation, what);
                              });
   for (std::uint64_t done = a.listed; done < a.total;) {
-    std::uint64_t req[2] = {a.cursor, done};
-    (void)client.call_in_place(channel::Op::kAcquireMore, req, sizeof req, nullptr, 0,
+    const channel::AcquireMoreRequest more{a.cursor, done};
+    (void)client.call_in_place(channel::Op::kAcquireMore, &more, sizeof more, nullptr, 0,
                                [&](std::int32_t status, unsigned char* payload, std::uint32_t length) {
                                  if (status < 0 || length == 0) agent_failed(what, status);
-                                 const std::uint64_t got = length / sizeof(std::uint64_t);
-                                 invalidate_all(reinterpret_cast<std::uint64_t*>(payload), got);
-                                 done += got;
+                                 channel::Words<std::uint64_t> pages;
+                                 if (!channel::split_words(payload, length, pages)) agent_failed(what, -EPROTO);
+                                 invalidate_all(pages.data(), pages.size());
+                                 done += pages.size();
                                });
   }
   mark_applied(a.epoch);

@@ -11,6 +11,7 @@
 #include "context.h"
 #include "diag.h"
 #include "global_space.h"
+#include "gpt/channel_ops.h"
 #include "gpt/raw_syscall.h"
 #include "page_ops.h"
 #include "runtime.h"
@@ -21,9 +22,8 @@ thread_local void* t_fault_escape __attribute__((tls_model("initial-exec")));
 
 // The page after this thread's last read-fault batch (0: none yet).
 thread_local std::uint64_t t_scan_next __attribute__((tls_model("initial-exec")));
-// Pages per round trip in a scan (wire::kMaxPagesPerFetch, the most one
-// fetch may ask for).
-constexpr std::uint64_t kScanBatch = 16;
+// Pages per round trip in a scan: the most one fetch may ask for.
+constexpr std::uint64_t kScanBatch = channel::kMaxPagesPerFetch;
 
 namespace {
 

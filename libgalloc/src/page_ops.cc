@@ -66,18 +66,19 @@ std::uint64_t prefetch_pages() {
       n = 0;
       for (; *text >= '0' && *text <= '9' && n < 100; ++text) n = n * 10 + static_cast<std::uint64_t>(*text - '0');
     }
-    return n < 1 ? 1 : n > 16 ? 16 : n;
+    return n < 1 ? 1 : n > channel::kMaxPagesPerFetch ? channel::kMaxPagesPerFetch : n;
   }();
   return pages;
 }
 
 std::uint64_t fetch(std::uint64_t page, std::uint64_t count) {
   channel::Client client(rt::state().channel);
-  std::uint64_t request[2] = {page, count};
-  std::uint64_t fetched = count;
-  auto r = client.call(channel::Op::kFetchPage, request, sizeof request, &fetched, sizeof fetched);
-  if (r.status == 0 && (r.length == 0 || (r.length == sizeof fetched && fetched >= 1 && fetched <= count)))
-    return r.length == 0 ? count : fetched;
+  const channel::FetchPageRequest request{page, count};
+  channel::FetchPageReply reply{count};
+  auto r = client.call(channel::Op::kFetchPage, request, reply);
+  // An empty reply: all of them; else only the first `fetched`.
+  if (r.status == 0 && (r.length == 0 || (r.length == sizeof reply && reply.fetched >= 1 && reply.fetched <= count)))
+    return r.length == 0 ? count : reply.fetched;
   rt::diag()
       .text("cannot fetch global page at ")
       .hex(reinterpret_cast<std::uintptr_t>(space().page_address(page)))

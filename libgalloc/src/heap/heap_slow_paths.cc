@@ -85,7 +85,7 @@ void flush_remote_frees() {
   }
   const region::Geometry& g = space().geometry;
   // One message per home: gather that home's pointers, send, repeat.
-  std::uint64_t request[2 + kRemoteBatch];
+  std::uint64_t pointers[kRemoteBatch];
   std::uint32_t left = tc.remote_count;
   std::uint64_t* ptrs = tc.remote;
   channel::Client client(rt::state().channel);
@@ -93,12 +93,12 @@ void flush_remote_frees() {
     std::uint32_t home = g.home_of_page(g.page_of(ptrs[0]));
     std::uint32_t n = 0, kept = 0;
     for (std::uint32_t i = 0; i < left; ++i) {
-      if (g.home_of_page(g.page_of(ptrs[i])) == home) request[1 + n++] = ptrs[i];
+      if (g.home_of_page(g.page_of(ptrs[i])) == home) pointers[n++] = ptrs[i];
       else ptrs[kept++] = ptrs[i];
     }
-    std::uint32_t header[2] = {home, 0};
-    std::memcpy(&request[0], header, sizeof header);
-    auto r = client.call(channel::Op::kRemoteFree, request, (1 + n) * sizeof(std::uint64_t), nullptr, 0);
+    const channel::RemoteFreeHead head{home, 0};
+    auto r = client.call(channel::Op::kRemoteFree, &head, sizeof head, pointers, n * sizeof(std::uint64_t),
+                         nullptr, 0);
     if (r.status != 0) rt::die("cannot send frees of another node's memory home", 134);
     rt::state().channel->header.remote_frees_sent.fetch_add(n, std::memory_order_relaxed);
     rt::state().channel->header.remote_free_batches.fetch_add(1, std::memory_order_relaxed);

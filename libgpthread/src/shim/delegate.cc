@@ -27,7 +27,7 @@ using channel::DelegateState;
 
 // The node whose exit request is being carried out: it has flushed its own
 // stdio already, and it is in the middle of exiting (its stdout is locked).
-std::atomic<std::uint32_t> g_exiting_node{~0u};
+std::atomic<std::uint32_t> g_exiting_node{channel::kNoNode};
 
 constexpr std::size_t align8(std::size_t n) { return (n + 7) & ~std::size_t{7}; }
 
@@ -112,9 +112,9 @@ void* delegate_main(void* arg) {
 // At exit on the origin (registered first, so it runs after the program's
 // own atexit handlers): every other node flushes its stdio through us.
 void flush_every_node() {
-  std::uint32_t skip = g_exiting_node.load(std::memory_order_relaxed);
+  const channel::FlushNodesRequest request{g_exiting_node.load(std::memory_order_relaxed)};
   channel::Client client(rt::state().channel);
-  (void)client.call(channel::Op::kFlushNodes, &skip, sizeof skip, nullptr, 0);
+  (void)client.call(channel::Op::kFlushNodes, request);
 }
 
 }  // namespace

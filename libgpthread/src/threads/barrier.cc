@@ -78,16 +78,13 @@ GPT_API int pthread_barrier_wait(pthread_barrier_t* b) {
   if (self->magic != kBarrierMagic) return EINVAL;
   if (!gpt::rt::state().channel) return local_wait(self);
   const std::uint32_t count = self->count;
-  struct {
-    std::uint64_t barrier;
-    std::uint32_t manager, count;
-    std::uint64_t token;  // this thread: which arrival its wait joins
-  } req{reinterpret_cast<std::uintptr_t>(b), barrier_manager(b), count,
-        reinterpret_cast<std::uintptr_t>(&t_barrier_token)};
+  // The token names this thread: which arrival its wait joins.
+  const gpt::channel::BarrierWaitRequest req{reinterpret_cast<std::uintptr_t>(b), barrier_manager(b), count,
+                                             reinterpret_cast<std::uintptr_t>(&t_barrier_token)};
   // With pages to release, the agent arrives for us once they are on their
   // way, and the wait joins that arrival (its round trip overlaps our call).
   const bool arrived = gpt::galloc::release_for_barrier_wait(&req, sizeof req);
-  const std::size_t length = arrived ? sizeof req : offsetof(decltype(req), token);
+  const std::size_t length = arrived ? sizeof req : gpt::channel::kBarrierWaitBytes;
   gpt::channel::Client client(gpt::rt::state().channel);
   // Departure acquires: the reply often carries the answer already.
   const std::uint64_t generation = gpt::galloc::copy_generation();

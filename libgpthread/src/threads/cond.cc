@@ -29,10 +29,7 @@ struct LocalCond {
 };
 static_assert(sizeof(LocalCond) <= sizeof(pthread_cond_t));
 
-struct Head {
-  std::uint64_t cond;
-  std::uint32_t manager, extra;
-};
+using Head = gpt::channel::CondHead;
 
 Head head_of(const pthread_cond_t* c, std::uint32_t extra) {
   return Head{reinterpret_cast<std::uintptr_t>(c), gpt::threads::manager_of(c), extra};
@@ -73,16 +70,12 @@ static int timed_wait(pthread_cond_t* c, pthread_mutex_t* m, const struct timesp
   if (!gpt::threads::in_global_space(c)) return local_wait(c, m, abstime);
   gpt::channel::Client client(gpt::rt::state().channel);
   Head h = head_of(c, 0);
-  std::uint64_t ticket = 0;
-  auto r = client.call(gpt::channel::Op::kCondEnqueue, &h, sizeof h, &ticket, sizeof ticket);
+  gpt::channel::CondEnqueueReply queued{};
+  auto r = client.call(gpt::channel::Op::kCondEnqueue, h, queued);
   if (r.status != 0) return EINVAL;
   pthread_mutex_unlock(m);
-  struct {
-    Head h;
-    std::uint64_t ticket;
-    std::int64_t timeout_ns;
-  } sleep{h, ticket, gpt::threads::ns_until(abstime)};
-  r = client.call(gpt::channel::Op::kCondSleep, &sleep, sizeof sleep, nullptr, 0);
+  const gpt::channel::CondSleepRequest sleep{h, queued.ticket, gpt::threads::ns_until(abstime)};
+  r = client.call(gpt::channel::Op::kCondSleep, sleep);
   pthread_mutex_lock(m);
   return r.status == -ETIMEDOUT ? ETIMEDOUT : 0;
 }
@@ -102,7 +95,7 @@ static int signal_cond(pthread_cond_t* c, bool all) {
   gpt::galloc::release();
   Head h = head_of(c, all ? 1 : 0);
   gpt::channel::Client client(gpt::rt::state().channel);
-  return client.call(gpt::channel::Op::kCondSignal, &h, sizeof h, nullptr, 0).status == 0 ? 0 : EINVAL;
+  return client.call(gpt::channel::Op::kCondSignal, h).status == 0 ? 0 : EINVAL;
 }
 
 GPT_API int pthread_cond_signal(pthread_cond_t* c) { return signal_cond(c, false); }

@@ -22,7 +22,7 @@
 namespace gpt::threads {
 namespace {
 
-constexpr std::uint32_t kMaxKeys = 1024;  // as the agent's registry
+using channel::kMaxKeys;  // the size of node 0's registry
 constexpr int kDestructorRounds = 4;      // PTHREAD_DESTRUCTOR_ITERATIONS
 
 // The calling kernel thread's values, mapped on the first set: only a
@@ -49,18 +49,13 @@ struct Entry {
 Entry g_keys[kMaxKeys];
 FutexLock g_keys_lock;
 
-struct KeyReply {
-  std::uint32_t key, pad;
-  std::uint64_t destructor;
-};
+using channel::KeyOp;
+using channel::KeyReply;
 
-int key_call(std::uint32_t op, std::uint32_t key, void (*destructor)(void*), KeyReply* out) {
-  struct {
-    std::uint32_t op, key;
-    std::uint64_t destructor;
-  } req{op, key, reinterpret_cast<std::uintptr_t>(destructor)};
+int key_call(KeyOp op, std::uint32_t key, void (*destructor)(void*), KeyReply* out) {
+  const channel::KeyRequest req{static_cast<std::uint32_t>(op), key, reinterpret_cast<std::uintptr_t>(destructor)};
   channel::Client client(rt::state().channel);
-  auto r = client.call(channel::Op::kKey, &req, sizeof req, out, sizeof *out);
+  auto r = client.call(channel::Op::kKey, req, *out);
   return r.status < 0 ? -r.status : 0;
 }
 
@@ -72,7 +67,7 @@ void (*destructor_of(std::uint32_t key))(void*) {
   }
   if (!rt::state().channel) return nullptr;
   KeyReply r{};
-  if (key_call(3, key, nullptr, &r) != 0) return nullptr;
+  if (key_call(KeyOp::kQuery, key, nullptr, &r) != 0) return nullptr;
   auto* fn = reinterpret_cast<void (*)(void*)>(r.destructor);
   Held<FutexLock> hold(g_keys_lock);
   g_keys[key] = Entry{true, true, fn};
@@ -131,7 +126,7 @@ GPT_API int pthread_key_create(pthread_key_t* key, void (*destructor)(void*)) {
   rt::ensure_started();
   if (rt::state().channel) {
     KeyReply r{};
-    if (int err = key_call(1, 0, destructor, &r)) return err;
+    if (int err = key_call(KeyOp::kCreate, 0, destructor, &r)) return err;
     Held<FutexLock> hold(g_keys_lock);
     g_keys[r.key] = Entry{true, true, destructor};
     *key = r.key;
@@ -151,7 +146,7 @@ GPT_API int pthread_key_delete(pthread_key_t key) {
   if (key >= kMaxKeys) return EINVAL;
   if (rt::state().channel) {
     KeyReply r{};
-    if (int err = key_call(2, key, nullptr, &r)) return err;
+    if (int err = key_call(KeyOp::kDelete, key, nullptr, &r)) return err;
   } else if (!g_keys[key].used) {
     return EINVAL;
   }

@@ -92,9 +92,9 @@ void hand_over(Tcb* tcb) {
   // thread wrote (its stack, the record) goes home before it runs elsewhere.
   galloc::leave_thread();
   galloc::release();
-  std::uint64_t request[2] = {tcb->node, reinterpret_cast<std::uintptr_t>(tcb)};
+  const channel::MigrateRequest request{tcb->node, 0, reinterpret_cast<std::uintptr_t>(tcb)};
   channel::Client client(rt::state().channel);
-  if (client.call(channel::Op::kMigrate, request, sizeof request, nullptr, 0).status != 0)
+  if (client.call(channel::Op::kMigrate, request).status != 0)
     rt::die("the agent refused to migrate a thread", 134);
 }
 

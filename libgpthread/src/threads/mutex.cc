@@ -53,13 +53,9 @@ Holder* find(std::uintptr_t m, bool create) {
 // A lock call. A token from afar may come with its acquire's answer, which
 // is applied where it lies in the reply: *answered says so.
 int lock_call(channel::Op op, const void* m, std::int64_t timeout_ns = -1, bool* answered = nullptr) {
-  struct {
-    std::uint64_t lock;
-    std::uint32_t manager, zero;
-    std::int64_t timeout_ns;
-  } req{reinterpret_cast<std::uintptr_t>(m), manager_of(m), 0, timeout_ns};
+  const channel::TimedLockRequest req{{reinterpret_cast<std::uintptr_t>(m), manager_of(m), 0}, timeout_ns};
   channel::Client client(rt::state().channel);
-  const std::size_t size = op == channel::Op::kTimedLock ? sizeof req : 16;
+  const std::size_t size = op == channel::Op::kTimedLock ? sizeof req : sizeof req.head;
   const std::uint64_t generation = answered ? galloc::copy_generation() : 0;
   int result = -EINVAL;
   (void)client.call_in_place(op, &req, size, nullptr, 0,
@@ -75,10 +71,7 @@ int lock_call(channel::Op op, const void* m, std::int64_t timeout_ns = -1, bool*
 
 // Releases this node's writes and unlocks `m` in one call (kUnlockReleased).
 int release_and_unlock(const void* m) {
-  struct {
-    std::uint64_t lock;
-    std::uint32_t manager, zero;
-  } req{reinterpret_cast<std::uintptr_t>(m), manager_of(m), 0};
+  const channel::LockRequest req{reinterpret_cast<std::uintptr_t>(m), manager_of(m), 0};
   return galloc::release_and_unlock(&req, sizeof req);
 }
 

@@ -236,9 +236,9 @@ GPT_API int pthread_create(pthread_t* out, const pthread_attr_t* attr, void* (*s
   // Everything the creator wrote (the argument, the control block) must be
   // visible to the new thread: creation is a release, thread start an acquire.
   galloc::release();
-  std::uint64_t req[3] = {static_cast<std::uint64_t>(node) | std::uint64_t{slot} << 32,
-                          reinterpret_cast<std::uintptr_t>(tcb), tcb->detached};
-  if (call(channel::Op::kSpawn, req, sizeof req).status != 0) {
+  const channel::SpawnRequest req{static_cast<std::uint32_t>(node), slot, reinterpret_cast<std::uintptr_t>(tcb),
+                                  tcb->detached};
+  if (call(channel::Op::kSpawn, &req, sizeof req).status != 0) {
     free(tcb);
     vehicles::free_slot(slot);
     return EAGAIN;
@@ -254,8 +254,8 @@ int join(pthread_t thread, void** result, bool try_only) {
   if (!tcb || !galloc::space().in_heap(tcb) || tcb->magic != kTcbMagic) return ESRCH;
   if (tcb == current()) return EDEADLK;
   if (tcb->detached) return EINVAL;
-  std::uint64_t words[2] = {reinterpret_cast<std::uintptr_t>(tcb), try_only ? 1u : 0u};
-  int status = call(channel::Op::kJoin, words, sizeof words).status;
+  const channel::JoinRequest req{reinterpret_cast<std::uintptr_t>(tcb), try_only ? 1u : 0u};
+  int status = call(channel::Op::kJoin, &req, sizeof req).status;
   if (status == -EBUSY) return EBUSY;
   if (status != 0) return ESRCH;
   galloc::acquire_synced();  // the thread's writes, and its result (the end carried its epoch)
@@ -335,7 +335,7 @@ GPT_API int pthread_equal(pthread_t a, pthread_t b) { return a == b; }
 // Signals go to the thread wherever it runs (a thread on another node gets
 // it from its node's service thread); no thread can be cancelled.
 GPT_API int pthread_kill(pthread_t thread, int sig) {
-  if (sig < 0 || sig >= 65) return EINVAL;
+  if (sig < 0 || sig > static_cast<int>(channel::kMaxSignal)) return EINVAL;
   if (!distributed()) {
     std::int32_t tid = local_tid_of(thread);
     if (tid == 0) return ESRCH;
@@ -378,8 +378,8 @@ GPT_API int pthread_detach(pthread_t thread) {
   if (tcb->detached) return EINVAL;
   tcb->detached = 1;
   // Its home frees the control block when it ends (or now, if it has).
-  std::uint64_t word = reinterpret_cast<std::uintptr_t>(tcb);
-  return call(channel::Op::kDetach, &word, sizeof word).status == 0 ? 0 : ESRCH;
+  const channel::ThreadRequest req{reinterpret_cast<std::uintptr_t>(tcb)};
+  return call(channel::Op::kDetach, &req, sizeof req).status == 0 ? 0 : ESRCH;
 }
 
 GPT_API int gpt_attr_setnode(pthread_attr_t* attr, int node) {
@@ -444,8 +444,8 @@ GPT_API int gpt_run_main(int (*main_fn)(int, char**, char**), int argc, char** a
   // process with its status.
   set_current(nullptr);
   start_vehicle(tcb);
-  std::uint64_t word = reinterpret_cast<std::uintptr_t>(tcb);
-  if (call(channel::Op::kJoin, &word, sizeof word).status != 0) rt::die("lost track of main", 134);
+  const channel::ThreadRequest join_main{reinterpret_cast<std::uintptr_t>(tcb)};  // a blocking kJoin
+  if (call(channel::Op::kJoin, &join_main, sizeof join_main).status != 0) rt::die("lost track of main", 134);
   galloc::acquire_synced();
   return static_cast<int>(reinterpret_cast<std::intptr_t>(tcb->result));
 }

@@ -44,13 +44,11 @@ int lock(pthread_rwlock_t* l, bool write, bool try_only, const struct timespec* 
   gpt::rt::ensure_started();
   if (abstime && (abstime->tv_nsec < 0 || abstime->tv_nsec >= 1000000000L)) return EINVAL;
   if (!gpt::threads::in_global_space(l)) return local_lock(l, write, try_only, abstime);
-  struct {
-    std::uint64_t lock;
-    std::uint32_t manager, write;
-    std::int64_t timeout_ns;
-    std::uint32_t try_only, pad;
-  } req{reinterpret_cast<std::uintptr_t>(l), gpt::threads::manager_of(l), write ? 1u : 0u, try_only ? 0 : gpt::threads::ns_until(abstime),
-        try_only ? 1u : 0u, 0};
+  const gpt::channel::RwLockRequest req{
+      {reinterpret_cast<std::uintptr_t>(l), gpt::threads::manager_of(l), write ? 1u : 0u},
+      try_only ? 0 : gpt::threads::ns_until(abstime),
+      try_only ? 1u : 0u,
+      0};
   const std::int32_t status = gpt::threads::acquiring_call(gpt::channel::Op::kRwLock, &req, sizeof req);
   if (status == -EBUSY) return EBUSY;
   if (status == -ETIMEDOUT) return ETIMEDOUT;
@@ -90,12 +88,9 @@ GPT_API int pthread_rwlock_unlock(pthread_rwlock_t* l) {
     return 0;
   }
   gpt::galloc::release();
-  struct {
-    std::uint64_t lock;
-    std::uint32_t manager, write;
-  } req{reinterpret_cast<std::uintptr_t>(l), gpt::threads::manager_of(l), 0};
+  const gpt::channel::RwLockHead req{reinterpret_cast<std::uintptr_t>(l), gpt::threads::manager_of(l), 0};
   gpt::channel::Client client(gpt::rt::state().channel);
-  if (client.call(gpt::channel::Op::kRwUnlock, &req, sizeof req, nullptr, 0).status != 0) return EPERM;
+  if (client.call(gpt::channel::Op::kRwUnlock, req).status != 0) return EPERM;
   gpt::threads::count_lock_held(-1);
   return 0;
 }

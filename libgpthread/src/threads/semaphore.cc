@@ -44,11 +44,7 @@ int fail(int err) {
   return -1;
 }
 
-struct Head {
-  std::uint64_t sem;
-  std::uint32_t manager, initial;
-  std::uint64_t incarnation;
-};
+using Head = gpt::channel::SemHead;
 
 Head head_of(const sem_t* s) {
   const Sem* self = reinterpret_cast<const Sem*>(s);
@@ -76,11 +72,8 @@ int wait(sem_t* sem, bool try_only, const struct timespec* abstime) {
   if (s->magic != kSemMagic) return fail(EINVAL);
   if (abstime && (abstime->tv_nsec < 0 || abstime->tv_nsec >= 1000000000L)) return fail(EINVAL);
   if (!gpt::threads::in_global_space(sem)) return local_wait(s, try_only, abstime);
-  struct {
-    Head h;
-    std::int64_t timeout_ns;
-    std::uint32_t try_only, pad;
-  } req{head_of(sem), try_only ? 0 : gpt::threads::ns_until(abstime), try_only ? 1u : 0u, 0};
+  const gpt::channel::SemWaitRequest req{head_of(sem), try_only ? 0 : gpt::threads::ns_until(abstime),
+                                         try_only ? 1u : 0u, 0};
   // Success acquires: the poster's writes before its post are seen.
   const std::int32_t status = gpt::threads::acquiring_call(gpt::channel::Op::kSemWait, &req, sizeof req);
   if (status == -EAGAIN) return fail(EAGAIN);
@@ -127,7 +120,7 @@ GPT_API int sem_post(sem_t* sem) {
   gpt::galloc::release();
   Head h = head_of(sem);
   gpt::channel::Client client(gpt::rt::state().channel);
-  return client.call(gpt::channel::Op::kSemPost, &h, sizeof h, nullptr, 0).status == 0 ? 0 : fail(EINVAL);
+  return client.call(gpt::channel::Op::kSemPost, h).status == 0 ? 0 : fail(EINVAL);
 }
 
 GPT_API int sem_getvalue(sem_t* sem, int* value) {
@@ -139,10 +132,10 @@ GPT_API int sem_getvalue(sem_t* sem, int* value) {
     return 0;
   }
   Head h = head_of(sem);
-  std::int64_t v = 0;
+  gpt::channel::SemValueReply v{};
   gpt::channel::Client client(gpt::rt::state().channel);
-  if (client.call(gpt::channel::Op::kSemGetValue, &h, sizeof h, &v, sizeof v).status != 0) return fail(EINVAL);
-  *value = static_cast<int>(v);
+  if (client.call(gpt::channel::Op::kSemGetValue, h, v).status != 0) return fail(EINVAL);
+  *value = static_cast<int>(v.value);
   return 0;
 }
 

@@ -103,9 +103,9 @@ void reap(const Finished& f) {
   if (!tcb->is_main && !tcb->given_stack) free(tcb->stack);
   tcb->stack = nullptr;
   galloc::release();  // the result and everything the thread wrote
-  std::uint64_t word = reinterpret_cast<std::uintptr_t>(tcb);
+  const channel::ThreadRequest request{reinterpret_cast<std::uintptr_t>(tcb)};
   channel::Client client(rt::state().channel);
-  auto r = client.call(channel::Op::kThreadExit, &word, sizeof word, nullptr, 0);
+  auto r = client.call(channel::Op::kThreadExit, request);
   if (r.status != 0) rt::die("cannot report a thread's end to its home", 134);
 }
 
@@ -149,8 +149,8 @@ void serve_once() {
       tcb->magic = 0;  // a stale handle now says ESRCH
       free(tcb);
     } else if (e.op == static_cast<std::uint32_t>(channel::Downcall::kKillThread)) {
-      deliver_here(reinterpret_cast<Tcb*>(e.arg & ((std::uint64_t{1} << channel::kKillTcbBits) - 1)),
-                   static_cast<int>(e.arg >> 56), static_cast<std::uint32_t>((e.arg >> channel::kKillTcbBits) & 0xff));
+      const channel::KillArg kill = channel::unpack_kill_arg(e.arg);
+      deliver_here(reinterpret_cast<Tcb*>(kill.tcb), static_cast<int>(kill.sig), kill.hops);
     } else if (e.op == static_cast<std::uint32_t>(channel::Downcall::kSignalAction)) {
       apply_disposition_from_elsewhere(static_cast<int>(e.arg));
     } else if (e.op == static_cast<std::uint32_t>(channel::Downcall::kFlushStdio)) {
@@ -161,12 +161,9 @@ void serve_once() {
       // A lock's token is leaving this node: what its holders wrote must be
       // at the homes first (unlock itself does not release).
       galloc::release();
-      struct {
-        std::uint64_t lock;
-        std::uint32_t manager, pad;
-      } req{e.arg, 0, 0};
+      const channel::LockRequest req{e.arg, 0, 0};  // the agent knows its manager
       channel::Client client(rt::state().channel);
-      if (client.call(channel::Op::kLockFlushed, &req, sizeof req, nullptr, 0).status != 0)
+      if (client.call(channel::Op::kLockFlushed, req).status != 0)
         rt::die("cannot hand a lock's token over", 134);
     }
   }

@@ -76,7 +76,7 @@ GPT_API int sigaction(int sig, const struct sigaction* act, struct sigaction* ol
                                     static_cast<std::uint64_t>(static_cast<unsigned>(act->sa_flags)), 0};
   std::memcpy(&d.mask, &act->sa_mask, sizeof d.mask);
   gpt::channel::Client client(gpt::rt::state().channel);
-  (void)client.call(gpt::channel::Op::kSignalAction, &d, sizeof d, nullptr, 0);
+  (void)client.call(gpt::channel::Op::kSignalAction, d);
   return 0;
 }
 
@@ -84,9 +84,9 @@ namespace gpt::threads {
 
 void apply_disposition_from_elsewhere(int sig) {
   channel::SignalDisposition d{};
-  std::uint32_t s = static_cast<std::uint32_t>(sig);
+  const channel::SignalQueryRequest query{static_cast<std::uint32_t>(sig)};
   channel::Client client(rt::state().channel);
-  auto r = client.call(channel::Op::kSignalQuery, &s, sizeof s, &d, sizeof d);
+  auto r = client.call(channel::Op::kSignalQuery, query, d);
   if (r.status != 0 || r.length != sizeof d) return;
   struct sigaction act;
   std::memset(&act, 0, sizeof act);
@@ -112,7 +112,7 @@ void deliver_here(Tcb* tcb, int sig, std::uint32_t hops) {
     channel::KillRequest req{tcb->node, static_cast<std::uint32_t>(sig), reinterpret_cast<std::uintptr_t>(tcb),
                              hops + 1, 0};
     channel::Client client(rt::state().channel);
-    if (client.call(channel::Op::kKill, &req, sizeof req, nullptr, 0).status != 0)
+    if (client.call(channel::Op::kKill, req).status != 0)
       rt::diag().text("a signal ").num(sig).text(" could not be passed on to node ").num(tcb->node).emit();
     return;
   }
