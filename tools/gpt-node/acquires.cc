@@ -5,6 +5,7 @@
 #include <cstring>
 #include <utility>
 
+#include "channel_request.h"
 #include "log.h"
 
 namespace gpt::node {
@@ -18,13 +19,17 @@ std::optional<Reply> Acquires::on_request(std::uint32_t slot, channel::Op op, st
   return acquire(slot, request);
 }
 
-// req: u32 synced (1: the acquire after a lock token or barrier departure,
-// which needs the notices up to the epochs those arrived with; 0: any other
-// acquire, which needs all of them: ask node 0).
+// Synced: the acquire after a lock token or barrier departure, which needs
+// the notices up to the epochs those arrived with. Any other acquire needs
+// all of them: ask node 0.
 std::optional<Reply> Acquires::acquire(std::uint32_t slot, std::span<const unsigned char> request) {
-  std::uint32_t synced = 0;
-  if (request.size() == sizeof synced) std::memcpy(&synced, request.data(), sizeof synced);
-  else if (!request.empty()) return Reply{-EINVAL, 0};
+  channel::AcquireRequest req;
+  if (!request.empty()) {
+    auto given = read_request<channel::AcquireRequest>(request);
+    if (!given) return Reply{-EINVAL, 0};
+    req = *given;
+  }
+  const bool synced = req.synced != 0;
   if (shared_.node.self == 0) {
     answer_acquire(slot);
     return std::nullopt;
@@ -82,8 +87,8 @@ Acquires::Unapplied Acquires::unapplied() {
 // must list them too.
 void Acquires::answer_acquire(std::uint32_t slot) {
   Unapplied u = unapplied();
-  ChannelServer& channel = shared_.node.channel;
-  channel.complete(slot, Reply{0, write_answer(channel.payload(slot), u.epoch, not_homed_here(u.pages))});
+  ChannelServer& server = shared_.node.channel;
+  server.complete(slot, Reply{0, write_answer(server.payload(slot), u.epoch, not_homed_here(u.pages))});
 }
 
 std::uint32_t Acquires::grant_arrived(std::uint32_t slot, std::uint64_t epoch, const wire::Notices& notices) {
@@ -97,7 +102,7 @@ std::optional<std::uint32_t> Acquires::answer_synced_acquire(std::uint32_t slot)
   Unapplied u = unapplied();
   std::vector<std::uint64_t> mine = not_homed_here(u.pages);
   std::span<unsigned char> payload = shared_.node.channel.payload(slot);
-  if (kAnswerHeaderBytes + mine.size() * sizeof(std::uint64_t) > payload.size())
+  if (channel::acquire_answer_bytes(mine.size(), 0) > payload.size())
     return std::nullopt;  // a long list: the program asks (kAcquire, kAcquireMore)
   if (!origin) count_answered_here();
   return write_answer(payload, u.epoch, std::move(mine));
@@ -165,27 +170,24 @@ Reply Acquires::list_chunk(std::span<unsigned char> out, const std::vector<std::
 
 std::uint32_t Acquires::write_answer(std::span<unsigned char> out, std::uint64_t epoch,
                                      std::vector<std::uint64_t> pages) {
-  std::uint64_t header[4] = {0, pages.size(), epoch, 0};
-  static_assert(sizeof header == kAnswerHeaderBytes);
-  const std::size_t room = (out.size() - sizeof header) / sizeof(std::uint64_t);
+  channel::AcquireAnswerHead head{0, pages.size(), epoch, 0};
+  const std::size_t room = (out.size() - sizeof head) / sizeof(std::uint64_t);
   std::vector<std::uint64_t> copies;
   if (pages.size() > room) {
-    header[0] = next_cursor_++;
+    head.cursor = next_cursor_++;
   } else {
     // Copies of listed pages ride along where they fit: the program
     // installs them instead of faulting on them.
-    std::size_t left = out.size() - sizeof header - pages.size() * sizeof(std::uint64_t);
     for (std::uint64_t p : pages) {
-      if (copies.size() == wire::kMaxUpdatePages || left < sizeof p + region::kPageSize) break;
-      if (!shared_.copies.has(p)) continue;
-      copies.push_back(p);
-      left -= sizeof p + region::kPageSize;
+      if (copies.size() == wire::kMaxUpdatePages ||
+          channel::acquire_answer_bytes(pages.size(), copies.size() + 1) > out.size())
+        break;
+      if (shared_.copies.has(p)) copies.push_back(p);
     }
-    header[3] = copies.size();
+    head.copies = copies.size();
   }
-  std::memcpy(out.data(), header, sizeof header);
-  Reply r = list_chunk(out.subspan(sizeof header), pages, 0);
-  std::size_t at = sizeof header + r.length;
+  std::size_t at = write_reply(out, head).length;
+  at += list_chunk(out.subspan(at), pages, 0).length;
   if (!copies.empty()) {
     std::memcpy(out.data() + at, copies.data(), copies.size() * sizeof(std::uint64_t));
     at += copies.size() * sizeof(std::uint64_t);
@@ -194,18 +196,17 @@ std::uint32_t Acquires::write_answer(std::span<unsigned char> out, std::uint64_t
       at += region::kPageSize;
     }
   }
-  if (header[0]) long_lists_[header[0]] = std::move(pages);
+  if (head.cursor) long_lists_[head.cursor] = std::move(pages);
   return static_cast<std::uint32_t>(at);
 }
 
 Reply Acquires::acquire_more(std::span<const unsigned char> request, std::span<unsigned char> reply) {
-  std::uint64_t req[2];
-  if (request.size() != sizeof req) return Reply{-EINVAL, 0};
-  std::memcpy(req, request.data(), sizeof req);
-  auto it = long_lists_.find(req[0]);
-  if (it == long_lists_.end() || req[1] > it->second.size()) return Reply{-EINVAL, 0};
-  Reply r = list_chunk(reply, it->second, req[1]);
-  if (req[1] + r.length / sizeof(std::uint64_t) >= it->second.size()) long_lists_.erase(it);
+  const auto req = read_request<channel::AcquireMoreRequest>(request);
+  if (!req) return Reply{-EINVAL, 0};
+  auto it = long_lists_.find(req->cursor);
+  if (it == long_lists_.end() || req->offset > it->second.size()) return Reply{-EINVAL, 0};
+  Reply r = list_chunk(reply, it->second, req->offset);
+  if (req->offset + r.length / sizeof(std::uint64_t) >= it->second.size()) long_lists_.erase(it);
   return r;
 }
 

@@ -5,9 +5,9 @@
 // applied them, so an acquire right after such a synchronisation, whose
 // epoch those notices cover, is answered here without a message.
 //
-// An answer (channel.h kAcquire): u64 cursor, total, epoch, copies; the
-// first pages; the copies' pages and bytes. A list longer than one reply
-// is kept by cursor for kAcquireMore.
+// An answer (channel_ops.h AcquireAnswerHead, then the pages and the
+// copies) fits one slot; a list longer than that is kept by cursor for
+// kAcquireMore.
 //
 // Single-threaded: called from the agent's poll loop only.
 #pragma once
@@ -61,7 +61,6 @@ class Acquires final : public ServiceBase<Acquires, wire::NoticeList> {
 
  private:
   static constexpr channel::Op kOps[] = {channel::Op::kAcquire, channel::Op::kAcquireMore};
-  static constexpr std::size_t kAnswerHeaderBytes = 32;
   struct Received {
     std::uint64_t epoch;
     std::vector<std::uint64_t> pages;

@@ -10,7 +10,12 @@ BarrierAll::BarrierAll(CoherenceShared& shared, NoticeManager& notices, Releases
 
 std::optional<Reply> BarrierAll::on_request(std::uint32_t slot, channel::Op op, std::span<const unsigned char> request,
                                             std::span<unsigned char>) {
-  if (op == channel::Op::kReleaseForBarrier) return releases_.release(slot, request, 0, [this] { arrive_early(); });
+  if (op == channel::Op::kReleaseForBarrier) {
+    Pages pages;
+    if (!read_words(request, pages)) return Reply{-EINVAL, 0};
+    return releases_.release(slot, pages, 0, [this] { arrive_early(); });
+  }
+  if (!request.empty()) return Reply{-EINVAL, 0};
   return wait(slot);
 }
 

@@ -1,9 +1,8 @@
 #include "barriers.h"
 
 #include <cerrno>
-#include <algorithm>
-#include <cstring>
 
+#include "channel_request.h"
 #include "epoch_max.h"
 #include "log.h"
 
@@ -11,14 +10,8 @@ namespace gpt::node {
 
 Barriers::Barriers(const NodeContext& node, Coherence& coherence) : node_(node), coherence_(coherence) {}
 
-std::optional<Barriers::Wait> Barriers::parse(std::span<const unsigned char> request, std::uint32_t node_count) {
-  if (request.size() < 16) return std::nullopt;
-  Wait w;
-  std::memcpy(&w.barrier, request.data(), 8);
-  std::memcpy(&w.manager, request.data() + 8, 4);
-  std::memcpy(&w.count, request.data() + 12, 4);
-  if (w.manager >= node_count || w.count == 0) return std::nullopt;
-  return w;
+bool Barriers::valid(const channel::BarrierWaitRequest& w) const {
+  return w.manager < node_.node_count && w.count != 0;
 }
 
 std::optional<Reply> Barriers::on_request(std::uint32_t slot, channel::Op op,
@@ -27,13 +20,15 @@ std::optional<Reply> Barriers::on_request(std::uint32_t slot, channel::Op op,
   return wait(slot, request);
 }
 
+// Without its token (kBarrierWaitBytes) the thread arrives now; with it, it
+// joins the arrival its kReleaseForBarrierWait made.
 std::optional<Reply> Barriers::wait(std::uint32_t slot, std::span<const unsigned char> request) {
-  auto w = parse(request, node_.node_count);
-  if (!w || (request.size() != 16 && request.size() != 24)) return Reply{-EINVAL, 0};
-  if (request.size() == 24) {  // joins the arrival its release made
-    std::uint64_t token;
-    std::memcpy(&token, request.data() + 16, 8);
-    auto it = early_.find({w->barrier, token});
+  if (request.size() != channel::kBarrierWaitBytes && request.size() != sizeof(channel::BarrierWaitRequest))
+    return Reply{-EINVAL, 0};
+  const auto w = read_request_prefix<channel::BarrierWaitRequest>(request, channel::kBarrierWaitBytes);
+  if (!w || !valid(*w)) return Reply{-EINVAL, 0};
+  if (request.size() == sizeof(channel::BarrierWaitRequest)) {
+    auto it = early_.find({w->barrier, w->token});
     if (it == early_.end()) return Reply{-EINVAL, 0};
     const std::uint64_t id = it->second;
     early_.erase(it);
@@ -45,26 +40,25 @@ std::optional<Reply> Barriers::wait(std::uint32_t slot, std::span<const unsigned
     }
     return std::nullopt;
   }
-  std::uint64_t id = next_request_++;
+  const std::uint64_t id = next_request_++;
   waiting_[id] = slot;
   send_arrival(*w, id);
   return std::nullopt;
 }
 
 std::optional<Reply> Barriers::release_then_arrive(std::uint32_t slot, std::span<const unsigned char> request) {
-  auto w = parse(request, node_.node_count);
-  if (!w || request.size() < 24 || (request.size() - 24) % sizeof(std::uint64_t) != 0) return Reply{-EINVAL, 0};
-  std::uint64_t token;
-  std::memcpy(&token, request.data() + 16, 8);
+  channel::BarrierWaitRequest w;
+  Pages pages;
+  if (!read_trailed(request, w, pages) || !valid(w)) return Reply{-EINVAL, 0};
   // Once the release cannot be overtaken: the arrival carries its epoch.
-  return coherence_.release(slot, request.subspan(24), 0, [this, w = *w, token] {
+  return coherence_.release(slot, pages, 0, [this, w] {
     const std::uint64_t id = next_request_++;
-    early_[{w.barrier, token}] = id;
+    early_[{w.barrier, w.token}] = id;
     send_arrival(w, id);
   });
 }
 
-void Barriers::send_arrival(const Wait& w, std::uint64_t request) {
+void Barriers::send_arrival(const channel::BarrierWaitRequest& w, std::uint64_t request) {
   const std::uint64_t epoch = coherence_.sync_epoch();  // the program released first
   if (w.manager == node_.self) arrive(w.barrier, w.count, Arrival{node_.self, request, epoch});
   else if (!node_.gate.send(w.manager, wire::BarrierWaitRequest{request, w.barrier, w.count, epoch}))

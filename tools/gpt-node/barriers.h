@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "coherence.h"
+#include "gpt/channel_ops.h"
 #include "node_context.h"
 #include "service.h"
 #include "wire.h"
@@ -44,13 +45,10 @@ class Barriers final : public ServiceBase<Barriers, wire::BarrierWaitRequest, wi
   // A waiter here may leave: its reply carries the acquire's answer when
   // this node has the notices up to the barrier's epoch.
   void done(std::uint64_t request, std::uint32_t serial);
-  struct Wait {
-    std::uint64_t barrier;
-    std::uint32_t manager, count;
-  };
-  [[nodiscard]] static std::optional<Wait> parse(std::span<const unsigned char> request, std::uint32_t node_count);
+  // A manager of this job and a count of at least one.
+  [[nodiscard]] bool valid(const channel::BarrierWaitRequest& w) const;
   // Sends (or counts, as the manager) one arrival; request: the waiter's id here.
-  void send_arrival(const Wait& w, std::uint64_t request);
+  void send_arrival(const channel::BarrierWaitRequest& w, std::uint64_t request);
 
   const NodeContext node_;
   Coherence& coherence_;

@@ -52,8 +52,8 @@ class Coherence {
   }
   // Releases `pages` before an unlock or a barrier arrival (releases.h):
   // `then` lets the token go, or arrives, once nothing can overtake them.
-  [[nodiscard]] std::optional<Reply> release(std::uint32_t slot, std::span<const unsigned char> pages,
-                                             std::int32_t status = 0, std::function<void()> then = {}) {
+  [[nodiscard]] std::optional<Reply> release(std::uint32_t slot, Pages pages, std::int32_t status = 0,
+                                             std::function<void()> then = {}) {
     return releases_.release(slot, pages, status, std::move(then));
   }
 

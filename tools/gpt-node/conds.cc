@@ -2,8 +2,8 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cstring>
 
+#include "channel_request.h"
 #include "peer_send.h"
 
 namespace gpt::node {
@@ -16,39 +16,26 @@ void Conds::to(wire::NodeId node, const wire::Message& m) {
 
 std::optional<Reply> Conds::on_request(std::uint32_t slot, channel::Op op,
                                        std::span<const unsigned char> request, std::span<unsigned char>) {
-  struct Head {
-    std::uint64_t cond;
-    std::uint32_t manager, extra;
-  } head;
-  if (request.size() < sizeof head) return Reply{-EINVAL, 0};
-  std::memcpy(&head, request.data(), sizeof head);
-  if (head.manager >= node_.node_count) return Reply{-EINVAL, 0};
-  switch (op) {
-    case channel::Op::kCondEnqueue: {
-      std::uint64_t ticket = next_ticket_++;
-      enqueuing_[ticket] = slot;
-      to(head.manager, wire::CondEnqueue{ticket, head.cond});
-      return std::nullopt;
-    }
-    case channel::Op::kCondSleep: {
-      std::uint64_t ticket;
-      std::int64_t timeout_ns;
-      if (request.size() != sizeof head + 16) return Reply{-EINVAL, 0};
-      std::memcpy(&ticket, request.data() + sizeof head, 8);
-      std::memcpy(&timeout_ns, request.data() + sizeof head + 8, 8);
-      if (woken_early_.erase(ticket)) return Reply{0, 0};
-      Sleeper s{slot, head.cond, head.manager, std::nullopt};
-      if (timeout_ns >= 0)
-        s.deadline = Clock::now() + std::chrono::nanoseconds(timeout_ns);
-      sleeping_[ticket] = s;
-      return std::nullopt;
-    }
-    case channel::Op::kCondSignal:
-      to(head.manager, wire::CondSignal{head.cond, head.extra});
-      return Reply{0, 0};
-    default:
-      return Reply{-ENOSYS, 0};
+  if (op == channel::Op::kCondSleep) {
+    const auto req = read_request<channel::CondSleepRequest>(request);
+    if (!req || req->head.manager >= node_.node_count) return Reply{-EINVAL, 0};
+    if (woken_early_.erase(req->ticket)) return Reply{0, 0};
+    Sleeper s{slot, req->head.cond, req->head.manager, std::nullopt};
+    if (req->timeout_ns >= 0) s.deadline = Clock::now() + std::chrono::nanoseconds(req->timeout_ns);
+    sleeping_[req->ticket] = s;
+    return std::nullopt;
   }
+  const auto head = read_request<channel::CondHead>(request);
+  if (!head || head->manager >= node_.node_count) return Reply{-EINVAL, 0};
+  if (op == channel::Op::kCondSignal) {
+    to(head->manager, wire::CondSignal{head->cond, head->extra});
+    return Reply{0, 0};
+  }
+  // kCondEnqueue: the ticket is the reply, once the manager queued it.
+  const std::uint64_t ticket = next_ticket_++;
+  enqueuing_[ticket] = slot;
+  to(head->manager, wire::CondEnqueue{ticket, head->cond});
+  return std::nullopt;
 }
 
 void Conds::on(const wire::CondWake& m, wire::NodeId) {
@@ -88,8 +75,8 @@ void Conds::on(const wire::CondEnqueue& m, wire::NodeId from) {
 void Conds::on(const wire::CondEnqueued& m, wire::NodeId) {
   auto it = enqueuing_.find(m.request);
   if (it == enqueuing_.end()) return;
-  std::memcpy(node_.channel.payload(it->second).data(), &m.request, sizeof m.request);
-  node_.channel.complete(it->second, Reply{0, sizeof m.request});
+  ChannelServer& server = node_.channel;
+  server.complete(it->second, write_reply(server.payload(it->second), channel::CondEnqueueReply{m.request}));
   enqueuing_.erase(it);
 }
 

@@ -3,6 +3,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "channel_request.h"
 #include "gpt/futex.h"
 #include "log.h"
 
@@ -35,8 +36,13 @@ std::optional<Reply> Forwarding::on_request(std::uint32_t slot, channel::Op op,
     }
     case channel::Op::kFlushNodes: {
       if (node_.self != kOrigin || flush_slot_) return Reply{-EINVAL, 0};
-      std::uint32_t skip = ~0u;
-      if (request.size() >= sizeof skip) std::memcpy(&skip, request.data(), sizeof skip);
+      channel::FlushNodesRequest flush;  // empty: skip none
+      if (!request.empty()) {
+        const auto given = read_request<channel::FlushNodesRequest>(request);
+        if (!given) return Reply{-EINVAL, 0};
+        flush = *given;
+      }
+      const std::uint32_t skip = flush.skip;
       flush_request_ = next_request_++;
       flush_waiting_ = 0;
       for (wire::NodeId n = 0; n < node_.node_count; ++n) {

@@ -1,8 +1,8 @@
 #include "keys.h"
 
 #include <cerrno>
-#include <cstring>
 
+#include "channel_request.h"
 #include "log.h"
 
 namespace gpt::node {
@@ -11,8 +11,9 @@ Keys::Keys(const NodeContext& node) : node_(node) {}
 
 wire::KeyReply Keys::apply(const wire::KeyOp& op) {
   wire::KeyReply r{op.request, 0, op.key, 0};
-  switch (op.op) {
-    case 1:  // create
+  using channel::kMaxKeys;
+  switch (static_cast<channel::KeyOp>(op.op)) {
+    case channel::KeyOp::kCreate:
       for (std::uint32_t k = 0; k < kMaxKeys; ++k)
         if (!used_[k]) {
           used_[k] = true;
@@ -23,7 +24,7 @@ wire::KeyReply Keys::apply(const wire::KeyOp& op) {
         }
       r.result = EAGAIN;
       return r;
-    case 2:  // delete
+    case channel::KeyOp::kDelete:
       if (op.key >= kMaxKeys || !used_[op.key]) {
         r.result = EINVAL;
         return r;
@@ -31,7 +32,7 @@ wire::KeyReply Keys::apply(const wire::KeyOp& op) {
       used_[op.key] = false;
       destructors_[op.key] = 0;
       return r;
-    case 3:  // query
+    case channel::KeyOp::kQuery:
       if (op.key >= kMaxKeys || !used_[op.key]) {
         r.result = EINVAL;
         return r;
@@ -45,23 +46,16 @@ wire::KeyReply Keys::apply(const wire::KeyOp& op) {
 }
 
 void Keys::complete(std::uint32_t slot, const wire::KeyReply& r) {
-  struct {
-    std::uint32_t key, pad;
-    std::uint64_t destructor;
-  } out{r.key, 0, r.destructor};
-  std::memcpy(node_.channel.payload(slot).data(), &out, sizeof out);
-  node_.channel.complete(slot, Reply{r.result ? -static_cast<std::int32_t>(r.result) : 0, sizeof out});
+  ChannelServer& server = node_.channel;
+  const std::int32_t status = r.result ? -static_cast<std::int32_t>(r.result) : 0;
+  server.complete(slot, write_reply(server.payload(slot), channel::KeyReply{r.key, 0, r.destructor}, status));
 }
 
 std::optional<Reply> Keys::on_request(std::uint32_t slot, channel::Op, std::span<const unsigned char> request,
                                       std::span<unsigned char>) {
-  struct {
-    std::uint32_t op, key;
-    std::uint64_t destructor;
-  } in;
-  if (request.size() != sizeof in) return Reply{-EINVAL, 0};
-  std::memcpy(&in, request.data(), sizeof in);
-  wire::KeyOp op{next_request_++, in.op, in.key, in.destructor};
+  const auto in = read_request<channel::KeyRequest>(request);
+  if (!in) return Reply{-EINVAL, 0};
+  wire::KeyOp op{next_request_++, in->op, in->key, in->destructor};
   if (node_.self == 0) {
     complete(slot, apply(op));
     return std::nullopt;

@@ -13,6 +13,7 @@
 #include <span>
 #include <vector>
 
+#include "gpt/channel_ops.h"
 #include "node_context.h"
 #include "service.h"
 #include "wire.h"
@@ -21,8 +22,6 @@ namespace gpt::node {
 
 class Keys final : public ServiceBase<Keys, wire::KeyOp, wire::KeyReply> {
  public:
-  static constexpr std::uint32_t kMaxKeys = 1024;  // PTHREAD_KEYS_MAX is 128 in both libcs
-
   explicit Keys(const NodeContext& node);
 
   [[nodiscard]] std::span<const channel::Op> ops() const override { return kOps; }
@@ -41,8 +40,8 @@ class Keys final : public ServiceBase<Keys, wire::KeyOp, wire::KeyReply> {
   std::uint64_t next_request_ = 1;
   std::map<std::uint64_t, std::uint32_t> pending_;  // request -> slot
   // Node 0: the registry.
-  std::vector<bool> used_ = std::vector<bool>(kMaxKeys, false);
-  std::vector<std::uint64_t> destructors_ = std::vector<std::uint64_t>(kMaxKeys, 0);
+  std::vector<bool> used_ = std::vector<bool>(channel::kMaxKeys, false);
+  std::vector<std::uint64_t> destructors_ = std::vector<std::uint64_t>(channel::kMaxKeys, 0);
 };
 
 }  // namespace gpt::node

@@ -2,9 +2,9 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cstring>
 #include <utility>
 
+#include "channel_request.h"
 #include "log.h"
 #include "peer_send.h"
 
@@ -44,16 +44,25 @@ void Locks::to(wire::NodeId node, const wire::Message& m) {
 
 std::optional<Reply> Locks::on_request(std::uint32_t slot, channel::Op op,
                                        std::span<const unsigned char> request, std::span<unsigned char>) {
-  std::uint64_t lock;
-  std::uint32_t manager;
-  const std::size_t expected = op == channel::Op::kTimedLock ? 24 : 16;
-  if (op == channel::Op::kUnlockReleased) {
-    if (request.size() < 16 || (request.size() - 16) % sizeof(std::uint64_t) != 0) return Reply{-EINVAL, 0};
-  } else if (request.size() != expected) {
-    return Reply{-EINVAL, 0};
+  // Every lock op is a LockRequest; kTimedLock adds its timeout, and
+  // kUnlockReleased the pages to release.
+  channel::LockRequest head;
+  std::int64_t timeout_ns = 0;
+  Pages pages;
+  if (op == channel::Op::kTimedLock) {
+    const auto timed = read_request<channel::TimedLockRequest>(request);
+    if (!timed) return Reply{-EINVAL, 0};
+    head = timed->head;
+    timeout_ns = timed->timeout_ns;
+  } else if (op == channel::Op::kUnlockReleased) {
+    if (!read_trailed(request, head, pages)) return Reply{-EINVAL, 0};
+  } else {
+    const auto plain = read_request<channel::LockRequest>(request);
+    if (!plain) return Reply{-EINVAL, 0};
+    head = *plain;
   }
-  std::memcpy(&lock, request.data(), 8);
-  std::memcpy(&manager, request.data() + 8, 4);
+  const std::uint64_t lock = head.lock;
+  const std::uint32_t manager = head.manager;
   if (manager >= node_.node_count) return Reply{-EINVAL, 0};
   TakeOver take(*this, lock);
   Local& l = take.local();
@@ -79,8 +88,6 @@ std::optional<Reply> Locks::on_request(std::uint32_t slot, channel::Op op,
       }
       l.waiters.push_back(slot);
       if (op == channel::Op::kTimedLock) {
-        std::int64_t timeout_ns;
-        std::memcpy(&timeout_ns, request.data() + 16, sizeof timeout_ns);
         deadlines_[slot] =
             Deadline{lock, Clock::now() + std::chrono::nanoseconds(timeout_ns < 0 ? 0 : timeout_ns)};
       }
@@ -102,7 +109,7 @@ std::optional<Reply> Locks::on_request(std::uint32_t slot, channel::Op op,
         l.held = false;
         if (!l.recall_pending && !l.waiters.empty()) grant_local(l);
       }
-      return coherence_.release(slot, request.subspan(16), mine ? 0 : -EPERM,
+      return coherence_.release(slot, pages, mine ? 0 : -EPERM,
                                 [this, lock] { token_released(lock); });
     }
     case channel::Op::kLockFlushed:

@@ -5,20 +5,22 @@
 #include <cstring>
 #include <utility>
 
+#include "channel_request.h"
 #include "log.h"
 
 namespace gpt::node {
+
+// A fault's pages are one PageRequest to their home.
+static_assert(channel::kMaxPagesPerFetch <= wire::kMaxPagesPerFetch);
 
 PageFetch::PageFetch(CoherenceShared& shared, NoticeManager& notices, const Releases& releases)
     : shared_(shared), notices_(notices), releases_(releases) {}
 
 std::optional<Reply> PageFetch::on_request(std::uint32_t slot, channel::Op, std::span<const unsigned char> request,
                                            std::span<unsigned char>) {
-  std::uint64_t req[2];
-  if (request.size() != sizeof req) return Reply{-EINVAL, 0};
-  std::memcpy(req, request.data(), sizeof req);
-  const std::uint64_t page = req[0], count = req[1];
-  if (count == 0 || count > wire::kMaxPagesPerFetch) return Reply{-EINVAL, 0};
+  const auto req = read_request<channel::FetchPageRequest>(request);
+  if (!req || req->count == 0 || req->count > channel::kMaxPagesPerFetch) return Reply{-EINVAL, 0};
+  const std::uint64_t page = req->first, count = req->count;
   for (std::uint64_t p = page; p < page + count; ++p)
     if (!shared_.valid_page(p) || shared_.home_of(p) != shared_.home_of(page)) return Reply{-EFAULT, 0};
   if (shared_.home_of(page) == shared_.node.self) return Reply{0, 0};  // always current
@@ -46,12 +48,11 @@ std::optional<Reply> PageFetch::serve_fetch(std::uint32_t slot, std::uint64_t pa
   }
   const std::uint64_t copied = shared_.copies.install_leading(page, count, shared_.node.heap);
   if (sequential) read_ahead(page + count);
-  ChannelServer& channel = shared_.node.channel;
+  ChannelServer& server = shared_.node.channel;
   if (copied) {
     fetches_from_copies_ += copied;
-    channel.layout().header.fetches_from_copies.store(fetches_from_copies_, std::memory_order_relaxed);
-    std::memcpy(channel.payload(slot).data(), &copied, sizeof copied);
-    return Reply{0, sizeof copied};
+    server.layout().header.fetches_from_copies.store(fetches_from_copies_, std::memory_order_relaxed);
+    return write_reply(server.payload(slot), channel::FetchPageReply{copied});
   }
   const std::uint64_t id = next_request_++;
   pending_[id] = Pending{slot, page, static_cast<std::uint32_t>(count), false};

@@ -10,26 +10,18 @@
 #include "page_diff.h"
 
 namespace gpt::node {
-namespace {
-
-std::vector<std::uint64_t> read_pages(std::span<const unsigned char> bytes) {
-  std::vector<std::uint64_t> pages(bytes.size() / sizeof(std::uint64_t));
-  if (!pages.empty()) std::memcpy(pages.data(), bytes.data(), pages.size() * sizeof(std::uint64_t));
-  return pages;
-}
-
-}  // namespace
 
 Releases::Releases(CoherenceShared& shared, NoticeManager& notices) : shared_(shared), notices_(notices) {}
 
 std::optional<Reply> Releases::on_request(std::uint32_t slot, channel::Op, std::span<const unsigned char> request,
                                           std::span<unsigned char>) {
-  return release(slot, request);
+  Pages pages;
+  if (!read_words(request, pages)) return Reply{-EINVAL, 0};
+  return release(slot, pages);
 }
 
-std::optional<Reply> Releases::release(std::uint32_t slot, std::span<const unsigned char> request,
-                                       std::int32_t status, std::function<void()> then) {
-  std::vector<std::uint64_t> pages = read_pages(request);
+std::optional<Reply> Releases::release(std::uint32_t slot, Pages pages, std::int32_t status,
+                                       std::function<void()> then) {
   for (std::uint64_t p : pages)
     if (!shared_.valid_page(p)) return Reply{-EFAULT, 0};
   const std::uint64_t rel_id = next_id_++;
@@ -112,9 +104,8 @@ void Releases::post_notices(std::uint64_t rel_id) {
   // What waits for the release (a token leaving) goes before the program
   // is woken: on a busy machine the woken thread may take our core.
   if (auto then = std::exchange(rel.then, {})) then();
-  const std::uint64_t no_epoch_yet = 0;
-  std::memcpy(shared_.node.channel.payload(slot).data(), &no_epoch_yet, sizeof no_epoch_yet);
-  shared_.node.channel.complete(slot, Reply{status, sizeof no_epoch_yet});
+  ChannelServer& server = shared_.node.channel;
+  server.complete(slot, write_reply(server.payload(slot), channel::ReleaseReply{0}, status));  // not numbered yet
 }
 
 void Releases::finish_release(std::uint64_t rel_id, std::uint64_t epoch) {
@@ -132,8 +123,8 @@ void Releases::finish_release(std::uint64_t rel_id, std::uint64_t epoch) {
     return;
   }
   if (then) then();
-  std::memcpy(shared_.node.channel.payload(slot).data(), &epoch, sizeof epoch);
-  shared_.node.channel.complete(slot, Reply{status, sizeof epoch});
+  ChannelServer& server = shared_.node.channel;
+  server.complete(slot, write_reply(server.payload(slot), channel::ReleaseReply{epoch}, status));
 }
 
 void Releases::on(const wire::DiffBatch& m, wire::NodeId from) {

@@ -21,6 +21,7 @@
 #include <span>
 #include <vector>
 
+#include "channel_request.h"
 #include "coherence_shared.h"
 #include "notice_manager.h"
 #include "service.h"
@@ -42,11 +43,13 @@ class Releases final : public ServiceBase<Releases, wire::DiffBatch, wire::DiffA
   void on(const wire::DiffAck& m, wire::NodeId from);
   void report(Stats& stats) const override;
 
-  // Releases `pages` (u64 page indices, the program write-protected them).
-  // `then` runs, and the program is answered (with `status`), as soon as
-  // the release cannot be overtaken; node 0's own releases complete at once.
-  [[nodiscard]] std::optional<Reply> release(std::uint32_t slot, std::span<const unsigned char> pages,
-                                             std::int32_t status = 0, std::function<void()> then = {});
+  // Releases `pages` (the program write-protected them; the view may be
+  // the slot's payload: it is read before the reply is written). `then`
+  // runs, and the program is answered (ReleaseReply, with `status`), as
+  // soon as the release cannot be overtaken; node 0's own releases
+  // complete at once.
+  [[nodiscard]] std::optional<Reply> release(std::uint32_t slot, Pages pages, std::int32_t status = 0,
+                                             std::function<void()> then = {});
   // A page of a release under way: a copy of it from elsewhere may predate
   // our own writes and must not be kept.
   [[nodiscard]] bool being_released(std::uint64_t page) const;

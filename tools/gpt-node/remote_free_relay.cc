@@ -2,7 +2,8 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cstring>
+
+#include "channel_request.h"
 
 namespace gpt::node {
 
@@ -10,14 +11,12 @@ RemoteFreeRelay::RemoteFreeRelay(const NodeContext& node) : node_(node) {}
 
 std::optional<Reply> RemoteFreeRelay::on_request(std::uint32_t, channel::Op, std::span<const unsigned char> request,
                                                  std::span<unsigned char>) {
-  if (request.size() < 8 || (request.size() - 8) % sizeof(std::uint64_t) != 0) return Reply{-EINVAL, 0};
-  std::uint32_t home;
-  std::memcpy(&home, request.data(), sizeof home);
-  if (home >= node_.node_count) return Reply{-EINVAL, 0};
-  std::vector<std::uint64_t> pointers((request.size() - 8) / sizeof(std::uint64_t));
-  if (!pointers.empty()) std::memcpy(pointers.data(), request.data() + 8, pointers.size() * sizeof(std::uint64_t));
-  if (home == node_.self) deliver(pointers);
-  else node_.send(home, wire::RemoteFrees{std::move(pointers)});
+  channel::RemoteFreeHead head;
+  Pages words;
+  if (!read_trailed(request, head, words) || head.home >= node_.node_count) return Reply{-EINVAL, 0};
+  std::vector<std::uint64_t> pointers(words.begin(), words.end());
+  if (head.home == node_.self) deliver(pointers);
+  else node_.send(head.home, wire::RemoteFrees{std::move(pointers)});
   return Reply{0, 0};
 }
 

@@ -2,8 +2,8 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cstring>
 
+#include "channel_request.h"
 #include "peer_send.h"
 
 namespace gpt::node {
@@ -20,34 +20,25 @@ bool RwLocks::can_take(const State& s, bool write) {
 
 std::optional<Reply> RwLocks::on_request(std::uint32_t slot, channel::Op op,
                                          std::span<const unsigned char> request, std::span<unsigned char>) {
-  struct Head {
-    std::uint64_t lock;
-    std::uint32_t manager, write;
-  } h;
-  if (request.size() < sizeof h) return Reply{-EINVAL, 0};
-  std::memcpy(&h, request.data(), sizeof h);
-  if (h.manager >= node_.node_count) return Reply{-EINVAL, 0};
   if (op == channel::Op::kRwUnlock) {  // the program released first
-    to(h.manager, wire::RwRelease{h.lock, h.write, coherence_.sync_epoch()});
+    const auto h = read_request<channel::RwLockHead>(request);
+    if (!h || h->manager >= node_.node_count) return Reply{-EINVAL, 0};
+    to(h->manager, wire::RwRelease{h->lock, h->write, coherence_.sync_epoch()});
     return Reply{0, 0};
   }
-  struct {
-    std::int64_t timeout_ns;
-    std::uint32_t try_only, pad;
-  } w;
-  if (op != channel::Op::kRwLock || request.size() != sizeof h + sizeof w) return Reply{-EINVAL, 0};
-  std::memcpy(&w, request.data() + sizeof h, sizeof w);
-  std::uint64_t id = next_request_++;
+  const auto w = read_request<channel::RwLockRequest>(request);
+  if (!w || w->head.manager >= node_.node_count) return Reply{-EINVAL, 0};
+  const channel::RwLockHead& h = w->head;
+  const std::uint64_t id = next_request_++;
   Pending p{slot, h.lock, h.manager, h.write != 0, std::nullopt};
   // POSIX: a timed lock that can be had at once succeeds even if its
   // deadline has passed. So a passed deadline asks as a try, and "busy"
   // becomes ETIMEDOUT; a try has no deadline (the manager answers at once).
-  const bool passed = !w.try_only && w.timeout_ns == 0;
+  const bool passed = !w->try_only && w->timeout_ns == 0;
   p.busy_is_timeout = passed;
-  if (w.timeout_ns > 0 && !w.try_only)
-    p.deadline = Clock::now() + std::chrono::nanoseconds(w.timeout_ns);
+  if (w->timeout_ns > 0 && !w->try_only) p.deadline = Clock::now() + std::chrono::nanoseconds(w->timeout_ns);
   pending_[id] = p;
-  to(h.manager, wire::RwRequest{id, h.lock, h.write, static_cast<std::uint32_t>(w.try_only || passed)});
+  to(h.manager, wire::RwRequest{id, h.lock, h.write, static_cast<std::uint32_t>(w->try_only || passed)});
   return std::nullopt;
 }
 

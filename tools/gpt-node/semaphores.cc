@@ -2,8 +2,8 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cstring>
 
+#include "channel_request.h"
 #include "peer_send.h"
 
 namespace gpt::node {
@@ -29,47 +29,36 @@ void Semaphores::grant(wire::NodeId node, std::uint64_t request, Count& c) {
 
 std::optional<Reply> Semaphores::on_request(std::uint32_t slot, channel::Op op,
                                             std::span<const unsigned char> request, std::span<unsigned char>) {
-  struct Head {
-    std::uint64_t sem;
-    std::uint32_t manager, initial;
-    std::uint64_t incarnation;
-  } h;
-  if (request.size() < sizeof h) return Reply{-EINVAL, 0};
-  std::memcpy(&h, request.data(), sizeof h);
-  if (h.manager >= node_.node_count) return Reply{-EINVAL, 0};
-  const Key key{h.sem, h.incarnation};
-  switch (op) {
-    case channel::Op::kSemWait: {
-      struct {
-        std::int64_t timeout_ns;
-        std::uint32_t try_only, pad;
-      } w;
-      if (request.size() != sizeof h + sizeof w) return Reply{-EINVAL, 0};
-      std::memcpy(&w, request.data() + sizeof h, sizeof w);
-      std::uint64_t id = next_request_++;
-      Waiting entry{slot, key, h.manager, h.initial, std::nullopt};
-      // As for rwlocks: a passed deadline asks as a try (POSIX lets a wait
-      // that can succeed at once succeed), and "would block" is ETIMEDOUT.
-      const bool passed = !w.try_only && w.timeout_ns == 0;
-      entry.busy_is_timeout = passed;
-      if (w.timeout_ns > 0 && !w.try_only)
-        entry.deadline = Clock::now() + std::chrono::nanoseconds(w.timeout_ns);
-      waiting_[id] = entry;
-      to(h.manager, wire::SemWait{id, h.sem, h.incarnation, h.initial, static_cast<std::uint32_t>(w.try_only || passed)});
-      return std::nullopt;
-    }
-    case channel::Op::kSemPost:  // the program released first
-      to(h.manager, wire::SemPost{h.sem, h.incarnation, h.initial, coherence_.sync_epoch()});
-      return Reply{0, 0};
-    case channel::Op::kSemGetValue: {
-      std::uint64_t id = next_request_++;
-      waiting_[id] = Waiting{slot, key, h.manager, h.initial, std::nullopt};
-      to(h.manager, wire::SemValueQuery{id, h.sem, h.incarnation, h.initial});
-      return std::nullopt;
-    }
-    default:
-      return Reply{-ENOSYS, 0};
+  if (op == channel::Op::kSemWait) {
+    const auto req = read_request<channel::SemWaitRequest>(request);
+    if (!req || req->head.manager >= node_.node_count) return Reply{-EINVAL, 0};
+    return wait(slot, *req);
   }
+  const auto h = read_request<channel::SemHead>(request);
+  if (!h || h->manager >= node_.node_count) return Reply{-EINVAL, 0};
+  if (op == channel::Op::kSemPost) {  // the program released first
+    to(h->manager, wire::SemPost{h->sem, h->incarnation, h->initial, coherence_.sync_epoch()});
+    return Reply{0, 0};
+  }
+  // kSemGetValue: the manager has the count.
+  const std::uint64_t id = next_request_++;
+  waiting_[id] = Waiting{slot, {h->sem, h->incarnation}, h->manager, h->initial, std::nullopt};
+  to(h->manager, wire::SemValueQuery{id, h->sem, h->incarnation, h->initial});
+  return std::nullopt;
+}
+
+std::optional<Reply> Semaphores::wait(std::uint32_t slot, const channel::SemWaitRequest& w) {
+  const channel::SemHead& h = w.head;
+  const std::uint64_t id = next_request_++;
+  Waiting entry{slot, {h.sem, h.incarnation}, h.manager, h.initial, std::nullopt};
+  // As for rwlocks: a passed deadline asks as a try (POSIX lets a wait
+  // that can succeed at once succeed), and "would block" is ETIMEDOUT.
+  const bool passed = !w.try_only && w.timeout_ns == 0;
+  entry.busy_is_timeout = passed;
+  if (w.timeout_ns > 0 && !w.try_only) entry.deadline = Clock::now() + std::chrono::nanoseconds(w.timeout_ns);
+  waiting_[id] = entry;
+  to(h.manager, wire::SemWait{id, h.sem, h.incarnation, h.initial, static_cast<std::uint32_t>(w.try_only || passed)});
+  return std::nullopt;
 }
 
 std::optional<Clock::time_point> Semaphores::next_deadline() const {
@@ -150,8 +139,8 @@ void Semaphores::on(const wire::SemGranted& m, wire::NodeId) {
 void Semaphores::on(const wire::SemValue& m, wire::NodeId) {
   auto it = waiting_.find(m.request);
   if (it == waiting_.end()) return;
-  std::memcpy(node_.channel.payload(it->second.slot).data(), &m.value, sizeof m.value);
-  node_.channel.complete(it->second.slot, Reply{0, sizeof m.value});
+  ChannelServer& server = node_.channel;
+  server.complete(it->second.slot, write_reply(server.payload(it->second.slot), channel::SemValueReply{m.value}));
   waiting_.erase(it);
 }
 

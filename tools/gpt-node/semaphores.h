@@ -16,6 +16,7 @@
 
 #include "coherence.h"
 #include "epoch_max.h"
+#include "gpt/channel_ops.h"
 #include "node_context.h"
 #include "service.h"
 #include "wire.h"
@@ -60,6 +61,7 @@ class Semaphores final : public ServiceBase<Semaphores, wire::SemWait, wire::Sem
   };
   static constexpr channel::Op kOps[] = {channel::Op::kSemWait, channel::Op::kSemPost,
                                          channel::Op::kSemGetValue};
+  std::optional<Reply> wait(std::uint32_t slot, const channel::SemWaitRequest& request);
   void to(wire::NodeId node, const wire::Message& m);
   Count& count_of(const Key& key, std::uint32_t initial);
   void grant(wire::NodeId node, std::uint64_t request, Count& c);

@@ -1,9 +1,9 @@
 #include "threads.h"
 
 #include <cerrno>
-#include <cstring>
+#include <cstddef>
 
-#include "gpt/futex.h"
+#include "channel_request.h"
 #include "log.h"
 
 namespace gpt::node {
@@ -67,71 +67,86 @@ void Threads::exited(std::uint64_t tcb, std::uint64_t epoch) {
 
 std::optional<Reply> Threads::on_request(std::uint32_t slot, channel::Op op,
                                          std::span<const unsigned char> request, std::span<unsigned char>) {
-  std::uint64_t words[3] = {0, 0, 0};
-  if (request.size() > sizeof words) return Reply{-EINVAL, 0};
-  std::memcpy(words, request.data(), request.size());
   switch (op) {
     case channel::Op::kSpawn: {
-      auto node = static_cast<std::uint32_t>(words[0]);
-      auto slot = static_cast<std::uint32_t>(words[0] >> 32);
-      std::uint64_t tcb = words[1];
-      if (node >= node_.node_count || home_of(tcb) != node_.self) return Reply{-EINVAL, 0};
-      ended_.erase(tcb);  // a new thread in a reused control block
-      slots_[tcb] = slot;
-      if (words[2]) detached_.insert(tcb);
-      else detached_.erase(tcb);
-      if (node == node_.self) run_here(tcb, false);
-      else node_.send(node, wire::SpawnThread{tcb, coherence_.sync_epoch(), coherence_.notices_for(node)});
-      return Reply{0, 0};
+      // `detached` came later: a request without it is a joinable thread.
+      const auto req = read_request_prefix<channel::SpawnRequest>(request, offsetof(channel::SpawnRequest, detached));
+      return req ? spawn(*req) : Reply{-EINVAL, 0};
     }
     case channel::Op::kMigrate: {
-      auto node = static_cast<std::uint32_t>(words[0]);
-      std::uint64_t tcb = words[1];
-      if (node >= node_.node_count || !home_of(tcb)) return Reply{-EINVAL, 0};
-      ++migrated_out_;
-      if (node == node_.self) run_here(tcb, true);
-      else node_.send(node, wire::MigrateThread{tcb, coherence_.sync_epoch(), coherence_.notices_for(node)});
-      return Reply{0, 0};
+      const auto req = read_request<channel::MigrateRequest>(request);
+      return req ? migrate(*req) : Reply{-EINVAL, 0};
     }
-    case channel::Op::kDetach: {
-      std::uint64_t tcb = words[0];
-      auto home = home_of(tcb);
-      if (!home) return Reply{-EINVAL, 0};
-      if (*home == node_.self) detach(tcb);
-      else node_.send(*home, wire::DetachThread{tcb});
-      return Reply{0, 0};
-    }
+    case channel::Op::kDetach:
     case channel::Op::kThreadExit: {
-      std::uint64_t tcb = words[0];
-      auto home = home_of(tcb);
-      if (!home) return Reply{-EINVAL, 0};
-      if (*home == node_.self) exited(tcb, coherence_.sync_epoch());
-      else node_.send(*home, wire::ThreadExited{tcb, coherence_.sync_epoch()});
-      return Reply{0, 0};
+      const auto req = read_request<channel::ThreadRequest>(request);
+      if (!req) return Reply{-EINVAL, 0};
+      return op == channel::Op::kDetach ? detach_request(req->tcb) : thread_exit(req->tcb);
     }
     case channel::Op::kJoin: {
-      std::uint64_t tcb = words[0];
-      const bool try_only = words[1] != 0;
-      auto home = home_of(tcb);
-      if (!home) return Reply{-EINVAL, 0};
-      if (*home == node_.self) {
-        if (auto e = ended_.find(tcb); e != ended_.end()) {
-          coherence_.sync_arrived(e->second, {});
-          ended_.erase(e);
-          return Reply{0, 0};
-        }
-        if (try_only) return Reply{-EBUSY, 0};
-        waiters_[tcb].push_back(Waiter{true, slot, 0, 0});
-        return std::nullopt;
-      }
-      std::uint64_t id = next_request_++;
-      remote_joins_[id] = slot;
-      node_.send(*home, wire::JoinWait{id, tcb, static_cast<std::uint8_t>(try_only)});
-      return std::nullopt;
+      // A bare ThreadRequest is a blocking join.
+      const auto req = read_request_prefix<channel::JoinRequest>(request, sizeof(channel::ThreadRequest));
+      return req ? join(slot, *req) : Reply{-EINVAL, 0};
     }
     default:
       return Reply{-ENOSYS, 0};
   }
+}
+
+Reply Threads::spawn(const channel::SpawnRequest& req) {
+  if (req.node >= node_.node_count || home_of(req.tcb) != node_.self) return Reply{-EINVAL, 0};
+  ended_.erase(req.tcb);  // a new thread in a reused control block
+  slots_[req.tcb] = req.slot;
+  if (req.detached) detached_.insert(req.tcb);
+  else detached_.erase(req.tcb);
+  if (req.node == node_.self) run_here(req.tcb, false);
+  else node_.send(req.node, wire::SpawnThread{req.tcb, coherence_.sync_epoch(), coherence_.notices_for(req.node)});
+  return Reply{0, 0};
+}
+
+Reply Threads::migrate(const channel::MigrateRequest& req) {
+  if (req.node >= node_.node_count || !home_of(req.tcb)) return Reply{-EINVAL, 0};
+  ++migrated_out_;
+  if (req.node == node_.self) run_here(req.tcb, true);
+  else node_.send(req.node, wire::MigrateThread{req.tcb, coherence_.sync_epoch(), coherence_.notices_for(req.node)});
+  return Reply{0, 0};
+}
+
+Reply Threads::detach_request(std::uint64_t tcb) {
+  auto home = home_of(tcb);
+  if (!home) return Reply{-EINVAL, 0};
+  if (*home == node_.self) detach(tcb);
+  else node_.send(*home, wire::DetachThread{tcb});
+  return Reply{0, 0};
+}
+
+Reply Threads::thread_exit(std::uint64_t tcb) {
+  auto home = home_of(tcb);
+  if (!home) return Reply{-EINVAL, 0};
+  if (*home == node_.self) exited(tcb, coherence_.sync_epoch());
+  else node_.send(*home, wire::ThreadExited{tcb, coherence_.sync_epoch()});
+  return Reply{0, 0};
+}
+
+std::optional<Reply> Threads::join(std::uint32_t slot, const channel::JoinRequest& req) {
+  const std::uint64_t tcb = req.tcb;
+  const bool try_only = req.try_only != 0;
+  auto home = home_of(tcb);
+  if (!home) return Reply{-EINVAL, 0};
+  if (*home == node_.self) {
+    if (auto e = ended_.find(tcb); e != ended_.end()) {
+      coherence_.sync_arrived(e->second, {});
+      ended_.erase(e);
+      return Reply{0, 0};
+    }
+    if (try_only) return Reply{-EBUSY, 0};
+    waiters_[tcb].push_back(Waiter{true, slot, 0, 0});
+    return std::nullopt;
+  }
+  const std::uint64_t id = next_request_++;
+  remote_joins_[id] = slot;
+  node_.send(*home, wire::JoinWait{id, tcb, static_cast<std::uint8_t>(try_only)});
+  return std::nullopt;
 }
 
 void Threads::on(const wire::SpawnThread& m, wire::NodeId from) {

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "coherence.h"
+#include "gpt/channel_ops.h"
 #include "node_context.h"
 #include "service.h"
 #include "wire.h"
@@ -43,6 +44,11 @@ class Threads final : public ServiceBase<Threads, wire::SpawnThread, wire::Migra
  private:
   static constexpr channel::Op kOps[] = {channel::Op::kSpawn, channel::Op::kThreadExit, channel::Op::kJoin,
                                          channel::Op::kMigrate, channel::Op::kDetach};
+  [[nodiscard]] Reply spawn(const channel::SpawnRequest& req);
+  [[nodiscard]] Reply migrate(const channel::MigrateRequest& req);
+  [[nodiscard]] Reply detach_request(std::uint64_t tcb);
+  [[nodiscard]] Reply thread_exit(std::uint64_t tcb);
+  [[nodiscard]] std::optional<Reply> join(std::uint32_t slot, const channel::JoinRequest& req);
   // A new thread, or one migrating here (`arriving`).
   void run_here(std::uint64_t tcb, bool arriving);
   // `epoch`: the notices the thread's node saw when it ended (a joiner
