@@ -65,7 +65,7 @@ enum class Op : std::uint32_t {
   kMigrate = 28,    // MigrateRequest. The thread left this node (released,
                     // context saved); node resumes it.
   // The libc shim (docs/libc-shim.md). A forwarded call's request and reply
-  // are the blobs of libgpthread/src/shim/forwarded_call.h; the agents only
+  // are the blobs of libc-shim/forwarded_call.h; the agents only
   // carry them.
   kForward = 29,       // remote node: run this call on the origin; reply: its result
   kFlushNodes = 30,    // origin, at exit: FlushNodesRequest. Returns once every

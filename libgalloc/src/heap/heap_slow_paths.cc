@@ -1,4 +1,5 @@
 #include <sys/mman.h>
+#include <time.h>
 
 #include <cstring>
 
@@ -35,6 +36,7 @@ void* refill_and_allocate(std::size_t c) {
   ThreadCache& tc = thread_cache();
   FreeObject* list = nullptr;
   std::size_t got = node_heap().take(c, &list, batch_for(c));
+  while (got == 0 && drain_held_frees()) got = node_heap().take(c, &list, batch_for(c));
   if (got == 0) return nullptr;
   FreeObject* first = list;
   tc.head[c] = first->next;
@@ -107,14 +109,15 @@ void flush_remote_frees() {
   tc.remote_count = 0;
 }
 
-void drain_inbox() {
+std::size_t drain_inbox() {
   auto* ch = rt::state().channel;
-  if (!ch) return;
+  if (!ch) return 0;
   auto& inbox = ch->inbox;
-  if (inbox.tail.load(std::memory_order_relaxed) == inbox.head.load(std::memory_order_acquire)) return;
+  if (inbox.tail.load(std::memory_order_relaxed) == inbox.head.load(std::memory_order_acquire)) return 0;
   Held<FutexLock> hold(g_inbox_lock);
   std::uint64_t tail = inbox.tail.load(std::memory_order_relaxed);
   const std::uint64_t head = inbox.head.load(std::memory_order_acquire);
+  const std::uint64_t taken = head - tail;
   NodeHeap& heap = node_heap();
   for (; tail != head; ++tail) {
     std::uint64_t p = inbox.ring[tail % channel::kInboxEntries];
@@ -128,6 +131,28 @@ void drain_inbox() {
     ch->header.remote_frees_received.fetch_add(1, std::memory_order_relaxed);
   }
   inbox.tail.store(tail, std::memory_order_release);
+  return taken;
+}
+
+bool drain_held_frees() {
+  auto* ch = rt::state().channel;
+  if (!ch) return false;
+  // The agent moves what it holds into the inbox when woken: wake it and
+  // give it a moment (this is the way to ENOMEM, not a fast path).
+  constexpr int kPolls = 40;
+  constexpr long kPollNanoseconds = 50'000;
+  bool any = false;
+  for (int idle = 0; idle < kPolls;) {
+    if (drain_inbox()) {
+      any = true;
+      idle = 0;
+      continue;
+    }
+    if (idle++ == 0) channel::ring_agent(*ch);
+    struct timespec pause = {0, kPollNanoseconds};
+    (void)sys::call(SYS_nanosleep, sys::arg(&pause), 0);
+  }
+  return any;
 }
 
 void bad_pointer(const char* call, const void* p, const char* why) {

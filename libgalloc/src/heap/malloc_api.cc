@@ -6,6 +6,7 @@
 
 #include <cstring>
 
+#include "aligned_request.h"
 #include "global_space.h"
 #include "runtime.h"
 #include "thread_cache.h"
@@ -27,20 +28,58 @@ namespace {
   return refill_and_allocate(c);
 }
 
-[[nodiscard]] void* allocate(std::size_t size) {
-  if (size <= kMaxSmall) return allocate_small(size_to_class(size ? size : 1));
+[[nodiscard]] void* allocate_large(std::size_t size, std::size_t alignment, bool* fresh = nullptr) {
   rt::ensure_started();
-  return node_heap().alloc_large(size, kChunkBytes);
+  // Frees other nodes made of our memory first: they may be what makes room.
+  drain_inbox();
+  void* p = node_heap().alloc_large(size, alignment, fresh);
+  while (!p && drain_held_frees()) p = node_heap().alloc_large(size, alignment, fresh);
+  return p;
 }
 
+[[nodiscard]] void* allocate(std::size_t size) {
+  if (size <= kMaxSmall) return allocate_small(size_to_class(size ? size : 1));
+  return allocate_large(size, kChunkBytes);
+}
+
+// `alignment` is a power of two and `size` at most PTRDIFF_MAX
+// (aligned_request.h): nothing here can wrap around.
 [[nodiscard]] void* allocate_aligned(std::size_t alignment, std::size_t size) {
   if (alignment <= kMinAlign) return allocate(size);
   // Power-of-two classes are naturally aligned (chunks are 64 KiB-aligned).
-  std::size_t want = size > alignment ? size : alignment;
-  std::size_t pow2 = std::size_t{1} << (64 - __builtin_clzll(want - 1));
-  if (pow2 <= kMaxSmall) return allocate_small(size_to_class(pow2));
-  rt::ensure_started();
-  return node_heap().alloc_large(size, alignment);
+  const std::size_t want = size > alignment ? size : alignment;
+  if (want <= kMaxSmall) {
+    const std::size_t pow2 = std::size_t{1} << (64 - __builtin_clzll(want - 1));
+    if (pow2 <= kMaxSmall) return allocate_small(size_to_class(pow2));
+  }
+  return allocate_large(size, alignment);
+}
+
+// posix_memalign's answer; the others set errno from it.
+[[nodiscard]] int allocate_checked(AlignedCall call, std::size_t alignment, std::size_t size, void** out) {
+  const AlignedRequest r = aligned_request(call, alignment, size);
+  if (r.error) return r.error;
+  void* p = allocate_aligned(r.alignment, r.size);
+  if (!p) return ENOMEM;
+  *out = p;
+  return 0;
+}
+
+void* allocate_or_set_errno(AlignedCall call, std::size_t alignment, std::size_t size) {
+  void* p = nullptr;
+  if (int error = allocate_checked(call, alignment, size, &p)) {
+    errno = error;
+    return nullptr;
+  }
+  return p;
+}
+
+// Room to grow for a large block that realloc must move to make it bigger:
+// a buffer grown step by step is then copied a logarithmic number of times,
+// not at every step, when other allocations keep taking the chunks after it.
+[[nodiscard]] std::size_t with_room_to_grow(std::size_t size) {
+  std::size_t roomy;
+  return __builtin_add_overflow(size, size / 2, &roomy) ? size : roomy;
 }
 
 bool is_double_free(std::size_t c, FreeObject* o) {
@@ -116,9 +155,8 @@ GPT_API void* calloc(size_t n, size_t size) {
   if (total > kMaxSmall) {
     // Never-used memory of the global space is zero on every node: clearing
     // it would only fault in (and dirty) every page.
-    gpt::rt::ensure_started();
     bool fresh = false;
-    void* p = node_heap().alloc_large(total, kChunkBytes, &fresh);
+    void* p = allocate_large(total, kChunkBytes, &fresh);
     if (!p) return fail_enomem();
     if (!fresh) std::memset(p, 0, total);
     return p;
@@ -137,7 +175,13 @@ GPT_API void* realloc(void* p, size_t size) {
   }
   const size_t old = usable_size(p, "realloc");
   if (size <= old && size > old / 2) return p;  // fits without wasting half
-  void* q = allocate(size);
+  const bool large = old > kMaxSmall && size > kMaxSmall;
+  NodeHeap& heap = node_heap();
+  if (large && heap.owns(reinterpret_cast<std::uintptr_t>(p)) &&
+      heap.resize_large(reinterpret_cast<std::uintptr_t>(p), size))
+    return p;
+  void* q = large && size > old ? allocate(with_room_to_grow(size)) : nullptr;
+  if (!q) q = allocate(size);
   if (!q) return fail_enomem();  // p stays valid, as C says
   std::memcpy(q, p, size < old ? size : old);
   free(p);
@@ -151,30 +195,19 @@ GPT_API void* reallocarray(void* p, size_t n, size_t size) {
 }
 
 GPT_API int posix_memalign(void** out, size_t alignment, size_t size) {
-  if (alignment < sizeof(void*) || (alignment & (alignment - 1))) return EINVAL;
-  void* p = allocate_aligned(alignment, size);
-  if (!p) return ENOMEM;
-  *out = p;
-  return 0;
+  return allocate_checked(AlignedCall::kPosixMemalign, alignment, size, out);
 }
 
 GPT_API void* aligned_alloc(size_t alignment, size_t size) {
-  if (alignment == 0 || (alignment & (alignment - 1))) {
-    errno = EINVAL;
-    return nullptr;
-  }
-  void* p = allocate_aligned(alignment, size);
-  return p ? p : fail_enomem();
+  return allocate_or_set_errno(AlignedCall::kAlignedAlloc, alignment, size);
 }
 
-GPT_API void* memalign(size_t alignment, size_t size) { return aligned_alloc(alignment, size); }
-
-GPT_API void* valloc(size_t size) { return aligned_alloc(4096, size); }
-
-GPT_API void* pvalloc(size_t size) {
-  size_t rounded;
-  if (__builtin_add_overflow(size, 4095, &rounded)) return fail_enomem();
-  return aligned_alloc(4096, rounded & ~size_t{4095});
+GPT_API void* memalign(size_t alignment, size_t size) {
+  return allocate_or_set_errno(AlignedCall::kMemalign, alignment, size);
 }
+
+GPT_API void* valloc(size_t size) { return allocate_or_set_errno(AlignedCall::kValloc, 0, size); }
+
+GPT_API void* pvalloc(size_t size) { return allocate_or_set_errno(AlignedCall::kPvalloc, 0, size); }
 
 GPT_API size_t malloc_usable_size(void* p) { return p ? usable_size(p, "malloc_usable_size") : 0; }

@@ -33,19 +33,38 @@ NodeHeap g_node_heap;
 void NodeHeap::init(const region::Geometry& geometry, std::uint32_t self) {
   part_ = PartitionLayout::of(geometry, self);
   slabs_ = static_cast<SlabMeta*>(map_private(part_.chunks * sizeof(SlabMeta)));
-  free_run_capacity_ = part_.chunks / 2 + 1;
-  free_runs_ = static_cast<FreeRun*>(map_private(free_run_capacity_ * sizeof(FreeRun)));
-  next_chunk_ = part_.table_chunks;
+  runs_.init(part_.chunks, part_.table_chunks, part_.base / kChunkBytes, &NodeHeap::return_chunks, this);
   key_ = make_key();
+}
+
+void NodeHeap::return_chunks(void* heap, std::size_t first, std::size_t count) {
+  const auto& part = static_cast<NodeHeap*>(heap)->part_;
+  return_to_system(part.chunk_base(first), count * kChunkBytes);
 }
 
 void NodeHeap::set_descriptor(std::size_t chunk, std::uint32_t d) { part_.table()[chunk] = d; }
 
-std::size_t NodeHeap::new_chunks(std::size_t count) {
-  if (next_chunk_ + count > part_.chunks) return 0;
-  std::size_t c = next_chunk_;
-  next_chunk_ += count;
-  return c;
+void NodeHeap::mark_large(std::size_t first, std::size_t from, std::size_t count) {
+  set_descriptor(first, make_descriptor(ChunkKind::kLargeStart, static_cast<std::uint32_t>(count)));
+  for (std::size_t i = from > 1 ? from : 1; i < count; ++i)
+    set_descriptor(first + i, make_descriptor(ChunkKind::kLargeTail, 0));
+}
+
+void NodeHeap::link_partial(std::size_t c, std::uint32_t slab) {
+  SlabMeta& m = slabs_[slab];
+  m.in_partial = 1;
+  m.prev_partial = 0;
+  m.next_partial = partial_[c];
+  if (m.next_partial) slabs_[m.next_partial].prev_partial = slab;
+  partial_[c] = slab;
+}
+
+void NodeHeap::unlink_partial(std::size_t c, std::uint32_t slab) {
+  SlabMeta& m = slabs_[slab];
+  if (m.prev_partial) slabs_[m.prev_partial].next_partial = m.next_partial;
+  else partial_[c] = m.next_partial;
+  if (m.next_partial) slabs_[m.next_partial].prev_partial = m.prev_partial;
+  m.in_partial = 0;
 }
 
 std::size_t NodeHeap::take(std::size_t c, FreeObject** list, std::size_t want) {
@@ -59,12 +78,13 @@ std::size_t NodeHeap::take(std::size_t c, FreeObject** list, std::size_t want) {
       std::size_t chunk;
       {
         Held<FutexLock> chunks(chunk_lock_);
-        chunk = new_chunks(1);
+        chunk = runs_.take(1).first;
       }
       if (chunk == 0) break;
-      slabs_[chunk] = SlabMeta{nullptr, 0, 0, 0, 1};
-      set_descriptor(chunk, make_descriptor(ChunkKind::kSlab, static_cast<std::uint32_t>(c)));
-      partial_[c] = s = static_cast<std::uint32_t>(chunk);
+      s = static_cast<std::uint32_t>(chunk);
+      slabs_[s] = SlabMeta{nullptr, 0, 0, 0, 0, 0, 0};
+      set_descriptor(s, make_descriptor(ChunkKind::kSlab, static_cast<std::uint32_t>(c)));
+      link_partial(c, s);
     }
     SlabMeta& m = slabs_[s];
     while (got < want && m.free_list) {
@@ -81,16 +101,14 @@ std::size_t NodeHeap::take(std::size_t c, FreeObject** list, std::size_t want) {
       *list = o;
       ++got;
     }
-    if (!m.free_list && m.bump == per_slab) {  // exhausted: off the partial list
-      partial_[c] = m.next_partial;
-      m.in_partial = 0;
-    }
+    if (!m.free_list && m.bump == per_slab) unlink_partial(c, s);  // exhausted
   }
   return got;
 }
 
 void NodeHeap::give_back(std::size_t c, FreeObject* list) {
   Held<FutexLock> hold(class_locks_[c]);
+  std::uint32_t emptied = 0;
   while (list) {
     FreeObject* o = list;
     list = list->next;
@@ -99,53 +117,45 @@ void NodeHeap::give_back(std::size_t c, FreeObject* list) {
     o->next = m.free_list;
     o->key = key_;
     m.free_list = o;
-    ++m.free_count;
-    if (!m.in_partial) {
-      m.in_partial = 1;
-      m.next_partial = partial_[c];
-      partial_[c] = chunk;
+    if (!m.in_partial) link_partial(c, chunk);
+    if (++m.free_count == m.bump) {
+      m.next_emptied = emptied;
+      emptied = chunk;
     }
+  }
+  if (emptied) release_emptied(c, emptied);
+}
+
+// After the whole list is in: no object of an emptied slab is still being
+// linked when its chunk goes (and its pages, possibly, back to the system).
+void NodeHeap::release_emptied(std::size_t c, std::uint32_t emptied) {
+  while (emptied) {
+    const std::uint32_t s = emptied;
+    SlabMeta& m = slabs_[s];
+    emptied = m.next_emptied;
+    // The class keeps its last slab even when empty: a thread freeing and
+    // allocating around one object would otherwise take and give back a
+    // chunk every time.
+    if (m.free_count != m.bump || (partial_[c] == s && m.next_partial == 0)) continue;
+    unlink_partial(c, s);
+    set_descriptor(s, make_descriptor(ChunkKind::kUnused, 0));
+    Held<FutexLock> chunks(chunk_lock_);
+    runs_.release(s, 1);
   }
 }
 
 void* NodeHeap::alloc_large(std::size_t size, std::size_t alignment, bool* fresh) {
   if (fresh) *fresh = false;
-  if (size > part_.chunks * kChunkBytes) return nullptr;
-  const std::size_t count = (size + kChunkBytes - 1) / kChunkBytes;
+  if (size > part_.chunks * kChunkBytes || alignment > part_.chunks * kChunkBytes) return nullptr;
+  // (0 bytes: an aligned request for nothing still gets its own chunk.)
+  const std::size_t count = size ? (size + kChunkBytes - 1) / kChunkBytes : 1;
   const std::size_t align_chunks = alignment > kChunkBytes ? alignment / kChunkBytes : 1;
-  const std::size_t need = count + align_chunks - 1;
   Held<FutexLock> hold(chunk_lock_);
-  // Best fit: repeated same-size allocations reuse the same run, and big
-  // runs are not chopped up for small requests.
-  std::size_t start = 0, have = 0, best = free_run_count_;
-  for (std::size_t i = 0; i < free_run_count_; ++i)
-    if (free_runs_[i].count >= need && (best == free_run_count_ || free_runs_[i].count < free_runs_[best].count))
-      best = i;
-  if (best < free_run_count_) {
-    start = free_runs_[best].start;
-    have = free_runs_[best].count;
-    free_runs_[best] = free_runs_[--free_run_count_];
-  }
-  if (have == 0) {
-    start = new_chunks(need);
-    if (start == 0) return nullptr;
-    have = need;
-    if (fresh) *fresh = true;
-  }
-  // Chunk indices are relative to the partition base, which is page- but
-  // not necessarily alignment-aligned: align the address, not the index.
-  std::size_t first = start;
-  while ((part_.chunk_base(first) & (alignment - 1)) != 0 && alignment > kChunkBytes) ++first;
-  auto give_run = [&](std::size_t s, std::size_t n) {
-    if (n && free_run_count_ < free_run_capacity_)
-      free_runs_[free_run_count_++] = FreeRun{static_cast<std::uint32_t>(s), static_cast<std::uint32_t>(n)};
-  };
-  give_run(start, first - start);
-  give_run(first + count, start + have - first - count);
-  set_descriptor(first, make_descriptor(ChunkKind::kLargeStart, static_cast<std::uint32_t>(count)));
-  for (std::size_t i = 1; i < count; ++i)
-    set_descriptor(first + i, make_descriptor(ChunkKind::kLargeTail, 0));
-  return reinterpret_cast<void*>(part_.chunk_base(first));
+  const ChunkRuns::Taken got = runs_.take(count, align_chunks);
+  if (got.first == 0) return nullptr;
+  if (fresh) *fresh = got.fresh;
+  mark_large(got.first, 0, count);
+  return reinterpret_cast<void*>(part_.chunk_base(got.first));
 }
 
 void NodeHeap::free_large(std::uintptr_t p) {
@@ -153,11 +163,26 @@ void NodeHeap::free_large(std::uintptr_t p) {
   Held<FutexLock> hold(chunk_lock_);
   const std::size_t count = value_of(part_.table()[first]);
   for (std::size_t i = 0; i < count; ++i) set_descriptor(first + i, 0);
-  // Big runs go back to the system (like glibc's munmap of mmapped chunks);
-  // before the run is on the free list, so nobody can be using it again.
-  if (count * kChunkBytes >= kReturnBytes) return_to_system(part_.chunk_base(first), count * kChunkBytes);
-  if (free_run_count_ < free_run_capacity_)
-    free_runs_[free_run_count_++] = FreeRun{static_cast<std::uint32_t>(first), static_cast<std::uint32_t>(count)};
+  // Merged with its free neighbours; their dirty memory goes back to the
+  // system once it adds up (chunk_runs.h), a big block's at once.
+  runs_.release(first, count);
+}
+
+bool NodeHeap::resize_large(std::uintptr_t p, std::size_t size) {
+  const std::size_t first = part_.chunk_of(p);
+  const std::size_t want = (size + kChunkBytes - 1) / kChunkBytes;
+  if (size > part_.chunks * kChunkBytes) return false;
+  Held<FutexLock> hold(chunk_lock_);
+  const std::size_t count = value_of(part_.table()[first]);
+  if (want < count) {
+    set_descriptor(first, make_descriptor(ChunkKind::kLargeStart, static_cast<std::uint32_t>(want)));
+    for (std::size_t i = want; i < count; ++i) set_descriptor(first + i, 0);
+    runs_.release(first + want, count - want);
+    return true;
+  }
+  if (!runs_.extend(first, count, want)) return false;
+  mark_large(first, count, want);
+  return true;
 }
 
 const char* NodeHeap::check_object(const PartitionLayout& part, std::uintptr_t p, std::uint32_t d) {

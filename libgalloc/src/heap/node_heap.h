@@ -1,7 +1,9 @@
 // The central heap of this node: its partition of the global space, carved
-// into slabs (one size class each) and large runs. Thread caches
-// (thread_cache.h) sit in front of it; frees of this node's memory made on
-// other nodes arrive here in batches (remote_free.h).
+// into 64 KiB chunks, each a slab of one size class or part of a large
+// block. Free chunks are kept as coalesced runs (chunk_runs.h), and a slab
+// whose objects are all free again goes back to them, so freed memory serves
+// any size. Thread caches (thread_cache.h) sit in front of it; frees of this
+// node's memory made on other nodes arrive here in batches.
 //
 // Bookkeeping lives in runtime-private memory (mmap), never in the program's
 // allocator and never in pages other nodes read, except the chunk descriptor
@@ -11,8 +13,9 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "chunk_runs.h"
 #include "chunk_table.h"
-#include "gpt/futex_lock.h"
+#include "futex_lock.h"
 #include "size_classes.h"
 
 namespace gpt::galloc {
@@ -24,9 +27,6 @@ struct FreeObject {
   std::uint64_t key;
 };
 
-// Large runs at least this big go back to the system when freed.
-inline constexpr std::size_t kReturnBytes = 256 * 1024;
-
 class NodeHeap {
  public:
   void init(const region::Geometry& geometry, std::uint32_t self);
@@ -35,13 +35,20 @@ class NodeHeap {
   // Moves up to `want` free objects of class `c` onto *list (linked through
   // FreeObject::next); returns how many. 0 only when the partition is full.
   std::size_t take(std::size_t c, FreeObject** list, std::size_t want);
-  // Returns a list of `n` objects of class `c` (possibly from many slabs).
+  // Returns a list of objects of class `c` (possibly from many slabs).
   void give_back(std::size_t c, FreeObject* list);
 
   // `fresh` (optional) is set when the memory was never handed out before,
   // so it is still zero (calloc need not clear it).
   [[nodiscard]] void* alloc_large(std::size_t size, std::size_t alignment, bool* fresh = nullptr);
   void free_large(std::uintptr_t p);
+  // Makes the large block at p (of this partition) `size` bytes long
+  // (size > kMaxSmall) without moving it: shrinks it, or grows it over the
+  // free chunks that follow it. False if it would have to move.
+  [[nodiscard]] bool resize_large(std::uintptr_t p, std::size_t size);
+  [[nodiscard]] bool owns(std::uintptr_t p) const {
+    return p - part_.base < part_.chunks * kChunkBytes;
+  }
 
   // Frees one object of this node's partition that came from another node:
   // validates it first. Returns a reason if it is not a live object start.
@@ -57,24 +64,30 @@ class NodeHeap {
 
   [[nodiscard]] const PartitionLayout& layout() const { return part_; }
   [[nodiscard]] std::uint64_t key() const { return key_; }
+  // The free chunks, for tests and figures (unlocked: read it when idle).
+  [[nodiscard]] const ChunkRuns& runs() const { return runs_; }
 
  private:
   struct SlabMeta {
     FreeObject* free_list;
     std::uint32_t free_count;  // objects on free_list
     std::uint32_t bump;        // objects never handed out start here
-    std::uint32_t next_partial;
+    std::uint32_t prev_partial, next_partial;  // the class's slabs with free objects (0 = none)
     std::uint32_t in_partial;
-  };
-  struct FreeRun {
-    std::uint32_t start, count;
+    std::uint32_t next_emptied;  // give_back's list of the slabs it emptied
   };
 
-  [[nodiscard]] std::size_t new_chunks(std::size_t count);  // 0 = none left
   void set_descriptor(std::size_t chunk, std::uint32_t d);
+  // Descriptors of the large block at `first`, `count` chunks long, whose
+  // chunks from `from` on were not part of it yet.
+  void mark_large(std::size_t first, std::size_t from, std::size_t count);
   [[nodiscard]] std::size_t objects_per_slab(std::size_t c) const {
     return kChunkBytes / class_size(c);
   }
+  void link_partial(std::size_t c, std::uint32_t slab);
+  void unlink_partial(std::size_t c, std::uint32_t slab);
+  void release_emptied(std::size_t c, std::uint32_t emptied);
+  static void return_chunks(void* heap, std::size_t first, std::size_t count);
 
   PartitionLayout part_;
   std::uint64_t key_ = 0;
@@ -82,11 +95,8 @@ class NodeHeap {
   FutexLock class_locks_[kClassCount];
   std::uint32_t partial_[kClassCount] = {};  // head chunk of slabs with free objects (0 = none)
 
-  FutexLock chunk_lock_;  // bump pointer and free runs
-  std::size_t next_chunk_ = 0;
-  FreeRun* free_runs_ = nullptr;
-  std::size_t free_run_count_ = 0;
-  std::size_t free_run_capacity_ = 0;
+  FutexLock chunk_lock_;  // guards runs_; taken inside a class lock, never around one
+  ChunkRuns runs_;
 };
 
 // The process's heap (inline: on the free and malloc fast paths).

@@ -60,8 +60,12 @@ void forget_thread_cache();
 // Sends this thread's batched remote frees to their homes.
 void flush_remote_frees();
 void add_remote_free(std::uintptr_t p);
-// Frees of our memory that other nodes sent us.
-void drain_inbox();
+// Frees of our memory that other nodes sent us; returns how many.
+std::size_t drain_inbox();
+// Before an allocation fails: takes in the frees of our memory the agent
+// still holds (the inbox had no room for them), until no more come. True if
+// any came.
+[[nodiscard]] bool drain_held_frees();
 
 // Reports a bad free or realloc (the address and why) and aborts.
 [[noreturn]] void bad_pointer(const char* call, const void* p, const char* why);
