@@ -138,7 +138,7 @@ TEST(ChannelOpsWords, SplitWordsReadsAPageList) {
 
 // ---- Acquire answers ----------------------------------------------------------------
 
-// Writes an answer as the agent does (gpt-node/coherence.cc write_answer).
+// Writes an answer as the agent does (gpt-node/acquires.cc write_answer).
 std::size_t write_answer(Payload& p, const ch::AcquireAnswerHead& head, const std::vector<std::uint64_t>& pages,
                          const std::vector<std::uint64_t>& copy_pages) {
   std::uint64_t h[4] = {head.cursor, head.total, head.epoch, head.copies};

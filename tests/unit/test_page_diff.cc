@@ -1,10 +1,10 @@
-// The byte-exact page diff codec (gpt/page_diff.h).
+// The byte-exact page diff codec (tools/gpt-node/page_diff.h).
 #include <gtest/gtest.h>
 
 #include <array>
 #include <random>
 
-#include "gpt/page_diff.h"
+#include "page_diff.h"
 
 namespace {
 

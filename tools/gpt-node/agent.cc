@@ -15,19 +15,10 @@
 
 #include "channel_memory.h"
 #include "channel_server.h"
-#include "coherence.h"
 #include "gpt/futex.h"
 #include "gpt/region.h"
 #include "heap_memory.h"
-#include "barriers.h"
-#include "conds.h"
-#include "forwarding.h"
-#include "keys.h"
-#include "signal_relay.h"
-#include "rwlocks.h"
-#include "semaphores.h"
-#include "locks.h"
-#include "threads.h"
+#include "node_services.h"
 #include "log.h"
 #include "overloaded.h"
 #include "process.h"
@@ -67,64 +58,12 @@ Agent::Agent(AgentConfig config, net::MessageGate& gate, std::string data_endpoi
   h.wait_spin_us = config_.wait_spin_us;
 
   server_ = std::make_unique<ChannelServer>(
-      channel_->layout(), [this](std::uint32_t slot, channel::Op op,
-                                 std::span<const unsigned char> req,
+      channel_->layout(), [this](std::uint32_t slot, channel::Op op, std::span<const unsigned char> req,
                                  std::span<unsigned char> reply) -> std::optional<Reply> {
-        if (auto r = serve_builtin(op, req, reply)) return r;
-        switch (op) {
-          case channel::Op::kSpawn:
-          case channel::Op::kThreadExit:
-          case channel::Op::kJoin:
-          case channel::Op::kMigrate:
-          case channel::Op::kDetach:
-            return threads_->on_request(slot, op, req);
-          case channel::Op::kLock:
-          case channel::Op::kTimedLock:
-          case channel::Op::kTryLock:
-          case channel::Op::kUnlock:
-          case channel::Op::kUnlockReleased:
-          case channel::Op::kLockFlushed:
-            return locks_->on_request(slot, op, req);
-          case channel::Op::kBarrierWait:
-            return barriers_->on_request(slot, req);
-          case channel::Op::kReleaseForBarrierWait:
-            return barriers_->release_then_arrive(slot, req);
-          case channel::Op::kCondEnqueue:
-          case channel::Op::kCondSleep:
-          case channel::Op::kCondSignal:
-            return conds_->on_request(slot, op, req);
-          case channel::Op::kSemWait:
-          case channel::Op::kSemPost:
-          case channel::Op::kSemGetValue:
-            return semaphores_->on_request(slot, op, req);
-          case channel::Op::kRwLock:
-          case channel::Op::kRwUnlock:
-            return rwlocks_->on_request(slot, op, req);
-          case channel::Op::kKey:
-            return keys_->on_request(slot, req);
-          case channel::Op::kKill:
-          case channel::Op::kSignalAction:
-          case channel::Op::kSignalQuery:
-            return signal_relay_->on_request(op, req, reply);
-          case channel::Op::kForward:
-          case channel::Op::kFlushNodes:
-          case channel::Op::kStdioFlushed:
-            return forwarding_->on_request(slot, op, req);
-          default:
-            return coherence_->on_request(slot, op, req, reply);
-        }
+        return services_->table().serve(slot, op, req, reply);
       });
-  coherence_ = std::make_unique<Coherence>(config_.node, config_.node_count, *heap_, gate_, *server_);
-  threads_ = std::make_unique<Threads>(config_.node, config_.node_count, geometry, gate_, *server_,
-                                       *coherence_);
-  locks_ = std::make_unique<Locks>(config_.node, config_.node_count, gate_, *server_, *coherence_);
-  barriers_ = std::make_unique<Barriers>(config_.node, config_.node_count, gate_, *server_, *coherence_);
-  conds_ = std::make_unique<Conds>(config_.node, config_.node_count, gate_, *server_);
-  semaphores_ = std::make_unique<Semaphores>(config_.node, config_.node_count, gate_, *server_, *coherence_);
-  rwlocks_ = std::make_unique<RwLocks>(config_.node, config_.node_count, gate_, *server_, *coherence_);
-  keys_ = std::make_unique<Keys>(config_.node, gate_, *server_);
-  forwarding_ = std::make_unique<Forwarding>(config_.node, config_.node_count, gate_, *server_);
-  signal_relay_ = std::make_unique<SignalRelay>(config_.node, config_.node_count, gate_, *server_);
+  services_ = std::make_unique<NodeServices>(
+      NodeContext{config_.node, config_.node_count, *heap_, gate_, *server_});
   hooks_.set_wakeup_fd(doorbell_fd_);
   if (const char* limit = std::getenv("GPT_LAUNCHER_SILENCE"); limit && std::atoi(limit) > 0)
     launcher_silence_limit_ = std::chrono::seconds(std::atoi(limit));
@@ -155,8 +94,7 @@ int Agent::run() {
         }
       }
       reap_application();
-      expire_timed_waits(now);
-      forwarding_->expire(now);
+      services_->table().expire(now);
       if (phase_ != Phase::kJoining && now - launcher_heard_ > launcher_silence_limit_) {
         util::log_line("the launcher has been silent for " + std::to_string(launcher_silence_limit_.count()) +
                        " s (gone, or its host unreachable); ending this node");
@@ -172,10 +110,10 @@ int Agent::run() {
     serve_channel();
     // Timed waits end at their deadline, not at the next tick.
     auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(kTick);
-    if (auto first = earliest_deadline()) {
+    if (auto first = services_->table().next_deadline()) {
       const auto now = std::chrono::steady_clock::now();
       if (*first <= now) {
-        expire_timed_waits(now);
+        services_->table().expire(now);
         continue;
       }
       wait = std::min(wait, std::chrono::ceil<std::chrono::milliseconds>(*first - now));
@@ -185,28 +123,12 @@ int Agent::run() {
   return *exit_code_;
 }
 
-std::optional<std::chrono::steady_clock::time_point> Agent::earliest_deadline() const {
-  std::optional<std::chrono::steady_clock::time_point> first;
-  for (auto d : {conds_->next_deadline(), locks_->next_deadline(), semaphores_->next_deadline(),
-                 rwlocks_->next_deadline()})
-    if (d && (!first || *d < *first)) first = d;
-  return first;
-}
-
-void Agent::expire_timed_waits(std::chrono::steady_clock::time_point now) {
-  conds_->expire(now);
-  locks_->expire(now);
-  semaphores_->expire(now);
-  rwlocks_->expire(now);
-}
-
 void Agent::serve_channel() {
   std::uint64_t count;
   while (read(doorbell_fd_, &count, sizeof count) > 0) {
   }
   server_->serve_pending();
-  forwarding_->serve_delegates();
-  coherence_->drain_inbox_overflow();
+  services_->table().poll();
 }
 
 void Agent::handle(const wire::Envelope& env) {
@@ -216,11 +138,7 @@ void Agent::handle(const wire::Envelope& env) {
       early_.push_back(env);
       return;
     }
-    if (coherence_->on_message(env) || threads_->on_message(env) || locks_->on_message(env) ||
-        barriers_->on_message(env) || conds_->on_message(env) || semaphores_->on_message(env) ||
-        rwlocks_->on_message(env) || keys_->on_message(env) || forwarding_->on_message(env) ||
-        signal_relay_->on_message(env))
-      return;
+    if (services_->table().deliver(env)) return;
   }
   std::visit(
       util::Overloaded{
@@ -324,12 +242,7 @@ void Agent::stop_application() {
     // Keep serving: a program that is leaving may still release its pages.
     serve_channel();
     if (auto env = gate_.next(std::chrono::milliseconds(5)))
-      if (env->from != wire::kLauncherId && !coherence_->on_message(*env) &&
-          !threads_->on_message(*env) && !locks_->on_message(*env) &&
-          !barriers_->on_message(*env) && !conds_->on_message(*env) &&
-          !semaphores_->on_message(*env) && !rwlocks_->on_message(*env) &&
-          !keys_->on_message(*env) && !forwarding_->on_message(*env))
-        (void)signal_relay_->on_message(*env);
+      if (env->from != wire::kLauncherId) (void)services_->table().deliver(*env);
   }
   util::log_line("program (pid " + std::to_string(app_pid_) +
                  ") did not stop within 2 s; killing it");
@@ -338,34 +251,21 @@ void Agent::stop_application() {
   app_pid_ = -1;
 }
 
+// The program's own counters (kept in the channel header), then each
+// service's.
 void Agent::print_stats() const {
   const auto& h = channel_->layout().header;
-  const auto& c = coherence_->counters();
-  util::log_line(
-      "stats: read_faults=" + std::to_string(h.read_faults.load()) +
-      " write_faults=" + std::to_string(h.write_faults.load()) +
-      " pages_fetched=" + std::to_string(c.pages_fetched) +
-      " pages_served=" + std::to_string(c.pages_served) +
-      " page_copies_sent=" + std::to_string(c.copies_sent) +
-      " fetches_from_copies=" + std::to_string(c.fetches_from_copies) +
-      " pages_read_ahead=" + std::to_string(c.pages_read_ahead) +
-      " copies_installed=" + std::to_string(h.copies_installed.load()) +
-      " diffs_sent=" + std::to_string(c.diffs_sent) +
-      " diff_bytes_sent=" + std::to_string(c.diff_bytes_sent) +
-      " diffs_applied=" + std::to_string(c.diffs_applied) +
-      " invalidations=" + std::to_string(h.invalidations.load()) +
-      " releases=" + std::to_string(h.releases.load()) +
-      " acquires=" + std::to_string(h.acquires.load()) +
-      " acquires_answered_here=" + std::to_string(c.acquires_answered_here) +
-      " barriers=" + std::to_string(c.barriers) +
-      " threads_started=" + std::to_string(threads_->threads_started()) +
-      " migrations_in=" + std::to_string(threads_->migrations_in()) +
-      " migrations_out=" + std::to_string(threads_->migrations_out()) +
-      " lock_handoffs=" + std::to_string(locks_->handoffs()) +
-      " remote_frees_sent=" + std::to_string(h.remote_frees_sent.load()) +
-      " remote_frees_received=" + std::to_string(h.remote_frees_received.load()) +
-      " calls_forwarded=" + std::to_string(forwarding_->calls_forwarded()) +
-      " calls_served=" + std::to_string(forwarding_->calls_served()));
+  Stats stats;
+  stats.add("read_faults", h.read_faults.load());
+  stats.add("write_faults", h.write_faults.load());
+  stats.add("copies_installed", h.copies_installed.load());
+  stats.add("invalidations", h.invalidations.load());
+  stats.add("releases", h.releases.load());
+  stats.add("acquires", h.acquires.load());
+  stats.add("remote_frees_sent", h.remote_frees_sent.load());
+  stats.add("remote_frees_received", h.remote_frees_received.load());
+  services_->table().report(stats);
+  util::log_line("stats: " + stats.line());
 }
 
 void Agent::fail(const std::string& cause) {

@@ -25,17 +25,8 @@ namespace gpt::node {
 
 class ChannelMemory;
 class ChannelServer;
-class Coherence;
 class HeapMemory;
-class Threads;
-class Locks;
-class Barriers;
-class Conds;
-class Semaphores;
-class RwLocks;
-class Keys;
-class Forwarding;
-class SignalRelay;
+class NodeServices;
 
 struct AgentConfig {
   wire::NodeId node = 0;
@@ -69,8 +60,6 @@ class Agent {
 
   void handle(const wire::Envelope& env);
   void serve_channel();
-  [[nodiscard]] std::optional<std::chrono::steady_clock::time_point> earliest_deadline() const;
-  void expire_timed_waits(std::chrono::steady_clock::time_point now);
   void print_stats() const;
   void start_application();
   void reap_application();
@@ -95,17 +84,8 @@ class Agent {
   std::unique_ptr<ChannelMemory> channel_;
   std::unique_ptr<HeapMemory> heap_;
   std::unique_ptr<ChannelServer> server_;
-  std::unique_ptr<Coherence> coherence_;
-  std::unique_ptr<Threads> threads_;
-  std::unique_ptr<Locks> locks_;
-  std::unique_ptr<Barriers> barriers_;
-  std::unique_ptr<Conds> conds_;
-  std::unique_ptr<Semaphores> semaphores_;
-  std::unique_ptr<RwLocks> rwlocks_;
-  std::unique_ptr<Keys> keys_;
-  std::unique_ptr<Forwarding> forwarding_;
-  std::unique_ptr<SignalRelay> signal_relay_;
-  // Coherence messages that arrived before the peer table (a fast peer).
+  std::unique_ptr<NodeServices> services_;
+  // Peers' messages that arrived before the peer table (a fast peer).
   std::vector<wire::Envelope> early_;
 };
 

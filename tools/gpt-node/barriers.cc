@@ -1,36 +1,34 @@
 #include "barriers.h"
 
 #include <cerrno>
-#include <algorithm>
-#include <cstring>
 
+#include "channel_request.h"
 #include "epoch_max.h"
 #include "log.h"
-#include "overloaded.h"
 
 namespace gpt::node {
 
-Barriers::Barriers(wire::NodeId self, std::uint32_t node_count, net::MessageGate& gate,
-                   ChannelServer& channel, Coherence& coherence)
-    : self_(self), node_count_(node_count), gate_(gate), channel_(channel), coherence_(coherence) {}
+Barriers::Barriers(const NodeContext& node, Coherence& coherence) : node_(node), coherence_(coherence) {}
 
-std::optional<Barriers::Wait> Barriers::parse(std::span<const unsigned char> request, std::uint32_t node_count) {
-  if (request.size() < 16) return std::nullopt;
-  Wait w;
-  std::memcpy(&w.barrier, request.data(), 8);
-  std::memcpy(&w.manager, request.data() + 8, 4);
-  std::memcpy(&w.count, request.data() + 12, 4);
-  if (w.manager >= node_count || w.count == 0) return std::nullopt;
-  return w;
+bool Barriers::valid(const channel::BarrierWaitRequest& w) const {
+  return w.manager < node_.node_count && w.count != 0;
 }
 
-std::optional<Reply> Barriers::on_request(std::uint32_t slot, std::span<const unsigned char> request) {
-  auto w = parse(request, node_count_);
-  if (!w || (request.size() != 16 && request.size() != 24)) return Reply{-EINVAL, 0};
-  if (request.size() == 24) {  // joins the arrival its release made
-    std::uint64_t token;
-    std::memcpy(&token, request.data() + 16, 8);
-    auto it = early_.find({w->barrier, token});
+std::optional<Reply> Barriers::on_request(std::uint32_t slot, channel::Op op,
+                                          std::span<const unsigned char> request, std::span<unsigned char>) {
+  if (op == channel::Op::kReleaseForBarrierWait) return release_then_arrive(slot, request);
+  return wait(slot, request);
+}
+
+// Without its token (kBarrierWaitBytes) the thread arrives now; with it, it
+// joins the arrival its kReleaseForBarrierWait made.
+std::optional<Reply> Barriers::wait(std::uint32_t slot, std::span<const unsigned char> request) {
+  if (request.size() != channel::kBarrierWaitBytes && request.size() != sizeof(channel::BarrierWaitRequest))
+    return Reply{-EINVAL, 0};
+  const auto w = read_request_prefix<channel::BarrierWaitRequest>(request, channel::kBarrierWaitBytes);
+  if (!w || !valid(*w)) return Reply{-EINVAL, 0};
+  if (request.size() == sizeof(channel::BarrierWaitRequest)) {
+    auto it = early_.find({w->barrier, w->token});
     if (it == early_.end()) return Reply{-EINVAL, 0};
     const std::uint64_t id = it->second;
     early_.erase(it);
@@ -42,29 +40,28 @@ std::optional<Reply> Barriers::on_request(std::uint32_t slot, std::span<const un
     }
     return std::nullopt;
   }
-  std::uint64_t id = next_request_++;
+  const std::uint64_t id = next_request_++;
   waiting_[id] = slot;
   send_arrival(*w, id);
   return std::nullopt;
 }
 
 std::optional<Reply> Barriers::release_then_arrive(std::uint32_t slot, std::span<const unsigned char> request) {
-  auto w = parse(request, node_count_);
-  if (!w || request.size() < 24 || (request.size() - 24) % sizeof(std::uint64_t) != 0) return Reply{-EINVAL, 0};
-  std::uint64_t token;
-  std::memcpy(&token, request.data() + 16, 8);
+  channel::BarrierWaitRequest w;
+  Pages pages;
+  if (!read_trailed(request, w, pages) || !valid(w)) return Reply{-EINVAL, 0};
   // Once the release cannot be overtaken: the arrival carries its epoch.
-  return coherence_.release(slot, request.subspan(24), 0, [this, w = *w, token] {
+  return coherence_.release(slot, pages, 0, [this, w] {
     const std::uint64_t id = next_request_++;
-    early_[{w.barrier, token}] = id;
+    early_[{w.barrier, w.token}] = id;
     send_arrival(w, id);
   });
 }
 
-void Barriers::send_arrival(const Wait& w, std::uint64_t request) {
+void Barriers::send_arrival(const channel::BarrierWaitRequest& w, std::uint64_t request) {
   const std::uint64_t epoch = coherence_.sync_epoch();  // the program released first
-  if (w.manager == self_) arrive(w.barrier, w.count, Arrival{self_, request, epoch});
-  else if (!gate_.send(w.manager, wire::BarrierWaitRequest{request, w.barrier, w.count, epoch}))
+  if (w.manager == node_.self) arrive(w.barrier, w.count, Arrival{node_.self, request, epoch});
+  else if (!node_.gate.send(w.manager, wire::BarrierWaitRequest{request, w.barrier, w.count, epoch}))
     util::log_line("cannot reach barrier manager node " + std::to_string(w.manager));
 }
 
@@ -80,10 +77,10 @@ void Barriers::arrive(std::uint64_t barrier, std::uint32_t count, Arrival who) {
   // The last to arrive is the serial thread (any one is allowed).
   for (std::size_t i = 0; i < all.size(); ++i) {
     std::uint32_t serial = i + 1 == all.size() ? 1 : 0;
-    if (all[i].node == self_) {
+    if (all[i].node == node_.self) {
       coherence_.sync_arrived(epoch, {});
       done(all[i].request, serial);
-    } else if (!gate_.send(all[i].node, wire::BarrierWaitDone{all[i].request, serial, epoch,
+    } else if (!node_.gate.send(all[i].node, wire::BarrierWaitDone{all[i].request, serial, epoch,
                                                               coherence_.notices_for(all[i].node)})) {
       util::log_line("cannot release a barrier waiter on node " + std::to_string(all[i].node));
     }
@@ -99,24 +96,17 @@ void Barriers::done(std::uint64_t request, std::uint32_t serial) {
   const std::uint32_t slot = it->second;
   waiting_.erase(it);
   auto answer = coherence_.answer_synced_acquire(slot);
-  channel_.complete(slot, Reply{static_cast<std::int32_t>(serial), answer.value_or(0)});
+  node_.channel.complete(slot, Reply{static_cast<std::int32_t>(serial), answer.value_or(0)});
 }
 
-bool Barriers::on_message(const wire::Envelope& env) {
-  return std::visit(util::Overloaded{
-                        [&](const wire::BarrierWaitRequest& m) {
-                          if (m.count == 0) return true;
-                          arrive(m.barrier, m.count, Arrival{env.from, m.request, m.epoch});
-                          return true;
-                        },
-                        [&](const wire::BarrierWaitDone& m) {
-                          coherence_.sync_arrived(m.epoch, m.notices);
-                          done(m.request, m.serial);
-                          return true;
-                        },
-                        [&](const auto&) { return false; },
-                    },
-                    env.body);
+void Barriers::on(const wire::BarrierWaitRequest& m, wire::NodeId from) {
+  if (m.count == 0) return;
+  arrive(m.barrier, m.count, Arrival{from, m.request, m.epoch});
+}
+
+void Barriers::on(const wire::BarrierWaitDone& m, wire::NodeId) {
+  coherence_.sync_arrived(m.epoch, m.notices);
+  done(m.request, m.serial);
 }
 
 }  // namespace gpt::node

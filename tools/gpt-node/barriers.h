@@ -11,24 +11,31 @@
 #include <span>
 #include <vector>
 
-#include "channel_server.h"
 #include "coherence.h"
-#include "message_gate.h"
+#include "gpt/channel_ops.h"
+#include "node_context.h"
+#include "service.h"
 #include "wire.h"
 
 namespace gpt::node {
 
-class Barriers {
+class Barriers final : public ServiceBase<Barriers, wire::BarrierWaitRequest, wire::BarrierWaitDone> {
  public:
-  Barriers(wire::NodeId self, std::uint32_t node_count, net::MessageGate& gate, ChannelServer& channel,
-           Coherence& coherence);
+  Barriers(const NodeContext& node, Coherence& coherence);
 
-  [[nodiscard]] std::optional<Reply> on_request(std::uint32_t slot, std::span<const unsigned char> request);
-  // kReleaseForBarrierWait: the release, then the thread's arrival.
-  [[nodiscard]] std::optional<Reply> release_then_arrive(std::uint32_t slot, std::span<const unsigned char> request);
-  bool on_message(const wire::Envelope& env);
+  [[nodiscard]] std::span<const channel::Op> ops() const override { return kOps; }
+  [[nodiscard]] std::optional<Reply> on_request(std::uint32_t slot, channel::Op op,
+                                                std::span<const unsigned char> request,
+                                                std::span<unsigned char> reply) override;
+  void on(const wire::BarrierWaitRequest& m, wire::NodeId from);  // manager: a thread arrived
+  void on(const wire::BarrierWaitDone& m, wire::NodeId from);     // everyone did
 
  private:
+  static constexpr channel::Op kOps[] = {channel::Op::kBarrierWait, channel::Op::kReleaseForBarrierWait};
+
+  [[nodiscard]] std::optional<Reply> wait(std::uint32_t slot, std::span<const unsigned char> request);
+  // kReleaseForBarrierWait: the release, then the thread's arrival.
+  [[nodiscard]] std::optional<Reply> release_then_arrive(std::uint32_t slot, std::span<const unsigned char> request);
   struct Arrival {
     wire::NodeId node;
     std::uint64_t request;
@@ -38,18 +45,12 @@ class Barriers {
   // A waiter here may leave: its reply carries the acquire's answer when
   // this node has the notices up to the barrier's epoch.
   void done(std::uint64_t request, std::uint32_t serial);
-  struct Wait {
-    std::uint64_t barrier;
-    std::uint32_t manager, count;
-  };
-  [[nodiscard]] static std::optional<Wait> parse(std::span<const unsigned char> request, std::uint32_t node_count);
+  // A manager of this job and a count of at least one.
+  [[nodiscard]] bool valid(const channel::BarrierWaitRequest& w) const;
   // Sends (or counts, as the manager) one arrival; request: the waiter's id here.
-  void send_arrival(const Wait& w, std::uint64_t request);
+  void send_arrival(const channel::BarrierWaitRequest& w, std::uint64_t request);
 
-  wire::NodeId self_;
-  std::uint32_t node_count_;
-  net::MessageGate& gate_;
-  ChannelServer& channel_;
+  const NodeContext node_;
   Coherence& coherence_;
   std::uint64_t next_request_ = 1;
   std::map<std::uint64_t, std::uint32_t> waiting_;  // our requests -> slots

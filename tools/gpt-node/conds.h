@@ -7,7 +7,6 @@
 // Single-threaded: called from the agent's poll loop only.
 #pragma once
 
-#include <chrono>
 #include <cstdint>
 #include <deque>
 #include <map>
@@ -15,24 +14,31 @@
 #include <set>
 #include <span>
 
-#include "channel_server.h"
-#include "message_gate.h"
+#include "node_context.h"
+#include "service.h"
 #include "wire.h"
 
 namespace gpt::node {
 
-class Conds {
+class Conds final : public ServiceBase<Conds, wire::CondEnqueue, wire::CondEnqueued, wire::CondSignal,
+                                       wire::CondWake, wire::CondCancel> {
  public:
-  Conds(wire::NodeId self, std::uint32_t node_count, net::MessageGate& gate, ChannelServer& channel);
+  explicit Conds(const NodeContext& node);
 
+  [[nodiscard]] std::span<const channel::Op> ops() const override { return kOps; }
   [[nodiscard]] std::optional<Reply> on_request(std::uint32_t slot, channel::Op op,
-                                                std::span<const unsigned char> request);
-  bool on_message(const wire::Envelope& env);
-  // Ends timed waits whose deadline passed (called every tick).
-  void expire(std::chrono::steady_clock::time_point now);
-  // The earliest deadline of a timed wait served here, if any: the agent
-  // wakes for it rather than at its next tick.
-  [[nodiscard]] std::optional<std::chrono::steady_clock::time_point> next_deadline() const;
+                                                std::span<const unsigned char> request,
+                                                std::span<unsigned char> reply) override;
+  // Manager side.
+  void on(const wire::CondEnqueue& m, wire::NodeId from);
+  void on(const wire::CondSignal& m, wire::NodeId from);
+  void on(const wire::CondCancel& m, wire::NodeId from);
+  // Waiter side.
+  void on(const wire::CondEnqueued& m, wire::NodeId from);
+  void on(const wire::CondWake& m, wire::NodeId from);
+  // Timed waits (kCondSleep with a timeout).
+  [[nodiscard]] std::optional<Clock::time_point> next_deadline() const override;
+  void expire(Clock::time_point now) override;
 
  private:
   struct Ticket {
@@ -43,15 +49,13 @@ class Conds {
     std::uint32_t slot;
     std::uint64_t cond;
     wire::NodeId manager;
-    std::optional<std::chrono::steady_clock::time_point> deadline;
+    std::optional<Clock::time_point> deadline;
   };
+  static constexpr channel::Op kOps[] = {channel::Op::kCondEnqueue, channel::Op::kCondSleep,
+                                         channel::Op::kCondSignal};
   void to(wire::NodeId node, const wire::Message& m);
-  void wake(std::uint64_t ticket);
 
-  wire::NodeId self_;
-  std::uint32_t node_count_;
-  net::MessageGate& gate_;
-  ChannelServer& channel_;
+  const NodeContext node_;
   std::uint64_t next_ticket_ = 1;
   std::map<std::uint64_t, std::uint32_t> enqueuing_;  // ticket -> slot awaiting CondEnqueued
   std::map<std::uint64_t, Sleeper> sleeping_;        // ticket -> sleeper

@@ -7,7 +7,6 @@
 // Single-threaded: called from the agent's poll loop only.
 #pragma once
 
-#include <chrono>
 #include <cstdint>
 #include <deque>
 #include <map>
@@ -15,30 +14,39 @@
 #include <span>
 #include <vector>
 
-#include "channel_server.h"
-#include "message_gate.h"
+#include "node_context.h"
+#include "service.h"
 #include "wire.h"
 
 namespace gpt::node {
 
-class Forwarding {
+class Forwarding final : public ServiceBase<Forwarding, wire::SyscallRequest, wire::SyscallReply,
+                                              wire::FlushStdio, wire::StdioFlushed> {
  public:
   static constexpr wire::NodeId kOrigin = 0;
 
-  Forwarding(wire::NodeId self, std::uint32_t node_count, net::MessageGate& gate, ChannelServer& channel);
+  explicit Forwarding(const NodeContext& node);
 
+  [[nodiscard]] std::span<const channel::Op> ops() const override { return kOps; }
   [[nodiscard]] std::optional<Reply> on_request(std::uint32_t slot, channel::Op op,
-                                                std::span<const unsigned char> request);
-  bool on_message(const wire::Envelope& env);
+                                                std::span<const unsigned char> request,
+                                                std::span<unsigned char> reply) override;
+  // Origin: a call to run, a node's stdio flushed.
+  void on(const wire::SyscallRequest& m, wire::NodeId from);
+  void on(const wire::StdioFlushed& m, wire::NodeId from);
+  // Other nodes: a call's result, the origin's request to flush.
+  void on(const wire::SyscallReply& m, wire::NodeId from);
+  void on(const wire::FlushStdio& m, wire::NodeId from);
   // Origin: replies of finished delegates go out, queued calls go in.
-  void serve_delegates();
-  // Ends a flush whose nodes did not all answer in time.
-  void expire(std::chrono::steady_clock::time_point now);
-
-  [[nodiscard]] std::uint64_t calls_forwarded() const { return forwarded_; }
-  [[nodiscard]] std::uint64_t calls_served() const { return served_; }
+  void poll() override;
+  // Ends a flush whose nodes did not all answer in time. No next_deadline:
+  // the 2 s limit is coarse, the loop's tick is precise enough for it.
+  void expire(Clock::time_point now) override;
+  void report(Stats& stats) const override;
 
  private:
+  static constexpr channel::Op kOps[] = {channel::Op::kForward, channel::Op::kFlushNodes,
+                                         channel::Op::kStdioFlushed};
   struct Call {
     wire::NodeId from;
     std::uint64_t request;
@@ -47,10 +55,7 @@ class Forwarding {
   void post(std::size_t slot, Call call);
   void finish_flush();
 
-  wire::NodeId self_;
-  std::uint32_t node_count_;
-  net::MessageGate& gate_;
-  ChannelServer& channel_;
+  const NodeContext node_;
   std::uint64_t next_request_ = 1;
   std::uint64_t forwarded_ = 0, served_ = 0;
   // Remote side: our calls waiting for the origin, by request id.
@@ -68,7 +73,7 @@ class Forwarding {
   std::optional<std::uint32_t> flush_slot_;
   std::uint64_t flush_request_ = 0;
   std::uint32_t flush_waiting_ = 0;
-  std::chrono::steady_clock::time_point flush_deadline_;
+  Clock::time_point flush_deadline_;
   // Remote side: the flush we were asked for.
   std::uint64_t asked_flush_ = 0;
 };

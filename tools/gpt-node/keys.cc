@@ -1,20 +1,19 @@
 #include "keys.h"
 
 #include <cerrno>
-#include <cstring>
 
+#include "channel_request.h"
 #include "log.h"
-#include "overloaded.h"
 
 namespace gpt::node {
 
-Keys::Keys(wire::NodeId self, net::MessageGate& gate, ChannelServer& channel)
-    : self_(self), gate_(gate), channel_(channel) {}
+Keys::Keys(const NodeContext& node) : node_(node) {}
 
 wire::KeyReply Keys::apply(const wire::KeyOp& op) {
   wire::KeyReply r{op.request, 0, op.key, 0};
-  switch (op.op) {
-    case 1:  // create
+  using channel::kMaxKeys;
+  switch (static_cast<channel::KeyOp>(op.op)) {
+    case channel::KeyOp::kCreate:
       for (std::uint32_t k = 0; k < kMaxKeys; ++k)
         if (!used_[k]) {
           used_[k] = true;
@@ -25,7 +24,7 @@ wire::KeyReply Keys::apply(const wire::KeyOp& op) {
         }
       r.result = EAGAIN;
       return r;
-    case 2:  // delete
+    case channel::KeyOp::kDelete:
       if (op.key >= kMaxKeys || !used_[op.key]) {
         r.result = EINVAL;
         return r;
@@ -33,7 +32,7 @@ wire::KeyReply Keys::apply(const wire::KeyOp& op) {
       used_[op.key] = false;
       destructors_[op.key] = 0;
       return r;
-    case 3:  // query
+    case channel::KeyOp::kQuery:
       if (op.key >= kMaxKeys || !used_[op.key]) {
         r.result = EINVAL;
         return r;
@@ -47,48 +46,34 @@ wire::KeyReply Keys::apply(const wire::KeyOp& op) {
 }
 
 void Keys::complete(std::uint32_t slot, const wire::KeyReply& r) {
-  struct {
-    std::uint32_t key, pad;
-    std::uint64_t destructor;
-  } out{r.key, 0, r.destructor};
-  std::memcpy(channel_.payload(slot).data(), &out, sizeof out);
-  channel_.complete(slot, Reply{r.result ? -static_cast<std::int32_t>(r.result) : 0, sizeof out});
+  ChannelServer& server = node_.channel;
+  const std::int32_t status = r.result ? -static_cast<std::int32_t>(r.result) : 0;
+  server.complete(slot, write_reply(server.payload(slot), channel::KeyReply{r.key, 0, r.destructor}, status));
 }
 
-std::optional<Reply> Keys::on_request(std::uint32_t slot, std::span<const unsigned char> request) {
-  struct {
-    std::uint32_t op, key;
-    std::uint64_t destructor;
-  } in;
-  if (request.size() != sizeof in) return Reply{-EINVAL, 0};
-  std::memcpy(&in, request.data(), sizeof in);
-  wire::KeyOp op{next_request_++, in.op, in.key, in.destructor};
-  if (self_ == 0) {
+std::optional<Reply> Keys::on_request(std::uint32_t slot, channel::Op, std::span<const unsigned char> request,
+                                      std::span<unsigned char>) {
+  const auto in = read_request<channel::KeyRequest>(request);
+  if (!in) return Reply{-EINVAL, 0};
+  wire::KeyOp op{next_request_++, in->op, in->key, in->destructor};
+  if (node_.self == 0) {
     complete(slot, apply(op));
     return std::nullopt;
   }
   pending_[op.request] = slot;
-  if (!gate_.send(0, op)) util::log_line("cannot reach node 0 for a key operation");
+  if (!node_.gate.send(0, op)) util::log_line("cannot reach node 0 for a key operation");
   return std::nullopt;
 }
 
-bool Keys::on_message(const wire::Envelope& env) {
-  return std::visit(util::Overloaded{
-                        [&](const wire::KeyOp& m) {
-                          if (self_ == 0 && !gate_.send(env.from, apply(m)))
-                            util::log_line("cannot answer a key operation");
-                          return true;
-                        },
-                        [&](const wire::KeyReply& m) {
-                          auto it = pending_.find(m.request);
-                          if (it == pending_.end()) return true;
-                          complete(it->second, m);
-                          pending_.erase(it);
-                          return true;
-                        },
-                        [&](const auto&) { return false; },
-                    },
-                    env.body);
+void Keys::on(const wire::KeyOp& m, wire::NodeId from) {
+  if (node_.self == 0 && !node_.gate.send(from, apply(m))) util::log_line("cannot answer a key operation");
+}
+
+void Keys::on(const wire::KeyReply& m, wire::NodeId) {
+  auto it = pending_.find(m.request);
+  if (it == pending_.end()) return;
+  complete(it->second, m);
+  pending_.erase(it);
 }
 
 }  // namespace gpt::node

@@ -13,33 +13,35 @@
 #include <span>
 #include <vector>
 
-#include "channel_server.h"
-#include "message_gate.h"
+#include "gpt/channel_ops.h"
+#include "node_context.h"
+#include "service.h"
 #include "wire.h"
 
 namespace gpt::node {
 
-class Keys {
+class Keys final : public ServiceBase<Keys, wire::KeyOp, wire::KeyReply> {
  public:
-  static constexpr std::uint32_t kMaxKeys = 1024;  // PTHREAD_KEYS_MAX is 128 in both libcs
+  explicit Keys(const NodeContext& node);
 
-  Keys(wire::NodeId self, net::MessageGate& gate, ChannelServer& channel);
-
-  [[nodiscard]] std::optional<Reply> on_request(std::uint32_t slot, std::span<const unsigned char> request);
-  bool on_message(const wire::Envelope& env);
+  [[nodiscard]] std::span<const channel::Op> ops() const override { return kOps; }
+  [[nodiscard]] std::optional<Reply> on_request(std::uint32_t slot, channel::Op op,
+                                                std::span<const unsigned char> request,
+                                                std::span<unsigned char> reply) override;
+  void on(const wire::KeyOp& m, wire::NodeId from);  // node 0
+  void on(const wire::KeyReply& m, wire::NodeId from);
 
  private:
+  static constexpr channel::Op kOps[] = {channel::Op::kKey};
   wire::KeyReply apply(const wire::KeyOp& op);  // node 0
   void complete(std::uint32_t slot, const wire::KeyReply& r);
 
-  wire::NodeId self_;
-  net::MessageGate& gate_;
-  ChannelServer& channel_;
+  const NodeContext node_;
   std::uint64_t next_request_ = 1;
   std::map<std::uint64_t, std::uint32_t> pending_;  // request -> slot
   // Node 0: the registry.
-  std::vector<bool> used_ = std::vector<bool>(kMaxKeys, false);
-  std::vector<std::uint64_t> destructors_ = std::vector<std::uint64_t>(kMaxKeys, 0);
+  std::vector<bool> used_ = std::vector<bool>(channel::kMaxKeys, false);
+  std::vector<std::uint64_t> destructors_ = std::vector<std::uint64_t>(channel::kMaxKeys, 0);
 };
 
 }  // namespace gpt::node

@@ -2,23 +2,20 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cstring>
 #include <utility>
 
+#include "channel_request.h"
 #include "log.h"
-#include "overloaded.h"
 #include "peer_send.h"
 
 namespace gpt::node {
 
-Locks::Locks(wire::NodeId self, std::uint32_t node_count, net::MessageGate& gate,
-             ChannelServer& channel, Coherence& coherence)
-    : self_(self), node_count_(node_count), gate_(gate), channel_(channel), coherence_(coherence) {}
+Locks::Locks(const NodeContext& node, Coherence& coherence) : node_(node), coherence_(coherence) {}
 
 Locks::TakeOver::TakeOver(Locks& locks, std::uint64_t lock) : l_(locks.local_[lock]) {
   if (l_.busy++ > 0) return;
   if (!l_.entry) {
-    l_.entry = channel::insert_lock(locks.channel_.layout().locks, lock);
+    l_.entry = channel::insert_lock(locks.node_.channel.layout().locks, lock);
     if (!l_.entry) return;  // table full there: this lock always calls
   }
   using namespace channel::lock_bits;
@@ -42,22 +39,31 @@ Locks::TakeOver::~TakeOver() {
 
 // Messages to ourselves (we manage the lock) are handled in place.
 void Locks::to(wire::NodeId node, const wire::Message& m) {
-  send_or_handle(gate_, self_, node, m, [this](const wire::Envelope& e) { (void)on_message(e); });
+  send_or_handle(node_, node, m, [this](const wire::Envelope& e) { on_message(e); });
 }
 
 std::optional<Reply> Locks::on_request(std::uint32_t slot, channel::Op op,
-                                       std::span<const unsigned char> request) {
-  std::uint64_t lock;
-  std::uint32_t manager;
-  const std::size_t expected = op == channel::Op::kTimedLock ? 24 : 16;
-  if (op == channel::Op::kUnlockReleased) {
-    if (request.size() < 16 || (request.size() - 16) % sizeof(std::uint64_t) != 0) return Reply{-EINVAL, 0};
-  } else if (request.size() != expected) {
-    return Reply{-EINVAL, 0};
+                                       std::span<const unsigned char> request, std::span<unsigned char>) {
+  // Every lock op is a LockRequest; kTimedLock adds its timeout, and
+  // kUnlockReleased the pages to release.
+  channel::LockRequest head;
+  std::int64_t timeout_ns = 0;
+  Pages pages;
+  if (op == channel::Op::kTimedLock) {
+    const auto timed = read_request<channel::TimedLockRequest>(request);
+    if (!timed) return Reply{-EINVAL, 0};
+    head = timed->head;
+    timeout_ns = timed->timeout_ns;
+  } else if (op == channel::Op::kUnlockReleased) {
+    if (!read_trailed(request, head, pages)) return Reply{-EINVAL, 0};
+  } else {
+    const auto plain = read_request<channel::LockRequest>(request);
+    if (!plain) return Reply{-EINVAL, 0};
+    head = *plain;
   }
-  std::memcpy(&lock, request.data(), 8);
-  std::memcpy(&manager, request.data() + 8, 4);
-  if (manager >= node_count_) return Reply{-EINVAL, 0};
+  const std::uint64_t lock = head.lock;
+  const std::uint32_t manager = head.manager;
+  if (manager >= node_.node_count) return Reply{-EINVAL, 0};
   TakeOver take(*this, lock);
   Local& l = take.local();
   if (op != channel::Op::kLockFlushed) l.manager = manager;  // the flush reply names none
@@ -82,10 +88,8 @@ std::optional<Reply> Locks::on_request(std::uint32_t slot, channel::Op op,
       }
       l.waiters.push_back(slot);
       if (op == channel::Op::kTimedLock) {
-        std::int64_t timeout_ns;
-        std::memcpy(&timeout_ns, request.data() + 16, sizeof timeout_ns);
-        deadlines_[slot] = Deadline{lock, std::chrono::steady_clock::now() +
-                                              std::chrono::nanoseconds(timeout_ns < 0 ? 0 : timeout_ns)};
+        deadlines_[slot] =
+            Deadline{lock, Clock::now() + std::chrono::nanoseconds(timeout_ns < 0 ? 0 : timeout_ns)};
       }
       if (!l.have_token) request_token(lock, l);
       return std::nullopt;
@@ -105,7 +109,7 @@ std::optional<Reply> Locks::on_request(std::uint32_t slot, channel::Op op,
         l.held = false;
         if (!l.recall_pending && !l.waiters.empty()) grant_local(l);
       }
-      return coherence_.release(slot, request.subspan(16), mine ? 0 : -EPERM,
+      return coherence_.release(slot, pages, mine ? 0 : -EPERM,
                                 [this, lock] { token_released(lock); });
     }
     case channel::Op::kLockFlushed:
@@ -134,14 +138,14 @@ void Locks::request_token(std::uint64_t lock, Local& l) {
   to(l.manager, wire::LockRequest{lock});
 }
 
-std::optional<std::chrono::steady_clock::time_point> Locks::next_deadline() const {
-  std::optional<std::chrono::steady_clock::time_point> first;
+std::optional<Clock::time_point> Locks::next_deadline() const {
+  std::optional<Clock::time_point> first;
   for (const auto& [slot, d] : deadlines_)
     if (!first || d.at < *first) first = d.at;
   return first;
 }
 
-void Locks::expire(std::chrono::steady_clock::time_point now) {
+void Locks::expire(Clock::time_point now) {
   for (auto it = deadlines_.begin(); it != deadlines_.end();) {
     if (it->second.at > now) {
       ++it;
@@ -152,7 +156,7 @@ void Locks::expire(std::chrono::steady_clock::time_point now) {
     TakeOver take(*this, it->second.lock);
     Local& l = take.local();
     l.waiters.erase(std::remove(l.waiters.begin(), l.waiters.end(), it->first), l.waiters.end());
-    channel_.complete(it->first, Reply{-ETIMEDOUT, 0});
+    node_.channel.complete(it->first, Reply{-ETIMEDOUT, 0});
     it = deadlines_.erase(it);
   }
 }
@@ -162,7 +166,7 @@ void Locks::grant_local(Local& l) {
   l.waiters.pop_front();
   deadlines_.erase(slot);
   l.held = true;
-  channel_.complete(slot, granted(slot, std::exchange(l.token_from_afar, false)));
+  node_.channel.complete(slot, granted(slot, std::exchange(l.token_from_afar, false)));
 }
 
 Reply Locks::granted(std::uint32_t slot, bool from_afar) {
@@ -174,7 +178,7 @@ Reply Locks::granted(std::uint32_t slot, bool from_afar) {
 void Locks::give_back(std::uint64_t lock, Local& l) {
   if (l.flushing) return;
   l.flushing = true;
-  if (!push_downcall(channel_.layout(), channel::Downcall::kFlushLock, lock)) {
+  if (!push_downcall(node_.channel.layout(), channel::Downcall::kFlushLock, lock)) {
     util::log_line("the program's service queue is full; handing a lock over without a flush");
     hand_over(lock, l);
   }
@@ -189,14 +193,15 @@ void Locks::hand_over(std::uint64_t lock, Local& l) {
   if (!l.waiters.empty()) request_token(lock, l);  // our own waiters queue again
 }
 
-void Locks::on_request_token(std::uint64_t lock, wire::NodeId from, bool try_only) {
+void Locks::on(const wire::LockRequest& request, wire::NodeId from) {
+  const std::uint64_t lock = request.lock;
   Managed& m = managed_[lock];
   if (!m.owner) {
     m.owner = from;
     grant(lock, m, from);
     return;
   }
-  if (try_only) {
+  if (request.try_only) {
     // Others wait already, or a recall is under way: it is in use.
     if (!m.queue.empty() || m.recalled || m.trying) {
       to(from, wire::LockBusy{lock});
@@ -224,10 +229,11 @@ void Locks::grant(std::uint64_t lock, const Managed& m, wire::NodeId to_node) {
   to(to_node, wire::LockGrant{lock, m.epoch, coherence_.notices_for(to_node)});
 }
 
-void Locks::on_return(std::uint64_t lock, std::uint64_t epoch) {
+void Locks::on(const wire::LockReturn& r, wire::NodeId) {
+  const std::uint64_t lock = r.lock;
   Managed& m = managed_[lock];
   // The last holder saw what earlier ones did (it acquired their epoch).
-  m.epoch = coherence_.settled_epoch(epoch);
+  m.epoch = coherence_.settled_epoch(r.epoch);
   m.owner.reset();
   m.recalled = false;
   if (m.queue.empty()) return;
@@ -240,7 +246,7 @@ void Locks::on_return(std::uint64_t lock, std::uint64_t epoch) {
   if (!m.queue.empty()) recall(lock, m);
 }
 
-void Locks::on_grant(const wire::LockGrant& grant) {
+void Locks::on(const wire::LockGrant& grant, wire::NodeId) {
   const std::uint64_t lock = grant.lock;
   coherence_.sync_arrived(grant.epoch, grant.notices);
   TakeOver take(*this, lock);
@@ -260,14 +266,15 @@ void Locks::answer_tries(Local& l) {
     l.try_waiters.pop_front();
     if (l.have_token && !l.held && !l.flushing) {
       l.held = true;
-      channel_.complete(slot, granted(slot, std::exchange(l.token_from_afar, false)));
+      node_.channel.complete(slot, granted(slot, std::exchange(l.token_from_afar, false)));
     } else {
-      channel_.complete(slot, Reply{-EBUSY, 0});
+      node_.channel.complete(slot, Reply{-EBUSY, 0});
     }
   }
 }
 
-void Locks::on_busy(std::uint64_t lock) {
+void Locks::on(const wire::LockBusy& busy, wire::NodeId) {
+  const std::uint64_t lock = busy.lock;
   TakeOver take(*this, lock);
   Local& l = take.local();
   l.try_requested = false;
@@ -276,7 +283,8 @@ void Locks::on_busy(std::uint64_t lock) {
 }
 
 // Manager: the holder kept the token (in use): the trylock fails.
-void Locks::on_kept(std::uint64_t lock) {
+void Locks::on(const wire::LockKept& kept, wire::NodeId) {
+  const std::uint64_t lock = kept.lock;
   Managed& m = managed_[lock];
   if (!m.trying) return;  // the token came back meanwhile and went to it
   const wire::NodeId tried = *m.trying;
@@ -286,10 +294,11 @@ void Locks::on_kept(std::uint64_t lock) {
   if (!m.queue.empty()) recall(lock, m);
 }
 
-void Locks::on_recall(std::uint64_t lock, bool if_free) {
+void Locks::on(const wire::LockRecall& asked, wire::NodeId) {
+  const std::uint64_t lock = asked.lock;
   TakeOver take(*this, lock);
   Local& l = take.local();
-  if (if_free && (!l.have_token || l.held || !l.waiters.empty() || l.recall_pending || l.flushing)) {
+  if (asked.if_free && (!l.have_token || l.held || !l.waiters.empty() || l.recall_pending || l.flushing)) {
     to(l.manager, wire::LockKept{lock});
     return;
   }
@@ -301,35 +310,6 @@ void Locks::on_recall(std::uint64_t lock, bool if_free) {
   if (!l.held) give_back(lock, l);
 }
 
-bool Locks::on_message(const wire::Envelope& env) {
-  return std::visit(util::Overloaded{
-                        [&](const wire::LockRequest& m) {
-                          on_request_token(m.lock, env.from, m.try_only);
-                          return true;
-                        },
-                        [&](const wire::LockKept& m) {
-                          on_kept(m.lock);
-                          return true;
-                        },
-                        [&](const wire::LockBusy& m) {
-                          on_busy(m.lock);
-                          return true;
-                        },
-                        [&](const wire::LockReturn& m) {
-                          on_return(m.lock, m.epoch);
-                          return true;
-                        },
-                        [&](const wire::LockGrant& m) {
-                          on_grant(m);
-                          return true;
-                        },
-                        [&](const wire::LockRecall& m) {
-                          on_recall(m.lock, m.if_free);
-                          return true;
-                        },
-                        [&](const auto&) { return false; },
-                    },
-                    env.body);
-}
+void Locks::report(Stats& stats) const { stats.add("lock_handoffs", handoffs_); }
 
 }  // namespace gpt::node

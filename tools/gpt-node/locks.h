@@ -9,36 +9,42 @@
 // Single-threaded: called from the agent's poll loop only.
 #pragma once
 
-#include <chrono>
 #include <cstdint>
 #include <deque>
 #include <map>
 #include <optional>
 #include <span>
 
-#include "channel_server.h"
 #include "coherence.h"
 #include "gpt/lock_table.h"
-#include "message_gate.h"
+#include "node_context.h"
+#include "service.h"
 #include "wire.h"
 
 namespace gpt::node {
 
-class Locks {
+class Locks final : public ServiceBase<Locks, wire::LockRequest, wire::LockKept, wire::LockBusy,
+                                       wire::LockReturn, wire::LockGrant, wire::LockRecall> {
  public:
-  Locks(wire::NodeId self, std::uint32_t node_count, net::MessageGate& gate, ChannelServer& channel,
-        Coherence& coherence);
+  Locks(const NodeContext& node, Coherence& coherence);
 
+  [[nodiscard]] std::span<const channel::Op> ops() const override { return kOps; }
   [[nodiscard]] std::optional<Reply> on_request(std::uint32_t slot, channel::Op op,
-                                                std::span<const unsigned char> request);
-  bool on_message(const wire::Envelope& env);
-  // Ends timed lock waits whose deadline passed (called every tick).
-  void expire(std::chrono::steady_clock::time_point now);
-  // The earliest deadline of a timed wait served here, if any: the agent
-  // wakes for it rather than at its next tick.
-  [[nodiscard]] std::optional<std::chrono::steady_clock::time_point> next_deadline() const;
-
-  [[nodiscard]] std::uint64_t handoffs() const { return handoffs_; }
+                                                std::span<const unsigned char> request,
+                                                std::span<unsigned char> reply) override;
+  // Manager side: a node wants the token; a conditional recall found it in
+  // use; the holder gives it back.
+  void on(const wire::LockRequest& m, wire::NodeId from);
+  void on(const wire::LockKept& m, wire::NodeId from);
+  void on(const wire::LockReturn& m, wire::NodeId from);
+  // Holder side: the token came; a trylock found it in use; give it back.
+  void on(const wire::LockGrant& m, wire::NodeId from);
+  void on(const wire::LockBusy& m, wire::NodeId from);
+  void on(const wire::LockRecall& m, wire::NodeId from);
+  // Timed lock waits (kTimedLock).
+  [[nodiscard]] std::optional<Clock::time_point> next_deadline() const override;
+  void expire(Clock::time_point now) override;
+  void report(Stats& stats) const override;
 
  private:
   struct Local {  // this node's view of one lock
@@ -91,28 +97,22 @@ class Locks {
   // A kUnlockReleased's release lets the token go.
   void token_released(std::uint64_t lock);
   // Manager side.
-  void on_request_token(std::uint64_t lock, wire::NodeId from, bool try_only);
-  void on_kept(std::uint64_t lock);
   void recall(std::uint64_t lock, Managed& m);
-  void on_busy(std::uint64_t lock);
+  void grant(std::uint64_t lock, const Managed& m, wire::NodeId to);
   // Answers this node's trylocks once the token came (or did not).
   void answer_tries(Local& l);
-  void on_return(std::uint64_t lock, std::uint64_t epoch);
-  void on_grant(const wire::LockGrant& grant);
-  void grant(std::uint64_t lock, const Managed& m, wire::NodeId to);
-  void on_recall(std::uint64_t lock, bool if_free);
   void to(wire::NodeId node, const wire::Message& m);
 
-  wire::NodeId self_;
-  std::uint32_t node_count_;
-  net::MessageGate& gate_;
-  ChannelServer& channel_;
+  static constexpr channel::Op kOps[] = {channel::Op::kLock,   channel::Op::kTimedLock,
+                                         channel::Op::kTryLock, channel::Op::kUnlock,
+                                         channel::Op::kUnlockReleased, channel::Op::kLockFlushed};
+  const NodeContext node_;
   Coherence& coherence_;
   std::map<std::uint64_t, Local> local_;
   std::map<std::uint64_t, Managed> managed_;
   struct Deadline {
     std::uint64_t lock;
-    std::chrono::steady_clock::time_point at;
+    Clock::time_point at;
   };
   std::map<std::uint32_t, Deadline> deadlines_;  // timed waiters, by channel slot
   std::uint64_t handoffs_ = 0;

@@ -2,19 +2,16 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cstring>
 
-#include "overloaded.h"
+#include "channel_request.h"
 #include "peer_send.h"
 
 namespace gpt::node {
 
-RwLocks::RwLocks(wire::NodeId self, std::uint32_t node_count, net::MessageGate& gate,
-                 ChannelServer& channel, Coherence& coherence)
-    : self_(self), node_count_(node_count), gate_(gate), channel_(channel), coherence_(coherence) {}
+RwLocks::RwLocks(const NodeContext& node, Coherence& coherence) : node_(node), coherence_(coherence) {}
 
 void RwLocks::to(wire::NodeId node, const wire::Message& m) {
-  send_or_handle(gate_, self_, node, m, [this](const wire::Envelope& e) { (void)on_message(e); });
+  send_or_handle(node_, node, m, [this](const wire::Envelope& e) { on_message(e); });
 }
 
 bool RwLocks::can_take(const State& s, bool write) {
@@ -22,35 +19,26 @@ bool RwLocks::can_take(const State& s, bool write) {
 }
 
 std::optional<Reply> RwLocks::on_request(std::uint32_t slot, channel::Op op,
-                                         std::span<const unsigned char> request) {
-  struct Head {
-    std::uint64_t lock;
-    std::uint32_t manager, write;
-  } h;
-  if (request.size() < sizeof h) return Reply{-EINVAL, 0};
-  std::memcpy(&h, request.data(), sizeof h);
-  if (h.manager >= node_count_) return Reply{-EINVAL, 0};
+                                         std::span<const unsigned char> request, std::span<unsigned char>) {
   if (op == channel::Op::kRwUnlock) {  // the program released first
-    to(h.manager, wire::RwRelease{h.lock, h.write, coherence_.sync_epoch()});
+    const auto h = read_request<channel::RwLockHead>(request);
+    if (!h || h->manager >= node_.node_count) return Reply{-EINVAL, 0};
+    to(h->manager, wire::RwRelease{h->lock, h->write, coherence_.sync_epoch()});
     return Reply{0, 0};
   }
-  struct {
-    std::int64_t timeout_ns;
-    std::uint32_t try_only, pad;
-  } w;
-  if (op != channel::Op::kRwLock || request.size() != sizeof h + sizeof w) return Reply{-EINVAL, 0};
-  std::memcpy(&w, request.data() + sizeof h, sizeof w);
-  std::uint64_t id = next_request_++;
+  const auto w = read_request<channel::RwLockRequest>(request);
+  if (!w || w->head.manager >= node_.node_count) return Reply{-EINVAL, 0};
+  const channel::RwLockHead& h = w->head;
+  const std::uint64_t id = next_request_++;
   Pending p{slot, h.lock, h.manager, h.write != 0, std::nullopt};
   // POSIX: a timed lock that can be had at once succeeds even if its
   // deadline has passed. So a passed deadline asks as a try, and "busy"
   // becomes ETIMEDOUT; a try has no deadline (the manager answers at once).
-  const bool passed = !w.try_only && w.timeout_ns == 0;
+  const bool passed = !w->try_only && w->timeout_ns == 0;
   p.busy_is_timeout = passed;
-  if (w.timeout_ns > 0 && !w.try_only)
-    p.deadline = std::chrono::steady_clock::now() + std::chrono::nanoseconds(w.timeout_ns);
+  if (w->timeout_ns > 0 && !w->try_only) p.deadline = Clock::now() + std::chrono::nanoseconds(w->timeout_ns);
   pending_[id] = p;
-  to(h.manager, wire::RwRequest{id, h.lock, h.write, static_cast<std::uint32_t>(w.try_only || passed)});
+  to(h.manager, wire::RwRequest{id, h.lock, h.write, static_cast<std::uint32_t>(w->try_only || passed)});
   return std::nullopt;
 }
 
@@ -74,18 +62,18 @@ void RwLocks::grant(wire::NodeId node, std::uint64_t request, std::uint64_t lock
                            coherence_.notices_for(node)});
 }
 
-std::optional<std::chrono::steady_clock::time_point> RwLocks::next_deadline() const {
-  std::optional<std::chrono::steady_clock::time_point> first;
+std::optional<Clock::time_point> RwLocks::next_deadline() const {
+  std::optional<Clock::time_point> first;
   for (const auto& [id, w] : pending_)
     if (w.deadline && (!first || *w.deadline < *first)) first = w.deadline;
   return first;
 }
 
-void RwLocks::expire(std::chrono::steady_clock::time_point now) {
+void RwLocks::expire(Clock::time_point now) {
   for (auto it = pending_.begin(); it != pending_.end();) {
     if (it->second.deadline && *it->second.deadline <= now) {
       to(it->second.manager, wire::RwCancel{it->first, it->second.lock});
-      channel_.complete(it->second.slot, Reply{-ETIMEDOUT, 0});
+      node_.channel.complete(it->second.slot, Reply{-ETIMEDOUT, 0});
       expired_.insert(*it);
       it = pending_.erase(it);
     } else {
@@ -94,68 +82,58 @@ void RwLocks::expire(std::chrono::steady_clock::time_point now) {
   }
 }
 
-bool RwLocks::on_message(const wire::Envelope& env) {
-  return std::visit(
-      util::Overloaded{
-          [&](const wire::RwRequest& m) {  // manager
-            State& s = states_[m.lock];
-            // A queued writer holds back new readers (no writer starvation).
-            if (s.queue.empty() && can_take(s, m.write)) {
-              if (m.write) s.writer = true;
-              else ++s.readers;
-              grant(env.from, m.request, m.lock);
-            } else if (m.try_only) {
-              to(env.from, wire::RwGranted{m.request, EBUSY, 0, {}});
-              if (!s.writer && s.readers == 0 && s.queue.empty()) states_.erase(m.lock);
-            } else {
-              s.queue.push_back(Waiter{env.from, m.request, m.write != 0});
-            }
-            return true;
-          },
-          [&](const wire::RwRelease& m) {  // manager
-            auto it = states_.find(m.lock);
-            if (it == states_.end()) return true;
-            epochs_[m.lock].add(coherence_.settled_epoch(m.epoch));
-            State& s = it->second;
-            // While a writer holds it there are no readers: the releaser is
-            // that writer. Otherwise it is one of the readers.
-            if (s.writer) s.writer = false;
-            else if (s.readers) --s.readers;
-            grant_waiting(m.lock, s);
-            return true;
-          },
-          [&](const wire::RwCancel& m) {  // manager
-            auto it = states_.find(m.lock);
-            if (it == states_.end()) return true;
-            auto& q = it->second.queue;
-            q.erase(std::remove_if(q.begin(), q.end(),
-                                   [&](const Waiter& w) { return w.node == env.from && w.request == m.request; }),
-                    q.end());
-            grant_waiting(m.lock, it->second);
-            return true;
-          },
-          [&](const wire::RwGranted& m) {
-            auto it = pending_.find(m.request);
-            if (it == pending_.end()) {
-              if (auto e = expired_.find(m.request); e != expired_.end()) {
-                if (m.result == 0)
-                  to(e->second.manager, wire::RwRelease{e->second.lock, e->second.write, m.epoch});
-                expired_.erase(e);
-              }
-              return true;
-            }
-            std::int32_t status = m.result == 0 ? 0 : -static_cast<std::int32_t>(m.result);
-            if (status == -EBUSY && it->second.busy_is_timeout) status = -ETIMEDOUT;
-            // The acquire's answer rides on the reply when it can.
-            const std::uint32_t answer =
-                status == 0 ? coherence_.grant_arrived(it->second.slot, m.epoch, m.notices) : 0;
-            channel_.complete(it->second.slot, Reply{status, answer});
-            pending_.erase(it);
-            return true;
-          },
-          [&](const auto&) { return false; },
-      },
-      env.body);
+void RwLocks::on(const wire::RwRequest& m, wire::NodeId from) {
+  State& s = states_[m.lock];
+  // A queued writer holds back new readers (no writer starvation).
+  if (s.queue.empty() && can_take(s, m.write)) {
+    if (m.write) s.writer = true;
+    else ++s.readers;
+    grant(from, m.request, m.lock);
+  } else if (m.try_only) {
+    to(from, wire::RwGranted{m.request, EBUSY, 0, {}});
+    if (!s.writer && s.readers == 0 && s.queue.empty()) states_.erase(m.lock);
+  } else {
+    s.queue.push_back(Waiter{from, m.request, m.write != 0});
+  }
+}
+
+void RwLocks::on(const wire::RwRelease& m, wire::NodeId) {
+  auto it = states_.find(m.lock);
+  if (it == states_.end()) return;
+  epochs_[m.lock].add(coherence_.settled_epoch(m.epoch));
+  State& s = it->second;
+  // While a writer holds it there are no readers: the releaser is that
+  // writer. Otherwise it is one of the readers.
+  if (s.writer) s.writer = false;
+  else if (s.readers) --s.readers;
+  grant_waiting(m.lock, s);
+}
+
+void RwLocks::on(const wire::RwCancel& m, wire::NodeId from) {
+  auto it = states_.find(m.lock);
+  if (it == states_.end()) return;
+  auto& q = it->second.queue;
+  q.erase(std::remove_if(q.begin(), q.end(), [&](const Waiter& w) { return w.node == from && w.request == m.request; }),
+          q.end());
+  grant_waiting(m.lock, it->second);
+}
+
+void RwLocks::on(const wire::RwGranted& m, wire::NodeId) {
+  auto it = pending_.find(m.request);
+  if (it == pending_.end()) {
+    // The lock timed out while the grant travelled: give it back.
+    if (auto e = expired_.find(m.request); e != expired_.end()) {
+      if (m.result == 0) to(e->second.manager, wire::RwRelease{e->second.lock, e->second.write, m.epoch});
+      expired_.erase(e);
+    }
+    return;
+  }
+  std::int32_t status = m.result == 0 ? 0 : -static_cast<std::int32_t>(m.result);
+  if (status == -EBUSY && it->second.busy_is_timeout) status = -ETIMEDOUT;
+  // The acquire's answer rides on the reply when it can.
+  const std::uint32_t answer = status == 0 ? coherence_.grant_arrived(it->second.slot, m.epoch, m.notices) : 0;
+  node_.channel.complete(it->second.slot, Reply{status, answer});
+  pending_.erase(it);
 }
 
 }  // namespace gpt::node

@@ -7,33 +7,38 @@
 // Single-threaded: called from the agent's poll loop only.
 #pragma once
 
-#include <chrono>
 #include <cstdint>
 #include <deque>
 #include <map>
 #include <optional>
 #include <span>
 
-#include "channel_server.h"
 #include "coherence.h"
 #include "epoch_max.h"
-#include "message_gate.h"
+#include "node_context.h"
+#include "service.h"
 #include "wire.h"
 
 namespace gpt::node {
 
-class RwLocks {
+class RwLocks final
+    : public ServiceBase<RwLocks, wire::RwRequest, wire::RwRelease, wire::RwCancel, wire::RwGranted> {
  public:
-  RwLocks(wire::NodeId self, std::uint32_t node_count, net::MessageGate& gate, ChannelServer& channel,
-          Coherence& coherence);
+  RwLocks(const NodeContext& node, Coherence& coherence);
 
+  [[nodiscard]] std::span<const channel::Op> ops() const override { return kOps; }
   [[nodiscard]] std::optional<Reply> on_request(std::uint32_t slot, channel::Op op,
-                                                std::span<const unsigned char> request);
-  bool on_message(const wire::Envelope& env);
-  void expire(std::chrono::steady_clock::time_point now);
-  // The earliest deadline of a timed wait served here, if any: the agent
-  // wakes for it rather than at its next tick.
-  [[nodiscard]] std::optional<std::chrono::steady_clock::time_point> next_deadline() const;
+                                                std::span<const unsigned char> request,
+                                                std::span<unsigned char> reply) override;
+  // Manager side.
+  void on(const wire::RwRequest& m, wire::NodeId from);
+  void on(const wire::RwRelease& m, wire::NodeId from);
+  void on(const wire::RwCancel& m, wire::NodeId from);
+  // Waiter side.
+  void on(const wire::RwGranted& m, wire::NodeId from);
+  // Timed locks.
+  [[nodiscard]] std::optional<Clock::time_point> next_deadline() const override;
+  void expire(Clock::time_point now) override;
 
  private:
   struct Waiter {
@@ -51,18 +56,16 @@ class RwLocks {
     std::uint64_t lock;
     wire::NodeId manager;
     bool write;
-    std::optional<std::chrono::steady_clock::time_point> deadline;
+    std::optional<Clock::time_point> deadline;
     bool busy_is_timeout = false;  // a timed lock whose deadline had passed: asked as a try
   };
+  static constexpr channel::Op kOps[] = {channel::Op::kRwLock, channel::Op::kRwUnlock};
   void to(wire::NodeId node, const wire::Message& m);
   [[nodiscard]] static bool can_take(const State& s, bool write);
   void grant_waiting(std::uint64_t lock, State& s);
   void grant(wire::NodeId node, std::uint64_t request, std::uint64_t lock);
 
-  wire::NodeId self_;
-  std::uint32_t node_count_;
-  net::MessageGate& gate_;
-  ChannelServer& channel_;
+  const NodeContext node_;
   Coherence& coherence_;
   std::uint64_t next_request_ = 1;
   std::map<std::uint64_t, Pending> pending_;

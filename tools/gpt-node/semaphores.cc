@@ -2,19 +2,16 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cstring>
 
-#include "overloaded.h"
+#include "channel_request.h"
 #include "peer_send.h"
 
 namespace gpt::node {
 
-Semaphores::Semaphores(wire::NodeId self, std::uint32_t node_count, net::MessageGate& gate,
-                       ChannelServer& channel, Coherence& coherence)
-    : self_(self), node_count_(node_count), gate_(gate), channel_(channel), coherence_(coherence) {}
+Semaphores::Semaphores(const NodeContext& node, Coherence& coherence) : node_(node), coherence_(coherence) {}
 
 void Semaphores::to(wire::NodeId node, const wire::Message& m) {
-  send_or_handle(gate_, self_, node, m, [this](const wire::Envelope& e) { (void)on_message(e); });
+  send_or_handle(node_, node, m, [this](const wire::Envelope& e) { on_message(e); });
 }
 
 Semaphores::Count& Semaphores::count_of(const Key& key, std::uint32_t initial) {
@@ -31,62 +28,51 @@ void Semaphores::grant(wire::NodeId node, std::uint64_t request, Count& c) {
 }
 
 std::optional<Reply> Semaphores::on_request(std::uint32_t slot, channel::Op op,
-                                            std::span<const unsigned char> request) {
-  struct Head {
-    std::uint64_t sem;
-    std::uint32_t manager, initial;
-    std::uint64_t incarnation;
-  } h;
-  if (request.size() < sizeof h) return Reply{-EINVAL, 0};
-  std::memcpy(&h, request.data(), sizeof h);
-  if (h.manager >= node_count_) return Reply{-EINVAL, 0};
-  const Key key{h.sem, h.incarnation};
-  switch (op) {
-    case channel::Op::kSemWait: {
-      struct {
-        std::int64_t timeout_ns;
-        std::uint32_t try_only, pad;
-      } w;
-      if (request.size() != sizeof h + sizeof w) return Reply{-EINVAL, 0};
-      std::memcpy(&w, request.data() + sizeof h, sizeof w);
-      std::uint64_t id = next_request_++;
-      Waiting entry{slot, key, h.manager, h.initial, std::nullopt};
-      // As for rwlocks: a passed deadline asks as a try (POSIX lets a wait
-      // that can succeed at once succeed), and "would block" is ETIMEDOUT.
-      const bool passed = !w.try_only && w.timeout_ns == 0;
-      entry.busy_is_timeout = passed;
-      if (w.timeout_ns > 0 && !w.try_only)
-        entry.deadline = std::chrono::steady_clock::now() + std::chrono::nanoseconds(w.timeout_ns);
-      waiting_[id] = entry;
-      to(h.manager, wire::SemWait{id, h.sem, h.incarnation, h.initial, static_cast<std::uint32_t>(w.try_only || passed)});
-      return std::nullopt;
-    }
-    case channel::Op::kSemPost:  // the program released first
-      to(h.manager, wire::SemPost{h.sem, h.incarnation, h.initial, coherence_.sync_epoch()});
-      return Reply{0, 0};
-    case channel::Op::kSemGetValue: {
-      std::uint64_t id = next_request_++;
-      waiting_[id] = Waiting{slot, key, h.manager, h.initial, std::nullopt};
-      to(h.manager, wire::SemValueQuery{id, h.sem, h.incarnation, h.initial});
-      return std::nullopt;
-    }
-    default:
-      return Reply{-ENOSYS, 0};
+                                            std::span<const unsigned char> request, std::span<unsigned char>) {
+  if (op == channel::Op::kSemWait) {
+    const auto req = read_request<channel::SemWaitRequest>(request);
+    if (!req || req->head.manager >= node_.node_count) return Reply{-EINVAL, 0};
+    return wait(slot, *req);
   }
+  const auto h = read_request<channel::SemHead>(request);
+  if (!h || h->manager >= node_.node_count) return Reply{-EINVAL, 0};
+  if (op == channel::Op::kSemPost) {  // the program released first
+    to(h->manager, wire::SemPost{h->sem, h->incarnation, h->initial, coherence_.sync_epoch()});
+    return Reply{0, 0};
+  }
+  // kSemGetValue: the manager has the count.
+  const std::uint64_t id = next_request_++;
+  waiting_[id] = Waiting{slot, {h->sem, h->incarnation}, h->manager, h->initial, std::nullopt};
+  to(h->manager, wire::SemValueQuery{id, h->sem, h->incarnation, h->initial});
+  return std::nullopt;
 }
 
-std::optional<std::chrono::steady_clock::time_point> Semaphores::next_deadline() const {
-  std::optional<std::chrono::steady_clock::time_point> first;
+std::optional<Reply> Semaphores::wait(std::uint32_t slot, const channel::SemWaitRequest& w) {
+  const channel::SemHead& h = w.head;
+  const std::uint64_t id = next_request_++;
+  Waiting entry{slot, {h.sem, h.incarnation}, h.manager, h.initial, std::nullopt};
+  // As for rwlocks: a passed deadline asks as a try (POSIX lets a wait
+  // that can succeed at once succeed), and "would block" is ETIMEDOUT.
+  const bool passed = !w.try_only && w.timeout_ns == 0;
+  entry.busy_is_timeout = passed;
+  if (w.timeout_ns > 0 && !w.try_only) entry.deadline = Clock::now() + std::chrono::nanoseconds(w.timeout_ns);
+  waiting_[id] = entry;
+  to(h.manager, wire::SemWait{id, h.sem, h.incarnation, h.initial, static_cast<std::uint32_t>(w.try_only || passed)});
+  return std::nullopt;
+}
+
+std::optional<Clock::time_point> Semaphores::next_deadline() const {
+  std::optional<Clock::time_point> first;
   for (const auto& [id, w] : waiting_)
     if (w.deadline && (!first || *w.deadline < *first)) first = w.deadline;
   return first;
 }
 
-void Semaphores::expire(std::chrono::steady_clock::time_point now) {
+void Semaphores::expire(Clock::time_point now) {
   for (auto it = waiting_.begin(); it != waiting_.end();) {
     if (it->second.deadline && *it->second.deadline <= now) {
       to(it->second.manager, wire::SemCancel{it->first, it->second.key.first, it->second.key.second});
-      channel_.complete(it->second.slot, Reply{-ETIMEDOUT, 0});
+      node_.channel.complete(it->second.slot, Reply{-ETIMEDOUT, 0});
       expired_.insert(*it);
       it = waiting_.erase(it);
     } else {
@@ -95,77 +81,67 @@ void Semaphores::expire(std::chrono::steady_clock::time_point now) {
   }
 }
 
-bool Semaphores::on_message(const wire::Envelope& env) {
-  return std::visit(
-      util::Overloaded{
-          [&](const wire::SemWait& m) {  // manager
-            Count& c = count_of({m.sem, m.incarnation}, m.initial);
-            if (c.value > 0) {
-              --c.value;
-              grant(env.from, m.request, c);
-            } else if (m.try_only) {
-              to(env.from, wire::SemGranted{m.request, EAGAIN, 0, {}});
-            } else {
-              c.waiters.emplace_back(env.from, m.request);
-            }
-            return true;
-          },
-          [&](const wire::SemPost& m) {  // manager
-            Count& c = count_of({m.sem, m.incarnation}, m.initial);
-            c.epoch.add(coherence_.settled_epoch(m.epoch));
-            if (!c.waiters.empty()) {
-              auto [node, request] = c.waiters.front();
-              c.waiters.pop_front();
-              grant(node, request, c);
-            } else {
-              ++c.value;
-            }
-            return true;
-          },
-          [&](const wire::SemCancel& m) {  // manager
-            auto it = counts_.find({m.sem, m.incarnation});
-            if (it == counts_.end()) return true;
-            auto& w = it->second.waiters;
-            w.erase(std::remove(w.begin(), w.end(), std::make_pair(env.from, m.request)), w.end());
-            return true;
-          },
-          [&](const wire::SemValueQuery& m) {  // manager
-            Count& c = count_of({m.sem, m.incarnation}, m.initial);
-            to(env.from, wire::SemValue{m.request, c.value});
-            return true;
-          },
-          [&](const wire::SemGranted& m) {
-            auto it = waiting_.find(m.request);
-            if (it == waiting_.end()) {
-              // The wait timed out while the grant travelled: give it back.
-              if (auto e = expired_.find(m.request); e != expired_.end()) {
-                if (m.result == 0)
-                  to(e->second.manager, wire::SemPost{e->second.key.first, e->second.key.second,
-                                                      e->second.initial, m.epoch});
-                expired_.erase(e);
-              }
-              return true;
-            }
-            std::int32_t status = m.result == 0 ? 0 : -static_cast<std::int32_t>(m.result);
-            if (status == -EAGAIN && it->second.busy_is_timeout) status = -ETIMEDOUT;
-            // The acquire's answer rides on the reply when it can.
-            const std::uint32_t answer =
-                status == 0 ? coherence_.grant_arrived(it->second.slot, m.epoch, m.notices) : 0;
-            channel_.complete(it->second.slot, Reply{status, answer});
-            waiting_.erase(it);
-            return true;
-          },
-          [&](const wire::SemValue& m) {
-            auto it = waiting_.find(m.request);
-            if (it == waiting_.end()) return true;
-            std::memcpy(channel_.payload(it->second.slot).data(), &m.value, sizeof m.value);
-            channel_.complete(it->second.slot, Reply{0, sizeof m.value});
-            waiting_.erase(it);
-            return true;
-          },
-          [&](const auto&) { return false; },
-      },
-      env.body);
+void Semaphores::on(const wire::SemWait& m, wire::NodeId from) {
+  Count& c = count_of({m.sem, m.incarnation}, m.initial);
+  if (c.value > 0) {
+    --c.value;
+    grant(from, m.request, c);
+  } else if (m.try_only) {
+    to(from, wire::SemGranted{m.request, EAGAIN, 0, {}});
+  } else {
+    c.waiters.emplace_back(from, m.request);
+  }
+}
+
+void Semaphores::on(const wire::SemPost& m, wire::NodeId) {
+  Count& c = count_of({m.sem, m.incarnation}, m.initial);
+  c.epoch.add(coherence_.settled_epoch(m.epoch));
+  if (!c.waiters.empty()) {
+    auto [node, request] = c.waiters.front();
+    c.waiters.pop_front();
+    grant(node, request, c);
+  } else {
+    ++c.value;
+  }
+}
+
+void Semaphores::on(const wire::SemCancel& m, wire::NodeId from) {
+  auto it = counts_.find({m.sem, m.incarnation});
+  if (it == counts_.end()) return;
+  auto& w = it->second.waiters;
+  w.erase(std::remove(w.begin(), w.end(), std::make_pair(from, m.request)), w.end());
+}
+
+void Semaphores::on(const wire::SemValueQuery& m, wire::NodeId from) {
+  Count& c = count_of({m.sem, m.incarnation}, m.initial);
+  to(from, wire::SemValue{m.request, c.value});
+}
+
+void Semaphores::on(const wire::SemGranted& m, wire::NodeId) {
+  auto it = waiting_.find(m.request);
+  if (it == waiting_.end()) {
+    // The wait timed out while the grant travelled: give it back.
+    if (auto e = expired_.find(m.request); e != expired_.end()) {
+      if (m.result == 0)
+        to(e->second.manager, wire::SemPost{e->second.key.first, e->second.key.second, e->second.initial, m.epoch});
+      expired_.erase(e);
+    }
+    return;
+  }
+  std::int32_t status = m.result == 0 ? 0 : -static_cast<std::int32_t>(m.result);
+  if (status == -EAGAIN && it->second.busy_is_timeout) status = -ETIMEDOUT;
+  // The acquire's answer rides on the reply when it can.
+  const std::uint32_t answer = status == 0 ? coherence_.grant_arrived(it->second.slot, m.epoch, m.notices) : 0;
+  node_.channel.complete(it->second.slot, Reply{status, answer});
+  waiting_.erase(it);
+}
+
+void Semaphores::on(const wire::SemValue& m, wire::NodeId) {
+  auto it = waiting_.find(m.request);
+  if (it == waiting_.end()) return;
+  ChannelServer& server = node_.channel;
+  server.complete(it->second.slot, write_reply(server.payload(it->second.slot), channel::SemValueReply{m.value}));
+  waiting_.erase(it);
 }
 
 }  // namespace gpt::node

@@ -7,7 +7,6 @@
 // Single-threaded: called from the agent's poll loop only.
 #pragma once
 
-#include <chrono>
 #include <cstdint>
 #include <deque>
 #include <map>
@@ -15,26 +14,35 @@
 #include <span>
 #include <utility>
 
-#include "channel_server.h"
 #include "coherence.h"
 #include "epoch_max.h"
-#include "message_gate.h"
+#include "gpt/channel_ops.h"
+#include "node_context.h"
+#include "service.h"
 #include "wire.h"
 
 namespace gpt::node {
 
-class Semaphores {
+class Semaphores final : public ServiceBase<Semaphores, wire::SemWait, wire::SemPost, wire::SemCancel,
+                                             wire::SemValueQuery, wire::SemGranted, wire::SemValue> {
  public:
-  Semaphores(wire::NodeId self, std::uint32_t node_count, net::MessageGate& gate,
-             ChannelServer& channel, Coherence& coherence);
+  Semaphores(const NodeContext& node, Coherence& coherence);
 
+  [[nodiscard]] std::span<const channel::Op> ops() const override { return kOps; }
   [[nodiscard]] std::optional<Reply> on_request(std::uint32_t slot, channel::Op op,
-                                                std::span<const unsigned char> request);
-  bool on_message(const wire::Envelope& env);
-  void expire(std::chrono::steady_clock::time_point now);
-  // The earliest deadline of a timed wait served here, if any: the agent
-  // wakes for it rather than at its next tick.
-  [[nodiscard]] std::optional<std::chrono::steady_clock::time_point> next_deadline() const;
+                                                std::span<const unsigned char> request,
+                                                std::span<unsigned char> reply) override;
+  // Manager side.
+  void on(const wire::SemWait& m, wire::NodeId from);
+  void on(const wire::SemPost& m, wire::NodeId from);
+  void on(const wire::SemCancel& m, wire::NodeId from);
+  void on(const wire::SemValueQuery& m, wire::NodeId from);
+  // Waiter side.
+  void on(const wire::SemGranted& m, wire::NodeId from);
+  void on(const wire::SemValue& m, wire::NodeId from);
+  // Timed waits (kSemWait with a timeout).
+  [[nodiscard]] std::optional<Clock::time_point> next_deadline() const override;
+  void expire(Clock::time_point now) override;
 
  private:
   using Key = std::pair<std::uint64_t, std::uint64_t>;  // address, incarnation
@@ -48,17 +56,17 @@ class Semaphores {
     Key key;
     wire::NodeId manager;
     std::uint32_t initial;
-    std::optional<std::chrono::steady_clock::time_point> deadline;
+    std::optional<Clock::time_point> deadline;
     bool busy_is_timeout = false;  // a timed wait whose deadline had passed: asked as a try
   };
+  static constexpr channel::Op kOps[] = {channel::Op::kSemWait, channel::Op::kSemPost,
+                                         channel::Op::kSemGetValue};
+  std::optional<Reply> wait(std::uint32_t slot, const channel::SemWaitRequest& request);
   void to(wire::NodeId node, const wire::Message& m);
   Count& count_of(const Key& key, std::uint32_t initial);
   void grant(wire::NodeId node, std::uint64_t request, Count& c);
 
-  wire::NodeId self_;
-  std::uint32_t node_count_;
-  net::MessageGate& gate_;
-  ChannelServer& channel_;
+  const NodeContext node_;
   Coherence& coherence_;
   std::uint64_t next_request_ = 1;
   std::map<std::uint64_t, Waiting> waiting_;          // our waits and value queries

@@ -1,82 +1,63 @@
 #include "signal_relay.h"
 
 #include <cerrno>
-#include <cstring>
 
+#include "channel_request.h"
 #include "log.h"
-#include "overloaded.h"
 
 namespace gpt::node {
 
-SignalRelay::SignalRelay(wire::NodeId self, std::uint32_t node_count, net::MessageGate& gate, ChannelServer& channel)
-    : self_(self), node_count_(node_count), gate_(gate), channel_(channel) {}
+SignalRelay::SignalRelay(const NodeContext& node) : node_(node) {}
 
-std::optional<Reply> SignalRelay::on_request(channel::Op op, std::span<const unsigned char> request,
-                                         std::span<unsigned char> reply) {
+std::optional<Reply> SignalRelay::on_request(std::uint32_t, channel::Op op, std::span<const unsigned char> request,
+                                             std::span<unsigned char> reply) {
   switch (op) {
     case channel::Op::kKill: {
-      channel::KillRequest req;
-      if (request.size() != sizeof req) return Reply{-EINVAL, 0};
-      std::memcpy(&req, request.data(), sizeof req);
-      if (req.node >= node_count_ || req.sig > 64 || req.hops > channel::kMaxKillHops ||
-          req.tcb >> channel::kKillTcbBits != 0)
+      const auto req = read_request<channel::KillRequest>(request);
+      if (!req || req->node >= node_.node_count || req->sig > channel::kMaxSignal || req->hops > channel::kMaxKillHops ||
+          !channel::fits_kill_arg({req->tcb, req->hops, req->sig}))
         return Reply{-EINVAL, 0};
-      const wire::KillThread m{req.tcb, static_cast<std::int32_t>(req.sig), req.hops};
-      if (req.node == self_) deliver(m, self_);  // passed on by our own program: it is back here
-      else if (!gate_.send(req.node, m)) return Reply{-EIO, 0};
+      const wire::KillThread m{req->tcb, static_cast<std::int32_t>(req->sig), req->hops};
+      if (req->node == node_.self) on(m, node_.self);  // passed on by our own program: it is back here
+      else if (!node_.gate.send(req->node, m)) return Reply{-EIO, 0};
       return Reply{0, 0};
     }
     case channel::Op::kSignalAction: {
-      channel::SignalDisposition d;
-      if (request.size() != sizeof d) return Reply{-EINVAL, 0};
-      std::memcpy(&d, request.data(), sizeof d);
-      wire::SignalAction m{static_cast<std::int32_t>(d.sig), d.handler, d.flags, d.mask};
-      for (wire::NodeId n = 0; n < node_count_; ++n)
-        if (n != self_ && !gate_.send(n, m))
+      const auto d = read_request<channel::SignalDisposition>(request);
+      if (!d) return Reply{-EINVAL, 0};
+      const wire::SignalAction m{static_cast<std::int32_t>(d->sig), d->handler, d->flags, d->mask};
+      for (wire::NodeId n = 0; n < node_.node_count; ++n)
+        if (n != node_.self && !node_.gate.send(n, m))
           util::log_line("cannot pass a signal handler on to node " + std::to_string(n));
       return Reply{0, 0};
     }
     case channel::Op::kSignalQuery: {
-      std::uint32_t sig;
-      if (request.size() != sizeof sig) return Reply{-EINVAL, 0};
-      std::memcpy(&sig, request.data(), sizeof sig);
-      auto it = dispositions_.find(static_cast<std::int32_t>(sig));
+      const auto query = read_request<channel::SignalQueryRequest>(request);
+      if (!query) return Reply{-EINVAL, 0};
+      auto it = dispositions_.find(static_cast<std::int32_t>(query->sig));
       if (it == dispositions_.end()) return Reply{-ENOENT, 0};
-      channel::SignalDisposition d{sig, 0, it->second.handler, it->second.flags, it->second.mask};
-      std::memcpy(reply.data(), &d, sizeof d);
-      return Reply{0, sizeof d};
+      const wire::SignalAction& a = it->second;
+      return write_reply(reply, channel::SignalDisposition{query->sig, 0, a.handler, a.flags, a.mask});
     }
     default:
       return Reply{-ENOSYS, 0};
   }
 }
 
-// To the program's service thread (channel.h kKillTcbBits says how).
-void SignalRelay::deliver(const wire::KillThread& m, wire::NodeId from) {
-  if (m.sig <= 0 || m.sig > 64 || m.hops > channel::kMaxKillHops || m.tcb >> channel::kKillTcbBits != 0) return;
-  const std::uint64_t arg = m.tcb | (static_cast<std::uint64_t>(m.hops) << channel::kKillTcbBits) |
-                            (static_cast<std::uint64_t>(m.sig) << 56);
-  if (!push_downcall(channel_.layout(), channel::Downcall::kKillThread, arg))
+// To the program's service thread (channel_ops.h KillArg says how).
+void SignalRelay::on(const wire::KillThread& m, wire::NodeId from) {
+  if (m.sig <= 0 || m.sig > static_cast<std::int32_t>(channel::kMaxSignal) || m.hops > channel::kMaxKillHops) return;
+  const channel::KillArg arg{m.tcb, m.hops, static_cast<std::uint32_t>(m.sig)};
+  if (!channel::fits_kill_arg(arg)) return;
+  if (!push_downcall(node_.channel.layout(), channel::Downcall::kKillThread, channel::pack_kill_arg(arg)))
     util::log_line("downcall queue full: a signal from node " + std::to_string(from) + " is lost");
 }
 
-bool SignalRelay::on_message(const wire::Envelope& env) {
-  return std::visit(
-      util::Overloaded{
-          [&](const wire::KillThread& m) {
-            deliver(m, env.from);
-            return true;
-          },
-          [&](const wire::SignalAction& m) {
-            if (m.sig <= 0 || m.sig > 64) return true;
-            dispositions_[m.sig] = m;
-            if (!push_downcall(channel_.layout(), channel::Downcall::kSignalAction, static_cast<std::uint64_t>(m.sig)))
-              util::log_line("downcall queue full: a signal handler from node " + std::to_string(env.from) + " is lost");
-            return true;
-          },
-          [&](const auto&) { return false; },
-      },
-      env.body);
+void SignalRelay::on(const wire::SignalAction& m, wire::NodeId from) {
+  if (m.sig <= 0 || m.sig > static_cast<std::int32_t>(channel::kMaxSignal)) return;
+  dispositions_[m.sig] = m;
+  if (!push_downcall(node_.channel.layout(), channel::Downcall::kSignalAction, static_cast<std::uint64_t>(m.sig)))
+    util::log_line("downcall queue full: a signal handler from node " + std::to_string(from) + " is lost");
 }
 
 }  // namespace gpt::node

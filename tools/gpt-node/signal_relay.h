@@ -12,27 +12,28 @@
 #include <optional>
 #include <span>
 
-#include "channel_server.h"
-#include "message_gate.h"
+#include "node_context.h"
+#include "service.h"
 #include "wire.h"
 
 namespace gpt::node {
 
-class SignalRelay {
+class SignalRelay final : public ServiceBase<SignalRelay, wire::KillThread, wire::SignalAction> {
  public:
-  SignalRelay(wire::NodeId self, std::uint32_t node_count, net::MessageGate& gate, ChannelServer& channel);
+  explicit SignalRelay(const NodeContext& node);
 
-  [[nodiscard]] std::optional<Reply> on_request(channel::Op op, std::span<const unsigned char> request,
-                                                std::span<unsigned char> reply);
-  bool on_message(const wire::Envelope& env);
+  [[nodiscard]] std::span<const channel::Op> ops() const override { return kOps; }
+  [[nodiscard]] std::optional<Reply> on_request(std::uint32_t slot, channel::Op op,
+                                                std::span<const unsigned char> request,
+                                                std::span<unsigned char> reply) override;
+  void on(const wire::KillThread& m, wire::NodeId from);
+  void on(const wire::SignalAction& m, wire::NodeId from);
 
  private:
-  void deliver(const wire::KillThread& m, wire::NodeId from);
+  static constexpr channel::Op kOps[] = {channel::Op::kKill, channel::Op::kSignalAction,
+                                         channel::Op::kSignalQuery};
 
-  wire::NodeId self_;
-  std::uint32_t node_count_;
-  net::MessageGate& gate_;
-  ChannelServer& channel_;
+  const NodeContext node_;
   std::map<std::int32_t, wire::SignalAction> dispositions_;  // set elsewhere, for kSignalQuery
 };
 

@@ -13,28 +13,42 @@
 #include <span>
 #include <vector>
 
-#include "channel_server.h"
 #include "coherence.h"
-#include "gpt/region.h"
-#include "message_gate.h"
+#include "gpt/channel_ops.h"
+#include "node_context.h"
+#include "service.h"
 #include "wire.h"
 
 namespace gpt::node {
 
-class Threads {
+class Threads final : public ServiceBase<Threads, wire::SpawnThread, wire::MigrateThread, wire::DetachThread,
+                                           wire::ThreadExited, wire::JoinWait, wire::JoinDone> {
  public:
-  Threads(wire::NodeId self, std::uint32_t node_count, const region::Geometry& geometry,
-          net::MessageGate& gate, ChannelServer& channel, Coherence& coherence);
+  Threads(const NodeContext& node, Coherence& coherence);
 
+  [[nodiscard]] std::span<const channel::Op> ops() const override { return kOps; }
   [[nodiscard]] std::optional<Reply> on_request(std::uint32_t slot, channel::Op op,
-                                                std::span<const unsigned char> request);
-  bool on_message(const wire::Envelope& env);
-
-  [[nodiscard]] std::uint64_t threads_started() const { return started_; }
-  [[nodiscard]] std::uint64_t migrations_in() const { return migrated_in_; }
-  [[nodiscard]] std::uint64_t migrations_out() const { return migrated_out_; }
+                                                std::span<const unsigned char> request,
+                                                std::span<unsigned char> reply) override;
+  // Running node: start or resume a thread here.
+  void on(const wire::SpawnThread& m, wire::NodeId from);
+  void on(const wire::MigrateThread& m, wire::NodeId from);
+  // The home of a thread's control block: its end and who waits for it.
+  void on(const wire::DetachThread& m, wire::NodeId from);
+  void on(const wire::ThreadExited& m, wire::NodeId from);
+  void on(const wire::JoinWait& m, wire::NodeId from);
+  // Joiner side.
+  void on(const wire::JoinDone& m, wire::NodeId from);
+  void report(Stats& stats) const override;
 
  private:
+  static constexpr channel::Op kOps[] = {channel::Op::kSpawn, channel::Op::kThreadExit, channel::Op::kJoin,
+                                         channel::Op::kMigrate, channel::Op::kDetach};
+  [[nodiscard]] Reply spawn(const channel::SpawnRequest& req);
+  [[nodiscard]] Reply migrate(const channel::MigrateRequest& req);
+  [[nodiscard]] Reply detach_request(std::uint64_t tcb);
+  [[nodiscard]] Reply thread_exit(std::uint64_t tcb);
+  [[nodiscard]] std::optional<Reply> join(std::uint32_t slot, const channel::JoinRequest& req);
   // A new thread, or one migrating here (`arriving`).
   void run_here(std::uint64_t tcb, bool arriving);
   // `epoch`: the notices the thread's node saw when it ended (a joiner
@@ -43,13 +57,8 @@ class Threads {
   void detach(std::uint64_t tcb);    // home: nobody joins it; free it at its end
   void free_tcb(std::uint64_t tcb);  // home: the program's service thread frees it
   [[nodiscard]] std::optional<wire::NodeId> home_of(std::uint64_t tcb) const;
-  void send(wire::NodeId to, const wire::Message& m);
 
-  wire::NodeId self_;
-  std::uint32_t node_count_;
-  region::Geometry geometry_;
-  net::MessageGate& gate_;
-  ChannelServer& channel_;
+  const NodeContext node_;
   Coherence& coherence_;
 
   std::uint64_t next_request_ = 1;

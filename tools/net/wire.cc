@@ -15,7 +15,7 @@ namespace {
 
 constexpr std::size_t kHeaderBytes = 12;
 constexpr std::uint64_t kMaxPad = 16ull << 20;
-// A byte-exact page diff is at most 2048 runs of 5 bytes (gpt/page_diff.h).
+// A byte-exact page diff is at most 2048 runs of 5 bytes (gpt-node/page_diff.h).
 constexpr std::uint64_t kMaxDiffBytes = 10240;
 
 // Raised inside decoding when a bound is exceeded; caught in decode().

@@ -94,7 +94,7 @@ struct PageData {
   std::uint64_t page = 0;
   std::vector<std::byte> bytes;
 };
-// Writer -> home: diffs (gpt/page_diff.h format) to apply, one per page.
+// Writer -> home: diffs (tools/gpt-node/page_diff.h format) to apply, one per page.
 // `notices`, only ever sent to node 0 (the notice manager) and only once
 // every other home has acknowledged its diffs: the write notices of the
 // whole release, logged right after these diffs are applied (the release

@@ -11,8 +11,8 @@
 // one ends. Runs are never merged across an unchanged byte. An empty diff is
 // zero bytes. Worst case (every other byte changed): 2048 runs of 5 bytes.
 //
-// Header-only and freestanding (no allocation, no exceptions): used by the
-// agent (glibc) and the in-process runtime (musl or glibc).
+// Header-only, no allocation: the writer's agent encodes (releases.cc) and
+// the home's agent applies; the program only keeps the twins.
 #pragma once
 
 #include <cstddef>

@@ -1,0 +1,28 @@
+// What every service of one node's agent works with: who this node is, its
+// copy of the global space, its peers (through the gate) and its program
+// (through the channel). The agent owns all of it; services hold a copy of
+// this context, whose references outlive them.
+#pragma once
+
+#include <cstdint>
+
+#include "channel_server.h"
+#include "heap_memory.h"
+#include "message_gate.h"
+#include "wire.h"
+
+namespace gpt::node {
+
+struct NodeContext {
+  wire::NodeId self = 0;
+  std::uint32_t node_count = 1;
+  HeapMemory& heap;
+  net::MessageGate& gate;
+  ChannelServer& channel;
+
+  // Sends; a refused message is logged, not fatal (the peer may be gone,
+  // and the launcher ends the job then).
+  void send(wire::NodeId to, const wire::Message& m) const;
+};
+
+}  // namespace gpt::node
