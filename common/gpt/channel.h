@@ -68,7 +68,7 @@ enum class Op : std::uint32_t {
                        // on every node so far (pthread_exit from main waits
                        // for the last thread with it).
   // The libc shim (docs/libc-shim.md). A forwarded call's request and reply
-  // are the blobs of libgpthread/src/shim/forwarded_call.h; the agents only
+  // are the blobs of libc-shim/forwarded_call.h; the agents only
   // carry them.
   kForward = 29,       // remote node: run this call on the origin; reply: its result
   kFlushNodes = 30,    // origin, at exit: FlushNodesRequest. Returns once every

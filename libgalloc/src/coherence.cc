@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "coherence.h"
+#include "context.h"
 #include "diag.h"
 #include "galloc.h"
 #include "global_space.h"
@@ -140,8 +141,6 @@ void release_with(ReleaseCall& call) {
 // be on the list (a vehicle slot another node's thread used before); a
 // write to it would wait for the thread's own claim. So both run on a
 // private stack of the thread.
-extern "C" void gpt_call_on_private(void* top, void (*fn)(void*), void* arg);
-
 thread_local std::byte* t_private_stack __attribute__((tls_model("initial-exec")));
 constexpr std::size_t kPrivateStackBytes = 64 * 1024;
 
@@ -182,23 +181,12 @@ void release() {
   if (space().tracks_writes()) release_on_private(channel::Op::kRelease);
 }
 
-int release_and_unlock(const void* unlock_request, std::size_t length) {
-  ReleaseCall call{channel::Op::kUnlockReleased, unlock_request, length};
-  if (space().tracks_writes()) release_on_private(call);
-  else call.status = channel::Client(rt::state().channel)
-                         .call(call.op, unlock_request, length, nullptr, 0)
-                         .status;
-  if (call.status != 0 && call.status != -EPERM) agent_failed("unlock", call.status);
-  return call.status;
-}
-
-bool release_for_barrier_wait(const void* wait_request, std::size_t length) {
-  if (!space().tracks_writes()) return false;
-  ReleaseCall call{channel::Op::kReleaseForBarrierWait, wait_request, length};
-  call.only_if_dirty = true;
+FusedCall release_fused(channel::Op op, const void* request, std::size_t length, bool only_if_dirty) {
+  if (!space().tracks_writes()) return {};
+  ReleaseCall call{op, request, length};
+  call.only_if_dirty = only_if_dirty;
   release_on_private(call);
-  if (call.called && call.status != 0) agent_failed("release", call.status);
-  return call.called;
+  return {call.status, call.called};
 }
 
 void leave_thread() {

@@ -5,6 +5,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "gpt/channel.h"
+
 namespace gpt::galloc {
 
 void release();
@@ -19,15 +21,17 @@ void acquire_synced();
 void apply_acquire_answer(unsigned char* answer, std::uint32_t length, std::uint64_t generation);
 [[nodiscard]] std::uint64_t copy_generation();
 void barrier_all();
-// Releases, then unlocks a lock token (kUnlockReleased with the given
-// request, the pages appended) in the same call to the agent, which may
-// send the token on before the release is acknowledged. Returns the
-// unlock's status.
-[[nodiscard]] int release_and_unlock(const void* unlock_request, std::size_t length);
-// Releases before a pthread barrier wait (kReleaseForBarrierWait with the
-// wait's request and token): the agent arrives at the barrier as soon as
-// the release is on its way. False if there was nothing to release (no call
-// made: the wait must arrive itself).
-[[nodiscard]] bool release_for_barrier_wait(const void* wait_request, std::size_t length);
+// A release whose last call to the agent is `op`, with `request` ahead of
+// the last pages: the floor above fuses a request of its own with the
+// release (a lock's unlock, a barrier's wait: threads/sync_release.cc), and
+// the agent acts on it as soon as the release is on its way. With no page
+// to release, `op` goes alone, or not at all if `only_if_dirty`. Nothing is
+// sent when writes are not tracked (one node, or no agent).
+struct FusedCall {
+  int status = 0;       // the agent's answer to `op`
+  bool called = false;  // whether `op` was sent
+};
+[[nodiscard]] FusedCall release_fused(channel::Op op, const void* request, std::size_t length,
+                                      bool only_if_dirty);
 
 }  // namespace gpt::galloc

@@ -8,7 +8,6 @@
 #include <unistd.h>
 
 #include "backtrace.h"
-#include "context.h"
 #include "diag.h"
 #include "global_space.h"
 #include "gpt/channel_ops.h"
@@ -18,14 +17,14 @@
 
 namespace gpt::galloc {
 
-thread_local void* t_fault_escape __attribute__((tls_model("initial-exec")));
-
 // The page after this thread's last read-fault batch (0: none yet).
 thread_local std::uint64_t t_scan_next __attribute__((tls_model("initial-exec")));
 // Pages per round trip in a scan: the most one fetch may ask for.
 constexpr std::uint64_t kScanBatch = channel::kMaxPagesPerFetch;
 
 namespace {
+
+UnhandledFaultHook g_unhandled_fault_hook = nullptr;
 
 void count(std::atomic<std::uint64_t> channel::Header::*counter) {
   if (auto* ch = rt::state().channel) (ch->header.*counter).fetch_add(1, std::memory_order_relaxed);
@@ -40,11 +39,7 @@ void on_sigsegv(int, siginfo_t* si, void* context) {
   int saved_errno = errno;
   bool handled = space().contains(si->si_addr) && handle_fault(addr, is_write);
   errno = saved_errno;
-  if (!handled && t_fault_escape) {
-    void* escape = t_fault_escape;
-    t_fault_escape = nullptr;
-    gpt_context_jump(static_cast<const threads::Context*>(escape), 1);
-  }
+  if (!handled && g_unhandled_fault_hook) g_unhandled_fault_hook();
   if (!handled) {
     rt::diag()
         .text("segmentation fault (")
@@ -110,6 +105,8 @@ bool handle_fault(std::uintptr_t address, bool is_write) {
   settle(page, kDirty);
   return true;
 }
+
+void set_unhandled_fault_hook(UnhandledFaultHook hook) { g_unhandled_fault_hook = hook; }
 
 void install_fault_handler() {
   struct sigaction sa;

@@ -7,7 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "gpt/futex_lock.h"
+#include "futex_lock.h"
 #include "gpt/region.h"
 
 namespace gpt::galloc {
@@ -78,9 +78,13 @@ bool handle_fault(std::uintptr_t address, bool is_write);
 
 void install_fault_handler();
 
-// While set on a thread, a fault that is not a coherence fault jumps back to
-// this context (gpt_context_jump(escape, 1), threads/context.h) instead of
-// being reported: how the libc shim turns a bad pointer into EFAULT.
-extern thread_local void* t_fault_escape __attribute__((tls_model("initial-exec")));
+// Called by the SIGSEGV handler, on the faulting thread, for a fault that is
+// not a coherence fault, before it is reported as a crash. A hook that takes
+// the fault over does not return: the libc shim jumps out of a guarded copy
+// and fails the call with EFAULT (libc-shim/program_memory.cc). Set once at
+// start-up, before the handler is installed; it runs in the signal handler,
+// so it must be async-signal-safe.
+using UnhandledFaultHook = void (*)();
+void set_unhandled_fault_hook(UnhandledFaultHook hook);
 
 }  // namespace gpt::galloc

@@ -17,8 +17,9 @@
 #include "coherence.h"
 #include "global_space.h"
 #include "heap/node_heap.h"
+#include "libc_threads.h"
 #include "runtime.h"
-#include "shim/shim.h"
+#include "shim.h"
 #include "vehicles.h"
 #include "service.h"
 
@@ -39,8 +40,7 @@ int parse_fd(const char* s) {
 
 }  // namespace
 
-RuntimeState g_state;
-
+// Maps the channel named by GPT_CHANNEL_FD (if any) and fills state().
 void attach() {
   const char* fd_text = getenv("GPT_CHANNEL_FD");
   if (!fd_text) return;  // not under gpt-launch: node 0 of 1
@@ -77,8 +77,6 @@ void attach() {
 // see the right node id.
 namespace gpt::rt {
 
-std::atomic<int> g_started{0};
-
 void start_once() {
   // 0: not started, 1: starting, 2: running. malloc may get here before our
   // constructor (libc's own start-up allocates), from any thread.
@@ -111,5 +109,5 @@ __attribute__((constructor(101))) static void gpt_runtime_start() {
   // and SPMD nodes run main and serve from a thread of their own.
   if (s.node_id != 0 && !s.channel->header.spmd) gpt::threads::serve_forever();
   gpt::threads::start_service_thread();
-  if (s.node_id == 0 && !s.channel->header.spmd) gpt::shim::start_delegates();
+  if (s.node_id == 0 && !s.channel->header.spmd) gpt::shim::start_delegates(gpt::threads::libc_create);
 }

@@ -185,7 +185,7 @@ struct MigrateThread {
 };
 // ---- the libc shim (docs/libc-shim.md) --------------------------------------
 // A node -> the origin: run this call there (an opaque blob, see
-// libgpthread/src/shim/forwarded_call.h); the reply carries its result.
+// libc-shim/forwarded_call.h); the reply carries its result.
 struct SyscallRequest {
   std::uint64_t request = 0;
   std::vector<std::byte> blob;

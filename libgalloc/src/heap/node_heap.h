@@ -12,7 +12,7 @@
 #include <cstdint>
 
 #include "chunk_table.h"
-#include "gpt/futex_lock.h"
+#include "futex_lock.h"
 #include "size_classes.h"
 
 namespace gpt::galloc {

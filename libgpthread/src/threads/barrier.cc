@@ -83,7 +83,7 @@ GPT_API int pthread_barrier_wait(pthread_barrier_t* b) {
                                              reinterpret_cast<std::uintptr_t>(&t_barrier_token)};
   // With pages to release, the agent arrives for us once they are on their
   // way, and the wait joins that arrival (its round trip overlaps our call).
-  const bool arrived = gpt::galloc::release_for_barrier_wait(&req, sizeof req);
+  const bool arrived = gpt::threads::release_for_barrier_wait(&req, sizeof req);
   const std::size_t length = arrived ? sizeof req : gpt::channel::kBarrierWaitBytes;
   gpt::channel::Client client(gpt::rt::state().channel);
   // Departure acquires: the reply often carries the answer already.

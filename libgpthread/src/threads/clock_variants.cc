@@ -10,6 +10,8 @@
 #include <signal.h>
 #include <time.h>
 
+#include "sync_common.h"
+
 #define GPT_API extern "C" __attribute__((visibility("default")))
 
 namespace {
@@ -41,9 +43,8 @@ GPT_API int pthread_mutex_clocklock(pthread_mutex_t* m, clockid_t clock, const s
 
 GPT_API int pthread_cond_clockwait(pthread_cond_t* c, pthread_mutex_t* m, clockid_t clock,
                                    const struct timespec* t) {
-  struct timespec real;
-  if (!realtime_deadline(clock, t, &real)) return EINVAL;
-  return pthread_cond_timedwait(c, m, &real);
+  if (clock != CLOCK_REALTIME && clock != CLOCK_MONOTONIC) return EINVAL;
+  return gpt::threads::cond_wait_until(c, m, t, clock);
 }
 
 GPT_API int pthread_rwlock_clockrdlock(pthread_rwlock_t* l, clockid_t clock, const struct timespec* t) {

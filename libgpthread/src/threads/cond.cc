@@ -24,8 +24,12 @@
 
 namespace {
 
+// The condition's words, in the libc's pthread_cond_t (zeros for
+// PTHREAD_COND_INITIALIZER): the local futex sequence, and whether its
+// timed waits measure CLOCK_MONOTONIC (pthread_condattr_setclock).
 struct LocalCond {
   std::atomic<std::uint32_t> seq;
+  std::uint32_t monotonic;
 };
 static_assert(sizeof(LocalCond) <= sizeof(pthread_cond_t));
 
@@ -35,14 +39,19 @@ Head head_of(const pthread_cond_t* c, std::uint32_t extra) {
   return Head{reinterpret_cast<std::uintptr_t>(c), gpt::threads::manager_of(c), extra};
 }
 
-int local_wait(pthread_cond_t* c, pthread_mutex_t* m, const struct timespec* abstime) {
+clockid_t clock_of(const pthread_cond_t* c) {
+  return reinterpret_cast<const LocalCond*>(c)->monotonic ? CLOCK_MONOTONIC : CLOCK_REALTIME;
+}
+
+int local_wait(pthread_cond_t* c, pthread_mutex_t* m, const struct timespec* abstime, clockid_t clock) {
   auto* lc = reinterpret_cast<LocalCond*>(c);
   std::uint32_t seq = lc->seq.load(std::memory_order_acquire);
   pthread_mutex_unlock(m);
-  std::int64_t ns = gpt::threads::ns_until(abstime);
+  std::int64_t ns = gpt::threads::ns_until(abstime, clock);
   if (ns != 0) gpt::futex::wait(&lc->seq, seq, ns);
   pthread_mutex_lock(m);
-  if (abstime && gpt::threads::ns_until(abstime) == 0 && lc->seq.load(std::memory_order_acquire) == seq) return ETIMEDOUT;
+  if (abstime && gpt::threads::ns_until(abstime, clock) == 0 && lc->seq.load(std::memory_order_acquire) == seq)
+    return ETIMEDOUT;
   return 0;
 }
 
@@ -55,36 +64,43 @@ void local_wake(pthread_cond_t* c, bool all) {
 
 }  // namespace
 
-GPT_API int pthread_cond_init(pthread_cond_t* c, const pthread_condattr_t*) {
-  reinterpret_cast<LocalCond*>(c)->seq.store(0, std::memory_order_relaxed);
+GPT_API int pthread_cond_init(pthread_cond_t* c, const pthread_condattr_t* attr) {
+  clockid_t clock = CLOCK_REALTIME;
+  if (attr) pthread_condattr_getclock(attr, &clock);
+  auto* lc = reinterpret_cast<LocalCond*>(c);
+  lc->seq.store(0, std::memory_order_relaxed);
+  lc->monotonic = clock == CLOCK_MONOTONIC ? 1 : 0;
   return 0;
 }
 
 GPT_API int pthread_cond_destroy(pthread_cond_t*) { return 0; }
 
 // The libc headers declare abstime non-null for pthread_cond_timedwait;
-// pthread_cond_wait passes none, so both go through this.
-static int timed_wait(pthread_cond_t* c, pthread_mutex_t* m, const struct timespec* abstime) {
+// pthread_cond_wait passes none; all of them go through cond_wait_until.
+int gpt::threads::cond_wait_until(pthread_cond_t* c, pthread_mutex_t* m, const struct timespec* abstime,
+                                  clockid_t clock) {
   gpt::rt::ensure_started();
   if (abstime && (abstime->tv_nsec < 0 || abstime->tv_nsec >= 1000000000L)) return EINVAL;
-  if (!gpt::threads::in_global_space(c)) return local_wait(c, m, abstime);
+  if (!gpt::threads::in_global_space(c)) return local_wait(c, m, abstime, clock);
   gpt::channel::Client client(gpt::rt::state().channel);
   Head h = head_of(c, 0);
   gpt::channel::CondEnqueueReply queued{};
   auto r = client.call(gpt::channel::Op::kCondEnqueue, h, queued);
   if (r.status != 0) return EINVAL;
   pthread_mutex_unlock(m);
-  const gpt::channel::CondSleepRequest sleep{h, queued.ticket, gpt::threads::ns_until(abstime)};
+  const gpt::channel::CondSleepRequest sleep{h, queued.ticket, gpt::threads::ns_until(abstime, clock)};
   r = client.call(gpt::channel::Op::kCondSleep, sleep);
   pthread_mutex_lock(m);
   return r.status == -ETIMEDOUT ? ETIMEDOUT : 0;
 }
 
 GPT_API int pthread_cond_timedwait(pthread_cond_t* c, pthread_mutex_t* m, const struct timespec* abstime) {
-  return timed_wait(c, m, abstime);
+  return gpt::threads::cond_wait_until(c, m, abstime, clock_of(c));
 }
 
-GPT_API int pthread_cond_wait(pthread_cond_t* c, pthread_mutex_t* m) { return timed_wait(c, m, nullptr); }
+GPT_API int pthread_cond_wait(pthread_cond_t* c, pthread_mutex_t* m) {
+  return gpt::threads::cond_wait_until(c, m, nullptr, CLOCK_REALTIME);
+}
 
 static int signal_cond(pthread_cond_t* c, bool all) {
   gpt::rt::ensure_started();

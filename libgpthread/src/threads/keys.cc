@@ -11,7 +11,7 @@
 #include <cstring>
 
 #include "gpt/channel_client.h"
-#include "gpt/futex_lock.h"
+#include "futex_lock.h"
 #include "diag.h"
 #include "runtime.h"
 #include "service.h"

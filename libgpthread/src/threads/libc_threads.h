@@ -21,7 +21,9 @@ pthread_t libc_self();
 // Inline: every lock and unlock asks.
 [[nodiscard]] inline int libc_mutex_type(const pthread_mutex_t* m) {
 #ifdef __GLIBC__
-  int kind = reinterpret_cast<const int*>(m)[4] & 0x7f;  // __data.__kind
+  // __data.__kind: the type in its low 2 bits (PTHREAD_MUTEX_KIND_MASK_NP),
+  // robust and priority-protocol flags above them.
+  int kind = reinterpret_cast<const int*>(m)[4] & 3;
   return kind == PTHREAD_MUTEX_RECURSIVE || kind == PTHREAD_MUTEX_ERRORCHECK ? kind
                                                                             : PTHREAD_MUTEX_NORMAL;
 #else

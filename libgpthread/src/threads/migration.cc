@@ -135,6 +135,11 @@ GPT_API int gpt_migrate(int node) {
     return ENOTSUP;
   }
   if (static_cast<std::uint32_t>(node) == tcb->node) return 0;
+  if (tcb->given_stack == kStackOfThisNode) {
+    rt::diag().text("gpt_migrate: this thread runs on a stack the program gave outside the global space "
+                    "(pthread_attr_setstack), which other nodes cannot reach").emit();
+    return ENOTSUP;
+  }
   if (locks_held()) return EBUSY;
   static std::atomic<bool> warned{false};
   if (!vehicles::thread_pointer_in(tcb->slot) && !warned.exchange(true))

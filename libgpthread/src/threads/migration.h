@@ -15,6 +15,6 @@ void hand_over(Tcb* tcb);
 
 // On the node arriving at, on the new kernel thread's private stack: installs
 // the TLS image, keys, errno and signal mask, then jumps into gpt_migrate.
-[[noreturn]] void resume_migrated(Tcb* tcb, Context* exit);
+[[noreturn]] void resume_migrated(Tcb* tcb, rt::Context* exit);
 
 }  // namespace gpt::threads

@@ -10,7 +10,7 @@
 #include "coherence.h"
 #include "global_space.h"
 #include "gpt/channel_client.h"
-#include "gpt/futex_lock.h"
+#include "futex_lock.h"
 #include "libc_threads.h"
 #include "runtime.h"
 #include "sync_common.h"
@@ -72,7 +72,7 @@ int lock_call(channel::Op op, const void* m, std::int64_t timeout_ns = -1, bool*
 // Releases this node's writes and unlocks `m` in one call (kUnlockReleased).
 int release_and_unlock(const void* m) {
   const channel::LockRequest req{reinterpret_cast<std::uintptr_t>(m), manager_of(m), 0};
-  return galloc::release_and_unlock(&req, sizeof req);
+  return unlock_with_release(&req, sizeof req);
 }
 
 Tcb* self() { return reinterpret_cast<Tcb*>(pthread_self()); }

@@ -16,7 +16,7 @@
 #include "diag.h"
 #include "global_space.h"
 #include "gpt/channel_client.h"
-#include "gpt/futex_lock.h"
+#include "futex_lock.h"
 #include "gpt/raw_syscall.h"
 #include "gpthread.h"
 #include "libc_threads.h"
@@ -34,21 +34,19 @@ namespace {
 
 constexpr std::size_t kDefaultStack = 8u << 20;
 
-// gpt_attr_setnode: attributes are the libc's opaque structs, so the chosen
-// node is kept beside them, keyed by the attribute's address.
-struct AttrNode {
-  const pthread_attr_t* attr;
-  int node;
-};
-AttrNode g_attr_nodes[64];
-FutexLock g_attr_lock;
+// gpt_attr_setnode keeps the node in the attribute object itself, in its
+// last 8 bytes: neither libc uses them (glibc's `unused` pointer, musl's
+// __i[12..13]) and both zero the whole object in pthread_attr_init, so an
+// attribute initialised again (a reused stack slot) carries no stale node.
+static_assert(sizeof(pthread_attr_t) == 56, "the attribute layout gpt_attr_setnode relies on");
+constexpr std::uint64_t kAttrNodeTag = 0x6770744e00000000ull;  // "gptN" << 32 | node
+constexpr std::size_t kAttrNodeOffset = sizeof(pthread_attr_t) - sizeof(std::uint64_t);
 
 int attr_node(const pthread_attr_t* attr) {
   if (!attr) return -1;
-  Held<FutexLock> hold(g_attr_lock);
-  for (const auto& e : g_attr_nodes)
-    if (e.attr == attr) return e.node;
-  return -1;
+  std::uint64_t word;
+  memcpy(&word, reinterpret_cast<const char*>(attr) + kAttrNodeOffset, sizeof word);
+  return (word >> 32) == (kAttrNodeTag >> 32) ? static_cast<int>(word & 0xffffffffu) : -1;
 }
 
 // GPT_PLACEMENT: spread (default: round-robin over all nodes, origin
@@ -136,10 +134,19 @@ void* local_trampoline(void* p) {
   return result;
 }
 
+// The stack pthread_attr_setstack gave, if any. glibc's getstack answers
+// even when none was set: the address is then the size below 0 (its
+// stackaddr, null, minus the size); musl's says EINVAL.
+bool given_stack_of(const pthread_attr_t* attr, void** addr, std::size_t* size) {
+  if (pthread_attr_getstack(attr, addr, size) != 0 || !*addr) return false;
+  return reinterpret_cast<std::uintptr_t>(*addr) + *size != 0;
+}
+
 // Attributes gpthread cannot honour fail pthread_create with the POSIX
-// error and a message. A stack the program provides is used if it lies in
-// the global space (it must be reachable from every node).
-int check_unsupported(const pthread_attr_t* attr, void** stack, std::size_t* bytes) {
+// error and a message. A stack the program provides in the global space
+// (malloc'd, or a global array) is reachable from every node; one in memory
+// of this node only (an mmap, a local array) pins the thread to this node.
+int check_unsupported(const pthread_attr_t* attr, void** stack, std::size_t* bytes, bool* pinned) {
   int inherit = PTHREAD_INHERIT_SCHED;
   pthread_attr_getinheritsched(attr, &inherit);
   if (inherit == PTHREAD_EXPLICIT_SCHED) {
@@ -152,10 +159,17 @@ int check_unsupported(const pthread_attr_t* attr, void** stack, std::size_t* byt
   }
   void* addr = nullptr;
   std::size_t size = 0;
-  if (pthread_attr_getstack(attr, &addr, &size) == 0 && addr) {
-    if (!galloc::space().in_heap(addr) || size < 64 * 1024) {
+  if (given_stack_of(attr, &addr, &size)) {
+    if (size < 64 * 1024) {
       rt::diag().text("pthread_create: a stack given with pthread_attr_setstack must be at least 64 KiB "
-                      "of the global heap (malloc'd), so every node can reach it").emit();
+                      "(gpthread runs its own calls on it too)").emit();
+      return EINVAL;
+    }
+    *pinned = !galloc::space().contains(addr) ||
+              !galloc::space().contains(static_cast<char*>(addr) + size - 1);
+    if (*pinned && attr_node(attr) >= 0 && attr_node(attr) % rt::state().node_count != rt::state().node_id) {
+      rt::diag().text("pthread_create: a stack outside the global space (mmap'd, or on a stack) is memory of "
+                      "this node only; its thread cannot run on another node").emit();
       return EINVAL;
     }
     *stack = addr;
@@ -209,11 +223,12 @@ GPT_API int pthread_create(pthread_t* out, const pthread_attr_t* attr, void* (*s
   int detach = PTHREAD_CREATE_JOINABLE;
   std::size_t stack = kDefaultStack;
   void* given_stack = nullptr;
+  bool pinned = false;  // the stack is memory of this node only
   if (attr) {
     pthread_attr_getdetachstate(attr, &detach);
     std::size_t requested = 0;
     if (pthread_attr_getstacksize(attr, &requested) == 0 && requested >= 64 * 1024) stack = requested;
-    if (int err = check_unsupported(attr, &given_stack, &stack)) return err;
+    if (int err = check_unsupported(attr, &given_stack, &stack, &pinned)) return err;
   }
   const std::uint32_t slot = vehicles::allocate();
   if (slot == vehicles::kNoSlot) return EAGAIN;
@@ -222,14 +237,14 @@ GPT_API int pthread_create(pthread_t* out, const pthread_attr_t* attr, void* (*s
     vehicles::free_slot(slot);
     return EAGAIN;
   }
-  const int node = choose_node(attr);
+  const int node = pinned ? rt::state().node_id : choose_node(attr);
   tcb->slot = slot;
   tcb->magic = kTcbMagic;
   tcb->start = start;
   tcb->arg = arg;
   tcb->stack_bytes = stack;
   tcb->stack = given_stack;  // null: the running node allocates one
-  tcb->given_stack = given_stack != nullptr;
+  tcb->given_stack = pinned ? kStackOfThisNode : given_stack != nullptr ? kStackGiven : 0;
   tcb->signal_mask = creator_signal_mask();
   tcb->node = static_cast<std::uint32_t>(node);
   tcb->detached = detach == PTHREAD_CREATE_DETACHED;
@@ -388,13 +403,9 @@ GPT_API int pthread_detach(pthread_t thread) {
 
 GPT_API int gpt_attr_setnode(pthread_attr_t* attr, int node) {
   if (!attr || node < 0 || node >= rt::state().node_count) return EINVAL;
-  Held<FutexLock> hold(g_attr_lock);
-  for (auto& e : g_attr_nodes)
-    if (e.attr == attr || !e.attr) {
-      e = {attr, node};
-      return 0;
-    }
-  return EAGAIN;
+  const std::uint64_t word = kAttrNodeTag | static_cast<std::uint32_t>(node);
+  memcpy(reinterpret_cast<char*>(attr) + kAttrNodeOffset, &word, sizeof word);
+  return 0;
 }
 
 GPT_API int gpt_self_node(void) { return rt::state().node_id; }

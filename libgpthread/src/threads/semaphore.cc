@@ -85,7 +85,11 @@ int wait(sem_t* sem, bool try_only, const struct timespec* abstime) {
 }  // namespace
 
 GPT_API int sem_init(sem_t* sem, int pshared, unsigned value) {
-  if (pshared) return fail(ENOSYS);  // across processes: not what gpthread shares
+  // pshared: the semaphore may sit in memory other processes map too. The
+  // job's threads share it either way (it is global memory or local to this
+  // node like any private one); what another process does with its own
+  // mapping of the page is that process's (docs/threads.md, "Limits").
+  (void)pshared;
   if (value > SEM_VALUE_MAX) return fail(EINVAL);
   gpt::rt::ensure_started();
   Sem* s = as_sem(sem);

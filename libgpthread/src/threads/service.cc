@@ -14,11 +14,11 @@
 #include "diag.h"
 #include "gpt/channel_client.h"
 #include "gpt/futex.h"
-#include "gpt/futex_lock.h"
+#include "futex_lock.h"
 #include "gpt/raw_syscall.h"
 #include "libc_threads.h"
 #include "runtime.h"
-#include "shim/shim.h"
+#include "shim.h"
 #include "thread_body.h"
 #include "vehicles.h"
 

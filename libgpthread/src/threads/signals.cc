@@ -20,7 +20,7 @@
 #include "gpt/channel_client.h"
 #include "runtime.h"
 #include "service.h"
-#include "shim/shim.h"
+#include "shim.h"
 
 #define GPT_API extern "C" __attribute__((visibility("default")))
 

@@ -28,15 +28,20 @@ namespace gpt::threads {
   return g.home_of_page(g.page_of(a));
 }
 
-// Nanoseconds from now until an absolute CLOCK_REALTIME deadline (0 if it
+// Nanoseconds from now until an absolute deadline on `clock` (0 if it
 // passed), or -1 for none.
-[[nodiscard]] inline std::int64_t ns_until(const struct timespec* abstime) {
+[[nodiscard]] inline std::int64_t ns_until(const struct timespec* abstime, clockid_t clock = CLOCK_REALTIME) {
   if (!abstime) return -1;
   struct timespec now;
-  clock_gettime(CLOCK_REALTIME, &now);
+  clock_gettime(clock, &now);
   std::int64_t ns = (abstime->tv_sec - now.tv_sec) * 1000000000LL + (abstime->tv_nsec - now.tv_nsec);
   return ns < 0 ? 0 : ns;
 }
+
+// pthread_cond_timedwait with the deadline on `clock` (CLOCK_REALTIME or
+// CLOCK_MONOTONIC), whatever clock the condition was initialised with:
+// pthread_cond_clockwait's meaning.
+int cond_wait_until(pthread_cond_t* c, pthread_mutex_t* m, const struct timespec* abstime, clockid_t clock);
 
 // Counts the mutexes and rwlocks the calling thread holds: a thread holding
 // one cannot migrate (its ownership is recorded on this node). In TLS, not
@@ -49,6 +54,17 @@ inline void count_lock_held(int delta) { t_locks_held += static_cast<std::uint32
 // grant carries its releasers' epoch, and the agent's answer to the acquire
 // usually rides on the reply, applied where it lies in the slot; otherwise
 // the acquire is asked for. Returns the call's status (0: granted).
+// Releases, then unlocks a lock token (kUnlockReleased with the given
+// request, the pages appended) in the same call to the agent, which may
+// send the token on before the release is acknowledged. Returns the
+// unlock's status (sync_release.cc).
+[[nodiscard]] int unlock_with_release(const void* unlock_request, std::size_t length);
+// Releases before a pthread barrier wait (kReleaseForBarrierWait with the
+// wait's request and token): the agent arrives at the barrier as soon as
+// the release is on its way. False if there was nothing to release (no call
+// made: the wait must arrive itself).
+[[nodiscard]] bool release_for_barrier_wait(const void* wait_request, std::size_t length);
+
 [[nodiscard]] inline std::int32_t acquiring_call(channel::Op op, const void* request, std::size_t length) {
   channel::Client client(rt::state().channel);
   const std::uint64_t generation = galloc::copy_generation();

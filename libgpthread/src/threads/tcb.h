@@ -26,11 +26,18 @@ struct Tcb {
   std::uint32_t is_main;    // main(), run as a gpthread thread (it may migrate);
                             // kMainCalledExit once it called pthread_exit
   std::uint32_t slot;       // its vehicle slot (vehicles.h)
-  std::uint32_t given_stack;  // the program's (pthread_attr_setstack): not freed
+  std::uint32_t given_stack;  // the program's (pthread_attr_setstack): not freed;
+                              // kStackOfThisNode: outside the global space
   std::uint64_t signal_mask;  // its creator's, which it starts with
 };
 
+// Tcb::is_main: main, after it called pthread_exit.
 inline constexpr std::uint32_t kMainCalledExit = 2;
+
+// Tcb::given_stack: a stack given in the global space, or one in memory of
+// the creating node only (the thread never leaves that node).
+inline constexpr std::uint32_t kStackGiven = 1;
+inline constexpr std::uint32_t kStackOfThisNode = 2;
 
 // The calling thread's control block (nullptr for threads gpthread did not
 // start, e.g. the runtime's own service thread).

@@ -3,7 +3,7 @@
 #include "context.h"
 #include "migration.h"
 #include "service.h"
-#include "shim/shim.h"
+#include "shim.h"
 #include "thread_state.h"
 
 namespace gpt::threads {

@@ -4,6 +4,7 @@
 // or because it migrated to another node (docs/threads.md).
 #pragma once
 
+#include "context.h"
 #include "tcb.h"
 
 namespace gpt::threads {
@@ -18,7 +19,7 @@ enum class Leave : int { kFinished = 1, kMigrated = 2 };
 // From the thread's global stack: back into run_gpthread on this node.
 [[noreturn]] void leave_global_stack(Leave why);
 
-struct Context;
+using rt::Context;  // base/context.h
 // Where leave_global_stack goes (run_gpthread sets it; a migrated thread's
 // TLS image overwrites it, so resuming sets it again).
 void set_exit_context(Context* exit);

@@ -25,7 +25,6 @@ F libc(const char* name) {
 #else
 // musl programs link with --wrap for these (gpt-cc): __real_ is the libc's.
 extern "C" int __real_pthread_mutexattr_setrobust(pthread_mutexattr_t*, int);
-extern "C" int __real_pthread_mutexattr_setprotocol(pthread_mutexattr_t*, int);
 #define GPT_LIBC(name, type) static_cast<type>(__real_##name)
 #endif
 
@@ -43,28 +42,17 @@ GPT_API int __wrap_pthread_mutexattr_setrobust(pthread_mutexattr_t* a, int robus
   return GPT_LIBC(pthread_mutexattr_setrobust, Fn)(a, robust);
 }
 
-// Priority inheritance and ceilings: priorities mean nothing across nodes.
-#ifdef __GLIBC__
-GPT_API int pthread_mutexattr_setprotocol(pthread_mutexattr_t* a, int protocol) {
-#else
-GPT_API int __wrap_pthread_mutexattr_setprotocol(pthread_mutexattr_t* a, int protocol) {
-#endif
-  if (protocol != PTHREAD_PRIO_NONE)
-    return refuse("pthread_mutexattr_setprotocol", "priority protocols are not supported by gpthread", ENOTSUP);
-  using Fn = int (*)(pthread_mutexattr_t*, int);
-  return GPT_LIBC(pthread_mutexattr_setprotocol, Fn)(a, protocol);
-}
-
 GPT_API int pthread_mutex_consistent(pthread_mutex_t*) { return EINVAL; }  // never robust
+// Priority protocols (pthread_mutexattr_setprotocol) are the attribute's
+// and the libc's: a mutex with one behaves as a plain one across nodes,
+// since priorities mean nothing between nodes. Its ceiling cannot be read
+// or changed through the libc, whose lock word gpthread does not use.
 GPT_API int pthread_mutex_getprioceiling(const pthread_mutex_t*, int*) { return EINVAL; }
 GPT_API int pthread_mutex_setprioceiling(pthread_mutex_t*, int, int*) { return EINVAL; }
 
 #ifdef __GLIBC__
 // (pthread_mutexattr_setrobust_np and pthread_mutex_consistent_np are the
 // headers' aliases of the calls above.)
-GPT_API int pthread_mutexattr_setprioceiling(pthread_mutexattr_t*, int) {
-  return refuse("pthread_mutexattr_setprioceiling", "priority protocols are not supported by gpthread", ENOTSUP);
-}
 // LinuxThreads' leftover: kills the other threads before an exec, which
 // only the origin may do; nothing to do here.
 GPT_API void pthread_kill_other_threads_np(void) {}

@@ -3,7 +3,7 @@
 #include <sys/mman.h>
 
 #include "diag.h"
-#include "gpt/futex_lock.h"
+#include "futex_lock.h"
 #include "runtime.h"
 
 namespace gpt::threads::vehicles {

@@ -7,7 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 
-namespace gpt::threads {
+namespace gpt::rt {
 
 struct Context {
   std::uint64_t rbx, rbp, r12, r13, r14, r15;
@@ -20,14 +20,17 @@ struct Context {
 static_assert(offsetof(Context, canary) == 64 && offsetof(Context, mxcsr) == 72 &&
               offsetof(Context, fpu_control) == 76);
 
-}  // namespace gpt::threads
+}  // namespace gpt::rt
 
 extern "C" {
 // setjmp without the signal mask: 0 when saving, the jump's value (never 0)
 // when a gpt_context_jump comes back to it, on this node or another.
-__attribute__((returns_twice)) int gpt_context_save(gpt::threads::Context* ctx);
-[[noreturn]] void gpt_context_jump(const gpt::threads::Context* ctx, int value);
+__attribute__((returns_twice)) int gpt_context_save(gpt::rt::Context* ctx);
+[[noreturn]] void gpt_context_jump(const gpt::rt::Context* ctx, int value);
 // Calls fn(arg) with the stack pointer at `top`, as the outermost frame
 // (unwinders stop there); fn must never return.
 [[noreturn]] void gpt_start_on_stack(void* top, void (*fn)(void*), void* arg);
+// Calls fn(arg) with the stack pointer at `top` and returns when it does
+// (call_on_stack.S): for work that must not run on the caller's stack.
+void gpt_call_on_private(void* top, void (*fn)(void*), void* arg);
 }

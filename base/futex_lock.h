@@ -5,7 +5,7 @@
 #include <atomic>
 #include <cstdint>
 
-#include "futex.h"
+#include "gpt/futex.h"
 
 namespace gpt {
 

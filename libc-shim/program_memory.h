@@ -17,4 +17,10 @@ namespace gpt::shim {
 // strlen of a program string, at most `max` bytes; -1 if it cannot be read.
 [[nodiscard]] long program_strnlen(const char* s, std::size_t max);
 
+// libgalloc's hook for a fault that is not a coherence fault (registered by
+// init()): inside one of the copies above, jumps back out of it (the copy
+// fails); anywhere else, returns and the fault is reported as a crash.
+// Async-signal-safe.
+void escape_from_guarded_copy();
+
 }  // namespace gpt::shim

@@ -1,5 +1,6 @@
 // The in-process runtime's global state: which node this is and the channel
-// to the agent. Set once by attach() before main, read-only afterwards.
+// to the agent. Every floor reads it; the top floor fills it once before
+// main (libgpthread/src/attach.cc), read-only afterwards.
 #pragma once
 
 #include <atomic>
@@ -20,13 +21,13 @@ struct RuntimeState {
 extern RuntimeState g_state;
 [[nodiscard]] inline RuntimeState& state() { return g_state; }
 
-// Maps the channel named by GPT_CHANNEL_FD (if any) and fills state().
-void attach();
-
 // Attaches, maps the global space and readies the heap, once per process;
 // safe to call from malloc before the runtime's constructor has run. Inline:
 // every pthread call starts with it.
 extern std::atomic<int> g_started;  // 2 once running
+// Defined by the top floor (libgpthread/src/attach.cc), the one that knows
+// every floor's start-up. A link-time hook, not a pointer registered at run
+// time: malloc may need it before any constructor has run.
 void start_once();
 inline void ensure_started() {
   if (__builtin_expect(g_started.load(std::memory_order_acquire) != 2, 0)) start_once();

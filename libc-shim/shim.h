@@ -6,6 +6,7 @@
 // runs it here, or refuses it with a clear message.
 #pragma once
 
+#include <pthread.h>
 #include <signal.h>
 
 namespace gpt::shim {
@@ -29,7 +30,11 @@ void use_our_restorer(int sig, const struct sigaction& act);
 
 // The origin's delegate threads, which run calls forwarded from other nodes
 // (delegate.cc), and the flush of every node's stdio when the job ends.
-void start_delegates();
+// They are kernel threads of this process, started with `start_thread`:
+// the libc's own pthread_create, which the floor above reaches
+// (threads/libc_threads.h); the program's pthread_create is gpthread's.
+using StartKernelThread = int (*)(pthread_t*, const pthread_attr_t*, void* (*)(void*), void*);
+void start_delegates(StartKernelThread start_thread);
 // The service thread of a node other than the origin, asked to flush.
 void flush_stdio_here();
 

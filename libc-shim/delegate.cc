@@ -15,7 +15,6 @@
 #include "gpt/channel_client.h"
 #include "gpt/futex.h"
 #include "gpt/raw_syscall.h"
-#include "libc_threads.h"
 #include "runtime.h"
 #include "shim.h"
 
@@ -119,14 +118,14 @@ void flush_every_node() {
 
 }  // namespace
 
-void start_delegates() {
+void start_delegates(StartKernelThread start_thread) {
   for (std::size_t i = 0; i < channel::kDelegateSlots; ++i) {
     pthread_attr_t attr;
     pthread_attr_init(&attr);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
     pthread_attr_setstacksize(&attr, 64 * 1024);
     pthread_t t;
-    int err = threads::libc_create(&t, &attr, delegate_main, reinterpret_cast<void*>(i));
+    int err = start_thread(&t, &attr, delegate_main, reinterpret_cast<void*>(i));
     pthread_attr_destroy(&attr);
     if (err != 0) rt::die("cannot start the libc shim's delegate threads", 127);
   }

@@ -14,6 +14,7 @@
 #include "call_table.h"
 #include "diag.h"
 #include "forwarded_call.h"
+#include "global_space.h"
 #include "gpt/channel_client.h"
 #include "gpt/raw_syscall.h"
 #include "program_memory.h"
@@ -361,6 +362,7 @@ void on_sigsys(int, siginfo_t*, void* context) {
 bool forwarding() { return g_forwarding; }
 
 void init() {
+  galloc::set_unhandled_fault_hook(escape_from_guarded_copy);
   const auto& s = rt::state();
   g_forwarding = s.channel && s.node_id != 0 && !s.channel->header.spmd;
   if (!g_forwarding) return;

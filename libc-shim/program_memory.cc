@@ -4,27 +4,39 @@
 #include <cstring>
 
 #include "context.h"
-#include "global_space.h"
 
 namespace gpt::shim {
 namespace {
 
+// While set on a thread, a fault that is not a coherence fault jumps back to
+// this context (gpt_context_jump(escape, 1)) instead of being reported.
+// Volatile: the SIGSEGV handler reads it in the middle of a copy, where the
+// compiler sees no reader and would drop the store.
+thread_local rt::Context* volatile t_fault_escape __attribute__((tls_model("initial-exec")));
+
 // Runs copy() with faults turned into a jump back here.
 template <class F>
 bool guarded(F copy) {
-  threads::Context escape;
-  void* const outer = galloc::t_fault_escape;
+  rt::Context escape;
+  rt::Context* const outer = t_fault_escape;
   if (gpt_context_save(&escape) != 0) {
-    galloc::t_fault_escape = outer;
+    t_fault_escape = outer;
     return false;
   }
-  galloc::t_fault_escape = &escape;
+  t_fault_escape = &escape;
   copy();
-  galloc::t_fault_escape = outer;
+  t_fault_escape = outer;
   return true;
 }
 
 }  // namespace
+
+void escape_from_guarded_copy() {
+  if (rt::Context* escape = t_fault_escape) {
+    t_fault_escape = nullptr;
+    gpt_context_jump(escape, 1);
+  }
+}
 
 bool copy_from_program(void* to, const void* from, std::size_t n) {
   return guarded([&] { std::memcpy(to, from, n); });
