@@ -64,6 +64,9 @@ enum class Op : std::uint32_t {
                     // control block when it ends (kFreeTcb)
   kMigrate = 28,    // MigrateRequest. The thread left this node (released,
                     // context saved); node resumes it.
+  kThreadCensus = 39,  // empty; ThreadCensusReply: threads created and ended
+                       // on every node so far (pthread_exit from main waits
+                       // for the last thread with it).
   // The libc shim (docs/libc-shim.md). A forwarded call's request and reply
   // are the blobs of libc-shim/forwarded_call.h; the agents only
   // carry them.

@@ -199,6 +199,14 @@ struct JoinRequest {
   std::uint64_t try_only = 0;  // != 0: -EBUSY at once if it has not ended
 };
 
+// kThreadCensus reply: the sums over every node of the threads created there
+// (kSpawn) and of the threads that ended there (kThreadExit, main's own end
+// included), each node's counts read once, one node after the other.
+struct ThreadCensusReply {
+  std::uint64_t spawned = 0;
+  std::uint64_t ended = 0;
+};
+
 // kMigrate request (the agent reads node as the low half of a u64).
 struct MigrateRequest {
   std::uint32_t node = 0;  // where the thread resumes
@@ -410,6 +418,9 @@ GPT_CHANNEL_FIELD(SpawnRequest, tcb, 8);
 GPT_CHANNEL_FIELD(SpawnRequest, detached, 16);
 static_assert(sizeof(ThreadRequest) == 8);
 GPT_CHANNEL_FIELD(ThreadRequest, tcb, 0);
+static_assert(sizeof(ThreadCensusReply) == 16);
+GPT_CHANNEL_FIELD(ThreadCensusReply, spawned, 0);
+GPT_CHANNEL_FIELD(ThreadCensusReply, ended, 8);
 static_assert(sizeof(JoinRequest) == 16);
 GPT_CHANNEL_FIELD(JoinRequest, tcb, 0);
 GPT_CHANNEL_FIELD(JoinRequest, try_only, 8);

@@ -2,6 +2,7 @@
 
 #include <cerrno>
 #include <cstddef>
+#include <cstring>
 
 #include "channel_request.h"
 #include "log.h"
@@ -83,6 +84,8 @@ std::optional<Reply> Threads::on_request(std::uint32_t slot, channel::Op op,
       if (!req) return Reply{-EINVAL, 0};
       return op == channel::Op::kDetach ? detach_request(req->tcb) : thread_exit(req->tcb);
     }
+    case channel::Op::kThreadCensus:
+      return census(slot);
     case channel::Op::kJoin: {
       // A bare ThreadRequest is a blocking join.
       const auto req = read_request_prefix<channel::JoinRequest>(request, sizeof(channel::ThreadRequest));
@@ -95,6 +98,7 @@ std::optional<Reply> Threads::on_request(std::uint32_t slot, channel::Op op,
 
 Reply Threads::spawn(const channel::SpawnRequest& req) {
   if (req.node >= node_.node_count || home_of(req.tcb) != node_.self) return Reply{-EINVAL, 0};
+  ++spawned_;
   ended_.erase(req.tcb);  // a new thread in a reused control block
   slots_[req.tcb] = req.slot;
   if (req.detached) detached_.insert(req.tcb);
@@ -123,6 +127,7 @@ Reply Threads::detach_request(std::uint64_t tcb) {
 Reply Threads::thread_exit(std::uint64_t tcb) {
   auto home = home_of(tcb);
   if (!home) return Reply{-EINVAL, 0};
+  ++ended_here_;
   if (*home == node_.self) exited(tcb, coherence_.sync_epoch());
   else node_.send(*home, wire::ThreadExited{tcb, coherence_.sync_epoch()});
   return Reply{0, 0};
@@ -199,6 +204,37 @@ void Threads::report(Stats& stats) const {
   stats.add("threads_started", started_);
   stats.add("migrations_in", migrated_in_);
   stats.add("migrations_out", migrated_out_);
+}
+
+
+std::optional<Reply> Threads::census(std::uint32_t slot) {
+  if (census_) return Reply{-EBUSY, 0};  // one at a time: only the origin's first thread asks
+  census_ = Census{++census_rounds_, slot, node_.node_count - 1, {spawned_, ended_here_}};
+  for (wire::NodeId n = 0; n < node_.node_count; ++n)
+    if (n != node_.self) node_.send(n, wire::CensusQuery{census_->round});
+  if (census_->missing > 0) return std::nullopt;
+  return take_census();
+}
+
+void Threads::on(const wire::CensusQuery& m, wire::NodeId from) {
+  node_.send(from, wire::CensusReply{m.round, spawned_, ended_here_});
+}
+
+void Threads::on(const wire::CensusReply& m, wire::NodeId) {
+  if (!census_ || m.round != census_->round || census_->missing == 0) return;  // a stale answer
+  census_->sums.spawned += m.spawned;
+  census_->sums.ended += m.ended;
+  if (--census_->missing == 0) {
+    const std::uint32_t slot = census_->slot;
+    node_.channel.complete(slot, take_census());
+  }
+}
+
+Reply Threads::take_census() {
+  const auto sums = census_->sums;
+  std::memcpy(node_.channel.payload(census_->slot).data(), &sums, sizeof sums);
+  census_.reset();
+  return Reply{0, sizeof sums};
 }
 
 }  // namespace gpt::node

@@ -22,7 +22,8 @@
 namespace gpt::node {
 
 class Threads final : public ServiceBase<Threads, wire::SpawnThread, wire::MigrateThread, wire::DetachThread,
-                                           wire::ThreadExited, wire::JoinWait, wire::JoinDone> {
+                                           wire::ThreadExited, wire::JoinWait, wire::JoinDone,
+                                           wire::CensusQuery, wire::CensusReply> {
  public:
   Threads(const NodeContext& node, Coherence& coherence);
 
@@ -39,11 +40,15 @@ class Threads final : public ServiceBase<Threads, wire::SpawnThread, wire::Migra
   void on(const wire::JoinWait& m, wire::NodeId from);
   // Joiner side.
   void on(const wire::JoinDone& m, wire::NodeId from);
+  // The census (kThreadCensus): every node answers with its counts, the
+  // asking node sums them.
+  void on(const wire::CensusQuery& m, wire::NodeId from);
+  void on(const wire::CensusReply& m, wire::NodeId from);
   void report(Stats& stats) const override;
 
  private:
-  static constexpr channel::Op kOps[] = {channel::Op::kSpawn, channel::Op::kThreadExit, channel::Op::kJoin,
-                                         channel::Op::kMigrate, channel::Op::kDetach};
+  static constexpr channel::Op kOps[] = {channel::Op::kSpawn,   channel::Op::kThreadExit, channel::Op::kJoin,
+                                         channel::Op::kMigrate, channel::Op::kDetach,     channel::Op::kThreadCensus};
   [[nodiscard]] Reply spawn(const channel::SpawnRequest& req);
   [[nodiscard]] Reply migrate(const channel::MigrateRequest& req);
   [[nodiscard]] Reply detach_request(std::uint64_t tcb);
@@ -57,6 +62,9 @@ class Threads final : public ServiceBase<Threads, wire::SpawnThread, wire::Migra
   void detach(std::uint64_t tcb);    // home: nobody joins it; free it at its end
   void free_tcb(std::uint64_t tcb);  // home: the program's service thread frees it
   [[nodiscard]] std::optional<wire::NodeId> home_of(std::uint64_t tcb) const;
+  [[nodiscard]] std::optional<Reply> census(std::uint32_t slot);
+  // Writes the census's sums into its slot's reply and ends it.
+  [[nodiscard]] Reply take_census();
 
   const NodeContext node_;
   Coherence& coherence_;
@@ -65,6 +73,20 @@ class Threads final : public ServiceBase<Threads, wire::SpawnThread, wire::Migra
   std::uint64_t started_ = 0;
   std::uint64_t migrated_in_ = 0;
   std::uint64_t migrated_out_ = 0;
+  // Threads this node's program created (kSpawn) and that ended here
+  // (kThreadExit): only ever grow, so two equal sums in a row mean no
+  // thread started or ended in between (the census, docs/threads.md).
+  std::uint64_t spawned_ = 0;
+  std::uint64_t ended_here_ = 0;
+  // The census this node's program is waiting for, if any.
+  struct Census {
+    std::uint64_t round = 0;
+    std::uint32_t slot = 0;
+    std::uint32_t missing = 0;  // nodes that have not answered yet
+    channel::ThreadCensusReply sums;
+  };
+  std::optional<Census> census_;
+  std::uint64_t census_rounds_ = 0;
   // Home side: threads that ended and were not joined yet, and who waits.
   std::map<std::uint64_t, std::uint64_t> ended_;  // tcb -> its exit epoch
   std::set<std::uint64_t> detached_;  // running, and nobody will join them

@@ -155,6 +155,8 @@ struct Writer {
   void operator()(const FlushStdio& m) { ar(m.request); }
   void operator()(const KillThread& m) { ar(m.tcb, m.sig, m.hops); }
   void operator()(const DetachThread& m) { ar(m.tcb); }
+  void operator()(const CensusQuery& m) { ar(m.round); }
+  void operator()(const CensusReply& m) { ar(m.round, m.spawned, m.ended); }
   void operator()(const SignalAction& m) { ar(m.sig, m.handler, m.flags, m.mask); }
   void operator()(const StdioFlushed& m) { ar(m.request); }
   void operator()(const KeyReply& m) { ar(m.request, m.result, m.key, m.destructor); }
@@ -283,6 +285,8 @@ struct Reader {
   void operator()(FlushStdio& m) { ar(m.request); }
   void operator()(KillThread& m) { ar(m.tcb, m.sig, m.hops); }
   void operator()(DetachThread& m) { ar(m.tcb); }
+  void operator()(CensusQuery& m) { ar(m.round); }
+  void operator()(CensusReply& m) { ar(m.round, m.spawned, m.ended); }
   void operator()(SignalAction& m) { ar(m.sig, m.handler, m.flags, m.mask); }
   void operator()(StdioFlushed& m) { ar(m.request); }
   void operator()(KeyReply& m) { ar(m.request, m.result, m.key, m.destructor); }
@@ -360,6 +364,8 @@ std::optional<Message> empty_message(std::uint16_t tag) {
     case Type::kStdioFlushed: return StdioFlushed{};
     case Type::kKillThread: return KillThread{};
     case Type::kDetachThread: return DetachThread{};
+    case Type::kCensusQuery: return CensusQuery{};
+    case Type::kCensusReply: return CensusReply{};
     case Type::kSignalAction: return SignalAction{};
     case Type::kKeyReply: return KeyReply{};
     case Type::kKeyOp: return KeyOp{};
@@ -425,7 +431,8 @@ Type type_of(const Message& m) {
       Type::kSemCancel, Type::kSemValueQuery, Type::kSemValue, Type::kRwRequest,
       Type::kRwGranted, Type::kRwRelease, Type::kRwCancel, Type::kKeyOp, Type::kKeyReply,
       Type::kMigrateThread, Type::kSyscallRequest, Type::kSyscallReply, Type::kFlushStdio,
-      Type::kStdioFlushed, Type::kKillThread, Type::kSignalAction, Type::kDetachThread};
+      Type::kStdioFlushed, Type::kKillThread, Type::kSignalAction, Type::kDetachThread,
+      Type::kCensusQuery, Type::kCensusReply};
   static_assert(std::size(kTypes) == std::variant_size_v<Message>);
   return kTypes[m.index()];
 }
@@ -460,6 +467,8 @@ std::string_view name_of(Type t) {
     case Type::kStdioFlushed: return "StdioFlushed";
     case Type::kKillThread: return "KillThread";
     case Type::kDetachThread: return "DetachThread";
+    case Type::kCensusQuery: return "CensusQuery";
+    case Type::kCensusReply: return "CensusReply";
     case Type::kSignalAction: return "SignalAction";
     case Type::kKeyReply: return "KeyReply";
     case Type::kKeyOp: return "KeyOp";

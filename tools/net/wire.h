@@ -239,6 +239,17 @@ struct JoinDone {
   Notices notices;          // from node 0
 };
 
+// Node 0 -> every node (itself included): your thread counts, for the
+// census pthread_exit from main waits on. Counts only grow.
+struct CensusQuery {
+  std::uint64_t round = 0;
+};
+struct CensusReply {
+  std::uint64_t round = 0;
+  std::uint64_t spawned = 0;  // kSpawn requests of this node's program
+  std::uint64_t ended = 0;    // kThreadExit requests of this node's program
+};
+
 // ---- locks (docs/threads.md): a token per lock, queued at its manager ------
 struct LockRequest {  // node -> manager: I want the token
   std::uint64_t lock = 0;
@@ -396,7 +407,7 @@ using Message =
                  CondSignal, CondWake, CondCancel, SemWait, SemGranted, SemPost, SemCancel,
                  SemValueQuery, SemValue, RwRequest, RwGranted, RwRelease, RwCancel, KeyOp,
                  KeyReply, MigrateThread, SyscallRequest, SyscallReply, FlushStdio,
-                 StdioFlushed, KillThread, SignalAction, DetachThread>;
+                 StdioFlushed, KillThread, SignalAction, DetachThread, CensusQuery, CensusReply>;
 
 // Type tags on the wire; the order of the variant is not the wire contract.
 enum class Type : std::uint16_t {
@@ -429,6 +440,8 @@ enum class Type : std::uint16_t {
   kKillThread = 116,
   kSignalAction = 117,
   kDetachThread = 53,
+  kCensusQuery = 54,
+  kCensusReply = 55,
   kLockRequest = 64,
   kLockGrant = 65,
   kLockRecall = 66,

@@ -327,7 +327,11 @@ GPT_API int pthread_clockjoin_np(pthread_t thread, void** result, clockid_t cloc
 
 GPT_API void pthread_exit(void* result) {
   Tcb* tcb = distributed() ? current() : nullptr;
-  if (tcb && tcb->start && !tcb->is_main) {
+  if (tcb && tcb->start) {
+    // main too: the process then ends when its last thread does
+    // (gpt_run_main waits for that), and main's thread-specific values
+    // have their destructors run like any thread's.
+    if (tcb->is_main) tcb->is_main = kMainCalledExit;
     tcb->result = result;
     abandon_robust_mutexes();
     end_kernel_thread();
@@ -431,6 +435,30 @@ char** copy_strings(char** strings) {
   return copy;
 }
 
+// Returns once no thread of the job is left (main has ended). Asks every
+// node for its counts of threads created and ended, until two censuses in a
+// row agree and every created thread has ended: the counts only grow, so
+// two equal sums mean none changed in between, and at that moment none was
+// running (a thread that is gone cannot start another). Main's own end is
+// one of the ends counted.
+void wait_for_last_thread() {
+  channel::Client client(rt::state().channel);
+  channel::ThreadCensusReply last{~0ull, ~0ull};
+  for (;;) {
+    channel::ThreadCensusReply now{};
+    auto r = client.call(channel::Op::kThreadCensus, nullptr, 0, &now, sizeof now);
+    if (r.status != 0 || r.length != sizeof now) rt::die("cannot count the job's threads", 134);
+    if (now.spawned == last.spawned && now.ended == last.ended && now.ended == now.spawned + 1) {
+      // As a join of every thread: see all they wrote (each released at its end).
+      galloc::acquire();
+      return;
+    }
+    last = now;
+    struct timespec pause = {0, 10 * 1000 * 1000};
+    (void)sys::call(SYS_nanosleep, sys::arg(&pause), 0);
+  }
+}
+
 void* call_main(void* arg) {
   auto* call = static_cast<MainCall*>(arg);
   return reinterpret_cast<void*>(static_cast<std::intptr_t>(call->main_fn(call->argc, call->argv, call->envp)));
@@ -460,5 +488,9 @@ GPT_API int gpt_run_main(int (*main_fn)(int, char**, char**), int argc, char** a
   const channel::ThreadRequest join_main{reinterpret_cast<std::uintptr_t>(tcb)};  // a blocking kJoin
   if (call(channel::Op::kJoin, &join_main, sizeof join_main).status != 0) rt::die("lost track of main", 134);
   galloc::acquire_synced();
-  return static_cast<int>(reinterpret_cast<std::intptr_t>(tcb->result));
+  if (tcb->is_main != kMainCalledExit) return static_cast<int>(reinterpret_cast<std::intptr_t>(tcb->result));
+  // POSIX: after main's pthread_exit the process ends, as by exit(0), once
+  // its last thread has ended.
+  wait_for_last_thread();
+  return 0;
 }

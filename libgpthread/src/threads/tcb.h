@@ -23,12 +23,16 @@ struct Tcb {
   std::uint32_t detached;
   std::int32_t kernel_tid;  // on its node, once started (pthread_kill)
   void* migration;          // MigrationRecord while it moves (migration.h)
-  std::uint32_t is_main;    // main(), run as a gpthread thread (it may migrate)
+  std::uint32_t is_main;    // main(), run as a gpthread thread (it may migrate);
+                            // kMainCalledExit once it called pthread_exit
   std::uint32_t slot;       // its vehicle slot (vehicles.h)
   std::uint32_t given_stack;  // the program's (pthread_attr_setstack): not freed;
                               // kStackOfThisNode: outside the global space
   std::uint64_t signal_mask;  // its creator's, which it starts with
 };
+
+// Tcb::is_main: main, after it called pthread_exit.
+inline constexpr std::uint32_t kMainCalledExit = 2;
 
 // Tcb::given_stack: a stack given in the global space, or one in memory of
 // the creating node only (the thread never leaves that node).
