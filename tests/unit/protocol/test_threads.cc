@@ -41,6 +41,39 @@ TEST(Threads, ASpawnRunsTheThreadOnItsNode) {
   EXPECT_EQ(downcalls(c[1], Downcall::kRunThread), std::vector<std::uint64_t>{here});
 }
 
+// pthread_exit from main: node 0 sums every node's counts of threads
+// created there and ended there.
+channel::ThreadCensusReply census(FakeCluster& c) {
+  const std::uint32_t s = c[0].post_empty(Op::kThreadCensus);
+  c.pump();
+  EXPECT_EQ(c[0].status(s), 0);
+  const auto sums = c[0].reply_as<channel::ThreadCensusReply>(s);
+  c[0].free(s);
+  return sums;
+}
+
+TEST(Threads, TheCensusSumsEveryNodesCreationsAndEnds) {
+  FakeCluster c(3);
+  EXPECT_EQ(census(c).spawned, 0u);
+  const std::uint64_t first = tcb_of(c, 0), second = tcb_of(c, 1);
+  ASSERT_EQ(call(c, c[0], Op::kSpawn, channel::SpawnRequest{2, 1, first, 0}), 0);
+  ASSERT_EQ(call(c, c[1], Op::kSpawn, channel::SpawnRequest{0, 2, second, 0}), 0);
+  auto sums = census(c);
+  EXPECT_EQ(sums.spawned, 2u);
+  EXPECT_EQ(sums.ended, 0u);
+  ASSERT_EQ(call(c, c[2], Op::kThreadExit, channel::ThreadRequest{first}), 0);
+  ASSERT_EQ(call(c, c[0], Op::kThreadExit, channel::ThreadRequest{second}), 0);
+  sums = census(c);
+  EXPECT_EQ(sums.spawned, 2u);
+  EXPECT_EQ(sums.ended, 2u);
+  // One census at a time; the second waits its turn by asking again.
+  const std::uint32_t a = c[0].post_empty(Op::kThreadCensus);
+  const std::uint32_t b = c[0].post_empty(Op::kThreadCensus);
+  c.pump();
+  EXPECT_EQ(c[0].status(a), 0);
+  EXPECT_EQ(c[0].status(b), -EBUSY);
+}
+
 TEST(Threads, BadSpawnsAreRefused) {
   FakeCluster c(2);
   // Only the home of the control block spawns its thread.
