@@ -99,6 +99,8 @@ enum class Op : std::uint32_t {
   kSemWait = 21,      // SemWaitRequest: 0, -EAGAIN or -ETIMEDOUT
   kSemPost = 22,      // SemHead
   kSemGetValue = 23,  // SemHead; SemValueReply
+  kSemName = 40,      // SemNameRequest; SemNameReply: sem_open/close/unlink
+                      // in the job's one namespace (node 0 keeps it)
   // Rwlocks: 0, -EBUSY or -ETIMEDOUT.
   kRwLock = 24,    // RwLockRequest
   kRwUnlock = 25,  // RwLockHead

@@ -321,6 +321,25 @@ struct CondSleepRequest {
 
 // ---- Semaphores ---------------------------------------------------------------------
 
+// kSemName: sem_open, sem_close and sem_unlink in the job's namespace
+// (common/gpt/sem_names.h). Names are without their leading '/'.
+inline constexpr std::size_t kSemNameMax = 251;     // as glibc: NAME_MAX less "sem."
+inline constexpr std::size_t kMaxNamedSems = 1024;  // names in a job at once
+inline constexpr std::uint32_t kSemCreate = 1;      // O_CREAT
+inline constexpr std::uint32_t kSemExclusive = 2;   // O_EXCL
+enum class SemNameOp : std::uint32_t { kOpen = 1, kClose = 2, kUnlink = 3 };
+struct SemNameRequest {
+  std::uint32_t op = 0;       // SemNameOp
+  std::uint32_t oflag = 0;    // kSemCreate | kSemExclusive (open)
+  std::uint64_t address = 0;  // open: the caller's initialised candidate; close: the semaphore
+  char name[kSemNameMax + 5] = {};  // open, unlink: NUL-terminated
+};
+struct SemNameReply {
+  std::uint64_t address = 0;  // open: the semaphore; close/unlink: the one to free
+  std::uint32_t created = 0;  // open: the candidate became the name's
+  std::uint32_t free_it = 0;  // close/unlink: the last reference went: free it
+};
+
 // kSemPost, kSemGetValue request; kSemWait's head.
 struct SemHead {
   std::uint64_t sem = 0;
@@ -416,6 +435,15 @@ GPT_CHANNEL_FIELD(SpawnRequest, node, 0);
 GPT_CHANNEL_FIELD(SpawnRequest, slot, 4);
 GPT_CHANNEL_FIELD(SpawnRequest, tcb, 8);
 GPT_CHANNEL_FIELD(SpawnRequest, detached, 16);
+static_assert(sizeof(SemNameRequest) == 272);
+GPT_CHANNEL_FIELD(SemNameRequest, op, 0);
+GPT_CHANNEL_FIELD(SemNameRequest, oflag, 4);
+GPT_CHANNEL_FIELD(SemNameRequest, address, 8);
+GPT_CHANNEL_FIELD(SemNameRequest, name, 16);
+static_assert(sizeof(SemNameReply) == 16);
+GPT_CHANNEL_FIELD(SemNameReply, address, 0);
+GPT_CHANNEL_FIELD(SemNameReply, created, 8);
+GPT_CHANNEL_FIELD(SemNameReply, free_it, 12);
 static_assert(sizeof(ThreadRequest) == 8);
 GPT_CHANNEL_FIELD(ThreadRequest, tcb, 0);
 static_assert(sizeof(ThreadCensusReply) == 16);

@@ -14,6 +14,7 @@
 #include "releases.h"
 #include "remote_free_relay.h"
 #include "rwlocks.h"
+#include "sem_names.h"
 #include "semaphores.h"
 #include "signal_relay.h"
 #include "threads.h"
@@ -42,6 +43,7 @@ NodeServices::NodeServices(const NodeContext& node)
   add<Semaphores>(node, coherence);
   add<RwLocks>(node, coherence);
   add<Keys>(node);
+  add<SemNames>(node);
   add<Forwarding>(node);
   add<SignalRelay>(node);
 }

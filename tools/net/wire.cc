@@ -161,6 +161,11 @@ struct Writer {
   void operator()(const StdioFlushed& m) { ar(m.request); }
   void operator()(const KeyReply& m) { ar(m.request, m.result, m.key, m.destructor); }
   void operator()(const KeyOp& m) { ar(m.request, m.op, m.key, m.destructor); }
+  void operator()(const SemNameOp& m) {
+    ar(m.request, m.op, m.oflag, m.address);
+    save_sized(ar, m.name);
+  }
+  void operator()(const SemNameResult& m) { ar(m.request, m.error, m.address, m.created, m.free_it); }
   void operator()(const RwCancel& m) { ar(m.request, m.lock); }
   void operator()(const RwRelease& m) { ar(m.lock, m.write, m.epoch); }
   void operator()(const RwGranted& m) {
@@ -291,6 +296,11 @@ struct Reader {
   void operator()(StdioFlushed& m) { ar(m.request); }
   void operator()(KeyReply& m) { ar(m.request, m.result, m.key, m.destructor); }
   void operator()(KeyOp& m) { ar(m.request, m.op, m.key, m.destructor); }
+  void operator()(SemNameOp& m) {
+    ar(m.request, m.op, m.oflag, m.address);
+    load_sized(ar, in, m.name, kMaxText);
+  }
+  void operator()(SemNameResult& m) { ar(m.request, m.error, m.address, m.created, m.free_it); }
   void operator()(RwCancel& m) { ar(m.request, m.lock); }
   void operator()(RwRelease& m) { ar(m.lock, m.write, m.epoch); }
   void operator()(RwGranted& m) {
@@ -366,6 +376,8 @@ std::optional<Message> empty_message(std::uint16_t tag) {
     case Type::kDetachThread: return DetachThread{};
     case Type::kCensusQuery: return CensusQuery{};
     case Type::kCensusReply: return CensusReply{};
+    case Type::kSemNameOp: return SemNameOp{};
+    case Type::kSemNameResult: return SemNameResult{};
     case Type::kSignalAction: return SignalAction{};
     case Type::kKeyReply: return KeyReply{};
     case Type::kKeyOp: return KeyOp{};
@@ -432,7 +444,7 @@ Type type_of(const Message& m) {
       Type::kRwGranted, Type::kRwRelease, Type::kRwCancel, Type::kKeyOp, Type::kKeyReply,
       Type::kMigrateThread, Type::kSyscallRequest, Type::kSyscallReply, Type::kFlushStdio,
       Type::kStdioFlushed, Type::kKillThread, Type::kSignalAction, Type::kDetachThread,
-      Type::kCensusQuery, Type::kCensusReply};
+      Type::kCensusQuery, Type::kCensusReply, Type::kSemNameOp, Type::kSemNameResult};
   static_assert(std::size(kTypes) == std::variant_size_v<Message>);
   return kTypes[m.index()];
 }
@@ -469,6 +481,8 @@ std::string_view name_of(Type t) {
     case Type::kDetachThread: return "DetachThread";
     case Type::kCensusQuery: return "CensusQuery";
     case Type::kCensusReply: return "CensusReply";
+    case Type::kSemNameOp: return "SemNameOp";
+    case Type::kSemNameResult: return "SemNameResult";
     case Type::kSignalAction: return "SignalAction";
     case Type::kKeyReply: return "KeyReply";
     case Type::kKeyOp: return "KeyOp";

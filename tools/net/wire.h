@@ -385,6 +385,23 @@ struct RwCancel {  // waiter's node -> manager: timed out
 };
 
 // ---- thread-specific data keys: one job-wide registry at node 0 -----------
+// sem_open/sem_close/sem_unlink (docs/threads.md): node -> node 0, which
+// keeps the job's namespace of named semaphores, and back.
+struct SemNameOp {
+  std::uint64_t request = 0;
+  std::uint32_t op = 0;       // channel::SemNameOp
+  std::uint32_t oflag = 0;
+  std::uint64_t address = 0;
+  std::string name;
+};
+struct SemNameResult {
+  std::uint64_t request = 0;
+  std::int32_t error = 0;  // 0 or a positive errno
+  std::uint64_t address = 0;
+  std::uint8_t created = 0;
+  std::uint8_t free_it = 0;
+};
+
 struct KeyOp {  // node -> node 0
   std::uint64_t request = 0;
   std::uint32_t op = 0;  // 1 create (destructor), 2 delete (key), 3 query (key)
@@ -407,7 +424,8 @@ using Message =
                  CondSignal, CondWake, CondCancel, SemWait, SemGranted, SemPost, SemCancel,
                  SemValueQuery, SemValue, RwRequest, RwGranted, RwRelease, RwCancel, KeyOp,
                  KeyReply, MigrateThread, SyscallRequest, SyscallReply, FlushStdio,
-                 StdioFlushed, KillThread, SignalAction, DetachThread, CensusQuery, CensusReply>;
+                 StdioFlushed, KillThread, SignalAction, DetachThread, CensusQuery, CensusReply,
+                 SemNameOp, SemNameResult>;
 
 // Type tags on the wire; the order of the variant is not the wire contract.
 enum class Type : std::uint16_t {
@@ -467,6 +485,8 @@ enum class Type : std::uint16_t {
   kRwCancel = 91,
   kKeyOp = 96,
   kKeyReply = 97,
+  kSemNameOp = 98,
+  kSemNameResult = 99,
 };
 
 struct Envelope {

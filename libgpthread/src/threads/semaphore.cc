@@ -142,13 +142,3 @@ GPT_API int sem_getvalue(sem_t* sem, int* value) {
   *value = static_cast<int>(v.value);
   return 0;
 }
-
-// Named semaphores live in the file system of one machine: not supported.
-GPT_API sem_t* sem_open(const char* name, int, ...) {
-  gpt::rt::diag().text("sem_open(\"").text(name).text("\"): named semaphores are not supported by gpthread (use sem_init)").emit();
-  errno = ENOSYS;
-  return SEM_FAILED;
-}
-
-GPT_API int sem_close(sem_t*) { return fail(ENOSYS); }
-GPT_API int sem_unlink(const char*) { return fail(ENOSYS); }

@@ -416,3 +416,74 @@ TEST(Keys, BadOperationsAreRefused) {
 
 }  // namespace
 }  // namespace gpt::test
+
+// ---- named semaphores ---------------------------------------------------------
+
+namespace gpt::test {
+namespace {
+
+channel::SemNameReply sem_name_call(FakeCluster& c, FakeNode& node, channel::SemNameOp op, const char* name,
+                                    std::uint32_t oflag, std::uint64_t address, std::int32_t* status) {
+  channel::SemNameRequest req{static_cast<std::uint32_t>(op), oflag, address, {}};
+  std::snprintf(req.name, sizeof req.name, "%s", name);
+  const std::uint32_t s = node.post(Op::kSemName, req);
+  c.pump();
+  *status = node.status(s);
+  const auto reply = node.reply_as<channel::SemNameReply>(s);
+  node.free(s);
+  return reply;
+}
+
+TEST(SemNames, ANameIsTheSameSemaphoreOnEveryNode) {
+  FakeCluster c(3);
+  using channel::SemNameOp;
+  std::int32_t status = -1;
+  auto made = sem_name_call(c, c[1], SemNameOp::kOpen, "queue", channel::kSemCreate, 0x1000, &status);
+  EXPECT_EQ(status, 0);
+  EXPECT_EQ(made.address, 0x1000u);
+  EXPECT_EQ(made.created, 1u);
+  // Another node's candidate is not taken: the name has its semaphore.
+  auto seen = sem_name_call(c, c[2], SemNameOp::kOpen, "queue", channel::kSemCreate, 0x2000, &status);
+  EXPECT_EQ(status, 0);
+  EXPECT_EQ(seen.address, 0x1000u);
+  EXPECT_EQ(seen.created, 0u);
+  sem_name_call(c, c[0], SemNameOp::kOpen, "queue", channel::kSemCreate | channel::kSemExclusive, 0x3000, &status);
+  EXPECT_EQ(status, -EEXIST);
+  sem_name_call(c, c[2], SemNameOp::kOpen, "other", 0, 0, &status);
+  EXPECT_EQ(status, -ENOENT);
+  // Unlinked while open twice: the last close frees it.
+  auto gone = sem_name_call(c, c[0], SemNameOp::kUnlink, "queue", 0, 0, &status);
+  EXPECT_EQ(status, 0);
+  EXPECT_EQ(gone.free_it, 0u);
+  sem_name_call(c, c[2], SemNameOp::kOpen, "queue", 0, 0, &status);
+  EXPECT_EQ(status, -ENOENT);
+  auto closed = sem_name_call(c, c[1], SemNameOp::kClose, "", 0, 0x1000, &status);
+  EXPECT_EQ(status, 0);
+  EXPECT_EQ(closed.free_it, 0u);
+  closed = sem_name_call(c, c[2], SemNameOp::kClose, "", 0, 0x1000, &status);
+  EXPECT_EQ(status, 0);
+  EXPECT_EQ(closed.free_it, 1u);
+  sem_name_call(c, c[2], SemNameOp::kClose, "", 0, 0x1000, &status);
+  EXPECT_EQ(status, -EINVAL);
+}
+
+TEST(SemNames, BadRequestsAreRefused) {
+  FakeCluster c(2);
+  std::int32_t status = 0;
+  sem_name_call(c, c[1], static_cast<channel::SemNameOp>(9), "x", 0, 0, &status);
+  EXPECT_EQ(status, -EINVAL);
+  sem_name_call(c, c[1], channel::SemNameOp::kOpen, "", channel::kSemCreate, 0x1000, &status);
+  EXPECT_EQ(status, -EINVAL);
+  channel::SemNameRequest unterminated{static_cast<std::uint32_t>(channel::SemNameOp::kOpen), 0, 0, {}};
+  std::memset(unterminated.name, 'x', sizeof unterminated.name);
+  const std::uint32_t s = c[1].post(Op::kSemName, unterminated);
+  c.pump();
+  EXPECT_EQ(c[1].status(s), -EINVAL);
+  c[1].free(s);
+  const std::uint32_t empty = c[1].post_bytes(Op::kSemName, {});
+  c.pump();
+  EXPECT_EQ(c[1].status(empty), -EINVAL);
+}
+
+}  // namespace
+}  // namespace gpt::test

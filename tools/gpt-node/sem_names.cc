@@ -1,0 +1,65 @@
+#include "sem_names.h"
+
+#include <cerrno>
+#include <cstring>
+
+#include "channel_request.h"
+#include "log.h"
+
+namespace gpt::node {
+
+SemNames::SemNames(const NodeContext& node) : node_(node) {
+  if (node_.self == 0) names_ = std::make_unique<channel::SemNames>();
+}
+
+wire::SemNameResult SemNames::apply(const wire::SemNameOp& op) {
+  channel::SemNames::Result r{EINVAL};
+  const bool named = !op.name.empty() && op.name.size() <= channel::kSemNameMax;
+  switch (static_cast<channel::SemNameOp>(op.op)) {
+    case channel::SemNameOp::kOpen:
+      if (named) r = names_->open(op.name.c_str(), op.oflag, op.address);
+      break;
+    case channel::SemNameOp::kClose:
+      r = names_->close(op.address);
+      break;
+    case channel::SemNameOp::kUnlink:
+      if (named) r = names_->unlink(op.name.c_str());
+      break;
+  }
+  return wire::SemNameResult{op.request, r.error, r.address, r.created ? std::uint8_t{1} : std::uint8_t{0},
+                             r.free_it ? std::uint8_t{1} : std::uint8_t{0}};
+}
+
+void SemNames::complete(std::uint32_t slot, const wire::SemNameResult& r) {
+  ChannelServer& server = node_.channel;
+  const std::int32_t status = r.error ? -r.error : 0;
+  server.complete(slot, write_reply(server.payload(slot), channel::SemNameReply{r.address, r.created, r.free_it},
+                                    status));
+}
+
+std::optional<Reply> SemNames::on_request(std::uint32_t slot, channel::Op, std::span<const unsigned char> request,
+                                          std::span<unsigned char>) {
+  const auto in = read_request<channel::SemNameRequest>(request);
+  if (!in || !std::memchr(in->name, 0, sizeof in->name)) return Reply{-EINVAL, 0};
+  wire::SemNameOp op{next_request_++, in->op, in->oflag, in->address, in->name};
+  if (node_.self == 0) {
+    complete(slot, apply(op));
+    return std::nullopt;
+  }
+  pending_[op.request] = slot;
+  if (!node_.gate.send(0, op)) util::log_line("cannot reach node 0 for a named semaphore");
+  return std::nullopt;
+}
+
+void SemNames::on(const wire::SemNameOp& m, wire::NodeId from) {
+  if (node_.self == 0 && !node_.gate.send(from, apply(m))) util::log_line("cannot answer a named semaphore call");
+}
+
+void SemNames::on(const wire::SemNameResult& m, wire::NodeId) {
+  auto it = pending_.find(m.request);
+  if (it == pending_.end()) return;
+  complete(it->second, m);
+  pending_.erase(it);
+}
+
+}  // namespace gpt::node
