@@ -38,15 +38,20 @@ bool is_loopback_host(const std::string& host) {
 std::optional<std::string> bind_address_for(const std::vector<std::string>& hosts, const std::string& bind,
                                             std::string& error) {
   const std::string* away = nullptr;  // the first host that is not our loopback
-  for (const auto& h : hosts)
-    if (!h.empty() && !is_loopback_host(h)) {
-      away = &h;
-      break;
-    }
+  const std::string* known_away = nullptr;  // the first that resolves here, elsewhere
+  for (const auto& h : hosts) {
+    if (h.empty()) continue;
+    const auto a = ipv4_of(machine_of(h));
+    if (a && loopback_address(*a)) continue;
+    if (!away) away = &h;
+    if (a && !known_away) known_away = &h;
+  }
   if (!bind.empty()) {
+    // A name we cannot resolve may still be one the remote shell knows (an
+    // ssh alias): only a host known to be elsewhere refuses a loopback bind.
     auto a = ipv4_of(bind);
-    if (away && (bind == "localhost" || (a && loopback_address(*a)))) {
-      error = "--bind " + bind + " is a loopback address, which host " + machine_of(*away) +
+    if (known_away && (bind == "localhost" || (a && loopback_address(*a)))) {
+      error = "--bind " + bind + " is a loopback address, which host " + machine_of(*known_away) +
               " cannot reach: give an address of this machine on its network, or leave --bind out";
       return std::nullopt;
     }

@@ -104,8 +104,10 @@ void Job::on_silence(const Heartbeat::Silence& s) {
     else what = agent + " did not answer (hung, or starved of the CPU)";
   }
   silent_node_ = s.node;
-  end(1, agents_.name_of(s.node) + ": no answer to the launcher's heartbeat for " + seconds_text(s.for_how_long) +
-             " (limit " + seconds_text(heartbeat_.limit()) + ", --node-timeout): " + what + "; ending the job");
+  char limit[32];
+  std::snprintf(limit, sizeof limit, "%g", std::chrono::duration<double>(heartbeat_.limit()).count());
+  end(1, agents_.name_of(s.node) + ": no answer to the heartbeat for " + seconds_text(s.for_how_long) +
+             " (--node-timeout " + limit + "): " + what + "; ending the job");
 }
 
 void Job::handle(const wire::Envelope& env) {

@@ -82,9 +82,10 @@ void Liveness::watch_program(Clock::time_point awake, pid_t program) {
   if (!stopped_since_) stopped_since_ = awake;
   if (stop_reported_ || awake - *stopped_since_ <= limit_) return;
   stop_reported_ = true;
+  char limit[32];
+  std::snprintf(limit, sizeof limit, "%g", std::chrono::duration<double>(limit_).count());
   const std::string cause = "program (pid " + std::to_string(program) + ") has been stopped for " +
-                            seconds_text(awake - *stopped_since_) + " (SIGSTOP or SIGTSTP; limit " +
-                            seconds_text(limit_) + ", --node-timeout)";
+                            seconds_text(awake - *stopped_since_) + " (SIGSTOP or SIGTSTP; --node-timeout " + limit + ")";
   // The launcher says it, naming the node; we only if it cannot.
   if (!gate_.send(wire::kLauncherId, wire::NodeFailed{node_, static_cast<std::int32_t>(program), cause, 0}))
     util::log_line(cause + "; cannot reach the launcher");
