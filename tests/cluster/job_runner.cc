@@ -23,6 +23,7 @@ using Clock = std::chrono::steady_clock;
 
 // The polling interval of the bounded probe loops below.
 void pause_briefly() { poll(nullptr, 0, 10); }
+void poll_briefly(std::chrono::milliseconds ms) { poll(nullptr, 0, static_cast<int>(ms.count())); }
 
 void make_pipe(int fds[2]) {
   if (pipe2(fds, O_CLOEXEC) != 0) throw std::runtime_error("pipe2 failed");
@@ -80,7 +81,7 @@ JobRunner::~JobRunner() {
 
 void JobRunner::pump(std::chrono::milliseconds max_wait) {
   struct pollfd fds[2] = {{out_fd_, POLLIN, 0}, {err_fd_, POLLIN, 0}};
-  int n = poll(fds, 2, static_cast<int>(max_wait.count()));
+  int n = ::poll(fds, 2, static_cast<int>(max_wait.count()));
   if (n <= 0) return;
   char buf[4096];
   for (int i = 0; i < 2; ++i) {
@@ -137,6 +138,13 @@ std::optional<int> JobRunner::wait(std::chrono::milliseconds limit) {
   return std::nullopt;
 }
 
+std::optional<int> JobRunner::poll(std::chrono::milliseconds max_wait) {
+  if (out_fd_ >= 0 || err_fd_ >= 0) pump(max_wait);
+  else poll_briefly(max_wait);
+  if (!try_reap()) return std::nullopt;
+  return wait(std::chrono::milliseconds(2000));  // drains what is still buffered
+}
+
 std::string build_path(const char* env_name) {
   const char* v = std::getenv(env_name);
   if (!v) throw std::runtime_error(std::string("environment variable ") + env_name + " not set");
@@ -187,6 +195,21 @@ std::vector<pid_t> wait_until_gone(const std::string& token, std::chrono::millis
     left = processes_with(token);
   }
   return left;
+}
+
+pid_t logged_pid(const std::string& err, int node, const std::string& what) {
+  const std::string needle = "node " + std::to_string(node) + ": " + what + " pid ";
+  const auto at = err.find(needle);
+  if (at == std::string::npos) return -1;
+  return static_cast<pid_t>(std::strtol(err.c_str() + at + needle.size(), nullptr, 10));
+}
+
+long resident_kib(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind("VmRSS:", 0) == 0) return std::strtol(line.c_str() + 6, nullptr, 10);
+  return -1;
 }
 
 std::string unique_token() {

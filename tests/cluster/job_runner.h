@@ -27,6 +27,9 @@ class JobRunner {
   // Waits for the job to end; kills its process group after `limit`.
   // Returns the raw wait status, or nullopt if it had to be killed.
   [[nodiscard]] std::optional<int> wait(std::chrono::milliseconds limit);
+  // Reads output for up to `max_wait`; the raw wait status if the job has
+  // ended, else nullopt (the job goes on: for loops that watch it).
+  [[nodiscard]] std::optional<int> poll(std::chrono::milliseconds max_wait);
 
   [[nodiscard]] pid_t pid() const { return pid_; }
   [[nodiscard]] const std::string& out() const { return out_; }
@@ -80,6 +83,13 @@ class ScratchDir {
 // Waits up to `limit` for processes_with(token) to become empty.
 [[nodiscard]] std::vector<pid_t> wait_until_gone(const std::string& token,
                                                  std::chrono::milliseconds limit);
+
+// The pid a verbose launcher logged for node K's "agent" or "program"
+// ("node K: agent pid N ..."), or -1.
+[[nodiscard]] pid_t logged_pid(const std::string& err, int node, const std::string& what);
+
+// A process's resident memory in KiB (VmRSS), or -1 if it is gone.
+[[nodiscard]] long resident_kib(pid_t pid);
 
 // A token unique to this test run, to mark a job's processes.
 [[nodiscard]] std::string unique_token();

@@ -8,7 +8,9 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -45,21 +47,39 @@ class NamespaceHosts {
     rsh_ = "/tmp/" + prefix_ + "-rsh";
     std::ofstream(rsh_) << "#!/bin/sh\nhost=$1; shift\nexec ip netns exec \"$host\" sh -c \"$*\"\n";
     chmod(rsh_.c_str(), 0700);
+    // The system's ssh, as the launcher runs it by default ("ssh -o
+    // BatchMode=yes HOST COMMAND"), for hosts named by their addresses: a
+    // directory to put first in PATH, holding an "ssh" that enters the
+    // namespace of the address it is given.
+    ssh_dir_ = "/tmp/" + prefix_ + "-bin";
+    mkdir(ssh_dir_.c_str(), 0700);
+    std::ofstream ssh(ssh_dir_ + "/ssh");
+    ssh << "#!/bin/sh\n[ \"$1\" = -o ] && shift 2\nhost=$1; shift\ncase $host in\n";
+    for (int i = 1; i <= count; ++i) ssh << "  " << address_of(i) << ") ns=" << host(i) << " ;;\n";
+    ssh << "  *) echo \"ssh: Could not resolve hostname $host\" >&2; exit 255 ;;\nesac\n"
+        << "exec ip netns exec \"$ns\" sh -c \"$*\"\n";
+    ssh.close();
+    chmod((ssh_dir_ + "/ssh").c_str(), 0700);
   }
   ~NamespaceHosts() {
     for (const auto& ns : hosts_) run("ip netns del " + ns);
     run("ip link del " + bridge());
     unlink(rsh_.c_str());
+    unlink((ssh_dir_ + "/ssh").c_str());
+    rmdir(ssh_dir_.c_str());
   }
   [[nodiscard]] bool ok() const { return ok_; }
   [[nodiscard]] std::string host(int i) const { return prefix_ + "h" + std::to_string(i); }
   [[nodiscard]] std::string launcher_address() const { return subnet_ + "1"; }
   [[nodiscard]] std::string address_of(int i) const { return subnet_ + std::to_string(i + 1); }
   [[nodiscard]] const std::string& rsh() const { return rsh_; }
+  [[nodiscard]] const std::string& ssh_dir() const { return ssh_dir_; }
+  // Cuts host i off the network: its cable is pulled.
+  [[nodiscard]] bool cut(int i) const { return run("ip link set " + prefix_ + "v" + std::to_string(i) + " down"); }
 
  private:
   [[nodiscard]] std::string bridge() const { return prefix_ + "b"; }
-  std::string prefix_, subnet_, rsh_;
+  std::string prefix_, subnet_, rsh_, ssh_dir_;
   std::vector<std::string> hosts_;
   bool ok_ = false;
 };
@@ -117,12 +137,103 @@ TEST(Hosts, AHostWithoutGpthreadIsNamed) {
   EXPECT_NE(job.err().find("installed at the same path on every host"), std::string::npos) << job.err();
 }
 
-TEST(Hosts, HostsNeedAnAddressTheyCanReach) {
-  JobRunner job({launcher(), "--hosts", "h1,h2", program("exit_code"), "0"});
+// PATH with `dir` first, for one job.
+class PathFirst {
+ public:
+  explicit PathFirst(const std::string& dir) : saved_(std::getenv("PATH") ? std::getenv("PATH") : "") {
+    setenv("PATH", (dir + ":" + saved_).c_str(), 1);
+  }
+  ~PathFirst() { setenv("PATH", saved_.c_str(), 1); }
+
+ private:
+  std::string saved_;
+};
+
+// What a new user types: no GPT_RSH (the system's ssh, found in PATH), no
+// --bind (the launcher listens on its address on the route to the hosts).
+TEST(Hosts, TheSystemsSshAndNoBindAreEnough) {
+  NamespaceHosts hosts(3);
+  if (!hosts.ok()) GTEST_SKIP() << "cannot create network namespaces here (needs root and CAP_NET_ADMIN)";
+  unsetenv("GPT_RSH");
+  std::unique_ptr<JobRunner> job;
+  {
+    PathFirst path(hosts.ssh_dir());
+    job = std::make_unique<JobRunner>(std::vector<std::string>{
+        launcher(), "-v", "--timeout", "60", "--hosts",
+        hosts.address_of(1) + "," + hosts.address_of(2) + "," + hosts.address_of(3),
+        gpt::test::build_path("GPT_SAMPLES_DIR") + "/hello"});
+  }
+  auto status = job->wait(90s);
+  ASSERT_TRUE(status) << job->err();
+  EXPECT_EQ(exit_code(*status), 0) << job->out() << job->err();
+  EXPECT_EQ(job->out(), "hello: one thread per node, each reported where it ran: ok\n") << job->err();
+  for (int i = 1; i <= 3; ++i)
+    EXPECT_NE(job->err().find("joined at tcp://" + hosts.address_of(i) + ":"), std::string::npos) << job->err();
+}
+
+// Hosts that are all this machine's loopback need no --bind either.
+TEST(Hosts, LoopbackHostsNeedNoBind) {
+  const std::string dir = "/tmp/gpt-loopback-ssh-" + std::to_string(getpid());
+  mkdir(dir.c_str(), 0700);
+  std::ofstream(dir + "/ssh") << "#!/bin/sh\n[ \"$1\" = -o ] && shift 2\nshift\nexec sh -c \"$*\"\n";
+  chmod((dir + "/ssh").c_str(), 0700);
+  unsetenv("GPT_RSH");
+  std::unique_ptr<JobRunner> job;
+  {
+    PathFirst path(dir);
+    job = std::make_unique<JobRunner>(
+        std::vector<std::string>{launcher(), "--timeout", "30", "--hosts", "127.0.0.1,localhost", program("exit_code"), "0"});
+  }
+  auto status = job->wait(60s);
+  unlink((dir + "/ssh").c_str());
+  rmdir(dir.c_str());
+  ASSERT_TRUE(status) << job->err();
+  EXPECT_EQ(exit_code(*status), 0) << job->err();
+  EXPECT_EQ(job->out(), "main on node 0 of 2\n") << job->err();
+}
+
+TEST(Hosts, AHostThatDoesNotResolveAsksForBind) {
+  JobRunner job({launcher(), "--hosts", "no-such-host.invalid,h2", program("exit_code"), "0"});
   auto status = job.wait(30s);
   ASSERT_TRUE(status);
   EXPECT_EQ(exit_code(*status), 2);
-  EXPECT_NE(job.err().find("give --bind ADDRESS"), std::string::npos) << job.err();
+  EXPECT_NE(job.err().find("route to host no-such-host.invalid (the name does not resolve here): give --bind ADDRESS"),
+            std::string::npos)
+      << job.err();
+}
+
+TEST(Hosts, ALoopbackBindCannotServeARemoteHost) {
+  JobRunner job({launcher(), "--hosts", "127.0.0.1,192.0.2.7", "--bind", "127.0.0.1", program("exit_code"), "0"});
+  auto status = job.wait(30s);
+  ASSERT_TRUE(status);
+  EXPECT_EQ(exit_code(*status), 2);
+  EXPECT_NE(job.err().find("--bind 127.0.0.1 is a loopback address, which host 192.0.2.7 cannot reach"),
+            std::string::npos)
+      << job.err();
+}
+
+// A host cut off the network: the launcher's heartbeat goes unanswered, and
+// the job ends within 10 s naming the node and its host; nothing is left.
+TEST(Hosts, AHostCutOffEndsTheJobNamingIt) {
+  NamespaceHosts hosts(3);
+  if (!hosts.ok()) GTEST_SKIP() << "cannot create network namespaces here (needs root and CAP_NET_ADMIN)";
+  const std::string token = gpt::test::unique_token();
+  setenv("GPT_RSH", hosts.rsh().c_str(), 1);
+  JobRunner job({launcher(), "-v", "--timeout", "60", "--hosts",
+                 hosts.host(1) + "," + hosts.host(2) + "," + hosts.host(3), "--bind", hosts.launcher_address(),
+                 program("sleeper"), token});
+  unsetenv("GPT_RSH");
+  ASSERT_TRUE(job.wait_for_stderr("all 3 nodes started", 30s)) << job.err();
+  ASSERT_TRUE(hosts.cut(2));
+  const auto cut = std::chrono::steady_clock::now();
+  auto status = job.wait(30s);
+  ASSERT_TRUE(status) << job.err();
+  EXPECT_LT(std::chrono::steady_clock::now() - cut, 10s) << job.err();
+  EXPECT_EQ(exit_code(*status), 1) << job.err();
+  EXPECT_NE(job.err().find("node 1 (host " + hosts.host(2) + "): no answer to the heartbeat for "), std::string::npos)
+      << job.err();
+  EXPECT_NE(job.err().find("the network to it cut"), std::string::npos) << job.err();
+  EXPECT_EQ(gpt::test::wait_until_gone(token, 5s), std::vector<pid_t>{});
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <random>
+#include <span>
 #include <string>
 #include <zmq.hpp>
 
@@ -18,6 +19,7 @@
 #include "curve_keys.h"
 #include "frame_seal.h"
 #include "fake_transport.h"
+#include "log_throttle.h"
 #include "message_gate.h"
 #include "wire.h"
 #include "zmq_transport.h"
@@ -86,6 +88,7 @@ std::vector<wire::Message> one_of_each() {
       wire::RwCancel{9, 0x200000008000},
       wire::KeyOp{10, 1, 0, 0x401000},
       wire::KeyReply{10, 0, 3, 0x401000},
+      wire::FramePart{1, {std::byte{4}, std::byte{5}}},
   };
 }
 
@@ -313,6 +316,64 @@ TEST_F(GateHold, UnknownEpochsAreFilledWhenTheMessagesLeave) {
   EXPECT_EQ(std::get<wire::SemPost>(later->body).epoch, 12u);
 }
 
+// A release of many pages: far longer than one frame.
+wire::DiffBatch big_batch(std::size_t pages) {
+  wire::DiffBatch b;
+  b.request = 42;
+  for (std::size_t i = 0; i < pages; ++i) {
+    b.pages.push_back(i);
+    b.diffs.emplace_back(10240, static_cast<std::byte>(i));
+  }
+  return b;
+}
+
+TEST_F(GateFixture, AMessageLongerThanAFrameTravelsInPartsAndArrivesWhole) {
+  const auto batch = big_batch(300);  // ~3 MiB
+  ASSERT_GT(wire::encode(1, batch).size(), 2 * wire::kMaxFrameBytes);
+  ASSERT_TRUE(gate1.send(0, batch));
+  ASSERT_TRUE(gate1.send(0, wire::Ping{9, 0, {}}));
+  auto env = gate0.next(1s);
+  ASSERT_TRUE(env);
+  const auto& got = std::get<wire::DiffBatch>(env->body);
+  EXPECT_EQ(got.pages, batch.pages);
+  EXPECT_EQ(got.diffs, batch.diffs);
+  EXPECT_EQ(gate0.counters().assembled, 1u);
+  auto next = gate0.next(1s);
+  ASSERT_TRUE(next);
+  EXPECT_EQ(std::get<wire::Ping>(next->body).seq, 9u);
+  EXPECT_TRUE(log.empty()) << log[0];
+}
+
+TEST_F(GateFixture, PartsThatDoNotMakeAGoodMessageAreDropped) {
+  // A part holding a part, and parts of garbage: dropped, logged, and the
+  // next good message arrives.
+  auto inner = wire::encode(1, wire::FramePart{1, {std::byte{1}}});
+  network.inject(0, 1, wire::encode(1, wire::FramePart{1, inner}));
+  network.inject(0, 1, wire::encode(1, wire::FramePart{0, std::vector<std::byte>(100, std::byte{7})}));
+  network.inject(0, 1, wire::encode(1, wire::FramePart{1, std::vector<std::byte>(100, std::byte{7})}));
+  ASSERT_TRUE(gate1.send(0, wire::Ping{3, 0, {}}));
+  auto env = gate0.next(1s);
+  ASSERT_TRUE(env);
+  EXPECT_EQ(std::get<wire::Ping>(env->body).seq, 3u);
+  EXPECT_EQ(gate0.counters().malformed, 2u);
+  EXPECT_EQ(gate0.counters().assembled, 0u);
+}
+
+TEST(LogThrottle, WritesABurstThenCountsTheRest) {
+  std::vector<std::string> lines;
+  net::LogThrottle t([&](std::string_view l) { lines.emplace_back(l); }, "dropped frames");
+  const auto start = std::chrono::steady_clock::now();
+  t.tick(start);
+  for (int i = 0; i < 1000; ++i) t.log("junk " + std::to_string(i));
+  EXPECT_EQ(lines.size(), net::LogThrottle::kBurst);
+  EXPECT_EQ(t.suppressed_total(), 1000u - net::LogThrottle::kBurst);
+  t.tick(start + net::LogThrottle::kWindow + 1s);
+  ASSERT_EQ(lines.size(), net::LogThrottle::kBurst + 1);
+  EXPECT_NE(lines.back().find("and " + std::to_string(1000 - net::LogThrottle::kBurst) + " more dropped frames"),
+            std::string::npos)
+      << lines.back();
+}
+
 TEST_F(GateFixture, NextTimesOutWhenNothingValidArrives) {
   network.inject(0, 1, std::vector<std::byte>{std::byte{1}});
   auto start = std::chrono::steady_clock::now();
@@ -423,29 +484,47 @@ bool receives_nothing(net::MessageGate& gate, std::chrono::milliseconds span) {
   return true;
 }
 
-// Frames between agents are sealed (frame_seal.h): one that is not, or is
-// sealed with another key, is dropped and logged, whatever routing id its
-// sender claims.
-TEST(Sealed, AnUnsealedFrameIsDroppedAndLogged) {
+// The job's admission password, as a peer that holds the job's key (or
+// read it off the network: PLAIN sends it in the clear) would present it.
+std::string password_of(const net::CurveKeys& keys) {
+  unsigned char secret[32];
+  if (zmq_z85_decode(secret, keys.secret_key.c_str()) == nullptr) throw std::runtime_error("bad key");
+  return net::admission_password(std::span<const unsigned char, 32>(secret));
+}
+
+bool log_has(const std::vector<std::string>& log, const std::string& needle) {
+  for (const auto& l : log)
+    if (l.find(needle) != std::string::npos) return true;
+  return false;
+}
+
+// Only peers with the job's admission password get a connection to an
+// agent's data port: nobody else can have a single frame queued there.
+TEST(Admission, AStrangerGetsNoConnection) {
   Secured secured(net::generate_curve_keys());
   net::ZmqAgentTransport agent(0, 2, "", secured.options);
   net::MessageGate gate(agent, "node 0", [](std::string_view) {});
   zmq::context_t ctx;
-  zmq::socket_t plain(ctx, zmq::socket_type::dealer);
+  zmq::socket_t plain(ctx, zmq::socket_type::dealer);  // ZeroMQ's NULL mechanism
   plain.set(zmq::sockopt::linger, 0);
   plain.set(zmq::sockopt::routing_id, "n1");  // even posing as a node
   plain.connect(agent.data_endpoint());
-  auto frame = wire::encode(1, wire::Shutdown{"pretend to be node 1, long enough to look sealed"});
+  zmq::socket_t guesser(ctx, zmq::socket_type::dealer);  // PLAIN, a wrong password
+  guesser.set(zmq::sockopt::linger, 0);
+  guesser.set(zmq::sockopt::plain_username, "gpthread");
+  guesser.set(zmq::sockopt::plain_password, std::string(64, '0'));
+  guesser.connect(agent.data_endpoint());
+  auto frame = wire::encode(1, wire::Shutdown{"pretend to be node 1"});
   (void)plain.send(zmq::buffer(frame.data(), frame.size()), zmq::send_flags::dontwait);
+  (void)guesser.send(zmq::buffer(frame.data(), frame.size()), zmq::send_flags::dontwait);
   EXPECT_TRUE(receives_nothing(gate, 1s));
-  ASSERT_FALSE(secured.log.empty());
-  EXPECT_NE(secured.log[0].find("dropped a frame on " + agent.data_endpoint() +
-                                ": not sealed with the job's key"),
-            std::string::npos)
-      << secured.log[0];
+  EXPECT_TRUE(log_has(secured.log, "refused a connection on " + agent.data_endpoint() + ": handshake failed"))
+      << ::testing::PrintToString(secured.log);
+  EXPECT_TRUE(log_has(secured.log, "refused a connection from 127.0.0.1: not a node of this job"))
+      << ::testing::PrintToString(secured.log);
 }
 
-TEST(Sealed, AFrameSealedWithAnotherKeyIsDroppedAndLogged) {
+TEST(Admission, AnotherJobsNodeGetsNoConnection) {
   Secured secured(net::generate_curve_keys());
   net::ZmqAgentTransport agent(0, 2, "", secured.options);
   net::MessageGate gate(agent, "node 0", [](std::string_view) {});
@@ -456,8 +535,66 @@ TEST(Sealed, AFrameSealedWithAnotherKeyIsDroppedAndLogged) {
   net::MessageGate sgate(stranger, "stranger", [](std::string_view) {});
   ASSERT_TRUE(sgate.send(0, wire::Shutdown{"pretend"}));
   EXPECT_TRUE(receives_nothing(gate, 1s));
-  ASSERT_FALSE(secured.log.empty());
-  EXPECT_NE(secured.log[0].find("not sealed with the job's key"), std::string::npos) << secured.log[0];
+  EXPECT_TRUE(log_has(secured.log, "not a node of this job")) << ::testing::PrintToString(secured.log);
+}
+
+// Frames between agents are sealed (frame_seal.h): one that is not, or is
+// sealed with another key, is dropped and logged even when its sender got
+// a connection (say it read the password off the network).
+TEST(Sealed, AnUnsealedFrameIsDroppedAndLogged) {
+  auto keys = net::generate_curve_keys();
+  Secured secured(keys);
+  net::ZmqAgentTransport agent(0, 2, "", secured.options);
+  net::MessageGate gate(agent, "node 0", [](std::string_view) {});
+  zmq::context_t ctx;
+  zmq::socket_t plain(ctx, zmq::socket_type::dealer);
+  plain.set(zmq::sockopt::linger, 0);
+  plain.set(zmq::sockopt::plain_username, "gpthread");
+  plain.set(zmq::sockopt::plain_password, password_of(keys));
+  plain.connect(agent.data_endpoint());
+  auto frame = wire::encode(1, wire::Shutdown{"pretend to be node 1, long enough to look sealed"});
+  (void)plain.send(zmq::buffer(frame.data(), frame.size()), zmq::send_flags::dontwait);
+  EXPECT_TRUE(receives_nothing(gate, 1s));
+  EXPECT_TRUE(log_has(secured.log, "dropped a frame on " + agent.data_endpoint() + ": not sealed with the job's key"))
+      << ::testing::PrintToString(secured.log);
+}
+
+TEST(Sealed, AFrameSealedWithAnotherKeyIsDroppedAndLogged) {
+  auto keys = net::generate_curve_keys();
+  Secured secured(keys);
+  net::ZmqAgentTransport agent(0, 2, "", secured.options);
+  net::MessageGate gate(agent, "node 0", [](std::string_view) {});
+  zmq::context_t ctx;
+  zmq::socket_t forger(ctx, zmq::socket_type::dealer);
+  forger.set(zmq::sockopt::linger, 0);
+  forger.set(zmq::sockopt::plain_username, "gpthread");
+  forger.set(zmq::sockopt::plain_password, password_of(keys));
+  forger.connect(agent.data_endpoint());
+  unsigned char other_secret[32];
+  for (int i = 0; i < 32; ++i) other_secret[i] = static_cast<unsigned char>(i * 7 + 1);
+  net::FrameSeal other(std::span<const unsigned char, 32>(other_secret), 1);
+  auto sealed = other.seal(wire::encode(1, wire::Shutdown{"pretend"}));
+  (void)forger.send(zmq::buffer(sealed.data(), sealed.size()), zmq::send_flags::dontwait);
+  EXPECT_TRUE(receives_nothing(gate, 1s));
+  EXPECT_TRUE(log_has(secured.log, "not sealed with the job's key")) << ::testing::PrintToString(secured.log);
+}
+
+// Junk is logged at a bounded rate: a few lines, then a count.
+TEST(Sealed, AFloodOfJunkIsLoggedAtABoundedRate) {
+  auto keys = net::generate_curve_keys();
+  Secured secured(keys);
+  net::ZmqAgentTransport agent(0, 2, "", secured.options);
+  net::MessageGate gate(agent, "node 0", [](std::string_view) {});
+  zmq::context_t ctx;
+  zmq::socket_t junk(ctx, zmq::socket_type::dealer);
+  junk.set(zmq::sockopt::linger, 0);
+  junk.set(zmq::sockopt::plain_username, "gpthread");
+  junk.set(zmq::sockopt::plain_password, password_of(keys));
+  junk.connect(agent.data_endpoint());
+  const std::string frame(100, 'x');
+  for (int i = 0; i < 900; ++i) (void)junk.send(zmq::buffer(frame), zmq::send_flags::dontwait);
+  EXPECT_TRUE(receives_nothing(gate, 1s));
+  EXPECT_EQ(secured.log.size(), net::LogThrottle::kBurst) << ::testing::PrintToString(secured.log);
 }
 
 // A TCP relay between one client and a server that records what the
@@ -558,8 +695,37 @@ std::vector<std::string> zmtp_messages(const std::string& stream) {
   return out;
 }
 
-// Someone who recorded a legitimate node's sealed frames and plays them
-// back gets nothing through: their counters were seen already, so the
+// The user name and password of a PLAIN HELLO command in a recorded ZMTP 3
+// stream (commands are frames with flag 0x04: name length, name, then
+// length-prefixed user name and password).
+std::pair<std::string, std::string> zmtp_plain_credentials(const std::string& stream) {
+  std::size_t at = 64;
+  while (at + 2 <= stream.size()) {
+    const auto flags = static_cast<unsigned char>(stream[at]);
+    std::size_t size = 0, head = 2;
+    if (flags & 0x02) {
+      head = 9;
+      for (int i = 1; i <= 8; ++i) size = size << 8 | static_cast<unsigned char>(stream[at + i]);
+    } else {
+      size = static_cast<unsigned char>(stream[at + 1]);
+    }
+    const std::string body = stream.substr(at + head, size);
+    if ((flags & 0x04) && body.size() > 6 && body.compare(0, 6, "\x05HELLO") == 0) {
+      std::size_t p = 6;
+      const std::size_t ul = static_cast<unsigned char>(body[p++]);
+      std::string user = body.substr(p, ul);
+      p += ul;
+      const std::size_t pl = static_cast<unsigned char>(body[p++]);
+      return {user, body.substr(p, pl)};
+    }
+    at += head + size;
+  }
+  return {};
+}
+
+// Someone who recorded a legitimate node's session (its PLAIN password in
+// the clear, then its sealed frames) and plays it back gets a connection,
+// and nothing through: the frames' counters were seen already, so the
 // replay is refused and logged.
 TEST(Sealed, AReplayedSessionIsRefused) {
   auto keys = net::generate_curve_keys();
@@ -582,13 +748,17 @@ TEST(Sealed, AReplayedSessionIsRefused) {
   }
   // ZMTP's 64-byte greeting, then at least the sealed frame.
   ASSERT_GT(recorded.size(), 64u + net::FrameSeal::kOverhead) << "the tap recorded no session";
-  // The attacker opens a session of its own (anyone may: ZeroMQ's NULL
-  // mechanism) and sends the recorded messages again.
+  auto [user, password] = zmtp_plain_credentials(recorded);
+  ASSERT_EQ(password, password_of(keys)) << "the recorded session has no PLAIN hello";
+  // The attacker opens a session of its own with the recorded password and
+  // sends the recorded messages again.
   auto messages = zmtp_messages(recorded);
   ASSERT_EQ(messages.size(), 1u);
   zmq::context_t ctx;
   zmq::socket_t attacker(ctx, zmq::socket_type::dealer);
   attacker.set(zmq::sockopt::linger, 0);
+  attacker.set(zmq::sockopt::plain_username, user);
+  attacker.set(zmq::sockopt::plain_password, password);
   attacker.connect(server.data_endpoint());
   for (const auto& m : messages) (void)attacker.send(zmq::buffer(m), zmq::send_flags::dontwait);
   EXPECT_TRUE(receives_nothing(gate, 1s)) << "a replayed message got through";
@@ -611,6 +781,67 @@ TEST(Curve, KeysSurviveTheirPipeAndMalformedOnesAreRefused) {
   EXPECT_EQ(back->secret_key, keys.secret_key);
   EXPECT_FALSE(net::decode_curve_keys("short\n"));
   EXPECT_FALSE(net::decode_curve_keys(std::string(40, '~') + "\n" + std::string(40, '~') + "\n"));
+}
+
+TEST(Zmq, AMessageLongerThanAFrameCrossesSealedConnections) {
+  auto keys = net::generate_curve_keys();
+  Secured s0(keys), s1(keys);
+  net::ZmqAgentTransport t0(0, 2, "", s0.options);
+  net::ZmqAgentTransport t1(1, 2, "", s1.options);
+  t0.connect_peers({t0.data_endpoint(), t1.data_endpoint()});
+  t1.connect_peers({t0.data_endpoint(), t1.data_endpoint()});
+  net::MessageGate g0(t0, "node 0", [](std::string_view) {});
+  net::MessageGate g1(t1, "node 1", [](std::string_view) {});
+  const auto batch = big_batch(500);  // ~5 MiB
+  ASSERT_TRUE(g1.send(0, batch));
+  auto env = g0.next(10s);
+  ASSERT_TRUE(env);
+  EXPECT_EQ(std::get<wire::DiffBatch>(env->body).diffs, batch.diffs);
+  EXPECT_TRUE(s0.log.empty()) << s0.log[0];
+}
+
+// A frame longer than any we send is refused before it is read: the peer
+// is disconnected as soon as its frame's header claims the length.
+TEST(Zmq, AFrameLongerThanTheLimitIsNeverRead) {
+  auto keys = net::generate_curve_keys();
+  Secured secured(keys);
+  net::ZmqAgentTransport agent(0, 2, "", secured.options);
+  net::MessageGate gate(agent, "node 0", [](std::string_view) {});
+  zmq::context_t ctx;
+  zmq::socket_t big(ctx, zmq::socket_type::dealer);
+  big.set(zmq::sockopt::linger, 0);
+  big.set(zmq::sockopt::plain_username, "gpthread");
+  big.set(zmq::sockopt::plain_password, password_of(keys));
+  big.connect(agent.data_endpoint());
+  const std::string huge(wire::kMaxFrameBytes + 64 * 1024, 'x');
+  (void)big.send(zmq::buffer(huge), zmq::send_flags::dontwait);
+  EXPECT_TRUE(receives_nothing(gate, 1s));
+  EXPECT_TRUE(secured.log.empty()) << "the frame reached the seal: " << secured.log[0];
+}
+
+// The agent's view of its launcher connection: down until the first
+// handshake, up while the launcher's process exists, down from the moment
+// it goes away.
+TEST(Zmq, TheLauncherLinkIsUpWhileTheLauncherIsThereAndDownWhenItGoes) {
+  auto keys = net::generate_curve_keys();
+  Secured ls(keys), as(keys);
+  auto launcher = std::make_unique<net::ZmqLauncherTransport>(2, ls.options);
+  net::ZmqAgentTransport agent(1, 2, launcher->control_endpoint(), as.options);
+  net::MessageGate ga(agent, "node 1", [](std::string_view) {});
+  EXPECT_FALSE(agent.launcher_link().ever_up);
+  auto until = std::chrono::steady_clock::now() + 5s;
+  // The launcher's loop answers the handshake (its ZAP handler): turn both.
+  while (agent.launcher_link().down_since && std::chrono::steady_clock::now() < until) {
+    (void)ga.next(10ms);
+    (void)launcher->receive(10ms);
+  }
+  ASSERT_FALSE(agent.launcher_link().down_since) << "never connected";
+  EXPECT_TRUE(agent.launcher_link().ever_up);
+  launcher.reset();
+  until = std::chrono::steady_clock::now() + 5s;
+  while (!agent.launcher_link().down_since && std::chrono::steady_clock::now() < until) (void)ga.next(20ms);
+  EXPECT_TRUE(agent.launcher_link().down_since) << "the launcher's end went unnoticed";
+  EXPECT_TRUE(agent.launcher_link().ever_up);
 }
 
 TEST(Zmq, WakeupFdInterruptsReceive) {

@@ -14,9 +14,14 @@ namespace {
 constexpr auto kTick = std::chrono::milliseconds(20);
 constexpr auto kJoinLimit = std::chrono::seconds(30);
 constexpr auto kShutdownGrace = std::chrono::milliseconds(3000);
-constexpr auto kHeartbeat = std::chrono::seconds(1);
 
 std::string node_name(std::uint32_t node) { return "node " + std::to_string(node); }
+
+std::string seconds_text(std::chrono::steady_clock::duration d) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.1f s", std::chrono::duration<double>(d).count());
+  return text;
+}
 
 }  // namespace
 
@@ -26,22 +31,30 @@ Job::Job(const LaunchOptions& options, net::MessageGate& gate, Agents& agents,
       gate_(gate),
       agents_(agents),
       signals_(signals),
-      endpoints_(options.nodes) {}
+      endpoints_(options.nodes),
+      heartbeat_(options.nodes, options.node_timeout),
+      program_pids_(options.nodes) {}
 
 int Job::run() {
-  began_ = std::chrono::steady_clock::now();
+  began_ = join_began_ = std::chrono::steady_clock::now();
   while (!result_) {
+    const auto now = std::chrono::steady_clock::now();
+    // Stopped (Ctrl-Z, SIGSTOP) or starved: that time is nobody's fault.
+    join_began_ += heartbeat_.turn(now);
     if (auto sig = signals_.poll(); sig && *sig != SIGCHLD) {
       end(128 + *sig, std::string("interrupted by SIG") + sigabbrev_np(*sig) +
                           "; ending all nodes");
       break;
     }
-    for (const AgentExit& e : agents_.reap()) {
-      on_agent_exit(e);
-      if (result_) break;
+    if (auto ended = agents_.reap(); !ended.empty()) {
+      drain_messages();
+      for (const AgentExit& e : ended) {
+        if (result_) break;
+        on_agent_exit(e);
+      }
     }
     if (result_) break;
-    auto elapsed = std::chrono::steady_clock::now() - began_;
+    auto elapsed = now - began_;
     if (options_.timeout_seconds &&
         elapsed > std::chrono::duration<double>(*options_.timeout_seconds)) {
       char secs[32];
@@ -49,27 +62,56 @@ int Job::run() {
       end(124, std::string("job timed out after ") + secs + " s; ending all nodes");
       break;
     }
-    if (hellos_ < options_.nodes && elapsed > kJoinLimit) {
+    if (hellos_ < options_.nodes && now - join_began_ > kJoinLimit) {
       for (std::uint32_t n = 0; n < options_.nodes; ++n)
         if (endpoints_[n].empty()) {
-          end(1, node_name(n) + ": agent did not join within 30 s; ending the job");
+          end(1, agents_.name_of(n) + ": agent did not join within 30 s; ending the job");
           break;
         }
       break;
     }
-    // A heartbeat: agents on other hosts (no parent-death signal crosses a
-    // remote shell) end themselves when the launcher falls silent.
-    if (hellos_ == options_.nodes && std::chrono::steady_clock::now() >= next_heartbeat_) {
-      next_heartbeat_ = std::chrono::steady_clock::now() + kHeartbeat;
-      for (std::uint32_t n = 0; n < options_.nodes; ++n) (void)gate_.send(n, wire::Ping{++heartbeats_, 0, {}});
+    // Two-way liveness: every agent answers the heartbeat, and agents on
+    // other hosts (no parent-death signal crosses a remote shell) end
+    // themselves when their connection to the launcher is lost.
+    if (auto silence = heartbeat_.silent_node(now)) {
+      on_silence(*silence);
+      break;
     }
+    if (heartbeat_.ping_due(now))
+      for (std::uint32_t n = 0; n < options_.nodes; ++n) (void)gate_.send(n, wire::Ping{++heartbeats_, 0, {}});
     if (auto env = gate_.next(kTick)) handle(*env);
   }
   shutdown_nodes(result_ && *result_ == 0 ? "main returned" : "job ended");
   return *result_;
 }
 
+void Job::drain_messages() {
+  while (!result_)
+    if (auto env = gate_.next(std::chrono::milliseconds(0))) handle(*env);
+    else break;
+}
+
+void Job::on_silence(const Heartbeat::Silence& s) {
+  std::string what;
+  if (!agents_.is_local(s.node)) {
+    what = "its agent is stopped or hung, its host frozen, or the network to it cut";
+  } else {
+    const pid_t pid = agents_.pid_of(s.node);
+    const std::string agent = "its agent gpt-node (pid " + std::to_string(pid) + ")";
+    const auto state = pid > 0 ? util::process_state(pid) : std::nullopt;
+    if (state == 'T') what = agent + " is stopped (SIGSTOP or SIGTSTP)";
+    else if (state == 't') what = agent + " is stopped in a debugger";
+    else what = agent + " did not answer (hung, or starved of the CPU)";
+  }
+  silent_node_ = s.node;
+  char limit[32];
+  std::snprintf(limit, sizeof limit, "%g", std::chrono::duration<double>(heartbeat_.limit()).count());
+  end(1, agents_.name_of(s.node) + ": no answer to the heartbeat for " + seconds_text(s.for_how_long) +
+             " (--node-timeout " + limit + "): " + what + "; ending the job");
+}
+
 void Job::handle(const wire::Envelope& env) {
+  if (env.from < options_.nodes) heartbeat_.heard(env.from, std::chrono::steady_clock::now());
   std::visit(
       util::Overloaded{
           [&](const wire::Hello& h) {
@@ -83,9 +125,11 @@ void Job::handle(const wire::Envelope& env) {
               for (std::uint32_t n = 0; n < options_.nodes; ++n)
                 if (!gate_.send(n, table))
                   end(1, node_name(n) + ": cannot send the peer table; ending the job");
+              heartbeat_.start(std::chrono::steady_clock::now());
             }
           },
           [&](const wire::AppStarted& a) {
+            if (a.node == env.from) program_pids_[a.node] = a.app_pid;
             if (options_.verbose)
               util::log_line(node_name(a.node) + ": program pid " + std::to_string(a.app_pid));
             if (++started_ == options_.nodes && options_.verbose)
@@ -94,7 +138,8 @@ void Job::handle(const wire::Envelope& env) {
           [&](const wire::MainExited& m) {
             if (env.from >= options_.nodes || (env.from != 0 && !options_.spmd)) return;
             if (env.from == 0 && WIFSIGNALED(m.wait_status))
-              util::log_line("node 0: program " + util::describe_wait_status(m.wait_status));
+              util::log_line(agents_.name_of(0) + ": program (pid " + std::to_string(program_pids_[0]) + ") " +
+                             util::describe_wait_status(m.wait_status));
             const int status = util::exit_code_of(m.wait_status);
             // SPMD: every node's main ends the job, not node 0's alone (the
             // others may still be printing); a failing node 0 ends it at once.
@@ -120,9 +165,10 @@ void Job::handle(const wire::Envelope& env) {
       env.body);
 }
 
+// An agent that ends before the job did is a failure at run time, whatever
+// its status (a remote shell's 255 is not the program's).
 void Job::on_agent_exit(const AgentExit& e) {
-  int code = util::exit_code_of(e.wait_status);
-  end(code == 0 ? 1 : code, agents_.name_of(e.node) + ": " + agents_.describe_exit(e) + "; ending the job");
+  end(1, agents_.name_of(e.node) + ": " + agents_.describe_exit(e) + "; ending the job");
 }
 
 void Job::end(int status, const std::string& why) {
@@ -132,6 +178,9 @@ void Job::end(int status, const std::string& why) {
 }
 
 void Job::shutdown_nodes(const std::string& reason) {
+  // A node that stopped answering will not leave on its own: at once, not
+  // after the others' grace (its program dies with its agent).
+  if (silent_node_) agents_.kill_now(*silent_node_);
   for (std::uint32_t n = 0; n < options_.nodes; ++n)
     (void)gate_.send(n, wire::Shutdown{reason});  // an agent that is gone cannot be told
   agents_.stop_all(kShutdownGrace);

@@ -1,6 +1,7 @@
 // One job from the launcher's point of view: wait until every agent said
-// Hello, hand out the peer table, then watch until main ends, a node fails,
-// the time limit passes or a signal arrives; then end every node.
+// Hello, hand out the peer table, then watch until main ends, a node fails
+// or stops answering the heartbeat, the time limit passes or a signal
+// arrives; then end every node.
 #pragma once
 
 #include <chrono>
@@ -8,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "heartbeat.h"
 #include "launch_options.h"
 #include "message_gate.h"
 #include "node_processes.h"
@@ -27,6 +29,10 @@ class Job {
  private:
   void handle(const wire::Envelope& env);
   void on_agent_exit(const AgentExit& e);
+  // Handles what has already arrived, without waiting: an agent's last
+  // messages (main's exit status) come before its exit is acted on.
+  void drain_messages();
+  void on_silence(const Heartbeat::Silence& s);
   void end(int status, const std::string& why);
   void shutdown_nodes(const std::string& reason);
 
@@ -45,8 +51,12 @@ class Job {
   int origin_status_ = 0;
   std::optional<int> result_;
   std::chrono::steady_clock::time_point began_;
-  std::chrono::steady_clock::time_point next_heartbeat_;
+  // When joining began, moved on by the time the launcher was stopped.
+  std::chrono::steady_clock::time_point join_began_;
+  Heartbeat heartbeat_;
   std::uint64_t heartbeats_ = 0;
+  std::vector<std::int32_t> program_pids_;  // per node, from AppStarted (0: not yet)
+  std::optional<std::uint32_t> silent_node_;  // ended the job by not answering
 };
 
 }  // namespace gpt::launch

@@ -1,16 +1,22 @@
 // What the user asked gpt-launch for, after parsing and checking.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
+
+#include "node_timeout.h"
 
 namespace gpt::launch {
 
 struct LaunchOptions {
   std::uint32_t nodes = 1;
   std::optional<double> timeout_seconds;  // whole-job limit
+  // A node that has not answered the heartbeat for this long ends the job
+  // (GPT_NODE_TIMEOUT, node_timeout.h).
+  std::chrono::milliseconds node_timeout = util::kDefaultNodeTimeout;
   bool verbose = false;
   bool spmd = false;  // every node runs main
   std::string bind_host = "127.0.0.1";

@@ -9,20 +9,25 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 
 #include "heap_size.h"
+#include "node_timeout.h"
 #include "poll_idle.h"
 #include "spin_budget.h"
 #include "allocation.h"
+#include "bind_address.h"
 #include "hosts.h"
 #include "key_file.h"
 #include "job.h"
 #include "log.h"
 #include "message_gate.h"
 #include "node_processes.h"
+#include "placement_check.h"
 #include "process.h"
+#include "program_check.h"
 #include "signals.h"
 #include "curve_keys.h"
 #include "route_address.h"
@@ -36,6 +41,27 @@ int usage_error(const std::string& message) {
   std::fprintf(stderr, "gpt-launch: error: %s\n(run 'gpt-launch --help' for usage)\n",
                message.c_str());
   return 2;
+}
+
+// The text of a hostfile, or nullopt with `error` set (a directory, or a
+// file that cannot be read, is an error to report, not an exception).
+std::optional<std::string> read_hostfile(const std::string& path, std::string& error) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) {
+    error = "--hostfile: " + path + " is a directory, not a file of hosts";
+    return std::nullopt;
+  }
+  std::ifstream in(path);
+  if (!in) {
+    error = "--hostfile: cannot read " + path + ": " + std::strerror(errno);
+    return std::nullopt;
+  }
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (in.bad()) {
+    error = "--hostfile: cannot read " + path;
+    return std::nullopt;
+  }
+  return text;
 }
 
 }  // namespace
@@ -72,6 +98,11 @@ int main(int argc, char** argv) {
       ->type_name("P");
   app.add_option("--timeout", timeout, "end the whole job after SECONDS")
       ->type_name("SECONDS");
+  std::string node_timeout;
+  app.add_option("--node-timeout", node_timeout,
+                 "end the job when a node has not answered for SECONDS, or its program has been stopped "
+                 "that long (GPT_NODE_TIMEOUT; default 8)")
+      ->type_name("SECONDS");
   app.add_flag("-v,--verbose", options.verbose, "report each node's agent and program pids");
   app.add_flag("--spmd", options.spmd,
                "SPMD mode: every node runs main (gpt_node_id() tells them apart)");
@@ -99,10 +130,9 @@ int main(int argc, char** argv) {
     if (!parsed) return usage_error(host_error);
     hosts = *parsed;
   } else if (!hostfile.empty()) {
-    std::ifstream in(hostfile);
-    if (!in) return usage_error("--hostfile: cannot read " + hostfile);
-    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    auto parsed = gpt::launch::parse_hostfile(text, hostfile, host_error);
+    auto text = read_hostfile(hostfile, host_error);
+    if (!text) return usage_error(host_error);
+    auto parsed = gpt::launch::parse_hostfile(*text, hostfile, host_error);
     if (!parsed) return usage_error(host_error);
     hosts = *parsed;
   }
@@ -139,13 +169,15 @@ int main(int argc, char** argv) {
     return usage_error("-n " + std::to_string(nodes) + " is more than the " +
                        std::to_string(kMaxLocalNodes) + " nodes supported");
   options.nodes = static_cast<std::uint32_t>(nodes);
-  if (!app.count("--bind"))
-    if (const char* bind = std::getenv("GPT_BIND"); bind && *bind) options.bind_host = bind;
+  std::string chosen_bind = app.count("--bind") ? options.bind_host : "";
+  if (chosen_bind.empty())
+    if (const char* bind = std::getenv("GPT_BIND"); bind && *bind) chosen_bind = options.bind_host = bind;
   if (!hosts.empty()) {
     options.hosts = gpt::launch::place_nodes(hosts, options.nodes);
-    if (options.bind_host == "127.0.0.1" || options.bind_host == "localhost")
-      return usage_error("with --hosts/--hostfile, give --bind ADDRESS (or GPT_BIND): an address of this "
-                         "machine the hosts can reach");
+    std::string bind_error;
+    auto bind = gpt::launch::bind_address_for(options.hosts, chosen_bind, bind_error);
+    if (!bind) return usage_error(bind_error);
+    options.bind_host = *bind;
   }
   if (port_base < 0 || port_base + 1 + static_cast<long long>(nodes) > 65535)
     return usage_error("--port-base must leave room for one port per node below 65536");
@@ -156,18 +188,38 @@ int main(int argc, char** argv) {
   }
 
   std::string env_error;
-  if (!gpt::util::heap_size_from_env(env_error)) return usage_error(env_error);
+  auto heap = gpt::util::heap_size_from_env(env_error);
+  if (!heap) return usage_error(env_error);
+  if (auto small = gpt::util::heap_too_small(*heap, options.nodes)) return usage_error(*small);
+  if (auto bad = gpt::launch::check_placement(std::getenv("GPT_PLACEMENT"), options.nodes)) return usage_error(*bad);
+  // The agents read the limit from the environment too (remote ones get it
+  // with the other GPT_* settings).
+  if (app.count("--node-timeout")) {
+    if (!gpt::util::parse_node_timeout(node_timeout))
+      return usage_error("--node-timeout " + node_timeout + " is not a number of seconds from " +
+                         std::to_string(gpt::util::kMinNodeTimeout.count() / 1000) + " to " +
+                         std::to_string(gpt::util::kMaxNodeTimeout.count() / 1000));
+    setenv("GPT_NODE_TIMEOUT", node_timeout.c_str(), 1);
+  }
+  auto liveness_limit = gpt::util::node_timeout_from_env(env_error);
+  if (!liveness_limit) return usage_error(env_error);
+  options.node_timeout = *liveness_limit;
   if (!gpt::util::spin_us_from_env(env_error)) return usage_error(env_error);
   // The agents read it from the environment, which reaches remote ones too.
   if (poll_idle) setenv("GPT_POLL_IDLE", "1", 1);
   if (!gpt::util::poll_idle_from_env(env_error)) return usage_error(env_error);
 
   std::vector<std::string> rest = app.remaining();
+  // An option we do not know ends up here, in front of the program: it is a
+  // typo far more often than a program named "-x" (which "--" allows).
+  if (!rest.empty() && rest.front().size() > 1 && rest.front()[0] == '-' && rest.front() != "--")
+    return usage_error("unknown option '" + rest.front() + "'");
   if (!rest.empty() && rest.front() == "--") rest.erase(rest.begin());
   if (rest.empty()) return usage_error("no program given");
   std::string error;
   auto program = gpt::util::resolve_program(rest.front(), error);
   if (!program) return usage_error(error);
+  if (auto wrong = gpt::launch::check_gpthread_program(*program)) return usage_error(*wrong);
   options.program_argv = rest;
   options.program_argv.front() = *program;
 
@@ -216,6 +268,7 @@ int main(int argc, char** argv) {
     zmq_options.bind_host = options.bind_host;
     zmq_options.port = options.port_base;
     zmq_options.log = gpt::util::log_line;
+    zmq_options.link_timeout = options.node_timeout;
     if (!options.insecure) {
       if (allocation) {
         std::string key_error;

@@ -162,6 +162,10 @@ std::vector<AgentExit> Agents::reap() {
   return ended;
 }
 
+void Agents::kill_now(std::uint32_t node) {
+  if (node < pids_.size() && pids_[node] > 0) kill(pids_[node], SIGKILL);
+}
+
 bool Agents::any_running() const {
   for (pid_t p : pids_)
     if (p > 0) return true;

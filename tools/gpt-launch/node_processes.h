@@ -41,6 +41,14 @@ class Agents {
   void stop_all(std::chrono::milliseconds grace);
   [[nodiscard]] bool any_running() const;
   [[nodiscard]] pid_t pid_of(std::uint32_t node) const { return pids_.at(node); }
+  // Whether node's agent is our child on this machine (not behind a remote
+  // shell, nor another task of an allocation).
+  [[nodiscard]] bool is_local(std::uint32_t node) const {
+    return node < pids_.size() && (node >= hosts_.size() || hosts_[node].empty());
+  }
+  // SIGKILL to the node's process (its agent, or its remote shell), now;
+  // stop_all reaps it.
+  void kill_now(std::uint32_t node);
   // "node 2" or "node 2 (host h3)", for messages.
   [[nodiscard]] std::string name_of(std::uint32_t node) const;
   // Why an agent's process ended, in words (a remote shell's 127 means the

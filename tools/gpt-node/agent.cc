@@ -18,6 +18,7 @@
 #include "gpt/futex.h"
 #include "gpt/region.h"
 #include "heap_memory.h"
+#include "liveness.h"
 #include "node_services.h"
 #include "log.h"
 #include "overloaded.h"
@@ -65,8 +66,7 @@ Agent::Agent(AgentConfig config, net::MessageGate& gate, std::string data_endpoi
   services_ = std::make_unique<NodeServices>(
       NodeContext{config_.node, config_.node_count, *heap_, gate_, *server_});
   hooks_.set_wakeup_fd(doorbell_fd_);
-  if (const char* limit = std::getenv("GPT_LAUNCHER_SILENCE"); limit && std::atoi(limit) > 0)
-    launcher_silence_limit_ = std::chrono::seconds(std::atoi(limit));
+  liveness_ = std::make_unique<Liveness>(config_.node, gate_);
 }
 
 Agent::~Agent() {
@@ -95,14 +95,13 @@ int Agent::run() {
       }
       reap_application();
       services_->table().expire(now);
-      if (phase_ != Phase::kJoining && now - launcher_heard_ > launcher_silence_limit_) {
-        util::log_line("the launcher has been silent for " + std::to_string(launcher_silence_limit_.count()) +
-                       " s (gone, or its host unreachable); ending this node");
+      if (auto why = liveness_->check(now, app_pid_)) {
+        util::log_line(*why);
         stop_application();
         return 1;
       }
       if (phase_ == Phase::kAppEnded && expect_shutdown_ &&
-          now - app_ended_at_ > kOrphanLimit) {
+          liveness_->awake_now() - app_ended_at_ > kOrphanLimit) {
         util::log_line("the launcher did not end the job after the program ended; exiting");
         return 1;
       }
@@ -132,7 +131,7 @@ void Agent::serve_channel() {
 }
 
 void Agent::handle(const wire::Envelope& env) {
-  if (env.from == wire::kLauncherId) launcher_heard_ = std::chrono::steady_clock::now();
+  if (env.from == wire::kLauncherId && liveness_->on_launcher_message(env)) return;
   if (env.from != wire::kLauncherId) {
     if (phase_ == Phase::kJoining) {
       early_.push_back(env);
@@ -203,7 +202,7 @@ void Agent::reap_application() {
   pid_t pid = app_pid_;
   app_pid_ = -1;
   phase_ = Phase::kAppEnded;
-  app_ended_at_ = std::chrono::steady_clock::now();
+  app_ended_at_ = liveness_->awake_now();
   if (config_.stats) print_stats();
   bool sent = true;
   expect_shutdown_ = true;
@@ -231,6 +230,8 @@ void Agent::stop_application() {
   futex::wake_all(&channel_->layout().downcalls.bell);
   // Node 0 runs main and does not watch the shutdown word: ask it to stop.
   if (config_.node == 0 || config_.spmd) kill(app_pid_, SIGTERM);
+  // A stopped program (SIGSTOP) can do neither until it runs again.
+  if (util::process_state(app_pid_) == 'T') kill(app_pid_, SIGCONT);
   auto deadline = std::chrono::steady_clock::now() + kStopGrace;
   int status;
   while (std::chrono::steady_clock::now() < deadline) {
@@ -275,7 +276,7 @@ void Agent::fail(const std::string& cause) {
     util::log_line("cannot reach the launcher");
   phase_ = Phase::kAppEnded;
   expect_shutdown_ = true;
-  app_ended_at_ = std::chrono::steady_clock::now();
+  app_ended_at_ = liveness_->awake_now();
 }
 
 }  // namespace gpt::node

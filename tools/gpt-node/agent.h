@@ -27,6 +27,7 @@ class ChannelMemory;
 class ChannelServer;
 class HeapMemory;
 class NodeServices;
+class Liveness;
 
 struct AgentConfig {
   wire::NodeId node = 0;
@@ -73,12 +74,10 @@ class Agent {
   const util::SignalPoller& signals_;
 
   Phase phase_ = Phase::kJoining;
-  // When the launcher last said anything (it beats once a second).
-  std::chrono::steady_clock::time_point launcher_heard_ = std::chrono::steady_clock::now();
-  std::chrono::seconds launcher_silence_limit_{10};
+  std::unique_ptr<Liveness> liveness_;  // the heartbeat, the program's stops, the launcher link
   std::optional<int> exit_code_;
   pid_t app_pid_ = -1;
-  std::chrono::steady_clock::time_point app_ended_at_;
+  std::chrono::steady_clock::time_point app_ended_at_;  // on the liveness clock (awake time)
   bool expect_shutdown_ = true;  // the launcher must end the job soon
   int doorbell_fd_ = -1;
   std::unique_ptr<ChannelMemory> channel_;

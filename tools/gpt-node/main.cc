@@ -13,6 +13,7 @@
 #include "log.h"
 #include "message_gate.h"
 #include "heap_size.h"
+#include "node_timeout.h"
 #include "poll_idle.h"
 #include "spin_budget.h"
 #include "signals.h"
@@ -107,6 +108,8 @@ int main(int argc, char** argv) {
     }
   }
   zmq_options.log = gpt::util::log_line;
+  // The launcher checked it; a lost connection to it counts after as long.
+  zmq_options.link_timeout = gpt::util::node_timeout_from_env(error).value_or(gpt::util::kDefaultNodeTimeout);
   const char* stats = std::getenv("GPT_STATS");
   config.stats = stats && *stats && std::string(stats) != "0";
 

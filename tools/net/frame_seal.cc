@@ -10,18 +10,24 @@ namespace {
 
 constexpr int kKeyBytes = 32;
 
+// SHA-256 of a label and the job secret: one key (or password) per use.
+void derive(const char* label, std::size_t label_bytes, std::span<const unsigned char, 32> secret,
+            unsigned char (&key)[kKeyBytes]) {
+  EVP_MD_CTX* md = EVP_MD_CTX_new();
+  unsigned int len = 0;
+  const bool ok = md && EVP_DigestInit_ex(md, EVP_sha256(), nullptr) == 1 &&
+                  EVP_DigestUpdate(md, label, label_bytes) == 1 &&
+                  EVP_DigestUpdate(md, secret.data(), secret.size()) == 1 &&
+                  EVP_DigestFinal_ex(md, key, &len) == 1 && len == kKeyBytes;
+  EVP_MD_CTX_free(md);
+  if (!ok) throw std::runtime_error("cannot derive a key from the job's secret (OpenSSL)");
+}
+
 // The frame key is a hash of the job secret under a label of its own, so
 // that it is never the very key CURVE uses.
 void derive_key(std::span<const unsigned char, 32> secret, unsigned char (&key)[kKeyBytes]) {
   static constexpr char kLabel[] = "gpthread sealed frames v1";
-  EVP_MD_CTX* md = EVP_MD_CTX_new();
-  unsigned int len = 0;
-  const bool ok = md && EVP_DigestInit_ex(md, EVP_sha256(), nullptr) == 1 &&
-                  EVP_DigestUpdate(md, kLabel, sizeof kLabel) == 1 &&
-                  EVP_DigestUpdate(md, secret.data(), secret.size()) == 1 &&
-                  EVP_DigestFinal_ex(md, key, &len) == 1 && len == kKeyBytes;
-  EVP_MD_CTX_free(md);
-  if (!ok) throw std::runtime_error("cannot derive the job's frame key (OpenSSL)");
+  derive(kLabel, sizeof kLabel, secret, key);
 }
 
 void put_nonce(unsigned char* out, std::uint32_t sender, std::uint64_t counter) {
@@ -30,6 +36,20 @@ void put_nonce(unsigned char* out, std::uint32_t sender, std::uint64_t counter) 
 }
 
 }  // namespace
+
+std::string admission_password(std::span<const unsigned char, 32> job_secret) {
+  static constexpr char kLabel[] = "gpthread node admission v1";
+  unsigned char hash[kKeyBytes];
+  derive(kLabel, sizeof kLabel, job_secret, hash);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string text;
+  for (unsigned char b : hash) {
+    text += kHex[b >> 4];
+    text += kHex[b & 15];
+  }
+  OPENSSL_cleanse(hash, sizeof hash);
+  return text;
+}
 
 void FrameSeal::CipherFree::operator()(EVP_CIPHER_CTX* ctx) const { EVP_CIPHER_CTX_free(ctx); }
 

@@ -23,6 +23,7 @@
 #include <cstdint>
 #include <memory>
 #include <span>
+#include <string>
 #include <string_view>
 #include <unordered_map>
 #include <variant>
@@ -64,5 +65,14 @@ class FrameSeal {
   std::uint64_t sent_ = 0;
   std::unordered_map<std::uint32_t, std::uint64_t> last_opened_;
 };
+
+// The password with which an agent's peers open their connections to it
+// (ZeroMQ's PLAIN mechanism, checked by the agent's ZAP handler): a hash of
+// the job secret under a label of its own, 64 hex digits. It keeps those
+// who do not hold the job's key from getting a single frame queued at an
+// agent, so they cannot make it hold memory for them. PLAIN sends it in the
+// clear: one who can read the network may connect with it, and still gets
+// nothing accepted that the job's key did not seal.
+[[nodiscard]] std::string admission_password(std::span<const unsigned char, 32> job_secret);
 
 }  // namespace gpt::net

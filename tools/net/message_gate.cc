@@ -15,7 +15,11 @@ std::string sender_name(wire::NodeId id) {
 }  // namespace
 
 MessageGate::MessageGate(Transport& transport, std::string label, LogSink log)
-    : transport_(transport), label_(std::move(label)), log_(std::move(log)) {}
+    : transport_(transport),
+      label_(std::move(label)),
+      log_(std::move(log)),
+      drops_([this](std::string_view line) { if (log_) log_(line); },
+             "dropped frames" + (label_.empty() ? std::string() : " at " + label_)) {}
 
 std::optional<wire::Envelope> MessageGate::next(std::chrono::milliseconds timeout) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
@@ -24,10 +28,15 @@ std::optional<wire::Envelope> MessageGate::next(std::chrono::milliseconds timeou
         deadline - std::chrono::steady_clock::now());
     if (left.count() < 0) left = std::chrono::milliseconds(0);
     auto frame = transport_.receive(left);
+    drops_.tick();
     if (!frame) return std::nullopt;
     if (auto env = admit(*frame)) return env;
     if (std::chrono::steady_clock::now() >= deadline) return std::nullopt;
   }
+}
+
+void MessageGate::drop(std::string_view why) {
+  drops_.log((label_.empty() ? std::string() : label_ + ": ") + std::string(why));
 }
 
 bool MessageGate::send(wire::NodeId to, const wire::Message& m) {
@@ -38,8 +47,22 @@ bool MessageGate::send(wire::NodeId to, const wire::Message& m) {
   return transmit(to, m);
 }
 
+bool MessageGate::send_encoded(wire::NodeId to, std::vector<std::byte> bytes) {
+  if (bytes.size() <= wire::kMaxFrameBytes) return transport_.send(to, bytes);
+  // One part after the other to one receiver: they arrive in order, and
+  // nothing else of ours to `to` comes between them.
+  for (std::size_t at = 0; at < bytes.size(); at += wire::kMaxPartBytes) {
+    const std::size_t n = std::min(wire::kMaxPartBytes, bytes.size() - at);
+    wire::FramePart part{static_cast<std::uint8_t>(at + n == bytes.size()),
+                         std::vector<std::byte>(bytes.begin() + static_cast<std::ptrdiff_t>(at),
+                                                bytes.begin() + static_cast<std::ptrdiff_t>(at + n))};
+    if (!transport_.send(to, wire::encode(transport_.self(), part))) return false;
+  }
+  return true;
+}
+
 bool MessageGate::transmit(wire::NodeId to, const wire::Message& m) {
-  if (!completes_epoch(to, m)) return transport_.send(to, wire::encode(transport_.self(), m));
+  if (!completes_epoch(to, m)) return send_encoded(to, wire::encode(transport_.self(), m));
   // Rare (made while a release was unacknowledged): only then a copy.
   wire::Message filled = m;
   std::visit(
@@ -48,7 +71,7 @@ bool MessageGate::transmit(wire::NodeId to, const wire::Message& m) {
           body.epoch = std::max(wire::epoch_floor(body.epoch), epoch_source_());
       },
       filled);
-  return transport_.send(to, wire::encode(transport_.self(), filled));
+  return send_encoded(to, wire::encode(transport_.self(), filled));
 }
 
 bool MessageGate::completes_epoch(wire::NodeId to, const wire::Message& m) const {
@@ -74,37 +97,66 @@ void MessageGate::end_hold() {
 }
 
 std::optional<wire::Envelope> MessageGate::admit(const Frame& frame) {
-  auto prefix = [&] { return label_.empty() ? std::string() : label_ + ": "; };
   if (!frame.peer) {
     ++counters_.unknown_peer;
-    log_(prefix() + "dropped frame from unknown peer (" + std::to_string(frame.bytes.size()) +
-         " bytes)");
+    drop("dropped frame from unknown peer (" + std::to_string(frame.bytes.size()) + " bytes)");
     return std::nullopt;
   }
-  auto decoded = wire::decode(frame.bytes);
+  auto env = check(*frame.peer, frame.bytes);
+  if (!env) return std::nullopt;
+  if (auto* part = std::get_if<wire::FramePart>(&env->body)) return assemble(env->from, *part);
+  ++counters_.accepted;
+  return env;
+}
+
+std::optional<wire::Envelope> MessageGate::check(wire::NodeId peer, std::span<const std::byte> bytes) {
+  auto decoded = wire::decode(bytes);
   if (auto* err = std::get_if<wire::DecodeError>(&decoded)) {
     std::string what(wire::describe(*err));
     if (*err == wire::DecodeError::kBadVersion) {
       ++counters_.bad_version;
       std::uint16_t v = 0;
-      std::memcpy(&v, frame.bytes.data() + 4, sizeof v);
-      what = "bad version " + std::to_string(v) + " (expected " +
-             std::to_string(wire::kVersion) + ")";
+      std::memcpy(&v, bytes.data() + 4, sizeof v);
+      what = "bad version " + std::to_string(v) + " (expected " + std::to_string(wire::kVersion) + ")";
     } else {
       ++counters_.malformed;
     }
-    log_(prefix() + "dropped frame from " + sender_name(*frame.peer) + ": " + what);
+    drop("dropped frame from " + sender_name(peer) + ": " + what);
     return std::nullopt;
   }
   auto& env = std::get<wire::Envelope>(decoded);
-  if (env.from != *frame.peer) {
+  if (env.from != peer) {
     ++counters_.spoofed;
-    log_(prefix() + "dropped frame from " + sender_name(*frame.peer) + ": header claims " +
-         sender_name(env.from));
+    drop("dropped frame from " + sender_name(peer) + ": header claims " + sender_name(env.from));
     return std::nullopt;
   }
-  ++counters_.accepted;
   return std::move(env);
+}
+
+std::optional<wire::Envelope> MessageGate::assemble(wire::NodeId from, wire::FramePart& part) {
+  auto& so_far = partial_[from];
+  if (so_far.size() + part.bytes.size() > wire::kMaxAssembledBytes) {
+    ++counters_.malformed;
+    drop("dropped a message in parts from " + sender_name(from) + ": longer than " +
+         std::to_string(wire::kMaxAssembledBytes >> 20) + " MiB");
+    partial_.erase(from);
+    return std::nullopt;
+  }
+  so_far.insert(so_far.end(), part.bytes.begin(), part.bytes.end());
+  if (!part.last) return std::nullopt;
+  const std::vector<std::byte> whole = std::move(so_far);
+  partial_.erase(from);
+  // The whole passes the checks of any frame, and is not in parts itself.
+  auto env = check(from, whole);
+  if (!env) return std::nullopt;
+  if (std::holds_alternative<wire::FramePart>(env->body)) {
+    ++counters_.malformed;
+    drop("dropped a message in parts from " + sender_name(from) + ": it holds another part");
+    return std::nullopt;
+  }
+  ++counters_.assembled;
+  ++counters_.accepted;
+  return env;
 }
 
 }  // namespace gpt::net

@@ -3,18 +3,26 @@
 // A frame is accepted only if the transport knows its sender, it decodes
 // (magic, version, type, body bounds, no trailing bytes) and the `from` in
 // its header is the sender the transport saw (no spoofing another node).
-// Everything else is counted, logged once per frame to the log sink, and
-// dropped: a bad frame never ends the agent.
+// Everything else is counted, logged (the first few of every ten seconds,
+// then a count: log_throttle.h) and dropped: a bad frame never ends the
+// agent.
+//
+// A message longer than wire::kMaxFrameBytes leaves as FrameParts and is put
+// back together here, from the parts of one sender the transport vouched
+// for: only a node of the job can make the gate hold bytes for it.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
+#include <span>
 #include <string_view>
 #include <utility>
 #include <vector>
 
+#include "log_throttle.h"
 #include "transport.h"
 #include "wire.h"
 
@@ -26,6 +34,7 @@ struct GateCounters {
   std::uint64_t malformed = 0;  // too short, bad magic, unknown type, bad body
   std::uint64_t bad_version = 0;
   std::uint64_t spoofed = 0;  // header `from` differs from the transport's sender
+  std::uint64_t assembled = 0;  // messages put back together from FrameParts
 };
 
 class MessageGate {
@@ -66,14 +75,25 @@ class MessageGate {
 
  private:
   [[nodiscard]] std::optional<wire::Envelope> admit(const Frame& frame);
+  // Decodes a frame from `peer` (whom the transport vouched for) and checks
+  // that its header names `peer`.
+  [[nodiscard]] std::optional<wire::Envelope> check(wire::NodeId peer, std::span<const std::byte> bytes);
+  // A FramePart from `from` (already vouched for): the whole message once
+  // its last part is in.
+  [[nodiscard]] std::optional<wire::Envelope> assemble(wire::NodeId from, wire::FramePart& part);
   [[nodiscard]] bool transmit(wire::NodeId to, const wire::Message& m);
+  // Sends one encoded message, in parts if it is longer than a frame.
+  [[nodiscard]] bool send_encoded(wire::NodeId to, std::vector<std::byte> bytes);
+  void drop(std::string_view why);
   // Whether sending `m` to `to` now must complete its pending epoch.
   [[nodiscard]] bool completes_epoch(wire::NodeId to, const wire::Message& m) const;
 
   Transport& transport_;
   std::string label_;
   LogSink log_;
+  LogThrottle drops_;
   GateCounters counters_;
+  std::map<wire::NodeId, std::vector<std::byte>> partial_;  // per sender, parts so far
   std::uint32_t holds_ = 0;
   wire::NodeId open_ = 0;
   std::vector<std::pair<wire::NodeId, wire::Message>> held_;

@@ -38,6 +38,15 @@ class Transport {
   [[nodiscard]] virtual bool send(wire::NodeId to, std::span<const std::byte> frame) = 0;
   // Waits up to `timeout` for one frame. nullopt on timeout.
   [[nodiscard]] virtual std::optional<Frame> receive(std::chrono::milliseconds timeout) = 0;
+
+  // An agent's connection to the launcher, as far as receive() has seen:
+  // whether it was ever up, and since when it is down (nullopt while up).
+  // Transports without one (the fake network, a benchmark's) say it is up.
+  struct LauncherLink {
+    bool ever_up = true;
+    std::optional<std::chrono::steady_clock::time_point> down_since;
+  };
+  [[nodiscard]] virtual LauncherLink launcher_link() const { return {}; }
 };
 
 }  // namespace gpt::net

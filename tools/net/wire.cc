@@ -112,6 +112,10 @@ struct Writer {
     ar(m.seq);
     save_sized(ar, m.pad);
   }
+  void operator()(const FramePart& m) {
+    ar(m.last);
+    save_sized(ar, m.bytes);
+  }
   void operator()(const PageRequest& m) { ar(m.request, m.page, m.count); }
   void operator()(const PageData& m) {
     ar(m.request, m.page);
@@ -240,6 +244,12 @@ struct Reader {
     ar(m.seq);
     load_sized(ar, in, m.pad, kMaxPad);
   }
+  void operator()(FramePart& m) {
+    ar(m.last);
+    if (m.last > 1) throw BoundExceeded{};
+    load_sized(ar, in, m.bytes, kMaxPartBytes);
+    if (m.bytes.empty()) throw BoundExceeded{};
+  }
   void operator()(PageRequest& m) {
     ar(m.request, m.page, m.count);
     if (m.count == 0 || m.count > kMaxPagesPerFetch) throw BoundExceeded{};
@@ -354,6 +364,7 @@ std::optional<Message> empty_message(std::uint16_t tag) {
     case Type::kShutdown: return Shutdown{};
     case Type::kPing: return Ping{};
     case Type::kPong: return Pong{};
+    case Type::kFramePart: return FramePart{};
     case Type::kPageRequest: return PageRequest{};
     case Type::kPageData: return PageData{};
     case Type::kDiffBatch: return DiffBatch{};
@@ -444,7 +455,7 @@ Type type_of(const Message& m) {
       Type::kRwGranted, Type::kRwRelease, Type::kRwCancel, Type::kKeyOp, Type::kKeyReply,
       Type::kMigrateThread, Type::kSyscallRequest, Type::kSyscallReply, Type::kFlushStdio,
       Type::kStdioFlushed, Type::kKillThread, Type::kSignalAction, Type::kDetachThread,
-      Type::kCensusQuery, Type::kCensusReply, Type::kSemNameOp, Type::kSemNameResult};
+      Type::kCensusQuery, Type::kCensusReply, Type::kSemNameOp, Type::kSemNameResult, Type::kFramePart};
   static_assert(std::size(kTypes) == std::variant_size_v<Message>);
   return kTypes[m.index()];
 }
@@ -459,6 +470,7 @@ std::string_view name_of(Type t) {
     case Type::kShutdown: return "Shutdown";
     case Type::kPing: return "Ping";
     case Type::kPong: return "Pong";
+    case Type::kFramePart: return "FramePart";
     case Type::kPageRequest: return "PageRequest";
     case Type::kPageData: return "PageData";
     case Type::kDiffBatch: return "DiffBatch";

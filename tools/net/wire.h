@@ -20,7 +20,7 @@ namespace gpt::wire {
 using NodeId = std::uint32_t;
 
 inline constexpr std::uint32_t kMagic = 0x31545047;  // "GPT1" little-endian
-inline constexpr std::uint16_t kVersion = 3;
+inline constexpr std::uint16_t kVersion = 4;
 // The launcher takes part in the control plane under this id.
 inline constexpr NodeId kLauncherId = 0xFFFFFFFFu;
 // Upper bound on any free-text field (endpoints, causes, reasons).
@@ -28,6 +28,18 @@ inline constexpr std::size_t kMaxText = 4096;
 // Upper bound on the number of nodes in a job (bounds the peer table).
 inline constexpr std::size_t kMaxNodes = 4096;
 inline constexpr std::size_t kMaxForwardedBytes = 65536;  // a forwarded call's blob
+
+// No frame on the wire is longer than this. A longer message (a release's
+// DiffBatch of many pages, a large job's PeerTable) travels as FrameParts
+// that the receiver's gate puts back together (message_gate.h); transports
+// refuse a longer frame before reading it (ZeroMQ's ZMQ_MAXMSGSIZE), so a
+// peer that claims a huge frame costs nothing.
+inline constexpr std::size_t kMaxFrameBytes = std::size_t{1} << 20;
+// What one FramePart carries: the frame bound less room for its header.
+inline constexpr std::size_t kMaxPartBytes = kMaxFrameBytes - 64;
+// The longest message put back together from parts (a DiffBatch of
+// kMaxPagesPerMessage full diffs is ~672 MiB).
+inline constexpr std::size_t kMaxAssembledBytes = std::size_t{1} << 30;
 
 // ---- control plane: launcher <-> agents -----------------------------------
 // Agent -> launcher: "I am up; peers reach me at data_endpoint".
@@ -60,6 +72,15 @@ struct NodeFailed {
 // Launcher -> agents: end the job now.
 struct Shutdown {
   std::string reason;
+};
+
+// ---- framing ---------------------------------------------------------------
+// Any sender -> any receiver: the next piece of one encoded message longer
+// than kMaxFrameBytes; the pieces of one message follow each other from
+// one sender, the last one marked.
+struct FramePart {
+  std::uint8_t last = 0;
+  std::vector<std::byte> bytes;  // at most kMaxPartBytes
 };
 
 // ---- data plane: agent <-> agent -------------------------------------------
@@ -425,7 +446,7 @@ using Message =
                  SemValueQuery, SemValue, RwRequest, RwGranted, RwRelease, RwCancel, KeyOp,
                  KeyReply, MigrateThread, SyscallRequest, SyscallReply, FlushStdio,
                  StdioFlushed, KillThread, SignalAction, DetachThread, CensusQuery, CensusReply,
-                 SemNameOp, SemNameResult>;
+                 SemNameOp, SemNameResult, FramePart>;
 
 // Type tags on the wire; the order of the variant is not the wire contract.
 enum class Type : std::uint16_t {
@@ -437,6 +458,7 @@ enum class Type : std::uint16_t {
   kShutdown = 6,
   kPing = 16,
   kPong = 17,
+  kFramePart = 18,
   kPageRequest = 32,
   kPageData = 33,
   kDiffBatch = 34,

@@ -1,7 +1,9 @@
 #include "zmq_transport.h"
 
 #include "frame_seal.h"
+#include "log_throttle.h"
 
+#include <openssl/crypto.h>
 #include <sched.h>
 
 #include <charconv>
@@ -13,11 +15,30 @@ namespace gpt::net {
 namespace {
 
 constexpr int kHighWaterMark = 100000;
+// The longest frame read from anyone: a full frame, its seal, and room for
+// CURVE's own framing on the control sockets.
+constexpr std::int64_t kMaxWireBytes = wire::kMaxFrameBytes + FrameSeal::kOverhead + 4096;
+constexpr const char* kAdmissionUser = "gpthread";
 
 void tune(zmq::socket_t& s) {
   s.set(zmq::sockopt::linger, 0);
   s.set(zmq::sockopt::sndhwm, kHighWaterMark);
   s.set(zmq::sockopt::rcvhwm, kHighWaterMark);
+  s.set(zmq::sockopt::maxmsgsize, kMaxWireBytes);
+}
+
+// A control connection whose peer host vanished (frozen, cut off, powered
+// down) would otherwise look alive for the kernel's retransmission limit
+// (~15 min): probe it after a second of quiet, and give up on data or
+// probes unacknowledged for `limit` (TCP_USER_TIMEOUT). A stopped peer
+// process still has a kernel that acknowledges: that connection stays.
+void watch_tcp(zmq::socket_t& s, std::chrono::milliseconds limit) {
+  if (limit.count() <= 0) return;
+  s.set(zmq::sockopt::tcp_keepalive, 1);
+  s.set(zmq::sockopt::tcp_keepalive_idle, 1);
+  s.set(zmq::sockopt::tcp_keepalive_intvl, 1);
+  s.set(zmq::sockopt::tcp_keepalive_cnt, static_cast<int>(std::max<long long>(1, limit.count() / 1000)));
+  s.set(zmq::sockopt::tcp_maxrt, static_cast<int>(limit.count()));
 }
 
 std::string bind_to(zmq::socket_t& s, const std::string& host, int port) {
@@ -87,29 +108,29 @@ bool spin_for(zmq::pollitem_t* items, std::size_t n, std::chrono::microseconds s
 // sockets are polled with the transport's own, so it needs no thread.
 class ConnectionGuard {
  public:
-  ConnectionGuard(zmq::context_t& ctx, const ZmqOptions& options) : ctx_(ctx), options_(options) {
+  ConnectionGuard(zmq::context_t& ctx, const ZmqOptions& options)
+      : ctx_(ctx),
+        options_(options),
+        refusals_([this](std::string_view line) { log(std::string(line)); }, "refused connections and dropped frames") {
     if (!options_.curve) return;
     if (zmq_z85_decode(job_key_, options_.curve->public_key.c_str()) == nullptr)
       throw std::runtime_error("malformed CURVE key");
+    unsigned char secret[32];
+    if (zmq_z85_decode(secret, options_.curve->secret_key.c_str()) == nullptr)
+      throw std::runtime_error("malformed CURVE key");
+    password_ = admission_password(std::span<const unsigned char, 32>(secret));
+    OPENSSL_cleanse(secret, sizeof secret);
   }
+  ~ConnectionGuard() { OPENSSL_cleanse(password_.data(), password_.size()); }
 
+  // The launcher's control ROUTER: CURVE, only the job's key.
   void secure_server(zmq::socket_t& s) {
     if (!options_.curve) return;
-    if (!zap_) {
-      zap_.emplace(ctx_, zmq::socket_type::rep);
-      zap_->set(zmq::sockopt::linger, 0);
-      zap_->bind("inproc://zeromq.zap.01");
-    }
+    start_zap();
     s.set(zmq::sockopt::curve_server, 1);
     s.set(zmq::sockopt::curve_secretkey, options_.curve->secret_key);
     s.set(zmq::sockopt::zap_domain, "gpthread");
-    const std::string address = "inproc://gpt-monitor-" + std::to_string(monitors_.size());
-    if (zmq_socket_monitor(s.handle(), address.c_str(),
-                           ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL) != 0)
-      throw zmq::error_t();
-    auto& m = monitors_.emplace_back(ctx_, zmq::socket_type::pair);
-    m.set(zmq::sockopt::linger, 0);
-    m.connect(address);
+    monitor_handshakes(s);
   }
 
   void secure_client(zmq::socket_t& s) {
@@ -119,6 +140,26 @@ class ConnectionGuard {
     s.set(zmq::sockopt::curve_secretkey, options_.curve->secret_key);
   }
 
+  // An agent's data ROUTER: only peers with the admission password get a
+  // connection, so nobody else can have a frame queued here.
+  void admit_nodes_only(zmq::socket_t& s) {
+    if (!options_.curve) return;
+    start_zap();
+    s.set(zmq::sockopt::plain_server, 1);
+    s.set(zmq::sockopt::zap_domain, "gpthread");
+    monitor_handshakes(s);
+  }
+
+  // A peer DEALER towards another agent's data ROUTER.
+  void present_admission(zmq::socket_t& s) {
+    if (!options_.curve) return;
+    s.set(zmq::sockopt::plain_username, kAdmissionUser);
+    s.set(zmq::sockopt::plain_password, password_);
+  }
+
+  // Frames that did not open, at the same bounded rate.
+  void dropped(const std::string& line) { refusals_.log(line); }
+
   void add_items(std::vector<zmq::pollitem_t>& items) {
     first_ = items.size();
     if (zap_) items.push_back({zap_->handle(), 0, ZMQ_POLLIN, 0});
@@ -126,6 +167,7 @@ class ConnectionGuard {
   }
 
   void serve(const std::vector<zmq::pollitem_t>& items) {
+    refusals_.tick();
     std::size_t i = first_;
     if (zap_ && (items[i++].revents & ZMQ_POLLIN)) answer_zap();
     for (auto& m : monitors_)
@@ -137,8 +179,26 @@ class ConnectionGuard {
     if (options_.log) options_.log(line);
   }
 
+  void start_zap() {
+    if (zap_) return;
+    zap_.emplace(ctx_, zmq::socket_type::rep);
+    zap_->set(zmq::sockopt::linger, 0);
+    zap_->bind("inproc://zeromq.zap.01");
+  }
+
+  void monitor_handshakes(zmq::socket_t& s) {
+    const std::string address = "inproc://gpt-monitor-" + std::to_string(monitors_.size());
+    if (zmq_socket_monitor(s.handle(), address.c_str(),
+                           ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL) != 0)
+      throw zmq::error_t();
+    auto& m = monitors_.emplace_back(ctx_, zmq::socket_type::pair);
+    m.set(zmq::sockopt::linger, 0);
+    m.connect(address);
+  }
+
   // ZAP (RFC 27): version, request id, domain, address, identity,
-  // mechanism, then the client's public key for CURVE.
+  // mechanism, then the credentials: the client's public key for CURVE,
+  // user name and password for PLAIN.
   void answer_zap() {
     std::vector<zmq::message_t> req;
     for (;;) {
@@ -149,14 +209,21 @@ class ConnectionGuard {
       if (!more) break;
     }
     if (req.size() < 6) return;
-    const bool ok = req.size() == 7 && req[5].to_string_view() == "CURVE" && req[6].size() == 32 &&
-                    std::memcmp(req[6].data(), job_key_, 32) == 0;
-    if (!ok) log("refused a connection from " + std::string(req[3].to_string_view()) + ": not the job's key");
+    const std::string_view mechanism = req[5].to_string_view();
+    bool ok = false;
+    if (mechanism == "CURVE")
+      ok = req.size() == 7 && req[6].size() == 32 && CRYPTO_memcmp(req[6].data(), job_key_, 32) == 0;
+    else if (mechanism == "PLAIN")
+      ok = req.size() == 8 && req[6].to_string_view() == kAdmissionUser && req[7].size() == password_.size() &&
+           CRYPTO_memcmp(req[7].data(), password_.data(), password_.size()) == 0;
+    if (!ok)
+      refusals_.log("refused a connection from " + std::string(req[3].to_string_view()) + ": " +
+                    (mechanism == "CURVE" ? "not the job's key" : "not a node of this job"));
     const char* code = ok ? "200" : "400";
     zap_->send(zmq::buffer(std::string_view("1.0")), zmq::send_flags::sndmore);
     zap_->send(req[1], zmq::send_flags::sndmore);
     zap_->send(zmq::buffer(std::string_view(code)), zmq::send_flags::sndmore);
-    zap_->send(zmq::buffer(std::string_view(ok ? "OK" : "not the job's key")), zmq::send_flags::sndmore);
+    zap_->send(zmq::buffer(std::string_view(ok ? "OK" : "refused")), zmq::send_flags::sndmore);
     zap_->send(zmq::buffer(std::string_view("")), zmq::send_flags::sndmore);
     zap_->send(zmq::buffer(std::string_view("")), zmq::send_flags::none);
   }
@@ -165,16 +232,64 @@ class ConnectionGuard {
     zmq::message_t event, endpoint;
     if (!monitor.recv(event, zmq::recv_flags::dontwait)) return;
     if (event.more()) (void)monitor.recv(endpoint, zmq::recv_flags::dontwait);
-    log("refused a connection on " + std::string(endpoint.to_string_view()) +
-        ": CURVE handshake failed (a peer without the job's key, or not speaking CURVE)");
+    refusals_.log("refused a connection on " + std::string(endpoint.to_string_view()) +
+                  ": handshake failed (a peer without the job's key, or not speaking its protocol)");
   }
 
   zmq::context_t& ctx_;
   const ZmqOptions& options_;
+  LogThrottle refusals_;
   std::optional<zmq::socket_t> zap_;
   std::vector<zmq::socket_t> monitors_;
   std::size_t first_ = 0;
   unsigned char job_key_[32] = {};
+  std::string password_;  // the admission password (frame_seal.h)
+};
+
+// The agent's connection to the launcher, from a monitor of its DEALER: up
+// once a handshake succeeded, down from a disconnection (the launcher ended,
+// or TCP gave up on its host) until the next handshake.
+class LinkWatch {
+ public:
+  LinkWatch(zmq::context_t& ctx, zmq::socket_t& s) : monitor_(ctx, zmq::socket_type::pair) {
+    const std::string address = "inproc://gpt-link-monitor";
+    if (zmq_socket_monitor(s.handle(), address.c_str(), ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED) != 0)
+      throw zmq::error_t();
+    monitor_.set(zmq::sockopt::linger, 0);
+    monitor_.connect(address);
+    link_.ever_up = false;
+    link_.down_since = std::chrono::steady_clock::now();
+  }
+
+  void add_item(std::vector<zmq::pollitem_t>& items) {
+    at_ = items.size();
+    items.push_back({monitor_.handle(), 0, ZMQ_POLLIN, 0});
+  }
+
+  void serve(const std::vector<zmq::pollitem_t>& items) {
+    if (!(items[at_].revents & ZMQ_POLLIN)) return;
+    for (;;) {
+      zmq::message_t event, endpoint;
+      if (!monitor_.recv(event, zmq::recv_flags::dontwait)) return;
+      if (event.more()) (void)monitor_.recv(endpoint, zmq::recv_flags::dontwait);
+      if (event.size() < 2) continue;
+      std::uint16_t id;
+      std::memcpy(&id, event.data(), sizeof id);
+      if (id == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
+        link_.ever_up = true;
+        link_.down_since.reset();
+      } else if (id == ZMQ_EVENT_DISCONNECTED && !link_.down_since) {
+        link_.down_since = std::chrono::steady_clock::now();
+      }
+    }
+  }
+
+  [[nodiscard]] const Transport::LauncherLink& link() const { return link_; }
+
+ private:
+  zmq::socket_t monitor_;
+  std::size_t at_ = 0;
+  Transport::LauncherLink link_;
 };
 
 std::optional<wire::NodeId> parse_routing_id(std::string_view id, std::uint32_t node_count) {
@@ -203,6 +318,7 @@ struct ZmqAgentTransport::Impl {
   ConnectionGuard guard;
   zmq::socket_t data{ctx, zmq::socket_type::router};
   std::optional<zmq::socket_t> control;
+  std::optional<LinkWatch> link;  // of `control`
   std::vector<std::optional<zmq::socket_t>> peers;
   std::string endpoint;
   int wakeup_fd = -1;
@@ -213,8 +329,7 @@ struct ZmqAgentTransport::Impl {
   std::optional<Frame> open_sealed(const zmq::message_t& m) {
     auto opened = seal->open({static_cast<const std::byte*>(m.data()), m.size()});
     if (auto* refusal = std::get_if<FrameSeal::Refusal>(&opened)) {
-      if (options.log)
-        options.log("dropped a frame on " + endpoint + ": " + std::string(FrameSeal::describe(*refusal)));
+      guard.dropped("dropped a frame on " + endpoint + ": " + std::string(FrameSeal::describe(*refusal)));
       return std::nullopt;
     }
     auto& o = std::get<FrameSeal::Opened>(opened);
@@ -241,14 +356,21 @@ ZmqAgentTransport::ZmqAgentTransport(wire::NodeId self, std::uint32_t node_count
     explicit_bzero(secret, sizeof secret);
   }
   tune(impl_->data);
+  impl_->guard.admit_nodes_only(impl_->data);
   impl_->endpoint = bind_to(impl_->data, options.bind_host, options.port);
   if (!launcher_endpoint.empty()) {
     impl_->control.emplace(impl_->ctx, zmq::socket_type::dealer);
     tune(*impl_->control);
+    watch_tcp(*impl_->control, options.link_timeout);
     impl_->guard.secure_client(*impl_->control);
     impl_->control->set(zmq::sockopt::routing_id, routing_id(self));
+    impl_->link.emplace(impl_->ctx, *impl_->control);
     impl_->control->connect(launcher_endpoint);
   }
+}
+
+Transport::LauncherLink ZmqAgentTransport::launcher_link() const {
+  return impl_->link ? impl_->link->link() : LauncherLink{};
 }
 
 ZmqAgentTransport::~ZmqAgentTransport() = default;
@@ -263,6 +385,7 @@ void ZmqAgentTransport::connect_peers(const std::vector<std::string>& endpoints)
     // A sealed frame names its sender; without seals the routing id does
     // (and then anyone could claim it first, one reason seals are the default).
     if (!impl_->seal) s.set(zmq::sockopt::routing_id, routing_id(impl_->self));
+    impl_->guard.present_admission(s);
     s.connect(endpoints[n]);
   }
 }
@@ -305,6 +428,7 @@ std::optional<Frame> ZmqAgentTransport::receive(std::chrono::milliseconds timeou
       items.push_back({nullptr, impl_->wakeup_fd, ZMQ_POLLIN, 0});
     }
     impl_->guard.add_items(items);
+    if (impl_->link) impl_->link->add_item(items);
     const std::size_t n = items.size();
     // After traffic, spin first; a spin that finds nothing ends the streak.
     bool ready = false;
@@ -319,6 +443,13 @@ std::optional<Frame> ZmqAgentTransport::receive(std::chrono::milliseconds timeou
       poll_items(items.data(), n, left);
     }
     impl_->guard.serve(items);
+    if (impl_->link) impl_->link->serve(items);
+    // The launcher's few messages first: a busy data socket must not keep
+    // its heartbeat waiting.
+    if (control_at < n && (items[control_at].revents & ZMQ_POLLIN)) {
+      auto parts = recv_multipart(*impl_->control);
+      if (parts.size() == 1) return Frame{wire::kLauncherId, bytes_of(parts[0])};
+    }
     if (items[0].revents & ZMQ_POLLIN) {
       auto parts = recv_multipart(impl_->data);
       if (parts.size() == 2) {
@@ -326,10 +457,6 @@ std::optional<Frame> ZmqAgentTransport::receive(std::chrono::milliseconds timeou
         if (!impl_->seal) return Frame{parse_routing_id(parts[0].to_string_view(), impl_->node_count), bytes_of(parts[1])};
         if (auto frame = impl_->open_sealed(parts[1])) return frame;
       }
-    }
-    if (control_at < n && (items[control_at].revents & ZMQ_POLLIN)) {
-      auto parts = recv_multipart(*impl_->control);
-      if (parts.size() == 1) return Frame{wire::kLauncherId, bytes_of(parts[0])};
     }
     if (wakeup_at < n && (items[wakeup_at].revents & ZMQ_POLLIN)) {
       impl_->active = true;
@@ -355,6 +482,7 @@ ZmqLauncherTransport::ZmqLauncherTransport(std::uint32_t node_count, const ZmqOp
     : impl_(std::make_unique<Impl>(options)) {
   impl_->node_count = node_count;
   tune(impl_->router);
+  watch_tcp(impl_->router, options.link_timeout);
   impl_->router.set(zmq::sockopt::router_mandatory, 1);
   impl_->guard.secure_server(impl_->router);
   impl_->endpoint = bind_to(impl_->router, options.bind_host, options.port);

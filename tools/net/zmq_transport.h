@@ -3,13 +3,24 @@
 // Agent side: one ROUTER socket bound on the data address receives from every
 // peer; one DEALER per peer sends to it; one DEALER to the launcher's control
 // ROUTER (routing id "n<self>", CURVE) carries the control plane. With the
-// job's keys, frames between agents are sealed (frame_seal.h) and the seal
-// names the sender; without (--insecure), each peer DEALER has routing id
-// "n<self>" and that names it.
+// job's keys, peers open their connections with the job's admission
+// password (PLAIN, checked by a ZAP handler: frame_seal.h) and every frame
+// between agents is sealed (frame_seal.h), the seal naming the sender;
+// without (--insecure), each peer DEALER has routing id "n<self>" and that
+// names it.
 //
 // Launcher side: one ROUTER bound on the control address (CURVE, with a ZAP
 // handler admitting the job's key); agents connect to it with routing id
 // "n<node>".
+//
+// Limits against whoever can reach a port: no frame longer than
+// wire::kMaxFrameBytes (plus a seal) is read (ZMQ_MAXMSGSIZE: the peer is
+// disconnected when its frame's header claims more); refused connections
+// and dropped frames are logged at a bounded rate (log_throttle.h). The
+// control connections carry TCP keepalive and a retransmission limit
+// (ZmqOptions::link_timeout), so that a launcher or agent host that froze
+// or was cut off shows as a lost connection, while a peer process that is
+// only stopped (its kernel still answers) keeps it.
 #pragma once
 
 #include <chrono>
@@ -39,6 +50,9 @@ struct ZmqOptions {
   // exchange usually follows within a round trip, and waking a blocked
   // thread costs tens of µs on virtual machines. 0: block at once.
   std::chrono::microseconds spin{0};
+  // How long a control connection may go unanswered at the TCP level (no
+  // acknowledgement of data or keepalive probes) before it counts as lost.
+  std::chrono::milliseconds link_timeout{8000};
 };
 
 class ZmqAgentTransport final : public Transport {
@@ -60,6 +74,7 @@ class ZmqAgentTransport final : public Transport {
   [[nodiscard]] wire::NodeId self() const override;
   [[nodiscard]] bool send(wire::NodeId to, std::span<const std::byte> frame) override;
   [[nodiscard]] std::optional<Frame> receive(std::chrono::milliseconds timeout) override;
+  [[nodiscard]] LauncherLink launcher_link() const override;
 
  private:
   struct Impl;

@@ -45,3 +45,20 @@ std::optional<std::uint64_t> heap_size_from_env(std::string& error) {
 }
 
 }  // namespace gpt::util
+
+namespace gpt::util {
+
+std::optional<std::string> heap_too_small(std::uint64_t heap_bytes, std::uint32_t nodes) {
+  region::Geometry g;
+  g.heap_bytes = heap_bytes;
+  g.node_count = nodes;
+  if (g.partition_bytes() >= kMinHeapPerNode) return std::nullopt;
+  const std::uint64_t needed_mib = (kMinHeapPerNode >> 20) * nodes;
+  const char* text = std::getenv("GPT_HEAP_SIZE");
+  return std::string("GPT_HEAP_SIZE=") + (text && *text ? text : "(default)") + " leaves each of the " +
+         std::to_string(nodes) + " nodes " + std::to_string(g.partition_bytes() >> 20) + " MiB of heap; " +
+         std::to_string(kMinHeapPerNode >> 20) + " MiB per node is the least that works (GPT_HEAP_SIZE=" +
+         std::to_string(needed_mib) + "M or more for " + std::to_string(nodes) + " nodes)";
+}
+
+}  // namespace gpt::util

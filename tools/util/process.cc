@@ -13,6 +13,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
+#include <cstring>
 #include <cstdlib>
 #include <filesystem>
 #include <map>
@@ -43,7 +45,7 @@ std::vector<std::string> merged_environment(const SpawnOptions& options) {
 
 // Only async-signal-safe calls from here until exec: the parent may have
 // other threads (ZeroMQ's I/O threads) that held locks when we forked.
-[[noreturn]] void exec_child(const SpawnOptions& options, pid_t parent, char* const argv[],
+[[noreturn]] void exec_child(const SpawnOptions& options, pid_t parent, const char* path, char* const argv[],
                              char* const envp[], int error_pipe) {
   sigset_t empty;
   sigemptyset(&empty);
@@ -67,7 +69,7 @@ std::vector<std::string> merged_environment(const SpawnOptions& options) {
     int flags = fcntl(fd, F_GETFD);
     if (flags >= 0) fcntl(fd, F_SETFD, flags & ~FD_CLOEXEC);
   }
-  execve(argv[0], argv, envp);
+  execve(path, argv, envp);
   int err = errno;
   ssize_t ignored = write(error_pipe, &err, sizeof err);
   (void)ignored;
@@ -81,6 +83,18 @@ SpawnResult spawn(const std::vector<std::string>& argv, const SpawnOptions& opti
   if (argv.empty()) {
     result.error = "empty command";
     return result;
+  }
+  // execve does not search PATH, and the child may not allocate: look the
+  // name up here (GPT_RSH's default is a bare "ssh").
+  std::string path = argv[0];
+  if (path.find('/') == std::string::npos) {
+    std::string error;
+    auto found = resolve_program(path, error);
+    if (!found) {
+      result.error = "cannot execute " + argv[0] + ": not found in PATH";
+      return result;
+    }
+    path = *found;
   }
   std::vector<std::string> env = merged_environment(options);
   std::vector<char*> argv_c, envp_c;
@@ -104,7 +118,7 @@ SpawnResult spawn(const std::vector<std::string>& argv, const SpawnOptions& opti
   }
   if (pid == 0) {
     close(pipe_fds[0]);
-    exec_child(options, parent, argv_c.data(), envp_c.data(), pipe_fds[1]);
+    exec_child(options, parent, path.c_str(), argv_c.data(), envp_c.data(), pipe_fds[1]);
   }
   close(pipe_fds[1]);
   int child_errno = 0;
@@ -184,6 +198,23 @@ std::optional<std::string> resolve_program(const std::string& name, std::string&
   }
   if (error.empty()) error = "program '" + name + "' not found in PATH";
   return std::nullopt;
+}
+
+std::optional<char> process_state(pid_t pid) {
+  char name[64];
+  std::snprintf(name, sizeof name, "/proc/%d/stat", static_cast<int>(pid));
+  int fd = open(name, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return std::nullopt;
+  char buf[512];
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (n <= 0) return std::nullopt;
+  buf[n] = '\0';
+  // "PID (COMMAND) STATE ...": the command may hold spaces and parentheses,
+  // so the state follows the last ')'.
+  const char* paren = std::strrchr(buf, ')');
+  if (!paren || paren[1] != ' ' || paren[2] == '\0') return std::nullopt;
+  return paren[2];
 }
 
 std::string self_directory() {

@@ -29,7 +29,8 @@ struct SpawnResult {
   std::string error;  // non-empty when the program could not be started
 };
 
-// fork + exec of argv[0] (a path). If exec fails, the child's errno comes
+// fork + exec of argv[0]: a path, or a name looked up in PATH as execvp
+// would (the remote shell is "ssh"). If exec fails, the child's errno comes
 // back through a close-on-exec pipe, so the error is reported here, not as a
 // mysterious exit status 127 later. The caller blocks no signals in the
 // child: the child's signal mask is reset to empty before exec.
@@ -48,5 +49,10 @@ struct SpawnResult {
 
 // The directory holding this executable (/proc/self/exe).
 [[nodiscard]] std::string self_directory();
+
+// The scheduler state of process `pid` as /proc/PID/stat reports it: 'R'
+// running, 'S' sleeping, 'D' in the kernel, 'T' stopped by a signal, 't'
+// stopped by a debugger, 'Z' a zombie...; nullopt if there is no such process.
+[[nodiscard]] std::optional<char> process_state(pid_t pid);
 
 }  // namespace gpt::util
