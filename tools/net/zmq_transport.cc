@@ -233,7 +233,8 @@ class ConnectionGuard {
     if (!monitor.recv(event, zmq::recv_flags::dontwait)) return;
     if (event.more()) (void)monitor.recv(endpoint, zmq::recv_flags::dontwait);
     refusals_.log("refused a connection on " + std::string(endpoint.to_string_view()) +
-                  ": handshake failed (a peer without the job's key, or not speaking its protocol)");
+                  ": handshake failed (a peer without the job's key, not speaking its protocol, or gone "
+                  "before it finished)");
   }
 
   zmq::context_t& ctx_;
