@@ -101,7 +101,7 @@ int main(int argc, char** argv) {
   std::string node_timeout;
   app.add_option("--node-timeout", node_timeout,
                  "end the job when a node has not answered for SECONDS, or its program has been stopped "
-                 "that long (GPT_NODE_TIMEOUT; default 8)")
+                 "that long (GPT_NODE_TIMEOUT; default 6)")
       ->type_name("SECONDS");
   app.add_flag("-v,--verbose", options.verbose, "report each node's agent and program pids");
   app.add_flag("--spmd", options.spmd,

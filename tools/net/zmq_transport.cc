@@ -1,9 +1,9 @@
 #include "zmq_transport.h"
 
+#include "connection_guard.h"
 #include "frame_seal.h"
-#include "log_throttle.h"
+#include "link_watch.h"
 
-#include <openssl/crypto.h>
 #include <sched.h>
 
 #include <charconv>
@@ -18,7 +18,6 @@ constexpr int kHighWaterMark = 100000;
 // The longest frame read from anyone: a full frame, its seal, and room for
 // CURVE's own framing on the control sockets.
 constexpr std::int64_t kMaxWireBytes = wire::kMaxFrameBytes + FrameSeal::kOverhead + 4096;
-constexpr const char* kAdmissionUser = "gpthread";
 
 void tune(zmq::socket_t& s) {
   s.set(zmq::sockopt::linger, 0);
@@ -101,196 +100,6 @@ bool spin_for(zmq::pollitem_t* items, std::size_t n, std::chrono::microseconds s
 }
 
 }  // namespace
-
-// CURVE on the control sockets (the launcher's server, the agents' clients),
-// the ZAP handler that admits only the job's key, and monitors that report
-// failed handshakes (a peer without CURVE, or with another server key). Its
-// sockets are polled with the transport's own, so it needs no thread.
-class ConnectionGuard {
- public:
-  ConnectionGuard(zmq::context_t& ctx, const ZmqOptions& options)
-      : ctx_(ctx),
-        options_(options),
-        refusals_([this](std::string_view line) { log(std::string(line)); }, "refused connections and dropped frames") {
-    if (!options_.curve) return;
-    if (zmq_z85_decode(job_key_, options_.curve->public_key.c_str()) == nullptr)
-      throw std::runtime_error("malformed CURVE key");
-    unsigned char secret[32];
-    if (zmq_z85_decode(secret, options_.curve->secret_key.c_str()) == nullptr)
-      throw std::runtime_error("malformed CURVE key");
-    password_ = admission_password(std::span<const unsigned char, 32>(secret));
-    OPENSSL_cleanse(secret, sizeof secret);
-  }
-  ~ConnectionGuard() { OPENSSL_cleanse(password_.data(), password_.size()); }
-
-  // The launcher's control ROUTER: CURVE, only the job's key.
-  void secure_server(zmq::socket_t& s) {
-    if (!options_.curve) return;
-    start_zap();
-    s.set(zmq::sockopt::curve_server, 1);
-    s.set(zmq::sockopt::curve_secretkey, options_.curve->secret_key);
-    s.set(zmq::sockopt::zap_domain, "gpthread");
-    monitor_handshakes(s);
-  }
-
-  void secure_client(zmq::socket_t& s) {
-    if (!options_.curve) return;
-    s.set(zmq::sockopt::curve_serverkey, options_.curve->public_key);
-    s.set(zmq::sockopt::curve_publickey, options_.curve->public_key);
-    s.set(zmq::sockopt::curve_secretkey, options_.curve->secret_key);
-  }
-
-  // An agent's data ROUTER: only peers with the admission password get a
-  // connection, so nobody else can have a frame queued here.
-  void admit_nodes_only(zmq::socket_t& s) {
-    if (!options_.curve) return;
-    start_zap();
-    s.set(zmq::sockopt::plain_server, 1);
-    s.set(zmq::sockopt::zap_domain, "gpthread");
-    monitor_handshakes(s);
-  }
-
-  // A peer DEALER towards another agent's data ROUTER.
-  void present_admission(zmq::socket_t& s) {
-    if (!options_.curve) return;
-    s.set(zmq::sockopt::plain_username, kAdmissionUser);
-    s.set(zmq::sockopt::plain_password, password_);
-  }
-
-  // Frames that did not open, at the same bounded rate.
-  void dropped(const std::string& line) { refusals_.log(line); }
-
-  void add_items(std::vector<zmq::pollitem_t>& items) {
-    first_ = items.size();
-    if (zap_) items.push_back({zap_->handle(), 0, ZMQ_POLLIN, 0});
-    for (auto& m : monitors_) items.push_back({m.handle(), 0, ZMQ_POLLIN, 0});
-  }
-
-  void serve(const std::vector<zmq::pollitem_t>& items) {
-    refusals_.tick();
-    std::size_t i = first_;
-    if (zap_ && (items[i++].revents & ZMQ_POLLIN)) answer_zap();
-    for (auto& m : monitors_)
-      if (items[i++].revents & ZMQ_POLLIN) report_handshake(m);
-  }
-
- private:
-  void log(const std::string& line) {
-    if (options_.log) options_.log(line);
-  }
-
-  void start_zap() {
-    if (zap_) return;
-    zap_.emplace(ctx_, zmq::socket_type::rep);
-    zap_->set(zmq::sockopt::linger, 0);
-    zap_->bind("inproc://zeromq.zap.01");
-  }
-
-  void monitor_handshakes(zmq::socket_t& s) {
-    const std::string address = "inproc://gpt-monitor-" + std::to_string(monitors_.size());
-    if (zmq_socket_monitor(s.handle(), address.c_str(),
-                           ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL) != 0)
-      throw zmq::error_t();
-    auto& m = monitors_.emplace_back(ctx_, zmq::socket_type::pair);
-    m.set(zmq::sockopt::linger, 0);
-    m.connect(address);
-  }
-
-  // ZAP (RFC 27): version, request id, domain, address, identity,
-  // mechanism, then the credentials: the client's public key for CURVE,
-  // user name and password for PLAIN.
-  void answer_zap() {
-    std::vector<zmq::message_t> req;
-    for (;;) {
-      zmq::message_t m;
-      if (!zap_->recv(m, zmq::recv_flags::dontwait)) break;
-      bool more = m.more();
-      req.push_back(std::move(m));
-      if (!more) break;
-    }
-    if (req.size() < 6) return;
-    const std::string_view mechanism = req[5].to_string_view();
-    bool ok = false;
-    if (mechanism == "CURVE")
-      ok = req.size() == 7 && req[6].size() == 32 && CRYPTO_memcmp(req[6].data(), job_key_, 32) == 0;
-    else if (mechanism == "PLAIN")
-      ok = req.size() == 8 && req[6].to_string_view() == kAdmissionUser && req[7].size() == password_.size() &&
-           CRYPTO_memcmp(req[7].data(), password_.data(), password_.size()) == 0;
-    if (!ok)
-      refusals_.log("refused a connection from " + std::string(req[3].to_string_view()) + ": " +
-                    (mechanism == "CURVE" ? "not the job's key" : "not a node of this job"));
-    const char* code = ok ? "200" : "400";
-    zap_->send(zmq::buffer(std::string_view("1.0")), zmq::send_flags::sndmore);
-    zap_->send(req[1], zmq::send_flags::sndmore);
-    zap_->send(zmq::buffer(std::string_view(code)), zmq::send_flags::sndmore);
-    zap_->send(zmq::buffer(std::string_view(ok ? "OK" : "refused")), zmq::send_flags::sndmore);
-    zap_->send(zmq::buffer(std::string_view("")), zmq::send_flags::sndmore);
-    zap_->send(zmq::buffer(std::string_view("")), zmq::send_flags::none);
-  }
-
-  void report_handshake(zmq::socket_t& monitor) {
-    zmq::message_t event, endpoint;
-    if (!monitor.recv(event, zmq::recv_flags::dontwait)) return;
-    if (event.more()) (void)monitor.recv(endpoint, zmq::recv_flags::dontwait);
-    refusals_.log("refused a connection on " + std::string(endpoint.to_string_view()) +
-                  ": handshake failed (a peer without the job's key, or not speaking its protocol)");
-  }
-
-  zmq::context_t& ctx_;
-  const ZmqOptions& options_;
-  LogThrottle refusals_;
-  std::optional<zmq::socket_t> zap_;
-  std::vector<zmq::socket_t> monitors_;
-  std::size_t first_ = 0;
-  unsigned char job_key_[32] = {};
-  std::string password_;  // the admission password (frame_seal.h)
-};
-
-// The agent's connection to the launcher, from a monitor of its DEALER: up
-// once a handshake succeeded, down from a disconnection (the launcher ended,
-// or TCP gave up on its host) until the next handshake.
-class LinkWatch {
- public:
-  LinkWatch(zmq::context_t& ctx, zmq::socket_t& s) : monitor_(ctx, zmq::socket_type::pair) {
-    const std::string address = "inproc://gpt-link-monitor";
-    if (zmq_socket_monitor(s.handle(), address.c_str(), ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED) != 0)
-      throw zmq::error_t();
-    monitor_.set(zmq::sockopt::linger, 0);
-    monitor_.connect(address);
-    link_.ever_up = false;
-    link_.down_since = std::chrono::steady_clock::now();
-  }
-
-  void add_item(std::vector<zmq::pollitem_t>& items) {
-    at_ = items.size();
-    items.push_back({monitor_.handle(), 0, ZMQ_POLLIN, 0});
-  }
-
-  void serve(const std::vector<zmq::pollitem_t>& items) {
-    if (!(items[at_].revents & ZMQ_POLLIN)) return;
-    for (;;) {
-      zmq::message_t event, endpoint;
-      if (!monitor_.recv(event, zmq::recv_flags::dontwait)) return;
-      if (event.more()) (void)monitor_.recv(endpoint, zmq::recv_flags::dontwait);
-      if (event.size() < 2) continue;
-      std::uint16_t id;
-      std::memcpy(&id, event.data(), sizeof id);
-      if (id == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
-        link_.ever_up = true;
-        link_.down_since.reset();
-      } else if (id == ZMQ_EVENT_DISCONNECTED && !link_.down_since) {
-        link_.down_since = std::chrono::steady_clock::now();
-      }
-    }
-  }
-
-  [[nodiscard]] const Transport::LauncherLink& link() const { return link_; }
-
- private:
-  zmq::socket_t monitor_;
-  std::size_t at_ = 0;
-  Transport::LauncherLink link_;
-};
 
 std::optional<wire::NodeId> parse_routing_id(std::string_view id, std::uint32_t node_count) {
   if (id.size() < 2 || id.size() > 11 || id[0] != 'n') return std::nullopt;

@@ -52,7 +52,7 @@ struct ZmqOptions {
   std::chrono::microseconds spin{0};
   // How long a control connection may go unanswered at the TCP level (no
   // acknowledgement of data or keepalive probes) before it counts as lost.
-  std::chrono::milliseconds link_timeout{8000};
+  std::chrono::milliseconds link_timeout{6000};
 };
 
 class ZmqAgentTransport final : public Transport {
