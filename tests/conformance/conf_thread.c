@@ -2,7 +2,9 @@
  * pthread_equal and pthread_attr_*. */
 #include <limits.h>
 #include <sched.h>
+#include <signal.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "conf.h"
 
@@ -179,5 +181,35 @@ static void given_stacks(void) {
   free(heap);
 }
 
+/* pthread_kill right after pthread_create: the thread may not run yet, but
+ * it exists, so the signal is delivered (when it starts), not lost. */
+static __thread volatile sig_atomic_t t_got_signal;
+static void note_signal(int sig) { t_got_signal = sig; }
+
+static void* wait_for_signal(void* arg) {
+  (void)arg;
+  for (int i = 0; i < 5000 && !t_got_signal; ++i) usleep(1000);
+  return (void*)(long)t_got_signal;
+}
+
+static void kill_right_after_create(void) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = note_signal;
+  EXPECT(sigaction(SIGUSR2, &sa, NULL), 0);
+  int nodes[2] = {gpt_self_node(), conf_other_node()};
+  for (int i = 0; i < 2; ++i) {
+    pthread_t t;
+    EXPECT(conf_start_on(&t, nodes[i], wait_for_signal, NULL), 0);
+    EXPECT(pthread_kill(t, SIGUSR2), 0);
+    void* r = NULL;
+    EXPECT(pthread_join(t, &r), 0);
+    EXPECT((long)r, SIGUSR2);
+  }
+  EXPECT(pthread_kill(pthread_self(), 0), 0);
+  EXPECT(pthread_kill(pthread_self(), 12345), EINVAL);
+}
+
 CONF_MAIN("thread", {"attributes", attributes}, {"create_join", create_join}, {"self_equal", self_equal},
-          {"detached", detached}, {"with_attributes", with_attributes}, {"given_stacks", given_stacks})
+          {"detached", detached}, {"with_attributes", with_attributes}, {"given_stacks", given_stacks},
+          {"kill_right_after_create", kill_right_after_create})

@@ -372,9 +372,9 @@ GPT_API int pthread_kill(pthread_t thread, int sig) {
     channel::KillRequest req{tcb->node, static_cast<std::uint32_t>(sig), reinterpret_cast<std::uintptr_t>(tcb), 0, 0};
     return call(channel::Op::kKill, &req, sizeof req).status == 0 ? 0 : ESRCH;
   }
-  if (tcb->kernel_tid == 0) return sig == 0 ? 0 : ESRCH;
   if (sig == 0) return 0;
-  return syscall(SYS_tgkill, getpid(), tcb->kernel_tid, sig) == 0 ? 0 : errno;
+  // Not started yet: it gets the signal as it starts.
+  return signal_here(tcb, sig) ? 0 : ESRCH;
 }
 
 namespace {

@@ -59,12 +59,15 @@ FutexLock g_vehicles_lock;
 void* trampoline(void* arg) {
   auto* tcb = static_cast<Tcb*>(arg);
   set_current(tcb);
-  tcb->kernel_tid = static_cast<std::int32_t>(syscall(SYS_gettid));
   SignalStack signal_stack;
   if (!tcb->migration) {
     std::uint64_t mask = tcb->signal_mask & ~((1ull << (SIGSEGV - 1)) | (1ull << (SIGSYS - 1)));
     sys::call(SYS_rt_sigprocmask, SIG_SETMASK, sys::arg(&mask), 0, 8);
   }
+  // Known from here on; what was sent before is raised now, under the
+  // thread's own mask (handled once it runs the program's code).
+  __atomic_store_n(&tcb->kernel_tid, static_cast<std::int32_t>(syscall(SYS_gettid)), __ATOMIC_RELEASE);
+  raise_pending_signals(tcb);
   const Leave leave = run_gpthread(tcb);
   thread_finished(tcb, leave == Leave::kMigrated);
   return nullptr;

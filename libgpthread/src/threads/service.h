@@ -28,6 +28,12 @@ void apply_disposition_from_elsewhere(int sig);
 // A signal the agent handed over for `tcb`, passed on `hops` times already:
 // to the thread if it runs here, else on to the node it went to.
 void deliver_here(Tcb* tcb, int sig, std::uint32_t hops);
+// Signals `tcb`, a thread of this node: now, or as its kernel thread starts
+// if it has not yet (kept in Tcb::pending_signals). False if it could not.
+[[nodiscard]] bool signal_here(Tcb* tcb, int sig);
+// Called by a thread's kernel thread once its tid is known: raises what was
+// sent to it before.
+void raise_pending_signals(Tcb* tcb);
 // Runs the thread's key destructors (keys.cc), as POSIX says, at its end.
 void run_key_destructors();
 // The calling thread's pthread_setspecific values, to carry them to another

@@ -116,12 +116,26 @@ void deliver_here(Tcb* tcb, int sig, std::uint32_t hops) {
       rt::diag().text("a signal ").num(sig).text(" could not be passed on to node ").num(tcb->node).emit();
     return;
   }
-  if (tcb->kernel_tid == 0) {
-    rt::diag().text("a signal ").num(sig).text(" for a thread that is not running yet was dropped").emit();
-    return;
-  }
-  if (sys::call(SYS_tgkill, sys::call(SYS_getpid), tcb->kernel_tid, sig) != 0)
+  if (!signal_here(tcb, sig))
     rt::diag().text("a signal ").num(sig).text(" for a thread that is between nodes was dropped").emit();
+}
+
+bool signal_here(Tcb* tcb, int sig) {
+  if (__atomic_load_n(&tcb->kernel_tid, __ATOMIC_ACQUIRE) == 0) {
+    __atomic_fetch_or(&tcb->pending_signals, 1ull << (sig - 1), __ATOMIC_ACQ_REL);
+    // Its kernel thread may have started meanwhile and looked already.
+    if (__atomic_load_n(&tcb->kernel_tid, __ATOMIC_ACQUIRE) == 0) return true;
+    raise_pending_signals(tcb);
+    return true;
+  }
+  return sys::call(SYS_tgkill, sys::call(SYS_getpid), __atomic_load_n(&tcb->kernel_tid, __ATOMIC_ACQUIRE), sig) == 0;
+}
+
+void raise_pending_signals(Tcb* tcb) {
+  std::uint64_t pending = __atomic_exchange_n(&tcb->pending_signals, 0, __ATOMIC_ACQ_REL);
+  const long pid = sys::call(SYS_getpid);
+  for (int sig = 1; pending; ++sig, pending >>= 1)
+    if (pending & 1) (void)sys::call(SYS_tgkill, pid, __atomic_load_n(&tcb->kernel_tid, __ATOMIC_ACQUIRE), sig);
 }
 
 }  // namespace gpt::threads

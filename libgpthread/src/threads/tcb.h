@@ -29,6 +29,9 @@ struct Tcb {
   std::uint32_t given_stack;  // the program's (pthread_attr_setstack): not freed;
                               // kStackOfThisNode: outside the global space
   std::uint64_t signal_mask;  // its creator's, which it starts with
+  // Signals sent to it on its node before its kernel thread ran: raised
+  // there as it starts (POSIX: a signal for a live thread is not lost).
+  std::uint64_t pending_signals;
 };
 
 // Tcb::is_main: main, after it called pthread_exit.
