@@ -11,7 +11,9 @@
  * lock: the join that ends a case publishes them. */
 #ifndef TESTS_CONFORMANCE_CONF_H
 #define TESTS_CONFORMANCE_CONF_H
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <errno.h>
 #include <gpthread.h>
 #include <pthread.h>

@@ -1,5 +1,6 @@
 /* pthread_create, pthread_join, pthread_detach, pthread_exit, pthread_self,
  * pthread_equal and pthread_attr_*. */
+#define _GNU_SOURCE /* the _np calls and cpu_set_t */
 #include <limits.h>
 #include <sched.h>
 #include <signal.h>
@@ -210,6 +211,20 @@ static void kill_right_after_create(void) {
   EXPECT(pthread_kill(pthread_self(), 12345), EINVAL);
 }
 
+/* The thread's CPU affinity, and the process's through sched_*affinity in
+ * the same program (with musl both live in one libc object: linking this
+ * program statically is the check that they coexist with gpthread's). */
+static void affinity(void) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  EXPECT(sched_getaffinity(0, sizeof set, &set), 0);
+  EXPECT_TRUE(CPU_COUNT(&set) >= 1);
+  CPU_ZERO(&set);
+  EXPECT(pthread_getaffinity_np(pthread_self(), sizeof set, &set), 0);
+  EXPECT_TRUE(CPU_COUNT(&set) >= 1);
+  EXPECT(pthread_setaffinity_np(pthread_self(), sizeof set, &set), 0);
+}
+
 CONF_MAIN("thread", {"attributes", attributes}, {"create_join", create_join}, {"self_equal", self_equal},
           {"detached", detached}, {"with_attributes", with_attributes}, {"given_stacks", given_stacks},
-          {"kill_right_after_create", kill_right_after_create})
+          {"kill_right_after_create", kill_right_after_create}, {"affinity", affinity})

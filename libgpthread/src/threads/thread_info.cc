@@ -127,7 +127,16 @@ GPT_API int pthread_setschedprio(pthread_t thread, int prio) {
   return r < 0 ? static_cast<int>(-r) : 0;
 }
 
-GPT_API int pthread_getaffinity_np(pthread_t thread, size_t size, cpu_set_t* set) {
+// musl keeps these in one object with sched_getaffinity/sched_setaffinity: a
+// program calling those would link both definitions, so musl programs reach
+// ours through --wrap (gpt-cc) and the libc's object stays whole.
+#ifdef __GLIBC__
+#define GPT_AFFINITY(name) name
+#else
+#define GPT_AFFINITY(name) __wrap_##name
+#endif
+
+GPT_API int GPT_AFFINITY(pthread_getaffinity_np)(pthread_t thread, size_t size, cpu_set_t* set) {
   int err = 0;
   std::int32_t tid = tid_here(thread, "pthread_getaffinity_np", &err);
   if (!tid) return err;
@@ -137,7 +146,7 @@ GPT_API int pthread_getaffinity_np(pthread_t thread, size_t size, cpu_set_t* set
   return 0;
 }
 
-GPT_API int pthread_setaffinity_np(pthread_t thread, size_t size, const cpu_set_t* set) {
+GPT_API int GPT_AFFINITY(pthread_setaffinity_np)(pthread_t thread, size_t size, const cpu_set_t* set) {
   int err = 0;
   std::int32_t tid = tid_here(thread, "pthread_setaffinity_np", &err);
   if (!tid) return err;
