@@ -3,7 +3,8 @@
 //
 // Layout: a Header, then kSlotCount request slots. An application thread
 // makes a synchronous call to its agent by claiming a free slot, writing the
-// request, publishing it (state kRequest) and ringing the agent's doorbell;
+// request, publishing it (state kRequest, and its bit in Header::published)
+// and ringing the agent's doorbell;
 // the agent's channel server serves it, writes the reply (state kReply) and
 // wakes the waiting thread with a futex on the slot's state word. No locks,
 // no allocation: the client side is async-signal-safe, so the page-fault
@@ -24,8 +25,11 @@
 namespace gpt::channel {
 
 inline constexpr std::uint64_t kMagic = 0x4c4e4e4148435047ull;  // "GPCHANNL"
-inline constexpr std::uint32_t kVersion = 7;
-inline constexpr std::uint32_t kSlotCount = 64;
+inline constexpr std::uint32_t kVersion = 8;
+// One slot per thread blocked in a call (a lock, a join, a condition wait):
+// thousands of threads may wait at once. Slots are touched only when used,
+// so most of their memory is never backed.
+inline constexpr std::uint32_t kSlotCount = 4096;
 inline constexpr std::size_t kSlotBytes = 16384;
 
 enum class SlotState : std::uint32_t {
@@ -162,6 +166,9 @@ struct alignas(64) Header {
   std::uint32_t wait_spin_us;
   // Bumped by the application after publishing a request.
   alignas(64) std::atomic<std::uint32_t> agent_doorbell;
+  // A bit per slot, set by the application once the slot's request is
+  // published: the agent reads 64 words, not 4096 slot states, per turn.
+  alignas(64) std::atomic<std::uint64_t> published[kSlotCount / 64];
   // Set to 1 by the agent when the job ends; worker threads wait on it.
   alignas(64) std::atomic<std::uint32_t> shutdown;
   // Counters the application keeps; the agent reads them for GPT_STATS.

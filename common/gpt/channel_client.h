@@ -94,6 +94,8 @@ class Client {
     if (body_len) std::memcpy(slot.payload + head_len, body, body_len);
     slot.h.state.store(static_cast<std::uint32_t>(SlotState::kRequest),
                        std::memory_order_release);
+    const auto index = static_cast<std::uint32_t>(&slot - layout_->slots);
+    layout_->header.published[index / 64].fetch_or(std::uint64_t{1} << (index % 64), std::memory_order_release);
     ring();
 
     await_reply(slot);

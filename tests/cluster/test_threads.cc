@@ -521,3 +521,42 @@ INSTANTIATE_TEST_SUITE_P(Reclaim, Detached,
                          });
 
 }  // namespace
+
+namespace {
+
+// Thousands of threads blocked at once (each holds a channel slot of its
+// node while it waits): on one mutex main holds, then on one condition.
+struct WaitersCase {
+  std::string binary;
+  int nodes;
+  int threads;
+  bool local;  // GPT_PLACEMENT=local: every waiter on node 0
+};
+
+class ManyWaiters : public ::testing::TestWithParam<WaitersCase> {};
+
+TEST_P(ManyWaiters, NoLimitBelowThousandsOfBlockedThreads) {
+  const auto& c = GetParam();
+  if (c.local) setenv("GPT_PLACEMENT", "local", 1);
+  JobRunner job({launcher(), "-n", std::to_string(c.nodes), "--timeout", "150", program(c.binary),
+                 std::to_string(c.threads)});
+  unsetenv("GPT_PLACEMENT");
+  auto status = job.wait(180s);
+  ASSERT_TRUE(status) << job.err();
+  EXPECT_EQ(exit_code(*status), 0) << job.out() << job.err();
+  EXPECT_EQ(job.out(), "many_waiters: " + std::to_string(c.threads) +
+                           " threads waited on one mutex and one condition on " + std::to_string(c.nodes) +
+                           " nodes: ok\n")
+      << job.err();
+}
+
+INSTANTIATE_TEST_SUITE_P(Blocked, ManyWaiters,
+                         ::testing::Values(WaitersCase{"many_waiters", 2, 300, true},
+                                           WaitersCase{"many_waiters_glibc", 2, 1000, false},
+                                           WaitersCase{"many_waiters", 4, 5000, false}),
+                         [](const auto& info) {
+                           return info.param.binary + "_" + std::to_string(info.param.nodes) + "nodes_" +
+                                  std::to_string(info.param.threads) + (info.param.local ? "_local" : "");
+                         });
+
+}  // namespace

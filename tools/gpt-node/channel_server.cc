@@ -14,25 +14,29 @@ ChannelServer::ChannelServer(channel::Layout& layout, Handler handler)
 
 std::size_t ChannelServer::serve_pending() {
   std::size_t taken = 0;
-  for (std::uint32_t i = 0; i < channel::kSlotCount; ++i) {
-    auto& slot = layout_.slots[i];
-    auto expected = static_cast<std::uint32_t>(SlotState::kRequest);
-    // A plain load first: most slots are idle, and a locked compare-exchange
-    // on each of them, every turn of the agent's loop, is not free.
-    if (slot.h.state.load(std::memory_order_relaxed) != expected) continue;
-    if (!slot.h.state.compare_exchange_strong(expected,
-                                              static_cast<std::uint32_t>(SlotState::kServing),
-                                              std::memory_order_acquire))
-      continue;
-    ++taken;
-    // The application may scribble on its side; never trust `length`.
-    std::uint32_t len = slot.h.length;
-    if (len > channel::kSlotPayload) len = channel::kSlotPayload;
-    std::optional<Reply> r =
-        handler_(i, static_cast<channel::Op>(slot.h.op),
-                 std::span<const unsigned char>(slot.payload, len),
-                 std::span<unsigned char>(slot.payload, channel::kSlotPayload));
-    if (r) complete(i, *r);
+  auto& published = layout_.header.published;
+  for (std::uint32_t word = 0; word < channel::kSlotCount / 64; ++word) {
+    // A plain load first: most words are zero, and a locked exchange on
+    // each of them, every turn of the agent's loop, is not free.
+    if (published[word].load(std::memory_order_relaxed) == 0) continue;
+    for (std::uint64_t bits = published[word].exchange(0, std::memory_order_acquire); bits; bits &= bits - 1) {
+      const std::uint32_t i = word * 64 + static_cast<std::uint32_t>(__builtin_ctzll(bits));
+      auto& slot = layout_.slots[i];
+      auto expected = static_cast<std::uint32_t>(SlotState::kRequest);
+      // The application may scribble on its side: a bit whose slot holds no
+      // request is ignored.
+      if (!slot.h.state.compare_exchange_strong(expected, static_cast<std::uint32_t>(SlotState::kServing),
+                                                std::memory_order_acquire))
+        continue;
+      ++taken;
+      // Never trust `length` either.
+      std::uint32_t len = slot.h.length;
+      if (len > channel::kSlotPayload) len = channel::kSlotPayload;
+      std::optional<Reply> r =
+          handler_(i, static_cast<channel::Op>(slot.h.op), std::span<const unsigned char>(slot.payload, len),
+                   std::span<unsigned char>(slot.payload, channel::kSlotPayload));
+      if (r) complete(i, *r);
+    }
   }
   return taken;
 }

@@ -4,13 +4,14 @@
 
 #include "diag.h"
 #include "futex_lock.h"
+#include "gpt/region.h"
 #include "runtime.h"
 
 namespace gpt::threads::vehicles {
 namespace {
 
-constexpr std::size_t kWords = kSlotsPerNode / 64;
-std::uint64_t g_used[kWords];  // this node's range; runtime-private
+std::uint64_t g_used[kMaxSlotsPerNode / 64];  // this node's range; runtime-private
+std::uint32_t g_slots_per_node = kMaxSlotsPerNode;  // set by reserve()
 FutexLock g_lock;
 
 void* slot_address(std::uint32_t slot) {
@@ -19,8 +20,13 @@ void* slot_address(std::uint32_t slot) {
 
 }  // namespace
 
+std::uint32_t slots_per_node() { return g_slots_per_node; }
+
 void reserve(int node_count) {
-  const std::size_t bytes = std::size_t(node_count) * kSlotsPerNode * kSlotBytes;
+  static_assert(region::kRegionBase > kBase);
+  const std::size_t share = (region::kRegionBase - kBase) / static_cast<std::size_t>(node_count) / kSlotBytes;
+  g_slots_per_node = static_cast<std::uint32_t>(share < kMaxSlotsPerNode ? share & ~std::size_t{63} : kMaxSlotsPerNode);
+  const std::size_t bytes = std::size_t(node_count) * g_slots_per_node * kSlotBytes;
   void* want = reinterpret_cast<void*>(kBase);
   void* p = mmap(want, bytes, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE,
                  -1, 0);
@@ -32,19 +38,19 @@ void reserve(int node_count) {
 
 std::uint32_t allocate() {
   Held<FutexLock> hold(g_lock);
-  for (std::size_t w = 0; w < kWords; ++w)
+  for (std::size_t w = 0; w < g_slots_per_node / 64; ++w)
     if (~g_used[w]) {
       const int bit = __builtin_ctzll(~g_used[w]);
       g_used[w] |= std::uint64_t{1} << bit;
-      return static_cast<std::uint32_t>(rt::state().node_id) * kSlotsPerNode +
+      return static_cast<std::uint32_t>(rt::state().node_id) * g_slots_per_node +
              static_cast<std::uint32_t>(w * 64 + bit);
     }
   return kNoSlot;
 }
 
 void free_slot(std::uint32_t slot) {
-  const std::uint32_t first = static_cast<std::uint32_t>(rt::state().node_id) * kSlotsPerNode;
-  if (slot < first || slot >= first + kSlotsPerNode) return;
+  const std::uint32_t first = static_cast<std::uint32_t>(rt::state().node_id) * g_slots_per_node;
+  if (slot < first || slot >= first + g_slots_per_node) return;
   const std::uint32_t i = slot - first;
   Held<FutexLock> hold(g_lock);
   g_used[i / 64] &= ~(std::uint64_t{1} << (i % 64));

@@ -20,12 +20,17 @@ namespace gpt::threads::vehicles {
 
 inline constexpr std::uintptr_t kBase = 0x1e0000000000;
 inline constexpr std::size_t kSlotBytes = 256 * 1024;
-inline constexpr std::uint32_t kSlotsPerNode = 4096;  // 1 GiB of addresses
+// The slots' addresses run up to the global space (region::kRegionBase):
+// 2 TiB, shared out equally between the nodes, up to 65536 slots (threads
+// alive at once that one node created) each: 65536 for jobs of up to 128
+// nodes, 8192 for 1024.
+inline constexpr std::uint32_t kMaxSlotsPerNode = 65536;
 inline constexpr std::uint32_t kNoSlot = ~0u;
 
 // Reserves (without memory) the addresses of every node's slots; dies with
-// a clear message if they are taken.
+// a clear message if they are taken. Every node computes the same share.
 void reserve(int node_count);
+[[nodiscard]] std::uint32_t slots_per_node();
 
 // A free slot of this node's range, or kNoSlot.
 [[nodiscard]] std::uint32_t allocate();

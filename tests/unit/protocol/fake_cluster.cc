@@ -31,6 +31,7 @@ std::uint32_t FakeNode::post_bytes(channel::Op op, std::span<const unsigned char
     slot.h.status = 0;
     if (!request.empty()) std::memcpy(slot.payload, request.data(), request.size());
     slot.h.state.store(static_cast<std::uint32_t>(SlotState::kRequest));
+    layout().header.published[i / 64].fetch_or(std::uint64_t{1} << (i % 64));
     return i;
   }
   ADD_FAILURE() << "every channel slot of node " << id_ << " is in use";
