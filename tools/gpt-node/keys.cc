@@ -3,11 +3,10 @@
 #include <cerrno>
 
 #include "channel_request.h"
-#include "log.h"
 
 namespace gpt::node {
 
-Keys::Keys(const NodeContext& node) : node_(node) {}
+Keys::Keys(const NodeContext& node) : NodeZeroRegistry(node) {}
 
 wire::KeyReply Keys::apply(const wire::KeyOp& op) {
   wire::KeyReply r{op.request, 0, op.key, 0};
@@ -55,25 +54,7 @@ std::optional<Reply> Keys::on_request(std::uint32_t slot, channel::Op, std::span
                                       std::span<unsigned char>) {
   const auto in = read_request<channel::KeyRequest>(request);
   if (!in) return Reply{-EINVAL, 0};
-  wire::KeyOp op{next_request_++, in->op, in->key, in->destructor};
-  if (node_.self == 0) {
-    complete(slot, apply(op));
-    return std::nullopt;
-  }
-  pending_[op.request] = slot;
-  if (!node_.gate.send(0, op)) util::log_line("cannot reach node 0 for a key operation");
-  return std::nullopt;
-}
-
-void Keys::on(const wire::KeyOp& m, wire::NodeId from) {
-  if (node_.self == 0 && !node_.gate.send(from, apply(m))) util::log_line("cannot answer a key operation");
-}
-
-void Keys::on(const wire::KeyReply& m, wire::NodeId) {
-  auto it = pending_.find(m.request);
-  if (it == pending_.end()) return;
-  complete(it->second, m);
-  pending_.erase(it);
+  return ask(slot, wire::KeyOp{0, in->op, in->key, in->destructor});
 }
 
 }  // namespace gpt::node

@@ -15,12 +15,12 @@
 
 #include "gpt/channel_ops.h"
 #include "node_context.h"
-#include "service.h"
+#include "node_zero_registry.h"
 #include "wire.h"
 
 namespace gpt::node {
 
-class Keys final : public ServiceBase<Keys, wire::KeyOp, wire::KeyReply> {
+class Keys final : public NodeZeroRegistry<Keys, wire::KeyOp, wire::KeyReply> {
  public:
   explicit Keys(const NodeContext& node);
 
@@ -28,17 +28,13 @@ class Keys final : public ServiceBase<Keys, wire::KeyOp, wire::KeyReply> {
   [[nodiscard]] std::optional<Reply> on_request(std::uint32_t slot, channel::Op op,
                                                 std::span<const unsigned char> request,
                                                 std::span<unsigned char> reply) override;
-  void on(const wire::KeyOp& m, wire::NodeId from);  // node 0
-  void on(const wire::KeyReply& m, wire::NodeId from);
 
  private:
   static constexpr channel::Op kOps[] = {channel::Op::kKey};
-  wire::KeyReply apply(const wire::KeyOp& op);  // node 0
+  friend class NodeZeroRegistry<Keys, wire::KeyOp, wire::KeyReply>;  // calls these two
+  [[nodiscard]] wire::KeyReply apply(const wire::KeyOp& op);  // node 0
   void complete(std::uint32_t slot, const wire::KeyReply& r);
 
-  const NodeContext node_;
-  std::uint64_t next_request_ = 1;
-  std::map<std::uint64_t, std::uint32_t> pending_;  // request -> slot
   // Node 0: the registry.
   std::vector<bool> used_ = std::vector<bool>(channel::kMaxKeys, false);
   std::vector<std::uint64_t> destructors_ = std::vector<std::uint64_t>(channel::kMaxKeys, 0);

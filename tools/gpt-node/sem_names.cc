@@ -4,11 +4,10 @@
 #include <cstring>
 
 #include "channel_request.h"
-#include "log.h"
 
 namespace gpt::node {
 
-SemNames::SemNames(const NodeContext& node) : node_(node) {
+SemNames::SemNames(const NodeContext& node) : NodeZeroRegistry(node) {
   if (node_.self == 0) names_ = std::make_unique<channel::SemNames>();
 }
 
@@ -41,25 +40,7 @@ std::optional<Reply> SemNames::on_request(std::uint32_t slot, channel::Op, std::
                                           std::span<unsigned char>) {
   const auto in = read_request<channel::SemNameRequest>(request);
   if (!in || !std::memchr(in->name, 0, sizeof in->name)) return Reply{-EINVAL, 0};
-  wire::SemNameOp op{next_request_++, in->op, in->oflag, in->address, in->name};
-  if (node_.self == 0) {
-    complete(slot, apply(op));
-    return std::nullopt;
-  }
-  pending_[op.request] = slot;
-  if (!node_.gate.send(0, op)) util::log_line("cannot reach node 0 for a named semaphore");
-  return std::nullopt;
-}
-
-void SemNames::on(const wire::SemNameOp& m, wire::NodeId from) {
-  if (node_.self == 0 && !node_.gate.send(from, apply(m))) util::log_line("cannot answer a named semaphore call");
-}
-
-void SemNames::on(const wire::SemNameResult& m, wire::NodeId) {
-  auto it = pending_.find(m.request);
-  if (it == pending_.end()) return;
-  complete(it->second, m);
-  pending_.erase(it);
+  return ask(slot, wire::SemNameOp{0, in->op, in->oflag, in->address, in->name});
 }
 
 }  // namespace gpt::node

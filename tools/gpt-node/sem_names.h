@@ -15,12 +15,12 @@
 #include "gpt/channel_ops.h"
 #include "gpt/sem_names.h"
 #include "node_context.h"
-#include "service.h"
+#include "node_zero_registry.h"
 #include "wire.h"
 
 namespace gpt::node {
 
-class SemNames final : public ServiceBase<SemNames, wire::SemNameOp, wire::SemNameResult> {
+class SemNames final : public NodeZeroRegistry<SemNames, wire::SemNameOp, wire::SemNameResult> {
  public:
   explicit SemNames(const NodeContext& node);
 
@@ -28,18 +28,14 @@ class SemNames final : public ServiceBase<SemNames, wire::SemNameOp, wire::SemNa
   [[nodiscard]] std::optional<Reply> on_request(std::uint32_t slot, channel::Op op,
                                                 std::span<const unsigned char> request,
                                                 std::span<unsigned char> reply) override;
-  void on(const wire::SemNameOp& m, wire::NodeId from);  // node 0
-  void on(const wire::SemNameResult& m, wire::NodeId from);
 
  private:
   static constexpr channel::Op kOps[] = {channel::Op::kSemName};
+  friend class NodeZeroRegistry<SemNames, wire::SemNameOp, wire::SemNameResult>;  // calls these two
   [[nodiscard]] wire::SemNameResult apply(const wire::SemNameOp& op);  // node 0
   void complete(std::uint32_t slot, const wire::SemNameResult& r);
 
-  const NodeContext node_;
-  std::uint64_t next_request_ = 1;
-  std::map<std::uint64_t, std::uint32_t> pending_;  // request -> slot
-  // Node 0: the namespace (about 270 KiB, so not on every node's stack of members).
+  // Node 0 only: the namespace (about 270 KiB).
   std::unique_ptr<channel::SemNames> names_;
 };
 
