@@ -169,8 +169,21 @@ GPT_TOUCHING(int, getsockname, (int fd, struct sockaddr* a, socklen_t* l), (fd, 
 GPT_TOUCHING(int, getpeername, (int fd, struct sockaddr* a, socklen_t* l), (fd, a, l), touch_address(a, l))
 GPT_TOUCHING(int, getsockopt, (int fd, int lv, int o, void* v, socklen_t* l), (fd, lv, o, v, l),
              (touch(l, sizeof *l, true), touch(v, l ? *l : 0, true)))
-GPT_TOUCHING(int, nanosleep, (const struct timespec* q, struct timespec* r), (q, r),
-             (touch(q, sizeof *q, false), touch(r, sizeof *r, true)))
+// nanosleep is clock_nanosleep on CLOCK_REALTIME, and goes through it:
+// gpthread's is a cancellation point (libgpthread/src/threads/sleeps.cc).
+#ifdef __GLIBC__
+GPT_API int gpt_touching_nanosleep(const struct timespec* q, struct timespec* r) __asm__("nanosleep");
+int gpt_touching_nanosleep(const struct timespec* q, struct timespec* r) {
+#else
+GPT_API int __wrap_nanosleep(const struct timespec* q, struct timespec* r) {
+#endif
+  touch(q, sizeof *q, false);
+  touch(r, sizeof *r, true);
+  const int err = clock_nanosleep(CLOCK_REALTIME, 0, q, r);
+  if (err == 0) return 0;
+  errno = err;
+  return -1;
+}
 
 // Paths: the kernel reads them (and musl's stdio and directory calls make
 // their system calls inline, so fopen and opendir are wrapped themselves).

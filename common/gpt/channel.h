@@ -25,7 +25,7 @@
 namespace gpt::channel {
 
 inline constexpr std::uint64_t kMagic = 0x4c4e4e4148435047ull;  // "GPCHANNL"
-inline constexpr std::uint32_t kVersion = 8;
+inline constexpr std::uint32_t kVersion = 9;
 // One slot per thread blocked in a call (a lock, a join, a condition wait):
 // thousands of threads may wait at once. Slots are touched only when used,
 // so most of their memory is never backed.
@@ -68,6 +68,8 @@ enum class Op : std::uint32_t {
                     // control block when it ends (kFreeTcb)
   kMigrate = 28,    // MigrateRequest. The thread left this node (released,
                     // context saved); node resumes it.
+  kWithdraw = 41,   // WithdrawRequest: a cancelled thread's wait in another
+                    // slot ends with -ECANCELED (docs/threads.md)
   kThreadCensus = 39,  // empty; ThreadCensusReply: threads created and ended
                        // on every node so far (pthread_exit from main waits
                        // for the last thread with it).

@@ -80,10 +80,13 @@ class Client {
   // length)` where it lies, in the slot, before the slot is freed: for
   // replies too big to copy onto a stack. `on_reply` may write the payload
   // and make other calls. Returns false (and does not call it) for a
-  // request larger than a slot.
-  template <class OnReply>
+  // request larger than a slot. `on_published(slot index)` runs once the
+  // request is published, before the wait: a cancellable wait notes its
+  // slot there (the slot stays the caller's until on_reply returns).
+  template <class OnReply, class OnPublished = void (*)(std::uint32_t)>
   bool call_in_place(Op op, const void* head, std::size_t head_len, const void* body,
-                     std::size_t body_len, OnReply&& on_reply) const {
+                     std::size_t body_len, OnReply&& on_reply,
+                     OnPublished&& on_published = [](std::uint32_t) {}) const {
     const std::size_t request_len = head_len + body_len;
     if (request_len > kSlotPayload) return false;
     Slot& slot = claim();
@@ -97,6 +100,7 @@ class Client {
     const auto index = static_cast<std::uint32_t>(&slot - layout_->slots);
     layout_->header.published[index / 64].fetch_or(std::uint64_t{1} << (index % 64), std::memory_order_release);
     ring();
+    on_published(index);
 
     await_reply(slot);
     const std::uint32_t length = slot.h.length <= kSlotPayload ? slot.h.length

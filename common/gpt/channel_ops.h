@@ -214,6 +214,16 @@ struct MigrateRequest {
   std::uint64_t tcb = 0;
 };
 
+// kWithdraw request: a thread blocked in `slot` (a condition, semaphore or
+// join wait) was cancelled; it sends this from another slot, still owning
+// `slot`. The agent ends that wait with -ECANCELED and leaves no waiter
+// behind; status 0, or -ESRCH when the slot waited for nothing (its answer
+// is on its way).
+struct WithdrawRequest {
+  std::uint32_t slot = 0;
+  std::uint32_t pad = 0;
+};
+
 // ---- The libc shim (docs/libc-shim.md) ----------------------------------------------
 
 // kForward: the blobs of the shim's forwarded_call.h. kStdioFlushed: empty.
@@ -456,6 +466,10 @@ static_assert(sizeof(MigrateRequest) == 16);
 GPT_CHANNEL_FIELD(MigrateRequest, node, 0);
 GPT_CHANNEL_FIELD(MigrateRequest, pad, 4);
 GPT_CHANNEL_FIELD(MigrateRequest, tcb, 8);
+
+static_assert(sizeof(WithdrawRequest) == 8);
+GPT_CHANNEL_FIELD(WithdrawRequest, slot, 0);
+GPT_CHANNEL_FIELD(WithdrawRequest, pad, 4);
 
 static_assert(sizeof(FlushNodesRequest) == 4);
 GPT_CHANNEL_FIELD(FlushNodesRequest, skip, 0);

@@ -17,6 +17,7 @@
 #include "coherence.h"
 #include "global_space.h"
 #include "heap/node_heap.h"
+#include "cancel.h"
 #include "libc_threads.h"
 #include "runtime.h"
 #include "shim.h"
@@ -103,6 +104,7 @@ void start_once() {
 
 __attribute__((constructor(101))) static void gpt_runtime_start() {
   gpt::rt::ensure_started();
+  gpt::threads::install_cancel_handler();
   const auto& s = gpt::rt::state();
   if (!s.channel) return;  // one node, no agent: nothing to serve
   // Worker nodes become the service loop (main never runs there); node 0

@@ -19,27 +19,33 @@ std::size_t ChannelServer::serve_pending() {
     // A plain load first: most words are zero, and a locked exchange on
     // each of them, every turn of the agent's loop, is not free.
     if (published[word].load(std::memory_order_relaxed) == 0) continue;
-    for (std::uint64_t bits = published[word].exchange(0, std::memory_order_acquire); bits; bits &= bits - 1) {
-      const std::uint32_t i = word * 64 + static_cast<std::uint32_t>(__builtin_ctzll(bits));
-      auto& slot = layout_.slots[i];
-      auto expected = static_cast<std::uint32_t>(SlotState::kRequest);
-      // The application may scribble on its side: a bit whose slot holds no
-      // request is ignored.
-      if (!slot.h.state.compare_exchange_strong(expected, static_cast<std::uint32_t>(SlotState::kServing),
-                                                std::memory_order_acquire))
-        continue;
-      ++taken;
-      // Never trust `length` either.
-      std::uint32_t len = slot.h.length;
-      if (len > channel::kSlotPayload) len = channel::kSlotPayload;
-      std::optional<Reply> r =
-          handler_(i, static_cast<channel::Op>(slot.h.op), std::span<const unsigned char>(slot.payload, len),
-                   std::span<unsigned char>(slot.payload, channel::kSlotPayload));
-      if (r) complete(i, *r);
-    }
+    for (std::uint64_t bits = published[word].exchange(0, std::memory_order_acquire); bits; bits &= bits - 1)
+      if (serve_slot(word * 64 + static_cast<std::uint32_t>(__builtin_ctzll(bits)))) ++taken;
   }
   return taken;
 }
+
+bool ChannelServer::serve_slot(std::uint32_t i) {
+  auto& slot = layout_.slots[i];
+  auto expected = static_cast<std::uint32_t>(SlotState::kRequest);
+  // The application may scribble on its side: a bit whose slot holds no
+  // request is ignored.
+  if (!slot.h.state.compare_exchange_strong(expected, static_cast<std::uint32_t>(SlotState::kServing),
+                                            std::memory_order_acquire))
+    return false;
+  // Never trust `length` either.
+  std::uint32_t len = slot.h.length;
+  if (len > channel::kSlotPayload) len = channel::kSlotPayload;
+  std::optional<Reply> r =
+      handler_(i, static_cast<channel::Op>(slot.h.op), std::span<const unsigned char>(slot.payload, len),
+               std::span<unsigned char>(slot.payload, channel::kSlotPayload));
+  if (r) complete(i, *r);
+  return true;
+}
+
+// Its bit in `published` stays set: the next scan finds the slot taken and
+// skips it, as it skips any bit without a request.
+bool ChannelServer::serve_now(std::uint32_t slot) { return slot < channel::kSlotCount && serve_slot(slot); }
 
 void ChannelServer::complete(std::uint32_t index, Reply reply) {
   auto& slot = layout_.slots[index];

@@ -37,6 +37,9 @@ class ChannelServer {
 
   // Serves every published request. Returns how many were taken.
   std::size_t serve_pending();
+  // Serves `slot` now if it holds a published request not taken yet (a
+  // withdrawal of its wait must find the wait registered). False otherwise.
+  bool serve_now(std::uint32_t slot);
   // Completes a deferred request; the reply bytes are already in payload().
   void complete(std::uint32_t slot, Reply reply);
   [[nodiscard]] std::span<unsigned char> payload(std::uint32_t slot);
@@ -45,6 +48,9 @@ class ChannelServer {
   [[nodiscard]] channel::Layout& layout() const { return layout_; }
 
  private:
+  // Takes slot `i` if it holds a published request, and serves it.
+  bool serve_slot(std::uint32_t i);
+
   channel::Layout& layout_;
   Handler handler_;
   std::atomic<std::uint64_t> served_{0};

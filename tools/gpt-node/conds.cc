@@ -39,6 +39,11 @@ std::optional<Reply> Conds::on_request(std::uint32_t slot, channel::Op op,
 }
 
 void Conds::on(const wire::CondWake& m, wire::NodeId) {
+  if (auto w = withdrawn_.find(m.ticket); w != withdrawn_.end()) {
+    to(w->second.manager, wire::CondSignal{w->second.cond, 0});
+    withdrawn_.erase(w);
+    return;
+  }
   auto it = sleeping_.find(m.ticket);
   if (it == sleeping_.end()) {
     woken_early_.insert(m.ticket);
@@ -65,6 +70,18 @@ void Conds::expire(Clock::time_point now) {
       ++it;
     }
   }
+}
+
+bool Conds::withdraw(std::uint32_t slot) {
+  auto it = std::find_if(sleeping_.begin(), sleeping_.end(), [&](const auto& e) { return e.second.slot == slot; });
+  if (it == sleeping_.end()) return false;
+  to(it->second.manager, wire::CondCancel{it->second.cond, it->first});
+  node_.channel.complete(slot, Reply{-ECANCELED, 0});
+  // Kept until a wake that crossed the cancel arrives; cancels are rare,
+  // and an entry is a few words.
+  withdrawn_.insert(*it);
+  sleeping_.erase(it);
+  return true;
 }
 
 void Conds::on(const wire::CondEnqueue& m, wire::NodeId from) {

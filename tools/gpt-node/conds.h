@@ -39,6 +39,8 @@ class Conds final : public ServiceBase<Conds, wire::CondEnqueue, wire::CondEnque
   // Timed waits (kCondSleep with a timeout).
   [[nodiscard]] std::optional<Clock::time_point> next_deadline() const override;
   void expire(Clock::time_point now) override;
+  // A cancelled sleeper: its ticket leaves the manager's queue.
+  [[nodiscard]] bool withdraw(std::uint32_t slot) override;
 
  private:
   struct Ticket {
@@ -60,6 +62,10 @@ class Conds final : public ServiceBase<Conds, wire::CondEnqueue, wire::CondEnque
   std::map<std::uint64_t, std::uint32_t> enqueuing_;  // ticket -> slot awaiting CondEnqueued
   std::map<std::uint64_t, Sleeper> sleeping_;        // ticket -> sleeper
   std::set<std::uint64_t> woken_early_;              // woken before it slept
+  // Withdrawn tickets whose cancel may cross a wake on its way: a wake
+  // that arrives for one is passed on to the next waiter (POSIX: a
+  // cancelled waiter must not take a signal with it).
+  std::map<std::uint64_t, Sleeper> withdrawn_;
   std::map<std::uint64_t, std::deque<Ticket>> queues_;  // manager side
 };
 

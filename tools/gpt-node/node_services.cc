@@ -18,6 +18,7 @@
 #include "semaphores.h"
 #include "signal_relay.h"
 #include "threads.h"
+#include "withdrawals.h"
 
 namespace gpt::node {
 
@@ -46,6 +47,7 @@ NodeServices::NodeServices(const NodeContext& node)
   add<SemNames>(node);
   add<Forwarding>(node);
   add<SignalRelay>(node);
+  add<Withdrawals>(node, table_);
 }
 
 // Later services hold references to earlier ones: they go first.

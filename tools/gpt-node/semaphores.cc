@@ -81,6 +81,16 @@ void Semaphores::expire(Clock::time_point now) {
   }
 }
 
+bool Semaphores::withdraw(std::uint32_t slot) {
+  auto it = std::find_if(waiting_.begin(), waiting_.end(), [&](const auto& e) { return e.second.slot == slot; });
+  if (it == waiting_.end()) return false;
+  to(it->second.manager, wire::SemCancel{it->first, it->second.key.first, it->second.key.second});
+  node_.channel.complete(slot, Reply{-ECANCELED, 0});
+  expired_.insert(*it);
+  waiting_.erase(it);
+  return true;
+}
+
 void Semaphores::on(const wire::SemWait& m, wire::NodeId from) {
   Count& c = count_of({m.sem, m.incarnation}, m.initial);
   if (c.value > 0) {

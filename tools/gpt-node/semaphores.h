@@ -43,6 +43,8 @@ class Semaphores final : public ServiceBase<Semaphores, wire::SemWait, wire::Sem
   // Timed waits (kSemWait with a timeout).
   [[nodiscard]] std::optional<Clock::time_point> next_deadline() const override;
   void expire(Clock::time_point now) override;
+  // A cancelled wait: as an expired one (a grant that crossed it is given back).
+  [[nodiscard]] bool withdraw(std::uint32_t slot) override;
 
  private:
   using Key = std::pair<std::uint64_t, std::uint64_t>;  // address, incarnation

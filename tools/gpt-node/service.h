@@ -63,6 +63,11 @@ class Service {
   [[nodiscard]] virtual std::optional<Clock::time_point> next_deadline() const { return std::nullopt; }
   // Ends what is due by `now` (called at deadlines and every tick).
   virtual void expire(Clock::time_point) {}
+  // The thread waiting in `slot` was cancelled (kWithdraw): if that wait is
+  // one of this service's, end it with -ECANCELED and forget it, so no lock,
+  // condition, semaphore or join keeps a waiter nobody will collect.
+  // False if the slot waits for nothing here.
+  [[nodiscard]] virtual bool withdraw(std::uint32_t /*slot*/) { return false; }
   // Called on every turn of the loop: work the program leaves in shared
   // memory without a request (delegate results, a full inbox to refill).
   virtual void poll() {}

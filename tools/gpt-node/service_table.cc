@@ -43,6 +43,12 @@ bool ServiceTable::deliver(const wire::Envelope& env) {
   return true;
 }
 
+bool ServiceTable::withdraw(std::uint32_t slot) {
+  for (Service* s : services_)
+    if (s->withdraw(slot)) return true;
+  return false;
+}
+
 std::optional<Clock::time_point> ServiceTable::next_deadline() const {
   std::optional<Clock::time_point> first;
   for (const Service* s : services_)

@@ -29,6 +29,9 @@ class ServiceTable {
   // A peer's message; false when no service handles its type.
   [[nodiscard]] bool deliver(const wire::Envelope& env);
 
+  // Asks every service to withdraw the wait in `slot` (Service::withdraw);
+  // false if none had it.
+  [[nodiscard]] bool withdraw(std::uint32_t slot);
   [[nodiscard]] std::optional<Clock::time_point> next_deadline() const;
   void expire(Clock::time_point now);
   void poll();

@@ -1,5 +1,6 @@
 #include "threads.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstddef>
 #include <cstring>
@@ -149,7 +150,7 @@ std::optional<Reply> Threads::join(std::uint32_t slot, const channel::JoinReques
     return std::nullopt;
   }
   const std::uint64_t id = next_request_++;
-  remote_joins_[id] = slot;
+  remote_joins_[id] = RemoteJoin{slot, tcb, *home};
   node_.send(*home, wire::JoinWait{id, tcb, static_cast<std::uint8_t>(try_only)});
   return std::nullopt;
 }
@@ -194,10 +195,36 @@ void Threads::on(const wire::JoinWait& m, wire::NodeId from) {
 
 void Threads::on(const wire::JoinDone& m, wire::NodeId) {
   auto it = remote_joins_.find(m.request);
-  if (it == remote_joins_.end()) return;
+  if (it == remote_joins_.end()) {
+    if (auto w = withdrawn_joins_.find(m.request); w != withdrawn_joins_.end()) {
+      if (m.status == 0) node_.send(w->second.home, wire::ThreadExited{w->second.tcb, m.epoch});
+      withdrawn_joins_.erase(w);
+    }
+    return;
+  }
   if (m.status == 0) coherence_.sync_arrived(m.epoch, m.notices);
-  node_.channel.complete(it->second, Reply{m.status == -EBUSY ? -EBUSY : 0, 0});
+  node_.channel.complete(it->second.slot, Reply{m.status == -EBUSY ? -EBUSY : 0, 0});
   remote_joins_.erase(it);
+}
+
+bool Threads::withdraw(std::uint32_t slot) {
+  for (auto it = remote_joins_.begin(); it != remote_joins_.end(); ++it)
+    if (it->second.slot == slot) {
+      withdrawn_joins_.insert(*it);
+      remote_joins_.erase(it);
+      node_.channel.complete(slot, Reply{-ECANCELED, 0});
+      return true;
+    }
+  for (auto it = waiters_.begin(); it != waiters_.end(); ++it) {
+    auto& list = it->second;
+    auto w = std::find_if(list.begin(), list.end(), [&](const Waiter& x) { return x.local && x.slot == slot; });
+    if (w == list.end()) continue;
+    list.erase(w);
+    if (list.empty()) waiters_.erase(it);
+    node_.channel.complete(slot, Reply{-ECANCELED, 0});
+    return true;
+  }
+  return false;
 }
 
 void Threads::report(Stats& stats) const {

@@ -45,6 +45,8 @@ class Threads final : public ServiceBase<Threads, wire::SpawnThread, wire::Migra
   void on(const wire::CensusQuery& m, wire::NodeId from);
   void on(const wire::CensusReply& m, wire::NodeId from);
   void report(Stats& stats) const override;
+  // A cancelled joiner: the thread stays joinable.
+  [[nodiscard]] bool withdraw(std::uint32_t slot) override;
 
  private:
   static constexpr channel::Op kOps[] = {channel::Op::kSpawn,   channel::Op::kThreadExit, channel::Op::kJoin,
@@ -99,7 +101,15 @@ class Threads final : public ServiceBase<Threads, wire::SpawnThread, wire::Migra
   };
   std::map<std::uint64_t, std::vector<Waiter>> waiters_;
   // Joiner side: our JoinWait requests to other homes.
-  std::map<std::uint64_t, std::uint32_t> remote_joins_;
+  struct RemoteJoin {
+    std::uint32_t slot;
+    std::uint64_t tcb;
+    wire::NodeId home;
+  };
+  std::map<std::uint64_t, RemoteJoin> remote_joins_;
+  // Withdrawn (cancelled) ones: if the thread's end still comes to us, it
+  // goes back to the home, whose record of it the JoinDone took.
+  std::map<std::uint64_t, RemoteJoin> withdrawn_joins_;
 };
 
 }  // namespace gpt::node

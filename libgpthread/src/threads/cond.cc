@@ -13,6 +13,7 @@
 #include <atomic>
 #include <cstdint>
 
+#include "cancel.h"
 #include "coherence.h"
 #include "global_space.h"
 #include "gpt/channel_client.h"
@@ -43,13 +44,22 @@ clockid_t clock_of(const pthread_cond_t* c) {
   return reinterpret_cast<const LocalCond*>(c)->monotonic ? CLOCK_MONOTONIC : CLOCK_REALTIME;
 }
 
+// A cancel interrupts the futex wait; one sent just before it is seen
+// within kCancelCheckNs.
+constexpr std::int64_t kCancelCheckNs = 50'000'000;
+
 int local_wait(pthread_cond_t* c, pthread_mutex_t* m, const struct timespec* abstime, clockid_t clock) {
   auto* lc = reinterpret_cast<LocalCond*>(c);
   std::uint32_t seq = lc->seq.load(std::memory_order_acquire);
   pthread_mutex_unlock(m);
-  std::int64_t ns = gpt::threads::ns_until(abstime, clock);
-  if (ns != 0) gpt::futex::wait(&lc->seq, seq, ns);
+  for (;;) {
+    std::int64_t ns = gpt::threads::ns_until(abstime, clock);
+    if (ns == 0 || gpt::threads::cancel_due()) break;
+    gpt::futex::wait(&lc->seq, seq, ns < 0 || ns > kCancelCheckNs ? kCancelCheckNs : ns);
+    if (lc->seq.load(std::memory_order_acquire) != seq) break;
+  }
   pthread_mutex_lock(m);
+  gpt::threads::testcancel();  // with the mutex held again, as POSIX says
   if (abstime && gpt::threads::ns_until(abstime, clock) == 0 && lc->seq.load(std::memory_order_acquire) == seq)
     return ETIMEDOUT;
   return 0;
@@ -80,6 +90,7 @@ GPT_API int pthread_cond_destroy(pthread_cond_t*) { return 0; }
 int gpt::threads::cond_wait_until(pthread_cond_t* c, pthread_mutex_t* m, const struct timespec* abstime,
                                   clockid_t clock) {
   gpt::rt::ensure_started();
+  gpt::threads::testcancel();
   if (abstime && (abstime->tv_nsec < 0 || abstime->tv_nsec >= 1000000000L)) return EINVAL;
   if (!gpt::threads::in_global_space(c)) return local_wait(c, m, abstime, clock);
   gpt::channel::Client client(gpt::rt::state().channel);
@@ -89,8 +100,12 @@ int gpt::threads::cond_wait_until(pthread_cond_t* c, pthread_mutex_t* m, const s
   if (r.status != 0) return EINVAL;
   pthread_mutex_unlock(m);
   const gpt::channel::CondSleepRequest sleep{h, queued.ticket, gpt::threads::ns_until(abstime, clock)};
-  r = client.call(gpt::channel::Op::kCondSleep, sleep);
+  // A cancellation point: a cancel withdraws the ticket (a signal that
+  // crossed it goes on to another waiter), and the handlers run with the
+  // mutex locked again, as POSIX says.
+  r = gpt::threads::cancellable_call(gpt::channel::Op::kCondSleep, &sleep, sizeof sleep);
   pthread_mutex_lock(m);
+  if (r.status == -ECANCELED) gpt::threads::act_on_cancel();
   return r.status == -ETIMEDOUT ? ETIMEDOUT : 0;
 }
 

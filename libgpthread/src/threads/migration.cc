@@ -16,6 +16,7 @@
 #include <atomic>
 #include <cstddef>
 
+#include "cancel.h"
 #include "coherence.h"
 #include "diag.h"
 #include "global_space.h"
@@ -37,6 +38,7 @@ struct MigrationRecord {
   Context context;
   std::uint64_t signal_mask;  // the kernel's sigset (64 signals)
   int saved_errno;
+  CancelSnapshot cancel;  // kept in the runtime's TLS, which does not travel
   std::uint32_t key_count;
   std::size_t tls_bytes;
   // Then key_count KeyValues, then tls_bytes of TLS image.
@@ -103,12 +105,16 @@ void resume_migrated(Tcb* tcb, Context* exit) {
   TlsBlock tls = executable_tls();
   if (tls.bytes != record->tls_bytes)
     rt::die("a thread migrated from a program with another TLS layout (same binary on every node?)", 134);
+  // A cancel that reached this node before the thread ran here (raised as
+  // its vehicle started), or came while it was between nodes (its mark).
+  const bool cancelled = cancel_pending_here() || __atomic_load_n(&tcb->cancel_requested, __ATOMIC_ACQUIRE) != 0;
   memcpy(tls.data, record->tls(), tls.bytes);
   // The image carried the other node's runtime state: this node's again.
   galloc::forget_thread_state();
   set_current(tcb);
   set_exit_context(exit);
   load_key_values(record->keys(), record->key_count);
+  restore_cancel_state(record->cancel, cancelled);
   tcb->kernel_tid = static_cast<std::int32_t>(syscall(SYS_gettid));
   set_signal_mask(record->signal_mask);
   const Context context = record->context;
@@ -153,6 +159,7 @@ GPT_API int gpt_migrate(int node) {
   if (!record) return ENOMEM;
   record->signal_mask = signal_mask();
   record->saved_errno = saved_errno;
+  record->cancel = save_cancel_state();
   record->key_count = save_key_values(record->keys(), keys);
   record->tls_bytes = tls_bytes;
   tcb->migration = record;

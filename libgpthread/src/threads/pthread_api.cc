@@ -14,6 +14,7 @@
 
 #include "coherence.h"
 #include "diag.h"
+#include "cancel.h"
 #include "global_space.h"
 #include "gpt/channel_client.h"
 #include "futex_lock.h"
@@ -271,7 +272,10 @@ int join(pthread_t thread, void** result, bool try_only) {
   if (tcb == current()) return EDEADLK;
   if (tcb->detached) return EINVAL;
   const channel::JoinRequest req{reinterpret_cast<std::uintptr_t>(tcb), try_only ? 1u : 0u};
-  int status = call(channel::Op::kJoin, &req, sizeof req).status;
+  // A blocking join is a cancellation point; the thread stays joinable.
+  int status = try_only ? call(channel::Op::kJoin, &req, sizeof req).status
+                        : cancellable_call(channel::Op::kJoin, &req, sizeof req).status;
+  if (status == -ECANCELED) act_on_cancel();
   if (status == -EBUSY) return EBUSY;
   if (status != 0) return ESRCH;
   galloc::acquire_synced();  // the thread's writes, and its result (the end carried its epoch)
@@ -292,6 +296,7 @@ int try_local_join(pthread_t thread, void** result) {
 int join_until(pthread_t thread, void** result, clockid_t clock, const struct timespec* deadline) {
   if (deadline->tv_nsec < 0 || deadline->tv_nsec >= 1000000000L) return EINVAL;
   for (;;) {
+    testcancel();
     int err = distributed() ? join(thread, result, true) : try_local_join(thread, result);
     if (err != EBUSY) return err;
     struct timespec now;
@@ -305,6 +310,7 @@ int join_until(pthread_t thread, void** result, clockid_t clock, const struct ti
 }  // namespace
 
 GPT_API int pthread_join(pthread_t thread, void** result) {
+  testcancel();
   if (!distributed()) return libc_join_with_result(thread, result);
   return join(thread, result, false);
 }
@@ -325,7 +331,8 @@ GPT_API int pthread_clockjoin_np(pthread_t thread, void** result, clockid_t cloc
 }
 #endif
 
-GPT_API void pthread_exit(void* result) {
+// After the cleanup handlers (cancel.cc): the thread's end.
+void gpt::threads::end_thread(void* result) {
   Tcb* tcb = distributed() ? current() : nullptr;
   if (tcb && tcb->start) {
     // main too: the process then ends when its last thread does
@@ -335,9 +342,9 @@ GPT_API void pthread_exit(void* result) {
     tcb->result = result;
     abandon_robust_mutexes();
     end_kernel_thread();
-    // The libc's exit runs the cleanup handlers (glibc unwinds the global
-    // stack down to its outermost frame) and ends the kernel thread without
-    // coming back to the trampoline: queue it for reaping now.
+    // The libc's exit ends the kernel thread without coming back to the
+    // trampoline (glibc unwinds the global stack down to its outermost
+    // frame, running C++ cleanups): queue it for reaping now.
     thread_finished(tcb, false);
   } else if (!distributed()) {
     end_kernel_thread();
@@ -345,6 +352,8 @@ GPT_API void pthread_exit(void* result) {
   }
   libc_exit(result);
 }
+
+GPT_API void pthread_exit(void* result) { exit_thread(result); }
 
 GPT_API pthread_t pthread_self(void) {
   if (!distributed()) return libc_self();
@@ -354,7 +363,7 @@ GPT_API pthread_t pthread_self(void) {
 GPT_API int pthread_equal(pthread_t a, pthread_t b) { return a == b; }
 
 // Signals go to the thread wherever it runs (a thread on another node gets
-// it from its node's service thread); no thread can be cancelled.
+// it from its node's service thread).
 GPT_API int pthread_kill(pthread_t thread, int sig) {
   if (sig < 0 || sig > static_cast<int>(channel::kMaxSignal)) return EINVAL;
   if (!distributed()) {
@@ -378,18 +387,45 @@ GPT_API int pthread_kill(pthread_t thread, int sig) {
 }
 
 namespace {
-int refuse_cancel() {
-  rt::diag().text("pthread_cancel: cancellation is not supported by gpthread (the thread goes on)").emit();
-  return ENOTSUP;
+// The thread gets the cancel signal wherever it runs, like pthread_kill's
+// (cancel.h). A thread that ended and was not joined yet is still a
+// thread: 0, as glibc says.
+int cancel(pthread_t thread) {
+  if (!distributed()) {
+    if (thread == libc_self()) {
+      cancel_self();
+      return 0;
+    }
+    const std::int32_t tid = local_tid_of(thread);
+    if (tid == 0) return ESRCH;
+    if (!local_finished(thread)) (void)syscall(SYS_tgkill, getpid(), tid, kCancelSignal);
+    return 0;
+  }
+  Tcb* tcb = from_handle(thread);
+  if (!tcb || !galloc::space().in_heap(tcb) || tcb->magic != kTcbMagic) return ESRCH;
+  if (tcb == current()) {
+    cancel_self();
+    return 0;
+  }
+  __atomic_store_n(&tcb->cancel_requested, 1u, __ATOMIC_RELEASE);
+  if (tcb->node != static_cast<std::uint32_t>(rt::state().node_id)) {
+    galloc::release();  // the mark above reaches the thread's next acquire
+    channel::KillRequest req{tcb->node, static_cast<std::uint32_t>(kCancelSignal),
+                             reinterpret_cast<std::uintptr_t>(tcb), 0, 0};
+    (void)call(channel::Op::kKill, &req, sizeof req);
+    return 0;
+  }
+  (void)signal_here(tcb, kCancelSignal);
+  return 0;
 }
 }  // namespace
 
 #ifdef __GLIBC__
-GPT_API int pthread_cancel(pthread_t) { return refuse_cancel(); }
+GPT_API int pthread_cancel(pthread_t thread) { return cancel(thread); }
 #else
 // musl's pthread_cancel shares its object with the cancellation machinery,
 // so gpt-cc links with --wrap=pthread_cancel instead of replacing it.
-GPT_API int __wrap_pthread_cancel(pthread_t) { return refuse_cancel(); }
+GPT_API int __wrap_pthread_cancel(pthread_t thread) { return cancel(thread); }
 #endif
 
 GPT_API int pthread_detach(pthread_t thread) {

@@ -13,6 +13,7 @@
 #include <atomic>
 #include <cstdint>
 
+#include "cancel.h"
 #include "coherence.h"
 #include "diag.h"
 #include "global_space.h"
@@ -62,20 +63,27 @@ int local_wait(Sem* s, bool try_only, const struct timespec* abstime) {
     if (try_only) return fail(EAGAIN);
     std::int64_t ns = gpt::threads::ns_until(abstime);
     if (ns == 0) return fail(ETIMEDOUT);
-    gpt::futex::wait(&s->local, 0, ns);
+    gpt::threads::testcancel();
+    // A cancel interrupts the wait; one sent just before it is seen within 50 ms.
+    constexpr std::int64_t kCancelCheckNs = 50'000'000;
+    gpt::futex::wait(&s->local, 0, ns < 0 || ns > kCancelCheckNs ? kCancelCheckNs : ns);
   }
 }
 
 int wait(sem_t* sem, bool try_only, const struct timespec* abstime) {
   gpt::rt::ensure_started();
+  if (!try_only) gpt::threads::testcancel();  // sem_wait and sem_timedwait are cancellation points
   Sem* s = as_sem(sem);
   if (s->magic != kSemMagic) return fail(EINVAL);
   if (abstime && (abstime->tv_nsec < 0 || abstime->tv_nsec >= 1000000000L)) return fail(EINVAL);
   if (!gpt::threads::in_global_space(sem)) return local_wait(s, try_only, abstime);
   const gpt::channel::SemWaitRequest req{head_of(sem), try_only ? 0 : gpt::threads::ns_until(abstime),
                                          try_only ? 1u : 0u, 0};
-  // Success acquires: the poster's writes before its post are seen.
-  const std::int32_t status = gpt::threads::acquiring_call(gpt::channel::Op::kSemWait, &req, sizeof req);
+  // Success acquires: the poster's writes before its post are seen. A
+  // cancel withdraws the wait (a unit granted meanwhile is given back).
+  const std::int32_t status =
+      gpt::threads::acquiring_call(gpt::channel::Op::kSemWait, &req, sizeof req, !try_only);
+  if (status == -ECANCELED) gpt::threads::act_on_cancel();
   if (status == -EAGAIN) return fail(EAGAIN);
   if (status == -ETIMEDOUT) return fail(ETIMEDOUT);
   if (status != 0) return fail(EINVAL);

@@ -13,11 +13,13 @@
 #include <signal.h>
 #include <sys/syscall.h>
 
+#include <cstdint>
 #include <cstring>
 
 #include "gpt/raw_syscall.h"
 #include "global_space.h"
 #include "gpt/channel_client.h"
+#include "cancel.h"
 #include "runtime.h"
 #include "service.h"
 #include "shim.h"
@@ -98,7 +100,8 @@ void apply_disposition_from_elsewhere(int sig) {
 
 void deliver_here(Tcb* tcb, int sig, std::uint32_t hops) {
   if (!galloc::space().in_heap(tcb) || tcb->magic != kTcbMagic) {
-    rt::diag().text("a signal ").num(sig).text(" for a thread that has ended was dropped").emit();
+    // A cancel for a thread that has ended has nothing left to do.
+    if (sig != kCancelSignal) rt::diag().text("a signal ").num(sig).text(" for a thread that has ended was dropped").emit();
     return;
   }
   const auto here = static_cast<std::uint32_t>(rt::state().node_id);
@@ -116,7 +119,8 @@ void deliver_here(Tcb* tcb, int sig, std::uint32_t hops) {
       rt::diag().text("a signal ").num(sig).text(" could not be passed on to node ").num(tcb->node).emit();
     return;
   }
-  if (!signal_here(tcb, sig))
+  // A cancel finds its mark in the control block as the thread resumes.
+  if (!signal_here(tcb, sig) && sig != kCancelSignal)
     rt::diag().text("a signal ").num(sig).text(" for a thread that is between nodes was dropped").emit();
 }
 
@@ -146,6 +150,11 @@ GPT_API int pthread_sigmask(int how, const sigset_t* set, sigset_t* old) {
     std::memcpy(&allowed, set, sizeof allowed);
     sigdelset(&allowed, SIGSEGV);
     sigdelset(&allowed, SIGSYS);
+    // Never the cancel signal, as in both libcs (whose sigdelset refuses it).
+    std::uint64_t word;
+    std::memcpy(&word, &allowed, sizeof word);
+    word &= ~(std::uint64_t{1} << (gpt::threads::kCancelSignal - 1));
+    std::memcpy(&allowed, &word, sizeof word);
     set = &allowed;
   }
   long r = gpt::sys::call(SYS_rt_sigprocmask, how, gpt::sys::arg(set), gpt::sys::arg(old), 8);

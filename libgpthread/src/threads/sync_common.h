@@ -6,6 +6,7 @@
 
 #include <cstdint>
 
+#include "cancel.h"
 #include "coherence.h"
 #include "global_space.h"
 #include "gpt/channel_client.h"
@@ -69,19 +70,26 @@ inline void count_lock_held(int delta) { t_locks_held += static_cast<std::uint32
 // made: the wait must arrive itself).
 [[nodiscard]] bool release_for_barrier_wait(const void* wait_request, std::size_t length);
 
-[[nodiscard]] inline std::int32_t acquiring_call(channel::Op op, const void* request, std::size_t length) {
+// `cancellable`: a cancellation point (cancel.h), -ECANCELED when cancelled.
+[[nodiscard]] inline std::int32_t acquiring_call(channel::Op op, const void* request, std::size_t length,
+                                                 bool cancellable = false) {
   channel::Client client(rt::state().channel);
   const std::uint64_t generation = galloc::copy_generation();
   std::int32_t status = -EINVAL;
   bool answered = false;
-  (void)client.call_in_place(op, request, length, nullptr, 0,
-                             [&](std::int32_t s, unsigned char* reply, std::uint32_t reply_length) {
-                               status = s;
-                               if (s == 0 && reply_length > 0) {
-                                 galloc::apply_acquire_answer(reply, reply_length, generation);
-                                 answered = true;
-                               }
-                             });
+  (void)client.call_in_place(
+      op, request, length, nullptr, 0,
+      [&](std::int32_t s, unsigned char* reply, std::uint32_t reply_length) {
+        if (cancellable) cancellable_wait_over();
+        status = s;
+        if (s == 0 && reply_length > 0) {
+          galloc::apply_acquire_answer(reply, reply_length, generation);
+          answered = true;
+        }
+      },
+      [&](std::uint32_t slot) {
+        if (cancellable) cancellable_wait_begins(slot);
+      });
   if (status == 0 && !answered) galloc::acquire_synced();
   return status;
 }

@@ -1,5 +1,6 @@
 #include "thread_body.h"
 
+#include "cancel.h"
 #include "context.h"
 #include "migration.h"
 #include "service.h"
@@ -17,6 +18,7 @@ thread_local Context* t_exit __attribute__((tls_model("initial-exec")));
 void body(void* arg) {
   auto* tcb = static_cast<Tcb*>(arg);
   void* result = tcb->start(tcb->arg);
+  cancellation_ends();
   tcb->result = result;
   // Returning from main ends the process: no thread-specific destructors.
   if (!tcb->is_main) {
