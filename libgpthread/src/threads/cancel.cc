@@ -9,6 +9,7 @@
 #include <setjmp.h>
 #include <signal.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <ucontext.h>
 
 #include <cstdint>
@@ -33,9 +34,10 @@ constexpr std::uint32_t kActing = 8;    // ending: the cleanup handlers run
 // thread, hence atomics without fences between threads).
 struct CancelState {
   std::uint32_t flags;
-  std::uint32_t wait_slot;  // 1 + the slot of a cancellable wait in progress
-  void* cleanup;            // the innermost cleanup handler (the libc's record)
-  void* exit_result;        // pthread_exit's value, while the handlers run
+  std::uint32_t wait_slot;    // 1 + the slot of a cancellable wait in progress
+  void* cleanup;              // the innermost cleanup handler (the libc's record)
+  void* exit_result;          // pthread_exit's value, while the handlers run
+  std::int32_t retry_timer;   // 1 + the kernel timer that repeats a cancel (below)
 };
 thread_local CancelState t_cancel __attribute__((tls_model("initial-exec")));
 
@@ -59,8 +61,33 @@ bool on_signal_stack(std::uintptr_t sp) {
   return sp >= base && sp < base + ss.ss_size;
 }
 
+// An asynchronous cancel that found the thread in a signal handler (the
+// page-fault handler) cannot act there, and a loop without cancellation
+// points would never see it: the signal comes again in 2 ms, from a timer
+// of the thread's own, until it finds the thread in its program's code.
+void retry_soon() {
+  if (!t_cancel.retry_timer) {
+    struct {
+      std::uint64_t value;
+      std::int32_t signo, notify, tid, pad[11];
+    } event{0, kCancelSignal, SIGEV_THREAD_ID, static_cast<std::int32_t>(sys::call(SYS_gettid)), {}};
+    std::int32_t id = -1;
+    if (sys::call(SYS_timer_create, CLOCK_MONOTONIC, sys::arg(&event), sys::arg(&id)) != 0) return;
+    t_cancel.retry_timer = id + 1;
+  }
+  const struct itimerspec soon = {{0, 0}, {0, 2'000'000}};
+  (void)sys::call(SYS_timer_settime, t_cancel.retry_timer - 1, 0, sys::arg(&soon), 0);
+}
+
+void drop_retry_timer() {
+  if (!t_cancel.retry_timer) return;
+  (void)sys::call(SYS_timer_delete, t_cancel.retry_timer - 1);
+  t_cancel.retry_timer = 0;
+}
+
 void on_cancel_signal(int, siginfo_t* info, void* context) {
-  if (info->si_code != SI_TKILL) return;  // pthread_cancel's come by tgkill only
+  // pthread_cancel's come by tgkill; repeats from the thread's own timer.
+  if (info->si_code != SI_TKILL && !(info->si_code == SI_TIMER && t_cancel.retry_timer)) return;
   set_flags(kPending);
   const std::uint32_t f = flags();
   if (f & (kDisabled | kActing)) return;
@@ -73,8 +100,15 @@ void on_cancel_signal(int, siginfo_t* info, void* context) {
   // it had called act_on_cancel where it was (below its red zone).
   greg_t* g = static_cast<ucontext_t*>(context)->uc_mcontext.gregs;
   const auto sp = static_cast<std::uintptr_t>(g[REG_RSP]);
-  if (on_signal_stack(sp)) return;  // acts at its next cancellation point
-  g[REG_RSP] = static_cast<greg_t>(((sp - 128) & ~std::uintptr_t{15}) - 8);
+  if (on_signal_stack(sp)) {
+    retry_soon();
+    return;
+  }
+  // Its return address is where the thread was, so that unwinding (glibc's
+  // pthread_exit) walks on through the thread's frames.
+  auto* frame = reinterpret_cast<std::uintptr_t*>(((sp - 128) & ~std::uintptr_t{15}) - 8);
+  *frame = static_cast<std::uintptr_t>(g[REG_RIP]);
+  g[REG_RSP] = reinterpret_cast<greg_t>(frame);
   g[REG_RIP] = reinterpret_cast<greg_t>(&act_on_cancel);
 }
 
@@ -157,6 +191,7 @@ void exit_thread(void* result) {
   // POSIX: no cancellation while the thread ends (its cleanup handlers may
   // reach cancellation points).
   set_flags(kActing | kDisabled);
+  drop_retry_timer();
   t_cancel.exit_result = result;
   run_next_cleanup();
 }
@@ -167,7 +202,10 @@ void cancel_self() {
   if ((f & kAsync) && must_act(f)) act_on_cancel();
 }
 
-void cancellation_ends() { set_flags(kActing | kDisabled); }
+void cancellation_ends() {
+  set_flags(kActing | kDisabled);
+  drop_retry_timer();
+}
 
 CancelSnapshot save_cancel_state() { return CancelSnapshot{flags() & (kDisabled | kAsync | kPending), t_cancel.cleanup}; }
 
@@ -176,6 +214,7 @@ bool cancel_pending_here() { return (flags() & kPending) != 0; }
 void restore_cancel_state(const CancelSnapshot& saved, bool cancelled_meanwhile) {
   t_cancel.cleanup = saved.cleanup;
   t_cancel.wait_slot = 0;
+  t_cancel.retry_timer = 0;  // a timer is its process's: one left on the node before is not ours here
   __atomic_store_n(&t_cancel.flags, saved.flags | (cancelled_meanwhile ? kPending : 0), __ATOMIC_RELAXED);
 }
 

@@ -163,6 +163,9 @@ GPT_API int gpt_migrate(int node) {
   record->key_count = save_key_values(record->keys(), keys);
   record->tls_bytes = tls_bytes;
   tcb->migration = record;
+  // Until it runs there, a signal for it waits in the control block (a
+  // kernel thread id of this node means nothing on that one).
+  __atomic_store_n(&tcb->kernel_tid, 0, __ATOMIC_RELEASE);
   tcb->node = static_cast<std::uint32_t>(node);
   if (gpt_context_save(&record->context) == 0) leave_global_stack(Leave::kMigrated);
   // Resumed on `node`.
