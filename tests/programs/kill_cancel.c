@@ -65,6 +65,20 @@ static void* cancel_target(void* arg) {
   return wait_for_cancel();
 }
 
+/* Its cleanup handler is pushed on node 1 and runs on node 0 (with glibc,
+ * the handler's jump buffer was mangled by node 1's process). */
+static void* migrating_cancel_target(void* arg) {
+  (void)arg;
+  void* r = NULL;
+  pthread_cleanup_push(count_cleanup, NULL);
+  if (gpt_migrate(0) != 0) return (void*)3L;
+  sem_post(&g_ready);
+  sem_wait(&g_never);
+  r = (void*)9L;
+  pthread_cleanup_pop(0);
+  return r;
+}
+
 /* The migrated-away case: the mover starts on node 1; the sender, on node 3,
  * looks at it (pthread_kill 0 caches its control block there), then the
  * mover goes to node 2 and says so through a pipe (no acquire: the
@@ -160,6 +174,12 @@ int main(void) {
     pthread_join(t, &got);
     if (got != PTHREAD_CANCELED || g_cleanups != 2)
       return fprintf(stderr, "the thread on node 1 was not cancelled (%p, %d cleanups)\n", got, g_cleanups), 1;
+    pthread_create(&t, &there, migrating_cancel_target, NULL);
+    sem_wait(&g_ready);
+    if (pthread_cancel(t) != 0) return fprintf(stderr, "pthread_cancel after a migration failed\n"), 1;
+    pthread_join(t, &got);
+    if (got != PTHREAD_CANCELED || g_cleanups != 3)
+      return fprintf(stderr, "the thread that migrated was not cancelled (%p, %d cleanups)\n", got, g_cleanups), 1;
   }
   if (gpt_node_count() >= 4 && (migrated_away(0) != 0 || migrated_away(1) != 0)) return 1;
   printf("kill and cancel: ok\n");
