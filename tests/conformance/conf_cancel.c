@@ -22,6 +22,7 @@ struct trace {
   int waiting, go;
   sem_t never;
   pthread_t joined;
+  const char* scan; /* pages a scanner reads */
 };
 
 static struct trace* new_trace(void) {
@@ -373,6 +374,39 @@ static void asynchronous(void) {
   free_trace(t);
 }
 
+/* Asynchronous while the thread mostly waits for pages of another node
+ * (on 2+ nodes): a cancel that comes during a page fault acts after it. */
+enum { kScanBytes = 8 << 20 };
+
+static void* scanner(void* arg) {
+  struct trace* t = arg;
+  const volatile char* bytes = t->scan;
+  volatile long sum = 0;
+  int old;
+  pthread_setcanceltype(PTHREAD_CANCEL_ASYNCHRONOUS, &old);
+  sem_post(&t->ready);
+  for (;;)
+    for (long i = 0; i < kScanBytes; i += 4096) sum += bytes[i];
+  return NULL;
+}
+
+static void asynchronous_while_faulting(void) {
+  char* bytes = malloc(kScanBytes);
+  for (int round = 0; round < 5; ++round) {
+    for (long i = 0; i < kScanBytes; i += 4096) bytes[i] = (char)round;
+    struct trace* t = new_trace();
+    t->scan = bytes;
+    pthread_t h;
+    EXPECT(conf_start_on(&h, conf_other_node(), scanner, t), 0);
+    sem_wait(&t->ready);
+    pause_ms(1 + round);
+    EXPECT(pthread_cancel(h), 0);
+    EXPECT(join_result(h) == PTHREAD_CANCELED, 1);
+    free_trace(t);
+  }
+  free(bytes);
+}
+
 /* Cancelled before it ran: it acts at its first cancellation point. */
 static void* late_starter(void* arg) {
   struct trace* t = arg;
@@ -433,4 +467,5 @@ CONF_MAIN("conf_cancel", {"state_and_type", state_and_type}, {"deferred_with_han
           {"cond_wait_is_a_point", cond_wait_is_a_point}, {"cond_timedwait_is_a_point", cond_timedwait_is_a_point},
           {"sem_wait_is_a_point", sem_wait_is_a_point}, {"sem_timedwait_is_a_point", sem_timedwait_is_a_point},
           {"join_is_a_point", join_is_a_point}, {"sleeps_are_points", sleeps_are_points},
-          {"asynchronous", asynchronous}, {"before_start", before_start}, {"self_cancel", self_cancel})
+          {"asynchronous", asynchronous}, {"asynchronous_while_faulting", asynchronous_while_faulting},
+          {"before_start", before_start}, {"self_cancel", self_cancel})
