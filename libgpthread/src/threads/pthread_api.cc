@@ -12,9 +12,9 @@
 
 #include <atomic>
 
+#include "cancel.h"
 #include "coherence.h"
 #include "diag.h"
-#include "cancel.h"
 #include "global_space.h"
 #include "gpt/channel_client.h"
 #include "futex_lock.h"
@@ -91,45 +91,119 @@ struct LocalStart {
 struct LocalTid {
   pthread_t thread;
   std::int32_t tid;
-  bool finished;  // left its start routine (pthread_tryjoin_np)
+  // Left its start routine (pthread_tryjoin_np); a futex word, which a
+  // joiner waits on where a cancel can reach it.
+  std::atomic<std::uint32_t> finished;
+  bool cancelled;  // before its tid was known: it takes the cancel as it starts
 };
+// LocalTid::tid of a thread created and not yet running.
+constexpr std::int32_t kNotStarted = -1;
 LocalTid g_local_tids[1024];
 FutexLock g_local_tids_lock;
 
-void remember_tid(pthread_t self, std::int32_t tid) {
-  Held<FutexLock> hold(g_local_tids_lock);
+LocalTid* entry_of(pthread_t thread) {
   for (auto& e : g_local_tids)
-    if (e.tid == 0 || e.thread == self) {
-      e = {self, tid, false};
-      return;
+    if (e.tid != 0 && e.thread == thread) return &e;
+  return nullptr;
+}
+
+LocalTid* free_entry() {
+  for (auto& e : g_local_tids)
+    if (e.tid == 0) return &e;
+  return nullptr;
+}
+
+// As the thread starts; true if it was cancelled before (pthread_cancel
+// left an entry for it then).
+bool remember_tid(pthread_t self, std::int32_t tid) {
+  Held<FutexLock> hold(g_local_tids_lock);
+  LocalTid* e = entry_of(self);
+  const bool cancelled = e && e->tid == kNotStarted && e->cancelled;
+  if (!e && !(e = free_entry())) return false;
+  e->thread = self;
+  e->tid = tid;
+  e->cancelled = false;
+  e->finished.store(0, std::memory_order_release);
+  return cancelled;
+}
+
+// A joined thread's entry is free again (its handle may name a new thread).
+void forget_tid(pthread_t thread) {
+  Held<FutexLock> hold(g_local_tids_lock);
+  if (LocalTid* e = entry_of(thread)) {
+    e->tid = 0;
+    e->thread = 0;
+    e->cancelled = false;
+  }
+}
+
+// pthread_cancel of a libc thread (one node, no agent): signalled if it
+// runs, noted for it if it has not started yet.
+int cancel_local(pthread_t thread) {
+  std::int32_t tid = 0;
+  {
+    Held<FutexLock> hold(g_local_tids_lock);
+    LocalTid* e = entry_of(thread);
+    if (!e) {
+      if (!(e = free_entry())) return EAGAIN;
+      e->thread = thread;
+      e->tid = kNotStarted;
+      e->finished.store(0, std::memory_order_release);
     }
+    if (e->tid == kNotStarted) e->cancelled = true;
+    else if (e->finished.load(std::memory_order_acquire) == 0) tid = e->tid;
+  }
+  if (tid > 0) (void)syscall(SYS_tgkill, getpid(), tid, kCancelSignal);
+  return 0;
 }
 
 void mark_finished(pthread_t self) {
   Held<FutexLock> hold(g_local_tids_lock);
   for (auto& e : g_local_tids)
-    if (e.tid != 0 && e.thread == self) e.finished = true;
+    if (e.tid != 0 && e.thread == self) {
+      e.finished.store(1, std::memory_order_release);
+      futex::wake_all(&e.finished);
+    }
 }
 
 bool local_finished(pthread_t thread) {
   Held<FutexLock> hold(g_local_tids_lock);
   for (const auto& e : g_local_tids)
-    if (e.tid != 0 && e.thread == thread) return e.finished;
+    if (e.tid != 0 && e.thread == thread) return e.finished.load(std::memory_order_acquire) != 0;
   return false;
+}
+
+// One node without an agent: pthread_join is a cancellation point too. The
+// joiner waits for the thread's end on its entry's word (a cancel
+// interrupts the wait, or is seen within 50 ms), then lets the libc join.
+int local_join(pthread_t thread, void** result) {
+  std::atomic<std::uint32_t>* finished = nullptr;
+  if (thread != libc_self()) {  // itself: the libc says EDEADLK
+    Held<FutexLock> hold(g_local_tids_lock);
+    for (auto& e : g_local_tids)
+      if (e.tid != 0 && e.thread == thread) finished = &e.finished;
+  }
+  while (finished && finished->load(std::memory_order_acquire) == 0) {
+    testcancel();
+    futex::wait(finished, 0, 50'000'000);
+  }
+  const int err = libc_join_with_result(thread, result);
+  if (err == 0) forget_tid(thread);
+  return err;
 }
 
 std::int32_t local_tid_of(pthread_t thread) {
   if (thread == libc_self()) return static_cast<std::int32_t>(syscall(SYS_gettid));
   Held<FutexLock> hold(g_local_tids_lock);
   for (const auto& e : g_local_tids)
-    if (e.tid != 0 && e.thread == thread) return e.tid;
+    if (e.tid > 0 && e.thread == thread) return e.tid;
   return 0;
 }
 
 void* local_trampoline(void* p) {
   LocalStart s = *static_cast<LocalStart*>(p);
   free(p);
-  remember_tid(libc_self(), static_cast<std::int32_t>(syscall(SYS_gettid)));
+  if (remember_tid(libc_self(), static_cast<std::int32_t>(syscall(SYS_gettid)))) cancel_self();
   void* result = s.start(s.arg);
   end_kernel_thread();
   mark_finished(libc_self());
@@ -288,7 +362,9 @@ int join(pthread_t thread, void** result, bool try_only) {
 // One node without an agent: the libc's threads, whose end we note.
 int try_local_join(pthread_t thread, void** result) {
   if (!local_finished(thread)) return EBUSY;
-  return libc_join_with_result(thread, result);
+  const int err = libc_join_with_result(thread, result);
+  if (err == 0) forget_tid(thread);
+  return err;
 }
 
 // A join with a deadline: tries, then sleeps a little (5 ms at most) and
@@ -311,7 +387,7 @@ int join_until(pthread_t thread, void** result, clockid_t clock, const struct ti
 
 GPT_API int pthread_join(pthread_t thread, void** result) {
   testcancel();
-  if (!distributed()) return libc_join_with_result(thread, result);
+  if (!distributed()) return local_join(thread, result);
   return join(thread, result, false);
 }
 
@@ -396,10 +472,7 @@ int cancel(pthread_t thread) {
       cancel_self();
       return 0;
     }
-    const std::int32_t tid = local_tid_of(thread);
-    if (tid == 0) return ESRCH;
-    if (!local_finished(thread)) (void)syscall(SYS_tgkill, getpid(), tid, kCancelSignal);
-    return 0;
+    return cancel_local(thread);
   }
   Tcb* tcb = from_handle(thread);
   if (!tcb || !galloc::space().in_heap(tcb) || tcb->magic != kTcbMagic) return ESRCH;
