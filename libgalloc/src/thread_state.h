@@ -16,4 +16,11 @@ void leave_thread();
 // stack it names belong to that node's process.
 void forget_thread_state();
 
+// Takes the frees of this node's memory made on other nodes that the agent
+// has put in the inbox (checking each: a bad one is reported and aborts).
+// The service thread calls it when the agent says there are some, and the
+// origin once more as the process exits, so a bad free made before a
+// synchronisation with the exiting thread is never missed.
+void take_remote_frees();
+
 }  // namespace gpt::galloc

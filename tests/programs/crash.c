@@ -2,8 +2,16 @@
  * or "code" (write into the program's own code): must die of SIGSEGV with a
  * report, not hang and not be "served" as a coherence fault. Heap misuse:
  * "double_free", "free_static", "free_interior": must abort with a message
- * naming the address. */
+ * naming the address. Across nodes (2+ nodes): "remote_double_free" (a
+ * thread on node 1 frees node 0's object twice, meets main at a barrier
+ * (a release: the frees go to their home), then both wait forever: the
+ * home must report it while the job runs) and
+ * "remote_double_free_exit" (the thread ends, main joins it and exits at
+ * once: still reported), both naming node 1 as the node that freed. */
+#include <gpthread.h>
+#include <pthread.h>
 #include <stdio.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,7 +19,43 @@
 #pragma GCC diagnostic ignored "-Wuse-after-free"
 #pragma GCC diagnostic ignored "-Wfree-nonheap-object"
 
+static char* g_object;
+static pthread_barrier_t g_met;
+
+static void* free_twice(void* forever) {
+  free(g_object);
+  free(g_object);
+  if (forever) {
+    pthread_barrier_wait(&g_met);
+    for (;;) pause();
+  }
+  return NULL;
+}
+
+/* Node 0's object freed twice by a thread on node 1. */
+static void free_twice_on_node_1(int forever) {
+  g_object = malloc(40);
+  printf("pointer %p\n", (void*)g_object);
+  fflush(stdout);
+  pthread_barrier_init(&g_met, NULL, 2);
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  gpt_attr_setnode(&attr, 1);
+  pthread_t t;
+  if (pthread_create(&t, &attr, free_twice, (void*)(long)forever) != 0) return;
+  if (forever) pthread_barrier_wait(&g_met);
+  pthread_join(t, NULL);
+}
+
 static void __attribute__((noinline)) crash_here(const char* how) {
+  if (strcmp(how, "remote_double_free") == 0) {
+    free_twice_on_node_1(1);
+    return;
+  }
+  if (strcmp(how, "remote_double_free_exit") == 0) {
+    free_twice_on_node_1(0);
+    return;
+  }
   if (strcmp(how, "double_free") == 0) {
     char* p = malloc(40);
     printf("pointer %p\n", (void*)p);

@@ -20,6 +20,7 @@
 #include "runtime.h"
 #include "shim.h"
 #include "thread_body.h"
+#include "thread_state.h"
 #include "vehicles.h"
 
 namespace gpt::threads {
@@ -156,6 +157,8 @@ void serve_once() {
       deliver_here(reinterpret_cast<Tcb*>(kill.tcb), static_cast<int>(kill.sig), kill.hops);
     } else if (e.op == static_cast<std::uint32_t>(channel::Downcall::kSignalAction)) {
       apply_disposition_from_elsewhere(static_cast<int>(e.arg));
+    } else if (e.op == static_cast<std::uint32_t>(channel::Downcall::kDrainFrees)) {
+      galloc::take_remote_frees();
     } else if (e.op == static_cast<std::uint32_t>(channel::Downcall::kFlushStdio)) {
       shim::flush_stdio_here();
     } else if (e.op == static_cast<std::uint32_t>(channel::Downcall::kFreeSlot)) {
