@@ -40,6 +40,14 @@ void on_sigsegv(int, siginfo_t* si, void* context) {
   bool handled = space().contains(si->si_addr) && handle_fault(addr, is_write);
   errno = saved_errno;
   if (!handled && g_unhandled_fault_hook) g_unhandled_fault_hook();
+  if (!handled && rt::state().fork_child && space().contains(si->si_addr)) {
+    rt::diag()
+        .text("fork() child: the global memory at ")
+        .hex(addr)
+        .text(" was not on this node when the process forked (a child has a private copy of the pages "
+              "its parent's node held, and leaves the job)")
+        .emit();
+  }
   if (!handled) {
     rt::diag()
         .text("segmentation fault (")

@@ -1,7 +1,12 @@
 #include "thread_body.h"
 
+#include <stdlib.h>
+
+#include <cstdint>
+
 #include "context.h"
 #include "migration.h"
+#include "runtime.h"
 #include "service.h"
 #include "shim.h"
 #include "sync_common.h"
@@ -23,6 +28,9 @@ void body(void* arg) {
     run_key_destructors();
     abandon_robust_mutexes();
   }
+  // In a child of fork() this is the process's only thread: its end is the
+  // process's (main's status, else 0, as when a process's last thread ends).
+  if (rt::state().fork_child) exit(tcb->is_main ? static_cast<int>(reinterpret_cast<std::intptr_t>(result)) : 0);
   leave_global_stack(Leave::kFinished);
 }
 
