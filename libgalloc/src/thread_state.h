@@ -4,6 +4,8 @@
 // to another node (docs/threads.md, migration).
 #pragma once
 
+#include <cstdint>
+
 namespace gpt::galloc {
 
 // Returns the cached objects to this node's heap, sends the batched remote
@@ -22,6 +24,14 @@ void forget_thread_state();
 // origin once more as the process exits, so a bad free made before a
 // synchronisation with the exiting thread is never missed.
 void take_remote_frees();
+
+// The guard page under a gpthread thread's stack (page-aligned, in the
+// heap), on the node where the thread runs: guard as it starts or arrives,
+// unguard as it ends or leaves. A fault there is reported as a stack
+// overflow (is_stack_guard, asked by the fault handler).
+void guard_stack(void* page_address);
+void unguard_stack(void* page_address);
+[[nodiscard]] bool is_stack_guard(std::uintptr_t address);
 
 // fork() from a program of the job (libc-shim/fork.cc). Before the fork:
 // the allocator's locks are taken. In the parent: let go. In the child,
