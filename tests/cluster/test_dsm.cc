@@ -131,6 +131,26 @@ INSTANTIATE_TEST_SUITE_P(Fault, RealBug,
 
 namespace {
 
+class StackOverflow : public ::testing::TestWithParam<std::string> {};
+
+// A thread that runs past the bottom of its stack hits the guard page on the
+// node where it runs: reported as an overflow, the job ends with SIGSEGV, and
+// nothing below the stack was written.
+TEST_P(StackOverflow, IsReportedNeverSilent) {
+  for (const char* how : {"stack_overflow0", "stack_overflow1"}) {
+    JobRunner job({launcher(), "-n", "2", program(GetParam()), how});
+    auto status = job.wait(30s);
+    ASSERT_TRUE(status) << job.err();
+    EXPECT_EQ(exit_code(*status), 128 + 11) << how << ": " << job.out() << job.err();
+    EXPECT_EQ(job.out(), "about to crash\n") << how;
+    const std::string node = std::string("gpthread[node ") + how[14] + "]: stack overflow in thread ";
+    EXPECT_NE(job.err().find(node), std::string::npos) << how << ": " << job.err();
+    EXPECT_NE(job.err().find("pthread_attr_setstacksize"), std::string::npos) << job.err();
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Fault, StackOverflow, ::testing::Values("crash", "crash_glibc"));
+
 struct BadFreeCase {
   std::string binary, how, why;
   std::string call = "free()";  // how the report names the call

@@ -7,7 +7,10 @@
  * (a release: the frees go to their home), then both wait forever: the
  * home must report it while the job runs) and
  * "remote_double_free_exit" (the thread ends, main joins it and exits at
- * once: still reported), both naming node 1 as the node that freed. */
+ * once: still reported), both naming node 1 as the node that freed.
+ * "stack_overflow N": a thread on node N with a 64 KiB stack recurses
+ * without end; heap objects allocated around its stack keep their canaries
+ * (the overflow must be reported, never silently write the heap). */
 #include <gpthread.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -47,7 +50,44 @@ static void free_twice_on_node_1(int forever) {
   pthread_join(t, NULL);
 }
 
+/* Each frame writes a kilobyte: the stack runs out after about 64 calls. */
+static int __attribute__((noinline)) recurse(int depth) {
+  volatile char frame[1024];
+  memset((char*)frame, (char)depth, sizeof frame);
+  return recurse(depth + 1) + frame[depth % 1024];
+}
+
+static void* overflow(void* arg) {
+  (void)arg;
+  return (void*)(long)recurse(0);
+}
+
+enum { kCanaries = 64, kCanaryBytes = 4096 };
+
+static void overflow_on(int node) {
+  char* canaries[kCanaries];
+  for (int i = 0; i < kCanaries; ++i) {
+    canaries[i] = malloc(kCanaryBytes);
+    memset(canaries[i], 0x5a, kCanaryBytes);
+  }
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setstacksize(&attr, 64 * 1024);
+  gpt_attr_setnode(&attr, node);
+  pthread_t t;
+  if (pthread_create(&t, &attr, overflow, NULL) != 0) return;
+  pthread_join(t, NULL);
+  int spoiled = 0;
+  for (int i = 0; i < kCanaries; ++i)
+    for (int b = 0; b < kCanaryBytes; ++b) spoiled += canaries[i][b] != 0x5a;
+  printf("the thread returned; %d canary bytes overwritten\n", spoiled);
+}
+
 static void __attribute__((noinline)) crash_here(const char* how) {
+  if (strncmp(how, "stack_overflow", 14) == 0) {
+    overflow_on(atoi(how + 14));
+    return;
+  }
   if (strcmp(how, "remote_double_free") == 0) {
     free_twice_on_node_1(1);
     return;

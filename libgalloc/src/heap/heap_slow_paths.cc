@@ -172,6 +172,16 @@ void bad_remote_free(const void* p, std::uint32_t node, const char* why) {
 
 void take_remote_frees() { (void)drain_inbox(); }
 
+void hold_heap_for_fork() {
+  g_inbox_lock.lock();  // drain_inbox takes it around the class locks
+  node_heap().lock_for_fork();
+}
+
+void release_heap_after_fork() {
+  node_heap().unlock_after_fork();
+  g_inbox_lock.unlock();
+}
+
 namespace {
 // As the process exits (exit() or main's return): frees sent before the
 // exiting thread synchronised with their makers are in the inbox by now.

@@ -104,7 +104,7 @@ void reap(const Finished& f) {
   Tcb* tcb = f.tcb;
   // main's stack stays (the process ends with main); a stack the program
   // gave is the program's.
-  if (!tcb->is_main && !tcb->given_stack) free(tcb->stack);
+  if (!tcb->is_main && !tcb->given_stack) free_stack(tcb);
   tcb->stack = nullptr;
   galloc::release();  // the result and everything the thread wrote
   const channel::ThreadRequest request{reinterpret_cast<std::uintptr_t>(tcb)};
@@ -131,11 +131,9 @@ void start_here(Tcb* tcb) {
   // (the control block, the argument's memory). The hand-over carried the
   // epoch of what it saw, so the agent usually answers by itself.
   galloc::acquire_synced();
-  if (!tcb->migration && !tcb->given_stack) {
-    void* stack = malloc(tcb->stack_bytes);  // this node's partition: homed here
-    if (!stack) rt::die("cannot allocate a thread stack in the global heap", 134);
-    tcb->stack = stack;
-  }
+  // This node's partition: homed here.
+  if (!tcb->migration && !tcb->given_stack && !allocate_stack(tcb))
+    rt::die("cannot allocate a thread stack in the global heap", 134);
   start_vehicle(tcb);
 }
 
