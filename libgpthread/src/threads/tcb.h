@@ -32,6 +32,9 @@ struct Tcb {
   // Signals sent to it on its node before its kernel thread ran: raised
   // there as it starts (POSIX: a signal for a live thread is not lost).
   std::uint64_t pending_signals;
+  // The page under `stack` (its allocation starts there), guarded on the
+  // node where the thread runs; nullptr for a stack the program gave.
+  void* guard;
   // Set by pthread_cancel (and released) before its signal: a thread that
   // was between nodes when the signal came finds it as it resumes.
   std::uint32_t cancel_requested;
