@@ -418,6 +418,9 @@ void gpt::threads::end_thread(void* result) {
     tcb->result = result;
     abandon_robust_mutexes();
     end_kernel_thread();
+    // As run_gpthread does when a thread returns: its stack's guard page is
+    // heap again here before the stack is freed.
+    galloc::unguard_stack(tcb->guard);
     // The libc's exit ends the kernel thread without coming back to the
     // trampoline (glibc unwinds the global stack down to its outermost
     // frame, running C++ cleanups): queue it for reaping now.
