@@ -35,7 +35,9 @@ bool global_range(const void* p, std::size_t n) {
 enum class Back : std::uint8_t {
   kNothing,
   kResultBytes,  // as many bytes as the (non-negative) result says
+  kResultItems,  // as many items of `item` bytes as the result says
   kAll,          // all of it, when the call succeeds
+  kAlways,       // all of it, whatever the result (a sleep's time left on EINTR)
 };
 
 struct Region {
@@ -43,6 +45,7 @@ struct Region {
   std::size_t in;   // bytes copied in before the call
   std::size_t room; // private bytes
   Back back;
+  std::size_t item = 1;
   std::size_t offset = 0;
 };
 
@@ -53,9 +56,9 @@ class Plan {
 
   // Replaces argument `arg` by a private copy of [p, p + room) if that lies
   // in the global space.
-  void add(int arg, const void* p, std::size_t in, std::size_t room, Back back) {
+  void add(int arg, const void* p, std::size_t in, std::size_t room, Back back, std::size_t item = 1) {
     if (!global_range(p, room > in ? room : in)) return;
-    regions_[count_] = {static_cast<char*>(const_cast<void*>(p)), in, room > in ? room : in, back};
+    regions_[count_] = {static_cast<char*>(const_cast<void*>(p)), in, room > in ? room : in, back, item};
     arg_of_[count_++] = arg;
   }
   [[nodiscard]] bool empty() const { return count_ == 0; }
@@ -77,12 +80,15 @@ class Plan {
       args_[arg_of_[i]] = sys::arg(base + r.offset);
     }
     const long result = sys::call(nr, args_[0], args_[1], args_[2], args_[3], args_[4], args_[5]);
-    if (result < 0) return result;
     for (int i = 0; i < count_; ++i) {
       const Region& r = regions_[i];
+      if (result < 0 && r.back != Back::kAlways) continue;
       std::size_t n = 0;
-      if (r.back == Back::kAll) n = r.room;
-      if (r.back == Back::kResultBytes) n = static_cast<std::size_t>(result) < r.room ? result : r.room;
+      if (r.back == Back::kAll || r.back == Back::kAlways) n = r.room;
+      if (r.back == Back::kResultBytes || r.back == Back::kResultItems) {
+        const std::size_t said = static_cast<std::size_t>(result) * (r.back == Back::kResultItems ? r.item : 1);
+        n = said < r.room ? said : r.room;
+      }
       if (n && !copy_to_program(r.program, base + r.offset, n)) return -EFAULT;
     }
     return result;
@@ -102,7 +108,7 @@ constexpr ArgShape in(std::uint16_t length_arg) { return {Arg::kBufIn, length_ar
 constexpr ArgShape out(std::uint16_t length_arg) { return {Arg::kBufOut, length_arg}; }
 constexpr ArgShape fixed_in(std::uint16_t bytes) { return {Arg::kFixedIn, bytes}; }
 constexpr ArgShape fixed_out(std::uint16_t bytes) { return {Arg::kFixedOut, bytes}; }
-constexpr std::uint16_t kTimespec = 16, kRusage = 144, kEpollEvent = 12;
+constexpr std::uint16_t kTimespec = 16, kRusage = 144, kEpollEvent = 12, kSiginfo = 128;
 
 constexpr CallShape kLocal[] = {
     {SYS_sendto, "sendto", {V, in(2), V, V, in(5), V}},
@@ -112,6 +118,11 @@ constexpr CallShape kLocal[] = {
     {SYS_epoll_ctl, "epoll_ctl", {V, V, V, fixed_in(kEpollEvent)}},
     {SYS_socketpair, "socketpair", {V, V, V, fixed_out(8)}},
     {SYS_getrandom, "getrandom", {out(1), V, V}},
+    {SYS_bind, "bind", {V, in(2), V}},
+    {SYS_connect, "connect", {V, in(2), V}},
+    {SYS_setsockopt, "setsockopt", {V, V, V, in(4), V}},
+    {SYS_wait4, "wait4", {V, fixed_out(4), V, fixed_out(kRusage)}},
+    {SYS_waitid, "waitid", {V, V, fixed_out(kSiginfo), V, fixed_out(kRusage)}},
 };
 
 const CallShape* shape_of(long nr, const long* a) {
@@ -146,9 +157,13 @@ long by_shape(long nr, const CallShape& shape, const long* a) {
       case Arg::kFixedIn:
         plan.add(i, p, s.size, 0, Back::kNothing);
         break;
-      case Arg::kFixedOut:
-        plan.add(i, p, 0, s.size, Back::kAll);
+      case Arg::kFixedOut: {
+        // Copied in as well: what the kernel leaves alone (a sleep's time
+        // left when it was not interrupted) must stay as it was.
+        const bool time_left = nr == SYS_nanosleep || nr == SYS_clock_nanosleep;
+        plan.add(i, p, s.size, s.size, time_left ? Back::kAlways : Back::kAll);
         break;
+      }
       case Arg::kFixedInOut:
         plan.add(i, p, s.size, s.size, Back::kAll);
         break;
@@ -168,7 +183,9 @@ void add_address(Plan& plan, int address_arg, int length_arg, const long* a) {
   socklen_t room = 0;
   if (!copy_from_program(&room, length, sizeof room)) return;  // the kernel says EFAULT
   plan.add(length_arg, length, sizeof room, sizeof room, Back::kAll);
-  plan.add(address_arg, reinterpret_cast<void*>(a[address_arg]), 0, room, Back::kAll);
+  // Copied in as well: the kernel may fill less than the room, and the
+  // rest must stay as it was.
+  plan.add(address_arg, reinterpret_cast<void*>(a[address_arg]), room, room, Back::kAll);
 }
 
 long with_address(long nr, const long* a, int address_arg, int length_arg, int buffer_arg, int buffer_length_arg) {
@@ -292,6 +309,23 @@ long message(long nr, const long* a, bool sending) {
   return r;
 }
 
+// An ioctl request the table does not list: its argument's size and
+// direction are in the request number for _IOC-style requests (the
+// kernel's asm-generic encoding, which x86-64 uses: 2 direction bits, 14
+// size bits); older requests give no size, so their argument is passed on.
+long ioctl_by_number(const long* a) {
+  constexpr unsigned kWrite = 1, kRead = 2;  // read: the kernel fills it
+  const auto request = static_cast<unsigned long>(a[1]);
+  const auto direction = static_cast<unsigned>((request >> 30) & 3);
+  const auto size = static_cast<std::size_t>((request >> 16) & 0x3fff);
+  Plan plan(a);
+  if (size) {
+    const std::size_t in = direction & kWrite ? size : 0, room = direction & kRead ? size : 0;
+    plan.add(2, reinterpret_cast<void*>(a[2]), in, room, room ? Back::kAll : Back::kNothing);
+  }
+  return plan.empty() ? sys::call(SYS_ioctl, a[0], a[1], a[2]) : plan.run(SYS_ioctl);
+}
+
 }  // namespace
 
 bool buffers_can_move() { return galloc::space().tracks_writes(); }
@@ -327,12 +361,54 @@ long call_with_private_buffers(long nr, const long* a) {
       return plan.empty() ? sys::call(nr, a[0], a[1], a[2]) : plan.run(nr);
     }
     case SYS_epoll_wait:
-    case SYS_epoll_pwait: {
+    case SYS_epoll_pwait:
+    case SYS_epoll_pwait2: {
+      // (fd, events, count, timeout, signal mask, mask size): pwait2's
+      // timeout is a timespec.
       Plan plan(a);
       const std::size_t room = a[2] > 0 ? static_cast<std::size_t>(a[2]) * sizeof(struct epoll_event) : 0;
-      plan.add(1, reinterpret_cast<void*>(a[1]), 0, room, Back::kAll);
+      plan.add(1, reinterpret_cast<void*>(a[1]), 0, room, Back::kResultItems, sizeof(struct epoll_event));
+      if (nr == SYS_epoll_pwait2) plan.add(3, reinterpret_cast<void*>(a[3]), kTimespec, 0, Back::kNothing);
+      if (nr != SYS_epoll_wait) plan.add(4, reinterpret_cast<void*>(a[4]), 8, 0, Back::kNothing);
       return plan.empty() ? sys::call(nr, a[0], a[1], a[2], a[3], a[4], a[5]) : plan.run(nr);
     }
+    case SYS_ppoll: {
+      // The pollfd array (a[1] of them) goes in and comes back; the rest
+      // by the table.
+      Plan plan(a);
+      const std::size_t bytes = static_cast<std::size_t>(a[1]) * sizeof(struct pollfd);
+      plan.add(0, reinterpret_cast<void*>(a[0]), bytes, bytes, Back::kAll);
+      plan.add(2, reinterpret_cast<void*>(a[2]), kTimespec, kTimespec, Back::kAll);
+      plan.add(3, reinterpret_cast<void*>(a[3]), 8, 0, Back::kNothing);
+      return plan.empty() ? sys::call(nr, a[0], a[1], a[2], a[3], a[4]) : plan.run(nr);
+    }
+    case SYS_pselect6: {
+      // As select, with a timespec, and a {mask pointer, size} pair whose
+      // mask stays where it is (8 bytes the kernel reads: copied too).
+      Plan plan(a);
+      const std::size_t sets = a[0] > 0 ? (static_cast<std::size_t>(a[0]) + 63) / 64 * 8 : 0;
+      for (int i = 1; i <= 3; ++i) plan.add(i, reinterpret_cast<void*>(a[i]), sets, sets, Back::kAll);
+      plan.add(4, reinterpret_cast<void*>(a[4]), kTimespec, kTimespec, Back::kAll);
+      long mask_pair[2] = {0, 0};
+      if (a[5] && global_range(reinterpret_cast<void*>(a[5]), sizeof mask_pair)) {
+        if (!copy_from_program(mask_pair, reinterpret_cast<void*>(a[5]), sizeof mask_pair)) return -EFAULT;
+        std::uint64_t mask = 0;
+        if (mask_pair[0] && !copy_from_program(&mask, reinterpret_cast<void*>(mask_pair[0]), sizeof mask))
+          return -EFAULT;
+        // The pair and the mask on this stack, outside the space.
+        struct {
+          long pair[2];
+          std::uint64_t mask;
+        } here = {{0, mask_pair[1]}, mask};
+        here.pair[0] = mask_pair[0] ? sys::arg(&here.mask) : 0;
+        plan.args()[5] = sys::arg(here.pair);
+        return plan.run(nr);
+      }
+      return plan.empty() ? sys::call(nr, a[0], a[1], a[2], a[3], a[4], a[5]) : plan.run(nr);
+    }
+    case SYS_ioctl:
+      if (!ioctl_shape(static_cast<unsigned long>(a[1]))) return ioctl_by_number(a);
+      break;
     case SYS_select: {
       Plan plan(a);
       const std::size_t sets = a[0] > 0 ? (static_cast<std::size_t>(a[0]) + 63) / 64 * 8 : 0;

@@ -408,6 +408,8 @@ void leave_program() {
   sys::call(SYS_prctl, kPrSetSyscallUserDispatch, kDispatchOff, 0, 0, 0);
 }
 
+bool trapping_here() { return g_trapping_here; }
+
 TrappedCalls::TrappedCalls() {
   if (!g_trapping_here) return;
   on_ = true;

@@ -9,6 +9,12 @@
 
 namespace gpt::shim {
 
+// True where TrappedCalls scopes trap (the origin of a job of several
+// nodes). A wrapper of a function that is one system call of a known shape
+// may then run it through call_with_private_buffers itself, without the
+// trap.
+[[nodiscard]] bool trapping_here();
+
 class TrappedCalls {
  public:
   TrappedCalls();

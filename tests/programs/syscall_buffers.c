@@ -57,15 +57,16 @@ static void count_result(struct counts* c, long r, long want, int err) {
 /* --- the background: a mutex passed between the origin and the last node,
  * with shared writes under it, so both nodes release and acquire. --- */
 static pthread_mutex_t g_pass = PTHREAD_MUTEX_INITIALIZER;
-static volatile int g_stop;
+static int g_stop; /* under g_pass: its write must be released to the other node */
 static long* g_shared;  /* a few pages both nodes write */
 #define SHARED_LONGS (8 * 4096 / sizeof(long))
 
 static void* pass_mutex(void* arg) {
   long me = (long)arg;
-  for (long i = 0; !g_stop; ++i) {
+  for (int stop = 0; !stop;) {
     pthread_mutex_lock(&g_pass);
     for (unsigned long k = (unsigned long)me; k < SHARED_LONGS; k += 512) g_shared[k] += 1;
+    stop = g_stop;
     pthread_mutex_unlock(&g_pass);
   }
   return NULL;
@@ -331,7 +332,9 @@ int main(int argc, char** argv) {
     fflush(stdout);
     failed |= c.efault || c.shorts || c.bad || c.other;
   }
+  pthread_mutex_lock(&g_pass);
   g_stop = 1;
+  pthread_mutex_unlock(&g_pass);
   for (int i = 0; i < 2; ++i) pthread_join(passers[i], NULL);
   return failed;
 }
