@@ -326,6 +326,31 @@ long ioctl_by_number(const long* a) {
   return plan.empty() ? sys::call(SYS_ioctl, a[0], a[1], a[2]) : plan.run(SYS_ioctl);
 }
 
+// A large pread into the global space, in pieces through a buffer small
+// enough to stay in the cache: the second copy then costs little. pread
+// moves no file offset, so pieces read what one call would (a regular
+// file's read is not atomic against writers either); a short piece ends
+// it, as a short call would.
+constexpr std::size_t kPiece = 128 * 1024;
+
+long pread_in_pieces(const long* a) {
+  auto* to = reinterpret_cast<char*>(a[1]);
+  const auto length = static_cast<std::size_t>(a[2]);
+  BounceBuffer bounce(kPiece);
+  unsigned char* piece = bounce.data();
+  if (!piece) return -ENOMEM;
+  std::size_t done = 0;
+  while (done < length) {
+    const std::size_t want = length - done < kPiece ? length - done : kPiece;
+    const long r = sys::call(SYS_pread64, a[0], sys::arg(piece), static_cast<long>(want), a[3] + static_cast<long>(done));
+    if (r < 0) return done ? static_cast<long>(done) : r;
+    if (r > 0 && !copy_to_program(to + done, piece, static_cast<std::size_t>(r))) return done ? static_cast<long>(done) : -EFAULT;
+    done += static_cast<std::size_t>(r);
+    if (static_cast<std::size_t>(r) < want) break;
+  }
+  return static_cast<long>(done);
+}
+
 }  // namespace
 
 bool buffers_can_move() { return galloc::space().tracks_writes(); }
@@ -333,6 +358,11 @@ bool buffers_can_move() { return galloc::space().tracks_writes(); }
 long call_with_private_buffers(long nr, const long* a) {
   if (!buffers_can_move()) return sys::call(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
   switch (nr) {
+    case SYS_pread64:
+      if (static_cast<std::size_t>(a[2]) > kPiece && a[3] >= 0 &&
+          global_range(reinterpret_cast<void*>(a[1]), static_cast<std::size_t>(a[2])))
+        return pread_in_pieces(a);
+      break;
     case SYS_readv:
     case SYS_preadv:
     case SYS_preadv2:
