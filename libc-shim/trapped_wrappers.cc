@@ -65,8 +65,9 @@ F next(const char* name) {
 
 // Functions that are one system call of a known shape: where calls are
 // trapped, run straight through private buffers (cheaper than the trap and
-// the two prctl of a TrappedCalls scope). Neither libc's wrapper adds
-// anything gpthread keeps: cancellation is not supported.
+// the two prctl of a TrappedCalls scope). The libc's wrapper would add only
+// its cancellation point, and gpthread makes no I/O call one (a call
+// trapped inside a scope is not one either: docs/threads.md).
 namespace {
 long result(long r) {
   if (r >= 0) return r;
