@@ -10,7 +10,8 @@
  * and exits 1 if any count is not 0. MODE: pread read write recv fread
  * fwrite (on the origin, where the calls reach the kernel directly) and
  * recv-remote (a socket pair a thread on the last node opens itself: its
- * calls run on that node). */
+ * calls run on that node), bad-pointers (a pointer outside any mapping
+ * gets EFAULT and consumes nothing). */
 #include <errno.h>
 #include <fcntl.h>
 #include <gpthread.h>
@@ -299,12 +300,37 @@ static struct counts do_recv_remote(void) {
   return c;
 }
 
+/* A pointer outside any mapping still gets the kernel's EFAULT, with no
+ * data consumed (counted as "other" when it does not). */
+static struct counts bad_pointers(void) {
+  struct counts c = {0};
+  volatile unsigned long address = 8; /* hidden from the compiler's checks */
+  void* nowhere = (void*)address;
+  int fd = open(path("input"), O_RDONLY);
+  int out = open(path("bad-pointer-output"), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  CHECK(fd >= 0 && out >= 0, "open input and output");
+  for (int i = 0; i < g_rounds; ++i) {
+    errno = 0;
+    if (!(read(fd, nowhere, 100) == -1 && errno == EFAULT)) ++c.other;
+    errno = 0;
+    if (!(pread(fd, nowhere, 100, 0) == -1 && errno == EFAULT)) ++c.other;
+    errno = 0;
+    if (!(write(out, nowhere, 100) == -1 && errno == EFAULT)) ++c.other;
+  }
+  unsigned char first[16];
+  CHECK(read(fd, first, sizeof first) == sizeof first, "read after the bad pointers");
+  c.bad += bad_bytes(first, 0, sizeof first);
+  close(fd);
+  close(out);
+  return c;
+}
+
 static const struct {
   const char* name;
   struct counts (*run)(void);
 } kModes[] = {
     {"pread", do_pread}, {"read", do_read},     {"write", do_write},          {"recv", receive},
-    {"fread", do_fread}, {"fwrite", do_fwrite}, {"recv-remote", do_recv_remote},
+    {"fread", do_fread}, {"fwrite", do_fwrite}, {"recv-remote", do_recv_remote}, {"bad-pointers", bad_pointers},
 };
 
 int main(int argc, char** argv) {
