@@ -5,7 +5,6 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <sys/mman.h>
 
 #include <atomic>
 #include <cstring>
@@ -15,6 +14,7 @@
 #include "gpt/channel_client.h"
 #include "gpt/futex.h"
 #include "gpt/raw_syscall.h"
+#include "private_buffer.h"
 #include "runtime.h"
 #include "shim.h"
 
@@ -91,9 +91,11 @@ void run(DelegateSlot& slot, unsigned char* scratch, std::size_t scratch_bytes) 
 
 void* delegate_main(void* arg) {
   auto& slot = rt::state().channel->delegates.slots[reinterpret_cast<std::uintptr_t>(arg)];
+  // The call's buffers, outside the global space like every buffer the
+  // shim hands the kernel (private_buffer.h).
   const std::size_t scratch_bytes = 2 * channel::kDelegateBytes;
-  void* scratch = mmap(nullptr, scratch_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (scratch == MAP_FAILED) rt::die("cannot map a delegate's buffer", 127);
+  PrivateBuffer scratch;
+  if (!scratch.reserve(scratch_bytes)) rt::die("cannot map a delegate's buffer", 127);
   constexpr auto kPosted = static_cast<std::uint32_t>(DelegateState::kPosted);
   for (;;) {
     std::uint32_t s = slot.state.load(std::memory_order_acquire);
@@ -102,7 +104,7 @@ void* delegate_main(void* arg) {
       continue;
     }
     slot.state.store(static_cast<std::uint32_t>(DelegateState::kTaken), std::memory_order_relaxed);
-    run(slot, static_cast<unsigned char*>(scratch), scratch_bytes);
+    run(slot, scratch.data(), scratch_bytes);
     slot.state.store(static_cast<std::uint32_t>(DelegateState::kDone), std::memory_order_release);
     channel::ring_agent(*rt::state().channel);
   }

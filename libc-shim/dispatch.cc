@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "bounce.h"
 #include "call_table.h"
 #include "diag.h"
 #include "forwarded_call.h"
@@ -20,6 +21,7 @@
 #include "program_memory.h"
 #include "runtime.h"
 #include "shim.h"
+#include "trapped_calls.h"
 
 extern "C" char __start_gpt_syscall_text[];
 extern "C" char __stop_gpt_syscall_text[];
@@ -35,7 +37,11 @@ constexpr unsigned long kSaRestorer = 0x04000000;
 constexpr long kCloneThread = 0x00010000;
 
 bool g_forwarding = false;
+// Calls reach the kernel directly here, but other nodes share the global
+// space: TrappedCalls scopes trap them (trapped_calls.h).
+bool g_trapping_here = false;
 thread_local unsigned char t_selector __attribute__((tls_model("initial-exec")));
+thread_local int t_trapped_depth __attribute__((tls_model("initial-exec")));
 
 constexpr std::uint64_t bit(int sig) { return std::uint64_t{1} << (sig - 1); }
 // Signals a thread must never block here: SIGSYS carries every system call,
@@ -289,7 +295,7 @@ long sigprocmask_in_frame(const long* a, ucontext_t* uc) {
 // this thread's calls are not trapped from now on (and the user is told).
 long sigreturn_outside(ucontext_t* uc) {
   static std::atomic<bool> told{false};
-  if (!told.exchange(true))
+  if (g_forwarding && !told.exchange(true))
     rt::diag().text("a signal handler installed by the libc itself returned on node ")
         .num(rt::state().node_id)
         .text("; that thread's process-level calls now run on this node").emit();
@@ -347,30 +353,22 @@ long dispatch(long nr, const long* a, ucontext_t* uc) {
       if (const CallShape* s = forwarded_shape(nr)) return forward(nr, *s, a);
       break;
   }
-  return sys::call(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
+  return call_with_private_buffers(nr, a);
 }
 
-void on_sigsys(int, siginfo_t*, void* context) {
-  auto* uc = static_cast<ucontext_t*>(context);
-  greg_t* g = uc->uc_mcontext.gregs;
-  const long a[6] = {g[REG_RDI], g[REG_RSI], g[REG_RDX], g[REG_R10], g[REG_R8], g[REG_R9]};
-  g[REG_RAX] = dispatch(g[REG_RAX], a, uc);
+// A call trapped inside a TrappedCalls scope, where calls are not forwarded.
+long dispatch_here(long nr, const long* a, ucontext_t* uc) {
+  switch (nr) {
+    case SYS_rt_sigreturn:
+      return sigreturn_outside(uc);
+    case SYS_rt_sigprocmask:
+      return sigprocmask_in_frame(a, uc);
+    default:
+      return call_with_private_buffers(nr, a);
+  }
 }
 
-}  // namespace
-
-bool forwarding() { return g_forwarding; }
-
-void init() {
-  galloc::set_unhandled_fault_hook(escape_from_guarded_copy);
-  const auto& s = rt::state();
-  g_forwarding = s.channel && s.node_id != 0 && !s.channel->header.spmd;
-  if (!g_forwarding) return;
-  install_raw(SIGSYS, reinterpret_cast<void*>(on_sigsys), SA_SIGINFO | SA_ONSTACK, 0);
-}
-
-void enter_program() {
-  if (!g_forwarding) return;
+void switch_dispatch_on() {
   t_selector = kBlock;
   const auto start = reinterpret_cast<std::uintptr_t>(__start_gpt_syscall_text);
   const auto length = reinterpret_cast<std::uintptr_t>(__stop_gpt_syscall_text) - start;
@@ -381,13 +379,56 @@ void enter_program() {
             "threads on nodes other than the origin)", 127);
 }
 
+void on_sigsys(int, siginfo_t*, void* context) {
+  auto* uc = static_cast<ucontext_t*>(context);
+  greg_t* g = uc->uc_mcontext.gregs;
+  const long a[6] = {g[REG_RDI], g[REG_RSI], g[REG_RDX], g[REG_R10], g[REG_R8], g[REG_R9]};
+  g[REG_RAX] = g_forwarding ? dispatch(g[REG_RAX], a, uc) : dispatch_here(g[REG_RAX], a, uc);
+}
+
+}  // namespace
+
+bool forwarding() { return g_forwarding; }
+
+void init() {
+  galloc::set_unhandled_fault_hook(escape_from_guarded_copy);
+  const auto& s = rt::state();
+  g_forwarding = s.channel && s.node_id != 0 && !s.channel->header.spmd;
+  g_trapping_here = !g_forwarding && s.channel && s.channel->header.node_count > 1;
+  if (!g_forwarding && !g_trapping_here) return;
+  install_raw(SIGSYS, reinterpret_cast<void*>(on_sigsys), SA_SIGINFO | SA_ONSTACK, 0);
+}
+
+void enter_program() {
+  if (g_forwarding) switch_dispatch_on();
+}
+
 void leave_program() {
   if (!g_forwarding) return;
   sys::call(SYS_prctl, kPrSetSyscallUserDispatch, kDispatchOff, 0, 0, 0);
 }
 
+bool trapping_here() { return g_trapping_here; }
+
+TrappedCalls::TrappedCalls() {
+  if (!g_trapping_here) return;
+  on_ = true;
+  if (t_trapped_depth++ == 0) switch_dispatch_on();
+}
+
+TrappedCalls::~TrappedCalls() {
+  if (on_ && --t_trapped_depth == 0) sys::call(SYS_prctl, kPrSetSyscallUserDispatch, kDispatchOff, 0, 0, 0);
+}
+
 void use_our_restorer(int sig, const struct sigaction& act) {
-  if (!g_forwarding || act.sa_handler == SIG_DFL || act.sa_handler == SIG_IGN) return;
+  if (g_trapping_here && sig == SIGSYS) {
+    // The program's own SIGSYS handler would receive the calls TrappedCalls
+    // scopes trap: gpthread's stays (signals.cc installed the program's).
+    rt::diag().text("a SIGSYS handler cannot be installed in a job of several nodes: gpthread's stays").emit();
+    install_raw(SIGSYS, reinterpret_cast<void*>(on_sigsys), SA_SIGINFO | SA_ONSTACK, 0);
+    return;
+  }
+  if ((!g_forwarding && !g_trapping_here) || act.sa_handler == SIG_DFL || act.sa_handler == SIG_IGN) return;
   std::uint64_t mask;
   std::memcpy(&mask, &act.sa_mask, sizeof mask);
   install_raw(sig, reinterpret_cast<void*>(act.sa_handler), static_cast<unsigned long>(act.sa_flags),
