@@ -17,6 +17,7 @@
 #include "gpt/raw_syscall.h"
 #include "runtime.h"
 #include "shim.h"
+#include "local_memory.h"
 
 namespace gpt::shim {
 namespace {
@@ -92,7 +93,7 @@ void run(DelegateSlot& slot, unsigned char* scratch, std::size_t scratch_bytes) 
 void* delegate_main(void* arg) {
   auto& slot = rt::state().channel->delegates.slots[reinterpret_cast<std::uintptr_t>(arg)];
   const std::size_t scratch_bytes = 2 * channel::kDelegateBytes;
-  void* scratch = mmap(nullptr, scratch_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  void* scratch = rt::map_local(nullptr, scratch_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (scratch == MAP_FAILED) rt::die("cannot map a delegate's buffer", 127);
   constexpr auto kPosted = static_cast<std::uint32_t>(DelegateState::kPosted);
   for (;;) {
