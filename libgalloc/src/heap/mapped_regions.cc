@@ -1,5 +1,6 @@
 #include "mapped_regions.h"
 
+#include "coherence.h"
 #include "global_space.h"
 #include "node_heap.h"
 #include "runtime.h"
@@ -26,6 +27,10 @@ void free_region(void* block) {
     heap.free_large(p);
     return;
   }
+  // What this node wrote to the block (the caller's header) must be at
+  // home before the home may hand the block out again: a diff arriving
+  // after that would land in someone else's memory.
+  release();
   add_remote_free(p);
   flush_remote_frees();  // a mapping is big: give it back now, not with the next batch
 }

@@ -19,7 +19,8 @@ namespace gpt::galloc {
 [[nodiscard]] void* alloc_region(std::size_t bytes, bool* zeroed);
 
 // Frees a block alloc_region gave, on any node (another node's block is
-// sent home, as free() does).
+// sent home, as free() does, after a release: what this node wrote to it
+// reaches home first).
 void free_region(void* block);
 
 // The start of the live large block of the global heap that holds `p`, and
