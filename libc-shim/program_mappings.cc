@@ -30,6 +30,7 @@
 #include <cstring>
 
 #include "diag.h"
+#include "futex_lock.h"
 #include "global_space.h"
 #include "gpt/raw_syscall.h"
 #include "heap/mapped_regions.h"
@@ -55,7 +56,11 @@ constexpr long kValidatedFlags = 0x3 | MAP_FIXED | MAP_ANONYMOUS | 0x800 /* MAP_
                                  MAP_STACK | MAP_HUGETLB | MAP_32BIT | (31l << 26) /* MAP_HUGE_2MB, _1GB */ |
                                  0x80000 /* MAP_SYNC */;
 
-enum class Kind : std::uint32_t { kAnonymous = 1, kFile = 2 };
+// What madvise(MADV_DONTNEED) does to it: a private anonymous mapping
+// reads as zeros afterwards, a shared one keeps its contents (the kernel
+// drops the pages and brings back the shared memory), a file mapping too
+// (here: its copy).
+enum class Kind : std::uint32_t { kAnonymousPrivate = 1, kAnonymousShared = 2, kFile = 3 };
 
 // The first page of a mapping's block, in the global space: every node
 // reads it (after the synchronisation that gave it the pointer).
@@ -73,6 +78,10 @@ struct Mapping {
   std::size_t room = 0;  // bytes the block holds after the header page
   [[nodiscard]] explicit operator bool() const { return header != nullptr; }
 };
+
+// One node's threads change mappings one at a time, as one process's do
+// under the kernel's lock (two nodes at once: a data race, documented).
+FutexLock g_changing;
 
 [[nodiscard]] std::uint64_t magic_for(const std::byte* data) {
   return kMagic ^ reinterpret_cast<std::uintptr_t>(data);
@@ -149,12 +158,18 @@ struct FileFacts {
   long access = 0;  // O_RDONLY, O_WRONLY or O_RDWR
 };
 FileFacts probe_file(int fd) {
-  struct stat st;
-  long r = call_as_origin(SYS_fstat, fd, sys::arg(&st));
-  if (r < 0) return {-r};
-  r = call_as_origin(SYS_fcntl, fd, F_GETFL);
-  if (r < 0) return {-r};
-  return {0, st.st_mode, r & O_ACCMODE};
+  // The kernel fills the stat on the origin: not on this thread's stack,
+  // which is global memory it cannot fault in (docs/libc-shim.md).
+  void* page = rt::map_local(nullptr, kPage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS);
+  if (page == MAP_FAILED) return {ENOMEM};
+  const auto* st = static_cast<const struct stat*>(page);
+  FileFacts facts;
+  long r = call_as_origin(SYS_fstat, fd, sys::arg(page));
+  if (r >= 0) r = call_as_origin(SYS_fcntl, fd, F_GETFL);
+  if (r < 0) facts.error = -r;
+  else facts = {0, st->st_mode, r & O_ACCMODE};
+  rt::unmap_local(page, kPage);
+  return facts;
 }
 
 // 0, or the errno the kernel would give for mapping that file so.
@@ -284,7 +299,8 @@ void* program_mmap(void* at, std::size_t length, int prot, int flags, int fd, of
     if (flags & MAP_FIXED_NOREPLACE) return fail_map(EEXIST);
     return map_fixed_inside(static_cast<std::byte*>(at), bytes, fd, offset, anonymous);
   }
-  const Mapping m = create(bytes, anonymous ? Kind::kAnonymous : Kind::kFile, prot);
+  const Kind kind = !anonymous ? Kind::kFile : type == MAP_PRIVATE ? Kind::kAnonymousPrivate : Kind::kAnonymousShared;
+  const Mapping m = create(bytes, kind, prot);
   if (!m) return fail_map(ENOMEM);
   if (!anonymous) {
     if (const long error = fill_from_file(m.data, bytes, fd, offset)) {
@@ -299,6 +315,7 @@ int program_munmap(void* at, std::size_t length) {
   if (!in_global_space(at) || !global_mappings()) return static_cast<int>(local_call(SYS_munmap, sys::arg(at), static_cast<long>(length), 0));
   std::size_t bytes;
   if (!page_aligned(at) || length == 0 || !round_to_pages(length, &bytes)) return static_cast<int>(fail(EINVAL));
+  Held<FutexLock> hold(g_changing);
   auto* cursor = static_cast<std::byte*>(at);
   std::byte* const end = cursor + bytes;
   // Each mapping the range touches loses its part; memory of the global
@@ -334,6 +351,7 @@ void* program_mremap(void* old, std::size_t old_length, std::size_t new_length, 
   if (!page_aligned(old) || !round_to_pages(old_length, &old_bytes) || !round_to_pages(new_length, &new_bytes) ||
       new_bytes == 0 || old_bytes == 0)
     return fail_map(EINVAL);
+  Held<FutexLock> hold(g_changing);
   const Mapping m = find(old);
   auto* at = static_cast<std::byte*>(old);
   const std::uint64_t from = m ? static_cast<std::uint64_t>(at - m.data) : 0;
@@ -375,6 +393,7 @@ int program_mprotect(void* at, std::size_t length, int prot) {
   }
   // Recorded, not enforced: the coherence protocol owns the pages'
   // protections on every node (docs/user-guide.md, "Memory").
+  Held<FutexLock> hold(g_changing);
   if (const Mapping m = find(at)) m.header->prot = static_cast<std::uint32_t>(prot);
   return 0;
 }
@@ -385,7 +404,10 @@ int program_madvise(void* at, std::size_t length, int advice) {
   std::size_t bytes;
   if (!page_aligned(at) || !round_to_pages(length, &bytes)) return static_cast<int>(fail(EINVAL));
   if (advice != MADV_DONTNEED && advice != MADV_REMOVE) return 0;  // hints only
-  // An anonymous mapping reads as zeros afterwards, on every node.
+  // Zeros afterwards, on every node: MADV_DONTNEED of a private anonymous
+  // mapping, MADV_REMOVE of a shared one (it punches the shared memory).
+  const Kind zeroed = advice == MADV_DONTNEED ? Kind::kAnonymousPrivate : Kind::kAnonymousShared;
+  Held<FutexLock> hold(g_changing);
   auto* cursor = static_cast<std::byte*>(at);
   std::byte* const end = cursor + bytes;
   while (cursor < end) {
@@ -397,7 +419,7 @@ int program_madvise(void* at, std::size_t length, int advice) {
     std::byte* const data_end = m.data + m.header->high;
     std::byte* const first = cursor > m.data + m.header->low ? cursor : m.data + m.header->low;
     std::byte* const last = end < data_end ? end : data_end;
-    if (m.header->kind == Kind::kAnonymous && first < last) std::memset(first, 0, static_cast<std::size_t>(last - first));
+    if (m.header->kind == zeroed && first < last) std::memset(first, 0, static_cast<std::size_t>(last - first));
     cursor = reinterpret_cast<std::byte*>(m.header) + kPage + m.room;
   }
   return 0;

@@ -13,7 +13,8 @@
  *                  read as zeros everywhere.
  *   remap          mremap grows (moving, contents kept, checked on another
  *                  node) and shrinks; munmap of the head, the tail, then
- *                  the rest; madvise(MADV_DONTNEED) zeroes on every node;
+ *                  the rest; madvise(MADV_DONTNEED) zeroes a private
+ *                  mapping on every node and keeps a shared one's data;
  *                  mprotect is accepted; MAP_FIXED inside a mapping
  *                  replaces its pages.
  *   errors DIR     the errno of each bad call, in main and in a thread on
@@ -260,8 +261,16 @@ static int remap(void) {
   CHECK(munmap(r, size) == 0, "munmap of what is gone already");
   CHECK(munmap(after, 1 << 20) == 0, "munmap after");
 
-  /* madvise(MADV_DONTNEED): zeros, seen on every node. */
-  unsigned char* z = mmap(NULL, 64 * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  /* madvise(MADV_DONTNEED): zeros in a private anonymous mapping, seen on
+   * every node; a shared one keeps its contents, as with the kernel. */
+  unsigned char* shared = mmap(NULL, 4 * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  CHECK(shared != MAP_FAILED, "mmap shared for madvise");
+  struct area kept_shared = {shared, 4 * PAGE, 0x66};
+  run_on_node(far, fill, &kept_shared);
+  CHECK(madvise(shared, 4 * PAGE, MADV_DONTNEED) == 0, "madvise shared: %s", strerror(errno));
+  CHECK(run_on_node(far, check_filled, &kept_shared) == NULL, "MADV_DONTNEED lost a shared mapping's contents");
+  CHECK(munmap(shared, 4 * PAGE) == 0, "munmap shared");
+  unsigned char* z = mmap(NULL, 64 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   CHECK(z != MAP_FAILED, "mmap for madvise");
   struct area full = {z, 64 * PAGE, 0x77};
   run_on_node(far, fill, &full);
