@@ -65,8 +65,8 @@ enum class Kind : std::uint32_t { kAnonymousPrivate = 1, kAnonymousShared = 2, k
 // The first page of a mapping's block, in the global space: every node
 // reads it (after the synchronisation that gave it the pointer).
 struct Header {
-  std::uint64_t magic;  // kMagic ^ the data's address: a freed block's stale header never matches
-  std::uint64_t bytes;  // the mapping's length, in whole pages
+  std::uint64_t magic;      // kMagic ^ the data's address: a freed block's stale header never matches
+  std::uint64_t bytes;      // the mapping's length, in whole pages
   std::uint64_t low, high;  // offsets [low, high) of the data still mapped
   Kind kind;
   std::uint32_t prot;
@@ -110,7 +110,9 @@ bool global_mappings() {
 
 bool in_global_space(const void* p) { return galloc::space().coherent && galloc::space().contains(p); }
 
-[[nodiscard]] bool page_aligned(const void* p) { return (reinterpret_cast<std::uintptr_t>(p) & (kPage - 1)) == 0; }
+[[nodiscard]] bool page_aligned(const void* p) {
+  return (reinterpret_cast<std::uintptr_t>(p) & (kPage - 1)) == 0;
+}
 
 // Rounds up to whole pages; false if that wraps around.
 [[nodiscard]] bool round_to_pages(std::size_t length, std::size_t* out) {
@@ -146,8 +148,15 @@ long local_call(long nr, long a, long b, long c, long d = 0, long e = 0) {
 }
 
 void say_refused(const char* call, const char* what, const char* why, const char* error) {
-  rt::diag().text(call).text(": ").text(what).text(" is not supported by gpthread (").text(why)
-      .text("); the call fails with ").text(error).emit();
+  rt::diag()
+      .text(call)
+      .text(": ")
+      .text(what)
+      .text(" is not supported by gpthread (")
+      .text(why)
+      .text("); the call fails with ")
+      .text(error)
+      .emit();
 }
 
 // The origin's view of a descriptor the program maps: what the kernel
@@ -166,8 +175,10 @@ FileFacts probe_file(int fd) {
   FileFacts facts;
   long r = call_as_origin(SYS_fstat, fd, sys::arg(page));
   if (r >= 0) r = call_as_origin(SYS_fcntl, fd, F_GETFL);
-  if (r < 0) facts.error = -r;
-  else facts = {0, st->st_mode, r & O_ACCMODE};
+  if (r < 0)
+    facts.error = -r;
+  else
+    facts = {0, st->st_mode, r & O_ACCMODE};
   rt::unmap_local(page, kPage);
   return facts;
 }
@@ -245,8 +256,10 @@ void unmap_part(const Mapping& m, std::uint64_t from, std::uint64_t to) {
     destroy(m);
     return;
   }
-  if (from == h.low) h.low = to;
-  else if (to == h.high) h.high = from;
+  if (from == h.low)
+    h.low = to;
+  else if (to == h.high)
+    h.high = from;
 }
 
 // MAP_FIXED onto an address of the global space: the kernel would replace
@@ -299,7 +312,9 @@ void* program_mmap(void* at, std::size_t length, int prot, int flags, int fd, of
     if (flags & MAP_FIXED_NOREPLACE) return fail_map(EEXIST);
     return map_fixed_inside(static_cast<std::byte*>(at), bytes, fd, offset, anonymous);
   }
-  const Kind kind = !anonymous ? Kind::kFile : type == MAP_PRIVATE ? Kind::kAnonymousPrivate : Kind::kAnonymousShared;
+  const Kind kind = !anonymous            ? Kind::kFile
+                    : type == MAP_PRIVATE ? Kind::kAnonymousPrivate
+                                          : Kind::kAnonymousShared;
   const Mapping m = create(bytes, kind, prot);
   if (!m) return fail_map(ENOMEM);
   if (!anonymous) {
@@ -311,27 +326,50 @@ void* program_mmap(void* at, std::size_t length, int prot, int flags, int fd, of
   return m.data;
 }
 
-int program_munmap(void* at, std::size_t length) {
-  if (!in_global_space(at) || !global_mappings()) return static_cast<int>(local_call(SYS_munmap, sys::arg(at), static_cast<long>(length), 0));
-  std::size_t bytes;
-  if (!page_aligned(at) || length == 0 || !round_to_pages(length, &bytes)) return static_cast<int>(fail(EINVAL));
-  Held<FutexLock> hold(g_changing);
-  auto* cursor = static_cast<std::byte*>(at);
-  std::byte* const end = cursor + bytes;
-  // Each mapping the range touches loses its part; memory of the global
-  // space that is no mapping (the heap, the globals) is left alone.
+// Calls on(mapping) for each live mapping whose block meets [from, to).
+// Mappings live in the heap; its other memory (and the rest of the global
+// space) holds none and is skipped a chunk at a time.
+template <class F>
+void each_mapping(std::byte* from, std::byte* to, F&& on) {
+  std::byte* const heap = galloc::space().heap;
+  std::byte* const heap_end = heap + galloc::space().geometry.heap_bytes;
+  std::byte* cursor = from < heap ? heap : from;
+  std::byte* const end = to < heap_end ? to : heap_end;
   while (cursor < end) {
     const Mapping m = find(cursor);
     if (!m) {
-      cursor = reinterpret_cast<std::byte*>((reinterpret_cast<std::uintptr_t>(cursor) | (galloc::kChunkBytes - 1)) + 1);
+      cursor = reinterpret_cast<std::byte*>(
+          (reinterpret_cast<std::uintptr_t>(cursor) | (galloc::kChunkBytes - 1)) + 1);
       continue;
     }
-    std::byte* const data_end = m.data + m.header->bytes;
-    const std::uint64_t from = cursor > m.data ? static_cast<std::uint64_t>(cursor - m.data) : 0;
-    const std::uint64_t to = static_cast<std::uint64_t>((end < data_end ? end : data_end) - m.data);
-    unmap_part(m, from, to);
-    cursor = reinterpret_cast<std::byte*>(m.header) + kPage + m.room;
+    on(m);
+    cursor = reinterpret_cast<std::byte*>(m.header) + kPage + m.room;  // the block's end
   }
+}
+
+[[nodiscard]] bool range_wraps(const void* at, std::size_t bytes) {
+  return bytes > UINTPTR_MAX - reinterpret_cast<std::uintptr_t>(at);
+}
+
+int program_munmap(void* at, std::size_t length) {
+  if (!in_global_space(at) || !global_mappings())
+    return static_cast<int>(local_call(SYS_munmap, sys::arg(at), static_cast<long>(length), 0));
+  std::size_t bytes;
+  if (!page_aligned(at) || length == 0 || !round_to_pages(length, &bytes) || range_wraps(at, bytes))
+    return static_cast<int>(fail(EINVAL));
+  Held<FutexLock> hold(g_changing);
+  auto* const from = static_cast<std::byte*>(at);
+  std::byte* const to = from + bytes;
+  // Each mapping the range meets loses its part; memory of the global
+  // space that is no mapping (the heap, the globals) is left alone, and so
+  // is a mapping of which the range covers only the header page.
+  each_mapping(from, to, [&](const Mapping& m) {
+    if (to <= m.data) return;
+    std::byte* const data_end = m.data + m.header->bytes;
+    const std::uint64_t first = from > m.data ? static_cast<std::uint64_t>(from - m.data) : 0;
+    const std::uint64_t last = static_cast<std::uint64_t>((to < data_end ? to : data_end) - m.data);
+    unmap_part(m, first, last);
+  });
   return 0;
 }
 
@@ -348,8 +386,8 @@ void* program_mremap(void* old, std::size_t old_length, std::size_t new_length, 
     return fail_map(EINVAL);
   }
   std::size_t old_bytes, new_bytes;
-  if (!page_aligned(old) || !round_to_pages(old_length, &old_bytes) || !round_to_pages(new_length, &new_bytes) ||
-      new_bytes == 0 || old_bytes == 0)
+  if (!page_aligned(old) || !round_to_pages(old_length, &old_bytes) ||
+      !round_to_pages(new_length, &new_bytes) || new_bytes == 0 || old_bytes == 0)
     return fail_map(EINVAL);
   Held<FutexLock> hold(g_changing);
   const Mapping m = find(old);
@@ -361,6 +399,7 @@ void* program_mremap(void* old, std::size_t old_length, std::size_t new_length, 
     unmap_part(m, from + new_bytes, from + old_bytes);
     return old;
   }
+  if (new_bytes > galloc::space().geometry.heap_bytes) return fail_map(ENOMEM);
   // Growing: in place if the range ends the mapping and the block has room
   // (or can be made to have it), else moved with its contents.
   if (from + old_bytes == h.high && h.high == h.bytes) {
@@ -383,7 +422,8 @@ int program_mprotect(void* at, std::size_t length, int prot) {
   if (!in_global_space(at) || !global_mappings())
     return static_cast<int>(local_call(SYS_mprotect, sys::arg(at), static_cast<long>(length), prot));
   if (!page_aligned(at)) return static_cast<int>(fail(EINVAL));
-  if (prot & ~(PROT_READ | PROT_WRITE | PROT_EXEC | PROT_GROWSDOWN | PROT_GROWSUP)) return static_cast<int>(fail(EINVAL));
+  if (prot & ~(PROT_READ | PROT_WRITE | PROT_EXEC | PROT_GROWSDOWN | PROT_GROWSUP))
+    return static_cast<int>(fail(EINVAL));
   if (prot & PROT_EXEC) {
     say_refused("mprotect", "PROT_EXEC on memory of the global space",
                 "the coherence protocol sets its pages' protections; map code with PROT_EXEC in mmap "
@@ -402,26 +442,23 @@ int program_madvise(void* at, std::size_t length, int advice) {
   if (!in_global_space(at) || !global_mappings())
     return static_cast<int>(local_call(SYS_madvise, sys::arg(at), static_cast<long>(length), advice));
   std::size_t bytes;
-  if (!page_aligned(at) || !round_to_pages(length, &bytes)) return static_cast<int>(fail(EINVAL));
+  if (!page_aligned(at) || !round_to_pages(length, &bytes) || range_wraps(at, bytes))
+    return static_cast<int>(fail(EINVAL));
   if (advice != MADV_DONTNEED && advice != MADV_REMOVE) return 0;  // hints only
   // Zeros afterwards, on every node: MADV_DONTNEED of a private anonymous
   // mapping, MADV_REMOVE of a shared one (it punches the shared memory).
   const Kind zeroed = advice == MADV_DONTNEED ? Kind::kAnonymousPrivate : Kind::kAnonymousShared;
   Held<FutexLock> hold(g_changing);
-  auto* cursor = static_cast<std::byte*>(at);
-  std::byte* const end = cursor + bytes;
-  while (cursor < end) {
-    const Mapping m = find(cursor);
-    if (!m) {
-      cursor = reinterpret_cast<std::byte*>((reinterpret_cast<std::uintptr_t>(cursor) | (galloc::kChunkBytes - 1)) + 1);
-      continue;
-    }
-    std::byte* const data_end = m.data + m.header->high;
-    std::byte* const first = cursor > m.data + m.header->low ? cursor : m.data + m.header->low;
-    std::byte* const last = end < data_end ? end : data_end;
-    if (m.header->kind == zeroed && first < last) std::memset(first, 0, static_cast<std::size_t>(last - first));
-    cursor = reinterpret_cast<std::byte*>(m.header) + kPage + m.room;
-  }
+  auto* const from = static_cast<std::byte*>(at);
+  std::byte* const to = from + bytes;
+  each_mapping(from, to, [&](const Mapping& m) {
+    std::byte* const low = m.data + m.header->low;
+    std::byte* const high = m.data + m.header->high;
+    std::byte* const first = from > low ? from : low;
+    std::byte* const last = to < high ? to : high;
+    if (m.header->kind == zeroed && first < last)
+      std::memset(first, 0, static_cast<std::size_t>(last - first));
+  });
   return 0;
 }
 
@@ -440,7 +477,7 @@ void say_no_break() {
 using namespace gpt::shim;
 
 #ifdef __GLIBC__
-#define GPT_PROGRAM(ret, name, params) \
+#define GPT_PROGRAM(ret, name, params)                  \
   GPT_API ret gpt_program_##name params __asm__(#name); \
   ret gpt_program_##name params
 #else
@@ -462,7 +499,9 @@ GPT_PROGRAM(void*, mremap, (void* old, size_t old_length, size_t new_length, int
   return program_mremap(old, old_length, new_length, flags, new_at);
 }
 GPT_PROGRAM(int, mprotect, (void* at, size_t length, int prot)) { return program_mprotect(at, length, prot); }
-GPT_PROGRAM(int, madvise, (void* at, size_t length, int advice)) { return program_madvise(at, length, advice); }
+GPT_PROGRAM(int, madvise, (void* at, size_t length, int advice)) {
+  return program_madvise(at, length, advice);
+}
 GPT_PROGRAM(int, brk, (void* end)) {
   (void)end;
   say_no_break();

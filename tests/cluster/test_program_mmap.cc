@@ -42,12 +42,14 @@ std::vector<MmapCase> cases() {
   const std::string mapreduce = "mapreduce: ";
   const std::string anon = "anon: anonymous mappings are shared by every node, both ways";
   const std::string remap = "remap: mremap, munmap of parts, madvise and MAP_FIXED keep every node in step";
-  const std::string errors = "errors: every bad call fails with the kernel's errno, or gpthread's documented one";
+  const std::string errors =
+      "errors: every bad call fails with the kernel's errno, or gpthread's documented one";
   std::vector<MmapCase> all;
   for (std::string binary : {"program_mmap", "program_mmap_glibc"}) {
     for (int nodes : {1, 2, 4}) {
-      all.push_back({"mapreduce", nodes, binary, mapreduce + std::to_string(2 * nodes) + " workers on " +
-                                                     std::to_string(nodes) + " nodes"});
+      all.push_back(
+          {"mapreduce", nodes, binary,
+           mapreduce + std::to_string(2 * nodes) + " workers on " + std::to_string(nodes) + " nodes"});
       all.push_back({"anon", nodes, binary, anon});
       all.push_back({"remap", nodes, binary, remap});
     }

@@ -348,6 +348,8 @@ static void* errors_here(void* arg) {
   EXPECT_ERRNO(mremap(copy + 1, PAGE, 2 * PAGE, MREMAP_MAYMOVE), MAP_FAILED, EINVAL);
   EXPECT_ERRNO(mremap(copy, PAGE, 0, MREMAP_MAYMOVE), MAP_FAILED, EINVAL);
   EXPECT_ERRNO(mremap(copy, PAGE, 2 * PAGE, 0x100), MAP_FAILED, EINVAL);
+  EXPECT_ERRNO(mremap(copy, PAGE, (size_t)1 << 62, MREMAP_MAYMOVE), MAP_FAILED, ENOMEM);
+  EXPECT_ERRNO(munmap(copy, SIZE_MAX - PAGE), -1, EINVAL);
   EXPECT_ERRNO(mprotect(copy + 1, PAGE, PROT_READ), -1, EINVAL);
   EXPECT_ERRNO(mprotect(copy, PAGE, PROT_READ | PROT_EXEC), -1, EACCES); /* refused: documented */
   EXPECT_ERRNO(madvise(copy + 1, PAGE, MADV_DONTNEED), -1, EINVAL);
