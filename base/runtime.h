@@ -15,6 +15,9 @@ struct RuntimeState {
   int node_count = 1;
   // Null when the program runs without gpt-launch (one-node job).
   channel::Layout* channel = nullptr;
+  // A child of fork(): a plain process of its own, with a private copy of
+  // the pages its parent's node held, no longer part of the job.
+  bool fork_child = false;
 };
 
 // Lives in the runtime's own .bss, never in the shared global space.

@@ -14,6 +14,7 @@ constexpr ArgShape fixed_out(std::uint16_t bytes) { return {Arg::kFixedOut, byte
 constexpr ArgShape fixed_inout(std::uint16_t bytes) { return {Arg::kFixedInOut, bytes}; }
 
 // The kernel's sizes on x86-64.
+constexpr std::uint16_t kRusage = 144, kSiginfo = 128;
 constexpr std::uint16_t kStat = 144, kStatx = 256, kStatfs = 120, kTimes = 32, kFlock = 32;
 
 constexpr CallShape kForwarded[] = {
@@ -81,6 +82,9 @@ constexpr CallShape kForwarded[] = {
     {SYS_copy_file_range, "copy_file_range", {V, fixed_inout(8), V, fixed_inout(8), V, V}},
     {SYS_statx, "statx", {V, P, V, V, fixed_out(kStatx)}},
     {SYS_close_range, "close_range", {V, V, V}},
+    // The process's children are the origin's (fork moves the caller there).
+    {SYS_wait4, "wait4", {V, fixed_out(4), V, fixed_out(kRusage)}},
+    {SYS_waitid, "waitid", {V, V, fixed_out(kSiginfo), V, fixed_out(kRusage)}},
     {SYS_faccessat2, "faccessat2", {V, P, V, V}},
 };
 

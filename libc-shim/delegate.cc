@@ -112,6 +112,7 @@ void* delegate_main(void* arg) {
 // At exit on the origin (registered first, so it runs after the program's
 // own atexit handlers): every other node flushes its stdio through us.
 void flush_every_node() {
+  if (!rt::state().channel) return;  // a child of fork(): no longer in the job
   const channel::FlushNodesRequest request{g_exiting_node.load(std::memory_order_relaxed)};
   channel::Client client(rt::state().channel);
   (void)client.call(channel::Op::kFlushNodes, request);

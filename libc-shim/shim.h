@@ -8,6 +8,7 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include <sys/types.h>
 
 namespace gpt::shim {
 
@@ -37,5 +38,13 @@ using StartKernelThread = int (*)(pthread_t*, const pthread_attr_t*, void* (*)(v
 void start_delegates(StartKernelThread start_thread);
 // The service thread of a node other than the origin, asked to flush.
 void flush_stdio_here();
+
+// Once at start-up, before the program's constructors (which may register
+// fork handlers of their own): registers the handler that gives a child of
+// fork() a private copy of the global space (fork.cc).
+void keep_fork_children_private();
+// The libc's fork, on a private stack, with that handler's protection: a
+// call of the process that runs here, on the origin (threads/fork.cc).
+[[nodiscard]] pid_t fork_here(pid_t (*libc_fork)());
 
 }  // namespace gpt::shim

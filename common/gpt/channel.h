@@ -25,7 +25,7 @@
 namespace gpt::channel {
 
 inline constexpr std::uint64_t kMagic = 0x4c4e4e4148435047ull;  // "GPCHANNL"
-inline constexpr std::uint32_t kVersion = 8;
+inline constexpr std::uint32_t kVersion = 9;
 // One slot per thread blocked in a call (a lock, a join, a condition wait):
 // thousands of threads may wait at once. Slots are touched only when used,
 // so most of their memory is never backed.
@@ -193,8 +193,20 @@ struct alignas(64) Header {
 
 // Frees of this node's memory made on other nodes, delivered by the agent
 // (producer) to the application's allocator (consumer), which drains them
-// in its slow paths. Single producer, single consumer.
+// in its slow paths and, woken by kDrainFrees, in its service thread.
+// Single producer, single consumer. An entry is the pointer with the node
+// that freed it in the top bits, so a bad free names the node that made it.
 inline constexpr std::size_t kInboxEntries = 32768;
+inline constexpr unsigned kInboxNodeShift = 48;  // global addresses are below 2^47
+[[nodiscard]] constexpr std::uint64_t pack_remote_free(std::uint32_t node, std::uint64_t pointer) {
+  return (std::uint64_t{node} << kInboxNodeShift) | pointer;
+}
+[[nodiscard]] constexpr std::uint64_t remote_free_pointer(std::uint64_t entry) {
+  return entry & ((std::uint64_t{1} << kInboxNodeShift) - 1);
+}
+[[nodiscard]] constexpr std::uint32_t remote_free_node(std::uint64_t entry) {
+  return static_cast<std::uint32_t>(entry >> kInboxNodeShift);
+}
 struct alignas(64) RemoteFreeInbox {
   alignas(64) std::atomic<std::uint64_t> head;  // next slot the agent fills
   alignas(64) std::atomic<std::uint64_t> tail;  // next slot the application reads
@@ -213,6 +225,7 @@ enum class Downcall : std::uint32_t {
   kKillThread = 5, // arg: pack_kill_arg (channel_ops.h): signal that thread, if it runs here
   kSignalAction = 6, // arg: sig: another node set its disposition; kSignalQuery
   kFreeTcb = 7,    // arg: tcb of a detached thread of ours that has ended
+  kDrainFrees = 8, // the remote-free inbox has new entries: check and take them now
 };
 
 struct alignas(64) DowncallQueue {

@@ -59,6 +59,7 @@ bool invalidate_chunk(const std::uint64_t* pages, std::uint64_t n) {
       all = false;
       continue;
     }
+    if (was == kGuard) continue;  // never read here; invalid once the guard goes (unguard_stack)
     claimed[kept++] = claimed[i];
     if (was == kValid) valid[n_valid++] = claimed[i];
   }

@@ -14,6 +14,7 @@
 #include "gpt/raw_syscall.h"
 #include "page_ops.h"
 #include "runtime.h"
+#include "thread_state.h"
 
 namespace gpt::galloc {
 
@@ -40,6 +41,23 @@ void on_sigsegv(int, siginfo_t* si, void* context) {
   bool handled = space().contains(si->si_addr) && handle_fault(addr, is_write);
   errno = saved_errno;
   if (!handled && g_unhandled_fault_hook) g_unhandled_fault_hook();
+  if (!handled && is_stack_guard(addr)) {
+    rt::diag()
+        .text("stack overflow in thread ")
+        .num(syscall(SYS_gettid))
+        .text(": it ran past the bottom of its stack (at ")
+        .hex(addr)
+        .text("); give it a larger one with pthread_attr_setstacksize")
+        .emit();
+  }
+  if (!handled && rt::state().fork_child && space().contains(si->si_addr)) {
+    rt::diag()
+        .text("fork() child: the global memory at ")
+        .hex(addr)
+        .text(" was not on this node when the process forked (a child has a private copy of the pages "
+              "its parent's node held, and leaves the job)")
+        .emit();
+  }
   if (!handled) {
     rt::diag()
         .text("segmentation fault (")
@@ -64,6 +82,7 @@ bool handle_fault(std::uintptr_t address, bool is_write) {
   const std::uint64_t page = s.geometry.page_of(address);
   if (s.geometry.home_of_page(page) >= s.geometry.node_count) return false;  // unused tail
   std::uint32_t was = claim(page, bit(kInvalid) | bit(kValid));
+  if (was == kGuard) return false;  // a stack overflow: reported by on_sigsegv
   if (was == kDirty) return true;  // another thread made it writable: retry the access
   if (was == kInvalid) {
     count(&channel::Header::read_faults);

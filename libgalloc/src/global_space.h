@@ -18,6 +18,7 @@ enum PageState : std::uint32_t {
   kInvalid = 1,  // PROT_NONE: the next access fetches it from its home
   kDirty = 2,    // writable; written since the last release (twin kept)
   kBusy = 3,     // a thread is changing it; others wait on the word
+  kGuard = 4,    // PROT_NONE: the guard page under the stack of a thread running here
 };
 
 struct GlobalSpace {

@@ -106,6 +106,7 @@ __attribute__((constructor(101))) static void gpt_runtime_start() {
   gpt::rt::ensure_started();
   const auto& s = gpt::rt::state();
   if (!s.channel) return;  // one node, no agent: nothing to serve
+  gpt::shim::keep_fork_children_private();
   // Worker nodes become the service loop (main never runs there); node 0
   // and SPMD nodes run main and serve from a thread of their own.
   if (s.node_id != 0 && !s.channel->header.spmd) gpt::threads::serve_forever();

@@ -131,8 +131,29 @@ INSTANTIATE_TEST_SUITE_P(Fault, RealBug,
 
 namespace {
 
+class StackOverflow : public ::testing::TestWithParam<std::string> {};
+
+// A thread that runs past the bottom of its stack hits the guard page on the
+// node where it runs: reported as an overflow, the job ends with SIGSEGV, and
+// nothing below the stack was written.
+TEST_P(StackOverflow, IsReportedNeverSilent) {
+  for (const char* how : {"stack_overflow0", "stack_overflow1"}) {
+    JobRunner job({launcher(), "-n", "2", program(GetParam()), how});
+    auto status = job.wait(30s);
+    ASSERT_TRUE(status) << job.err();
+    EXPECT_EQ(exit_code(*status), 128 + 11) << how << ": " << job.out() << job.err();
+    EXPECT_EQ(job.out(), "about to crash\n") << how;
+    const std::string node = std::string("gpthread[node ") + how[14] + "]: stack overflow in thread ";
+    EXPECT_NE(job.err().find(node), std::string::npos) << how << ": " << job.err();
+    EXPECT_NE(job.err().find("pthread_attr_setstacksize"), std::string::npos) << job.err();
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Fault, StackOverflow, ::testing::Values("crash", "crash_glibc"));
+
 struct BadFreeCase {
   std::string binary, how, why;
+  std::string call = "free()";  // how the report names the call
 };
 
 class BadFree : public ::testing::TestWithParam<BadFreeCase> {};
@@ -148,7 +169,7 @@ TEST_P(BadFree, AbortsNamingTheAddress) {
   auto at = job.out().find("pointer ");
   ASSERT_NE(at, std::string::npos) << job.out();
   std::string address = job.out().substr(at + 8, job.out().find('\n', at) - at - 8);
-  EXPECT_NE(job.err().find("free(): invalid pointer " + address + ": " + c.why), std::string::npos)
+  EXPECT_NE(job.err().find(c.call + ": invalid pointer " + address + ": " + c.why), std::string::npos)
       << job.err();
 }
 
@@ -157,7 +178,14 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(BadFreeCase{"crash", "double_free", "double free"},
                       BadFreeCase{"crash", "free_static", "not in the global heap"},
                       BadFreeCase{"crash", "free_interior", "not the start of an allocated object"},
-                      BadFreeCase{"crash_glibc", "double_free", "double free"}),
+                      BadFreeCase{"crash_glibc", "double_free", "double free"},
+                      // Another node's double free: reported by the home
+                      // while the job runs, or as the process exits, naming
+                      // the node that freed.
+                      BadFreeCase{"crash", "remote_double_free", "double free", "free() on node 1"},
+                      BadFreeCase{"crash", "remote_double_free_exit", "double free", "free() on node 1"},
+                      BadFreeCase{"crash_glibc", "remote_double_free", "double free", "free() on node 1"},
+                      BadFreeCase{"crash_glibc", "remote_double_free_exit", "double free", "free() on node 1"}),
     [](const auto& info) { return info.param.binary + "_" + info.param.how; });
 
 }  // namespace

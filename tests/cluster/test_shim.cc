@@ -85,7 +85,8 @@ TEST_P(Ends, FailingCallsGiveTheKernelsErrno) {
   ASSERT_TRUE(status) << job.err();
   EXPECT_EQ(exit_code(*status), 0) << job.out() << job.err();
   EXPECT_EQ(job.out(), "errno: failing calls on node 3 gave the kernel's errno\n") << job.err();
-  // fork() from a remote thread is refused, and says so.
+  // fork() from a remote thread works (on the origin); the raw system call
+  // there is refused, and says so.
   EXPECT_NE(job.err().find("creating a process from a thread on node 3 is not supported"), std::string::npos)
       << job.err();
 }

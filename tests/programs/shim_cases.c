@@ -37,6 +37,8 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -165,7 +167,16 @@ static void* failing(void* arg) {
   CHECK(close(-1) == -1 && errno == EBADF, "close(-1): errno %d", errno);
   CHECK(mkdir(dir, 0755) == -1 && errno == EEXIST, "mkdir of an existing dir: errno %d", errno);
   CHECK(chdir("/nonexistent-dir") == -1 && errno == ENOENT, "chdir missing: errno %d", errno);
-  CHECK(fork() == -1 && errno == ENOSYS, "fork from a remote thread: errno %d", errno);
+  /* fork() moves the thread to the origin for the call (the child is the
+   * origin's); the raw system call is still refused on this node. */
+  pid_t child = fork();
+  if (child == 0) _exit(42);
+  int status = 0;
+  CHECK(child > 0 && waitpid(child, &status, 0) == child && WIFEXITED(status) && WEXITSTATUS(status) == 42,
+        "fork from a remote thread: pid %d, status %#x, errno %d", (int)child, status, errno);
+  CHECK(gpt_self_node() == gpt_node_count() - 1, "back on node %d after fork: on %d", gpt_node_count() - 1,
+        gpt_self_node());
+  CHECK(syscall(SYS_fork) == -1 && errno == ENOSYS, "raw fork system call on a remote node: errno %d", errno);
   (void)buf;
   return (void*)(long)gpt_self_node();
 }

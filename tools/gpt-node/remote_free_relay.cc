@@ -4,6 +4,7 @@
 #include <cerrno>
 
 #include "channel_request.h"
+#include "channel_server.h"
 
 namespace gpt::node {
 
@@ -15,15 +16,15 @@ std::optional<Reply> RemoteFreeRelay::on_request(std::uint32_t, channel::Op, std
   Pages words;
   if (!read_trailed(request, head, words) || head.home >= node_.node_count) return Reply{-EINVAL, 0};
   std::vector<std::uint64_t> pointers(words.begin(), words.end());
-  if (head.home == node_.self) deliver(pointers);
+  if (head.home == node_.self) deliver(pointers, node_.self);
   else node_.send(head.home, wire::RemoteFrees{std::move(pointers)});
   return Reply{0, 0};
 }
 
-void RemoteFreeRelay::on(const wire::RemoteFrees& m, wire::NodeId) { deliver(m.pointers); }
+void RemoteFreeRelay::on(const wire::RemoteFrees& m, wire::NodeId from) { deliver(m.pointers, from); }
 
-void RemoteFreeRelay::deliver(const std::vector<std::uint64_t>& pointers) {
-  overflow_.insert(overflow_.end(), pointers.begin(), pointers.end());
+void RemoteFreeRelay::deliver(const std::vector<std::uint64_t>& pointers, wire::NodeId from) {
+  for (std::uint64_t p : pointers) overflow_.push_back(channel::pack_remote_free(from, channel::remote_free_pointer(p)));
   poll();
 }
 
@@ -37,6 +38,8 @@ void RemoteFreeRelay::poll() {
   for (std::size_t i = 0; i < n; ++i) inbox.ring[(head + i) % channel::kInboxEntries] = overflow_[i];
   inbox.head.store(head + n, std::memory_order_release);
   overflow_.erase(overflow_.begin(), overflow_.begin() + static_cast<std::ptrdiff_t>(n));
+  // A full downcall queue is no loss: the allocator drains in its slow paths too.
+  if (n) (void)push_downcall(node_.channel.layout(), channel::Downcall::kDrainFrees, 0);
 }
 
 }  // namespace gpt::node

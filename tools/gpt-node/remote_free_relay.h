@@ -1,7 +1,9 @@
 // Remote frees (docs/coherence.md): the program frees objects whose memory
 // another node's allocator owns, in batches (kRemoteFree); the agent sends
 // each batch to that home, whose agent puts the pointers into its program's
-// inbox (channel.h RemoteFreeInbox), where the allocator drains them. What
+// inbox (channel.h RemoteFreeInbox) with the freeing node's number, and asks
+// the program's service thread to take them at once (so a bad free is
+// reported while the program runs, naming the node that made it). What
 // does not fit the inbox waits here and goes in as the program drains.
 //
 // Single-threaded: called from the agent's poll loop only.
@@ -33,7 +35,7 @@ class RemoteFreeRelay final : public ServiceBase<RemoteFreeRelay, wire::RemoteFr
 
  private:
   static constexpr channel::Op kOps[] = {channel::Op::kRemoteFree};
-  void deliver(const std::vector<std::uint64_t>& pointers);
+  void deliver(const std::vector<std::uint64_t>& pointers, wire::NodeId from);
 
   const NodeContext node_;
   std::vector<std::uint64_t> overflow_;

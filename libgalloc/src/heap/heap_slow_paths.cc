@@ -8,6 +8,7 @@
 #include "gpt/channel_client.h"
 #include "runtime.h"
 #include "thread_cache.h"
+#include "thread_state.h"
 #include "local_memory.h"
 
 #include <stdlib.h>
@@ -121,13 +122,14 @@ std::size_t drain_inbox() {
   const std::uint64_t taken = head - tail;
   NodeHeap& heap = node_heap();
   for (; tail != head; ++tail) {
-    std::uint64_t p = inbox.ring[tail % channel::kInboxEntries];
+    const std::uint64_t entry = inbox.ring[tail % channel::kInboxEntries];
+    const std::uint64_t p = channel::remote_free_pointer(entry);
     const char* why = heap.layout().base <= p && p - heap.layout().base < heap.layout().chunks * kChunkBytes
                           ? heap.free_from_remote(p)
                           : "not in this node's partition";
     if (why) {
       ch->header.bad_remote_frees.fetch_add(1, std::memory_order_relaxed);
-      bad_pointer("free (from another node)", reinterpret_cast<void*>(p), why);
+      bad_remote_free(reinterpret_cast<void*>(p), channel::remote_free_node(entry), why);
     }
     ch->header.remote_frees_received.fetch_add(1, std::memory_order_relaxed);
   }
@@ -155,6 +157,37 @@ bool drain_held_frees() {
   }
   return any;
 }
+
+void bad_remote_free(const void* p, std::uint32_t node, const char* why) {
+  rt::diag()
+      .text("free() on node ")
+      .num(node)
+      .text(": invalid pointer ")
+      .hex(reinterpret_cast<std::uintptr_t>(p))
+      .text(": ")
+      .text(why)
+      .text(" (found by this node, the memory's home)")
+      .emit();
+  abort();
+}
+
+void take_remote_frees() { (void)drain_inbox(); }
+
+void hold_heap_for_fork() {
+  g_inbox_lock.lock();  // drain_inbox takes it around the class locks
+  node_heap().lock_for_fork();
+}
+
+void release_heap_after_fork() {
+  node_heap().unlock_after_fork();
+  g_inbox_lock.unlock();
+}
+
+namespace {
+// As the process exits (exit() or main's return): frees sent before the
+// exiting thread synchronised with their makers are in the inbox by now.
+__attribute__((destructor)) void take_remote_frees_at_exit() { take_remote_frees(); }
+}  // namespace
 
 void bad_pointer(const char* call, const void* p, const char* why) {
   rt::diag()

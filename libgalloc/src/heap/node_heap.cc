@@ -217,6 +217,16 @@ bool NodeHeap::in_slab_free_list(std::uintptr_t p) {
   return false;
 }
 
+void NodeHeap::lock_for_fork() {
+  for (FutexLock& l : class_locks_) l.lock();
+  chunk_lock_.lock();
+}
+
+void NodeHeap::unlock_after_fork() {
+  chunk_lock_.unlock();
+  for (std::size_t c = kClassCount; c-- > 0;) class_locks_[c].unlock();
+}
+
 const char* NodeHeap::free_from_remote(std::uintptr_t p) {
   std::uint32_t d = part_.table()[part_.chunk_of(p)];
   if (const char* why = check_object(part_, p, d)) return why;

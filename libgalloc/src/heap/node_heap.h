@@ -62,6 +62,12 @@ class NodeHeap {
   // Scans the slab's free list for p (slow path of double-free detection).
   [[nodiscard]] bool in_slab_free_list(std::uintptr_t p);
 
+  // Around fork(): every lock of the heap taken (classes, then chunks), so
+  // the child's copy is not caught in the middle of another thread's change;
+  // then let go in the parent and in the child.
+  void lock_for_fork();
+  void unlock_after_fork();
+
   [[nodiscard]] const PartitionLayout& layout() const { return part_; }
   [[nodiscard]] std::uint64_t key() const { return key_; }
   // The free chunks, for tests and figures (unlocked: read it when idle).

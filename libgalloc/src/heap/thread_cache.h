@@ -67,6 +67,10 @@ std::size_t drain_inbox();
 // any came.
 [[nodiscard]] bool drain_held_frees();
 
+// Reports a bad free of our memory made on another node (the address, that
+// node and why) and aborts.
+[[noreturn]] void bad_remote_free(const void* p, std::uint32_t node, const char* why);
+
 // Reports a bad free or realloc (the address and why) and aborts.
 [[noreturn]] void bad_pointer(const char* call, const void* p, const char* why);
 

@@ -478,8 +478,7 @@ GPT_API int gpt_run_main(int (*main_fn)(int, char**, char**), int argc, char** a
   tcb->is_main = 1;
   tcb->slot = vehicles::allocate();
   tcb->stack_bytes = kDefaultStack;
-  tcb->stack = malloc(kDefaultStack);
-  if (!tcb->stack || tcb->slot == vehicles::kNoSlot) rt::die("cannot allocate main's stack", 134);
+  if (!allocate_stack(tcb) || tcb->slot == vehicles::kNoSlot) rt::die("cannot allocate main's stack", 134);
   // main runs on a vehicle like every other thread, wherever it migrates;
   // this process's first thread waits for it to return, then ends the
   // process with its status.

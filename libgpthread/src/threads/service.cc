@@ -20,6 +20,7 @@
 #include "runtime.h"
 #include "shim.h"
 #include "thread_body.h"
+#include "thread_state.h"
 #include "vehicles.h"
 #include "local_memory.h"
 
@@ -104,7 +105,7 @@ void reap(const Finished& f) {
   Tcb* tcb = f.tcb;
   // main's stack stays (the process ends with main); a stack the program
   // gave is the program's.
-  if (!tcb->is_main && !tcb->given_stack) free(tcb->stack);
+  if (!tcb->is_main && !tcb->given_stack) free_stack(tcb);
   tcb->stack = nullptr;
   galloc::release();  // the result and everything the thread wrote
   const channel::ThreadRequest request{reinterpret_cast<std::uintptr_t>(tcb)};
@@ -131,11 +132,9 @@ void start_here(Tcb* tcb) {
   // (the control block, the argument's memory). The hand-over carried the
   // epoch of what it saw, so the agent usually answers by itself.
   galloc::acquire_synced();
-  if (!tcb->migration && !tcb->given_stack) {
-    void* stack = malloc(tcb->stack_bytes);  // this node's partition: homed here
-    if (!stack) rt::die("cannot allocate a thread stack in the global heap", 134);
-    tcb->stack = stack;
-  }
+  // This node's partition: homed here.
+  if (!tcb->migration && !tcb->given_stack && !allocate_stack(tcb))
+    rt::die("cannot allocate a thread stack in the global heap", 134);
   start_vehicle(tcb);
 }
 
@@ -157,6 +156,8 @@ void serve_once() {
       deliver_here(reinterpret_cast<Tcb*>(kill.tcb), static_cast<int>(kill.sig), kill.hops);
     } else if (e.op == static_cast<std::uint32_t>(channel::Downcall::kSignalAction)) {
       apply_disposition_from_elsewhere(static_cast<int>(e.arg));
+    } else if (e.op == static_cast<std::uint32_t>(channel::Downcall::kDrainFrees)) {
+      galloc::take_remote_frees();
     } else if (e.op == static_cast<std::uint32_t>(channel::Downcall::kFlushStdio)) {
       shim::flush_stdio_here();
     } else if (e.op == static_cast<std::uint32_t>(channel::Downcall::kFreeSlot)) {

@@ -32,6 +32,9 @@ struct Tcb {
   // Signals sent to it on its node before its kernel thread ran: raised
   // there as it starts (POSIX: a signal for a live thread is not lost).
   std::uint64_t pending_signals;
+  // The page under `stack` (its allocation starts there), guarded on the
+  // node where the thread runs; nullptr for a stack the program gave.
+  void* guard;
 };
 
 // Tcb::is_main: main, after it called pthread_exit.

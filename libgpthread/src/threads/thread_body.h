@@ -16,6 +16,12 @@ enum class Leave : int { kFinished = 1, kMigrated = 2 };
 // control block) or migrates away (it has been handed over by then).
 [[nodiscard]] Leave run_gpthread(Tcb* tcb);
 
+// The thread's stack in this node's partition of the global heap, with a
+// guard page under it (tcb->stack, tcb->guard); false if the heap is full.
+[[nodiscard]] bool allocate_stack(Tcb* tcb);
+// Gives that allocation back.
+void free_stack(Tcb* tcb);
+
 // From the thread's global stack: back into run_gpthread on this node.
 [[noreturn]] void leave_global_stack(Leave why);
 

@@ -1,6 +1,7 @@
 // Coherence over the fake network (docs/coherence.md): fetches and
 // read-ahead, releases (diffs home, notices to node 0), acquires answered
 // here or by node 0, the job-wide barrier and remote frees.
+#include <algorithm>
 #include <numeric>
 
 #include "protocol_test.h"
