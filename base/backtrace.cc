@@ -4,10 +4,15 @@
 #include <libunwind.h>
 
 #include "diag.h"
+#include "local_memory.h"
 
 namespace gpt::rt {
 
+thread_local bool t_local_mappings_only __attribute__((tls_model("initial-exec"))) = false;
+
 void print_backtrace(void* ucontext) {
+  // libunwind maps its caches and the ELF files it reads: memory of its own.
+  LocalMappingsOnly local;
   unw_cursor_t cursor;
   // musl's signal trampoline has no unwind info: start from the signal
   // frame's registers instead of unwinding through the handler.

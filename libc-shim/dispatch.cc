@@ -16,6 +16,7 @@
 #include "diag.h"
 #include "forwarded_call.h"
 #include "global_space.h"
+#include "origin_calls.h"
 #include "gpt/channel_client.h"
 #include "gpt/raw_syscall.h"
 #include "program_memory.h"
@@ -389,6 +390,16 @@ void on_sigsys(int, siginfo_t*, void* context) {
 }  // namespace
 
 bool forwarding() { return g_forwarding; }
+
+long call_as_origin(long nr, long a0, long a1, long a2, long a3) {
+  if (!g_forwarding) return sys::call(nr, a0, a1, a2, a3);
+  const long a[6] = {a0, a1, a2, a3, 0, 0};
+  const CallShape* shape = nr == SYS_fcntl ? fcntl_shape(static_cast<int>(a1)) : forwarded_shape(nr);
+  if (!shape) return -ENOSYS;
+  return forward(nr, *shape, a);
+}
+
+long map_file_copy_here(const long* a) { return map_file_copy(a); }
 
 void init() {
   galloc::set_unhandled_fault_hook(escape_from_guarded_copy);

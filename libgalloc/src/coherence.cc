@@ -15,6 +15,7 @@
 #include "page_ops.h"
 #include "runtime.h"
 #include "thread_state.h"
+#include "local_memory.h"
 
 namespace gpt::galloc {
 namespace {
@@ -152,7 +153,7 @@ void on_private_stack(void (*fn)(void*), void* arg) {
     return;
   }
   if (!t_private_stack) {
-    void* p = mmap(nullptr, kPrivateStackBytes, PROT_READ | PROT_WRITE,
+    void* p = rt::map_local(nullptr, kPrivateStackBytes, PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED) rt::die("cannot map a private stack for release and invalidation", 134);
     t_private_stack = static_cast<std::byte*>(p);
@@ -192,7 +193,7 @@ FusedCall release_fused(channel::Op op, const void* request, std::size_t length,
 
 void leave_thread() {
   return_thread_cache();
-  if (t_private_stack) munmap(t_private_stack, kPrivateStackBytes);
+  if (t_private_stack) rt::unmap_local(t_private_stack, kPrivateStackBytes);
   t_private_stack = nullptr;
 }
 

@@ -11,13 +11,14 @@
 
 #include "diag.h"
 #include "runtime.h"
+#include "local_memory.h"
 
 namespace gpt::galloc {
 namespace {
 
 
 void* map_private(std::size_t bytes) {
-  void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE,
+  void* p = rt::map_local(nullptr, bytes, PROT_READ | PROT_WRITE,
                  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   return p == MAP_FAILED ? nullptr : p;
 }
@@ -82,13 +83,13 @@ void share_globals(GlobalSpace& s, int fd) {
     const region::Window& win = s.geometry.globals[w];
     if (win.bytes == 0) continue;
     const auto offset = static_cast<off_t>(s.geometry.page_offset(s.geometry.window_first_page(w)));
-    void* copy = mmap(nullptr, win.bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, offset);
+    void* copy = rt::map_local(nullptr, win.bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, offset);
     if (copy == MAP_FAILED) cannot_map("the globals' backing", 0, win.bytes, errno);
     std::memcpy(copy, reinterpret_cast<void*>(win.base), win.bytes);
-    munmap(copy, win.bytes);
+    rt::unmap_local(copy, win.bytes);
     // Single-threaded here (before main): nothing touches the window while
     // the program's own pages are replaced by the shared ones.
-    void* at = mmap(reinterpret_cast<void*>(win.base), win.bytes, initial_protection(s),
+    void* at = rt::map_local(reinterpret_cast<void*>(win.base), win.bytes, initial_protection(s),
                     MAP_SHARED | MAP_FIXED, fd, offset);
     if (at == MAP_FAILED) cannot_map("the program's globals", win.base, win.bytes, errno);
   }
@@ -131,11 +132,11 @@ void map_global_space() {
     // Every page starts valid: all copies of the (zero-filled) space agree
     // until someone writes and releases, and then write notices say so.
     // Read-only, so the first write is seen, unless nobody else could read it.
-    heap = mmap(reinterpret_cast<void*>(s.geometry.base), s.geometry.heap_bytes, initial_protection(s),
+    heap = rt::map_local(reinterpret_cast<void*>(s.geometry.base), s.geometry.heap_bytes, initial_protection(s),
                 MAP_SHARED | MAP_FIXED_NOREPLACE | MAP_NORESERVE, h.heap_fd, 0);
     if (heap == MAP_FAILED) cannot_map("the global address space", s.geometry.base, s.geometry.heap_bytes, errno);
     const std::size_t twin_bytes = s.geometry.page_count() * region::kPageSize;
-    void* twins = mmap(nullptr, twin_bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE,
+    void* twins = rt::map_local(nullptr, twin_bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE,
                        h.heap_fd, static_cast<off_t>(s.geometry.twin_offset(0)));
     if (twins == MAP_FAILED) cannot_map("the twin area", 0, twin_bytes, errno);
     s.twins = static_cast<std::byte*>(twins);
@@ -143,7 +144,7 @@ void map_global_space() {
     s.memory_fd = fcntl(h.heap_fd, F_DUPFD_CLOEXEC, kMemoryFdFloor);
     close(h.heap_fd);
   } else {
-    heap = mmap(base, s.geometry.heap_bytes, PROT_READ | PROT_WRITE,
+    heap = rt::map_local(base, s.geometry.heap_bytes, PROT_READ | PROT_WRITE,
                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE | MAP_NORESERVE, -1, 0);
     if (heap == MAP_FAILED) cannot_map("the global address space", s.geometry.base, s.geometry.heap_bytes, errno);
   }

@@ -23,6 +23,7 @@
 #include "shim.h"
 #include "vehicles.h"
 #include "service.h"
+#include "local_memory.h"
 
 namespace gpt::rt {
 namespace {
@@ -52,7 +53,7 @@ void attach() {
     die("GPT_CHANNEL_FD does not name the agent's channel (was the program started by "
         "something other than gpt-node?)",
         127);
-  void* p = mmap(nullptr, channel::kChannelBytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  void* p = rt::map_local(nullptr, channel::kChannelBytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
   if (p == MAP_FAILED) die("cannot map the agent's channel", 127);
   close(fd);
   unsetenv("GPT_CHANNEL_FD");

@@ -38,7 +38,7 @@ TEST_P(Samples, SameOutputAsTheSystemsPthreads) {
 
 std::vector<SampleCase> all() {
   std::vector<SampleCase> v;
-  for (std::string s : {"hello", "pi", "matmul", "prodcons", "histogram", "migrate"})
+  for (std::string s : {"hello", "pi", "matmul", "prodcons", "histogram", "migrate", "wordcount"})
     for (int n : {1, 2, 4}) v.push_back({s, n});
   return v;
 }

@@ -3,12 +3,13 @@
 #include <sys/mman.h>
 
 #include "diag.h"
+#include "local_memory.h"
 
 namespace gpt::galloc {
 namespace {
 
 void* map_bookkeeping(std::size_t bytes) {
-  void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+  void* p = rt::map_local(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
                  -1, 0);
   if (p == MAP_FAILED) rt::die("cannot map the allocator's bookkeeping", 127);
   return p;

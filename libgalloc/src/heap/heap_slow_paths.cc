@@ -9,6 +9,7 @@
 #include "runtime.h"
 #include "thread_cache.h"
 #include "thread_state.h"
+#include "local_memory.h"
 
 #include <stdlib.h>
 
@@ -21,8 +22,8 @@ constexpr std::size_t kCacheBytes = (sizeof(ThreadCache) + 4095) & ~std::size_t{
 }
 
 ThreadCache& map_thread_cache() {
-  // mmap, not malloc: this is malloc's own state (and async-signal-safe).
-  void* p = mmap(nullptr, kCacheBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  // Mapped, not malloc'd: this is malloc's own state (and async-signal-safe).
+  void* p = rt::map_local(nullptr, kCacheBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (p == MAP_FAILED) rt::die("cannot map a thread's allocation cache", 134);
   t_cache = static_cast<ThreadCache*>(p);
   return *t_cache;
@@ -68,7 +69,7 @@ void return_thread_cache() {
     tc.count[c] = 0;
   }
   flush_remote_frees();
-  munmap(t_cache, kCacheBytes);
+  rt::unmap_local(t_cache, kCacheBytes);
   t_cache = nullptr;
 }
 

@@ -16,6 +16,7 @@
 #include "runtime.h"
 #include "service.h"
 #include "tcb.h"
+#include "local_memory.h"
 
 #define GPT_API extern "C" __attribute__((visibility("default")))
 
@@ -32,7 +33,7 @@ thread_local Values* t_values __attribute__((tls_model("initial-exec")));
 
 Values& values() {
   if (!t_values) {
-    void* p = mmap(nullptr, sizeof(Values), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    void* p = rt::map_local(nullptr, sizeof(Values), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED) rt::die("cannot map a thread's pthread_setspecific values", 134);
     t_values = static_cast<Values*>(p);
   }
@@ -96,7 +97,7 @@ void load_key_values(const KeyValue* in, std::uint32_t n) {
 }
 
 void unmap_key_values() {
-  if (t_values) munmap(t_values, sizeof(Values));
+  if (t_values) rt::unmap_local(t_values, sizeof(Values));
   t_values = nullptr;
 }
 

@@ -244,7 +244,7 @@ int check_unsupported(const pthread_attr_t* attr, void** stack, std::size_t* byt
     *pinned = !galloc::space().contains(addr) ||
               !galloc::space().contains(static_cast<char*>(addr) + size - 1);
     if (*pinned && attr_node(attr) >= 0 && attr_node(attr) % rt::state().node_count != rt::state().node_id) {
-      rt::diag().text("pthread_create: a stack outside the global space (mmap'd, or on a stack) is memory of "
+      rt::diag().text("pthread_create: a stack outside the global space (a node-local mapping) is memory of "
                       "this node only; its thread cannot run on another node").emit();
       return EINVAL;
     }

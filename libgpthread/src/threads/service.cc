@@ -22,6 +22,7 @@
 #include "thread_body.h"
 #include "thread_state.h"
 #include "vehicles.h"
+#include "local_memory.h"
 
 namespace gpt::threads {
 namespace {
@@ -247,7 +248,7 @@ void start_service_thread() {
 }
 
 SignalStack::SignalStack() {
-  memory_ = mmap(nullptr, kBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  memory_ = rt::map_local(nullptr, kBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (memory_ == MAP_FAILED) rt::die("cannot map a signal stack", 134);
   stack_t ss{};
   ss.ss_sp = memory_;
@@ -259,7 +260,7 @@ SignalStack::~SignalStack() {
   stack_t off{};
   off.ss_flags = SS_DISABLE;
   sigaltstack(&off, nullptr);
-  munmap(memory_, kBytes);
+  rt::unmap_local(memory_, kBytes);
 }
 
 }  // namespace gpt::threads

@@ -6,6 +6,7 @@
 #include "futex_lock.h"
 #include "gpt/region.h"
 #include "runtime.h"
+#include "local_memory.h"
 
 namespace gpt::threads::vehicles {
 namespace {
@@ -28,7 +29,7 @@ void reserve(int node_count) {
   g_slots_per_node = static_cast<std::uint32_t>(share < kMaxSlotsPerNode ? share & ~std::size_t{63} : kMaxSlotsPerNode);
   const std::size_t bytes = std::size_t(node_count) * g_slots_per_node * kSlotBytes;
   void* want = reinterpret_cast<void*>(kBase);
-  void* p = mmap(want, bytes, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE,
+  void* p = rt::map_local(want, bytes, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE,
                  -1, 0);
   if (p != want) {
     rt::diag().text("cannot reserve the thread slots at ").hex(kBase).text(" (something is mapped there)").emit();
@@ -57,7 +58,7 @@ void free_slot(std::uint32_t slot) {
 }
 
 void* map(std::uint32_t slot) {
-  void* p = mmap(slot_address(slot), kSlotBytes, PROT_READ | PROT_WRITE,
+  void* p = rt::map_local(slot_address(slot), kSlotBytes, PROT_READ | PROT_WRITE,
                  MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
   if (p == MAP_FAILED) rt::die("cannot map a thread's vehicle slot", 134);
   return p;
@@ -65,7 +66,7 @@ void* map(std::uint32_t slot) {
 
 void unmap(std::uint32_t slot) {
   // Back to a reservation: the memory goes, the addresses stay ours.
-  mmap(slot_address(slot), kSlotBytes, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED,
+  (void)rt::map_local(slot_address(slot), kSlotBytes, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED,
        -1, 0);
 }
 
