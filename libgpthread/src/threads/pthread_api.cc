@@ -52,11 +52,14 @@ int attr_node(const pthread_attr_t* attr) {
 }
 
 // GPT_PLACEMENT: spread (default: round-robin over all nodes, origin
-// included), local, or node:K.
+// included), local, or node:K. Spread starts at the node after the
+// creator's: the creator is busy too (in the common "main is worker 0"
+// pattern, N threads on N nodes then use every node once), and threads
+// created on different nodes do not all start on node 0.
 int choose_node(const pthread_attr_t* attr) {
   const int nodes = rt::state().node_count;
   if (int n = attr_node(attr); n >= 0) return n % nodes;
-  static std::atomic<unsigned> next{0};
+  static std::atomic<unsigned> next{static_cast<unsigned>(rt::state().node_id) + 1};
   const char* policy = getenv("GPT_PLACEMENT");
   if (policy && strcmp(policy, "local") == 0) return rt::state().node_id;
   if (policy && strncmp(policy, "node:", 5) == 0) {
