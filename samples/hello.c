@@ -1,4 +1,5 @@
-/* hello: one thread per node (spread placement puts thread i on node i);
+/* hello: one thread per node (spread placement starts at the node after
+ * main's: thread i runs on node (i + 1) mod n, the last on node 0);
  * each reports where it ran. stdout is the same everywhere; where each
  * thread ran goes to stderr. */
 #include <pthread.h>

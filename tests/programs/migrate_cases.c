@@ -24,8 +24,9 @@ static void* hopper(void* arg) {
   long mine = 0;          /* on the stack: travels with the thread */
   char tag[16];
   snprintf(tag, sizeof tag, "hopper-%ld", id);
+  const int start = gpt_self_node(); /* every hop goes to another node */
   for (int r = 0; r < rounds; ++r) {
-    int to = (int)((id + r + 1) % nodes);
+    int to = (int)((start + r + 1) % nodes);
     CHECK(gpt_migrate(to) == 0, "%s: migrate to %d", tag, to);
     CHECK(gpt_self_node() == to, "%s: on node %d, want %d", tag, gpt_self_node(), to);
     pthread_mutex_lock(&lock);
