@@ -19,6 +19,7 @@
 #include "origin_calls.h"
 #include "gpt/channel_client.h"
 #include "gpt/raw_syscall.h"
+#include "library_placement.h"
 #include "program_memory.h"
 #include "runtime.h"
 #include "shim.h"
@@ -383,7 +384,13 @@ void switch_dispatch_on() {
 void on_sigsys(int, siginfo_t*, void* context) {
   auto* uc = static_cast<ucontext_t*>(context);
   greg_t* g = uc->uc_mcontext.gregs;
-  const long a[6] = {g[REG_RDI], g[REG_RSI], g[REG_RDX], g[REG_R10], g[REG_R8], g[REG_R9]};
+  long a[6] = {g[REG_RDI], g[REG_RSI], g[REG_RDX], g[REG_R10], g[REG_R8], g[REG_R9]};
+  // A dlopen placing its library at the job's address (library_placement.h).
+  long placed_result;
+  if (g[REG_RAX] == SYS_mmap && place_library_mapping(a, &placed_result)) {
+    g[REG_RAX] = placed_result;
+    return;
+  }
   g[REG_RAX] = g_forwarding ? dispatch(g[REG_RAX], a, uc) : dispatch_here(g[REG_RAX], a, uc);
 }
 
