@@ -95,22 +95,29 @@ F libc_function(const char* name) {
   return reinterpret_cast<F>(p);
 }
 
-void* libc_dlopen(const char* name, int mode) {
-  static auto fn = libc_function<void* (*)(const char*, int)>("dlopen");
-  return fn(name, mode);
+struct LibcFunctions {
+  void* (*dlopen)(const char*, int);
+  int (*dlclose)(void*);
+  int (*dlinfo)(void*, int, void*);
+  char* (*dlerror)();
+};
+// Found once, before the first is used: a lookup made later (a successful
+// dlsym) would clear the error dlerror is about to report.
+const LibcFunctions& libc() {
+  static const LibcFunctions fns = {
+      libc_function<void* (*)(const char*, int)>("dlopen"),
+      libc_function<int (*)(void*)>("dlclose"),
+      libc_function<int (*)(void*, int, void*)>("dlinfo"),
+      libc_function<char* (*)()>("dlerror"),
+  };
+  return fns;
 }
-int libc_dlclose(void* handle) {
-  static auto fn = libc_function<int (*)(void*)>("dlclose");
-  return fn(handle);
-}
-int libc_dlinfo(void* handle, int request, void* arg) {
-  static auto fn = libc_function<int (*)(void*, int, void*)>("dlinfo");
-  return fn(handle, request, arg);
-}
-char* libc_dlerror() {
-  static auto fn = libc_function<char* (*)()>("dlerror");
-  return fn();
-}
+__attribute__((constructor)) void find_libc_functions() { (void)libc(); }
+
+void* libc_dlopen(const char* name, int mode) { return libc().dlopen(name, mode); }
+int libc_dlclose(void* handle) { return libc().dlclose(handle); }
+int libc_dlinfo(void* handle, int request, void* arg) { return libc().dlinfo(handle, request, arg); }
+char* libc_dlerror() { return libc().dlerror(); }
 
 [[nodiscard]] bool job_wide() {
   gpt::rt::ensure_started();
