@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include "call_table.h"
+#include "cancel_point.h"
 #include "global_space.h"
 #include "gpt/raw_syscall.h"
 #include "private_buffer.h"
@@ -18,6 +19,15 @@
 
 namespace gpt::shim {
 namespace {
+
+// Set by a CancellableBuffers scope: the call is a cancellation point.
+thread_local const std::uint32_t* t_cancel_word __attribute__((tls_model("initial-exec")));
+
+// The system call itself (not the copies around it).
+long kernel(long nr, long a0 = 0, long a1 = 0, long a2 = 0, long a3 = 0, long a4 = 0, long a5 = 0) {
+  if (t_cancel_word) return gpt_cancellable_syscall(t_cancel_word, nr, a0, a1, a2, a3, a4, a5);
+  return sys::call(nr, a0, a1, a2, a3, a4, a5);
+}
 
 constexpr std::size_t kMaxVector = 1024;  // the kernel's UIO_MAXIOV
 constexpr std::size_t kMaxPath = 4096;
@@ -79,7 +89,7 @@ class Plan {
       if (r.in && !copy_from_program(base + r.offset, r.program, r.in)) return -EFAULT;
       args_[arg_of_[i]] = sys::arg(base + r.offset);
     }
-    const long result = sys::call(nr, args_[0], args_[1], args_[2], args_[3], args_[4], args_[5]);
+    const long result = kernel(nr, args_[0], args_[1], args_[2], args_[3], args_[4], args_[5]);
     for (int i = 0; i < count_; ++i) {
       const Region& r = regions_[i];
       if (result < 0 && r.back != Back::kAlways) continue;
@@ -171,7 +181,7 @@ long by_shape(long nr, const CallShape& shape, const long* a) {
         break;
     }
   }
-  if (plan.empty()) return sys::call(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
+  if (plan.empty()) return kernel(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
   return plan.run(nr);
 }
 
@@ -194,7 +204,7 @@ long with_address(long nr, const long* a, int address_arg, int length_arg, int b
     plan.add(buffer_arg, reinterpret_cast<void*>(a[buffer_arg]), 0, static_cast<std::size_t>(a[buffer_length_arg]),
              Back::kResultBytes);
   add_address(plan, address_arg, length_arg, a);
-  if (plan.empty()) return sys::call(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
+  if (plan.empty()) return kernel(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
   return plan.run(nr);
 }
 
@@ -245,7 +255,7 @@ class Vector {
 long vectored(long nr, const long* a, bool writing) {
   Vector v;
   if (!v.load(reinterpret_cast<const struct iovec*>(a[1]), static_cast<std::size_t>(a[2])) || !v.global())
-    return sys::call(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
+    return kernel(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
   // The iovec first, then the data.
   constexpr std::size_t kDataAt = 16;
   BounceBuffer bounce(kDataAt + v.bytes());
@@ -256,7 +266,7 @@ long vectored(long nr, const long* a, bool writing) {
   one->iov_base = data;
   one->iov_len = v.bytes();
   if (writing && !v.gather(data)) return -EFAULT;
-  const long r = sys::call(nr, a[0], sys::arg(one), 1, a[3], a[4], a[5]);
+  const long r = kernel(nr, a[0], sys::arg(one), 1, a[3], a[4], a[5]);
   if (r > 0 && !writing && !v.scatter(data, static_cast<std::size_t>(r))) return -EFAULT;
   return r;
 }
@@ -268,10 +278,10 @@ long message(long nr, const long* a, bool sending) {
   struct msghdr h;
   Vector v;
   if (!copy_from_program(&h, program_header, sizeof h) || !v.load(h.msg_iov, h.msg_iovlen))
-    return sys::call(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
+    return kernel(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
   const bool global = v.global() || global_range(program_header, sizeof h) ||
                       global_range(h.msg_name, h.msg_namelen) || global_range(h.msg_control, h.msg_controllen);
-  if (!global) return sys::call(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
+  if (!global) return kernel(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
   auto align = [](std::size_t n) { return (n + 15) & ~std::size_t{15}; };
   const std::size_t name_at = align(v.bytes()), control_at = name_at + align(h.msg_namelen),
                     header_at = control_at + align(h.msg_controllen), iov_at = header_at + align(sizeof h);
@@ -292,7 +302,7 @@ long message(long nr, const long* a, bool sending) {
   }
   std::memcpy(base + header_at, &mine, sizeof mine);
   auto* kernel_header = reinterpret_cast<struct msghdr*>(base + header_at);
-  const long r = sys::call(nr, a[0], sys::arg(kernel_header), a[2], a[3], a[4], a[5]);
+  const long r = kernel(nr, a[0], sys::arg(kernel_header), a[2], a[3], a[4], a[5]);
   if (r < 0 || sending) return r;
   std::memcpy(&mine, kernel_header, sizeof mine);
   if (!v.scatter(base, static_cast<std::size_t>(r))) return -EFAULT;
@@ -323,7 +333,7 @@ long ioctl_by_number(const long* a) {
     const std::size_t in = direction & kWrite ? size : 0, room = direction & kRead ? size : 0;
     plan.add(2, reinterpret_cast<void*>(a[2]), in, room, room ? Back::kAll : Back::kNothing);
   }
-  return plan.empty() ? sys::call(SYS_ioctl, a[0], a[1], a[2]) : plan.run(SYS_ioctl);
+  return plan.empty() ? kernel(SYS_ioctl, a[0], a[1], a[2]) : plan.run(SYS_ioctl);
 }
 
 // A large pread into the global space, in pieces through a buffer small
@@ -342,7 +352,7 @@ long pread_in_pieces(const long* a) {
   std::size_t done = 0;
   while (done < length) {
     const std::size_t want = length - done < kPiece ? length - done : kPiece;
-    const long r = sys::call(SYS_pread64, a[0], sys::arg(piece), static_cast<long>(want), a[3] + static_cast<long>(done));
+    const long r = kernel(SYS_pread64, a[0], sys::arg(piece), static_cast<long>(want), a[3] + static_cast<long>(done));
     if (r < 0) return done ? static_cast<long>(done) : r;
     if (r > 0 && !copy_to_program(to + done, piece, static_cast<std::size_t>(r))) return done ? static_cast<long>(done) : -EFAULT;
     done += static_cast<std::size_t>(r);
@@ -353,10 +363,13 @@ long pread_in_pieces(const long* a) {
 
 }  // namespace
 
+CancellableBuffers::CancellableBuffers(const std::uint32_t* word) { t_cancel_word = word; }
+CancellableBuffers::~CancellableBuffers() { t_cancel_word = nullptr; }
+
 bool buffers_can_move() { return galloc::space().tracks_writes(); }
 
 long call_with_private_buffers(long nr, const long* a) {
-  if (!buffers_can_move()) return sys::call(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
+  if (!buffers_can_move()) return kernel(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
   switch (nr) {
     case SYS_pread64:
       if (static_cast<std::size_t>(a[2]) > kPiece && a[3] >= 0 &&
@@ -388,7 +401,7 @@ long call_with_private_buffers(long nr, const long* a) {
       Plan plan(a);
       const std::size_t bytes = static_cast<std::size_t>(a[1]) * sizeof(struct pollfd);
       plan.add(0, reinterpret_cast<void*>(a[0]), bytes, bytes, Back::kAll);
-      return plan.empty() ? sys::call(nr, a[0], a[1], a[2]) : plan.run(nr);
+      return plan.empty() ? kernel(nr, a[0], a[1], a[2]) : plan.run(nr);
     }
     case SYS_epoll_wait:
     case SYS_epoll_pwait:
@@ -400,7 +413,7 @@ long call_with_private_buffers(long nr, const long* a) {
       plan.add(1, reinterpret_cast<void*>(a[1]), 0, room, Back::kResultItems, sizeof(struct epoll_event));
       if (nr == SYS_epoll_pwait2) plan.add(3, reinterpret_cast<void*>(a[3]), kTimespec, 0, Back::kNothing);
       if (nr != SYS_epoll_wait) plan.add(4, reinterpret_cast<void*>(a[4]), 8, 0, Back::kNothing);
-      return plan.empty() ? sys::call(nr, a[0], a[1], a[2], a[3], a[4], a[5]) : plan.run(nr);
+      return plan.empty() ? kernel(nr, a[0], a[1], a[2], a[3], a[4], a[5]) : plan.run(nr);
     }
     case SYS_ppoll: {
       // The pollfd array (a[1] of them) goes in and comes back; the rest
@@ -410,7 +423,7 @@ long call_with_private_buffers(long nr, const long* a) {
       plan.add(0, reinterpret_cast<void*>(a[0]), bytes, bytes, Back::kAll);
       plan.add(2, reinterpret_cast<void*>(a[2]), kTimespec, kTimespec, Back::kAll);
       plan.add(3, reinterpret_cast<void*>(a[3]), 8, 0, Back::kNothing);
-      return plan.empty() ? sys::call(nr, a[0], a[1], a[2], a[3], a[4]) : plan.run(nr);
+      return plan.empty() ? kernel(nr, a[0], a[1], a[2], a[3], a[4]) : plan.run(nr);
     }
     case SYS_pselect6: {
       // As select, with a timespec, and a {mask pointer, size} pair whose
@@ -434,7 +447,7 @@ long call_with_private_buffers(long nr, const long* a) {
         plan.args()[5] = sys::arg(here.pair);
         return plan.run(nr);
       }
-      return plan.empty() ? sys::call(nr, a[0], a[1], a[2], a[3], a[4], a[5]) : plan.run(nr);
+      return plan.empty() ? kernel(nr, a[0], a[1], a[2], a[3], a[4], a[5]) : plan.run(nr);
     }
     case SYS_ioctl:
       if (!ioctl_shape(static_cast<unsigned long>(a[1]))) return ioctl_by_number(a);
@@ -444,13 +457,13 @@ long call_with_private_buffers(long nr, const long* a) {
       const std::size_t sets = a[0] > 0 ? (static_cast<std::size_t>(a[0]) + 63) / 64 * 8 : 0;
       for (int i = 1; i <= 3; ++i) plan.add(i, reinterpret_cast<void*>(a[i]), sets, sets, Back::kAll);
       plan.add(4, reinterpret_cast<void*>(a[4]), kTimespec, kTimespec, Back::kAll);
-      return plan.empty() ? sys::call(nr, a[0], a[1], a[2], a[3], a[4]) : plan.run(nr);
+      return plan.empty() ? kernel(nr, a[0], a[1], a[2], a[3], a[4]) : plan.run(nr);
     }
     default:
       break;
   }
   if (const CallShape* shape = shape_of(nr, a)) return by_shape(nr, *shape, a);
-  return sys::call(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
+  return kernel(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
 }
 
 }  // namespace gpt::shim

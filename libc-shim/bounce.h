@@ -10,6 +10,8 @@
 // truly bad pointer gets the kernel's own EFAULT.
 #pragma once
 
+#include <cstdint>
+
 namespace gpt::shim {
 
 // True when pages of the global space can change under a call: several
@@ -21,5 +23,15 @@ namespace gpt::shim {
 // Returns the call's result (-errno on error). Calls whose buffers gpthread
 // does not know the shape of are run as they are. Async-signal-safe.
 [[nodiscard]] long call_with_private_buffers(long nr, const long* a);
+
+// While one lives, the calling thread's call_with_private_buffers runs its
+// system call as a cancellation point (base/cancel_point.h) by `word`.
+class CancellableBuffers {
+ public:
+  explicit CancellableBuffers(const std::uint32_t* word);
+  ~CancellableBuffers();
+  CancellableBuffers(const CancellableBuffers&) = delete;
+  CancellableBuffers& operator=(const CancellableBuffers&) = delete;
+};
 
 }  // namespace gpt::shim

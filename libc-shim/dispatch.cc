@@ -428,6 +428,8 @@ void leave_program() {
 
 bool trapping_here() { return g_trapping_here; }
 
+bool inside_trapped_calls() { return t_trapped_depth > 0; }
+
 TrappedCalls::TrappedCalls() {
   if (!g_trapping_here) return;
   on_ = true;

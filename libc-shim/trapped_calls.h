@@ -15,6 +15,9 @@ namespace gpt::shim {
 // trap.
 [[nodiscard]] bool trapping_here();
 
+// True inside a TrappedCalls scope of the calling thread.
+[[nodiscard]] bool inside_trapped_calls();
+
 class TrappedCalls {
  public:
   TrappedCalls();

@@ -33,6 +33,7 @@
 #include <type_traits>
 
 #include "bounce.h"
+#include "cancellable.h"
 #include "trapped_calls.h"
 
 #define GPT_API extern "C" __attribute__((visibility("default")))
@@ -63,11 +64,11 @@ F next(const char* name) {
   }
 #endif
 
-// Functions that are one system call of a known shape: where calls are
-// trapped, run straight through private buffers (cheaper than the trap and
-// the two prctl of a TrappedCalls scope). The libc's wrapper would add only
-// its cancellation point, and gpthread makes no I/O call one (a call
-// trapped inside a scope is not one either: docs/threads.md).
+// Functions that are one system call of a known shape and a cancellation
+// point: run as one here (cancellable.h), through private buffers where
+// the program's buffers can move (cheaper than the trap and the two prctl
+// of a TrappedCalls scope). The libc's own wrapper would add only its
+// cancellation point, which gpthread's replaces.
 namespace {
 long result(long r) {
   if (r >= 0) return r;
@@ -80,66 +81,63 @@ long as_argument(T v) {
   else return static_cast<long>(v);
 }
 template <class... T>
-long direct(long nr, T... v) {
+long cancellable(long nr, T... v) {
   const long a[6] = {as_argument(v)...};
-  return result(gpt::shim::call_with_private_buffers(nr, a));
+  return result(gpt::shim::cancellable_call(nr, a));
 }
 }  // namespace
 #ifdef __GLIBC__
-#define GPT_DIRECT(ret, name, params, args, raw)                 \
-  GPT_API ret gpt_trapped_##name params __asm__(#name);              \
-  ret gpt_trapped_##name params {                                    \
-    if (gpt::shim::trapping_here()) return static_cast<ret>(direct raw); \
-    static auto real = next<ret(*) params>(#name);                   \
-    return real args;                                                \
-  }
+#define GPT_CANCELLABLE(ret, name, params, raw)                   \
+  GPT_API ret gpt_trapped_##name params __asm__(#name);          \
+  ret gpt_trapped_##name params { return static_cast<ret>(cancellable raw); }
 #else
-#define GPT_DIRECT(ret, name, params, args, raw)                 \
-  extern "C" ret __real_##name params;                               \
-  GPT_API ret __wrap_##name params {                                 \
-    if (gpt::shim::trapping_here()) return static_cast<ret>(direct raw); \
-    return __real_##name args;                                       \
-  }
+#define GPT_CANCELLABLE(ret, name, params, raw) \
+  GPT_API ret __wrap_##name params { return static_cast<ret>(cancellable raw); }
 #endif
 
-GPT_DIRECT(ssize_t, write, (int fd, const void* b, size_t n), (fd, b, n), (SYS_write, fd, b, n))
-GPT_DIRECT(ssize_t, read, (int fd, void* b, size_t n), (fd, b, n), (SYS_read, fd, b, n))
-GPT_DIRECT(ssize_t, pwrite, (int fd, const void* b, size_t n, off_t o), (fd, b, n, o),
-           (SYS_pwrite64, fd, b, n, o))
-GPT_DIRECT(ssize_t, pread, (int fd, void* b, size_t n, off_t o), (fd, b, n, o),
-           (SYS_pread64, fd, b, n, o))
-GPT_DIRECT(ssize_t, writev, (int fd, const struct iovec* v, int c), (fd, v, c), (SYS_writev, fd, v, c))
-GPT_DIRECT(ssize_t, readv, (int fd, const struct iovec* v, int c), (fd, v, c), (SYS_readv, fd, v, c))
-GPT_DIRECT(ssize_t, send, (int fd, const void* b, size_t n, int f), (fd, b, n, f),
-           (SYS_sendto, fd, b, n, f, 0, 0))
-GPT_DIRECT(ssize_t, recv, (int fd, void* b, size_t n, int f), (fd, b, n, f),
-           (SYS_recvfrom, fd, b, n, f, 0, 0))
-GPT_DIRECT(ssize_t, sendto, (int fd, const void* b, size_t n, int f, const struct sockaddr* a, socklen_t l),
-           (fd, b, n, f, a, l), (SYS_sendto, fd, b, n, f, a, l))
-GPT_DIRECT(ssize_t, recvfrom, (int fd, void* b, size_t n, int f, struct sockaddr* a, socklen_t* l),
-           (fd, b, n, f, a, l), (SYS_recvfrom, fd, b, n, f, a, l))
-GPT_DIRECT(ssize_t, sendmsg, (int fd, const struct msghdr* m, int f), (fd, m, f),
-           (SYS_sendmsg, fd, m, f))
-GPT_DIRECT(ssize_t, recvmsg, (int fd, struct msghdr* m, int f), (fd, m, f), (SYS_recvmsg, fd, m, f))
+GPT_CANCELLABLE(ssize_t, write, (int fd, const void* b, size_t n),
+                (SYS_write, fd, b, n))
+GPT_CANCELLABLE(ssize_t, read, (int fd, void* b, size_t n),
+                (SYS_read, fd, b, n))
+GPT_CANCELLABLE(ssize_t, pwrite, (int fd, const void* b, size_t n, off_t o),
+                (SYS_pwrite64, fd, b, n, o))
+GPT_CANCELLABLE(ssize_t, pread, (int fd, void* b, size_t n, off_t o),
+                (SYS_pread64, fd, b, n, o))
+GPT_CANCELLABLE(ssize_t, writev, (int fd, const struct iovec* v, int c),
+                (SYS_writev, fd, v, c))
+GPT_CANCELLABLE(ssize_t, readv, (int fd, const struct iovec* v, int c),
+                (SYS_readv, fd, v, c))
+GPT_CANCELLABLE(ssize_t, send, (int fd, const void* b, size_t n, int f),
+                (SYS_sendto, fd, b, n, f, 0, 0))
+GPT_CANCELLABLE(ssize_t, recv, (int fd, void* b, size_t n, int f),
+                (SYS_recvfrom, fd, b, n, f, 0, 0))
+GPT_CANCELLABLE(ssize_t, sendto, (int fd, const void* b, size_t n, int f, const struct sockaddr* a, socklen_t l),
+                (SYS_sendto, fd, b, n, f, a, l))
+GPT_CANCELLABLE(ssize_t, recvfrom, (int fd, void* b, size_t n, int f, struct sockaddr* a, socklen_t* l),
+                (SYS_recvfrom, fd, b, n, f, a, l))
+GPT_CANCELLABLE(ssize_t, sendmsg, (int fd, const struct msghdr* m, int f),
+                (SYS_sendmsg, fd, m, f))
+GPT_CANCELLABLE(ssize_t, recvmsg, (int fd, struct msghdr* m, int f),
+                (SYS_recvmsg, fd, m, f))
 GPT_TRAPPED(size_t, fwrite, (const void* b, size_t s, size_t n, FILE* f), (b, s, n, f))
 GPT_TRAPPED(size_t, fread, (void* b, size_t s, size_t n, FILE* f), (b, s, n, f))
-GPT_TRAPPED(int, poll, (struct pollfd* p, nfds_t n, int t), (p, n, t))
+GPT_CANCELLABLE(int, poll, (struct pollfd* p, nfds_t n, int t), (SYS_poll, p, n, t))
 GPT_TRAPPED(int, stat, (const char* p, struct stat* st), (p, st))
 GPT_TRAPPED(int, lstat, (const char* p, struct stat* st), (p, st))
 GPT_TRAPPED(int, fstat, (int fd, struct stat* st), (fd, st))
 GPT_TRAPPED(int, fstatat, (int dir, const char* p, struct stat* st, int f), (dir, p, st, f))
-GPT_TRAPPED(int, select, (int n, fd_set* r, fd_set* w, fd_set* e, struct timeval* t), (n, r, w, e, t))
-GPT_TRAPPED(int, epoll_wait, (int fd, struct epoll_event* ev, int n, int t), (fd, ev, n, t))
+GPT_CANCELLABLE(int, select, (int n, fd_set* r, fd_set* w, fd_set* e, struct timeval* t), (SYS_select, n, r, w, e, t))
+GPT_CANCELLABLE(int, epoll_wait, (int fd, struct epoll_event* ev, int n, int t), (SYS_epoll_wait, fd, ev, n, t))
 GPT_TRAPPED(int, pipe, (int fds[2]), (fds))
 GPT_TRAPPED(int, pipe2, (int fds[2], int f), (fds, f))
 GPT_TRAPPED(int, socketpair, (int d, int t, int p, int fds[2]), (d, t, p, fds))
-GPT_TRAPPED(int, accept, (int fd, struct sockaddr* a, socklen_t* l), (fd, a, l))
-GPT_TRAPPED(int, accept4, (int fd, struct sockaddr* a, socklen_t* l, int f), (fd, a, l, f))
+GPT_CANCELLABLE(int, accept, (int fd, struct sockaddr* a, socklen_t* l), (SYS_accept, fd, a, l))
+GPT_CANCELLABLE(int, accept4, (int fd, struct sockaddr* a, socklen_t* l, int f), (SYS_accept4, fd, a, l, f))
 GPT_TRAPPED(int, getsockname, (int fd, struct sockaddr* a, socklen_t* l), (fd, a, l))
 GPT_TRAPPED(int, getpeername, (int fd, struct sockaddr* a, socklen_t* l), (fd, a, l))
 GPT_TRAPPED(int, getsockopt, (int fd, int lv, int o, void* v, socklen_t* l), (fd, lv, o, v, l))
-GPT_TRAPPED(ssize_t, preadv, (int fd, const struct iovec* v, int c, off_t o), (fd, v, c, o))
-GPT_TRAPPED(ssize_t, pwritev, (int fd, const struct iovec* v, int c, off_t o), (fd, v, c, o))
+GPT_CANCELLABLE(ssize_t, preadv, (int fd, const struct iovec* v, int c, off_t o), (SYS_preadv, fd, v, c, o, 0))
+GPT_CANCELLABLE(ssize_t, pwritev, (int fd, const struct iovec* v, int c, off_t o), (SYS_pwritev, fd, v, c, o, 0))
 
 // nanosleep is clock_nanosleep on CLOCK_REALTIME, and goes through it:
 // gpthread's is a cancellation point, and copies the times into its own
@@ -270,10 +268,10 @@ GPT_API int __wrap_ioctl(int fd, int request, ...) {
 
 #ifdef __GLIBC__
 // What glibc's headers turn pread/pwrite into with _FILE_OFFSET_BITS=64.
-GPT_DIRECT(ssize_t, pwrite64, (int fd, const void* b, size_t n, off_t o), (fd, b, n, o),
-           (SYS_pwrite64, fd, b, n, o))
-GPT_DIRECT(ssize_t, pread64, (int fd, void* b, size_t n, off_t o), (fd, b, n, o),
-           (SYS_pread64, fd, b, n, o))
+GPT_CANCELLABLE(ssize_t, pwrite64, (int fd, const void* b, size_t n, off_t o),
+                (SYS_pwrite64, fd, b, n, o))
+GPT_CANCELLABLE(ssize_t, pread64, (int fd, void* b, size_t n, off_t o),
+                (SYS_pread64, fd, b, n, o))
 GPT_TRAPPED(int, stat64, (const char* p, struct stat* st), (p, st))
 GPT_TRAPPED(int, lstat64, (const char* p, struct stat* st), (p, st))
 GPT_TRAPPED(int, fstat64, (int fd, struct stat* st), (fd, st))
@@ -282,8 +280,8 @@ GPT_TRAPPED(int, creat64, (const char* p, mode_t m), (p, m))
 GPT_TRAPPED(FILE*, fopen64, (const char* p, const char* mode), (p, mode))
 GPT_TRAPPED(FILE*, freopen64, (const char* p, const char* mode, FILE* f), (p, mode, f))
 GPT_TRAPPED(int, truncate64, (const char* p, off_t n), (p, n))
-GPT_TRAPPED(ssize_t, preadv64, (int fd, const struct iovec* v, int c, off_t o), (fd, v, c, o))
-GPT_TRAPPED(ssize_t, pwritev64, (int fd, const struct iovec* v, int c, off_t o), (fd, v, c, o))
+GPT_CANCELLABLE(ssize_t, preadv64, (int fd, const struct iovec* v, int c, off_t o), (SYS_preadv, fd, v, c, o, 0))
+GPT_CANCELLABLE(ssize_t, pwritev64, (int fd, const struct iovec* v, int c, off_t o), (SYS_pwritev, fd, v, c, o, 0))
 GPT_TRAPPED(struct dirent64*, readdir64, (DIR* d), (d))
 
 // A character at a time: only a call that must refill the buffer makes a

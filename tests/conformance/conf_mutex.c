@@ -161,6 +161,53 @@ static void init_reuses_storage(void) {
   free(m);
 }
 
+/* pthread_mutex_init where a mutex is still held (never unlocked nor
+ * destroyed, by this thread or by one of another node that ended): the
+ * new mutex is unlocked, as glibc's (it overwrites the old one). */
+static void* lock_and_leave(void* arg) { return (void*)(long)pthread_mutex_lock(arg); }
+
+static void __attribute__((noinline)) lock_a_local(void) {
+  pthread_mutex_t local;
+  EXPECT(pthread_mutex_init(&local, NULL), 0);
+  EXPECT(pthread_mutex_lock(&local), 0);
+}
+
+static void __attribute__((noinline)) init_a_local(void) {
+  pthread_mutex_t local; /* likely where lock_a_local's was */
+  EXPECT(pthread_mutex_init(&local, NULL), 0);
+  EXPECT(pthread_mutex_trylock(&local), 0);
+  EXPECT(pthread_mutex_unlock(&local), 0);
+  EXPECT(pthread_mutex_destroy(&local), 0);
+}
+
+static void init_where_one_is_held(void) {
+  const int types[] = {PTHREAD_MUTEX_NORMAL, PTHREAD_MUTEX_ERRORCHECK, PTHREAD_MUTEX_RECURSIVE};
+  pthread_mutex_t* m = malloc(sizeof *m);
+  for (int i = 0; i < 3; ++i) {
+    pthread_mutexattr_t a;
+    pthread_mutexattr_init(&a);
+    pthread_mutexattr_settype(&a, types[i]);
+    EXPECT(pthread_mutex_init(m, &a), 0);
+    EXPECT(pthread_mutex_lock(m), 0);
+    EXPECT(pthread_mutex_init(m, &a), 0);
+    EXPECT(pthread_mutex_trylock(m), 0);
+    EXPECT(pthread_mutex_unlock(m), 0);
+    pthread_t t;
+    EXPECT(conf_start_on(&t, conf_other_node(), lock_and_leave, m), 0);
+    void* r = (void*)-1;
+    EXPECT(pthread_join(t, &r), 0);
+    EXPECT((long)r, 0);
+    EXPECT(pthread_mutex_init(m, &a), 0);
+    EXPECT(pthread_mutex_trylock(m), 0);
+    EXPECT(pthread_mutex_unlock(m), 0);
+    EXPECT(pthread_mutex_destroy(m), 0);
+    pthread_mutexattr_destroy(&a);
+  }
+  free(m);
+  lock_a_local();
+  init_a_local();
+}
+
 struct counter {
   pthread_mutex_t m;
   long value;
@@ -269,5 +316,6 @@ static void robust(void) {
 
 CONF_MAIN("mutex", {"attributes", attributes}, {"normal", normal_lock_unlock}, {"errorcheck", errorcheck},
           {"recursive", recursive}, {"held_elsewhere", held_elsewhere},
-          {"init_reuses_storage", init_reuses_storage}, {"mutual_exclusion", mutual_exclusion},
+          {"init_reuses_storage", init_reuses_storage}, {"init_where_one_is_held", init_where_one_is_held},
+          {"mutual_exclusion", mutual_exclusion},
           {"protocols", protocols}, {"robust", robust})

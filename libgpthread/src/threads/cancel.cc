@@ -14,6 +14,7 @@
 
 #include <cstdint>
 
+#include "cancel_point.h"
 #include "diag.h"
 #include "gpt/raw_syscall.h"
 
@@ -24,11 +25,12 @@ extern "C" void gpt_signal_restorer();  // base/raw_syscall.S
 namespace gpt::threads {
 namespace {
 
-// CancelState::flags.
-constexpr std::uint32_t kDisabled = 1;  // PTHREAD_CANCEL_DISABLE
-constexpr std::uint32_t kAsync = 2;     // PTHREAD_CANCEL_ASYNCHRONOUS
-constexpr std::uint32_t kPending = 4;   // cancelled, not acted on yet
-constexpr std::uint32_t kActing = 8;    // ending: the cleanup handlers run
+// CancelState::flags: the cancel word a cancellable system call's window
+// checks (cancel_point.h).
+constexpr std::uint32_t kDisabled = rt::kCancelDisabled;  // PTHREAD_CANCEL_DISABLE
+constexpr std::uint32_t kAsync = rt::kCancelAsync;        // PTHREAD_CANCEL_ASYNCHRONOUS
+constexpr std::uint32_t kPending = rt::kCancelPending;    // cancelled, not acted on yet
+constexpr std::uint32_t kActing = rt::kCancelActing;      // ending: the cleanup handlers run
 
 // Written by the thread and by its signal handler (which runs on the same
 // thread, hence atomics without fences between threads).
@@ -95,10 +97,19 @@ void on_cancel_signal(int, siginfo_t* info, void* context) {
     withdraw(slot - 1);  // the wait returns -ECANCELED; its caller acts
     return;
   }
+  greg_t* g = static_cast<ucontext_t*>(context)->uc_mcontext.gregs;
+  // In a cancellable system call that has not completed (not entered yet,
+  // or interrupted and about to be restarted): it ends without running,
+  // -ECANCELED, and its wrapper acts.
+  const auto ip = static_cast<std::uintptr_t>(g[REG_RIP]);
+  if (ip >= reinterpret_cast<std::uintptr_t>(gpt_cancel_window_begin) &&
+      ip < reinterpret_cast<std::uintptr_t>(gpt_cancel_window_end)) {
+    g[REG_RIP] = reinterpret_cast<greg_t>(gpt_cancel_window_exit);
+    return;
+  }
   if (!(f & kAsync)) return;
   // Asynchronous: the thread acts as soon as this handler returns, as if
   // it had called act_on_cancel where it was (below its red zone).
-  greg_t* g = static_cast<ucontext_t*>(context)->uc_mcontext.gregs;
   const auto sp = static_cast<std::uintptr_t>(g[REG_RSP]);
   if (on_signal_stack(sp)) {
     retry_soon();
@@ -161,9 +172,15 @@ void adopt_buffer(CleanupRecord* buf) {
 }
 #endif
 
+const std::uint32_t* cancel_word() { return &t_cancel.flags; }
+void act_if_due() {
+  if (must_act(flags())) act_on_cancel();
+}
+
 }  // namespace
 
 void install_cancel_handler() {
+  rt::set_cancel_hooks({cancel_word, act_if_due});
   // The libcs' sigaction refuse their own cancel signal: the kernel's
   // call, with gpthread's restorer (the one syscall user dispatch lets
   // through on nodes other than the origin). SA_RESTART: calls that are no

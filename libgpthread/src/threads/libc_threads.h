@@ -44,6 +44,15 @@ pthread_t libc_self();
 // keeps a robust mutex's state there, in the mutex, so that whichever node
 // takes the token next sees it (it is written and read under the token).
 [[nodiscard]] inline int* robust_state_word(pthread_mutex_t* m) { return reinterpret_cast<int*>(m) + 2; }
+// The int at byte 4: glibc's __count, musl's _m_lock, zeroed by both
+// libcs' initialisers and untouched for a mutex gpthread manages. gpthread's
+// pthread_mutex_init keeps the mutex's incarnation there (mutex.cc): a
+// mutex initialised where one is still held is another lock.
+[[nodiscard]] inline const int* incarnation_word(const pthread_mutex_t* m) {
+  return reinterpret_cast<const int*>(m) + 1;
+}
+[[nodiscard]] inline int* incarnation_word(pthread_mutex_t* m) { return reinterpret_cast<int*>(m) + 1; }
+int libc_mutex_init(pthread_mutex_t* m, const pthread_mutexattr_t* attr);
 // The libc's mutex calls, for a one-node program without an agent.
 int libc_mutex_lock(pthread_mutex_t* m);
 int libc_mutex_consistent(pthread_mutex_t* m);

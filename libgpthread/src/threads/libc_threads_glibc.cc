@@ -59,6 +59,12 @@ int libc_mutex_lock(pthread_mutex_t* m) {
   return fn(m);
 }
 
+int libc_mutex_init(pthread_mutex_t* m, const pthread_mutexattr_t* attr) {
+  using Fn = int (*)(pthread_mutex_t*, const pthread_mutexattr_t*);
+  static Fn fn = next_symbol<Fn>("pthread_mutex_init");
+  return fn(m, attr);
+}
+
 int libc_mutex_consistent(pthread_mutex_t* m) {
   using Fn = int (*)(pthread_mutex_t*);
   static Fn fn = next_symbol<Fn>("pthread_mutex_consistent");

@@ -15,6 +15,7 @@ extern "C" int __pthread_once(pthread_once_t*, void (*)(void));
 extern "C" int __pthread_mutex_timedlock(pthread_mutex_t*, const struct timespec*);
 // gpt-cc links musl programs with --wrap=pthread_mutex_consistent.
 extern "C" int __real_pthread_mutex_consistent(pthread_mutex_t*);
+extern "C" int __real_pthread_mutex_init(pthread_mutex_t*, const pthread_mutexattr_t*);
 
 namespace gpt::threads {
 
@@ -41,6 +42,7 @@ int libc_mutex_lock(pthread_mutex_t* m) { return __pthread_mutex_lock(m); }
 int libc_mutex_trylock(pthread_mutex_t* m) { return __pthread_mutex_trylock(m); }
 int libc_mutex_unlock(pthread_mutex_t* m) { return __pthread_mutex_unlock(m); }
 int libc_mutex_consistent(pthread_mutex_t* m) { return __real_pthread_mutex_consistent(m); }
+int libc_mutex_init(pthread_mutex_t* m, const pthread_mutexattr_t* attr) { return __real_pthread_mutex_init(m, attr); }
 int libc_mutex_timedlock(pthread_mutex_t* m, const struct timespec* t) {
   return __pthread_mutex_timedlock(m, t);
 }

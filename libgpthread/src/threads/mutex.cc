@@ -9,6 +9,8 @@
 #include <errno.h>
 #include <pthread.h>
 
+#include <atomic>
+
 #include "coherence.h"
 #include "global_space.h"
 #include "gpt/channel_client.h"
@@ -26,7 +28,8 @@ namespace {
 
 // Who holds which mutex on this node (open addressing; runtime-private).
 struct Holder {
-  std::uintptr_t mutex;
+  std::uintptr_t mutex;  // its lock key (lock_key)
+  pthread_mutex_t* object;
   Tcb* owner;
   unsigned count;
 };
@@ -52,10 +55,28 @@ Holder* find(std::uintptr_t m, bool create) {
   return nullptr;
 }
 
+// The lock's name at the agents: its address, and in the bits above any
+// user address the incarnation pthread_mutex_init gave it (0 for a static
+// initialiser), so a mutex initialised where one is still held (never
+// unlocked nor destroyed) starts unlocked.
+inline std::uintptr_t lock_key(const pthread_mutex_t* m) {
+  const auto incarnation = static_cast<std::uintptr_t>(static_cast<unsigned>(*incarnation_word(m)) & 0xffffu);
+  return reinterpret_cast<std::uintptr_t>(m) | incarnation << 48;
+}
+
+// Incarnations for pthread_mutex_init: never 0, and different for the same
+// address 65535 times in a row on one node (and nodes start apart).
+std::uint32_t next_incarnation() {
+  static std::atomic<std::uint32_t> counter{0};
+  const std::uint32_t n = counter.fetch_add(1, std::memory_order_relaxed);
+  return 1 + (static_cast<std::uint32_t>(rt::state().node_id) * 4099u + n) % 0xffffu;
+}
+
 // A lock call. A token from afar may come with its acquire's answer, which
 // is applied where it lies in the reply: *answered says so.
-int lock_call(channel::Op op, const void* m, std::int64_t timeout_ns = -1, bool* answered = nullptr) {
-  const channel::TimedLockRequest req{{reinterpret_cast<std::uintptr_t>(m), manager_of(m), 0}, timeout_ns};
+int lock_call(channel::Op op, const void* m, std::uintptr_t key, std::int64_t timeout_ns = -1,
+              bool* answered = nullptr) {
+  const channel::TimedLockRequest req{{key, manager_of(m), 0}, timeout_ns};
   channel::Client client(rt::state().channel);
   const std::size_t size = op == channel::Op::kTimedLock ? sizeof req : sizeof req.head;
   const std::uint64_t generation = answered ? galloc::copy_generation() : 0;
@@ -72,8 +93,8 @@ int lock_call(channel::Op op, const void* m, std::int64_t timeout_ns = -1, bool*
 }
 
 // Releases this node's writes and unlocks `m` in one call (kUnlockReleased).
-int release_and_unlock(const void* m) {
-  const channel::LockRequest req{reinterpret_cast<std::uintptr_t>(m), manager_of(m), 0};
+int release_and_unlock(const void* m, std::uintptr_t key) {
+  const channel::LockRequest req{key, manager_of(m), 0};
   return unlock_with_release(&req, sizeof req);
 }
 
@@ -81,29 +102,30 @@ Tcb* self() { return reinterpret_cast<Tcb*>(pthread_self()); }
 
 // The token is here and nobody else wants it: one CAS in the channel
 // memory, no call (gpt/lock_table.h). Returns the kLock status, or -1.
-inline __attribute__((always_inline)) int take_fast(const void* m) {
-  channel::LockEntry* e = channel::find_lock(rt::state().channel->locks, reinterpret_cast<std::uintptr_t>(m));
+inline __attribute__((always_inline)) int take_fast(std::uintptr_t key) {
+  channel::LockEntry* e = channel::find_lock(rt::state().channel->locks, key);
   bool afar = false;
   if (!e || !channel::try_take(*e, &afar)) return -1;
   return afar ? channel::kLockFromAfar : 0;
 }
 
-inline __attribute__((always_inline)) bool give_fast(const void* m) {
-  channel::LockEntry* e = channel::find_lock(rt::state().channel->locks, reinterpret_cast<std::uintptr_t>(m));
+inline __attribute__((always_inline)) bool give_fast(std::uintptr_t key) {
+  channel::LockEntry* e = channel::find_lock(rt::state().channel->locks, key);
   return e && channel::try_give(*e);
 }
 
 // Takes the lock's token for this thread: fast, or through the agent.
-inline __attribute__((always_inline)) int take(const void* m, bool try_only, const struct timespec* abstime) {
-  int status = take_fast(m);
+inline __attribute__((always_inline)) int take(const void* m, std::uintptr_t key, bool try_only,
+                                               const struct timespec* abstime) {
+  int status = take_fast(key);
   if (status >= 0) {
     if (status == channel::kLockFromAfar) galloc::acquire_synced();
     return 0;
   }
   bool answered = false;
-  status = try_only ? lock_call(channel::Op::kTryLock, m, -1, &answered)
-           : abstime ? lock_call(channel::Op::kTimedLock, m, ns_until(abstime), &answered)
-                     : lock_call(channel::Op::kLock, m, -1, &answered);
+  status = try_only ? lock_call(channel::Op::kTryLock, m, key, -1, &answered)
+           : abstime ? lock_call(channel::Op::kTimedLock, m, key, ns_until(abstime), &answered)
+                     : lock_call(channel::Op::kLock, m, key, -1, &answered);
   if (status == -EBUSY) return EBUSY;
   if (status == -ETIMEDOUT) return ETIMEDOUT;
   if (status < 0) return EINVAL;
@@ -111,18 +133,18 @@ inline __attribute__((always_inline)) int take(const void* m, bool try_only, con
   return 0;
 }
 
-inline __attribute__((always_inline)) int give(const void* m) {
+inline __attribute__((always_inline)) int give(const void* m, std::uintptr_t key) {
   // No release here: the agent has the service thread release before the
   // token leaves this node, so a lock used on one node stays local...
-  if (give_fast(m)) return 0;
+  if (give_fast(key)) return 0;
   // ...unless another node is already waiting for it: then this thread
   // releases now, in the unlock's own call, and the token leaves with it
   // (no flush request, and for a lock node 0 manages, without waiting for
   // the release's acknowledgement).
-  channel::LockEntry* e = channel::find_lock(rt::state().channel->locks, reinterpret_cast<std::uintptr_t>(m));
+  channel::LockEntry* e = channel::find_lock(rt::state().channel->locks, key);
   if (e && (e->state.load(std::memory_order_acquire) & channel::lock_bits::kRecall))
-    return release_and_unlock(m) == 0 ? 0 : EPERM;
-  return lock_call(channel::Op::kUnlock, m) == 0 ? 0 : EPERM;
+    return release_and_unlock(m, key) == 0 ? 0 : EPERM;
+  return lock_call(channel::Op::kUnlock, m, key) == 0 ? 0 : EPERM;
 }
 
 // A robust mutex's state (robust_state_word), changed only by the thread
@@ -138,7 +160,7 @@ enum RobustState : int {
 int check_robust(pthread_mutex_t* m) {
   int& state = *robust_state_word(m);
   if (state == kNotRecoverable) {
-    (void)give(m);
+    (void)give(m, lock_key(m));
     return ENOTRECOVERABLE;
   }
   if (state == kOwnerDied) {
@@ -154,12 +176,12 @@ int lock(pthread_mutex_t* m, bool try_only, const struct timespec* abstime = nul
   if (type == PTHREAD_MUTEX_NORMAL && !robust) {
     // No owner to record: POSIX leaves relocking and foreign unlocking of a
     // normal mutex undefined (relocking deadlocks; trylock gives EBUSY).
-    int err = take(m, try_only, abstime);
+    int err = take(m, lock_key(m), try_only, abstime);
     if (err == 0) count_lock_held(1);
     return err;
   }
   Tcb* me = self();
-  const auto key = reinterpret_cast<std::uintptr_t>(m);
+  const std::uintptr_t key = lock_key(m);
   {
     Held<FutexLock> hold(g_holders_lock);
     if (Holder* h = find(key, false); h && h->owner == me) {
@@ -172,12 +194,13 @@ int lock(pthread_mutex_t* m, bool try_only, const struct timespec* abstime = nul
       return EDEADLK;  // errorcheck, and robust ones (which own their owner)
     }
   }
-  if (int err = take(m, try_only, abstime)) return err;
+  if (int err = take(m, key, try_only, abstime)) return err;
   const int robust_result = robust ? check_robust(m) : 0;
   if (robust_result == ENOTRECOVERABLE) return robust_result;
   Held<FutexLock> hold(g_holders_lock);
   Holder* h = find(key, true);
   if (!h) return EAGAIN;
+  h->object = m;
   h->owner = me;
   h->count = 1;
   count_lock_held(1);
@@ -189,7 +212,7 @@ int unlock(pthread_mutex_t* m) {
   const bool robust = libc_mutex_robust(m);
   if (type != PTHREAD_MUTEX_NORMAL || robust) {
     Held<FutexLock> hold(g_holders_lock);
-    Holder* h = find(reinterpret_cast<std::uintptr_t>(m), false);
+    Holder* h = find(lock_key(m), false);
     if (!h || h->owner != self()) return EPERM;
     if (type == PTHREAD_MUTEX_RECURSIVE && h->count > 1) {
       --h->count;
@@ -203,7 +226,7 @@ int unlock(pthread_mutex_t* m) {
     // the mutex can never be locked again.
     if (robust && *robust_state_word(m) == kInconsistent) *robust_state_word(m) = kNotRecoverable;
   }
-  int err = give(m);
+  int err = give(m, lock_key(m));
   if (err == 0) count_lock_held(-1);
   return err;
 }
@@ -212,7 +235,7 @@ int make_consistent(pthread_mutex_t* m) {
   if (!libc_mutex_robust(m) || *robust_state_word(m) != kInconsistent) return EINVAL;
   {
     Held<FutexLock> hold(g_holders_lock);
-    Holder* h = find(reinterpret_cast<std::uintptr_t>(m), false);
+    Holder* h = find(lock_key(m), false);
     if (!h || h->owner != self()) return EPERM;
   }
   *robust_state_word(m) = kConsistent;
@@ -221,9 +244,11 @@ int make_consistent(pthread_mutex_t* m) {
 
 }  // namespace
 
-int token_lock(const void* address, bool try_only) { return take(address, try_only, nullptr); }
+int token_lock(const void* address, bool try_only) {
+  return take(address, reinterpret_cast<std::uintptr_t>(address), try_only, nullptr);
+}
 
-int token_unlock(const void* address) { return give(address); }
+int token_unlock(const void* address) { return give(address, reinterpret_cast<std::uintptr_t>(address)); }
 
 void abandon_robust_mutexes() {
   // Gathered first: giving a token back calls the agent, not under the table's lock.
@@ -236,7 +261,7 @@ void abandon_robust_mutexes() {
       Held<FutexLock> hold(g_holders_lock);
       for (Holder& h : g_holders) {
         if (h.owner != me || !h.mutex) continue;
-        auto* m = reinterpret_cast<pthread_mutex_t*>(h.mutex);
+        pthread_mutex_t* m = h.object;
         if (!libc_mutex_robust(m)) continue;
         h.owner = nullptr;
         h.count = 0;
@@ -246,7 +271,7 @@ void abandon_robust_mutexes() {
     }
     for (std::size_t i = 0; i < n; ++i) {
       *robust_state_word(held[i]) = kOwnerDied;  // under its token: the next taker sees it
-      if (give(held[i]) == 0) count_lock_held(-1);
+      if (give(held[i], lock_key(held[i])) == 0) count_lock_held(-1);
     }
     if (n < kBatch) return;
   }
@@ -264,6 +289,19 @@ namespace {
 // handler when libunwind takes its lock).
 bool distributed(const pthread_mutex_t* m) { return in_global_space(m); }
 }  // namespace
+
+// musl programs are linked with --wrap=pthread_mutex_init (gpt-cc): the
+// libc's initialises the mutex's own fields.
+#ifdef __GLIBC__
+GPT_API int pthread_mutex_init(pthread_mutex_t* m, const pthread_mutexattr_t* attr) {
+#else
+GPT_API int __wrap_pthread_mutex_init(pthread_mutex_t* m, const pthread_mutexattr_t* attr) {
+#endif
+  rt::ensure_started();
+  const int err = libc_mutex_init(m, attr);
+  if (err == 0 && distributed(m)) *incarnation_word(m) = static_cast<int>(next_incarnation());
+  return err;
+}
 
 GPT_API int pthread_mutex_lock(pthread_mutex_t* m) {
   rt::ensure_started();

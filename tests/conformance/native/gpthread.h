@@ -7,4 +7,8 @@
 static inline int gpt_node_count(void) { return 1; }
 static inline int gpt_self_node(void) { return 0; }
 static inline int gpt_attr_setnode(pthread_attr_t* attr, int node) { (void)attr; return node == 0 ? 0 : 22; }
+static inline int gpt_migrate(int node) { return node == 0 ? 0 : 22; }
+/* glibc acts on a cancel that comes as its read returns data, and the data
+ * is lost (glibc bug 12683): conf_cancel_io holds gpthread to POSIX there. */
+#define CONF_NATIVE_GLIBC 1
 #endif
