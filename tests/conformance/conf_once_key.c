@@ -25,6 +25,44 @@ static void once(void) {
   EXPECT(g_once_runs, 1);
 }
 
+/* A routine that is cancelled leaves its once as if never called: the
+ * next pthread_once runs its own routine. */
+#include <semaphore.h>
+#include <unistd.h>
+static pthread_once_t g_cancelled_once;
+static sem_t g_routine_entered;
+static int g_second_runs;
+static void endless_routine(void) {
+  sem_post(&g_routine_entered);
+  for (;;) {
+    pthread_testcancel();
+    usleep(1000);
+  }
+}
+static void second_routine(void) { g_second_runs++; }
+
+static void* call_endless_once(void* arg) {
+  (void)arg;
+  pthread_once(&g_cancelled_once, endless_routine);
+  return NULL;
+}
+
+static void cancelled_once(void) {
+  g_cancelled_once = (pthread_once_t)PTHREAD_ONCE_INIT;
+  g_second_runs = 0;
+  EXPECT(sem_init(&g_routine_entered, 0, 0), 0);
+  pthread_t t;
+  EXPECT(conf_start_on(&t, gpt_node_count() - 1, call_endless_once, NULL), 0);
+  EXPECT(sem_wait(&g_routine_entered), 0);
+  EXPECT(pthread_cancel(t), 0);
+  void* r = NULL;
+  EXPECT(pthread_join(t, &r), 0);
+  EXPECT(r == PTHREAD_CANCELED, 1);
+  EXPECT(pthread_once(&g_cancelled_once, second_routine), 0);
+  EXPECT(g_second_runs, 1);
+  EXPECT(sem_destroy(&g_routine_entered), 0);
+}
+
 static pthread_key_t g_key;
 static int g_destructor_runs;
 static pthread_mutex_t g_destructor_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -65,4 +103,4 @@ static void keys(void) {
   EXPECT(pthread_key_delete(k2), 0);
 }
 
-CONF_MAIN("once_key", {"once", once}, {"keys", keys})
+CONF_MAIN("once_key", {"once", once}, {"cancelled_once", cancelled_once}, {"keys", keys})

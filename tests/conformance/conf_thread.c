@@ -15,6 +15,10 @@ static void attributes(void) {
   size_t size = 0;
   struct sched_param sp = {.sched_priority = -1};
   EXPECT(pthread_attr_init(&a), 0);
+  /* No stack given yet: answered (as glibc does), with no address. */
+  void* no_stack = &a;
+  EXPECT(pthread_attr_getstack(&a, &no_stack, &size), 0);
+  EXPECT_TRUE(no_stack == NULL);
   EXPECT(pthread_attr_getdetachstate(&a, &v), 0);
   EXPECT(v, PTHREAD_CREATE_JOINABLE);
   EXPECT(pthread_attr_setdetachstate(&a, 12345), EINVAL);

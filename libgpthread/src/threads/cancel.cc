@@ -299,6 +299,20 @@ GPT_API void __pthread_unregister_cancel_restore(__pthread_unwind_buf_t* buf) {
 // Called by the program once a cleanup handler ran during the thread's
 // end: on to the next outer one.
 GPT_API void __pthread_unwind_next(__pthread_unwind_buf_t*) { run_next_cleanup(); }
+
+namespace gpt::threads {
+// glibc's pthread_cleanup_push in C: a jump buffer the cancel returns to.
+void run_with_cleanup(void (*body)(void*), void (*cleanup)(void*), void* arg) {
+  __pthread_unwind_buf_t buf;
+  if (__sigsetjmp(reinterpret_cast<struct __jmp_buf_tag*>(buf.__cancel_jmp_buf), 0)) {
+    cleanup(arg);
+    __pthread_unwind_next(&buf);
+  }
+  __pthread_register_cancel(&buf);
+  body(arg);
+  __pthread_unregister_cancel(&buf);
+}
+}  // namespace gpt::threads
 #else
 GPT_API void _pthread_cleanup_push(struct __ptcb* cb, void (*f)(void*), void* x) {
   cb->__f = f;
@@ -311,4 +325,15 @@ GPT_API void _pthread_cleanup_pop(struct __ptcb* cb, int run) {
   t_cancel.cleanup = cb->__next;
   if (run) cb->__f(cb->__x);
 }
+#endif
+
+#ifndef __GLIBC__
+namespace gpt::threads {
+void run_with_cleanup(void (*body)(void*), void (*cleanup)(void*), void* arg) {
+  struct __ptcb cb;
+  _pthread_cleanup_push(&cb, cleanup, arg);
+  body(arg);
+  _pthread_cleanup_pop(&cb, 0);
+}
+}  // namespace gpt::threads
 #endif

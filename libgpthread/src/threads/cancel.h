@@ -47,6 +47,11 @@ void testcancel();
 // once if it is asynchronously cancellable.
 void cancel_self();
 
+// Runs body(arg); if the thread is cancelled (or exits) inside it,
+// cleanup(arg) runs first among its cleanup handlers, as if body had been
+// wrapped in pthread_cleanup_push(cleanup, arg) / pthread_cleanup_pop(0).
+void run_with_cleanup(void (*body)(void*), void (*cleanup)(void*), void* arg);
+
 // The thread's start routine returned: it ends without acting on a cancel.
 void cancellation_ends();
 

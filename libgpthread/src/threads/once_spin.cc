@@ -6,6 +6,7 @@
 
 #include <atomic>
 
+#include "cancel.h"
 #include "global_space.h"
 #include "libc_threads.h"
 #include "runtime.h"
@@ -33,7 +34,15 @@ GPT_API int pthread_once(pthread_once_t* once, void (*routine)(void)) {
   if (gpt::threads::token_lock(once, false) != 0) return EINVAL;
   // The lock acquired: a routine run on another node is visible now.
   if (*word != kOnceDone) {
-    routine();
+    // POSIX: a routine that is cancelled leaves the once as if never
+    // called; the lock must be given back or every later caller waits.
+    struct Run {
+      pthread_once_t* once;
+      void (*routine)(void);
+    } run{once, routine};
+    gpt::threads::run_with_cleanup([](void* r) { static_cast<Run*>(r)->routine(); },
+                                   [](void* r) { (void)gpt::threads::token_unlock(static_cast<Run*>(r)->once); },
+                                   &run);
     *word = kOnceDone;
   }
   return gpt::threads::token_unlock(once);

@@ -507,6 +507,21 @@ GPT_API int pthread_cancel(pthread_t thread) { return cancel(thread); }
 GPT_API int __wrap_pthread_cancel(pthread_t thread) { return cancel(thread); }
 #endif
 
+#ifndef __GLIBC__
+// gpt-cc links musl programs with --wrap=pthread_attr_getstack. musl's says
+// EINVAL for attributes without a stack; glibc's, which programs are written
+// against (POSIX leaves it open), answers 0 with a null address and size 0.
+// given_stack_of above reads that null address as "no stack given".
+extern "C" int __real_pthread_attr_getstack(const pthread_attr_t*, void**, std::size_t*);
+
+GPT_API int __wrap_pthread_attr_getstack(const pthread_attr_t* attr, void** addr, std::size_t* size) {
+  if (__real_pthread_attr_getstack(attr, addr, size) == 0) return 0;
+  *addr = nullptr;
+  *size = 0;
+  return 0;
+}
+#endif
+
 GPT_API int pthread_detach(pthread_t thread) {
   if (!distributed()) return libc_detach(thread);
   Tcb* tcb = from_handle(thread);
