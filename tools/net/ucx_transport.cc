@@ -95,9 +95,8 @@ bool settle(ucp_worker_h worker, ucs_status_ptr_t request, std::chrono::millisec
   const auto until = std::chrono::steady_clock::now() + limit;
   while (ucp_request_check_status(request) == UCS_INPROGRESS) {
     if (std::chrono::steady_clock::now() >= until) {
-      ucp_request_cancel(worker, request);
-      while (ucp_request_check_status(request) == UCS_INPROGRESS) ucp_worker_progress(worker);
-      break;
+      ucp_request_free(request);  // UCX releases it once it ends
+      return false;
     }
     ucp_worker_progress(worker);
   }
