@@ -8,10 +8,14 @@
 #include <sched.h>
 #include <string.h>
 #include <ucp/api/ucp.h>
+#include <ucs/debug/log_def.h>
 #include <zmq.h>
 
 #include <cstring>
+#include <cstdarg>
+#include <cstdio>
 #include <deque>
+#include <mutex>
 #include <stdexcept>
 
 #include "frame_seal.h"
@@ -105,6 +109,16 @@ bool settle(ucp_worker_h worker, ucs_status_ptr_t request, std::chrono::millisec
   return done;
 }
 
+// UCX's own messages go to stderr, never to stdout (which the agent shares
+// with its program's output), in one line each.
+ucs_log_func_rc_t to_stderr(const char*, unsigned, const char*, ucs_log_level_t level,
+                            const ucs_log_component_config_t*, const char* format, va_list ap) {
+  char text[512];
+  std::vsnprintf(text, sizeof text, format, ap);
+  std::fprintf(stderr, "UCX %s: %s\n", ucs_log_level_names[level], text);
+  return UCS_LOG_FUNC_RC_STOP;
+}
+
 }  // namespace
 
 struct UcxTransport::Impl {
@@ -179,10 +193,9 @@ struct UcxTransport::Impl {
       param.op_attr_mask = UCP_OP_ATTR_FIELD_FLAGS;
       // A lost peer cannot be flushed; a live one gets what is queued to it.
       param.flags = p.lost ? UCP_EP_CLOSE_FLAG_FORCE : 0;
-      if (!settle(worker, ucp_ep_close_nbx(p.ep, &param), kCloseGrace) && !p.lost) {
-        param.flags = UCP_EP_CLOSE_FLAG_FORCE;
-        (void)settle(worker, ucp_ep_close_nbx(p.ep, &param), kCloseGrace);
-      }
+      // One close per endpoint: one that does not finish in time is left to
+      // the worker's destruction.
+      (void)settle(worker, ucp_ep_close_nbx(p.ep, &param), kCloseGrace);
       p.ep = nullptr;
     }
   }
@@ -212,6 +225,8 @@ UcxTransport::UcxTransport(wire::NodeId self, std::uint32_t node_count, const Uc
     explicit_bzero(secret, sizeof secret);
   }
 
+  static std::once_flag log_once;
+  std::call_once(log_once, [] { ucs_log_push_handler(&to_stderr); });
   ucp_config_t* config = nullptr;
   if (auto s = ucp_config_read(nullptr, nullptr, &config); s != UCS_OK) throw ucx_error("UCX configuration", s);
   // Nodes share nothing but the network, also when two run on one machine:
