@@ -84,10 +84,12 @@ std::optional<std::vector<unsigned char>> from_hex(std::string_view hex) {
 struct Outgoing {
   std::uint32_t sender;  // the active message's header
   std::vector<std::byte> bytes;
+  std::size_t* in_flight;  // the transport's count of unfinished sends
 };
 
 void sent(void* request, ucs_status_t, void* user_data) {
-  std::unique_ptr<Outgoing>(static_cast<Outgoing*>(user_data));
+  std::unique_ptr<Outgoing> out(static_cast<Outgoing*>(user_data));
+  --*out->in_flight;
   ucp_request_free(request);
 }
 
@@ -141,6 +143,9 @@ struct UcxTransport::Impl {
   std::vector<Peer> peers;  // sized once: UCX holds pointers to them
   std::deque<Frame> arrived;
   bool active = false;  // traffic since receive() last blocked
+  // Sends UCX has not finished: the worker's event fd does not say when a
+  // socket can take more, so the worker is progressed until they are done.
+  std::size_t in_flight = 0;
 
   void log(const std::string& line) const {
     if (options.log) options.log(line);
@@ -317,6 +322,7 @@ bool UcxTransport::send(wire::NodeId to, std::span<const std::byte> frame) {
   }
   auto out = std::make_unique<Outgoing>();
   out->sender = m.self;
+  out->in_flight = &m.in_flight;
   out->bytes = m.seal ? m.seal->seal(frame) : std::vector<std::byte>(frame.begin(), frame.end());
   ucp_request_param_t param{};
   param.op_attr_mask = UCP_OP_ATTR_FIELD_CALLBACK | UCP_OP_ATTR_FIELD_USER_DATA | UCP_OP_ATTR_FIELD_FLAGS;
@@ -328,7 +334,10 @@ bool UcxTransport::send(wire::NodeId to, std::span<const std::byte> frame) {
   auto request = ucp_am_send_nbx(peer.ep, kFrameAm, &out->sender, sizeof out->sender, out->bytes.data(),
                                  out->bytes.size(), &param);
   if (UCS_PTR_IS_ERR(request)) return false;
-  if (request != nullptr) out.release();  // `sent` frees it
+  if (request != nullptr) {
+    out.release();  // `sent` frees it
+    ++m.in_flight;
+  }
   m.active = true;
   return true;
 }
@@ -348,7 +357,7 @@ int UcxTransport::event_fd() const { return impl_->efd; }
 
 bool UcxTransport::arm() {
   auto& m = *impl_;
-  if (!m.arrived.empty()) return false;
+  if (!m.arrived.empty() || m.in_flight > 0) return false;
   return ucp_worker_arm(m.worker) != UCS_ERR_BUSY;
 }
 
