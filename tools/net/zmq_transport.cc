@@ -248,9 +248,12 @@ std::optional<Frame> ZmqAgentTransport::receive(std::chrono::milliseconds timeou
       wakeup_at = items.size();
       items.push_back({nullptr, impl_->wakeup_fd, ZMQ_POLLIN, 0});
     }
-    if (plane) items.push_back({nullptr, plane->event_fd(), ZMQ_POLLIN, 0});
     impl_->guard.add_items(items);
     if (impl_->link) impl_->link->add_item(items);
+    // The plane's event fd last: spinning polls the plane itself (its fd
+    // stays readable until the plane is armed), blocking waits on it too.
+    const std::size_t spun = items.size();
+    if (plane) items.push_back({nullptr, plane->event_fd(), ZMQ_POLLIN, 0});
     const std::size_t n = items.size();
     // After traffic, spin first; a spin that finds nothing ends the streak.
     bool ready = false;
@@ -259,7 +262,7 @@ std::optional<Frame> ZmqAgentTransport::receive(std::chrono::milliseconds timeou
         const auto until = std::min(deadline, std::chrono::steady_clock::now() + impl_->options.spin);
         do {
           if (auto f = plane->poll()) return f;
-          if (poll_items(items.data(), n, std::chrono::milliseconds(0)) > 0) {
+          if (poll_items(items.data(), spun, std::chrono::milliseconds(0)) > 0) {
             ready = true;
             break;
           }
