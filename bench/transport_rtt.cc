@@ -18,6 +18,7 @@
 #include "curve_keys.h"
 #include "message_gate.h"
 #include "poll_idle.h"
+#include "ucx_transport.h"
 #include "zmq_transport.h"
 
 namespace {
@@ -31,16 +32,37 @@ double median(std::vector<double> v) {
 
 void quiet_log(std::string_view line) { std::fprintf(stderr, "%.*s\n", (int)line.size(), line.data()); }
 
+// One agent's transport as gpt-node builds it: ZeroMQ, and with
+// --fabric ucx a UCX data plane that ZeroMQ's receive() waits on too.
+struct AgentEnd {
+  std::optional<gpt::net::UcxTransport> ucx;
+  gpt::net::ZmqAgentTransport zmq;
+  AgentEnd(gpt::wire::NodeId self, const gpt::net::ZmqOptions& o, bool use_ucx)
+      : zmq(self, 2, "", o) {
+    if (use_ucx) {
+      ucx.emplace(self, 2, gpt::net::UcxOptions{o.bind_host, o.curve, {}, o.spin});
+      zmq.set_data_plane(&*ucx);
+    }
+  }
+  [[nodiscard]] std::string address() const { return ucx ? ucx->address() : zmq.data_endpoint(); }
+  void connect(const std::vector<std::string>& table) {
+    if (ucx)
+      ucx->connect_peers(table);
+    else
+      zmq.connect_peers(table);
+  }
+};
+
 // Node 1: answers every Ping with a Pong until it gets Shutdown.
-[[noreturn]] void echo_node(int to_parent, int from_parent, const gpt::net::ZmqOptions& options) {
-  gpt::net::ZmqAgentTransport t(1, 2, "", options);
-  std::string ep = t.data_endpoint();
+[[noreturn]] void echo_node(int to_parent, int from_parent, const gpt::net::ZmqOptions& options, bool ucx) {
+  AgentEnd t(1, options, ucx);
+  std::string ep = t.address();
   ssize_t w = write(to_parent, ep.c_str(), ep.size() + 1);
-  char buf[256] = {};
+  char buf[1024] = {};
   ssize_t r = read(from_parent, buf, sizeof buf - 1);
   if (w <= 0 || r <= 0) _exit(1);
-  t.connect_peers({buf, ep});
-  gpt::net::MessageGate gate(t, "echo", quiet_log);
+  t.connect({buf, ep});
+  gpt::net::MessageGate gate(t.zmq, "echo", quiet_log);
   for (;;) {
     auto env = gate.next(std::chrono::milliseconds(5000));
     if (!env) _exit(2);
@@ -105,20 +127,20 @@ struct AgentRtt {
 };
 
 // Both ends as agents with `options`: node 1 in a child process.
-AgentRtt agent_rtts(const gpt::net::ZmqOptions& options, int iterations) {
+AgentRtt agent_rtts(const gpt::net::ZmqOptions& options, int iterations, bool ucx = false) {
   int to_parent[2], to_child[2];
   if (pipe(to_parent) != 0 || pipe(to_child) != 0) std::exit(1);
   pid_t child = fork();
-  if (child == 0) echo_node(to_parent[1], to_child[0], options);
-  char ep1[256] = {};
+  if (child == 0) echo_node(to_parent[1], to_child[0], options, ucx);
+  char ep1[1024] = {};
   if (read(to_parent[0], ep1, sizeof ep1 - 1) <= 0) std::exit(1);
   AgentRtt rtt{};
   {
-    gpt::net::ZmqAgentTransport t(0, 2, "", options);
-    std::string ep0 = t.data_endpoint();
+    AgentEnd t(0, options, ucx);
+    std::string ep0 = t.address();
     if (write(to_child[1], ep0.c_str(), ep0.size() + 1) <= 0) std::exit(1);
-    t.connect_peers({ep0, ep1});
-    gpt::net::MessageGate gate(t, "bench", quiet_log);
+    t.connect({ep0, ep1});
+    gpt::net::MessageGate gate(t.zmq, "bench", quiet_log);
     rtt.small = gate_rtt_us(gate, 64, iterations);
     rtt.page = gate_rtt_us(gate, 4096, iterations);
     rtt.batch = gate_rtt_us(gate, 16 * 4096, iterations / 4);
@@ -151,6 +173,9 @@ int main(int argc, char** argv) {
   const AgentRtt spun = agent_rtts(spin, iterations);
   const AgentRtt sealed = agent_rtts(sealing, iterations);
   const AgentRtt job = agent_rtts(as_jobs, iterations);
+  // The same agents with their frames over UCX active messages (TCP).
+  const AgentRtt ucx_plain = agent_rtts({}, iterations, true);
+  const AgentRtt ucx_job = agent_rtts(as_jobs, iterations, true);
   double raw_small = raw_zmq_rtt_us(64, iterations);
   double raw_page = raw_zmq_rtt_us(4096, iterations);
 
@@ -167,5 +192,11 @@ int main(int argc, char** argv) {
   std::printf("agent_rtt_sealed_64KiB %.1f us\n", sealed.batch);
   std::printf("agent_rtt_sealed_spin_64B %.1f us\n", job.small);
   std::printf("agent_rtt_sealed_spin_4KiB %.1f us\n", job.page);
+  std::printf("ucx_agent_rtt_64B %.1f us\n", ucx_plain.small);
+  std::printf("ucx_agent_rtt_4KiB %.1f us\n", ucx_plain.page);
+  std::printf("ucx_agent_rtt_64KiB %.1f us\n", ucx_plain.batch);
+  std::printf("ucx_agent_rtt_sealed_spin_64B %.1f us\n", ucx_job.small);
+  std::printf("ucx_agent_rtt_sealed_spin_4KiB %.1f us\n", ucx_job.page);
+  std::printf("ucx_agent_rtt_sealed_spin_64KiB %.1f us\n", ucx_job.batch);
   return 0;
 }

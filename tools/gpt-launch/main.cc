@@ -109,6 +109,11 @@ int main(int argc, char** argv) {
   app.add_option("--bind", options.bind_host, "interface the nodes listen on (default 127.0.0.1)");
   app.add_flag("--insecure", options.insecure,
                "no CURVE, no sealed frames: plain, unauthenticated TCP between the nodes (benchmarks only)");
+  std::string fabric;
+  app.add_option("--fabric", fabric,
+                 "what the nodes send each other's frames over: zmq (ZeroMQ, the default) or ucx (UCX active "
+                 "messages, TCP only) (GPT_FABRIC)")
+      ->type_name("zmq|ucx");
   bool poll_idle = false;
   app.add_flag("--poll-idle", poll_idle,
                "keep every node's CPUs polling instead of sleeping while the job runs (GPT_POLL_IDLE=1): "
@@ -207,6 +212,13 @@ int main(int argc, char** argv) {
   if (!gpt::util::spin_us_from_env(env_error)) return usage_error(env_error);
   // The agents read it from the environment, which reaches remote ones too.
   if (poll_idle) setenv("GPT_POLL_IDLE", "1", 1);
+  if (fabric.empty())
+    if (const char* f = std::getenv("GPT_FABRIC"); f && *f) fabric = f;
+  if (!fabric.empty()) {
+    if (fabric != "zmq" && fabric != "ucx")
+      return usage_error("--fabric (or GPT_FABRIC) is zmq or ucx, not '" + fabric + "'");
+    options.fabric = fabric;
+  }
   if (!gpt::util::poll_idle_from_env(env_error)) return usage_error(env_error);
 
   std::vector<std::string> rest = app.remaining();
@@ -235,6 +247,7 @@ int main(int argc, char** argv) {
                                      "--launcher", control, "--port", std::to_string(port_base + 1 + allocation->rank)};
     if (options.verbose) argv.push_back("--verbose");
     if (options.spmd) argv.push_back("--spmd");
+    argv.insert(argv.end(), {"--fabric", options.fabric});
     if (options.insecure) {
       argv.push_back("--insecure");
     } else {

@@ -82,6 +82,7 @@ std::optional<std::string> Agents::start(const LaunchOptions& options, const std
     if (options.port_base > 0) args.insert(args.end(), {"--port", std::to_string(options.port_base + 1 + node)});
     if (options.verbose) args.push_back("--verbose");
     if (options.spmd) args.push_back("--spmd");
+    args.insert(args.end(), {"--fabric", options.fabric});
     if (!keys) args.push_back("--insecure");
 
     util::SpawnOptions spawn_options;

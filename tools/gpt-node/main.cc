@@ -19,6 +19,7 @@
 #include "signals.h"
 #include "curve_keys.h"
 #include "route_address.h"
+#include "ucx_transport.h"
 #include "zmq_transport.h"
 
 int main(int argc, char** argv) {
@@ -39,6 +40,9 @@ int main(int argc, char** argv) {
   app.add_option("--keys-fd", keys_fd, "read the job's keys from this descriptor (gpt-launch gives it)");
   app.add_flag("-v,--verbose", config.verbose, "log the job's life cycle");
   app.add_flag("--spmd", config.spmd, "every node runs main (SPMD programs and tests)");
+  std::string fabric = "zmq";
+  app.add_option("--fabric", fabric, "frames between nodes over zmq or ucx (gpt-launch --fabric)")
+      ->check(CLI::IsMember({"zmq", "ucx"}));
   bool insecure = false;
   app.add_flag("--insecure", insecure, "no CURVE, no sealed frames (gpt-launch --insecure)");
   app.add_option("program", config.program_argv, "program and its arguments")->required();
@@ -119,12 +123,25 @@ int main(int argc, char** argv) {
   gpt::util::SignalPoller signals{SIGCHLD, SIGTERM, SIGINT, SIGHUP};
 
   try {
+    // With --fabric ucx, frames between agents take UCX and the ZeroMQ
+    // transport keeps the launcher's control plane; the agent's thread
+    // progresses both in one wait.
+    std::optional<gpt::net::UcxTransport> ucx;
+    if (fabric == "ucx")
+      ucx.emplace(config.node, config.node_count,
+                  gpt::net::UcxOptions{zmq_options.bind_host, zmq_options.curve, zmq_options.log, zmq_options.spin});
     gpt::net::ZmqAgentTransport transport(config.node, config.node_count, launcher, zmq_options);
+    if (ucx) transport.set_data_plane(&*ucx);
     gpt::net::MessageGate gate(transport, "", gpt::util::log_line);
     gpt::node::TransportHooks hooks{
-        [&](const std::vector<std::string>& endpoints) { transport.connect_peers(endpoints); },
+        [&](const std::vector<std::string>& endpoints) {
+          if (ucx)
+            ucx->connect_peers(endpoints);
+          else
+            transport.connect_peers(endpoints);
+        },
         [&](int fd) { transport.set_wakeup_fd(fd); }};
-    gpt::node::Agent agent(config, gate, transport.data_endpoint(), hooks, signals);
+    gpt::node::Agent agent(config, gate, ucx ? ucx->address() : transport.data_endpoint(), hooks, signals);
     return agent.run();
   } catch (const std::exception& e) {
     gpt::util::log_line(std::string("fatal: ") + e.what());

@@ -49,4 +49,17 @@ class Transport {
   [[nodiscard]] virtual LauncherLink launcher_link() const { return {}; }
 };
 
+// A data plane that another transport's receive() waits on together with
+// its own sockets (the agent's ZeroMQ control socket and doorbell): it is
+// progressed by the caller's thread, never by a thread of its own.
+class DataPlane : public Transport {
+ public:
+  // Progresses without blocking; one frame that arrived, if any.
+  [[nodiscard]] virtual std::optional<Frame> poll() = 0;
+  // Readable when poll() may have work, once arm() returned true.
+  [[nodiscard]] virtual int event_fd() const = 0;
+  // Prepares to block on event_fd(); false: work is pending, poll() first.
+  [[nodiscard]] virtual bool arm() = 0;
+};
+
 }  // namespace gpt::net

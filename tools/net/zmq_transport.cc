@@ -131,6 +131,7 @@ struct ZmqAgentTransport::Impl {
   std::vector<std::optional<zmq::socket_t>> peers;
   std::string endpoint;
   int wakeup_fd = -1;
+  DataPlane* plane = nullptr;  // frames between agents, when not ZeroMQ
   bool active = false;  // traffic since the last time receive() blocked
   std::vector<zmq::pollitem_t> pollset;  // receive()'s, reused: no allocation per message
 
@@ -201,12 +202,16 @@ void ZmqAgentTransport::connect_peers(const std::vector<std::string>& endpoints)
 
 void ZmqAgentTransport::set_wakeup_fd(int fd) { impl_->wakeup_fd = fd; }
 
+void ZmqAgentTransport::set_data_plane(DataPlane* plane) { impl_->plane = plane; }
+
 wire::NodeId ZmqAgentTransport::self() const { return impl_->self; }
 
 bool ZmqAgentTransport::send(wire::NodeId to, std::span<const std::byte> frame) {
   zmq::socket_t* s = nullptr;
   if (to == wire::kLauncherId) {
     if (impl_->control) s = &*impl_->control;
+  } else if (impl_->plane) {
+    return impl_->plane->send(to, frame);
   } else if (to < impl_->node_count && impl_->peers[to]) {
     s = &*impl_->peers[to];
   }
@@ -222,7 +227,14 @@ bool ZmqAgentTransport::send(wire::NodeId to, std::span<const std::byte> frame) 
 
 std::optional<Frame> ZmqAgentTransport::receive(std::chrono::milliseconds timeout) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
+  DataPlane* plane = impl_->plane;
   for (;;) {
+    if (plane) {
+      if (auto f = plane->poll()) {
+        impl_->active = true;
+        return f;
+      }
+    }
     auto& items = impl_->pollset;
     items.clear();
     items.push_back({impl_->data.handle(), 0, ZMQ_POLLIN, 0});
@@ -238,13 +250,31 @@ std::optional<Frame> ZmqAgentTransport::receive(std::chrono::milliseconds timeou
     }
     impl_->guard.add_items(items);
     if (impl_->link) impl_->link->add_item(items);
+    // The plane's event fd last: spinning polls the plane itself (its fd
+    // stays readable until the plane is armed), blocking waits on it too.
+    const std::size_t spun = items.size();
+    if (plane) items.push_back({nullptr, plane->event_fd(), ZMQ_POLLIN, 0});
     const std::size_t n = items.size();
     // After traffic, spin first; a spin that finds nothing ends the streak.
     bool ready = false;
     if (impl_->active && impl_->options.spin.count() > 0) {
-      ready = spin_for(items.data(), n, impl_->options.spin, deadline);
+      if (plane) {
+        const auto until = std::min(deadline, std::chrono::steady_clock::now() + impl_->options.spin);
+        do {
+          if (auto f = plane->poll()) return f;
+          if (poll_items(items.data(), spun, std::chrono::milliseconds(0)) > 0) {
+            ready = true;
+            break;
+          }
+          sched_yield();
+        } while (std::chrono::steady_clock::now() < until);
+      } else {
+        ready = spin_for(items.data(), n, impl_->options.spin, deadline);
+      }
       impl_->active = ready;
     }
+    // Blocking on the plane's event fd is safe only once it is armed.
+    if (!ready && plane && !plane->arm()) continue;
     if (!ready) {
       auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
           deadline - std::chrono::steady_clock::now());

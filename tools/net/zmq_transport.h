@@ -70,6 +70,10 @@ class ZmqAgentTransport final : public Transport {
   // receive() also returns (with nullopt) as soon as `fd` is readable; the
   // caller drains it. The agent's channel doorbell (an eventfd) uses this.
   void set_wakeup_fd(int fd);
+  // Frames between agents go through `plane` instead of the data sockets
+  // (gpt-launch --fabric ucx); receive() progresses it and waits on its
+  // event fd together with the control socket. It must outlive this.
+  void set_data_plane(DataPlane* plane);
 
   [[nodiscard]] wire::NodeId self() const override;
   [[nodiscard]] bool send(wire::NodeId to, std::span<const std::byte> frame) override;
