@@ -184,6 +184,8 @@ struct alignas(64) Header {
   std::atomic<std::uint64_t> remote_frees_received;
   std::atomic<std::uint64_t> bad_remote_frees;
   std::atomic<std::uint64_t> copies_installed;  // page copies an acquire installed
+  // Dirty home pages releases left writable (no other node held them).
+  std::atomic<std::uint64_t> sole_pages_kept;
   // Counters the agent keeps, for the application to read (galloc_stats).
   std::atomic<std::uint64_t> acquires_answered_here;  // no message to node 0
   std::atomic<std::uint64_t> fetches_from_copies;     // faults served by page copies

@@ -9,7 +9,9 @@
 //                              two page-aligned windows at the program's link
 //                              addresses); node 0 is their home.
 // The agent backs every page with its node's memfd at page * kPageSize;
-// twins of dirty pages live in the same memfd, page_count() pages further.
+// twins of dirty pages live in the same memfd, page_count() pages further,
+// and after them one byte per page saying whether the home's copy is the
+// only one (the sole-copy marks, see sole_copy.h).
 #pragma once
 
 #include <cstddef>
@@ -98,9 +100,11 @@ struct Geometry {
   [[nodiscard]] constexpr std::uint64_t twin_offset(std::uint64_t page) const {
     return (page_count() + page) * kPageSize;
   }
-  [[nodiscard]] constexpr std::uint64_t backing_bytes() const {
-    return 2 * page_count() * kPageSize;
+  [[nodiscard]] constexpr std::uint64_t sole_copy_offset() const { return 2 * page_count() * kPageSize; }
+  [[nodiscard]] constexpr std::uint64_t sole_copy_bytes() const {
+    return (page_count() + kPageSize - 1) / kPageSize * kPageSize;
   }
+  [[nodiscard]] constexpr std::uint64_t backing_bytes() const { return sole_copy_offset() + sole_copy_bytes(); }
 };
 
 }  // namespace gpt::region

@@ -52,6 +52,7 @@ struct galloc_stats {
   unsigned long long acquires_answered_here; /* lock acquires that needed no message to node 0 */
   unsigned long long fetches_from_copies;    /* faults served from page copies sent with notices */
   unsigned long long copies_installed;       /* page copies installed by acquires (no fault) */
+  unsigned long long sole_pages_kept;        /* dirty pages releases kept writable: no other node held them */
 };
 void galloc_get_stats(struct galloc_stats* out);
 

@@ -85,19 +85,39 @@ struct ReleaseCall {
   int status = 0;  // of the `op` call
   bool only_if_dirty = false;  // no pages: no call (else `op` goes alone)
   bool called = false;         // `op` was sent
+  bool keep_sole = true;       // false: sole-copy pages are released too
 };
+
+// Takes the dirty list into `flushing`, leaving on it the home pages no
+// other node holds a copy of (gpt/sole_copy.h): they stay dirty and
+// writable, with no twin, diff or notice, until another node is sent them.
+// The others, if home pages, are marked sole before their notice goes:
+// every copy sent before it will be outdated by it. Returns their count.
+std::uint64_t take_dirty_list(GlobalSpace& s, bool keep_sole) {
+  Held<FutexLock> hold(s.dirty_lock);
+  // Every write made before this point is either in a copy the agent sent
+  // or seen by it as a cleared mark (the agent fences between the two).
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  std::uint64_t released = 0, kept = 0;
+  for (std::uint64_t i = 0; i < s.dirty_count; ++i) {
+    const std::uint64_t page = s.dirty[i];
+    if (keep_sole && s.sole_copy(page)) {
+      s.dirty[kept++] = page;
+      continue;
+    }
+    if (s.is_home(page)) s.sole[page].store(sole_copy::kSole, std::memory_order_relaxed);
+    s.flushing[released++] = page;
+  }
+  s.dirty_count = kept;
+  header().sole_pages_kept.fetch_add(kept, std::memory_order_relaxed);
+  return released;
+}
 
 void release_with(ReleaseCall& call) {
   GlobalSpace& s = space();
   flush_remote_frees();
   Held<FutexLock> one_release_at_a_time(s.release_lock);
-  std::uint64_t n;
-  {
-    Held<FutexLock> hold(s.dirty_lock);
-    n = s.dirty_count;
-    if (n) std::memcpy(s.flushing, s.dirty, n * sizeof(std::uint64_t));
-    s.dirty_count = 0;
-  }
+  const std::uint64_t n = take_dirty_list(s, call.keep_sole);
   header().releases.fetch_add(1, std::memory_order_relaxed);
   channel::Client client(rt::state().channel);
   const std::uint64_t head_pages = (call.head_len + sizeof(std::uint64_t) - 1) / sizeof(std::uint64_t);
@@ -181,6 +201,13 @@ void release_on_private(channel::Op op) {
 
 void release() {
   if (space().tracks_writes()) release_on_private(channel::Op::kRelease);
+}
+
+void release_all() {
+  if (!space().tracks_writes()) return;
+  ReleaseCall call{channel::Op::kRelease};
+  call.keep_sole = false;
+  release_on_private(call);
 }
 
 FusedCall release_fused(channel::Op op, const void* request, std::size_t length, bool only_if_dirty) {

@@ -10,6 +10,9 @@
 namespace gpt::galloc {
 
 void release();
+// A release that leaves no page dirty, sole-copy home pages included (they
+// stay dirty across plain releases): for a page about to leave the protocol.
+void release_all();
 void acquire();
 // The acquire after a synchronisation whose messages carried the epoch of
 // the notices it needs (a lock token from another node, a barrier's

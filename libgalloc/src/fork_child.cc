@@ -114,6 +114,8 @@ void become_private_copy() {
     // The twins are the agent's business; the descriptor is the memfd's.
     (void)sys::call(SYS_munmap, sys::arg(s.twins), static_cast<long>(s.geometry.page_count() * region::kPageSize));
     s.twins = nullptr;
+    (void)sys::call(SYS_munmap, sys::arg(s.sole), static_cast<long>(s.geometry.sole_copy_bytes()));
+    s.sole = nullptr;
     (void)sys::call(SYS_close, s.memory_fd);
     s.memory_fd = -1;
     s.coherent = false;

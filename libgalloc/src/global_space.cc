@@ -140,6 +140,11 @@ void map_global_space() {
                        h.heap_fd, static_cast<off_t>(s.geometry.twin_offset(0)));
     if (twins == MAP_FAILED) cannot_map("the twin area", 0, twin_bytes, errno);
     s.twins = static_cast<std::byte*>(twins);
+    void* sole = rt::map_local(nullptr, s.geometry.sole_copy_bytes(), PROT_READ | PROT_WRITE,
+                               MAP_SHARED | MAP_NORESERVE, h.heap_fd,
+                               static_cast<off_t>(s.geometry.sole_copy_offset()));
+    if (sole == MAP_FAILED) cannot_map("the sole-copy marks", 0, s.geometry.sole_copy_bytes(), errno);
+    s.sole = static_cast<sole_copy::Mark*>(sole);
     share_globals(s, h.heap_fd);
     s.memory_fd = fcntl(h.heap_fd, F_DUPFD_CLOEXEC, kMemoryFdFloor);
     close(h.heap_fd);

@@ -9,6 +9,7 @@
 
 #include "futex_lock.h"
 #include "gpt/region.h"
+#include "gpt/sole_copy.h"
 
 namespace gpt::galloc {
 
@@ -28,6 +29,10 @@ struct GlobalSpace {
   std::byte* heap = nullptr;
   std::byte* twins = nullptr;
   std::atomic<std::uint32_t>* states = nullptr;
+  // Per page, whether this home's copy is the only one since the page's
+  // last write notice (gpt/sole_copy.h): in the memfd, shared with the
+  // agent, which clears a mark when it sends the page's bytes.
+  sole_copy::Mark* sole = nullptr;
 
   // Pages written since the last release. Guarded by dirty_lock; the fault
   // handler appends, release() takes the list.
@@ -59,6 +64,12 @@ struct GlobalSpace {
   }
   [[nodiscard]] bool is_home(std::uint64_t page) const {
     return geometry.home_of_page(page) == self;
+  }
+  // A home page no other node holds a copy of that a notice has not
+  // outdated: its writes need no protection, twin or notice. The caller
+  // has made a full fence since the writes it must not hide.
+  [[nodiscard]] bool sole_copy(std::uint64_t page) const {
+    return is_home(page) && sole[page].load(std::memory_order_relaxed) == sole_copy::kSole;
   }
 };
 

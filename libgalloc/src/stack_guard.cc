@@ -30,8 +30,9 @@ void guard_stack(void* page_address) {
     if (was == kDirty) {
       // Written here since the last release (the memory was something else
       // a moment ago): its diff must go home before the page leaves the
-      // protocol.
-      release();
+      // protocol (a home page no other node holds stays dirty across plain
+      // releases: release it too).
+      release_all();
       continue;
     }
     protect(page, PROT_NONE);

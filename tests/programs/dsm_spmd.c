@@ -525,6 +525,63 @@ static int test_large_free(void) {
   return 0;
 }
 
+/* Pages only their home holds (docs/coherence.md, "Exclusive pages"): after
+ * the first release, node 0 rewrites them round after round without write
+ * faults; another node that starts reading still sees the latest bytes, and
+ * from then on node 0's writes reach it again. */
+#define EXCLUSIVE_PAGES 16
+#define EXCLUSIVE_ROUNDS 50
+static int test_exclusive(void) {
+  unsigned char* area = BLOCK(0) + 300 * PAGE;
+  struct galloc_stats before, after;
+  if (me == 0) {
+    for (int p = 0; p < EXCLUSIVE_PAGES; ++p) area[p * PAGE] = 1;
+    gpt_barrier_all(); /* the first release: the pages' notice goes */
+    for (int r = 2; r <= EXCLUSIVE_ROUNDS; ++r) {
+      /* Round 2 still faults once per page (read-only since the notice). */
+      if (r == 3) galloc_get_stats(&before);
+      for (int p = 0; p < EXCLUSIVE_PAGES; ++p) area[p * PAGE + r % 7] = (unsigned char)r;
+      galloc_release();
+    }
+    galloc_get_stats(&after);
+    if (nodes > 1) {
+      /* Without exclusive pages: one fault per page and round. A few are
+       * allowed for the pages of the stack and the runtime. */
+      const unsigned long long faults = after.write_faults - before.write_faults;
+      if (faults >= EXCLUSIVE_PAGES) {
+        fprintf(stderr, "node 0: exclusive: %llu write faults over %d releases of %d pages only it holds\n",
+                faults, EXCLUSIVE_ROUNDS - 2, EXCLUSIVE_PAGES);
+        return 1;
+      }
+      if (after.sole_pages_kept - before.sole_pages_kept < (unsigned long long)EXCLUSIVE_PAGES * (EXCLUSIVE_ROUNDS - 2)) {
+        fprintf(stderr, "node 0: exclusive: releases kept only %llu pages writable\n",
+                after.sole_pages_kept - before.sole_pages_kept);
+        return 1;
+      }
+    }
+  } else {
+    gpt_barrier_all();
+  }
+  gpt_barrier_all();
+  /* Every node reads the latest bytes: byte k of each page holds the last
+   * round r with r % 7 == k. Then node 0 writes again. */
+  for (int p = 0; p < EXCLUSIVE_PAGES; ++p)
+    for (int k = 0; k < 7; ++k) {
+      unsigned want = EXCLUSIVE_ROUNDS;
+      while (want % 7 != (unsigned)k) --want;
+      if (area[p * PAGE + k] != want)
+        return fail("exclusive: after the rounds", (size_t)(p * PAGE + k), area[p * PAGE + k], want);
+    }
+  gpt_barrier_all();
+  if (me == 0)
+    for (int p = 0; p < EXCLUSIVE_PAGES; ++p) area[p * PAGE + 100] = 77;
+  gpt_barrier_all();
+  for (int p = 0; p < EXCLUSIVE_PAGES; ++p)
+    if (area[p * PAGE + 100] != 77) return fail("exclusive: written after a read", (size_t)(p * PAGE + 100), area[p * PAGE + 100], 77);
+  gpt_barrier_all();
+  return 0;
+}
+
 int main(int argc, char** argv) {
   me = gpt_node_id();
   nodes = gpt_node_count();
@@ -539,6 +596,7 @@ int main(int argc, char** argv) {
       {"globals", test_globals},     {"threads", test_threads},
       {"handoff", test_handoff},     {"large_free", test_large_free},
       {"scan", test_scan},           {"install", test_install},
+      {"exclusive", test_exclusive},
   };
   int failures = 0;
   for (size_t t = 0; t < sizeof tests / sizeof tests[0]; ++t) {

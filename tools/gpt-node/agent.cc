@@ -262,6 +262,7 @@ void Agent::print_stats() const {
   stats.add("copies_installed", h.copies_installed.load());
   stats.add("invalidations", h.invalidations.load());
   stats.add("releases", h.releases.load());
+  stats.add("sole_pages_kept", h.sole_pages_kept.load());
   stats.add("acquires", h.acquires.load());
   stats.add("remote_frees_sent", h.remote_frees_sent.load());
   stats.add("remote_frees_received", h.remote_frees_received.load());

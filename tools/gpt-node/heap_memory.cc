@@ -42,4 +42,16 @@ std::span<std::byte, region::kPageSize> HeapMemory::twin(std::uint64_t index) co
                                                  region::kPageSize);
 }
 
+void HeapMemory::note_sent(std::uint64_t first, std::uint64_t count) const {
+  sole_copy::note_sent(marks(), first, count);
+}
+
+std::uint8_t HeapMemory::sole_copy_mark(std::uint64_t index) const {
+  return marks()[index].load(std::memory_order_acquire);
+}
+
+sole_copy::Mark* HeapMemory::marks() const {
+  return reinterpret_cast<sole_copy::Mark*>(base_ + geometry_.sole_copy_offset());
+}
+
 }  // namespace gpt::node

@@ -10,6 +10,7 @@
 #include <span>
 
 #include "gpt/region.h"
+#include "gpt/sole_copy.h"
 
 namespace gpt::node {
 
@@ -25,8 +26,14 @@ class HeapMemory {
   [[nodiscard]] const region::Geometry& geometry() const { return geometry_; }
   [[nodiscard]] std::span<std::byte, region::kPageSize> page(std::uint64_t index) const;
   [[nodiscard]] std::span<std::byte, region::kPageSize> twin(std::uint64_t index) const;
+  // Before this node sends other nodes the bytes of `count` of its pages
+  // from `first` on: they are no longer the home's sole copy (sole_copy.h).
+  void note_sent(std::uint64_t first, std::uint64_t count) const;
+  [[nodiscard]] std::uint8_t sole_copy_mark(std::uint64_t index) const;
 
  private:
+  [[nodiscard]] sole_copy::Mark* marks() const;
+
   region::Geometry geometry_;
   int fd_ = -1;
   std::byte* base_ = nullptr;

@@ -21,6 +21,7 @@ wire::Notices NoticeManager::bundle_for(wire::NodeId node) {
   for (std::uint64_t p : n.pages) {
     if (n.update_pages.size() == wire::kMaxUpdatePages) break;
     if (shared_.home_of(p) != 0 || !copy_holders_.contains(p * shared_.node.node_count + node)) continue;
+    shared_.node.heap.note_sent(p, 1);  // before the copy (sole_copy.h)
     const std::byte* bytes = shared_.node.heap.page(p).data();
     n.update_pages.push_back(p);
     n.update_bytes.insert(n.update_bytes.end(), bytes, bytes + region::kPageSize);

@@ -97,6 +97,9 @@ void PageFetch::on(const wire::PageRequest& m, wire::NodeId from) {
                      ", which is not homed here");
       return;
     }
+  // Marked before the copy is taken: a write the program's next release
+  // does not see the mark for is in the copy (sole_copy.h).
+  shared_.node.heap.note_sent(m.page, m.count);
   // Consecutive pages are consecutive in the memfd: one copy.
   const std::byte* first = shared_.node.heap.page(m.page).data();
   pages_served_ += m.count;

@@ -92,6 +92,12 @@ void FakeNode::mark_applied(std::uint64_t epoch) {
   if (applied.load() < epoch) applied.store(epoch);
 }
 
+void FakeNode::mark_sole(std::uint64_t page) {
+  // The marks follow the twins in the memfd, which the agent maps whole.
+  auto* marks = reinterpret_cast<sole_copy::Mark*>(heap_.page(0).data() + heap_.geometry().sole_copy_offset());
+  marks[page].store(sole_copy::kSole);
+}
+
 std::size_t FakeNode::serve() {
   const std::size_t served = server_.serve_pending();
   services_.table().poll();

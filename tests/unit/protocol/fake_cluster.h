@@ -83,6 +83,10 @@ class FakeNode {
   [[nodiscard]] std::byte read(std::uint64_t page, std::size_t offset) const;
   // The program applied every notice up to `epoch` (an acquire's answer).
   void mark_applied(std::uint64_t epoch);
+  // The program released a home page with a notice: its copy is the only
+  // one now (gpt/sole_copy.h).
+  void mark_sole(std::uint64_t page);
+  [[nodiscard]] bool sole(std::uint64_t page) const { return heap_.sole_copy_mark(page) == sole_copy::kSole; }
 
   // ---- the agent's side ----
   // Serves published requests and polls every service; how many requests.

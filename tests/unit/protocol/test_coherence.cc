@@ -122,6 +122,66 @@ TEST(Fetch, UnexpectedPagesAreDropped) {
   EXPECT_EQ(c[1].read(page, 0), std::byte{0});
 }
 
+
+// ---- exclusive pages: the home's copy is the only one (gpt/sole_copy.h) -------
+
+TEST(Exclusive, EveryPageStartsShared) {
+  FakeCluster c(2);
+  EXPECT_FALSE(c[0].sole(c.page_of(0, 3)));
+  EXPECT_FALSE(c[1].sole(c.page_of(1, 3)));
+}
+
+// A fetch of a page the home wrote in place since its last notice gets the
+// latest bytes, and the page is shared from then on; the others stay sole.
+TEST(Exclusive, AFetchServedMakesThePageShared) {
+  FakeCluster c(2);
+  const std::uint64_t page = c.page_of(0, 3), other = c.page_of(0, 40);
+  c[0].mark_sole(page);
+  c[0].mark_sole(other);
+  c[0].write(page, 9, kValue);
+  const std::uint32_t s = c[1].post(Op::kFetchPage, channel::FetchPageRequest{page, 1});
+  c.pump();
+  ASSERT_EQ(c[1].status(s), 0);
+  EXPECT_EQ(c[1].read(page, 9), kValue);
+  EXPECT_FALSE(c[0].sole(page));
+  EXPECT_TRUE(c[0].sole(other));
+}
+
+TEST(Exclusive, PagesReadAheadAreShared) {
+  FakeCluster c(2);
+  const std::uint64_t page = c.page_of(0, 32);
+  for (std::uint64_t p = page; p < page + 2 + channel::kMaxPagesPerFetch; ++p) c[0].mark_sole(p);
+  c[0].mark_sole(page + 200);
+  for (std::uint64_t p : {page, page + 1}) {
+    const std::uint32_t s = c[1].post(Op::kFetchPage, channel::FetchPageRequest{p, 1});
+    c.pump();
+    ASSERT_EQ(c[1].status(s), 0);
+  }
+  ASSERT_EQ(stat(c[1], "pages_read_ahead"), channel::kMaxPagesPerFetch);
+  for (std::uint64_t p = page; p < page + 2 + channel::kMaxPagesPerFetch; ++p) EXPECT_FALSE(c[0].sole(p)) << p;
+  EXPECT_TRUE(c[0].sole(page + 200)) << "beyond the read-ahead window: never sent";
+}
+
+// Node 0 sends copies of its pages with notices: those are shared again.
+TEST(Exclusive, CopiesSentWithNoticesMakeThePageShared) {
+  FakeCluster c(2);
+  const std::uint64_t page = c.page_of(0, 6);
+  const std::uint32_t f = c[1].post(Op::kFetchPage, channel::FetchPageRequest{page, 1});
+  c.pump();
+  ASSERT_EQ(c[1].status(f), 0);
+  c[0].write(page, 5, kValue);
+  c[0].mark_sole(page);  // the program's release marks it before the notice goes
+  const std::uint32_t r = c[0].post_words(Op::kRelease, {page});
+  c.pump();
+  ASSERT_EQ(c[0].status(r), 0);
+  EXPECT_TRUE(c[0].sole(page));
+  const std::uint32_t l = c[1].post(Op::kLock, channel::LockRequest{0x99, 0, 0});
+  c.pump();
+  ASSERT_EQ(stat(c[0], "page_copies_sent"), 1u);
+  EXPECT_FALSE(c[0].sole(page));
+  c[1].free(l);
+}
+
 // ---- releases ---------------------------------------------------------------------
 
 // Node 1 writes a page homed at node 2, which writes other bytes of it at
