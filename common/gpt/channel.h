@@ -21,11 +21,12 @@
 
 #include "gpt/channel_ops.h"
 #include "gpt/lock_table.h"
+#include "gpt/profile.h"
 
 namespace gpt::channel {
 
 inline constexpr std::uint64_t kMagic = 0x4c4e4e4148435047ull;  // "GPCHANNL"
-inline constexpr std::uint32_t kVersion = 9;
+inline constexpr std::uint32_t kVersion = 10;
 // One slot per thread blocked in a call (a lock, a join, a condition wait):
 // thousands of threads may wait at once. Slots are touched only when used,
 // so most of their memory is never backed.
@@ -266,6 +267,7 @@ struct Layout {
   DowncallQueue downcalls;
   LockTable locks;
   DelegateArea delegates;
+  profile::ProfileArea profile;  // gpt-launch --profile (profile.h)
 };
 
 inline constexpr std::size_t kChannelBytes = sizeof(Layout);

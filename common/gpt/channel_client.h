@@ -32,6 +32,49 @@ inline void ring_agent(Layout& layout) {
   }
 }
 
+// Which wait a call is, for the profile (profile.h); 0 for calls that do
+// not wait on anything of the program's. Page faults are recorded by the
+// fault handler, which knows the access and the faulting instruction.
+[[nodiscard]] constexpr std::uint32_t profiled_kind(Op op) {
+  using profile::Kind;
+  switch (op) {
+    case Op::kLock:
+    case Op::kTimedLock: return static_cast<std::uint32_t>(Kind::kLock);
+    case Op::kRwLock: return static_cast<std::uint32_t>(Kind::kRwLock);
+    case Op::kCondSleep: return static_cast<std::uint32_t>(Kind::kCond);
+    case Op::kBarrier:
+    case Op::kBarrierWait: return static_cast<std::uint32_t>(Kind::kBarrier);
+    case Op::kJoin: return static_cast<std::uint32_t>(Kind::kJoin);
+    case Op::kSemWait: return static_cast<std::uint32_t>(Kind::kSem);
+    case Op::kForward: return static_cast<std::uint32_t>(Kind::kForward);
+    case Op::kMigrate: return static_cast<std::uint32_t>(Kind::kMigrate);
+    default: return 0;
+  }
+}
+
+// The first word of a request names the object its wait is on (the lock,
+// condition, semaphore, barrier or thread; for a forwarded call the
+// system call number, for a migration the node: 32-bit fields).
+[[nodiscard]] constexpr std::uint64_t profiled_object(Op op, std::uint64_t first_word) {
+  return op == Op::kForward || op == Op::kMigrate ? (first_word & 0xffffffffu) : first_word;
+}
+
+[[nodiscard]] inline std::uint64_t monotonic_ns() {
+  struct timespec ts {};
+  (void)sys::call(SYS_clock_gettime, CLOCK_MONOTONIC, sys::arg(&ts));
+  return static_cast<std::uint64_t>(ts.tv_sec) * 1000000000u + static_cast<std::uint64_t>(ts.tv_nsec);
+}
+
+// Records one wait that began at `started_ns` (profile.h); the caller has
+// checked profile::enabled.
+inline void record_wait(Layout& layout, std::uint32_t kind, std::uint64_t object, std::uint64_t site,
+                        std::uint64_t started_ns) {
+  const std::uint64_t now = monotonic_ns();
+  profile::record(layout.profile,
+                  profile::Event{started_ns, now - started_ns, object, site, kind,
+                                 static_cast<std::uint32_t>(sys::call(SYS_gettid))});
+}
+
 struct CallResult {
   std::int32_t status;    // 0 or a negative errno from the agent
   std::uint32_t length;   // reply bytes copied into the caller's buffer
@@ -89,12 +132,17 @@ class Client {
                      OnPublished&& on_published = [](std::uint32_t) {}) const {
     const std::size_t request_len = head_len + body_len;
     if (request_len > kSlotPayload) return false;
+    // Profile hook (profile.h): one predictable branch when off.
+    const std::uint32_t profiled = profile::enabled(layout_->profile) ? profiled_kind(op) : 0;
+    const std::uint64_t started = profiled ? monotonic_ns() : 0;
     Slot& slot = claim();
     slot.h.op = static_cast<std::uint32_t>(op);
     slot.h.length = static_cast<std::uint32_t>(request_len);
     slot.h.status = 0;
     if (head_len) std::memcpy(slot.payload, head, head_len);
     if (body_len) std::memcpy(slot.payload + head_len, body, body_len);
+    std::uint64_t first_word = 0;
+    if (profiled && request_len >= sizeof first_word) std::memcpy(&first_word, slot.payload, sizeof first_word);
     slot.h.state.store(static_cast<std::uint32_t>(SlotState::kRequest),
                        std::memory_order_release);
     const auto index = static_cast<std::uint32_t>(&slot - layout_->slots);
@@ -103,6 +151,7 @@ class Client {
     on_published(index);
 
     await_reply(slot);
+    if (profiled) record_wait(*layout_, profiled, profiled_object(op, first_word), 0, started);
     const std::uint32_t length = slot.h.length <= kSlotPayload ? slot.h.length
                                                               : static_cast<std::uint32_t>(kSlotPayload);
     on_reply(slot.h.status, slot.payload, length);

@@ -10,6 +10,7 @@
 #include "backtrace.h"
 #include "diag.h"
 #include "global_space.h"
+#include "gpt/channel_client.h"
 #include "gpt/channel_ops.h"
 #include "gpt/raw_syscall.h"
 #include "page_ops.h"
@@ -38,7 +39,16 @@ void on_sigsegv(int, siginfo_t* si, void* context) {
   bool is_write = (uc->uc_mcontext.gregs[REG_ERR] & 2) != 0;
   auto addr = reinterpret_cast<std::uintptr_t>(si->si_addr);
   int saved_errno = errno;
+  // Profile hook (gpt/profile.h): one predictable branch when off.
+  auto* profiled = rt::state().channel;
+  if (profiled && !gpt::profile::enabled(profiled->profile)) profiled = nullptr;
+  const std::uint64_t started = profiled ? channel::monotonic_ns() : 0;
   bool handled = space().contains(si->si_addr) && handle_fault(addr, is_write);
+  if (profiled && handled)
+    channel::record_wait(*profiled,
+                         static_cast<std::uint32_t>(is_write ? gpt::profile::Kind::kWriteFault : gpt::profile::Kind::kReadFault),
+                         addr & ~std::uintptr_t{4095}, static_cast<std::uint64_t>(uc->uc_mcontext.gregs[REG_RIP]),
+                         started);
   errno = saved_errno;
   if (!handled && g_unhandled_fault_hook) g_unhandled_fault_hook();
   if (!handled && is_stack_guard(addr)) {

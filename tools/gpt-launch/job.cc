@@ -7,6 +7,7 @@
 #include "log.h"
 #include "overloaded.h"
 #include "process.h"
+#include "profile_report.h"
 
 namespace gpt::launch {
 namespace {
@@ -33,7 +34,8 @@ Job::Job(const LaunchOptions& options, net::MessageGate& gate, Agents& agents,
       signals_(signals),
       endpoints_(options.nodes),
       heartbeat_(options.nodes, options.node_timeout),
-      program_pids_(options.nodes) {}
+      program_pids_(options.nodes),
+      profiles_(options.nodes) {}
 
 int Job::run() {
   began_ = join_began_ = std::chrono::steady_clock::now();
@@ -160,6 +162,11 @@ void Job::handle(const wire::Envelope& env) {
             if (status == 0) status = 1;
             end(status, node_name(env.from) + ": " + f.cause + "; ending the job");
           },
+          [&](const wire::ProfileReport& p) {
+            if (env.from >= options_.nodes || !profiles_[env.from].empty()) return;
+            profiles_[env.from] = p.json;
+            ++profiles_received_;
+          },
           [&](const auto&) {},
       },
       env.body);
@@ -183,7 +190,22 @@ void Job::shutdown_nodes(const std::string& reason) {
   if (silent_node_) agents_.kill_now(*silent_node_);
   for (std::uint32_t n = 0; n < options_.nodes; ++n)
     (void)gate_.send(n, wire::Shutdown{reason});  // an agent that is gone cannot be told
+  if (!options_.profile_path.empty()) collect_profiles();
   agents_.stop_all(kShutdownGrace);
+}
+
+// Each agent answers Shutdown with its profile; a node that is gone sends
+// none (the report says so).
+void Job::collect_profiles() {
+  const auto deadline = std::chrono::steady_clock::now() + kShutdownGrace;
+  while (profiles_received_ < options_.nodes && std::chrono::steady_clock::now() < deadline)
+    if (auto env = gate_.next(kTick)) handle(*env);
+  std::string error;
+  if (!write_profile_report(options_.profile_path, options_.program_argv.front(), profiles_, error))
+    util::log_line("error: " + error);
+  else
+    util::log_line("profile written to " + options_.profile_path + " (" + std::to_string(profiles_received_) + " of " +
+                   std::to_string(options_.nodes) + " nodes)");
 }
 
 }  // namespace gpt::launch

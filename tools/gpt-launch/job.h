@@ -56,7 +56,10 @@ class Job {
   Heartbeat heartbeat_;
   std::uint64_t heartbeats_ = 0;
   std::vector<std::int32_t> program_pids_;  // per node, from AppStarted (0: not yet)
-  std::optional<std::uint32_t> silent_node_;  // ended the job by not answering
+  std::optional<std::uint32_t> silent_node_;
+  std::vector<std::string> profiles_;  // --profile: each node's ProfileReport
+  std::uint32_t profiles_received_ = 0;
+  void collect_profiles();  // ended the job by not answering
 };
 
 }  // namespace gpt::launch

@@ -28,6 +28,7 @@ struct LaunchOptions {
   std::vector<std::string> hosts;  // per node; empty: every node on this machine
   bool only_node0 = false;  // in an allocation: the other nodes are other tasks' agents
   std::string launcher_address;  // in an allocation: how the agents reach us
+  std::string profile_path;  // --profile: the HTML report to write ("" : no recording)
   std::vector<std::string> program_argv;  // argv[0] resolved to an absolute path
 };
 

@@ -28,6 +28,7 @@
 #include "placement_check.h"
 #include "process.h"
 #include "program_check.h"
+#include "profile_report.h"
 #include "signals.h"
 #include "curve_keys.h"
 #include "route_address.h"
@@ -118,6 +119,10 @@ int main(int argc, char** argv) {
   app.add_flag("--poll-idle", poll_idle,
                "keep every node's CPUs polling instead of sleeping while the job runs (GPT_POLL_IDLE=1): "
                "faster wake-ups, busier CPUs; needs root on the nodes");
+  app.add_option("--profile", options.profile_path,
+                 "record where threads wait (faults, locks, barriers, forwarded calls...) and write a "
+                 "self-contained HTML report to FILE when the job ends")
+      ->type_name("FILE");
   // Everything from the program name on belongs to the program.
   app.prefix_command();
   try {
@@ -232,6 +237,11 @@ int main(int argc, char** argv) {
   auto program = gpt::util::resolve_program(rest.front(), error);
   if (!program) return usage_error(error);
   if (auto wrong = gpt::launch::check_gpthread_program(*program)) return usage_error(*wrong);
+  if (!options.profile_path.empty()) {
+    std::string profile_error;
+    if (!gpt::launch::check_profile_path(options.profile_path, profile_error)) return usage_error(profile_error);
+    setenv("GPT_PROFILE", "1", 1);  // the agents read it, remote ones too
+  }
   options.program_argv = rest;
   options.program_argv.front() = *program;
 

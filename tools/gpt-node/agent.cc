@@ -23,6 +23,8 @@
 #include "log.h"
 #include "overloaded.h"
 #include "process.h"
+#include "profile_dump.h"
+#include "gpt/channel_client.h"
 
 namespace gpt::node {
 namespace {
@@ -57,6 +59,7 @@ Agent::Agent(AgentConfig config, net::MessageGate& gate, std::string data_endpoi
   h.doorbell_fd = doorbell_fd_;
   h.spmd = config_.spmd ? 1 : 0;
   h.wait_spin_us = config_.wait_spin_us;
+  channel_->layout().profile.enabled.store(config_.profile ? 1 : 0, std::memory_order_release);
 
   server_ = std::make_unique<ChannelServer>(
       channel_->layout(), [this](std::uint32_t slot, channel::Op op, std::span<const unsigned char> req,
@@ -155,6 +158,7 @@ void Agent::handle(const wire::Envelope& env) {
           [&](const wire::Shutdown& s) {
             if (env.from != wire::kLauncherId) return;
             if (config_.verbose) util::log_line("shutdown: " + s.reason);
+            send_profile();
             stop_application();
             exit_code_ = 0;
           },
@@ -183,6 +187,7 @@ void Agent::start_application() {
   options.no_aslr = true;
   options.parent_death_signal = SIGKILL;
   options.stdin_null = config_.node != 0;
+  app_started_ns_ = channel::monotonic_ns();
   util::SpawnResult r = util::spawn(config_.program_argv, options);
   if (r.pid < 0) {
     fail(r.error);
@@ -254,7 +259,9 @@ void Agent::stop_application() {
 
 // The program's own counters (kept in the channel header), then each
 // service's.
-void Agent::print_stats() const {
+void Agent::print_stats() const { util::log_line("stats: " + collect_stats().line()); }
+
+Stats Agent::collect_stats() const {
   const auto& h = channel_->layout().header;
   Stats stats;
   stats.add("read_faults", h.read_faults.load());
@@ -267,7 +274,27 @@ void Agent::print_stats() const {
   stats.add("remote_frees_sent", h.remote_frees_sent.load());
   stats.add("remote_frees_received", h.remote_frees_received.load());
   services_->table().report(stats);
-  util::log_line("stats: " + stats.line());
+  return stats;
+}
+
+// The node's wait records and counters, to the launcher (gpt-launch
+// --profile), once: when the launcher ends the job.
+void Agent::send_profile() {
+  if (!config_.profile || profile_sent_) return;
+  profile_sent_ = true;
+  std::vector<std::pair<std::string, std::uint64_t>> counters;
+  const std::string line = collect_stats().line();
+  for (std::size_t at = 0; at < line.size();) {
+    std::size_t end = line.find(' ', at);
+    if (end == std::string::npos) end = line.size();
+    const std::string item = line.substr(at, end - at);
+    if (auto eq = item.find('='); eq != std::string::npos)
+      counters.emplace_back(item.substr(0, eq), std::strtoull(item.c_str() + eq + 1, nullptr, 10));
+    at = end + 1;
+  }
+  if (!gate_.send(wire::kLauncherId,
+                  wire::ProfileReport{profile_json(config_.node, channel_->layout().profile, app_started_ns_, counters)}))
+    util::log_line("cannot send the profile to the launcher");
 }
 
 void Agent::fail(const std::string& cause) {

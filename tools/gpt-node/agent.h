@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "message_gate.h"
+#include "service.h"
 #include "signals.h"
 #include "wire.h"
 
@@ -36,6 +37,7 @@ struct AgentConfig {
   bool verbose = false;
   bool spmd = false;   // every node runs main (tests and SPMD programs)
   bool stats = false;  // print the node's counters when its program ends
+  bool profile = false;  // record waits, sent to the launcher at the end (GPT_PROFILE)
   std::uint64_t heap_bytes = 0;  // the global heap (GPT_HEAP_SIZE)
   std::uint32_t wait_spin_us = 0;  // callers' spin before sleeping (GPT_SPIN_US)
 };
@@ -62,6 +64,8 @@ class Agent {
   void handle(const wire::Envelope& env);
   void serve_channel();
   void print_stats() const;
+  [[nodiscard]] Stats collect_stats() const;
+  void send_profile();
   void start_application();
   void reap_application();
   void stop_application();
@@ -76,6 +80,8 @@ class Agent {
   Phase phase_ = Phase::kJoining;
   std::unique_ptr<Liveness> liveness_;  // the heartbeat, the program's stops, the launcher link
   std::optional<int> exit_code_;
+  std::uint64_t app_started_ns_ = 0;  // CLOCK_MONOTONIC, origin of the profile's times
+  bool profile_sent_ = false;
   pid_t app_pid_ = -1;
   std::chrono::steady_clock::time_point app_ended_at_;  // on the liveness clock (awake time)
   bool expect_shutdown_ = true;  // the launcher must end the job soon

@@ -116,6 +116,8 @@ int main(int argc, char** argv) {
   zmq_options.link_timeout = gpt::util::node_timeout_from_env(error).value_or(gpt::util::kDefaultNodeTimeout);
   const char* stats = std::getenv("GPT_STATS");
   config.stats = stats && *stats && std::string(stats) != "0";
+  const char* profile = std::getenv("GPT_PROFILE");
+  config.profile = profile && *profile && std::string(profile) != "0";
 
   // The agent dies with its launcher (local mode), and its program with it.
   prctl(PR_SET_PDEATHSIG, SIGKILL);

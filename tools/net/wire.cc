@@ -104,6 +104,7 @@ struct Writer {
     ar(m.wait_status);
   }
   void operator()(const Shutdown& m) { save_sized(ar, m.reason); }
+  void operator()(const ProfileReport& m) { save_sized(ar, m.json); }
   void operator()(const Ping& m) {
     ar(m.seq, m.payload_bytes);
     save_sized(ar, m.pad);
@@ -236,6 +237,7 @@ struct Reader {
     ar(m.wait_status);
   }
   void operator()(Shutdown& m) { load_sized(ar, in, m.reason, kMaxText); }
+  void operator()(ProfileReport& m) { load_sized(ar, in, m.json, kMaxProfileBytes); }
   void operator()(Ping& m) {
     ar(m.seq, m.payload_bytes);
     load_sized(ar, in, m.pad, kMaxPad);
@@ -362,6 +364,7 @@ std::optional<Message> empty_message(std::uint16_t tag) {
     case Type::kMainExited: return MainExited{};
     case Type::kNodeFailed: return NodeFailed{};
     case Type::kShutdown: return Shutdown{};
+    case Type::kProfileReport: return ProfileReport{};
     case Type::kPing: return Ping{};
     case Type::kPong: return Pong{};
     case Type::kFramePart: return FramePart{};
@@ -455,7 +458,7 @@ Type type_of(const Message& m) {
       Type::kRwGranted, Type::kRwRelease, Type::kRwCancel, Type::kKeyOp, Type::kKeyReply,
       Type::kMigrateThread, Type::kSyscallRequest, Type::kSyscallReply, Type::kFlushStdio,
       Type::kStdioFlushed, Type::kKillThread, Type::kSignalAction, Type::kDetachThread,
-      Type::kCensusQuery, Type::kCensusReply, Type::kSemNameOp, Type::kSemNameResult, Type::kFramePart};
+      Type::kCensusQuery, Type::kCensusReply, Type::kSemNameOp, Type::kSemNameResult, Type::kFramePart, Type::kProfileReport};
   static_assert(std::size(kTypes) == std::variant_size_v<Message>);
   return kTypes[m.index()];
 }
@@ -468,6 +471,7 @@ std::string_view name_of(Type t) {
     case Type::kMainExited: return "MainExited";
     case Type::kNodeFailed: return "NodeFailed";
     case Type::kShutdown: return "Shutdown";
+    case Type::kProfileReport: return "ProfileReport";
     case Type::kPing: return "Ping";
     case Type::kPong: return "Pong";
     case Type::kFramePart: return "FramePart";

@@ -69,6 +69,12 @@ struct NodeFailed {
   std::string cause;
   std::int32_t wait_status = 0;  // the program's, if it died (the job ends as it did)
 };
+// Agent -> launcher (gpt-launch --profile), once the job ends: the node's
+// wait records as JSON (tools/gpt-node/profile_dump.h).
+struct ProfileReport {
+  std::string json;
+};
+inline constexpr std::size_t kMaxProfileBytes = std::size_t{64} << 20;
 // Launcher -> agents: end the job now.
 struct Shutdown {
   std::string reason;
@@ -446,7 +452,7 @@ using Message =
                  SemValueQuery, SemValue, RwRequest, RwGranted, RwRelease, RwCancel, KeyOp,
                  KeyReply, MigrateThread, SyscallRequest, SyscallReply, FlushStdio,
                  StdioFlushed, KillThread, SignalAction, DetachThread, CensusQuery, CensusReply,
-                 SemNameOp, SemNameResult, FramePart>;
+                 SemNameOp, SemNameResult, FramePart, ProfileReport>;
 
 // Type tags on the wire; the order of the variant is not the wire contract.
 enum class Type : std::uint16_t {
@@ -456,6 +462,7 @@ enum class Type : std::uint16_t {
   kMainExited = 4,
   kNodeFailed = 5,
   kShutdown = 6,
+  kProfileReport = 7,
   kPing = 16,
   kPong = 17,
   kFramePart = 18,

@@ -1,0 +1,134 @@
+// Wait recording for `gpt-launch --profile` (docs/user-guide.md, "Profiling
+// a job"). The program's runtime records where its threads wait (page
+// faults, lock, condition, barrier, join, semaphore and rwlock waits,
+// forwarded system calls, migrations) into a ProfileArea in the channel
+// memory; the agent reads it when the job ends and sends it to the
+// launcher, which writes the report.
+//
+// Off unless the agent set `enabled`: the hooks cost one load and one
+// predictable branch. On, a record is two clock reads, a gettid, a few
+// relaxed atomics and no allocation, no lock: async-signal-safe, so the
+// page-fault handler records too.
+//
+// Bounded volume: every event is added to the aggregate of its (kind,
+// object) in a fixed open-addressed table (an object that finds no room
+// is counted in objects_dropped), and the first kProfileEvents events are
+// also kept whole for the timeline (the rest are counted, not kept).
+//
+// Shared by the freestanding runtime and the glibc agent: <atomic> and
+// <cstdint> only.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
+namespace gpt::profile {
+
+enum class Kind : std::uint32_t {
+  kReadFault = 1,   // object: the page's address
+  kWriteFault = 2,  // object: the page's address
+  kLock = 3,        // mutex (or spin lock) address
+  kRwLock = 4,
+  kCond = 5,        // condition variable address
+  kBarrier = 6,     // barrier address (0: the job-wide gpt barrier)
+  kJoin = 7,        // the joined thread's control block
+  kSem = 8,         // semaphore address
+  kForward = 9,     // system call number run on the origin
+  kMigrate = 10,    // the node the thread went to
+};
+inline constexpr std::uint32_t kKindCount = 11;
+
+[[nodiscard]] constexpr const char* kind_name(Kind k) {
+  switch (k) {
+    case Kind::kReadFault: return "read fault";
+    case Kind::kWriteFault: return "write fault";
+    case Kind::kLock: return "lock";
+    case Kind::kRwLock: return "rwlock";
+    case Kind::kCond: return "cond wait";
+    case Kind::kBarrier: return "barrier";
+    case Kind::kJoin: return "join";
+    case Kind::kSem: return "semaphore";
+    case Kind::kForward: return "forwarded call";
+    case Kind::kMigrate: return "migration";
+  }
+  return "other";
+}
+
+struct Event {
+  std::uint64_t start_ns;     // CLOCK_MONOTONIC
+  std::uint64_t duration_ns;
+  std::uint64_t object;
+  std::uint64_t site;         // a code address in the program (0: unknown)
+  std::uint32_t kind;
+  std::uint32_t thread;       // the kernel thread id on this node
+};
+
+struct alignas(64) ObjectTotal {
+  std::atomic<std::uint64_t> key;  // pack_key(kind, object); 0: free
+  std::atomic<std::uint64_t> count;
+  std::atomic<std::uint64_t> total_ns;
+  std::atomic<std::uint64_t> max_ns;
+  std::atomic<std::uint64_t> site;  // the first call site seen
+  std::atomic<std::uint64_t> threads_mask;  // which threads (tid % 64) waited there
+};
+
+inline constexpr std::size_t kProfileEvents = 8192;
+inline constexpr std::size_t kProfileObjects = 4096;  // a power of two
+inline constexpr std::size_t kProbeLimit = 32;
+
+// Objects are addresses below 2^56 (global addresses are below 2^47) or
+// small numbers, so the kind fits in the top byte.
+[[nodiscard]] constexpr std::uint64_t pack_key(Kind kind, std::uint64_t object) {
+  return (std::uint64_t{static_cast<std::uint32_t>(kind)} << 56) | (object & ((std::uint64_t{1} << 56) - 1));
+}
+[[nodiscard]] constexpr Kind key_kind(std::uint64_t key) { return static_cast<Kind>(key >> 56); }
+[[nodiscard]] constexpr std::uint64_t key_object(std::uint64_t key) {
+  return key & ((std::uint64_t{1} << 56) - 1);
+}
+
+struct alignas(64) ProfileArea {
+  std::atomic<std::uint32_t> enabled;  // set by the agent before the program starts
+  alignas(64) std::atomic<std::uint64_t> next_event;  // events offered (kept: the first kProfileEvents)
+  std::atomic<std::uint64_t> objects_dropped;  // events whose object found no room in `objects`
+  Event events[kProfileEvents];
+  ObjectTotal objects[kProfileObjects];
+};
+
+[[nodiscard]] inline bool enabled(const ProfileArea& area) {
+  return __builtin_expect(area.enabled.load(std::memory_order_relaxed) != 0, 0);
+}
+
+inline void add_total(ProfileArea& area, const Event& e) {
+  const std::uint64_t key = pack_key(static_cast<Kind>(e.kind), e.object);
+  std::uint64_t h = key * 0x9e3779b97f4a7c15ull;
+  for (std::size_t probe = 0; probe < kProbeLimit; ++probe) {
+    ObjectTotal& t = area.objects[(h >> 40) % kProfileObjects];
+    h += 0x9e3779b97f4a7c15ull;
+    std::uint64_t seen = t.key.load(std::memory_order_acquire);
+    if (seen == 0 && t.key.compare_exchange_strong(seen, key, std::memory_order_acq_rel)) {
+      t.site.store(e.site, std::memory_order_relaxed);
+      seen = key;
+    }
+    if (seen != key) continue;
+    t.count.fetch_add(1, std::memory_order_relaxed);
+    t.total_ns.fetch_add(e.duration_ns, std::memory_order_relaxed);
+    t.threads_mask.fetch_or(std::uint64_t{1} << (e.thread % 64), std::memory_order_relaxed);
+    std::uint64_t max = t.max_ns.load(std::memory_order_relaxed);
+    while (e.duration_ns > max &&
+           !t.max_ns.compare_exchange_weak(max, e.duration_ns, std::memory_order_relaxed)) {
+    }
+    if (t.site.load(std::memory_order_relaxed) == 0 && e.site)
+      t.site.store(e.site, std::memory_order_relaxed);
+    return;
+  }
+  area.objects_dropped.fetch_add(1, std::memory_order_relaxed);
+}
+
+inline void record(ProfileArea& area, const Event& e) {
+  add_total(area, e);
+  const std::uint64_t index = area.next_event.fetch_add(1, std::memory_order_relaxed);
+  if (index < kProfileEvents) area.events[index] = e;
+}
+
+}  // namespace gpt::profile
