@@ -53,17 +53,60 @@ static void *use_handle(void *arg) {
  * and a data pointer from dlsym elsewhere work (the node loads the library
  * on the first fault in its range). arg: 1 reads the data first, 0 calls
  * the function first. */
+/* A load from p between instructions that hold values in registers the
+ * loader's code would clobber (a general and a vector one): they are intact
+ * after the load, which faults on a node without the library. */
+static int load_amid_work(const int *p) {
+  const long gp = 0x5eed1234L * (gpt_self_node() + 1);
+  const double fp = 2.25 * (gpt_self_node() + 1);
+  long gp_after;
+  double fp_after;
+  int value;
+  __asm__ volatile(
+      "movq %[gp], %%r11\n\t"
+      "movsd %[fp], %%xmm7\n\t"
+      "movl (%[p]), %[value]\n\t"
+      "movq %%r11, %[gp_after]\n\t"
+      "movsd %%xmm7, %[fp_after]"
+      : [value] "=&r"(value), [gp_after] "=&r"(gp_after), [fp_after] "=&x"(fp_after)
+      : [p] "r"(p), [gp] "r"(gp), [fp] "x"(fp)
+      : "r11", "xmm7", "memory");
+  /* Compared with copies in memory: a register holding the originals
+   * would be lost with the ones tested. */
+  volatile long gp_expected = 0x5eed1234L * (gpt_self_node() + 1);
+  volatile double fp_expected = 2.25 * (gpt_self_node() + 1);
+  CHECK(gp_after == gp_expected && fp_after == fp_expected, "node %d: registers changed across a faulting load",
+        gpt_self_node());
+  return value;
+}
+
 static void *use_pointers(void *data_first) {
   const int node = gpt_self_node();
-  if (data_first) CHECK(*(volatile int *)g_counter == 7, "node %d: *plugin_counter", node);
+  if (data_first) CHECK(load_amid_work(g_counter) == 7, "node %d: *plugin_counter", node);
   CHECK(((add_fn)g_add)(1, 2) == 10, "node %d: plugin_add(1, 2) through a pointer", node);
   CHECK(*(volatile int *)g_counter == 7, "node %d: *plugin_counter after the call", node);
   return NULL;
 }
 
+/* Two threads at once on each node but `skip`, all started before any is
+ * joined: faults on several nodes, and two on one node, at the same time. */
 static void use_pointers_on(int skip, void *data_first) {
-  for (int n = 0; n < gpt_node_count(); ++n)
-    if (n != skip) run_on_node(n, use_pointers, data_first);
+  enum { kPerNode = 2, kMaxThreads = 64 };
+  pthread_t threads[kMaxThreads];
+  int started = 0;
+  for (int n = 0; n < gpt_node_count(); ++n) {
+    if (n == skip) continue;
+    for (int k = 0; k < kPerNode && started < kMaxThreads; ++k) {
+      pthread_attr_t a;
+      pthread_attr_init(&a);
+      gpt_attr_setnode(&a, n);
+      CHECK(pthread_create(&threads[started], &a, use_pointers, data_first) == 0, "pthread_create on node %d",
+            n);
+      pthread_attr_destroy(&a);
+      ++started;
+    }
+  }
+  for (int i = 0; i < started; ++i) pthread_join(threads[i], NULL);
 }
 
 /* The closed-plug-in case (argv[2] "closed"): a pointer into a library the
