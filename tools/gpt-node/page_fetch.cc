@@ -79,14 +79,18 @@ std::optional<Reply> PageFetch::serve_fetch(std::uint32_t slot, std::uint64_t pa
 // * others' diffs: a read may see one half applied, as a fetch may see a
 //   racing write; the page's notice is logged only after the diff is in,
 //   so an acquire that may read those bytes invalidates this copy.
-bool PageFetch::fetch_by_rma(std::uint64_t id, const Pending& p) {
+bool PageFetch::fetch_by_rma(std::uint64_t id, Pending& p) {
   net::RemoteMemory* remote = shared_.node.remote;
   const wire::NodeId home = shared_.home_of(p.page);
   if (!remote || !remote->reaches(home) || !releases_.quiet()) return false;
   static_assert(sole_copy::kShared == 0, "marks are cleared to say shared");
   const region::Geometry& g = shared_.geometry();
-  return remote->clear_then_read(home, g.sole_copy_offset() + p.page, p.count, g.page_offset(p.page),
-                                 shared_.node.heap.pages(p.page, p.count), id);
+  std::span<std::byte> into = shared_.node.heap.pages(p.page, p.count);
+  if (p.ahead) {
+    p.staging.resize(p.count * region::kPageSize);
+    into = p.staging;
+  }
+  return remote->clear_then_read(home, g.sole_copy_offset() + p.page, p.count, g.page_offset(p.page), into, id);
 }
 
 void PageFetch::poll() {
@@ -95,6 +99,13 @@ void PageFetch::poll() {
   while (auto done = remote->completed()) {
     auto it = pending_.find(done->token);
     if (it == pending_.end()) continue;
+    if (it->second.ahead) {
+      const Pending p = std::move(it->second);
+      pending_.erase(it);
+      if (done->ok) pages_read_remote_ += p.count;
+      ahead_arrived(p, p.staging, done->ok);
+      continue;
+    }
     if (!done->ok) {  // the home's memory could not be read: ask it instead
       shared_.node.send(shared_.home_of(it->second.page), wire::PageRequest{it->first, it->second.page, it->second.count});
       continue;
@@ -138,8 +149,8 @@ void PageFetch::read_ahead(std::uint64_t from) {
     for (std::uint32_t i = 0; i < n; ++i) copies.expect(first + i);
     ahead_end_ = first + n;
     const std::uint64_t id = next_request_++;
-    pending_[id] = Pending{0, first, n, true};
-    shared_.node.send(home, wire::PageRequest{id, first, n});
+    Pending& p = pending_[id] = Pending{0, first, n, true};
+    if (!fetch_by_rma(id, p)) shared_.node.send(home, wire::PageRequest{id, first, n});
   }
 }
 
@@ -183,14 +194,7 @@ void PageFetch::on(const wire::PageData& m, wire::NodeId from) {
   const bool right =
       p.page == m.page && m.bytes.size() == p.count * region::kPageSize && shared_.home_of(m.page) == from;
   if (p.ahead) {
-    for (std::uint64_t i = 0; i < p.count; ++i) {
-      if (right && !releases_.being_released(p.page + i))
-        shared_.copies.arrived(p.page + i, std::span(m.bytes).subspan(i * region::kPageSize, region::kPageSize));
-      else
-        shared_.copies.outdate(p.page + i);
-    }
-    pages_read_ahead_ += p.count;
-    serve_ahead_waiters();
+    ahead_arrived(p, m.bytes, right);
     return;
   }
   if (!right) {
@@ -200,6 +204,17 @@ void PageFetch::on(const wire::PageData& m, wire::NodeId from) {
   }
   std::memcpy(shared_.node.heap.page(m.page).data(), m.bytes.data(), m.bytes.size());
   fetched(p, arrived);
+}
+
+void PageFetch::ahead_arrived(const Pending& p, std::span<const std::byte> bytes, bool right) {
+  for (std::uint64_t i = 0; i < p.count; ++i) {
+    if (right && !releases_.being_released(p.page + i))
+      shared_.copies.arrived(p.page + i, bytes.subspan(i * region::kPageSize, region::kPageSize));
+    else
+      shared_.copies.outdate(p.page + i);
+  }
+  pages_read_ahead_ += p.count;
+  serve_ahead_waiters();
 }
 
 void PageFetch::report(Stats& stats) const {

@@ -13,7 +13,8 @@
 // a fault's pages are read one-sided from the home straight into this
 // node's copy, after their sole-copy marks there are cleared ("Fetching by
 // RMA" in docs/coherence.md); otherwise, and if that read fails, by a
-// PageRequest.
+// PageRequest. Pages read ahead come the same way, into a staging buffer
+// that becomes their copies.
 //
 // Single-threaded: called from the agent's poll loop only.
 #pragma once
@@ -61,6 +62,8 @@ class PageFetch final : public ServiceBase<PageFetch, wire::PageRequest, wire::P
     std::uint32_t count;
     bool ahead;
     Trace trace{};
+    // Where a one-sided read ahead lands (a fault's lands in the memfd).
+    std::vector<std::byte> staging{};
   };
   struct AheadWaiter {  // a fault on pages read ahead, still on their way
     std::uint32_t slot;
@@ -76,7 +79,9 @@ class PageFetch final : public ServiceBase<PageFetch, wire::PageRequest, wire::P
   void read_ahead(std::uint64_t from);
   void serve_ahead_waiters();
   // Starts the one-sided read of pending request `id`; false: not possible.
-  [[nodiscard]] bool fetch_by_rma(std::uint64_t id, const Pending& p);
+  [[nodiscard]] bool fetch_by_rma(std::uint64_t id, Pending& p);
+  // Pages read ahead arrived (`right`: they are the ones asked for).
+  void ahead_arrived(const Pending& p, std::span<const std::byte> bytes, bool right);
   // The pages of a fault are in our copy (since `arrived_ns`, for its
   // trace): the program may map them.
   void fetched(const Pending& p, std::uint64_t arrived_ns);
@@ -94,7 +99,7 @@ class PageFetch final : public ServiceBase<PageFetch, wire::PageRequest, wire::P
   std::uint64_t scan_start_ = 0;
   std::vector<AheadWaiter> ahead_waiters_;
   std::uint64_t pages_fetched_ = 0, pages_served_ = 0, fetches_from_copies_ = 0, pages_read_ahead_ = 0;
-  std::uint64_t pages_read_remote_ = 0;  // of pages_fetched_, by RMA
+  std::uint64_t pages_read_remote_ = 0;  // read one-sided (faults and read-ahead)
   // As a home: PageRequests answered and the time our handler took.
   std::uint64_t requests_served_ = 0, request_serve_ns_ = 0;
 };
