@@ -433,10 +433,10 @@ bool UcxTransport::reaches(wire::NodeId node) const {
 bool UcxTransport::clear_then_read(wire::NodeId node, std::uint64_t clear_at, std::uint64_t clear_bytes,
                                    std::uint64_t read_at, std::span<std::byte> into, std::uint64_t token) {
   auto& m = *impl_;
-  if (!reaches(node) || clear_bytes == 0 || into.empty()) return false;
+  if (!reaches(node) || clear_bytes == 0 || clear_bytes > 8 * ClearAndRead::kMaxWords || into.empty()) return false;
   auto& peer = m.peers[node];
+  if (clear_at > ~std::uint64_t{0} - 8 * ClearAndRead::kMaxWords - 8) return false;  // no wrapping below
   const std::uint64_t first_word = clear_at & ~std::uint64_t{7};
-  if (clear_at > ~std::uint64_t{0} - clear_bytes - 7) return false;
   const std::uint64_t end_word = (clear_at + clear_bytes + 7) & ~std::uint64_t{7};
   const std::uint64_t words = (end_word - first_word) / 8;
   auto inside = [](ExposedRange r, std::uint64_t at, std::uint64_t n) {
