@@ -26,7 +26,7 @@
 namespace gpt::channel {
 
 inline constexpr std::uint64_t kMagic = 0x4c4e4e4148435047ull;  // "GPCHANNL"
-inline constexpr std::uint32_t kVersion = 10;
+inline constexpr std::uint32_t kVersion = 11;
 // One slot per thread blocked in a call (a lock, a join, a condition wait):
 // thousands of threads may wait at once. Slots are touched only when used,
 // so most of their memory is never backed.
@@ -167,8 +167,15 @@ struct alignas(64) Header {
   // How long a caller yields its core waiting for a reply before it sleeps
   // (GPT_SPIN_US; 0: sleep at once). See Client::await_reply.
   std::uint32_t wait_spin_us;
+  // Non-zero: the program traces its remote page faults hop by hop
+  // (GPT_TRACE_FAULTS=1; FetchPageRequest::traced_ns, fault_trace below).
+  std::uint32_t trace_faults;
   // Bumped by the application after publishing a request.
   alignas(64) std::atomic<std::uint32_t> agent_doorbell;
+  // Non-zero while the agent polls `agent_doorbell` (it spins after
+  // traffic): ringing it then needs no write to doorbell_fd, one system
+  // call less per request (channel_client.h, ring_agent).
+  std::atomic<std::uint32_t> agent_polling;
   // A bit per slot, set by the application once the slot's request is
   // published: the agent reads 64 words, not 4096 slot states, per turn.
   alignas(64) std::atomic<std::uint64_t> published[kSlotCount / 64];
@@ -190,6 +197,13 @@ struct alignas(64) Header {
   // Counters the agent keeps, for the application to read (galloc_stats).
   std::atomic<std::uint64_t> acquires_answered_here;  // no message to node 0
   std::atomic<std::uint64_t> fetches_from_copies;     // faults served by page copies
+  // Traced faults (trace_faults) and the time their hops took, summed in
+  // ns: program to agent (the fault, the request, the agent's wake-up),
+  // agent out (until the request left), wire and home (until the pages
+  // were here), agent in (until the reply), agent to program (the
+  // thread's wake-up), mapping (mprotect and settling).
+  alignas(64) std::atomic<std::uint64_t> traced_faults;
+  std::atomic<std::uint64_t> fault_hop_ns[6];
   // Raised (never lowered) by the application once every page noticed up
   // to this epoch is invalid here, so later acquires need not list them.
   // Until then concurrent acquires get them again (harmless).

@@ -20,7 +20,12 @@ namespace gpt::channel {
 // Wakes the agent's poll loop (after publishing a request, or a delegate's
 // reply).
 inline void ring_agent(Layout& layout) {
-  layout.header.agent_doorbell.fetch_add(1, std::memory_order_acq_rel);
+  layout.header.agent_doorbell.fetch_add(1, std::memory_order_seq_cst);
+  // A polling agent sees the bell move. It clears agent_polling before it
+  // sleeps and then looks at the bell again, so either it sees our bump or
+  // we see it no longer polls (both sides: a sequentially consistent write,
+  // then a read of the other's word).
+  if (layout.header.agent_polling.load(std::memory_order_seq_cst) != 0) return;
   int fd = layout.header.doorbell_fd;
   if (fd >= 0) {
     std::uint64_t one = 1;

@@ -93,14 +93,24 @@ template <class Byte, class Word>
 // ---- Coherence (docs/coherence.md) ----------------------------------------------
 
 // kFetchPage request. Same home for all, 1 <= count <= kMaxPagesPerFetch.
+// `traced_ns` (may be left out): when the fault began (CLOCK_MONOTONIC),
+// if the header's trace_faults asks the program to trace faults; 0: not.
 struct FetchPageRequest {
   std::uint64_t first = 0;
   std::uint64_t count = 0;
+  std::uint64_t traced_ns = 0;
 };
 // kFetchPage reply: empty when all `count` pages are in, else this: only
-// the first `fetched` (>= 1) are (copies the agent had).
+// the first `fetched` (>= 1) are (copies the agent had). A traced fetch
+// the agent sent on is answered with this too, all its pages in, with
+// when the agent took the request, sent it on, had the pages and replied
+// (CLOCK_MONOTONIC; 0: not traced).
 struct FetchPageReply {
   std::uint64_t fetched = 0;
+  std::uint64_t picked_ns = 0;
+  std::uint64_t sent_ns = 0;
+  std::uint64_t arrived_ns = 0;
+  std::uint64_t replied_ns = 0;
 };
 
 // kRelease, kReleaseForBarrier: the request is u64 pages[] alone; the
@@ -419,11 +429,16 @@ struct BarrierWaitRequest {
 
 #define GPT_CHANNEL_FIELD(type, field, offset) static_assert(offsetof(type, field) == (offset), #type "::" #field)
 
-static_assert(sizeof(FetchPageRequest) == 16);
+static_assert(sizeof(FetchPageRequest) == 24);
 GPT_CHANNEL_FIELD(FetchPageRequest, first, 0);
 GPT_CHANNEL_FIELD(FetchPageRequest, count, 8);
-static_assert(sizeof(FetchPageReply) == 8);
+GPT_CHANNEL_FIELD(FetchPageRequest, traced_ns, 16);
+static_assert(sizeof(FetchPageReply) == 40);
 GPT_CHANNEL_FIELD(FetchPageReply, fetched, 0);
+GPT_CHANNEL_FIELD(FetchPageReply, picked_ns, 8);
+GPT_CHANNEL_FIELD(FetchPageReply, sent_ns, 16);
+GPT_CHANNEL_FIELD(FetchPageReply, arrived_ns, 24);
+GPT_CHANNEL_FIELD(FetchPageReply, replied_ns, 32);
 static_assert(sizeof(ReleaseReply) == 8);
 GPT_CHANNEL_FIELD(ReleaseReply, epoch, 0);
 static_assert(sizeof(AcquireRequest) == 4);

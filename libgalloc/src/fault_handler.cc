@@ -113,13 +113,15 @@ bool handle_fault(std::uintptr_t address, bool is_write) {
              s.geometry.address_of_page(page + n) == first + n * region::kPageSize &&
              try_claim(page + n, kInvalid))
         ++n;
-      const std::uint64_t got = fetch(page, n);
+      FetchTrace trace;
+      const std::uint64_t got = fetch(page, n, &trace);
       s.content_generation.fetch_add(1, std::memory_order_acq_rel);  // before the pages settle
       if (sys::call(SYS_mprotect, sys::arg(first), static_cast<long>(got * region::kPageSize), PROT_READ) != 0)
         rt::die("mprotect of global pages failed (too many mappings? see vm.max_map_count)", 134);
       for (std::uint64_t i = 0; i < got; ++i) settle(page + i, kValid);
       for (std::uint64_t i = got; i < n; ++i) settle(page + i, kInvalid);  // not fetched after all
       t_scan_next = page + got;
+      record_fault_trace(trace);
       return true;
     }
     (void)fetch(page, 1);

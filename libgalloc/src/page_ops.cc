@@ -71,13 +71,18 @@ std::uint64_t prefetch_pages() {
   return pages;
 }
 
-std::uint64_t fetch(std::uint64_t page, std::uint64_t count) {
-  channel::Client client(rt::state().channel);
-  const channel::FetchPageRequest request{page, count};
+std::uint64_t fetch(std::uint64_t page, std::uint64_t count, FetchTrace* trace) {
+  channel::Layout* layout = rt::state().channel;
+  channel::Client client(layout);
+  const bool traced = trace && layout->header.trace_faults != 0;
+  const channel::FetchPageRequest request{page, count, traced ? channel::monotonic_ns() : 0};
   channel::FetchPageReply reply{count};
   auto r = client.call(channel::Op::kFetchPage, request, reply);
+  if (traced && r.status == 0 && r.length == sizeof reply && reply.picked_ns != 0)
+    *trace = FetchTrace{request.traced_ns, reply.picked_ns, reply.sent_ns, reply.arrived_ns, reply.replied_ns,
+                        channel::monotonic_ns()};
   // An empty reply: all of them; else only the first `fetched`.
-  if (r.status == 0 && (r.length == 0 || (r.length == sizeof reply && reply.fetched >= 1 && reply.fetched <= count)))
+  if (r.status == 0 && (r.length == 0 || (r.length >= sizeof reply.fetched && reply.fetched >= 1 && reply.fetched <= count)))
     return r.length == 0 ? count : reply.fetched;
   rt::diag()
       .text("cannot fetch global page at ")
@@ -89,6 +94,16 @@ std::uint64_t fetch(std::uint64_t page, std::uint64_t count) {
       .text(")")
       .emit();
   _exit(134);
+}
+
+void record_fault_trace(const FetchTrace& t) {
+  if (t.picked_ns == 0) return;  // not traced
+  channel::Header& h = rt::state().channel->header;
+  const std::uint64_t at[] = {t.faulted_ns, t.picked_ns, t.sent_ns, t.arrived_ns, t.replied_ns, t.woken_ns,
+                              channel::monotonic_ns()};
+  for (std::size_t i = 0; i < sizeof h.fault_hop_ns / sizeof h.fault_hop_ns[0]; ++i)
+    h.fault_hop_ns[i].fetch_add(at[i + 1] > at[i] ? at[i + 1] - at[i] : 0, std::memory_order_relaxed);
+  h.traced_faults.fetch_add(1, std::memory_order_relaxed);
 }
 
 void start_writing(std::uint64_t page) {

@@ -26,7 +26,16 @@ void protect_all(const std::uint64_t* pages, std::uint64_t n, int prot);
 // Fetches `count` pages from `page` on (same home, claimed by the caller)
 // into the memfd; the agent does the work. Returns how many of them (at
 // least the first) are in: the agent may serve fewer from copies it holds.
-[[nodiscard]] std::uint64_t fetch(std::uint64_t page, std::uint64_t count);
+// `trace`, if not null, gets the fetch's timestamps when faults are traced
+// (gpt/channel.h, trace_faults; zeros otherwise).
+struct FetchTrace {
+  std::uint64_t faulted_ns = 0;  // as the request was made
+  std::uint64_t picked_ns = 0, sent_ns = 0, arrived_ns = 0, replied_ns = 0;  // the agent's
+  std::uint64_t woken_ns = 0;  // as the reply was read
+};
+[[nodiscard]] std::uint64_t fetch(std::uint64_t page, std::uint64_t count, FetchTrace* trace = nullptr);
+// Adds a traced fault (its pages mapped now) to the channel's hop counters.
+void record_fault_trace(const FetchTrace& trace);
 // How many pages a read fault fetches at most (GPT_PREFETCH, default 8).
 [[nodiscard]] std::uint64_t prefetch_pages();
 // Copies the page to its twin (not for home pages) and adds it to the dirty

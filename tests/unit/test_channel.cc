@@ -1,5 +1,6 @@
 // The agent <-> application channel: the runtime's client against the
 // agent's server, over a real memfd, with many concurrent callers.
+#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -119,6 +120,34 @@ TEST(Channel, WorksAcrossProcesses) {
   EXPECT_TRUE(WIFEXITED(status));
   EXPECT_EQ(WEXITSTATUS(status), 0);
   EXPECT_EQ(server.served(), 1000u);
+}
+
+// Ringing the agent: the doorbell word always moves; the eventfd is written
+// only while the agent does not poll the word, and the agent's server sees
+// the ring either way until its next scan.
+TEST(Channel, RingingAPollingAgentWritesNoEventfd) {
+  ChannelMemory mem(0, 1);
+  auto& h = mem.layout().header;
+  const int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  ASSERT_GE(fd, 0);
+  h.doorbell_fd = fd;
+  gpt::node::ChannelServer server(mem.layout(), gpt::node::serve_builtin_only);
+  std::uint64_t count = 0;
+
+  server.set_polling(true);
+  EXPECT_EQ(h.agent_polling.load(), 1u);
+  gpt::channel::ring_agent(mem.layout());
+  EXPECT_EQ(read(fd, &count, sizeof count), -1) << "a polling agent was sent an eventfd write";
+  EXPECT_TRUE(server.rang());
+  (void)server.serve_pending();
+  EXPECT_FALSE(server.rang());
+
+  server.set_polling(false);
+  gpt::channel::ring_agent(mem.layout());
+  ASSERT_EQ(read(fd, &count, sizeof count), static_cast<ssize_t>(sizeof count));
+  EXPECT_EQ(count, 1u);
+  EXPECT_TRUE(server.rang());
+  close(fd);
 }
 
 }  // namespace

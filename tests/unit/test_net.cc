@@ -857,4 +857,61 @@ TEST(Zmq, WakeupFdInterruptsReceive) {
   close(fds[1]);
 }
 
+// A doorbell word that the receiver polls while it spins (the agent's
+// channel doorbell), counted the way ChannelServer does.
+class CountingBell final : public net::SpinDoorbell {
+ public:
+  std::atomic<std::uint32_t> word{0};
+  std::atomic<std::uint32_t> seen{0};
+  std::atomic<int> polling{-1};  // -1: never told
+  bool rang() const override { return word.load() != seen.load(); }
+  void set_polling(bool p) override { polling.store(p ? 1 : 0); }
+};
+
+// While it spins after traffic, receive() returns as soon as the bell moves,
+// with no write to the wakeup fd; it says it polls while it does.
+TEST(Zmq, ASpinningReceiveSeesTheDoorbellWithoutItsFd) {
+  net::ZmqOptions options;
+  options.spin = 2s;
+  net::ZmqAgentTransport agent(0, 1, "", options);
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  agent.set_wakeup_fd(fds[0]);
+  CountingBell bell;
+  agent.set_spin_doorbell(&bell);
+  // Traffic first (a readable wakeup fd counts), so the next receive spins.
+  ASSERT_EQ(write(fds[1], "x", 1), 1);
+  EXPECT_FALSE(agent.receive(5s));
+  char drained;
+  ASSERT_EQ(read(fds[0], &drained, 1), 1);
+  std::thread ringer([&] {
+    while (bell.polling.load() != 1) std::this_thread::yield();
+    bell.word.fetch_add(1);  // no write to the fd: the agent polls
+  });
+  auto start = std::chrono::steady_clock::now();
+  EXPECT_FALSE(agent.receive(5s));
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 1s);
+  ringer.join();
+  EXPECT_TRUE(bell.rang());
+  close(fds[0]);
+  close(fds[1]);
+}
+
+// Before it blocks, receive() says it no longer polls, then looks at the bell
+// once more: a ring that came just before is not slept through.
+TEST(Zmq, ABlockingReceiveStopsPollingAndLooksOnceMore) {
+  net::ZmqAgentTransport agent(0, 1, "", {});  // no spin: blocks at once
+  CountingBell bell;
+  bell.polling = 1;
+  agent.set_spin_doorbell(&bell);
+  auto start = std::chrono::steady_clock::now();
+  EXPECT_FALSE(agent.receive(100ms));  // nothing rang: waits it out
+  EXPECT_GE(std::chrono::steady_clock::now() - start, 90ms);
+  EXPECT_EQ(bell.polling.load(), 0);
+  bell.word.fetch_add(1);
+  start = std::chrono::steady_clock::now();
+  EXPECT_FALSE(agent.receive(5s));
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 1s);
+}
+
 }  // namespace

@@ -185,5 +185,87 @@ TEST(Ucx, APeerThatDiesBecomesUnreachableWithAMessage) {
   EXPECT_NE(p.log[0].find("node 1 is unreachable"), std::string::npos) << p.log[0];
 }
 
+// Two nodes exposing memory (remote_memory.h): node 0 reads node 1's pages
+// one-sided while node 1's thread only progresses its worker, as an agent's
+// poll loop does (over TCP, UCX serves the read there).
+struct RmaPair {
+  static constexpr std::size_t kBytes = 8 * 4096;
+  static constexpr net::ExposedRange kReadable{0, 6 * 4096}, kWritable{6 * 4096, 2 * 4096};
+  std::vector<std::byte> memory0 = std::vector<std::byte>(kBytes), memory1 = pattern(kBytes, 9);
+  std::unique_ptr<net::UcxTransport> t0, t1;
+  explicit RmaPair(bool rma1 = true) {
+    auto keys = net::generate_curve_keys();
+    t0 = std::make_unique<net::UcxTransport>(0, 2, net::UcxOptions{"127.0.0.1", keys, {}, {}, true});
+    t1 = std::make_unique<net::UcxTransport>(1, 2, net::UcxOptions{"127.0.0.1", keys, {}, {}, rma1});
+    t0->expose(memory0.data(), kReadable, kWritable);
+    t1->expose(memory1.data(), kReadable, kWritable);
+    std::vector<std::string> table{t0->address(), t1->address()};
+    t0->connect_peers(table);
+    t1->connect_peers(table);
+  }
+};
+
+std::optional<net::RemoteMemory::Done> completion_within(net::UcxTransport& t, std::chrono::milliseconds limit) {
+  const auto until = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < until) {
+    if (auto d = t.completed()) return d;
+    (void)t.receive(10ms);
+  }
+  return std::nullopt;
+}
+
+TEST(UcxRma, ReadsPagesAfterClearingMarks) {
+  RmaPair p;
+  ASSERT_TRUE(p.t0->reaches(1));
+  EXPECT_FALSE(p.t0->reaches(0));
+  EXPECT_LE(p.t0->address().size(), wire::kMaxText);
+  Echo progress(*p.t1);
+  const auto before = p.memory1;
+  // Pages 1..3, then 2..4, then 3..5; marks cleared from 1, 2, 3 (3 each,
+  // one 8-byte word), then 10 marks from 6 (three words).
+  struct Case {
+    std::uint64_t token, clear_at, clear_bytes;
+  };
+  for (Case c : {Case{1, 1, 3}, Case{2, 2, 3}, Case{3, 3, 3}, Case{4, 14, 10}}) {
+    std::vector<std::byte> into(3 * 4096);
+    const std::uint64_t at = (c.token == 4 ? 1 : c.token) * 4096;
+    ASSERT_TRUE(p.t0->clear_then_read(1, RmaPair::kWritable.offset + c.clear_at, c.clear_bytes, at, into, c.token));
+    auto done = completion_within(*p.t0, 10s);
+    ASSERT_TRUE(done) << "read " << c.token << " did not finish";
+    EXPECT_EQ(done->token, c.token);
+    EXPECT_TRUE(done->ok);
+    EXPECT_TRUE(std::equal(into.begin(), into.end(), before.begin() + static_cast<std::ptrdiff_t>(at)))
+        << "read " << c.token;
+  }
+  // The bytes asked for are zero, every other one is as it was.
+  for (std::size_t i = 0; i < RmaPair::kBytes; ++i) {
+    const std::size_t mark = i - RmaPair::kWritable.offset;
+    const bool cleared = i >= RmaPair::kWritable.offset && ((mark >= 1 && mark <= 5) || (mark >= 14 && mark < 24));
+    ASSERT_EQ(p.memory1[i], cleared ? std::byte{0} : before[i]) << "byte " << i;
+  }
+}
+
+TEST(UcxRma, OutsideTheExposedRangesNothingStarts) {
+  RmaPair p;
+  std::vector<std::byte> into(4096);
+  const std::uint64_t marks = RmaPair::kWritable.offset;
+  EXPECT_FALSE(p.t0->clear_then_read(1, marks, 1, marks, into, 1));        // reading the writable range
+  EXPECT_FALSE(p.t0->clear_then_read(1, 0, 1, 0, into, 2));                // clearing the readable one
+  EXPECT_FALSE(p.t0->clear_then_read(1, marks, 1, RmaPair::kReadable.bytes, into, 3));  // past its end
+  EXPECT_FALSE(p.t0->clear_then_read(1, ~std::uint64_t{0} - 3, 2, 0, into, 4));         // wrapping around
+  EXPECT_FALSE(p.t0->clear_then_read(1, marks, 64, 0, into, 5));           // more words than one fetch needs
+  EXPECT_FALSE(p.t0->clear_then_read(0, marks, 1, 0, into, 6));            // ourselves
+  EXPECT_FALSE(p.t0->completed());
+}
+
+TEST(UcxRma, APeerWithoutRmaIsReadByMessagesOnly) {
+  // Node 1 neither exposes memory nor takes keys without UcxOptions::rma.
+  RmaPair p(false);
+  EXPECT_FALSE(p.t0->reaches(1));
+  EXPECT_FALSE(p.t1->reaches(0));
+  std::vector<std::byte> into(4096);
+  EXPECT_FALSE(p.t0->clear_then_read(1, RmaPair::kWritable.offset, 1, 0, into, 1));
+}
+
 }  // namespace
 }  // namespace gpt

@@ -59,6 +59,7 @@ Agent::Agent(AgentConfig config, net::MessageGate& gate, std::string data_endpoi
   h.doorbell_fd = doorbell_fd_;
   h.spmd = config_.spmd ? 1 : 0;
   h.wait_spin_us = config_.wait_spin_us;
+  h.trace_faults = config_.trace_faults ? 1 : 0;
   channel_->layout().profile.enabled.store(config_.profile ? 1 : 0, std::memory_order_release);
 
   server_ = std::make_unique<ChannelServer>(
@@ -66,9 +67,15 @@ Agent::Agent(AgentConfig config, net::MessageGate& gate, std::string data_endpoi
                                  std::span<unsigned char> reply) -> std::optional<Reply> {
         return services_->table().serve(slot, op, req, reply);
       });
+  net::RemoteMemory* remote = nullptr;
+  if (hooks_.expose_heap)
+    if (auto exposed = hooks_.expose_heap(*heap_)) {
+      remote = exposed->remote;
+      data_endpoint_ = std::move(exposed->endpoint);
+    }
   services_ = std::make_unique<NodeServices>(
-      NodeContext{config_.node, config_.node_count, *heap_, gate_, *server_});
-  hooks_.set_wakeup_fd(doorbell_fd_);
+      NodeContext{config_.node, config_.node_count, *heap_, gate_, *server_, remote});
+  hooks_.set_wakeup(doorbell_fd_, server_.get());
   liveness_ = std::make_unique<Liveness>(config_.node, gate_);
 }
 
@@ -273,6 +280,14 @@ Stats Agent::collect_stats() const {
   stats.add("acquires", h.acquires.load());
   stats.add("remote_frees_sent", h.remote_frees_sent.load());
   stats.add("remote_frees_received", h.remote_frees_received.load());
+  if (const std::uint64_t traced = h.traced_faults.load()) {
+    // The average of each hop of a traced fault (channel.h, fault_hop_ns).
+    static constexpr const char* kHops[] = {"program_to_agent", "agent_out", "wire_and_home",
+                                            "agent_in",         "agent_to_program", "mapping"};
+    stats.add("traced_faults", traced);
+    for (std::size_t i = 0; i < std::size(kHops); ++i)
+      stats.add(std::string("fault_") + kHops[i] + "_ns", h.fault_hop_ns[i].load() / traced);
+  }
   services_->table().report(stats);
   return stats;
 }

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "message_gate.h"
+#include "remote_memory.h"
 #include "service.h"
 #include "signals.h"
 #include "wire.h"
@@ -40,12 +41,22 @@ struct AgentConfig {
   bool profile = false;  // record waits, sent to the launcher at the end (GPT_PROFILE)
   std::uint64_t heap_bytes = 0;  // the global heap (GPT_HEAP_SIZE)
   std::uint32_t wait_spin_us = 0;  // callers' spin before sleeping (GPT_SPIN_US)
+  bool trace_faults = false;  // the program times its faults' hops (GPT_TRACE_FAULTS)
 };
 
 // What the agent needs from its transport beyond sending and receiving.
 struct TransportHooks {
   std::function<void(const std::vector<std::string>& endpoints)> connect_peers;
-  std::function<void(int fd)> set_wakeup_fd;
+  std::function<void(int fd, net::SpinDoorbell* bell)> set_wakeup;
+  // Offers the node's memory to peers' one-sided reads (remote_memory.h)
+  // before the Hello goes; returns what reads theirs and the endpoint to
+  // announce (it carries the memory keys), or nothing when the data plane
+  // does not read remote memory.
+  struct Exposed {
+    net::RemoteMemory* remote;
+    std::string endpoint;
+  };
+  std::function<std::optional<Exposed>(const HeapMemory& heap)> expose_heap;
 };
 
 class Agent {

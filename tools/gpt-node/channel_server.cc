@@ -13,6 +13,8 @@ ChannelServer::ChannelServer(channel::Layout& layout, Handler handler)
     : layout_(layout), handler_(std::move(handler)) {}
 
 std::size_t ChannelServer::serve_pending() {
+  // Before the scan: a request published after it has moved the bell on.
+  bell_seen_ = layout_.header.agent_doorbell.load(std::memory_order_seq_cst);
   std::size_t taken = 0;
   auto& published = layout_.header.published;
   for (std::uint32_t word = 0; word < channel::kSlotCount / 64; ++word) {
@@ -41,6 +43,14 @@ bool ChannelServer::serve_slot(std::uint32_t i) {
                std::span<unsigned char>(slot.payload, channel::kSlotPayload));
   if (r) complete(i, *r);
   return true;
+}
+
+bool ChannelServer::rang() const {
+  return layout_.header.agent_doorbell.load(std::memory_order_seq_cst) != bell_seen_;
+}
+
+void ChannelServer::set_polling(bool polling) {
+  layout_.header.agent_polling.store(polling ? 1 : 0, std::memory_order_seq_cst);
 }
 
 // Its bit in `published` stays set: the next scan finds the slot taken and

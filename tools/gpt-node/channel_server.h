@@ -3,7 +3,9 @@
 // completes when the home's reply arrives).
 //
 // The agent calls serve_pending() from its poll loop whenever the doorbell
-// eventfd fires. ChannelServerThread runs the same server on a thread of its
+// eventfd fires, or its spinning wait sees the doorbell word move (the
+// server is that wait's SpinDoorbell: while the agent polls, the program
+// does not write the eventfd). ChannelServerThread runs the same server on a thread of its
 // own, woken by the futex doorbell, for unit tests and tools.
 #pragma once
 
@@ -16,6 +18,7 @@
 #include <thread>
 
 #include "gpt/channel.h"
+#include "transport.h"
 
 namespace gpt::node {
 
@@ -24,7 +27,7 @@ struct Reply {
   std::uint32_t length = 0;  // bytes written into the slot's payload
 };
 
-class ChannelServer {
+class ChannelServer final : public net::SpinDoorbell {
  public:
   // `request` and `reply` alias the slot's payload: a handler must read what
   // it needs from the request before writing the reply. Returning nullopt
@@ -47,6 +50,11 @@ class ChannelServer {
   [[nodiscard]] std::uint64_t served() const { return served_.load(std::memory_order_relaxed); }
   [[nodiscard]] channel::Layout& layout() const { return layout_; }
 
+  // SpinDoorbell: the program rang after the last serve_pending() began;
+  // whether the agent polls the doorbell word (channel::ring_agent).
+  [[nodiscard]] bool rang() const override;
+  void set_polling(bool polling) override;
+
  private:
   // Takes slot `i` if it holds a published request, and serves it.
   bool serve_slot(std::uint32_t i);
@@ -54,6 +62,7 @@ class ChannelServer {
   channel::Layout& layout_;
   Handler handler_;
   std::atomic<std::uint64_t> served_{0};
+  std::uint32_t bell_seen_ = 0;  // the doorbell word when serve_pending() last began
 };
 
 class ChannelServerThread {

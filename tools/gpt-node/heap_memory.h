@@ -30,6 +30,14 @@ class HeapMemory {
   // from `first` on: they are no longer the home's sole copy (sole_copy.h).
   void note_sent(std::uint64_t first, std::uint64_t count) const;
   [[nodiscard]] std::uint8_t sole_copy_mark(std::uint64_t index) const;
+  // The start of the agent's mapping (offsets are the geometry's), for
+  // registering it with a data plane that reads remote memory.
+  [[nodiscard]] std::byte* base() const { return base_; }
+  // Where `count` pages from `first` are, as one range (consecutive page
+  // numbers are consecutive in the memfd).
+  [[nodiscard]] std::span<std::byte> pages(std::uint64_t first, std::uint64_t count) const {
+    return {base_ + geometry_.page_offset(first), count * region::kPageSize};
+  }
 
  private:
   [[nodiscard]] sole_copy::Mark* marks() const;

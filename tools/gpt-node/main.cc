@@ -10,6 +10,8 @@
 #include <optional>
 
 #include "agent.h"
+#include "gpt/region.h"
+#include "heap_memory.h"
 #include "log.h"
 #include "message_gate.h"
 #include "heap_size.h"
@@ -116,6 +118,8 @@ int main(int argc, char** argv) {
   zmq_options.link_timeout = gpt::util::node_timeout_from_env(error).value_or(gpt::util::kDefaultNodeTimeout);
   const char* stats = std::getenv("GPT_STATS");
   config.stats = stats && *stats && std::string(stats) != "0";
+  const char* trace = std::getenv("GPT_TRACE_FAULTS");
+  config.trace_faults = trace && std::string(trace) == "1";
   const char* profile = std::getenv("GPT_PROFILE");
   config.profile = profile && *profile && std::string(profile) != "0";
 
@@ -128,10 +132,15 @@ int main(int argc, char** argv) {
     // With --fabric ucx, frames between agents take UCX and the ZeroMQ
     // transport keeps the launcher's control plane; the agent's thread
     // progresses both in one wait.
+    // GPT_UCX_RMA=1: fetches read pages one-sided (remote_memory.h); over
+    // TCP those reads are not sealed (docs/wire-protocol.md, "RMA").
+    const char* rma_env = std::getenv("GPT_UCX_RMA");
+    const bool rma = rma_env && std::string(rma_env) == "1";
     std::optional<gpt::net::UcxTransport> ucx;
     if (fabric == "ucx")
       ucx.emplace(config.node, config.node_count,
-                  gpt::net::UcxOptions{zmq_options.bind_host, zmq_options.curve, zmq_options.log, zmq_options.spin});
+                  gpt::net::UcxOptions{zmq_options.bind_host, zmq_options.curve, zmq_options.log, zmq_options.spin,
+                                       rma});
     gpt::net::ZmqAgentTransport transport(config.node, config.node_count, launcher, zmq_options);
     if (ucx) transport.set_data_plane(&*ucx);
     gpt::net::MessageGate gate(transport, "", gpt::util::log_line);
@@ -142,7 +151,18 @@ int main(int argc, char** argv) {
           else
             transport.connect_peers(endpoints);
         },
-        [&](int fd) { transport.set_wakeup_fd(fd); }};
+        [&](int fd, gpt::net::SpinDoorbell* bell) {
+          transport.set_wakeup_fd(fd);
+          transport.set_spin_doorbell(bell);
+        },
+        [&](const gpt::node::HeapMemory& heap) -> std::optional<gpt::node::TransportHooks::Exposed> {
+          if (!ucx || !rma) return std::nullopt;
+          // Peers read pages (never twins) and write sole-copy marks only.
+          const auto& g = heap.geometry();
+          ucx->expose(heap.base(), {g.page_offset(0), g.page_count() * gpt::region::kPageSize},
+                      {g.sole_copy_offset(), g.sole_copy_bytes()});
+          return gpt::node::TransportHooks::Exposed{&*ucx, ucx->address()};
+        }};
     gpt::node::Agent agent(config, gate, ucx ? ucx->address() : transport.data_endpoint(), hooks, signals);
     return agent.run();
   } catch (const std::exception& e) {

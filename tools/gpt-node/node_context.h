@@ -9,6 +9,7 @@
 #include "channel_server.h"
 #include "heap_memory.h"
 #include "message_gate.h"
+#include "remote_memory.h"
 #include "wire.h"
 
 namespace gpt::node {
@@ -19,6 +20,9 @@ struct NodeContext {
   HeapMemory& heap;
   net::MessageGate& gate;
   ChannelServer& channel;
+  // One-sided reads of other nodes' pages (remote_memory.h), when the data
+  // plane offers them; nullptr: pages come by messages only.
+  net::RemoteMemory* remote = nullptr;
 
   // Sends; a refused message is logged, not fatal (the peer may be gone,
   // and the launcher ends the job then).

@@ -58,6 +58,10 @@ class Releases final : public ServiceBase<Releases, wire::DiffBatch, wire::DiffA
   // Releases the program was told are done whose notices node 0 has not
   // numbered yet: while there are any, this node's epoch is unknown.
   [[nodiscard]] std::uint32_t unacknowledged() const { return unacknowledged_; }
+  // No release of ours is under way or unacknowledged: every diff this node
+  // sent has been applied at its home (a one-sided read of a home's page
+  // then sees our own writes; page_fetch.h).
+  [[nodiscard]] bool quiet() const { return releases_.empty(); }
 
  private:
   static constexpr channel::Op kOps[] = {channel::Op::kRelease};

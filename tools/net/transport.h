@@ -49,6 +49,21 @@ class Transport {
   [[nodiscard]] virtual LauncherLink launcher_link() const { return {}; }
 };
 
+// A wake-up word a receiver polls while it spins (the agent's channel
+// doorbell): whoever rings it skips the system call that makes the wake-up
+// fd readable while the receiver polls. Both sides use sequentially
+// consistent operations: the ringer bumps the word, then reads whether the
+// receiver polls; the receiver stops polling, then looks at the word once
+// more before it sleeps; one of them sees the other.
+class SpinDoorbell {
+ public:
+  virtual ~SpinDoorbell() = default;
+  // Rung since its owner last took its work.
+  [[nodiscard]] virtual bool rang() const = 0;
+  // Whether the receiver polls it (ringers may skip the fd) or may sleep.
+  virtual void set_polling(bool polling) = 0;
+};
+
 // A data plane that another transport's receive() waits on together with
 // its own sockets (the agent's ZeroMQ control socket and doorbell): it is
 // progressed by the caller's thread, never by a thread of its own.
@@ -60,6 +75,10 @@ class DataPlane : public Transport {
   [[nodiscard]] virtual int event_fd() const = 0;
   // Prepares to block on event_fd(); false: work is pending, poll() first.
   [[nodiscard]] virtual bool arm() = 0;
+  // One-sided operations finished while poll() progressed the plane and
+  // wait to be collected (remote_memory.h): the caller's wait ends so that
+  // it can take them.
+  [[nodiscard]] virtual bool remote_done() const { return false; }
 };
 
 }  // namespace gpt::net

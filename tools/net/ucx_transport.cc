@@ -80,6 +80,59 @@ std::optional<std::vector<unsigned char>> from_hex(std::string_view hex) {
   return out;
 }
 
+std::string hex_number(std::uint64_t v) {
+  char text[17];
+  std::snprintf(text, sizeof text, "%016llx", static_cast<unsigned long long>(v));
+  return text;
+}
+
+std::optional<std::uint64_t> number_of_hex(std::string_view hex) {
+  auto raw = hex.size() == 16 ? from_hex(hex) : std::nullopt;
+  if (!raw) return std::nullopt;
+  std::uint64_t v = 0;
+  for (unsigned char b : *raw) v = v << 8 | b;
+  return v;
+}
+
+std::vector<std::string_view> split(std::string_view text, char by) {
+  std::vector<std::string_view> parts;
+  for (;;) {
+    const auto at = text.find(by);
+    parts.push_back(text.substr(0, at));
+    if (at == std::string_view::npos) return parts;
+    text.remove_prefix(at + 1);
+  }
+}
+
+// A clear_then_read on its way: the atomics' operands (UCX reads them
+// until they finish) and who to tell once all of its operations ended.
+struct ClearAndRead {
+  static constexpr int kMaxWords = 4;
+  std::deque<RemoteMemory::Done>* done;
+  std::uint64_t token;
+  std::uint64_t masks[kMaxWords];
+  int outstanding = 0;
+  bool ok = true;
+
+  // One operation ended (in a callback, or at once): the last one reports.
+  static void ended(ClearAndRead* op, ucs_status_t status) {
+    op->ok = op->ok && status == UCS_OK;
+    if (--op->outstanding > 0) return;
+    // Released to UCX's callbacks by clear_then_read: the last one owns it.
+    std::unique_ptr<ClearAndRead> owned(op);
+    owned->done->push_back({owned->token, owned->ok});
+  }
+  static void on_ended(void* request, ucs_status_t status, void* user_data) {
+    ended(static_cast<ClearAndRead*>(user_data), status);
+    ucp_request_free(request);
+  }
+  // Counts a just-posted operation: it ended at once or will call back.
+  void posted(ucs_status_ptr_t request) {
+    ++outstanding;
+    if (request == nullptr || UCS_PTR_IS_ERR(request)) ended(this, UCS_PTR_STATUS(request));
+  }
+};
+
 // A frame on its way out: UCX may still read it after send() returned.
 struct Outgoing {
   std::uint32_t sender;  // the active message's header
@@ -130,6 +183,11 @@ struct UcxTransport::Impl {
     ucp_ep_h ep = nullptr;
     std::optional<ucs_status_t> lost;  // set by UCX's error callback
     bool lost_reported = false;
+    // The peer's exposed memory (its address carried the keys): where it
+    // starts in the peer's address space and the keys of its two ranges.
+    std::uint64_t remote_base = 0;
+    ExposedRange readable, writable;
+    ucp_rkey_h read_key = nullptr, write_key = nullptr;
   };
 
   UcxOptions options;
@@ -146,6 +204,10 @@ struct UcxTransport::Impl {
   // Sends UCX has not finished: the worker's event fd does not say when a
   // socket can take more, so the worker is progressed until they are done.
   std::size_t in_flight = 0;
+  // This node's exposed memory (expose()) and finished one-sided reads.
+  std::byte* exposed_base = nullptr;
+  ucp_mem_h read_memh = nullptr, write_memh = nullptr;
+  std::deque<RemoteMemory::Done> done;
 
   void log(const std::string& line) const {
     if (options.log) options.log(line);
@@ -193,6 +255,9 @@ struct UcxTransport::Impl {
 
   void close_peers() {
     for (auto& p : peers) {
+      if (p.read_key) ucp_rkey_destroy(p.read_key);
+      if (p.write_key) ucp_rkey_destroy(p.write_key);
+      p.read_key = p.write_key = nullptr;
       if (!p.ep) continue;
       ucp_request_param_t param{};
       param.op_attr_mask = UCP_OP_ATTR_FIELD_FLAGS;
@@ -210,6 +275,8 @@ struct UcxTransport::Impl {
       close_peers();
       ucp_worker_destroy(worker);
     }
+    if (read_memh) ucp_mem_unmap(context, read_memh);
+    if (write_memh) ucp_mem_unmap(context, write_memh);
     if (context) ucp_cleanup(context);
   }
 };
@@ -221,7 +288,10 @@ UcxTransport::UcxTransport(wire::NodeId self, std::uint32_t node_count, const Uc
   m.self = self;
   m.node_count = node_count;
   m.peers.resize(node_count);
-  for (std::uint32_t n = 0; n < node_count; ++n) m.peers[n] = Impl::Peer{&m, n};
+  for (std::uint32_t n = 0; n < node_count; ++n) {
+    m.peers[n].owner = &m;
+    m.peers[n].id = n;
+  }
   if (options.curve) {
     unsigned char secret[32];
     if (zmq_z85_decode(secret, options.curve->secret_key.c_str()) == nullptr)
@@ -248,7 +318,7 @@ UcxTransport::UcxTransport(wire::NodeId self, std::uint32_t node_count, const Uc
   if (auto iface = interface_of(options.bind_host); !iface.empty()) set("NET_DEVICES", iface);
   ucp_params_t params{};
   params.field_mask = UCP_PARAM_FIELD_FEATURES;
-  params.features = UCP_FEATURE_AM | UCP_FEATURE_WAKEUP;
+  params.features = UCP_FEATURE_AM | UCP_FEATURE_WAKEUP | (options.rma ? UCP_FEATURE_RMA | UCP_FEATURE_AMO64 : 0);
   auto status = ucp_init(&params, config, &m.context);
   ucp_config_release(config);
   if (status != UCS_OK) throw ucx_error("UCX context", status);
@@ -285,12 +355,45 @@ bool UcxTransport::is_address(const std::string& endpoint) {
   return endpoint.starts_with(kAddressPrefix);
 }
 
+// The address is "ucx:<worker>", and after expose()
+// ":<base>:<offset>:<bytes>:<key>:<offset>:<bytes>:<key>" (the readable
+// range, then the writable one; numbers as 16 hex digits, keys as hex).
+void UcxTransport::expose(std::byte* base, ExposedRange readable, ExposedRange writable) {
+  auto& m = *impl_;
+  if (!m.options.rma || m.exposed_base) return;
+  auto map = [&](ExposedRange range, unsigned prot) {
+    ucp_mem_map_params_t params{};
+    params.field_mask = UCP_MEM_MAP_PARAM_FIELD_ADDRESS | UCP_MEM_MAP_PARAM_FIELD_LENGTH |
+                        UCP_MEM_MAP_PARAM_FIELD_PROT;
+    params.address = base + range.offset;
+    params.length = range.bytes;
+    params.prot = UCP_MEM_MAP_PROT_LOCAL_READ | UCP_MEM_MAP_PROT_LOCAL_WRITE | prot;
+    ucp_mem_h memh = nullptr;
+    if (auto s = ucp_mem_map(m.context, &params, &memh); s != UCS_OK) throw ucx_error("UCX memory registration", s);
+    void* key = nullptr;
+    std::size_t key_length = 0;
+    if (auto s = ucp_rkey_pack(m.context, memh, &key, &key_length); s != UCS_OK) {
+      ucp_mem_unmap(m.context, memh);
+      throw ucx_error("UCX memory key", s);
+    }
+    m.address += ":" + hex_number(range.offset) + ":" + hex_number(range.bytes) + ":" + to_hex(key, key_length);
+    ucp_rkey_buffer_release(key);
+    return memh;
+  };
+  m.address += ":" + hex_number(reinterpret_cast<std::uintptr_t>(base));
+  m.read_memh = map(readable, UCP_MEM_MAP_PROT_REMOTE_READ);
+  m.write_memh = map(writable, UCP_MEM_MAP_PROT_REMOTE_WRITE);
+  m.exposed_base = base;
+}
+
 void UcxTransport::connect_peers(const std::vector<std::string>& addresses) {
   auto& m = *impl_;
   for (std::uint32_t n = 0; n < addresses.size() && n < m.node_count; ++n) {
     if (n == m.self || m.peers[n].ep) continue;
     const auto& a = addresses[n];
-    auto raw = is_address(a) ? from_hex(std::string_view(a).substr(kAddressPrefix.size())) : std::nullopt;
+    const auto parts = is_address(a) ? split(std::string_view(a).substr(kAddressPrefix.size()), ':')
+                                     : std::vector<std::string_view>{};
+    auto raw = parts.size() == 1 || parts.size() == 8 ? from_hex(parts[0]) : std::nullopt;
     if (!raw) throw std::runtime_error("node " + std::to_string(n) + " has no UCX address: " + a.substr(0, 40));
     ucp_ep_params_t params{};
     params.field_mask = UCP_EP_PARAM_FIELD_REMOTE_ADDRESS | UCP_EP_PARAM_FIELD_ERR_HANDLING_MODE |
@@ -303,8 +406,85 @@ void UcxTransport::connect_peers(const std::vector<std::string>& addresses) {
     params.err_handler.arg = &m.peers[n];
     if (auto s = ucp_ep_create(m.worker, &params, &m.peers[n].ep); s != UCS_OK)
       throw ucx_error("UCX endpoint to node " + std::to_string(n), s);
+    // Its memory keys, if it exposed memory and we read remote memory too.
+    if (parts.size() != 8 || !m.options.rma) continue;
+    auto& peer = m.peers[n];
+    auto base = number_of_hex(parts[1]);
+    auto r_off = number_of_hex(parts[2]), r_len = number_of_hex(parts[3]);
+    auto w_off = number_of_hex(parts[5]), w_len = number_of_hex(parts[6]);
+    auto r_key = from_hex(parts[4]), w_key = from_hex(parts[7]);
+    if (!base || !r_off || !r_len || !w_off || !w_len || !r_key || !w_key)
+      throw std::runtime_error("node " + std::to_string(n) + " has malformed UCX memory keys");
+    if (auto s = ucp_ep_rkey_unpack(peer.ep, r_key->data(), &peer.read_key); s != UCS_OK)
+      throw ucx_error("UCX memory key of node " + std::to_string(n), s);
+    if (auto s = ucp_ep_rkey_unpack(peer.ep, w_key->data(), &peer.write_key); s != UCS_OK)
+      throw ucx_error("UCX memory key of node " + std::to_string(n), s);
+    peer.remote_base = *base;
+    peer.readable = {*r_off, *r_len};
+    peer.writable = {*w_off, *w_len};
   }
 }
+
+bool UcxTransport::reaches(wire::NodeId node) const {
+  const auto& m = *impl_;
+  return node < m.node_count && m.peers[node].read_key && !m.peers[node].lost;
+}
+
+bool UcxTransport::clear_then_read(wire::NodeId node, std::uint64_t clear_at, std::uint64_t clear_bytes,
+                                   std::uint64_t read_at, std::span<std::byte> into, std::uint64_t token) {
+  auto& m = *impl_;
+  if (!reaches(node) || clear_bytes == 0 || clear_bytes > 8 * ClearAndRead::kMaxWords || into.empty()) return false;
+  auto& peer = m.peers[node];
+  if (clear_at > ~std::uint64_t{0} - 8 * ClearAndRead::kMaxWords - 8) return false;  // no wrapping below
+  const std::uint64_t first_word = clear_at & ~std::uint64_t{7};
+  const std::uint64_t end_word = (clear_at + clear_bytes + 7) & ~std::uint64_t{7};
+  const std::uint64_t words = (end_word - first_word) / 8;
+  auto inside = [](ExposedRange r, std::uint64_t at, std::uint64_t n) {
+    return at >= r.offset && n <= r.bytes && at - r.offset <= r.bytes - n;
+  };
+  if (words > ClearAndRead::kMaxWords || !inside(peer.writable, first_word, words * 8) ||
+      !inside(peer.readable, read_at, into.size()))
+    return false;
+  auto op = std::make_unique<ClearAndRead>();
+  op->done = &m.done;
+  op->token = token;
+  // Guards the count while posting: the operations may end at once.
+  op->outstanding = 1;
+  ucp_request_param_t param{};
+  param.op_attr_mask = UCP_OP_ATTR_FIELD_CALLBACK | UCP_OP_ATTR_FIELD_USER_DATA | UCP_OP_ATTR_FIELD_DATATYPE;
+  param.cb.send = &ClearAndRead::on_ended;
+  param.user_data = op.get();
+  param.datatype = ucp_dt_make_contig(8);
+  for (std::uint64_t w = 0; w < words; ++w) {
+    const std::uint64_t at = first_word + 8 * w;
+    // Little-endian: byte i of the word is bits 8i..8i+7.
+    std::uint64_t keep = 0;
+    for (std::uint64_t b = 0; b < 8; ++b)
+      if (at + b < clear_at || at + b >= clear_at + clear_bytes) keep |= std::uint64_t{0xff} << (8 * b);
+    op->masks[w] = keep;
+    op->posted(ucp_atomic_op_nbx(peer.ep, UCP_ATOMIC_OP_AND, &op->masks[w], 1, peer.remote_base + at,
+                                 peer.write_key, &param));
+  }
+  // The read must see the atomics done (remote_memory.h): a fence orders
+  // every operation after it behind those before it.
+  if (ucp_worker_fence(m.worker) != UCS_OK) op->ok = false;
+  param.op_attr_mask &= ~static_cast<std::uint32_t>(UCP_OP_ATTR_FIELD_DATATYPE);
+  if (op->ok)
+    op->posted(ucp_get_nbx(peer.ep, into.data(), into.size(), peer.remote_base + read_at, peer.read_key, &param));
+  m.active = true;
+  ClearAndRead::ended(op.release(), UCS_OK);  // drops the guard: UCX's callbacks own it now
+  return true;
+}
+
+std::optional<RemoteMemory::Done> UcxTransport::completed() {
+  auto& m = *impl_;
+  if (m.done.empty()) return std::nullopt;
+  const Done d = m.done.front();
+  m.done.pop_front();
+  return d;
+}
+
+bool UcxTransport::remote_done() const { return !impl_->done.empty(); }
 
 wire::NodeId UcxTransport::self() const { return impl_->self; }
 
@@ -344,7 +524,7 @@ bool UcxTransport::send(wire::NodeId to, std::span<const std::byte> frame) {
 
 std::optional<Frame> UcxTransport::poll() {
   auto& m = *impl_;
-  while (m.arrived.empty() && ucp_worker_progress(m.worker) != 0) {
+  while (m.arrived.empty() && m.done.empty() && ucp_worker_progress(m.worker) != 0) {
   }
   if (m.arrived.empty()) return std::nullopt;
   Frame f = std::move(m.arrived.front());
@@ -357,7 +537,7 @@ int UcxTransport::event_fd() const { return impl_->efd; }
 
 bool UcxTransport::arm() {
   auto& m = *impl_;
-  if (!m.arrived.empty() || m.in_flight > 0) return false;
+  if (!m.arrived.empty() || !m.done.empty() || m.in_flight > 0) return false;
   return ucp_worker_arm(m.worker) != UCS_ERR_BUSY;
 }
 
@@ -366,10 +546,12 @@ std::optional<Frame> UcxTransport::receive(std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   for (;;) {
     if (auto f = poll()) return f;
+    if (!m.done.empty()) return std::nullopt;  // for completed()
     if (m.active && m.options.spin.count() > 0) {
       const auto until = std::min(deadline, std::chrono::steady_clock::now() + m.options.spin);
       do {
         if (auto f = poll()) return f;
+        if (!m.done.empty()) return std::nullopt;
         sched_yield();
       } while (std::chrono::steady_clock::now() < until);
       m.active = false;

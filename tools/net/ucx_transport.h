@@ -17,6 +17,13 @@
 // Worker addresses travel over the ZeroMQ control plane: address() is the
 // string an agent puts in its Hello, connect_peers() takes the launcher's
 // peer table of them.
+//
+// With UcxOptions::rma, expose() registers this node's memory (its pages
+// for reading, its sole-copy marks for writing) and address() then carries
+// the memory keys too, so they travel only under the job's keys as well;
+// peers read the pages one-sided (remote_memory.h). Over TCP UCX emulates
+// that in the home's worker progress, and those operations are not sealed:
+// docs/wire-protocol.md, "RMA", says when to turn it on.
 #pragma once
 
 #include <chrono>
@@ -27,6 +34,7 @@
 #include <vector>
 
 #include "curve_keys.h"
+#include "remote_memory.h"
 #include "transport.h"
 
 namespace gpt::net {
@@ -40,9 +48,17 @@ struct UcxOptions {
   std::function<void(const std::string&)> log;
   // receive() polls this long after traffic before blocking (GPT_SPIN_US).
   std::chrono::microseconds spin{0};
+  // One-sided reads of pages (remote_memory.h): off unless asked for.
+  bool rma = false;
 };
 
-class UcxTransport final : public DataPlane {
+// A range of the exposed memory, by offset from its base.
+struct ExposedRange {
+  std::uint64_t offset = 0;
+  std::uint64_t bytes = 0;
+};
+
+class UcxTransport final : public DataPlane, public RemoteMemory {
  public:
   // Throws std::runtime_error if UCX cannot start (no TCP interface...).
   UcxTransport(wire::NodeId self, std::uint32_t node_count, const UcxOptions& options);
@@ -55,6 +71,17 @@ class UcxTransport final : public DataPlane {
   void connect_peers(const std::vector<std::string>& addresses);
   // Whether `endpoint` names a UCX worker (an address() string).
   [[nodiscard]] static bool is_address(const std::string& endpoint);
+  // With UcxOptions::rma (else it does nothing): registers `readable` and
+  // `writable` of the memory at `base` for peers' one-sided access; call
+  // before address() is sent. Throws std::runtime_error if UCX refuses.
+  void expose(std::byte* base, ExposedRange readable, ExposedRange writable);
+  // RemoteMemory: offsets are from the peer's exposed base.
+  [[nodiscard]] bool reaches(wire::NodeId node) const override;
+  [[nodiscard]] bool clear_then_read(wire::NodeId node, std::uint64_t clear_at, std::uint64_t clear_bytes,
+                                     std::uint64_t read_at, std::span<std::byte> into,
+                                     std::uint64_t token) override;
+  [[nodiscard]] std::optional<Done> completed() override;
+  [[nodiscard]] bool remote_done() const override;
 
   [[nodiscard]] wire::NodeId self() const override;
   [[nodiscard]] bool send(wire::NodeId to, std::span<const std::byte> frame) override;

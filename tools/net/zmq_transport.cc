@@ -131,6 +131,7 @@ struct ZmqAgentTransport::Impl {
   std::vector<std::optional<zmq::socket_t>> peers;
   std::string endpoint;
   int wakeup_fd = -1;
+  SpinDoorbell* bell = nullptr;  // polled while spinning, beside wakeup_fd
   DataPlane* plane = nullptr;  // frames between agents, when not ZeroMQ
   bool active = false;  // traffic since the last time receive() blocked
   std::vector<zmq::pollitem_t> pollset;  // receive()'s, reused: no allocation per message
@@ -202,6 +203,8 @@ void ZmqAgentTransport::connect_peers(const std::vector<std::string>& endpoints)
 
 void ZmqAgentTransport::set_wakeup_fd(int fd) { impl_->wakeup_fd = fd; }
 
+void ZmqAgentTransport::set_spin_doorbell(SpinDoorbell* bell) { impl_->bell = bell; }
+
 void ZmqAgentTransport::set_data_plane(DataPlane* plane) { impl_->plane = plane; }
 
 wire::NodeId ZmqAgentTransport::self() const { return impl_->self; }
@@ -228,11 +231,20 @@ bool ZmqAgentTransport::send(wire::NodeId to, std::span<const std::byte> frame) 
 std::optional<Frame> ZmqAgentTransport::receive(std::chrono::milliseconds timeout) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
   DataPlane* plane = impl_->plane;
+  SpinDoorbell* bell = impl_->bell;
   for (;;) {
+    if (bell && bell->rang()) {
+      impl_->active = true;
+      return std::nullopt;  // the caller serves what rang
+    }
     if (plane) {
       if (auto f = plane->poll()) {
         impl_->active = true;
         return f;
+      }
+      if (plane->remote_done()) {
+        impl_->active = true;
+        return std::nullopt;  // the caller collects them
       }
     }
     auto& items = impl_->pollset;
@@ -258,10 +270,15 @@ std::optional<Frame> ZmqAgentTransport::receive(std::chrono::milliseconds timeou
     // After traffic, spin first; a spin that finds nothing ends the streak.
     bool ready = false;
     if (impl_->active && impl_->options.spin.count() > 0) {
-      if (plane) {
+      if (bell) bell->set_polling(true);
+      if (plane || bell) {
         const auto until = std::min(deadline, std::chrono::steady_clock::now() + impl_->options.spin);
         do {
-          if (auto f = plane->poll()) return f;
+          if (plane) {
+            if (auto f = plane->poll()) return f;
+            if (plane->remote_done()) return std::nullopt;
+          }
+          if (bell && bell->rang()) return std::nullopt;
           if (poll_items(items.data(), spun, std::chrono::milliseconds(0)) > 0) {
             ready = true;
             break;
@@ -273,7 +290,12 @@ std::optional<Frame> ZmqAgentTransport::receive(std::chrono::milliseconds timeou
       }
       impl_->active = ready;
     }
-    // Blocking on the plane's event fd is safe only once it is armed.
+    // Blocking on the plane's event fd is safe only once it is armed; on
+    // the wakeup fd only once ringers know we stopped polling.
+    if (!ready && bell) {
+      bell->set_polling(false);
+      if (bell->rang()) return std::nullopt;
+    }
     if (!ready && plane && !plane->arm()) continue;
     if (!ready) {
       auto left = std::chrono::duration_cast<std::chrono::milliseconds>(

@@ -70,6 +70,9 @@ class ZmqAgentTransport final : public Transport {
   // receive() also returns (with nullopt) as soon as `fd` is readable; the
   // caller drains it. The agent's channel doorbell (an eventfd) uses this.
   void set_wakeup_fd(int fd);
+  // receive() also polls `bell` while it spins and returns (nullopt) once it
+  // rang; it tells the bell when it stops polling. Must outlive this.
+  void set_spin_doorbell(SpinDoorbell* bell);
   // Frames between agents go through `plane` instead of the data sockets
   // (gpt-launch --fabric ucx); receive() progresses it and waits on its
   // event fd together with the control socket. It must outlive this.
