@@ -1,0 +1,145 @@
+// gpt-launch --preload on 1, 2 and 4 nodes: programs built with plain gcc
+// -pthread, never by gpt-cc (tests/programs/preload/), share their heap and
+// globals and synchronise across nodes; what cannot work is refused before
+// any node starts, with exit status 2.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "job_runner.h"
+
+using namespace std::chrono_literals;
+using gpt::test::exit_code;
+using gpt::test::JobRunner;
+using gpt::test::launcher;
+
+namespace {
+
+std::string preload_program(const std::string& name) {
+  return std::string(std::getenv("GPT_PRELOAD_PROGRAMS_DIR")) + "/" + name;
+}
+
+// gpt-launch --preload -n N --timeout T PROGRAM, with `env` ("NAME=value")
+// set for the job alone.
+std::vector<std::string> preloaded(int nodes, const std::string& name, std::vector<std::string> env = {}) {
+  std::vector<std::string> argv = {"/usr/bin/env"};
+  argv.insert(argv.end(), env.begin(), env.end());
+  for (const std::string& word : {launcher(), std::string("--preload"), std::string("-n"), std::to_string(nodes),
+                                  std::string("--timeout"), std::string("150"), preload_program(name)})
+    argv.push_back(word);
+  return argv;
+}
+
+int count_of(const std::string& text, const std::string& needle) {
+  int n = 0;
+  for (auto at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++n;
+  return n;
+}
+
+class Preload : public ::testing::TestWithParam<int> {};
+
+TEST_P(Preload, CounterUnderAMutexFromThreadsOnEveryNode) {
+  const int nodes = GetParam();
+  JobRunner job(preloaded(nodes, "preload_counter"));
+  auto status = job.wait(200s);
+  ASSERT_TRUE(status) << job.err();
+  EXPECT_EQ(exit_code(*status), 0) << job.out() << job.err();
+  EXPECT_NE(job.out().find("counter 16000 of 16000, threads ran on " + std::to_string(nodes) + " nodes"),
+            std::string::npos)
+      << job.out() << job.err();
+  // Every thread's printf reached the output, from whichever node it ran on.
+  EXPECT_EQ(count_of(job.out(), " ran on node "), 8) << job.out();
+  for (int n = 0; n < nodes; ++n)
+    EXPECT_NE(job.out().find("ran on node " + std::to_string(n) + "\n"), std::string::npos) << job.out();
+}
+
+TEST_P(Preload, ProducersAndConsumersOnConditionVariables) {
+  JobRunner job(preloaded(GetParam(), "preload_prodcons"));
+  auto status = job.wait(200s);
+  ASSERT_TRUE(status) << job.err();
+  EXPECT_EQ(exit_code(*status), 0) << job.out() << job.err();
+  EXPECT_EQ(job.out(), "consumed 1000 items, sum 500500 (expected 500500)\n") << job.err();
+}
+
+TEST_P(Preload, GlobalsWrittenOnTheLastNodeAreReadByMain) {
+  const int nodes = GetParam();
+  const int writer = nodes - 1;  // node 2 of 4 would do as well; the last one is farthest from node 0
+  JobRunner job(preloaded(nodes, "preload_globals", {"GPT_PLACEMENT=node:" + std::to_string(writer)}));
+  auto status = job.wait(200s);
+  ASSERT_TRUE(status) << job.err();
+  EXPECT_EQ(exit_code(*status), 0) << job.out() << job.err();
+  EXPECT_EQ(job.out(), "main on node 0: initialised 42, message 'written on node " + std::to_string(writer) +
+                           "', zeroed sum 13495500, heap 'heap', LD_PRELOAD clean\n")
+      << job.err();
+  EXPECT_NE(job.err().find("writer: on node " + std::to_string(writer)), std::string::npos) << job.err();
+  // stdout and stderr, copied into the program's .bss, do not keep its page per node.
+  EXPECT_EQ(job.err().find("warning"), std::string::npos) << job.err();
+}
+
+INSTANTIATE_TEST_SUITE_P(Nodes, Preload, ::testing::Values(1, 2, 4),
+                         [](const auto& info) { return std::to_string(info.param) + "nodes"; });
+
+TEST(PreloadOther, GlobalsWrittenOnNode2OfFour) {
+  JobRunner job(preloaded(4, "preload_globals", {"GPT_PLACEMENT=node:2"}));
+  auto status = job.wait(200s);
+  ASSERT_TRUE(status) << job.err();
+  EXPECT_EQ(exit_code(*status), 0) << job.out() << job.err();
+  EXPECT_NE(job.out().find("message 'written on node 2'"), std::string::npos) << job.out() << job.err();
+}
+
+TEST(PreloadOther, PositionDependentExecutable) {
+  JobRunner job(preloaded(2, "preload_counter_nopie"));
+  auto status = job.wait(200s);
+  ASSERT_TRUE(status) << job.err();
+  EXPECT_EQ(exit_code(*status), 0) << job.out() << job.err();
+  EXPECT_NE(job.out().find("counter 16000 of 16000, threads ran on 2 nodes"), std::string::npos)
+      << job.out() << job.err();
+}
+
+TEST(PreloadOther, APageWithLibcsEnvironStaysPerNodeAndIsNamed) {
+  JobRunner job(preloaded(2, "preload_environ_page"));
+  auto status = job.wait(200s);
+  ASSERT_TRUE(status) << job.err();
+  EXPECT_EQ(exit_code(*status), 0) << job.out() << job.err();
+  EXPECT_EQ(job.out(), "environment seen by a thread: yes\n") << job.err();
+  EXPECT_NE(job.err().find("gpt-launch: warning: the page at "), std::string::npos) << job.err();
+  EXPECT_NE(job.err().find("'environ'"), std::string::npos) << job.err();
+  EXPECT_NE(job.err().find("near_environ"), std::string::npos) << job.err();  // the program's global named
+}
+
+struct Refusal {
+  std::vector<std::string> argv;
+  std::string says;
+};
+
+class PreloadRefuses : public ::testing::TestWithParam<Refusal> {};
+
+TEST_P(PreloadRefuses, BeforeAnyNodeStartsWithStatus2) {
+  const Refusal& r = GetParam();
+  JobRunner job(r.argv);
+  auto status = job.wait(30s);
+  ASSERT_TRUE(status) << job.err();
+  EXPECT_EQ(exit_code(*status), 2) << job.out() << job.err();
+  EXPECT_NE(job.err().find(r.says), std::string::npos) << job.err();
+  EXPECT_EQ(job.err().find("node 0"), std::string::npos) << job.err();  // no node was started
+  EXPECT_EQ(job.out(), "");
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Programs, PreloadRefuses,
+    ::testing::Values(
+        Refusal{preloaded(2, "preload_static"), "is statically linked"},
+        Refusal{preloaded(2, "preload_musl"), "is not a glibc program"},
+        Refusal{{launcher(), "--preload", "-n", "2", std::string(std::getenv("GPT_PROGRAMS_DIR")) + "/threads_basic_glibc"},
+                "was built with gpt-cc: it has the runtime already; run it without --preload"},
+        Refusal{{launcher(), "--preload", "-n", "2", "/usr/bin/ldd"}, "is not a 64-bit"},  // a script
+        // Without --preload, a plain program is refused with the way to run it.
+        Refusal{{launcher(), "-n", "2", preload_program("preload_counter")}, "with --preload"}),
+    [](const auto& info) {
+      const char* names[] = {"Static", "Musl", "BuiltWithGptCc", "Script", "PlainWithoutPreload"};
+      return std::string(names[info.index]);
+    });
+
+}  // namespace
