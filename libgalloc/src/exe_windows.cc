@@ -8,6 +8,7 @@
 
 #include <cstring>
 
+#include "coherence.h"
 #include "diag.h"
 #include "local_memory.h"
 #include "runtime.h"
@@ -118,6 +119,22 @@ bool checking() { return g_request.active && rt::state().node_count > 1 && g_req
   _exit(2);
 }
 
+void compare_layout() {
+  Layout self;
+  describe_self(self);
+  const auto* there = reinterpret_cast<const Layout*>(g_request.layout_page);
+  if (there->magic != kLayoutMagic) differs("node 0 did not publish where it loaded the program", nullptr, nullptr);
+  const std::uint32_t n = there->count < self.count ? there->count : self.count;
+  for (std::uint32_t i = 0; i < n; ++i)
+    if (there->objects[i].base != self.objects[i].base ||
+        std::strncmp(there->objects[i].name, self.objects[i].name, sizeof self.objects[i].name) != 0)
+      differs(i == 0 ? "the program is not at the same address on every node" : "a library is not at the same "
+                                                                                  "address on every node",
+              &there->objects[i], &self.objects[i]);
+  if (there->count != self.count)
+    differs("the nodes did not load the same number of libraries", nullptr, nullptr);
+}
+
 }  // namespace
 
 void request(const Range* ranges, int count) {
@@ -173,20 +190,11 @@ void publish_layout() {
 }
 
 void check_layout() {
-  if (!checking() || rt::state().node_id == 0) return;
-  Layout self;
-  describe_self(self);
-  const auto* there = reinterpret_cast<const Layout*>(g_request.layout_page);
-  if (there->magic != kLayoutMagic) differs("node 0 did not publish where it loaded the program", nullptr, nullptr);
-  const std::uint32_t n = there->count < self.count ? there->count : self.count;
-  for (std::uint32_t i = 0; i < n; ++i)
-    if (there->objects[i].base != self.objects[i].base ||
-        std::strncmp(there->objects[i].name, self.objects[i].name, sizeof self.objects[i].name) != 0)
-      differs(i == 0 ? "the program is not at the same address on every node" : "a library is not at the same "
-                                                                                  "address on every node",
-              &there->objects[i], &self.objects[i]);
-  if (there->count != self.count)
-    differs("the nodes did not load the same number of libraries", nullptr, nullptr);
+  if (!checking()) return;
+  if (rt::state().node_id != 0) compare_layout();
+  // No node goes on (node 0 to main) until every node has found its layout
+  // the same: one that did not ends, and the job with it.
+  barrier_all();
 }
 
 }  // namespace gpt::galloc::exe_windows

@@ -33,9 +33,11 @@ void request(const Range* ranges, int count);
 // returns the new number of windows in use.
 [[nodiscard]] int add_windows(region::Window* windows, int used, int capacity, std::uintptr_t heap_base);
 
-// After map_global_space and before the start-up barrier (node 0), after
-// it (the others): the layout check. No-ops unless requested() with more
-// than one node.
+// The layout check, no-ops unless requested() with more than one node:
+// node 0 publishes after map_global_space, before the start-up barrier;
+// after it, every other node compares (and ends the process if it differs),
+// then all meet at one more barrier, so that main starts only if every node
+// agreed.
 void publish_layout();
 void check_layout();
 

@@ -4,7 +4,10 @@
 // any node starts, with exit status 2.
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+
 #include <cstdlib>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -107,6 +110,37 @@ TEST(PreloadOther, APageWithLibcsEnvironStaysPerNodeAndIsNamed) {
   EXPECT_NE(job.err().find("gpt-launch: warning: the page at "), std::string::npos) << job.err();
   EXPECT_NE(job.err().find("environ'"), std::string::npos) << job.err();  // environ or __environ
   EXPECT_NE(job.err().find("near_environ"), std::string::npos) << job.err();  // the program's global named
+}
+
+TEST(PreloadOther, C11ThreadsAreSaidToStayOnNode0) {
+  JobRunner job(preloaded(2, "preload_c11_threads"));
+  auto status = job.wait(200s);
+  ASSERT_TRUE(status) << job.err();
+  EXPECT_EQ(exit_code(*status), 0) << job.out() << job.err();
+  EXPECT_EQ(job.out(), "counter 4000\n") << job.err();
+  EXPECT_NE(job.err().find("gpt-launch: warning: the program uses C11 threads ("), std::string::npos) << job.err();
+  EXPECT_NE(job.err().find("thrd_create"), std::string::npos) << job.err();
+}
+
+// Node 1 started through a remote shell that raises its stack limit, which
+// moves where the kernel maps libraries: the nodes' layouts differ, node 1
+// says so and the job ends before main runs.
+TEST(PreloadOther, ALibraryAtAnotherAddressOnOneNodeEndsTheJob) {
+  gpt::test::ScratchDir dir;
+  const std::string rsh = dir / "rsh";
+  std::ofstream(rsh) << "#!/bin/sh\nhost=$1; shift\nif [ \"$host\" = 127.0.0.2 ]; then ulimit -s 1048576; fi\n"
+                        "exec sh -c \"$*\"\n";
+  ASSERT_EQ(chmod(rsh.c_str(), 0700), 0);
+  JobRunner job({"/usr/bin/env", "GPT_RSH=" + rsh, launcher(), "--preload", "--hosts", "127.0.0.1,127.0.0.2",
+                 "--timeout", "60", preload_program("preload_counter")});
+  auto status = job.wait(100s);
+  ASSERT_TRUE(status) << job.err();
+  EXPECT_NE(exit_code(*status), 0) << job.out() << job.err();
+  EXPECT_NE(job.err().find("gpthread[node 1]: --preload: a library is not at the same address on every node: on "
+                           "node 0 "),
+            std::string::npos)
+      << job.err();
+  EXPECT_EQ(job.out(), "") << job.err();  // main never ran
 }
 
 struct Refusal {

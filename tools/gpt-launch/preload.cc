@@ -160,6 +160,56 @@ std::map<std::uint64_t, std::string> own_objects(const ElfFile& file, const Prog
   return out;
 }
 
+// The names the executable needs from its libraries (its undefined dynamic
+// symbols), from the section table; empty if it has none (a stripped-down
+// file), which only skips the warnings they feed.
+std::vector<std::string> imported_names(const ElfFile& file, const Program& program) {
+  std::vector<std::string> out;
+  const Elf64_Ehdr& eh = program.header;
+  if (eh.e_shoff == 0 || eh.e_shentsize != sizeof(Elf64_Shdr) || eh.e_shnum == 0) return out;
+  std::vector<Elf64_Shdr> sections;
+  if (!file.read_array(sections, eh.e_shnum, eh.e_shoff)) return out;
+  for (const auto& s : sections) {
+    if (s.sh_type != SHT_DYNSYM || s.sh_link >= sections.size() || s.sh_entsize != sizeof(Elf64_Sym)) continue;
+    std::vector<Elf64_Sym> symbols;
+    if (!file.read_array(symbols, s.sh_size / sizeof(Elf64_Sym), s.sh_offset)) return out;
+    const Elf64_Shdr& names = sections[s.sh_link];
+    for (const auto& sym : symbols)
+      if (sym.st_shndx == SHN_UNDEF && sym.st_name != 0 && sym.st_name < names.sh_size)
+        out.push_back(file.string_at(names.sh_offset + sym.st_name, 256));
+  }
+  return out;
+}
+
+// Calls the preloaded runtime cannot take over: glibc implements C11
+// threads inside libc on its own pthreads (internal calls, never looked up
+// by name), and the __pthread_* aliases are libc's own entry points. The
+// pthread_*attr_* calls, pthread_mutex_destroy and the like stay libc's too,
+// harmlessly: they work on the objects' glibc layout, which gpthread keeps,
+// exactly as in programs gpt-cc links against libgpthread.so.
+std::vector<std::string> unreachable_warnings(const std::vector<std::string>& imported) {
+  static const std::set<std::string> c11 = {"thrd_create", "thrd_join", "thrd_detach", "thrd_exit", "mtx_init",
+                                            "mtx_lock", "mtx_timedlock", "mtx_trylock", "mtx_unlock", "cnd_init",
+                                            "cnd_wait", "cnd_timedwait", "cnd_signal", "cnd_broadcast", "call_once",
+                                            "tss_create", "tss_get", "tss_set"};
+  std::string c11_used, aliases_used;
+  for (const auto& name : imported) {
+    if (c11.contains(name)) c11_used += (c11_used.empty() ? "" : ", ") + name;
+    // __pthread_register_cancel & co. (pthread_cleanup_push) are the runtime's.
+    if (name.rfind("__pthread_", 0) == 0 && name.find("cancel") == std::string::npos && name != "__pthread_unwind_next")
+      aliases_used += (aliases_used.empty() ? "" : ", ") + name;
+  }
+  std::vector<std::string> out;
+  if (!c11_used.empty())
+    out.push_back("the program uses C11 threads (" + c11_used +
+                  "), which glibc implements inside libc where a preloaded runtime cannot reach them: those "
+                  "threads and locks stay on node 0, unseen by gpthread. Threads meant for other nodes must be pthreads");
+  if (!aliases_used.empty())
+    out.push_back("the program calls glibc's internal pthread entry points (" + aliases_used +
+                  "): they stay glibc's and do not work on gpthread's threads, keys and locks");
+  return out;
+}
+
 std::string refuse(const std::string& path, const std::string& why) { return "--preload: '" + path + "' " + why; }
 
 }  // namespace
@@ -239,6 +289,7 @@ PreloadAnalysis analyse_for_preload(const std::string& path) {
   std::map<std::uint64_t, std::string> objects;
   bool objects_read = false;
   PreloadPlan plan;
+  plan.warnings = unreachable_warnings(imported_names(file, program));
   for (const auto& s : program.segments) {
     if (s.p_type != PT_LOAD || !(s.p_flags & PF_W) || s.p_memsz == 0) continue;
     for (std::uint64_t p = page_down(s.p_vaddr); p < page_up(s.p_vaddr + s.p_memsz); p += kPage) {
