@@ -28,6 +28,8 @@ struct Layout {
   std::uint64_t magic;
   std::uint32_t count;
   std::uint32_t truncated;  // more objects than fit: only the first are compared
+  // Each shared range's bytes as loaded and relocated, before anything ran.
+  std::uint64_t image_hash[kMaxRanges];
   LoadedObject objects[63];
 };
 static_assert(sizeof(Layout) <= kPage);
@@ -41,8 +43,17 @@ struct Request {
   std::uintptr_t load_base = 0;
   int count = 0;
   Range ranges[kMaxRanges];
+  std::uint64_t image_hash[kMaxRanges] = {};
   std::uintptr_t layout_page = 0;
 } g_request;
+
+// FNV-1a over a range of this process's memory.
+std::uint64_t hash_of(std::uintptr_t start, std::size_t bytes) {
+  std::uint64_t h = 0xcbf29ce484222325ull;
+  const auto* p = reinterpret_cast<const unsigned char*>(start);
+  for (std::size_t i = 0; i < bytes; ++i) h = (h ^ p[i]) * 0x100000001b3ull;
+  return h;
+}
 
 struct Executable {
   std::uintptr_t base = 0;
@@ -89,6 +100,7 @@ void copy_tail(char (&into)[56], const char* path) {
 void describe_self(Layout& out) {
   std::memset(&out, 0, sizeof out);
   out.magic = kLayoutMagic;
+  for (int i = 0; i < kMaxRanges; ++i) out.image_hash[i] = g_request.image_hash[i];
   dl_iterate_phdr(
       [](dl_phdr_info* info, std::size_t, void* arg) -> int {
         auto* l = static_cast<Layout*>(arg);
@@ -133,6 +145,22 @@ void compare_layout() {
               &there->objects[i], &self.objects[i]);
   if (there->count != self.count)
     differs("the nodes did not load the same number of libraries", nullptr, nullptr);
+  // Sharing a page is sound only if every node's copy starts the same: the
+  // GOT in it holds the addresses libc's resolvers chose for this host's
+  // CPU, and the libc data copied into it this node's values.
+  for (int i = 0; i < g_request.count; ++i)
+    if (there->image_hash[i] != self.image_hash[i]) {
+      rt::diag()
+          .text("--preload: the program's writable pages at ")
+          .hex(g_request.load_base + g_request.ranges[i].start)
+          .text("..")
+          .hex(g_request.load_base + g_request.ranges[i].end)
+          .text(" did not start the same here as on node 0, so they cannot be shared: their GOT holds other "
+                "addresses (libc chose other routines for this host's CPU?) or the program files differ. "
+                "Run on hosts of one kind (docs/user-guide.md)")
+          .emit();
+      _exit(2);
+    }
 }
 
 }  // namespace
@@ -165,9 +193,12 @@ bool requested() { return g_request.active; }
 int add_windows(region::Window* windows, int used, int capacity, std::uintptr_t heap_base) {
   if (!g_request.active) return used;
   if (used + g_request.count + 1 > capacity) rt::die("--preload: no room for the executable's windows", 2);
-  for (int i = 0; i < g_request.count; ++i)
+  for (int i = 0; i < g_request.count; ++i) {
     windows[used++] = {g_request.load_base + g_request.ranges[i].start,
                        g_request.ranges[i].end - g_request.ranges[i].start};
+    // Before the window replaces them: the image this node loaded.
+    if (rt::state().node_count > 1) g_request.image_hash[i] = hash_of(windows[used - 1].base, windows[used - 1].bytes);
+  }
   if (rt::state().node_count > 1) {
     const std::uintptr_t at = heap_base - kLayoutPageBelowHeap;
     void* p = rt::map_local(reinterpret_cast<void*>(at), kPage, PROT_READ | PROT_WRITE,

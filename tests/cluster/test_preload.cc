@@ -8,6 +8,7 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -122,25 +123,48 @@ TEST(PreloadOther, C11ThreadsAreSaidToStayOnNode0) {
   EXPECT_NE(job.err().find("thrd_create"), std::string::npos) << job.err();
 }
 
-// Node 1 started through a remote shell that raises its stack limit, which
-// moves where the kernel maps libraries: the nodes' layouts differ, node 1
-// says so and the job ends before main runs.
+// Runs `program` on two local "hosts" through a remote shell that gives
+// node 1 `node1_setting` (a shell command) before its agent starts.
+std::unique_ptr<JobRunner> with_node1(const gpt::test::ScratchDir& dir, const std::string& node1_setting,
+                                      const std::string& program) {
+  const std::string rsh = dir / "rsh";
+  std::ofstream(rsh) << "#!/bin/sh\nhost=$1; shift\nif [ \"$host\" = 127.0.0.2 ]; then " << node1_setting
+                     << "; fi\nexec sh -c \"$*\"\n";
+  EXPECT_EQ(chmod(rsh.c_str(), 0700), 0);
+  return std::make_unique<JobRunner>(std::vector<std::string>{"/usr/bin/env", "GPT_RSH=" + rsh, launcher(),
+                                                              "--preload", "--hosts", "127.0.0.1,127.0.0.2",
+                                                              "--timeout", "60", preload_program(program)});
+}
+
+// A larger stack limit moves where the kernel maps libraries: node 1 says
+// its layout differs and the job ends before main runs.
 TEST(PreloadOther, ALibraryAtAnotherAddressOnOneNodeEndsTheJob) {
   gpt::test::ScratchDir dir;
-  const std::string rsh = dir / "rsh";
-  std::ofstream(rsh) << "#!/bin/sh\nhost=$1; shift\nif [ \"$host\" = 127.0.0.2 ]; then ulimit -s 1048576; fi\n"
-                        "exec sh -c \"$*\"\n";
-  ASSERT_EQ(chmod(rsh.c_str(), 0700), 0);
-  JobRunner job({"/usr/bin/env", "GPT_RSH=" + rsh, launcher(), "--preload", "--hosts", "127.0.0.1,127.0.0.2",
-                 "--timeout", "60", preload_program("preload_counter")});
-  auto status = job.wait(100s);
-  ASSERT_TRUE(status) << job.err();
-  EXPECT_NE(exit_code(*status), 0) << job.out() << job.err();
-  EXPECT_NE(job.err().find("gpthread[node 1]: --preload: a library is not at the same address on every node: on "
-                           "node 0 "),
+  auto job = with_node1(dir, "ulimit -s 1048576", "preload_counter");
+  auto status = job->wait(100s);
+  ASSERT_TRUE(status) << job->err();
+  EXPECT_NE(exit_code(*status), 0) << job->out() << job->err();
+  EXPECT_NE(job->err().find("gpthread[node 1]: --preload: a library is not at the same address on every node: on "
+                            "node 0 "),
             std::string::npos)
-      << job.err();
-  EXPECT_EQ(job.out(), "") << job.err();  // main never ran
+      << job->err();
+  EXPECT_EQ(job->out(), "") << job->err();  // main never ran
+}
+
+// Masking CPU features makes libc pick other string routines on node 1, so
+// the program's GOT (in a page shared with its .data) differs: not shared
+// silently, the job ends before main runs.
+TEST(PreloadOther, AGotResolvedOtherwiseOnOneNodeEndsTheJob) {
+  gpt::test::ScratchDir dir;
+  auto job = with_node1(dir, "export GLIBC_TUNABLES=glibc.cpu.hwcaps=-AVX2,-AVX512F,-EVEX,-AVX,-SSE4_2",
+                        "preload_globals");  // calls strcmp, which libc resolves per CPU
+  auto status = job->wait(100s);
+  ASSERT_TRUE(status) << job->err();
+  EXPECT_NE(exit_code(*status), 0) << job->out() << job->err();
+  EXPECT_NE(job->err().find("gpthread[node 1]: --preload: the program's writable pages at "), std::string::npos)
+      << job->err();
+  EXPECT_NE(job->err().find("did not start the same here as on node 0"), std::string::npos) << job->err();
+  EXPECT_EQ(job->out(), "") << job->err();
 }
 
 struct Refusal {

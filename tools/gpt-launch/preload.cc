@@ -210,6 +210,13 @@ std::vector<std::string> unreachable_warnings(const std::vector<std::string>& im
   return out;
 }
 
+// Objects of the C run-time's start files, not the program's.
+bool toolchain_object(const std::string& name) {
+  static const std::set<std::string> names = {"__dso_handle", "__TMC_END__", "completed.0", "data_start",
+                                              "__data_start"};
+  return names.contains(name);
+}
+
 std::string refuse(const std::string& path, const std::string& why) { return "--preload: '" + path + "' " + why; }
 
 }  // namespace
@@ -300,7 +307,8 @@ PreloadAnalysis analyse_for_preload(const std::string& path) {
         for (auto o = objects.lower_bound(p); o != objects.end() && o->first < p + kPage; ++o) {
           bool is_copy = false;
           for (const auto& c : *copies) is_copy |= c.start == o->first;
-          if (!is_copy && !o->second.empty()) own += (own.empty() ? "" : ", ") + o->second;
+          if (!is_copy && !o->second.empty() && !toolchain_object(o->second))
+            own += (own.empty() ? "" : ", ") + o->second;
         }
         std::string copies_named;
         for (const auto& n : it->second) copies_named += (copies_named.empty() ? "" : ", ") + n;

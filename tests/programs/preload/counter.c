@@ -24,7 +24,6 @@ static void* add(void* arg) {
   if (node >= 0 && node < 64) seen_on_node[node] = 1;
   pthread_mutex_unlock(&lock);
   printf("thread %ld ran on node %d\n", id, node);
-  fflush(stdout);
   return NULL;
 }
 
