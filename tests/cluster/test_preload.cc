@@ -149,6 +149,7 @@ TEST(PreloadOther, ALibraryAtAnotherAddressOnOneNodeEndsTheJob) {
             std::string::npos)
       << job->err();
   EXPECT_EQ(job->out(), "") << job->err();  // main never ran
+  EXPECT_TRUE(gpt::test::wait_until_gone(preload_program("preload_counter"), 10s).empty());  // no node left
 }
 
 // Masking CPU features makes libc pick other string routines on node 1, so
@@ -165,6 +166,7 @@ TEST(PreloadOther, AGotResolvedOtherwiseOnOneNodeEndsTheJob) {
       << job->err();
   EXPECT_NE(job->err().find("did not start the same here as on node 0"), std::string::npos) << job->err();
   EXPECT_EQ(job->out(), "") << job->err();
+  EXPECT_TRUE(gpt::test::wait_until_gone(preload_program("preload_globals"), 10s).empty());  // no node left
 }
 
 struct Refusal {

@@ -75,7 +75,8 @@ int main(int argc, char** argv) {
 
   CLI::App app{
       "usage: gpt-launch -n N [options] [--] PROGRAM [ARGS...]\n\n"
-      "Runs a program built with gpt-cc across N nodes.\n"
+      "Runs a program built with gpt-cc across N nodes (with --preload, any\n"
+      "dynamically linked glibc pthreads program).\n"
       "Node 0 runs main(); the other nodes run the program's threads.\n"
       "The exit status is main's (128+signal if it was killed, 124 on --timeout,\n"
       "non-zero if a node failed).",
