@@ -6,6 +6,7 @@
 
 #include <sys/stat.h>
 
+#include <cstdint>
 #include <cstdlib>
 #include <fstream>
 #include <memory>
@@ -111,6 +112,34 @@ TEST(PreloadOther, APageWithLibcsEnvironStaysPerNodeAndIsNamed) {
   EXPECT_NE(job.err().find("gpt-launch: warning: the page at "), std::string::npos) << job.err();
   EXPECT_NE(job.err().find("environ'"), std::string::npos) << job.err();  // environ or __environ
   EXPECT_NE(job.err().find("near_environ"), std::string::npos) << job.err();  // the program's global named
+}
+
+// A program of the distribution, never rebuilt: xz compresses blocks on
+// worker threads, spread over the nodes; the result decompresses to the input.
+TEST(PreloadOther, TheSystemsXzCompressesOnThreadsOfTwoNodes) {
+  gpt::test::ScratchDir dir;
+  {
+    std::ofstream input(dir / "input");
+    std::uint64_t x = 88172645463325252ull;  // xorshift: text that does not compress to nothing
+    for (int line = 0; line < 60000; ++line) {
+      for (int i = 0; i < 40; ++i) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        input << static_cast<char>('a' + x % 26);
+      }
+      input << '\n';
+    }
+  }
+  JobRunner job({"/bin/sh", "-c",
+                 "exec \"$0\" --preload -n 2 --timeout 150 /usr/bin/xz -T2 --block-size=256KiB -c \"$1/input\" "
+                 "> \"$1/input.xz\"",
+                 launcher(), dir.path()});
+  auto status = job.wait(200s);
+  ASSERT_TRUE(status) << job.err();
+  ASSERT_EQ(exit_code(*status), 0) << job.err();
+  JobRunner check({"/bin/sh", "-c", "xz -dc \"$0/input.xz\" | cmp - \"$0/input\" && echo same", dir.path()});
+  auto checked = check.wait(60s);
+  ASSERT_TRUE(checked) << check.err();
+  EXPECT_EQ(check.out(), "same\n") << check.err();
 }
 
 TEST(PreloadOther, C11ThreadsAreSaidToStayOnNode0) {
