@@ -152,13 +152,14 @@ TEST(PreloadOther, C11ThreadsAreSaidToStayOnNode0) {
   EXPECT_NE(job.err().find("thrd_create"), std::string::npos) << job.err();
 }
 
-// Runs `program` on two local "hosts" through a remote shell that gives
-// node 1 `node1_setting` (a shell command) before its agent starts.
+// Runs `program` on two local "hosts" through a remote shell that runs
+// `node1_setting` (a shell command, which may change the agent's command
+// line in $cmd) before node 1's agent starts.
 std::unique_ptr<JobRunner> with_node1(const gpt::test::ScratchDir& dir, const std::string& node1_setting,
                                       const std::string& program) {
   const std::string rsh = dir / "rsh";
-  std::ofstream(rsh) << "#!/bin/sh\nhost=$1; shift\nif [ \"$host\" = 127.0.0.2 ]; then " << node1_setting
-                     << "; fi\nexec sh -c \"$*\"\n";
+  std::ofstream(rsh) << "#!/bin/sh\nhost=$1; shift\ncmd=\"$*\"\nif [ \"$host\" = 127.0.0.2 ]; then " << node1_setting
+                     << "; fi\nexec sh -c \"$cmd\"\n";
   EXPECT_EQ(chmod(rsh.c_str(), 0700), 0);
   return std::make_unique<JobRunner>(std::vector<std::string>{"/usr/bin/env", "GPT_RSH=" + rsh, launcher(),
                                                               "--preload", "--hosts", "127.0.0.1,127.0.0.2",
@@ -179,6 +180,40 @@ TEST(PreloadOther, ALibraryAtAnotherAddressOnOneNodeEndsTheJob) {
       << job->err();
   EXPECT_EQ(job->out(), "") << job->err();  // main never ran
   EXPECT_TRUE(gpt::test::wait_until_gone(preload_program("preload_counter"), 10s).empty());  // no node left
+}
+
+// A host without the library at the launcher's path: its agent says so
+// (the loader would only warn, and the program would run once on that node).
+TEST(PreloadOther, AHostWithoutTheLibraryEndsTheJob) {
+  gpt::test::ScratchDir dir;
+  auto job = with_node1(
+      dir, "cmd=$(printf '%s' \"$cmd\" | sed 's|GPT_PRELOAD=/[^ ]*libgpthread.so|GPT_PRELOAD=/nonexistent/libgpthread.so|')",
+      "preload_counter");
+  auto status = job->wait(100s);
+  ASSERT_TRUE(status) << job->err();
+  EXPECT_NE(exit_code(*status), 0) << job->out() << job->err();
+  EXPECT_NE(job->err().find("node 1: --preload: cannot read /nonexistent/libgpthread.so on this host"),
+            std::string::npos)
+      << job->err();
+  EXPECT_EQ(job->out(), "") << job->err();
+  EXPECT_TRUE(gpt::test::wait_until_gone(preload_program("preload_counter"), 10s).empty());  // no node left
+}
+
+TEST(PreloadOther, ASetUserIdProgramIsRefused) {
+  gpt::test::ScratchDir dir;
+  const std::string copy = dir / "setuid_counter";
+  {
+    std::ifstream from(preload_program("preload_counter"), std::ios::binary);
+    std::ofstream to(copy, std::ios::binary);
+    to << from.rdbuf();
+  }
+  ASSERT_EQ(chmod(copy.c_str(), 04755), 0);
+  JobRunner job({launcher(), "--preload", "-n", "2", copy});
+  auto status = job.wait(30s);
+  ASSERT_TRUE(status) << job.err();
+  EXPECT_EQ(exit_code(*status), 2) << job.err();
+  EXPECT_NE(job.err().find("is set-user-ID or set-group-ID: the loader ignores LD_PRELOAD"), std::string::npos)
+      << job.err();
 }
 
 // Masking CPU features makes libc pick other string routines on node 1, so

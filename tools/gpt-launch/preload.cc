@@ -2,6 +2,7 @@
 
 #include <elf.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -234,6 +235,11 @@ PreloadAnalysis analyse_for_preload(const std::string& path) {
       eh.e_ident[EI_CLASS] != ELFCLASS64 || eh.e_ident[EI_DATA] != ELFDATA2LSB || eh.e_machine != EM_X86_64 ||
       (eh.e_type != ET_EXEC && eh.e_type != ET_DYN) || eh.e_phentsize != sizeof(Elf64_Phdr)) {
     result.error = refuse(path, "is not a 64-bit x86-64 ELF program (a script?)");
+    return result;
+  }
+  if (struct stat st; stat(path.c_str(), &st) == 0 && (st.st_mode & (S_ISUID | S_ISGID))) {
+    result.error = refuse(path, "is set-user-ID or set-group-ID: the loader ignores LD_PRELOAD for it, so it would "
+                                "run once on every node");
     return result;
   }
   if (!check_gpthread_program(path)) {

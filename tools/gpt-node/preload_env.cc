@@ -1,12 +1,21 @@
 #include "preload_env.h"
 
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 
 namespace gpt::node {
 
-std::vector<std::string> preload_environment() {
+std::vector<std::string> preload_environment(std::string& error) {
   const char* library = std::getenv("GPT_PRELOAD");
   if (!library || !*library) return {};
+  if (access(library, R_OK) != 0) {
+    error = std::string("--preload: cannot read ") + library + " on this host (" + std::strerror(errno) +
+            "): install gpthread at the same path on every host";
+    return {};
+  }
   // Ours first, then the user's own (the runtime gives the user's back).
   std::string preload = std::string("LD_PRELOAD=") + library;
   if (const char* user = std::getenv("LD_PRELOAD"); user && *user) preload += std::string(":") + user;

@@ -13,7 +13,9 @@
 namespace gpt::node {
 
 // Entries "NAME=value" to add to the program's environment; empty when the
-// job does not preload.
-[[nodiscard]] std::vector<std::string> preload_environment();
+// job does not preload. Sets `error` (and returns nothing) if the library
+// cannot be read on this host: the loader would only warn and run the
+// program without the runtime, once per node.
+[[nodiscard]] std::vector<std::string> preload_environment(std::string& error);
 
 }  // namespace gpt::node
