@@ -308,7 +308,10 @@ PreloadAnalysis analyse_for_preload(const std::string& path) {
     for (std::uint64_t p = page_down(s.p_vaddr); p < page_up(s.p_vaddr + s.p_memsz); p += kPage) {
       if (p >= relro_start && p < relro_end) continue;
       if (auto it = per_node_pages.find(p); it != per_node_pages.end()) {
-        if (!objects_read) objects = own_objects(file, program), objects_read = true;
+        if (!objects_read) {
+          objects = own_objects(file, program);
+          objects_read = true;
+        }
         std::string own;
         for (auto o = objects.lower_bound(p); o != objects.end() && o->first < p + kPage; ++o) {
           bool is_copy = false;
