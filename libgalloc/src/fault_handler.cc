@@ -13,6 +13,7 @@
 #include "gpt/channel_client.h"
 #include "gpt/channel_ops.h"
 #include "gpt/raw_syscall.h"
+#include "library_faults.h"
 #include "page_ops.h"
 #include "runtime.h"
 #include "thread_state.h"
@@ -49,6 +50,8 @@ void on_sigsegv(int, siginfo_t* si, void* context) {
                          static_cast<std::uint32_t>(is_write ? gpt::profile::Kind::kWriteFault : gpt::profile::Kind::kReadFault),
                          addr & ~std::uintptr_t{4095}, static_cast<std::uint64_t>(uc->uc_mcontext.gregs[REG_RIP]),
                          started);
+  // A plug-in's address this node has not loaded yet (library_faults.h).
+  if (!handled) handled = take_library_fault(si, context);
   errno = saved_errno;
   if (!handled && g_unhandled_fault_hook) g_unhandled_fault_hook();
   if (!handled && is_stack_guard(addr)) {

@@ -21,6 +21,7 @@
 #include "heap/node_heap.h"
 #include "cancel.h"
 #include "libc_threads.h"
+#include "library_fault.h"
 #include "runtime.h"
 #include "shim.h"
 #include "vehicles.h"
@@ -111,6 +112,9 @@ void start_once() {
 __attribute__((constructor(101))) static void gpt_runtime_start() {
   gpt::rt::ensure_started();
   gpt::threads::install_cancel_handler();
+#ifdef __GLIBC__
+  gpt::dl::install_library_fault_hook();  // only glibc programs dlopen
+#endif
   const auto& s = gpt::rt::state();
   if (!s.channel) return;  // one node, no agent: nothing to serve
   gpt::shim::keep_fork_children_private();

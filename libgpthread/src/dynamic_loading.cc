@@ -36,6 +36,7 @@
 #include "futex_lock.h"
 #include "gpt/channel_client.h"
 #include "library_placement.h"
+#include "library_slots.h"
 #include "runtime.h"
 
 #define GPT_API extern "C" __attribute__((visibility("default")))
@@ -50,11 +51,11 @@ __attribute__((visibility("hidden"))) void* gpt_job_dlsym(void* handle, const ch
 
 namespace {
 
-// 16 TiB: below the global space (32 TiB), far above where the kernel puts
-// mappings that name no address (just under the stack, near 128 TiB).
-constexpr std::uintptr_t kSlotBase = std::uintptr_t{16} << 40;
-constexpr std::size_t kSlotBytes = std::size_t{1} << 30;  // a library and its new dependencies
-constexpr std::uint32_t kSlots = 256;
+using gpt::dl::kSlotBase;
+using gpt::dl::kSlotBytes;
+using gpt::dl::kSlots;
+using gpt::dl::slot_address;
+
 constexpr std::size_t kNameMax = 1024;
 // The registry name: a '/' inside, which sem_open never lets through.
 constexpr char kTableName[] = "gpt/dlopen-table";
@@ -121,11 +122,8 @@ char* libc_dlerror() { return libc().dlerror(); }
 
 [[nodiscard]] bool job_wide() {
   gpt::rt::ensure_started();
-  const auto& s = gpt::rt::state();
-  return s.channel && s.node_count > 1 && !s.channel->header.spmd && !s.fork_child;
+  return gpt::dl::libraries_job_wide();
 }
-
-[[nodiscard]] std::uintptr_t slot_address(std::uint32_t i) { return kSlotBase + i * kSlotBytes; }
 
 // The slot a job handle names, or kSlots for any other value.
 [[nodiscard]] std::uint32_t slot_of(const void* handle) {
@@ -312,6 +310,32 @@ int job_dlclose(std::uint32_t i) {
 }
 
 }  // namespace
+
+bool gpt::dl::libraries_job_wide() {
+  const auto& s = gpt::rt::state();
+  return s.channel && s.node_count > 1 && !s.channel->header.spmd && !s.fork_child;
+}
+
+bool gpt::dl::load_slot_here(std::uint32_t i, const char** why) {
+  *why = "the job's table of libraries cannot be reached";
+  if (i >= kSlots || !job_wide()) return false;
+  Table* t = table();
+  if (!t) return false;
+  Locked hold(t);
+  if (t->entries[i].opens == 0) {
+    *why = "no library is open there: the range of a closed plug-in, or of none";
+    return false;
+  }
+  // The program's pending dlerror message is its own: keep it.
+  const char* pending = t_error;
+  const bool loaded = load_here(*t, i) != nullptr;
+  if (!loaded) {
+    const char* libc_says = t_error ? t_error : libc_dlerror();
+    *why = libc_says ? libc_says : "its library cannot be loaded on this node";
+  }
+  t_error = pending;
+  return loaded;
+}
 
 extern "C" {
 

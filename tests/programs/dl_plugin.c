@@ -2,8 +2,9 @@
  * a library opened on node 0 is used by threads on every node through the
  * same handle, its functions and data at the same addresses; opened first
  * on the last node, it is the same for node 0; the last dlclose anywhere
- * closes it for the job. Its writable globals and constructors are per
- * node, its __thread variables per thread. A static (musl) program cannot
+ * closes it for the job. A node none of whose threads called a dl function
+ * loads it when a thread first uses a pointer into it. Its writable globals
+ * and constructors are per node, its __thread variables per thread. A static (musl) program cannot
  * dlopen at all: it says so. */
 #include <dlfcn.h>
 #include <stdint.h>
@@ -48,6 +49,80 @@ static void *use_handle(void *arg) {
   return NULL;
 }
 
+/* On a node none of whose threads called a dl function: a function pointer
+ * and a data pointer from dlsym elsewhere work (the node loads the library
+ * on the first fault in its range). arg: 1 reads the data first, 0 calls
+ * the function first. */
+/* A load from p between instructions that hold values in registers the
+ * loader's code would clobber (a general and a vector one): they are intact
+ * after the load, which faults on a node without the library. */
+static int load_amid_work(const int *p) {
+  const long gp = 0x5eed1234L * (gpt_self_node() + 1);
+  const double fp = 2.25 * (gpt_self_node() + 1);
+  long gp_after;
+  double fp_after;
+  int value;
+  __asm__ volatile(
+      "movq %[gp], %%r11\n\t"
+      "movsd %[fp], %%xmm7\n\t"
+      "movl (%[p]), %[value]\n\t"
+      "movq %%r11, %[gp_after]\n\t"
+      "movsd %%xmm7, %[fp_after]"
+      : [value] "=&r"(value), [gp_after] "=&r"(gp_after), [fp_after] "=&x"(fp_after)
+      : [p] "r"(p), [gp] "r"(gp), [fp] "x"(fp)
+      : "r11", "xmm7", "memory");
+  /* Compared with copies in memory: a register holding the originals
+   * would be lost with the ones tested. */
+  volatile long gp_expected = 0x5eed1234L * (gpt_self_node() + 1);
+  volatile double fp_expected = 2.25 * (gpt_self_node() + 1);
+  CHECK(gp_after == gp_expected && fp_after == fp_expected, "node %d: registers changed across a faulting load",
+        gpt_self_node());
+  return value;
+}
+
+static void *use_pointers(void *data_first) {
+  const int node = gpt_self_node();
+  if (data_first) CHECK(load_amid_work(g_counter) == 7, "node %d: *plugin_counter", node);
+  CHECK(((add_fn)g_add)(1, 2) == 10, "node %d: plugin_add(1, 2) through a pointer", node);
+  CHECK(*(volatile int *)g_counter == 7, "node %d: *plugin_counter after the call", node);
+  return NULL;
+}
+
+/* Two threads at once on each node but `skip`, all started before any is
+ * joined: faults on several nodes, and two on one node, at the same time. */
+static void use_pointers_on(int skip, void *data_first) {
+  enum { kPerNode = 2, kMaxThreads = 64 };
+  pthread_t threads[kMaxThreads];
+  int started = 0;
+  for (int n = 0; n < gpt_node_count(); ++n) {
+    if (n == skip) continue;
+    for (int k = 0; k < kPerNode && started < kMaxThreads; ++k) {
+      pthread_attr_t a;
+      pthread_attr_init(&a);
+      gpt_attr_setnode(&a, n);
+      CHECK(pthread_create(&threads[started], &a, use_pointers, data_first) == 0, "pthread_create on node %d",
+            n);
+      pthread_attr_destroy(&a);
+      ++started;
+    }
+  }
+  for (int i = 0; i < started; ++i) pthread_join(threads[i], NULL);
+}
+
+/* The closed-plug-in case (argv[2] "closed"): a pointer into a library the
+ * job closed, used on the last node, which never loaded it, is a crash
+ * report naming the address as in a closed plug-in's range. */
+static int call_closed(void) {
+  g_handle = dlopen(g_path, RTLD_NOW);
+  CHECK(g_handle, "dlopen on node 0: %s", dlerror());
+  g_add = sym(g_handle, "plugin_add");
+  CHECK(dlclose(g_handle) == 0, "dlclose on node 0");
+  printf("about to crash\n");
+  fflush(stdout);
+  run_on_node(gpt_node_count() - 1, use_pointers, NULL);
+  return 0;
+}
+
 /* Writable globals are one copy per node: a write here, seen here only. */
 static void *write_counter(void *arg) {
   *(int *)g_counter = (int)(intptr_t)arg;
@@ -77,8 +152,9 @@ static void each_node(void *(*fn)(void *)) {
 }
 
 int main(int argc, char **argv) {
-  CHECK(argc == 2, "usage: dl_plugin PLUGIN.so");
+  CHECK(argc == 2 || argc == 3, "usage: dl_plugin PLUGIN.so [closed]");
   g_path = argv[1];
+  if (argc == 3) return call_closed();
   const int nodes = gpt_node_count(), last = nodes - 1;
   g_handle = dlopen(g_path, RTLD_NOW);
 #ifndef __GLIBC__
@@ -91,6 +167,7 @@ int main(int argc, char **argv) {
   g_counter = sym(g_handle, "plugin_counter");
   /* Several nodes: placed in the job's range of library slots (16 TiB up). */
   CHECK(nodes == 1 || ((uintptr_t)g_add >> 40) == 16, "plugin_add at %p, not in the job's slots", g_add);
+  use_pointers_on(0, (void *)1);
   each_node(use_handle);
 
   run_on_node(last, write_counter, (void *)(intptr_t)100);
@@ -103,6 +180,7 @@ int main(int argc, char **argv) {
   g_handle = run_on_node(last, open_here, NULL);
   g_add = sym(g_handle, "plugin_add");
   g_counter = sym(g_handle, "plugin_counter");
+  use_pointers_on(last, NULL);
   CHECK(((count_fn)sym(g_handle, "plugin_constructed"))() == 1, "constructor after reopening");
   each_node(use_handle);
   /* The last reference goes on the last node. */
