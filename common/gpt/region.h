@@ -7,7 +7,8 @@
 //   [heap_pages, page_count()) the program's own globals (its .data and
 //                              .bss, gathered by gpt-cc's link script into
 //                              two page-aligned windows at the program's link
-//                              addresses); node 0 is their home.
+//                              addresses, or a preloaded executable's
+//                              writable pages); node 0 is their home.
 // The agent backs every page with its node's memfd at page * kPageSize;
 // twins of dirty pages live in the same memfd, page_count() pages further,
 // and after them one byte per page saying whether the home's copy is the
@@ -25,7 +26,10 @@ inline constexpr std::size_t kDefaultHeapBytes = 64ull << 30;  // GPT_HEAP_SIZE 
 inline constexpr std::size_t kMinHeapBytes = 64ull << 20;
 inline constexpr std::size_t kMaxHeapBytes = 16ull << 40;
 inline constexpr std::size_t kMaxGlobalsBytes = 1ull << 30;
-inline constexpr int kGlobalWindows = 2;  // .data-like and .bss-like
+// gpt-cc's link script makes two (.data-like and .bss-like); a program run
+// with --preload has up to three runs of its executable's pages and the
+// layout page (libgalloc/src/exe_windows.h).
+inline constexpr int kGlobalWindows = 4;
 
 // One page-aligned range of the program's globals.
 struct Window {

@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "diag.h"
+#include "exe_windows.h"
 #include "runtime.h"
 #include "local_memory.h"
 
@@ -61,16 +62,19 @@ int initial_protection(const GlobalSpace& s) {
 // the same image (the same binary, before any of the program's constructors
 // ran), so every copy is valid at epoch 0, exactly like the zero-filled heap.
 void share_globals(GlobalSpace& s, int fd) {
-  char* const bounds[region::kGlobalWindows][2] = {{__gpt_data_start, __gpt_data_end},
-                                                   {__gpt_bss_start, __gpt_bss_end}};
-  for (int w = 0; w < region::kGlobalWindows; ++w) {
-    char* start = bounds[w][0];
-    char* end = bounds[w][1];
+  char* const bounds[2][2] = {{__gpt_data_start, __gpt_data_end}, {__gpt_bss_start, __gpt_bss_end}};
+  int used = 0;
+  for (const auto& b : bounds) {
+    char* start = b[0];
+    char* end = b[1];
     if (!start || end <= start) continue;
-    s.geometry.globals[w] = {reinterpret_cast<std::uintptr_t>(start),
-                             static_cast<std::size_t>(end - start)};
+    s.geometry.globals[used++] = {reinterpret_cast<std::uintptr_t>(start), static_cast<std::size_t>(end - start)};
   }
-  std::size_t total = s.geometry.globals[0].bytes + s.geometry.globals[1].bytes;
+  // A program started with --preload has no link-script windows: its
+  // executable's pages are shared instead.
+  used = exe_windows::add_windows(s.geometry.globals, used, region::kGlobalWindows, s.geometry.base);
+  std::size_t total = 0;
+  for (int w = 0; w < used; ++w) total += s.geometry.globals[w].bytes;
   if (total > region::kMaxGlobalsBytes) {
     rt::diag()
         .text("the program's globals take ")

@@ -16,6 +16,8 @@
 #include "diag.h"
 #include "coherence.h"
 #include "global_space.h"
+#include "exe_windows.h"
+#include "preload_attach.h"
 #include "heap/node_heap.h"
 #include "cancel.h"
 #include "libc_threads.h"
@@ -72,6 +74,7 @@ void attach() {
   g_state.node_id = static_cast<int>(layout->header.node_id);
   g_state.node_count = static_cast<int>(layout->header.node_count);
   g_state.channel = layout;
+  preload::attach();
 }
 
 }  // namespace gpt::rt
@@ -90,12 +93,14 @@ void start_once() {
     attach();
     shim::init();  // before any signal handler: they need its restorer
     galloc::map_global_space();
+    galloc::exe_windows::publish_layout();  // --preload: node 0 says where it loaded the program
     galloc::node_heap().init(galloc::space().geometry, galloc::space().self);
     if (galloc::space().coherent) threads::vehicles::reserve(state().node_count);
     // Start-up barrier: node 0 fills its memfd with the globals' initial
     // image when it maps them; no other node may write a global (whose diff
     // would land in that memfd) before every node has mapped its own.
     galloc::barrier_all();
+    galloc::exe_windows::check_layout();  // --preload: the other nodes compare
     started.store(2, std::memory_order_release);
     return;
   }

@@ -98,6 +98,14 @@ gpt-c++ -O2 -o gpt_cxx_glibc counter.cc
 run gpt_cxx_glibc
 gpt-c++ -static -O2 -o gpt_cxx_musl counter.cc
 run gpt_cxx_musl
+# A program gpt-cc never saw, run with --preload: the installed gpt-launch
+# finds the moved tree's libgpthread.so to preload.
+cp "$source/tests/programs/preload/counter.c" plain_counter.c
+cp "$source/tests/programs/preload/node_of.h" node_of.h
+gcc -O2 -pthread -o plain_counter plain_counter.c -ldl
+out=$(gpt-launch --preload -n 2 --timeout 60 ./plain_counter) || fail "plain_counter: gpt-launch --preload exited with $?"
+grep -qx "counter 16000 of 16000, threads ran on 2 nodes" <<<"$out" || fail "plain_counter printed '$out'"
+echo "ok: plain_counter (plain gcc -pthread) with --preload on 2 nodes"
 
 # The same program in a user's Meson and CMake projects.
 cp -r "$here/meson_project" "$here/cmake" .

@@ -28,6 +28,7 @@
 #include "placement_check.h"
 #include "process.h"
 #include "program_check.h"
+#include "preload.h"
 #include "profile_report.h"
 #include "signals.h"
 #include "curve_keys.h"
@@ -74,7 +75,8 @@ int main(int argc, char** argv) {
 
   CLI::App app{
       "usage: gpt-launch -n N [options] [--] PROGRAM [ARGS...]\n\n"
-      "Runs a program built with gpt-cc across N nodes.\n"
+      "Runs a program built with gpt-cc across N nodes (with --preload, any\n"
+      "dynamically linked glibc pthreads program).\n"
       "Node 0 runs main(); the other nodes run the program's threads.\n"
       "The exit status is main's (128+signal if it was killed, 124 on --timeout,\n"
       "non-zero if a node failed).",
@@ -123,6 +125,10 @@ int main(int argc, char** argv) {
                  "record where threads wait (faults, locks, barriers, forwarded calls...) and write a "
                  "self-contained HTML report to FILE when the job ends")
       ->type_name("FILE");
+  bool preload = false;
+  app.add_flag("--preload", preload,
+               "run a dynamically linked glibc program not built with gpt-cc: every node preloads "
+               "libgpthread.so, and the program's heap and globals are shared (docs/user-guide.md)");
   // Everything from the program name on belongs to the program.
   app.prefix_command();
   try {
@@ -236,7 +242,13 @@ int main(int argc, char** argv) {
   std::string error;
   auto program = gpt::util::resolve_program(rest.front(), error);
   if (!program) return usage_error(error);
-  if (auto wrong = gpt::launch::check_gpthread_program(*program)) return usage_error(*wrong);
+  if (preload) {
+    if (auto wrong = gpt::launch::prepare_preload(*program)) return usage_error(*wrong);
+  } else {
+    if (auto wrong = gpt::launch::check_gpthread_program(*program)) return usage_error(*wrong);
+    unsetenv("GPT_PRELOAD");  // not one left over from a --preload job this one runs in
+    unsetenv("GPT_PRELOAD_SHARE");
+  }
   if (!options.profile_path.empty()) {
     std::string profile_error;
     if (!gpt::launch::check_profile_path(options.profile_path, profile_error)) return usage_error(profile_error);

@@ -60,7 +60,7 @@ std::optional<std::vector<std::string>> section_names(int fd) {
 }  // namespace
 
 std::optional<std::string> check_gpthread_program(const std::string& path) {
-  const std::string rebuild = ": it would run once on every node. Build it with gpt-cc or gpt-c++ (docs/user-guide.md)";
+  const std::string rebuild = ": it would run once on every node. Build it with gpt-cc or gpt-c++, or run a dynamically linked glibc program with --preload (docs/user-guide.md)";
   int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return "cannot read '" + path + "': " + std::strerror(errno);
   auto names = section_names(fd);

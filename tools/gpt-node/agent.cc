@@ -1,4 +1,5 @@
 #include "agent.h"
+#include "preload_env.h"
 
 #include <signal.h>
 #include <string.h>
@@ -190,6 +191,12 @@ void Agent::start_application() {
   options.env = {"GPT_CHANNEL_FD=" + std::to_string(channel_->fd()),
                  "GPT_NODE_ID=" + std::to_string(config_.node),
                  "GPT_NODE_COUNT=" + std::to_string(config_.node_count)};
+  std::string preload_error;
+  for (auto& entry : preload_environment(preload_error)) options.env.push_back(std::move(entry));
+  if (!preload_error.empty()) {
+    fail(preload_error);
+    return;
+  }
   options.keep_fds = {channel_->fd(), heap_->fd(), doorbell_fd_};
   options.no_aslr = true;
   options.parent_death_signal = SIGKILL;
