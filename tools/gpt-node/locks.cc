@@ -79,6 +79,10 @@ std::optional<Reply> Locks::on_request(std::uint32_t slot, channel::Op op,
         // In use here, or wanted by a thread here already: busy. Else the
         // token is elsewhere: the manager gets it if nobody holds it.
         if (l.have_token || l.requested) return Reply{-EBUSY, 0};
+        if (busy_hints_.contains(lock)) {
+          ++busy_here_;
+          return Reply{-EBUSY, 0};
+        }
         l.try_waiters.push_back(slot);
         if (!l.try_requested) {
           l.try_requested = true;
@@ -134,6 +138,7 @@ void Locks::request_token(std::uint64_t lock, Local& l) {
   // An outstanding trylock request brings the token or LockBusy (which
   // then asks again for the waiters).
   if (l.requested || l.try_requested) return;
+  busy_hints_.erase(lock);  // the token comes here: trylocks see it
   l.requested = true;
   to(l.manager, wire::LockRequest{lock});
 }
@@ -142,10 +147,13 @@ std::optional<Clock::time_point> Locks::next_deadline() const {
   std::optional<Clock::time_point> first;
   for (const auto& [slot, d] : deadlines_)
     if (!first || d.at < *first) first = d.at;
+  for (const auto& [lock, until] : busy_hints_)
+    if (!first || until < *first) first = until;
   return first;
 }
 
 void Locks::expire(Clock::time_point now) {
+  std::erase_if(busy_hints_, [now](const auto& hint) { return hint.second <= now; });
   for (auto it = deadlines_.begin(); it != deadlines_.end();) {
     if (it->second.at > now) {
       ++it;
@@ -255,6 +263,7 @@ void Locks::on(const wire::LockGrant& grant, wire::NodeId) {
   l.requested = false;
   l.try_requested = false;
   l.token_from_afar = true;
+  busy_hints_.erase(lock);
   if (!l.waiters.empty()) grant_local(l);
   answer_tries(l);
   if (!l.held && l.recall_pending) give_back(lock, l);
@@ -278,6 +287,8 @@ void Locks::on(const wire::LockBusy& busy, wire::NodeId) {
   TakeOver take(*this, lock);
   Local& l = take.local();
   l.try_requested = false;
+  // Polling trylocks here hear EBUSY for a while without asking again.
+  if (!l.have_token && !l.requested) busy_hints_[lock] = Clock::now() + kBusyHint;
   answer_tries(l);
   if (!l.have_token && !l.waiters.empty()) request_token(lock, l);
 }
@@ -310,6 +321,9 @@ void Locks::on(const wire::LockRecall& asked, wire::NodeId) {
   if (!l.held) give_back(lock, l);
 }
 
-void Locks::report(Stats& stats) const { stats.add("lock_handoffs", handoffs_); }
+void Locks::report(Stats& stats) const {
+  stats.add("lock_handoffs", handoffs_);
+  stats.add("trylocks_busy_here", busy_here_);
+}
 
 }  // namespace gpt::node

@@ -6,9 +6,17 @@
 // token from its holder once the holder's lock is free. Nobody polls: every
 // wait is a pending channel slot.
 //
+// A trylock the manager answered busy is remembered for kBusyHint: further
+// trylocks of that lock here are answered EBUSY at once, with no message,
+// until the hint ends (at its deadline, or when the token or a lock request
+// of this node moves). A program polling a lock held elsewhere then costs
+// the network one query per kBusyHint, and learns of a free lock at most
+// kBusyHint late.
+//
 // Single-threaded: called from the agent's poll loop only.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <deque>
 #include <map>
@@ -45,6 +53,10 @@ class Locks final : public ServiceBase<Locks, wire::LockRequest, wire::LockKept,
   [[nodiscard]] std::optional<Clock::time_point> next_deadline() const override;
   void expire(Clock::time_point now) override;
   void report(Stats& stats) const override;
+
+  // How long a LockBusy answers this node's trylocks of that lock: a few
+  // network round trips, short against the time a polling program waits.
+  static constexpr std::chrono::microseconds kBusyHint{100};
 
  private:
   struct Local {  // this node's view of one lock
@@ -115,7 +127,10 @@ class Locks final : public ServiceBase<Locks, wire::LockRequest, wire::LockKept,
     Clock::time_point at;
   };
   std::map<std::uint32_t, Deadline> deadlines_;  // timed waiters, by channel slot
+  // Locks the manager said were in use, until when (kBusyHint).
+  std::map<std::uint64_t, Clock::time_point> busy_hints_;
   std::uint64_t handoffs_ = 0;
+  std::uint64_t busy_here_ = 0;  // trylocks a busy hint answered
 };
 
 }  // namespace gpt::node
