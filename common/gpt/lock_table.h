@@ -26,6 +26,9 @@ inline constexpr std::uint32_t kAfar = 8;   // the token came from another node:
 inline constexpr std::uint32_t kRecall = 16;  // (with kAgent) another node waits for
                                               // the token: the unlocker may release
                                               // first and say so, saving a flush
+inline constexpr std::uint32_t kBusy = 32;  // (with kAgent, no kToken) the manager said
+                                            // lately that another node holds the lock:
+                                            // a trylock is EBUSY without a call
 }  // namespace lock_bits
 
 inline constexpr std::size_t kLockEntries = 16384;  // a power of two
@@ -83,6 +86,12 @@ struct alignas(64) LockTable {
     return false;
   *afar = (s & kAfar) != 0;
   return true;
+}
+
+// A trylock that failed try_take: true if the lock's word says it is busy
+// elsewhere (kBusy), so EBUSY needs no call.
+[[nodiscard]] inline bool busy_elsewhere(const LockEntry& e) {
+  return (e.state.load(std::memory_order_acquire) & lock_bits::kBusy) != 0;
 }
 
 [[nodiscard]] inline bool try_give(LockEntry& e) {

@@ -12,7 +12,7 @@ namespace gpt::node {
 
 Locks::Locks(const NodeContext& node, Coherence& coherence) : node_(node), coherence_(coherence) {}
 
-Locks::TakeOver::TakeOver(Locks& locks, std::uint64_t lock) : l_(locks.local_[lock]) {
+Locks::TakeOver::TakeOver(Locks& locks, std::uint64_t lock) : locks_(locks), lock_(lock), l_(locks.local_[lock]) {
   if (l_.busy++ > 0) return;
   if (!l_.entry) {
     l_.entry = channel::insert_lock(locks.node_.channel.layout().locks, lock);
@@ -34,6 +34,7 @@ Locks::TakeOver::~TakeOver() {
   const bool program_may_decide = l_.have_token && l_.waiters.empty() && !l_.recall_pending && !l_.flushing;
   if (!program_may_decide) s |= kAgent;
   if (l_.have_token && l_.recall_pending) s |= kRecall;
+  if (!l_.have_token && locks_.busy_hints_.contains(lock_)) s |= kBusy;
   l_.entry->state.store(s, std::memory_order_release);
 }
 
@@ -153,7 +154,15 @@ std::optional<Clock::time_point> Locks::next_deadline() const {
 }
 
 void Locks::expire(Clock::time_point now) {
-  std::erase_if(busy_hints_, [now](const auto& hint) { return hint.second <= now; });
+  for (auto it = busy_hints_.begin(); it != busy_hints_.end();) {
+    if (it->second > now) {
+      ++it;
+      continue;
+    }
+    const std::uint64_t lock = it->first;
+    it = busy_hints_.erase(it);
+    TakeOver rewrite(*this, lock);  // its end clears kBusy in the lock's word
+  }
   for (auto it = deadlines_.begin(); it != deadlines_.end();) {
     if (it->second.at > now) {
       ++it;

@@ -7,11 +7,12 @@
 // wait is a pending channel slot.
 //
 // A trylock the manager answered busy is remembered for kBusyHint: further
-// trylocks of that lock here are answered EBUSY at once, with no message,
-// until the hint ends (at its deadline, or when the token or a lock request
-// of this node moves). A program polling a lock held elsewhere then costs
-// the network one query per kBusyHint, and learns of a free lock at most
-// kBusyHint late.
+// trylocks of that lock here are answered EBUSY at once, with no message
+// (and by the program itself, from the kBusy bit of the lock's word, with
+// no call), until the hint ends (at its deadline, or when the token or a
+// lock request of this node moves). A program polling a lock held elsewhere
+// then costs the network one query per kBusyHint, and learns of a free lock
+// at most kBusyHint late.
 //
 // Single-threaded: called from the agent's poll loop only.
 #pragma once
@@ -87,6 +88,8 @@ class Locks final : public ServiceBase<Locks, wire::LockRequest, wire::LockKept,
     Local& local() { return l_; }
 
    private:
+    Locks& locks_;
+    std::uint64_t lock_;
     Local& l_;
   };
   struct Managed {  // the manager's view of one lock

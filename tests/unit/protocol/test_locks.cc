@@ -1,5 +1,6 @@
 // Lock tokens (locks.h): FIFO at the manager, trylocks, recalls while the
 // lock is held, timed waits, and the release an unlock hands over.
+#include "gpt/lock_table.h"
 #include "locks.h"
 #include "protocol_test.h"
 
@@ -110,6 +111,11 @@ TEST(Locks, PollingTryLocksOfALockHeldElsewhereStayOnTheirNode) {
   EXPECT_GT(c.pump(), 1u);  // request, recall, kept, busy
   EXPECT_EQ(c[2].status(first), -EBUSY);
   c[2].free(first);
+  // The program reads the hint in the lock's word and need not even call.
+  const channel::LockEntry* e = channel::find_lock(c[2].layout().locks, kLockAddress);
+  ASSERT_NE(e, nullptr);
+  EXPECT_TRUE(channel::busy_elsewhere(*e));
+  EXPECT_EQ(e->state.load() & channel::lock_bits::kToken, 0u);
   for (int i = 0; i < 100; ++i) {
     const std::uint32_t t = c[2].post(Op::kTryLock, kLockOn0);
     EXPECT_EQ(c.pump(), 1u);  // the call only
@@ -148,8 +154,10 @@ TEST(Locks, ABusyHintEndsAndTheFreedLockIsTaken) {
   EXPECT_EQ(c.pump(), 1u);
   EXPECT_EQ(c[2].status(still), -EBUSY);
   c[2].free(still);
+  EXPECT_TRUE(channel::busy_elsewhere(*channel::find_lock(c[2].layout().locks, kLockAddress)));
   c[2].table().expire(*deadline);
   EXPECT_FALSE(c[2].table().next_deadline());
+  EXPECT_FALSE(channel::busy_elsewhere(*channel::find_lock(c[2].layout().locks, kLockAddress)));
   const std::uint32_t fresh = c[2].post(Op::kTryLock, kLockOn0);
   c.pump();
   EXPECT_FALSE(c[2].answered(fresh));  // node 1 flushes first
@@ -172,6 +180,7 @@ TEST(Locks, ALockEndsTheBusyHintOfItsNode) {
   c.pump();
   EXPECT_FALSE(c[2].answered(wait));
   EXPECT_FALSE(c[2].table().next_deadline());  // the hint is gone
+  EXPECT_FALSE(channel::busy_elsewhere(*channel::find_lock(c[2].layout().locks, kLockAddress)));
   const std::uint32_t u = c[1].post(Op::kUnlock, kLockOn0);
   c.pump();
   EXPECT_EQ(c[1].status(u), 0);
