@@ -37,7 +37,10 @@ inline constexpr std::size_t kLockProbes = 64;
 struct LockEntry {
   std::atomic<std::uint64_t> lock;   // the lock's global address; 0: free entry
   std::atomic<std::uint32_t> state;  // lock_bits
-  std::uint32_t pad;
+  // With kBusy: the node's acquire count (Header::acquires, low bits) when
+  // the trylock that heard "busy" asked. An acquire since may have made
+  // this node see the lock's unlock: then the hint does not answer.
+  std::atomic<std::uint32_t> busy_stamp;
 };
 
 struct alignas(64) LockTable {
@@ -89,9 +92,11 @@ struct alignas(64) LockTable {
 }
 
 // A trylock that failed try_take: true if the lock's word says it is busy
-// elsewhere (kBusy), so EBUSY needs no call.
-[[nodiscard]] inline bool busy_elsewhere(const LockEntry& e) {
-  return (e.state.load(std::memory_order_acquire) & lock_bits::kBusy) != 0;
+// elsewhere (kBusy) and this node made no acquire since (`acquires`, the
+// node's count now), so EBUSY needs no call.
+[[nodiscard]] inline bool busy_elsewhere(const LockEntry& e, std::uint64_t acquires) {
+  return (e.state.load(std::memory_order_acquire) & lock_bits::kBusy) != 0 &&
+         e.busy_stamp.load(std::memory_order_relaxed) == static_cast<std::uint32_t>(acquires);
 }
 
 [[nodiscard]] inline bool try_give(LockEntry& e) {

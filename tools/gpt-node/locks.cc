@@ -34,7 +34,10 @@ Locks::TakeOver::~TakeOver() {
   const bool program_may_decide = l_.have_token && l_.waiters.empty() && !l_.recall_pending && !l_.flushing;
   if (!program_may_decide) s |= kAgent;
   if (l_.have_token && l_.recall_pending) s |= kRecall;
-  if (!l_.have_token && locks_.busy_hints_.contains(lock_)) s |= kBusy;
+  if (auto hint = locks_.busy_hints_.find(lock_); !l_.have_token && hint != locks_.busy_hints_.end()) {
+    l_.entry->busy_stamp.store(hint->second.stamp, std::memory_order_relaxed);
+    s |= kBusy;
+  }
   l_.entry->state.store(s, std::memory_order_release);
 }
 
@@ -80,13 +83,17 @@ std::optional<Reply> Locks::on_request(std::uint32_t slot, channel::Op op,
         // In use here, or wanted by a thread here already: busy. Else the
         // token is elsewhere: the manager gets it if nobody holds it.
         if (l.have_token || l.requested) return Reply{-EBUSY, 0};
-        if (busy_hints_.contains(lock)) {
-          ++busy_here_;
-          return Reply{-EBUSY, 0};
+        if (auto hint = busy_hints_.find(lock); hint != busy_hints_.end()) {
+          if (hint->second.stamp == acquires_now()) {
+            ++busy_here_;
+            return Reply{-EBUSY, 0};
+          }
+          busy_hints_.erase(hint);  // acquired since: ask again
         }
         l.try_waiters.push_back(slot);
         if (!l.try_requested) {
           l.try_requested = true;
+          l.try_stamp = acquires_now();
           to(l.manager, wire::LockRequest{lock, true});
         }
         return std::nullopt;
@@ -148,14 +155,14 @@ std::optional<Clock::time_point> Locks::next_deadline() const {
   std::optional<Clock::time_point> first;
   for (const auto& [slot, d] : deadlines_)
     if (!first || d.at < *first) first = d.at;
-  for (const auto& [lock, until] : busy_hints_)
-    if (!first || until < *first) first = until;
+  for (const auto& [lock, hint] : busy_hints_)
+    if (!first || hint.until < *first) first = hint.until;
   return first;
 }
 
 void Locks::expire(Clock::time_point now) {
   for (auto it = busy_hints_.begin(); it != busy_hints_.end();) {
-    if (it->second > now) {
+    if (it->second.until > now) {
       ++it;
       continue;
     }
@@ -297,7 +304,7 @@ void Locks::on(const wire::LockBusy& busy, wire::NodeId) {
   Local& l = take.local();
   l.try_requested = false;
   // Polling trylocks here hear EBUSY for a while without asking again.
-  if (!l.have_token && !l.requested) busy_hints_[lock] = Clock::now() + kBusyHint;
+  if (!l.have_token && !l.requested) busy_hints_[lock] = BusyHint{Clock::now() + kBusyHint, l.try_stamp};
   answer_tries(l);
   if (!l.have_token && !l.waiters.empty()) request_token(lock, l);
 }
@@ -328,6 +335,10 @@ void Locks::on(const wire::LockRecall& asked, wire::NodeId) {
   }
   l.recall_pending = true;
   if (!l.held) give_back(lock, l);
+}
+
+std::uint32_t Locks::acquires_now() const {
+  return static_cast<std::uint32_t>(node_.channel.layout().header.acquires.load(std::memory_order_acquire));
 }
 
 void Locks::report(Stats& stats) const {

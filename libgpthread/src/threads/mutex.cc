@@ -125,7 +125,8 @@ inline __attribute__((always_inline)) int take(const void* m, std::uintptr_t key
   // Polling a lock another node holds: the agent's busy hint answers.
   if (try_only) {
     const channel::LockEntry* e = channel::find_lock(rt::state().channel->locks, key);
-    if (e && channel::busy_elsewhere(*e)) return EBUSY;
+    const std::uint64_t acquires = rt::state().channel->header.acquires.load(std::memory_order_acquire);
+    if (e && channel::busy_elsewhere(*e, acquires)) return EBUSY;
   }
   bool answered = false;
   status = try_only ? lock_call(channel::Op::kTryLock, m, key, -1, &answered)
