@@ -26,6 +26,9 @@ inline constexpr std::uint32_t kAfar = 8;   // the token came from another node:
 inline constexpr std::uint32_t kRecall = 16;  // (with kAgent) another node waits for
                                               // the token: the unlocker may release
                                               // first and say so, saving a flush
+inline constexpr std::uint32_t kBusy = 32;  // (with kAgent, no kToken) the manager said
+                                            // lately that another node holds the lock:
+                                            // a trylock is EBUSY without a call
 }  // namespace lock_bits
 
 inline constexpr std::size_t kLockEntries = 16384;  // a power of two
@@ -34,7 +37,10 @@ inline constexpr std::size_t kLockProbes = 64;
 struct LockEntry {
   std::atomic<std::uint64_t> lock;   // the lock's global address; 0: free entry
   std::atomic<std::uint32_t> state;  // lock_bits
-  std::uint32_t pad;
+  // With kBusy: the node's acquire count (Header::acquires, low bits) when
+  // the trylock that heard "busy" asked. An acquire since may have made
+  // this node see the lock's unlock: then the hint does not answer.
+  std::atomic<std::uint32_t> busy_stamp;
 };
 
 struct alignas(64) LockTable {
@@ -83,6 +89,14 @@ struct alignas(64) LockTable {
     return false;
   *afar = (s & kAfar) != 0;
   return true;
+}
+
+// A trylock that failed try_take: true if the lock's word says it is busy
+// elsewhere (kBusy) and this node made no acquire since (`acquires`, the
+// node's count now), so EBUSY needs no call.
+[[nodiscard]] inline bool busy_elsewhere(const LockEntry& e, std::uint64_t acquires) {
+  return (e.state.load(std::memory_order_acquire) & lock_bits::kBusy) != 0 &&
+         e.busy_stamp.load(std::memory_order_relaxed) == static_cast<std::uint32_t>(acquires);
 }
 
 [[nodiscard]] inline bool try_give(LockEntry& e) {

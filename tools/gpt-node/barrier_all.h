@@ -18,6 +18,7 @@
 
 #include "acquires.h"
 #include "coherence_shared.h"
+#include "hop_times.h"
 #include "notice_manager.h"
 #include "releases.h"
 #include "service.h"
@@ -63,6 +64,14 @@ class BarrierAll final : public ServiceBase<BarrierAll, wire::BarrierArrive, wir
   bool early_departed_ = false;
   std::map<std::uint64_t, std::uint32_t> arrivals_;  // node 0: by generation
   std::uint64_t barriers_ = 0;
+  // Where a barrier's time goes (GPT_STATS): the program's release to this
+  // node's arrival; arrival to departure (the wire, node 0, the others'
+  // lateness); a departure that came before the program's kBarrier; node 0:
+  // first to last arrival, and the last arrival to the departures sent.
+  enum Hop : std::size_t { kRelease, kRoundTrip, kProgramLate, kManagerWait, kManager };
+  HopTimes<5> hops_{"barrier_all", {"release", "round_trip", "program_late", "manager_wait", "manager"}};
+  Clock::time_point release_called_, arrived_at_, released_at_;
+  std::map<std::uint64_t, Clock::time_point> first_arrival_;  // node 0: by generation
 };
 
 }  // namespace gpt::node

@@ -36,13 +36,14 @@ std::optional<Reply> Barriers::wait(std::uint32_t slot, std::span<const unsigned
     if (auto d = departed_early_.find(id); d != departed_early_.end()) {
       const std::uint32_t serial = d->second;
       departed_early_.erase(d);
+      if (auto at = departed_at_.extract(id)) hops_.add(kProgramLate, at.mapped(), Clock::now());
       done(id, serial);
     }
     return std::nullopt;
   }
   const std::uint64_t id = next_request_++;
   waiting_[id] = slot;
-  send_arrival(*w, id);
+  send_arrival(*w, id, Clock::now());
   return std::nullopt;
 }
 
@@ -51,15 +52,20 @@ std::optional<Reply> Barriers::release_then_arrive(std::uint32_t slot, std::span
   Pages pages;
   if (!read_trailed(request, w, pages) || !valid(w)) return Reply{-EINVAL, 0};
   // Once the release cannot be overtaken: the arrival carries its epoch.
-  return coherence_.release(slot, pages, 0, [this, w] {
+  const Clock::time_point called = Clock::now();
+  return coherence_.release(slot, pages, 0, [this, w, called] {
     const std::uint64_t id = next_request_++;
     early_[{w.barrier, w.token}] = id;
-    send_arrival(w, id);
+    send_arrival(w, id, called);
   });
 }
 
-void Barriers::send_arrival(const channel::BarrierWaitRequest& w, std::uint64_t request) {
+void Barriers::send_arrival(const channel::BarrierWaitRequest& w, std::uint64_t request,
+                            Clock::time_point called) {
   const std::uint64_t epoch = coherence_.sync_epoch();  // the program released first
+  const Clock::time_point now = Clock::now();
+  hops_.add(kRelease, called, now);
+  sent_at_[request] = now;
   if (w.manager == node_.self) arrive(w.barrier, w.count, Arrival{node_.self, request, epoch});
   else if (!node_.gate.send(w.manager, wire::BarrierWaitRequest{request, w.barrier, w.count, epoch}))
     util::log_line("cannot reach barrier manager node " + std::to_string(w.manager));
@@ -67,10 +73,13 @@ void Barriers::send_arrival(const channel::BarrierWaitRequest& w, std::uint64_t 
 
 void Barriers::arrive(std::uint64_t barrier, std::uint32_t count, Arrival who) {
   auto& list = arrived_[barrier];
+  const Clock::time_point last = Clock::now();
+  if (list.empty()) first_arrival_[barrier] = last;
   list.push_back(who);
   if (list.size() < count) return;
   std::vector<Arrival> all = std::move(list);
   arrived_.erase(barrier);
+  if (auto first = first_arrival_.extract(barrier)) hops_.add(kManagerWait, first.mapped(), last);
   EpochMax newest;
   for (const Arrival& a : all) newest.add(coherence_.settled_epoch(a.epoch));
   const std::uint64_t epoch = newest.for_grant(coherence_.sync_epoch());
@@ -85,12 +94,16 @@ void Barriers::arrive(std::uint64_t barrier, std::uint32_t count, Arrival who) {
       util::log_line("cannot release a barrier waiter on node " + std::to_string(all[i].node));
     }
   }
+  hops_.add(kManager, last, Clock::now());
 }
 
 void Barriers::done(std::uint64_t request, std::uint32_t serial) {
+  const Clock::time_point now = Clock::now();
+  if (auto sent = sent_at_.extract(request)) hops_.add(kRoundTrip, sent.mapped(), now);
   auto it = waiting_.find(request);
   if (it == waiting_.end()) {  // an arrival made early: its thread comes later
     departed_early_[request] = serial;
+    departed_at_[request] = now;
     return;
   }
   const std::uint32_t slot = it->second;
@@ -108,5 +121,7 @@ void Barriers::on(const wire::BarrierWaitDone& m, wire::NodeId) {
   coherence_.sync_arrived(m.epoch, m.notices);
   done(m.request, m.serial);
 }
+
+void Barriers::report(Stats& stats) const { hops_.report(stats); }
 
 }  // namespace gpt::node

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "coherence.h"
+#include "hop_times.h"
 #include "gpt/channel_ops.h"
 #include "node_context.h"
 #include "service.h"
@@ -29,6 +30,7 @@ class Barriers final : public ServiceBase<Barriers, wire::BarrierWaitRequest, wi
                                                 std::span<unsigned char> reply) override;
   void on(const wire::BarrierWaitRequest& m, wire::NodeId from);  // manager: a thread arrived
   void on(const wire::BarrierWaitDone& m, wire::NodeId from);     // everyone did
+  void report(Stats& stats) const override;
 
  private:
   static constexpr channel::Op kOps[] = {channel::Op::kBarrierWait, channel::Op::kReleaseForBarrierWait};
@@ -47,8 +49,9 @@ class Barriers final : public ServiceBase<Barriers, wire::BarrierWaitRequest, wi
   void done(std::uint64_t request, std::uint32_t serial);
   // A manager of this job and a count of at least one.
   [[nodiscard]] bool valid(const channel::BarrierWaitRequest& w) const;
-  // Sends (or counts, as the manager) one arrival; request: the waiter's id here.
-  void send_arrival(const channel::BarrierWaitRequest& w, std::uint64_t request);
+  // Sends (or counts, as the manager) one arrival; request: the waiter's id
+  // here; called: when the program's call came.
+  void send_arrival(const channel::BarrierWaitRequest& w, std::uint64_t request, Clock::time_point called);
 
   const NodeContext node_;
   Coherence& coherence_;
@@ -59,6 +62,15 @@ class Barriers final : public ServiceBase<Barriers, wire::BarrierWaitRequest, wi
   std::map<std::pair<std::uint64_t, std::uint64_t>, std::uint64_t> early_;
   std::map<std::uint64_t, std::uint32_t> departed_early_;  // request -> serial
   std::map<std::uint64_t, std::vector<Arrival>> arrived_;  // manager side
+  // Where a wait's time goes (GPT_STATS), as for gpt_barrier_all
+  // (barrier_all.h): the program's call (and release) to the arrival sent;
+  // arrival to departure; a departure before the program's kBarrierWait;
+  // manager: first to last arrival, and the last to the departures sent.
+  enum Hop : std::size_t { kRelease, kRoundTrip, kProgramLate, kManagerWait, kManager };
+  HopTimes<5> hops_{"pthread_barrier", {"release", "round_trip", "program_late", "manager_wait", "manager"}};
+  std::map<std::uint64_t, Clock::time_point> sent_at_;      // by request, until it departs
+  std::map<std::uint64_t, Clock::time_point> departed_at_;  // departed early, by request
+  std::map<std::uint64_t, Clock::time_point> first_arrival_;  // manager: by barrier
 };
 
 }  // namespace gpt::node

@@ -12,7 +12,7 @@ namespace gpt::node {
 
 Locks::Locks(const NodeContext& node, Coherence& coherence) : node_(node), coherence_(coherence) {}
 
-Locks::TakeOver::TakeOver(Locks& locks, std::uint64_t lock) : l_(locks.local_[lock]) {
+Locks::TakeOver::TakeOver(Locks& locks, std::uint64_t lock) : locks_(locks), lock_(lock), l_(locks.local_[lock]) {
   if (l_.busy++ > 0) return;
   if (!l_.entry) {
     l_.entry = channel::insert_lock(locks.node_.channel.layout().locks, lock);
@@ -34,6 +34,10 @@ Locks::TakeOver::~TakeOver() {
   const bool program_may_decide = l_.have_token && l_.waiters.empty() && !l_.recall_pending && !l_.flushing;
   if (!program_may_decide) s |= kAgent;
   if (l_.have_token && l_.recall_pending) s |= kRecall;
+  if (auto hint = locks_.busy_hints_.find(lock_); !l_.have_token && hint != locks_.busy_hints_.end()) {
+    l_.entry->busy_stamp.store(hint->second.stamp, std::memory_order_relaxed);
+    s |= kBusy;
+  }
   l_.entry->state.store(s, std::memory_order_release);
 }
 
@@ -79,9 +83,17 @@ std::optional<Reply> Locks::on_request(std::uint32_t slot, channel::Op op,
         // In use here, or wanted by a thread here already: busy. Else the
         // token is elsewhere: the manager gets it if nobody holds it.
         if (l.have_token || l.requested) return Reply{-EBUSY, 0};
+        if (auto hint = busy_hints_.find(lock); hint != busy_hints_.end()) {
+          if (hint->second.stamp == acquires_now()) {
+            ++busy_here_;
+            return Reply{-EBUSY, 0};
+          }
+          busy_hints_.erase(hint);  // acquired since: ask again
+        }
         l.try_waiters.push_back(slot);
         if (!l.try_requested) {
           l.try_requested = true;
+          l.try_stamp = acquires_now();
           to(l.manager, wire::LockRequest{lock, true});
         }
         return std::nullopt;
@@ -134,6 +146,7 @@ void Locks::request_token(std::uint64_t lock, Local& l) {
   // An outstanding trylock request brings the token or LockBusy (which
   // then asks again for the waiters).
   if (l.requested || l.try_requested) return;
+  busy_hints_.erase(lock);  // the token comes here: trylocks see it
   l.requested = true;
   to(l.manager, wire::LockRequest{lock});
 }
@@ -142,10 +155,21 @@ std::optional<Clock::time_point> Locks::next_deadline() const {
   std::optional<Clock::time_point> first;
   for (const auto& [slot, d] : deadlines_)
     if (!first || d.at < *first) first = d.at;
+  for (const auto& [lock, hint] : busy_hints_)
+    if (!first || hint.until < *first) first = hint.until;
   return first;
 }
 
 void Locks::expire(Clock::time_point now) {
+  for (auto it = busy_hints_.begin(); it != busy_hints_.end();) {
+    if (it->second.until > now) {
+      ++it;
+      continue;
+    }
+    const std::uint64_t lock = it->first;
+    it = busy_hints_.erase(it);
+    TakeOver rewrite(*this, lock);  // its end clears kBusy in the lock's word
+  }
   for (auto it = deadlines_.begin(); it != deadlines_.end();) {
     if (it->second.at > now) {
       ++it;
@@ -255,6 +279,7 @@ void Locks::on(const wire::LockGrant& grant, wire::NodeId) {
   l.requested = false;
   l.try_requested = false;
   l.token_from_afar = true;
+  busy_hints_.erase(lock);
   if (!l.waiters.empty()) grant_local(l);
   answer_tries(l);
   if (!l.held && l.recall_pending) give_back(lock, l);
@@ -278,6 +303,8 @@ void Locks::on(const wire::LockBusy& busy, wire::NodeId) {
   TakeOver take(*this, lock);
   Local& l = take.local();
   l.try_requested = false;
+  // Polling trylocks here hear EBUSY for a while without asking again.
+  if (!l.have_token && !l.requested) busy_hints_[lock] = BusyHint{Clock::now() + kBusyHint, l.try_stamp};
   answer_tries(l);
   if (!l.have_token && !l.waiters.empty()) request_token(lock, l);
 }
@@ -310,6 +337,13 @@ void Locks::on(const wire::LockRecall& asked, wire::NodeId) {
   if (!l.held) give_back(lock, l);
 }
 
-void Locks::report(Stats& stats) const { stats.add("lock_handoffs", handoffs_); }
+std::uint32_t Locks::acquires_now() const {
+  return static_cast<std::uint32_t>(node_.channel.layout().header.acquires.load(std::memory_order_acquire));
+}
+
+void Locks::report(Stats& stats) const {
+  stats.add("lock_handoffs", handoffs_);
+  stats.add("trylocks_busy_here", busy_here_);
+}
 
 }  // namespace gpt::node

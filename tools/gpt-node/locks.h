@@ -6,9 +6,20 @@
 // token from its holder once the holder's lock is free. Nobody polls: every
 // wait is a pending channel slot.
 //
+// A trylock the manager answered busy is remembered for kBusyHint: further
+// trylocks of that lock here are answered EBUSY at once, with no message
+// (and by the program itself, from the kBusy bit of the lock's word, with
+// no call), until the hint ends: at its deadline, when the token or a lock
+// request of this node moves, or as soon as this node's program acquires
+// (any synchronisation from another node may carry the lock's unlock, and
+// a trylock that follows an unlock must not fail because of it). A program polling a lock held elsewhere
+// then costs the network one query per kBusyHint, and learns of a free lock
+// at most kBusyHint late.
+//
 // Single-threaded: called from the agent's poll loop only.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <deque>
 #include <map>
@@ -46,6 +57,10 @@ class Locks final : public ServiceBase<Locks, wire::LockRequest, wire::LockKept,
   void expire(Clock::time_point now) override;
   void report(Stats& stats) const override;
 
+  // How long a LockBusy answers this node's trylocks of that lock: a few
+  // network round trips, short against the time a polling program waits.
+  static constexpr std::chrono::microseconds kBusyHint{100};
+
  private:
   struct Local {  // this node's view of one lock
     bool have_token = false;
@@ -59,6 +74,7 @@ class Locks final : public ServiceBase<Locks, wire::LockRequest, wire::LockKept,
     // Trylocks waiting for the manager's answer (the token is elsewhere).
     std::deque<std::uint32_t> try_waiters;
     bool try_requested = false;  // a LockRequest{try_only} is outstanding
+    std::uint32_t try_stamp = 0;  // the node's acquire count when it was sent
     channel::LockEntry* entry = nullptr;  // the word the program sees, if any
     int busy = 0;                         // nesting of TakeOver guards
   };
@@ -75,6 +91,8 @@ class Locks final : public ServiceBase<Locks, wire::LockRequest, wire::LockKept,
     Local& local() { return l_; }
 
    private:
+    Locks& locks_;
+    std::uint64_t lock_;
     Local& l_;
   };
   struct Managed {  // the manager's view of one lock
@@ -115,7 +133,16 @@ class Locks final : public ServiceBase<Locks, wire::LockRequest, wire::LockKept,
     Clock::time_point at;
   };
   std::map<std::uint32_t, Deadline> deadlines_;  // timed waiters, by channel slot
+  // Locks the manager said were in use: until when (kBusyHint), and the
+  // node's acquire count when the trylock asked (an acquire since ends it).
+  struct BusyHint {
+    Clock::time_point until;
+    std::uint32_t stamp;
+  };
+  std::map<std::uint64_t, BusyHint> busy_hints_;
+  [[nodiscard]] std::uint32_t acquires_now() const;
   std::uint64_t handoffs_ = 0;
+  std::uint64_t busy_here_ = 0;  // trylocks a busy hint answered
 };
 
 }  // namespace gpt::node

@@ -122,6 +122,12 @@ inline __attribute__((always_inline)) int take(const void* m, std::uintptr_t key
     if (status == channel::kLockFromAfar) galloc::acquire_synced();
     return 0;
   }
+  // Polling a lock another node holds: the agent's busy hint answers.
+  if (try_only) {
+    const channel::LockEntry* e = channel::find_lock(rt::state().channel->locks, key);
+    const std::uint64_t acquires = rt::state().channel->header.acquires.load(std::memory_order_acquire);
+    if (e && channel::busy_elsewhere(*e, acquires)) return EBUSY;
+  }
   bool answered = false;
   status = try_only ? lock_call(channel::Op::kTryLock, m, key, -1, &answered)
            : abstime ? lock_call(channel::Op::kTimedLock, m, key, ns_until(abstime), &answered)

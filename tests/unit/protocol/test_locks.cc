@@ -1,5 +1,7 @@
 // Lock tokens (locks.h): FIFO at the manager, trylocks, recalls while the
 // lock is held, timed waits, and the release an unlock hands over.
+#include "gpt/lock_table.h"
+#include "locks.h"
 #include "protocol_test.h"
 
 namespace gpt::test {
@@ -96,6 +98,135 @@ TEST(Locks, TryLockOfALockHeldElsewhereIsBusy) {
   c.pump();
   EXPECT_EQ(c[1].status(u), 0);
   EXPECT_TRUE(c[1].take_downcalls().empty());
+}
+
+// What the program's trylock reads in the lock's word: busy elsewhere, and
+// no acquire since the trylock that heard so.
+bool busy_hint_in_word(FakeNode& node) {
+  const channel::LockEntry* e = channel::find_lock(node.layout().locks, kLockAddress);
+  return e && channel::busy_elsewhere(*e, node.layout().header.acquires.load());
+}
+
+// A program polling trylock on a lock held elsewhere: after the manager's
+// first "busy", trylocks here are answered at once, with no message.
+TEST(Locks, PollingTryLocksOfALockHeldElsewhereStayOnTheirNode) {
+  FakeCluster c(3);
+  const std::uint32_t held = c[1].post(Op::kLock, kLockOn0);
+  c.pump();
+  ASSERT_EQ(c[1].status(held), channel::kLockFromAfar);
+  const std::uint32_t first = c[2].post(Op::kTryLock, kLockOn0);
+  EXPECT_GT(c.pump(), 1u);  // request, recall, kept, busy
+  EXPECT_EQ(c[2].status(first), -EBUSY);
+  c[2].free(first);
+  // The program reads the hint in the lock's word and need not even call.
+  const channel::LockEntry* e = channel::find_lock(c[2].layout().locks, kLockAddress);
+  ASSERT_NE(e, nullptr);
+  EXPECT_TRUE(busy_hint_in_word(c[2]));
+  EXPECT_EQ(e->state.load() & channel::lock_bits::kToken, 0u);
+  for (int i = 0; i < 100; ++i) {
+    const std::uint32_t t = c[2].post(Op::kTryLock, kLockOn0);
+    EXPECT_EQ(c.pump(), 1u);  // the call only
+    EXPECT_EQ(c[2].status(t), -EBUSY);
+    c[2].free(t);
+  }
+  EXPECT_EQ(stat(c[2], "trylocks_busy_here"), 100u);
+  EXPECT_EQ(stat(c[1], "lock_handoffs"), 0u);
+  EXPECT_TRUE(c[1].take_downcalls().empty());
+}
+
+// Bounded staleness: the hint ends at its deadline, and the next trylock
+// asks again and takes the lock that became free meanwhile.
+TEST(Locks, ABusyHintEndsAndTheFreedLockIsTaken) {
+  FakeCluster c(3);
+  const std::uint32_t held = c[1].post(Op::kLock, kLockOn0);
+  c.pump();
+  ASSERT_EQ(c[1].status(held), channel::kLockFromAfar);
+  const std::uint32_t busy = c[2].post(Op::kTryLock, kLockOn0);
+  c.pump();
+  ASSERT_EQ(c[2].status(busy), -EBUSY);
+  c[2].free(busy);
+  const std::uint32_t u = c[1].post(Op::kUnlock, kLockOn0);
+  c.pump();
+  EXPECT_EQ(c[1].status(u), 0);
+  // Freed, but within the hint: still busy here.
+  const std::uint32_t stale = c[2].post(Op::kTryLock, kLockOn0);
+  EXPECT_EQ(c.pump(), 1u);
+  EXPECT_EQ(c[2].status(stale), -EBUSY);
+  c[2].free(stale);
+  const auto deadline = c[2].table().next_deadline();
+  ASSERT_TRUE(deadline);
+  EXPECT_LE(*deadline, node::Clock::now() + node::Locks::kBusyHint);
+  c[2].table().expire(*deadline - std::chrono::nanoseconds(1));
+  const std::uint32_t still = c[2].post(Op::kTryLock, kLockOn0);
+  EXPECT_EQ(c.pump(), 1u);
+  EXPECT_EQ(c[2].status(still), -EBUSY);
+  c[2].free(still);
+  EXPECT_TRUE(busy_hint_in_word(c[2]));
+  c[2].table().expire(*deadline);
+  EXPECT_FALSE(c[2].table().next_deadline());
+  EXPECT_FALSE(busy_hint_in_word(c[2]));
+  const std::uint32_t fresh = c[2].post(Op::kTryLock, kLockOn0);
+  c.pump();
+  EXPECT_FALSE(c[2].answered(fresh));  // node 1 flushes first
+  EXPECT_EQ(answer_lock_flushes(c, c[1]), std::vector<std::uint64_t>{kLockAddress});
+  EXPECT_EQ(c[2].status(fresh), channel::kLockFromAfar);
+}
+
+// The holder unlocks and tells the poller so through some other
+// synchronisation: the poller's acquire ends the hint, so its next trylock
+// asks again and gets the lock (an unlock that happened before must not
+// leave a trylock busy).
+TEST(Locks, AnAcquireOnTheHintedNodeEndsTheHint) {
+  FakeCluster c(3);
+  const std::uint32_t held = c[1].post(Op::kLock, kLockOn0);
+  c.pump();
+  ASSERT_EQ(c[1].status(held), channel::kLockFromAfar);
+  const std::uint32_t busy = c[2].post(Op::kTryLock, kLockOn0);
+  c.pump();
+  ASSERT_EQ(c[2].status(busy), -EBUSY);
+  c[2].free(busy);
+  ASSERT_TRUE(busy_hint_in_word(c[2]));
+  const std::uint32_t u = c[1].post(Op::kUnlock, kLockOn0);
+  c.pump();
+  EXPECT_EQ(c[1].status(u), 0);
+  c[2].layout().header.acquires.fetch_add(1);  // the program acquired (a barrier, a semaphore...)
+  EXPECT_FALSE(busy_hint_in_word(c[2]));
+  const std::uint32_t t = c[2].post(Op::kTryLock, kLockOn0);
+  c.pump();
+  EXPECT_EQ(answer_lock_flushes(c, c[1]), std::vector<std::uint64_t>{kLockAddress});
+  EXPECT_EQ(c[2].status(t), channel::kLockFromAfar);
+  EXPECT_EQ(stat(c[2], "trylocks_busy_here"), 0u);
+}
+
+// A blocking lock on the hinted node is never answered from the hint, and
+// once its token came, trylocks there see the lock as it is.
+TEST(Locks, ALockEndsTheBusyHintOfItsNode) {
+  FakeCluster c(3);
+  const std::uint32_t held = c[1].post(Op::kLock, kLockOn0);
+  c.pump();
+  ASSERT_EQ(c[1].status(held), channel::kLockFromAfar);
+  const std::uint32_t busy = c[2].post(Op::kTryLock, kLockOn0);
+  c.pump();
+  ASSERT_EQ(c[2].status(busy), -EBUSY);
+  c[2].free(busy);
+  const std::uint32_t wait = c[2].post(Op::kLock, kLockOn0);
+  c.pump();
+  EXPECT_FALSE(c[2].answered(wait));
+  EXPECT_FALSE(c[2].table().next_deadline());  // the hint is gone
+  EXPECT_FALSE(busy_hint_in_word(c[2]));
+  const std::uint32_t u = c[1].post(Op::kUnlock, kLockOn0);
+  c.pump();
+  EXPECT_EQ(c[1].status(u), 0);
+  answer_lock_flushes(c, c[1]);
+  EXPECT_EQ(c[2].status(wait), channel::kLockFromAfar);
+  c[2].free(wait);
+  const std::uint32_t u2 = c[2].post(Op::kUnlock, kLockOn0);
+  c.pump();
+  EXPECT_EQ(c[2].status(u2), 0);
+  c[2].free(u2);
+  const std::uint32_t t = c[2].post(Op::kTryLock, kLockOn0);
+  EXPECT_EQ(c.pump(), 1u);
+  EXPECT_EQ(c[2].status(t), 0);  // the token is here and free
 }
 
 TEST(Locks, TryLockTakesAFreeTokenFromItsHolder) {
