@@ -5,6 +5,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "conf.h"
@@ -229,6 +230,140 @@ static void affinity(void) {
   EXPECT(pthread_setaffinity_np(pthread_self(), sizeof set, &set), 0);
 }
 
+/* Scheduling policy and priority: given at creation (PTHREAD_EXPLICIT_SCHED)
+ * or inherited from the creator, read and changed by any thread, also one on
+ * another node. A real-time policy needs the right to it (the kernel's rule:
+ * root, or a priority within RLIMIT_RTPRIO); without it, EPERM. */
+static int may_use_real_time(int priority) {
+  struct rlimit l;
+  if (geteuid() == 0) return 1;
+  return getrlimit(RLIMIT_RTPRIO, &l) == 0 && (l.rlim_cur == RLIM_INFINITY || (rlim_t)priority <= l.rlim_cur);
+}
+
+struct sched_report {
+  pthread_barrier_t changed; /* waited twice: the thread looked, then the creator looked and changed it */
+  int first_policy, first_priority;
+  int then_policy, then_priority;
+};
+
+static void* report_sched(void* arg) {
+  struct sched_report* s = arg;
+  struct sched_param sp;
+  long err = pthread_getschedparam(pthread_self(), &s->first_policy, &sp);
+  s->first_priority = sp.sched_priority;
+  pthread_barrier_wait(&s->changed);
+  pthread_barrier_wait(&s->changed);
+  err |= pthread_getschedparam(pthread_self(), &s->then_policy, &sp);
+  s->then_priority = sp.sched_priority;
+  return (void*)err;
+}
+
+static void scheduling(void) {
+  const int low = sched_get_priority_min(SCHED_FIFO);
+  const int high = sched_get_priority_max(SCHED_FIFO);
+  const int allowed = may_use_real_time(low);
+  pthread_attr_t a;
+  struct sched_param sp = {.sched_priority = low};
+  int policy = -1;
+  EXPECT(pthread_attr_init(&a), 0);
+  EXPECT(pthread_attr_setschedpolicy(&a, 12345), EINVAL);
+  EXPECT(pthread_attr_setinheritsched(&a, PTHREAD_EXPLICIT_SCHED), 0);
+  EXPECT(pthread_attr_setschedpolicy(&a, SCHED_FIFO), 0);
+  EXPECT(pthread_attr_getschedpolicy(&a, &policy), 0);
+  EXPECT(policy, SCHED_FIFO);
+  EXPECT(pthread_attr_setschedparam(&a, &sp), 0);
+  sp.sched_priority = high + 1;
+  EXPECT(pthread_attr_setschedparam(&a, &sp), EINVAL);
+  if (gpt_node_count() > 1) gpt_attr_setnode(&a, conf_other_node());
+
+  struct sched_report* s = calloc(1, sizeof *s);
+  pthread_barrier_init(&s->changed, NULL, 2);
+  pthread_t t;
+  const int created = pthread_create(&t, &a, report_sched, s);
+  EXPECT(created, allowed ? 0 : EPERM);
+  if (created == 0) {
+    pthread_barrier_wait(&s->changed);
+    EXPECT(pthread_getschedparam(t, &policy, &sp), 0);
+    EXPECT(policy, SCHED_FIFO);
+    EXPECT(sp.sched_priority, low);
+    sp.sched_priority = high + 1;
+    EXPECT(pthread_setschedparam(t, SCHED_FIFO, &sp), EINVAL);
+    EXPECT(pthread_setschedparam(t, 12345, &sp), EINVAL);
+    sp.sched_priority = 0;
+    EXPECT(pthread_setschedparam(t, SCHED_OTHER, &sp), 0);
+    EXPECT(pthread_getschedparam(t, &policy, &sp), 0);
+    EXPECT(policy, SCHED_OTHER);
+    EXPECT(sp.sched_priority, 0);
+    pthread_barrier_wait(&s->changed);
+    void* r = (void*)-1;
+    EXPECT(pthread_join(t, &r), 0);
+    EXPECT((long)r, 0);
+    EXPECT(s->first_policy, SCHED_FIFO);
+    EXPECT(s->first_priority, low);
+    EXPECT(s->then_policy, SCHED_OTHER); /* changed from its creator's node */
+    EXPECT(s->then_priority, 0);
+  }
+  pthread_barrier_destroy(&s->changed);
+
+  /* Inherited (the default): the new thread starts with its creator's. */
+  if (allowed) {
+    sp.sched_priority = low;
+    EXPECT(pthread_setschedparam(pthread_self(), SCHED_RR, &sp), 0);
+    EXPECT(pthread_getschedparam(pthread_self(), &policy, &sp), 0);
+    EXPECT(policy, SCHED_RR);
+    pthread_barrier_init(&s->changed, NULL, 2);
+    EXPECT(conf_start_on(&t, conf_other_node(), report_sched, s), 0);
+    pthread_barrier_wait(&s->changed);
+    pthread_barrier_wait(&s->changed);
+    EXPECT(pthread_join(t, NULL), 0);
+    EXPECT(s->first_policy, SCHED_RR);
+    EXPECT(s->first_priority, low);
+    pthread_barrier_destroy(&s->changed);
+    sp.sched_priority = 0;
+    EXPECT(pthread_setschedparam(pthread_self(), SCHED_OTHER, &sp), 0);
+  }
+  EXPECT(pthread_getschedparam(pthread_self(), &policy, &sp), 0);
+  EXPECT(policy, SCHED_OTHER);
+  EXPECT(sp.sched_priority, 0);
+  EXPECT(pthread_setschedprio(pthread_self(), low), EINVAL); /* SCHED_OTHER has priority 0 only */
+  EXPECT(pthread_attr_destroy(&a), 0);
+  free(s);
+}
+
+/* Signal sets the program passes may lie in memory another node wrote last
+ * (not present on the caller's node): pthread_sigmask and sigpending read
+ * and write them all the same. The helper runs on another node than the
+ * one that filled the sets. */
+static void* sets_from_elsewhere(void* arg) {
+  sigset_t* sets = arg; /* [0] SIGUSR1, [1] old mask, [2] pending */
+  if (pthread_sigmask(SIG_BLOCK, &sets[0], &sets[1]) != 0) return (void*)1;
+  if (sigismember(&sets[1], SIGUSR1)) return (void*)2;
+  if (pthread_kill(pthread_self(), SIGUSR1) != 0) return (void*)3;
+  if (sigpending(&sets[2]) != 0 || !sigismember(&sets[2], SIGUSR1)) return (void*)4;
+  int sig = 0;
+  if (sigwait(&sets[0], &sig) != 0 || sig != SIGUSR1) return (void*)5;
+  if (pthread_sigmask(SIG_UNBLOCK, &sets[0], &sets[3]) != 0 || !sigismember(&sets[3], SIGUSR1)) return (void*)6;
+  if (pthread_sigmask(SIG_SETMASK, NULL, &sets[4]) != 0 || sigismember(&sets[4], SIGUSR1)) return (void*)7;
+  return NULL;
+}
+
+static void signal_sets(void) {
+  /* Pages of their own, written here only. */
+  const size_t bytes = 64 * 1024;
+  unsigned char* block = malloc(bytes);
+  memset(block, 0xa5, bytes);
+  sigset_t* sets = (sigset_t*)(block + bytes / 2);
+  sigemptyset(&sets[0]);
+  sigaddset(&sets[0], SIGUSR1);
+  pthread_t t;
+  EXPECT(conf_start_on(&t, conf_other_node(), sets_from_elsewhere, sets), 0);
+  void* r = (void*)-1;
+  EXPECT(pthread_join(t, &r), 0);
+  EXPECT((long)r, 0);
+  free(block);
+}
+
 CONF_MAIN("thread", {"attributes", attributes}, {"create_join", create_join}, {"self_equal", self_equal},
           {"detached", detached}, {"with_attributes", with_attributes}, {"given_stacks", given_stacks},
-          {"kill_right_after_create", kill_right_after_create}, {"affinity", affinity})
+          {"kill_right_after_create", kill_right_after_create}, {"affinity", affinity},
+          {"scheduling", scheduling}, {"signal_sets", signal_sets})

@@ -99,6 +99,8 @@ int gpt::threads::cond_wait_until(pthread_cond_t* c, pthread_mutex_t* m, const s
   auto r = client.call(gpt::channel::Op::kCondEnqueue, h, queued);
   if (r.status != 0) return EINVAL;
   pthread_mutex_unlock(m);
+  // About to sleep: what it wrote becomes visible first (mutex.cc).
+  gpt::galloc::release();
   const gpt::channel::CondSleepRequest sleep{h, queued.ticket, gpt::threads::ns_until(abstime, clock)};
   // A cancellation point: a cancel withdraws the ticket (a signal that
   // crossed it goes on to another waiter), and the handlers run with the

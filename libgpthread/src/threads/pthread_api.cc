@@ -22,6 +22,7 @@
 #include "gpthread.h"
 #include "libc_threads.h"
 #include "runtime.h"
+#include "scheduling.h"
 #include "service.h"
 #include "sync_common.h"
 #include "tcb.h"
@@ -226,16 +227,6 @@ bool given_stack_of(const pthread_attr_t* attr, void** addr, std::size_t* size) 
 // (malloc'd, or a global array) is reachable from every node; one in memory
 // of this node only (an mmap, a local array) pins the thread to this node.
 int check_unsupported(const pthread_attr_t* attr, void** stack, std::size_t* bytes, bool* pinned) {
-  int inherit = PTHREAD_INHERIT_SCHED;
-  pthread_attr_getinheritsched(attr, &inherit);
-  if (inherit == PTHREAD_EXPLICIT_SCHED) {
-    int policy = SCHED_OTHER;
-    pthread_attr_getschedpolicy(attr, &policy);
-    if (policy != SCHED_OTHER) {
-      rt::diag().text("pthread_create: explicit scheduling policies are not supported across nodes").emit();
-      return ENOTSUP;
-    }
-  }
   void* addr = nullptr;
   std::size_t size = 0;
   if (given_stack_of(attr, &addr, &size)) {
@@ -325,6 +316,11 @@ GPT_API int pthread_create(pthread_t* out, const pthread_attr_t* attr, void* (*s
   tcb->stack = given_stack;  // null: the running node allocates one
   tcb->given_stack = pinned ? kStackOfThisNode : given_stack != nullptr ? kStackGiven : 0;
   tcb->signal_mask = creator_signal_mask();
+  if (int err = choose_sched(attr, tcb)) {
+    free(tcb);
+    vehicles::free_slot(slot);
+    return err;
+  }
   tcb->node = static_cast<std::uint32_t>(node);
   tcb->detached = detach == PTHREAD_CREATE_DETACHED;
   // Everything the creator wrote (the argument, the control block) must be

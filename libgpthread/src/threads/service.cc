@@ -18,6 +18,7 @@
 #include "gpt/raw_syscall.h"
 #include "libc_threads.h"
 #include "runtime.h"
+#include "scheduling.h"
 #include "shim.h"
 #include "thread_body.h"
 #include "thread_state.h"
@@ -69,6 +70,7 @@ void* trampoline(void* arg) {
   // Known from here on; what was sent before is raised now, under the
   // thread's own mask (handled once it runs the program's code).
   __atomic_store_n(&tcb->kernel_tid, static_cast<std::int32_t>(syscall(SYS_gettid)), __ATOMIC_RELEASE);
+  apply_sched_here(tcb);
   raise_pending_signals(tcb);
   const Leave leave = run_gpthread(tcb);
   thread_finished(tcb, leave == Leave::kMigrated);
