@@ -4,6 +4,7 @@
 #include <limits.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdint.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -363,7 +364,27 @@ static void signal_sets(void) {
   free(block);
 }
 
+/* A stack no memory can hold: pthread_create says EAGAIN (the system lacks
+ * the resources), on this node and on another, and the process goes on. */
+static void stack_too_large(void) {
+  pthread_attr_t a;
+  EXPECT(pthread_attr_init(&a), 0);
+  EXPECT(pthread_attr_setstacksize(&a, SIZE_MAX / 4 & ~(size_t)0xffff), 0);
+  int nodes[2] = {gpt_self_node(), conf_other_node()};
+  for (int i = 0; i < 2; ++i) {
+    if (gpt_node_count() > 1) gpt_attr_setnode(&a, nodes[i]);
+    pthread_t t;
+    EXPECT(pthread_create(&t, &a, give_back, NULL), EAGAIN);
+  }
+  EXPECT(pthread_attr_destroy(&a), 0);
+  pthread_t t;
+  void* r = NULL;
+  EXPECT(conf_start_on(&t, conf_other_node(), give_back, &r), 0);
+  EXPECT(pthread_join(t, &r), 0);
+  EXPECT_TRUE(r == &r);
+}
+
 CONF_MAIN("thread", {"attributes", attributes}, {"create_join", create_join}, {"self_equal", self_equal},
           {"detached", detached}, {"with_attributes", with_attributes}, {"given_stacks", given_stacks},
           {"kill_right_after_create", kill_right_after_create}, {"affinity", affinity},
-          {"scheduling", scheduling}, {"signal_sets", signal_sets})
+          {"scheduling", scheduling}, {"signal_sets", signal_sets}, {"stack_too_large", stack_too_large})

@@ -323,12 +323,24 @@ GPT_API int pthread_create(pthread_t* out, const pthread_attr_t* attr, void* (*s
   }
   tcb->node = static_cast<std::uint32_t>(node);
   tcb->detached = detach == PTHREAD_CREATE_DETACHED;
+  // The stack comes from the running node's partition. One larger than a
+  // partition fits on no node; one for this node is allocated here, so that
+  // a heap too full for it is this call's EAGAIN (POSIX), not the job's end.
+  // (Another node allocates as it starts the thread: a failure there still
+  // ends the job, with a message.)
+  const bool cannot_fit = !given_stack && stack + 4096 > galloc::space().geometry.partition_bytes();
+  if (cannot_fit || (!given_stack && node == rt::state().node_id && !allocate_stack(tcb))) {
+    free(tcb);
+    vehicles::free_slot(slot);
+    return EAGAIN;
+  }
   // Everything the creator wrote (the argument, the control block) must be
   // visible to the new thread: creation is a release, thread start an acquire.
   galloc::release();
   const channel::SpawnRequest req{static_cast<std::uint32_t>(node), slot, reinterpret_cast<std::uintptr_t>(tcb),
                                   tcb->detached};
   if (call(channel::Op::kSpawn, &req, sizeof req).status != 0) {
+    if (tcb->stack && !given_stack) free_stack(tcb);
     free(tcb);
     vehicles::free_slot(slot);
     return EAGAIN;

@@ -135,7 +135,8 @@ void start_here(Tcb* tcb) {
   // epoch of what it saw, so the agent usually answers by itself.
   galloc::acquire_synced();
   // This node's partition: homed here.
-  if (!tcb->migration && !tcb->given_stack && !allocate_stack(tcb))
+  // Its creator allocated it if it runs where it was created (pthread_api.cc).
+  if (!tcb->migration && !tcb->given_stack && !tcb->stack && !allocate_stack(tcb))
     rt::die("cannot allocate a thread stack in the global heap", 134);
   start_vehicle(tcb);
 }
