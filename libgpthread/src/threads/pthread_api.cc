@@ -399,6 +399,7 @@ int join_until(pthread_t thread, void** result, clockid_t clock, const struct ti
 GPT_API int pthread_join(pthread_t thread, void** result) {
   testcancel();
   if (!distributed()) return local_join(thread, result);
+  galloc::release();  // about to wait, as in a mutex (mutex.cc)
   return join(thread, result, false);
 }
 
