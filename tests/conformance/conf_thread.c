@@ -364,6 +364,26 @@ static void signal_sets(void) {
   free(block);
 }
 
+/* The handle is in the creator's variable before the new thread runs, as
+ * both libcs do (POSIX leaves it open): a thread may read its own handle
+ * from a global its creator passed to pthread_create. */
+static pthread_t g_handle;
+
+static void* compare_handle(void* arg) {
+  (void)arg;
+  return (void*)(long)pthread_equal(g_handle, pthread_self());
+}
+
+static void handle_before_start(void) {
+  int nodes[2] = {gpt_self_node(), conf_other_node()};
+  for (int i = 0; i < 2; ++i) {
+    void* r = NULL;
+    EXPECT(conf_start_on(&g_handle, nodes[i], compare_handle, NULL), 0);
+    EXPECT(pthread_join(g_handle, &r), 0);
+    EXPECT_TRUE(r != NULL);
+  }
+}
+
 /* A stack no memory can hold: pthread_create says EAGAIN (the system lacks
  * the resources), on this node and on another, and the process goes on. */
 static void stack_too_large(void) {
@@ -387,4 +407,5 @@ static void stack_too_large(void) {
 CONF_MAIN("thread", {"attributes", attributes}, {"create_join", create_join}, {"self_equal", self_equal},
           {"detached", detached}, {"with_attributes", with_attributes}, {"given_stacks", given_stacks},
           {"kill_right_after_create", kill_right_after_create}, {"affinity", affinity},
-          {"scheduling", scheduling}, {"signal_sets", signal_sets}, {"stack_too_large", stack_too_large})
+          {"scheduling", scheduling}, {"signal_sets", signal_sets}, {"stack_too_large", stack_too_large},
+          {"handle_before_start", handle_before_start})

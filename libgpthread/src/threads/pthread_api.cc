@@ -334,8 +334,12 @@ GPT_API int pthread_create(pthread_t* out, const pthread_attr_t* attr, void* (*s
     vehicles::free_slot(slot);
     return EAGAIN;
   }
-  // Everything the creator wrote (the argument, the control block) must be
-  // visible to the new thread: creation is a release, thread start an acquire.
+  // The handle is stored before the thread exists, as glibc does: the new
+  // thread may read it from the creator's variable (a global, say).
+  *out = reinterpret_cast<pthread_t>(tcb);
+  // Everything the creator wrote (the argument, the control block, the
+  // handle) must be visible to the new thread: creation is a release,
+  // thread start an acquire.
   galloc::release();
   const channel::SpawnRequest req{static_cast<std::uint32_t>(node), slot, reinterpret_cast<std::uintptr_t>(tcb),
                                   tcb->detached};
@@ -345,7 +349,6 @@ GPT_API int pthread_create(pthread_t* out, const pthread_attr_t* attr, void* (*s
     vehicles::free_slot(slot);
     return EAGAIN;
   }
-  *out = reinterpret_cast<pthread_t>(tcb);
   return 0;
 }
 
