@@ -106,6 +106,11 @@ int gpt::threads::cond_wait_until(pthread_cond_t* c, pthread_mutex_t* m, const s
   // crossed it goes on to another waiter), and the handlers run with the
   // mutex locked again, as POSIX says.
   r = gpt::threads::cancellable_call(gpt::channel::Op::kCondSleep, &sleep, sizeof sleep);
+  // Woken by a signal or broadcast, which released first: POSIX counts both
+  // calls among those that synchronise memory, so the waiter sees what the
+  // waker wrote, also outside the mutex (whose token, still on this node,
+  // would bring no acquire).
+  if (r.status == 0) gpt::galloc::acquire();
   pthread_mutex_lock(m);
   if (r.status == -ECANCELED) gpt::threads::act_on_cancel();
   return r.status == -ETIMEDOUT ? ETIMEDOUT : 0;
