@@ -84,6 +84,9 @@ inline void count_lock_held(int delta) { t_locks_held += static_cast<std::uint32
 // the release is on its way. False if there was nothing to release (no call
 // made: the wait must arrive itself).
 [[nodiscard]] bool release_for_barrier_wait(const void* wait_request, std::size_t length);
+// Has a thread that a signal handler interrupted in one of those waits
+// release what the handler wrote (sync_release.cc). Once, at start-up.
+void install_release_after_handlers();
 
 // `cancellable`: a cancellation point (cancel.h), -ECANCELED when cancelled.
 [[nodiscard]] inline std::int32_t acquiring_call(channel::Op op, const void* request, std::size_t length,
