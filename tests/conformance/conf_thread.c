@@ -3,6 +3,7 @@
 #define _GNU_SOURCE /* the _np calls and cpu_set_t */
 #include <limits.h>
 #include <sched.h>
+#include <semaphore.h>
 #include <signal.h>
 #include <stdint.h>
 #include <sys/mman.h>
@@ -186,6 +187,79 @@ static void given_stacks(void) {
   }
   munmap(mapped, 256 * 1024);
   free(heap);
+}
+
+/* The smallest stack POSIX lets a program give (glibc's PTHREAD_STACK_MIN,
+ * 16 KiB): a thread runs on it, locks a mutex another node uses, waits on a
+ * condition and a semaphore across nodes, and leaves most of it unused. */
+enum { kSmallStack = 16 * 1024 };
+
+struct small_stack_run {
+  pthread_mutex_t m;
+  pthread_cond_t c;
+  sem_t done;
+  int count;
+  const char* stack;
+};
+
+static void* small_stack_user(void* arg) {
+  struct small_stack_run* s = arg;
+  char probe;
+  long on_it = &probe > s->stack && &probe < s->stack + kSmallStack;
+  for (int i = 0; i < 50; ++i) {
+    pthread_mutex_lock(&s->m);
+    ++s->count;
+    pthread_cond_broadcast(&s->c);
+    pthread_mutex_unlock(&s->m);
+  }
+  pthread_mutex_lock(&s->m);
+  while (s->count < 100) pthread_cond_wait(&s->c, &s->m);
+  pthread_mutex_unlock(&s->m);
+  sem_wait(&s->done);
+  return (void*)on_it;
+}
+
+static void* small_stack_partner(void* arg) {
+  struct small_stack_run* s = arg;
+  for (int i = 0; i < 50; ++i) {
+    pthread_mutex_lock(&s->m);
+    ++s->count;
+    pthread_cond_broadcast(&s->c);
+    pthread_mutex_unlock(&s->m);
+  }
+  sem_post(&s->done);
+  return NULL;
+}
+
+static void small_given_stack(void) {
+  unsigned char* stack = NULL;
+  EXPECT(posix_memalign((void**)&stack, 4096, kSmallStack), 0);
+  memset(stack, 0xab, kSmallStack);
+  struct small_stack_run* s = calloc(1, sizeof *s);
+  pthread_mutex_init(&s->m, NULL);
+  pthread_cond_init(&s->c, NULL);
+  sem_init(&s->done, 0, 0);
+  s->stack = (const char*)stack;
+  pthread_attr_t a;
+  pthread_attr_init(&a);
+  EXPECT(pthread_attr_setstack(&a, stack, kSmallStack), 0);
+  if (gpt_node_count() > 1) gpt_attr_setnode(&a, conf_other_node());
+  pthread_t t, partner;
+  EXPECT(pthread_create(&t, &a, small_stack_user, s), 0);
+  EXPECT(pthread_create(&partner, NULL, small_stack_partner, s), 0);
+  void* r = NULL;
+  EXPECT(pthread_join(t, &r), 0);
+  EXPECT(pthread_join(partner, NULL), 0);
+  EXPECT((long)r, 1); /* it ran on the given stack */
+  size_t untouched = 0;
+  while (untouched < kSmallStack && stack[untouched] == 0xab) ++untouched;
+  EXPECT_TRUE(untouched > kSmallStack / 2);
+  pthread_attr_destroy(&a);
+  sem_destroy(&s->done);
+  pthread_cond_destroy(&s->c);
+  pthread_mutex_destroy(&s->m);
+  free(s);
+  free(stack);
 }
 
 /* pthread_kill right after pthread_create: the thread may not run yet, but
@@ -406,6 +480,7 @@ static void stack_too_large(void) {
 
 CONF_MAIN("thread", {"attributes", attributes}, {"create_join", create_join}, {"self_equal", self_equal},
           {"detached", detached}, {"with_attributes", with_attributes}, {"given_stacks", given_stacks},
+          {"small_given_stack", small_given_stack},
           {"kill_right_after_create", kill_right_after_create}, {"affinity", affinity},
           {"scheduling", scheduling}, {"signal_sets", signal_sets}, {"stack_too_large", stack_too_large},
           {"handle_before_start", handle_before_start})

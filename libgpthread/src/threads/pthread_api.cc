@@ -222,6 +222,13 @@ bool given_stack_of(const pthread_attr_t* attr, void** addr, std::size_t* size) 
   return reinterpret_cast<std::uintptr_t>(*addr) + *size != 0;
 }
 
+// The smallest stack a program may give: glibc's PTHREAD_STACK_MIN (musl's
+// is 2 KiB). The runtime's calls on it stay small (releases and the fault
+// handler run on stacks of their own); measured in tests/conformance
+// (conf_thread.c, given_stacks): a thread that locks, waits, signals and
+// migrates across nodes on such a stack uses less than half of it.
+constexpr std::size_t kMinGivenStack = 16 * 1024;
+
 // Attributes gpthread cannot honour fail pthread_create with the POSIX
 // error and a message. A stack the program provides in the global space
 // (malloc'd, or a global array) is reachable from every node; one in memory
@@ -230,8 +237,8 @@ int check_unsupported(const pthread_attr_t* attr, void** stack, std::size_t* byt
   void* addr = nullptr;
   std::size_t size = 0;
   if (given_stack_of(attr, &addr, &size)) {
-    if (size < 64 * 1024) {
-      rt::diag().text("pthread_create: a stack given with pthread_attr_setstack must be at least 64 KiB "
+    if (size < kMinGivenStack) {
+      rt::diag().text("pthread_create: a stack given with pthread_attr_setstack must be at least 16 KiB "
                       "(gpthread runs its own calls on it too)").emit();
       return EINVAL;
     }
