@@ -228,6 +228,22 @@ void start_vehicle(Tcb* tcb) {
   }
 }
 
+// Whether program threads run on this node (their vehicles, not yet reaped).
+bool threads_here() {
+  Held<FutexLock> hold(g_vehicles_lock);
+  for (const Vehicle& v : g_vehicles)
+    if (v.tcb) return true;
+  return false;
+}
+
+// While program threads run here, the node acquires every kRefreshNs on
+// its own (docs/coherence.md): a thread that spins on a flag another node
+// released (a loop with no pthread call in it) then sees it within that
+// time, as it would within one process, instead of spinning on a stale
+// copy forever. Only pages other nodes released are invalidated; on node 0
+// the agent answers without a message.
+constexpr long long kRefreshNs = 20'000'000;
+
 void serve_forever() {
   auto& h = rt::state().channel->header;
   auto& q = rt::state().channel->downcalls;
@@ -235,7 +251,9 @@ void serve_forever() {
     std::uint32_t bell = q.bell.load(std::memory_order_acquire);
     serve_once();
     if (h.shutdown.load(std::memory_order_acquire)) _exit(0);
-    futex::wait(&q.bell, bell, 100'000'000);
+    const bool refresh = threads_here() || (rt::state().node_id == 0 && !h.spmd);
+    if (futex::wait(&q.bell, bell, refresh ? kRefreshNs : 100'000'000) == -ETIMEDOUT && refresh)
+      galloc::acquire();
   }
 }
 
