@@ -132,7 +132,7 @@ int set_sched(pthread_t thread, int policy, int priority, bool keep_policy) {
     __atomic_store_n(&tcb->sched_changed, 1u, __ATOMIC_RELEASE);
     return 0;
   }
-  if (tcb == current()) apply_sched_here(tcb);
+  if (tcb && tcb == current()) apply_sched_here(tcb);
   const std::int32_t tid = tcb ? (tcb == current() ? static_cast<std::int32_t>(syscall(SYS_gettid)) : tcb->kernel_tid)
                                : tid_here(thread, "pthread_setschedparam", &err);
   if (!tid) return err;
@@ -159,7 +159,7 @@ GPT_API int pthread_getschedparam(pthread_t thread, int* policy, struct sched_pa
     param->sched_priority = tcb->sched_priority;
     return 0;
   }
-  if (tcb == current()) apply_sched_here(tcb);
+  if (tcb && tcb == current()) apply_sched_here(tcb);
   const std::int32_t tid = tcb ? (tcb == current() ? static_cast<std::int32_t>(syscall(SYS_gettid)) : tcb->kernel_tid)
                                : tid_here(thread, "pthread_getschedparam", &err);
   if (!tid) return err;
