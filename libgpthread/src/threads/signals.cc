@@ -144,39 +144,19 @@ void raise_pending_signals(Tcb* tcb) {
 
 }  // namespace gpt::threads
 
-// SIGSEGV and SIGSYS stay unblocked whatever the program asks (above); the
-// calling thread's requests for them are kept here and reported back in
-// the old set, as the kernel would (a program may check it). In TLS: it
-// moves with the thread (migration copies its TLS).
-thread_local std::uint64_t t_kept_unblocked __attribute__((tls_model("initial-exec")));
-
-namespace {
-constexpr std::uint64_t kNeverBlocked = (std::uint64_t{1} << (SIGSEGV - 1)) | (std::uint64_t{1} << (SIGSYS - 1));
-
-std::uint64_t word_of(const sigset_t& set) {
-  std::uint64_t word;
-  std::memcpy(&word, &set, sizeof word);
-  return word;
-}
-}  // namespace
-
 // The sets go through copies in this frame: the program's may lie on a page
 // of the global space (a stack, a global) that is not present or writable
 // here, and the kernel cannot fault it in (EFAULT); the copy's touch does.
 GPT_API int pthread_sigmask(int how, const sigset_t* set, sigset_t* old) {
   sigset_t wanted;
-  std::uint64_t kept = t_kept_unblocked;
   if (set) {
     std::memcpy(&wanted, set, sizeof wanted);
-    const std::uint64_t asked = word_of(wanted) & kNeverBlocked;
-    if (how == SIG_BLOCK) kept |= asked;
-    else if (how == SIG_UNBLOCK) kept &= ~asked;
-    else if (how == SIG_SETMASK) kept = asked;
     if (how == SIG_BLOCK || how == SIG_SETMASK) {
       sigdelset(&wanted, SIGSEGV);
       sigdelset(&wanted, SIGSYS);
       // Never the cancel signal, as in both libcs (whose sigdelset refuses it).
-      std::uint64_t word = word_of(wanted);
+      std::uint64_t word;
+      std::memcpy(&word, &wanted, sizeof word);
       word &= ~(std::uint64_t{1} << (gpt::threads::kCancelSignal - 1));
       std::memcpy(&wanted, &word, sizeof word);
     }
@@ -186,12 +166,7 @@ GPT_API int pthread_sigmask(int how, const sigset_t* set, sigset_t* old) {
   long r = gpt::sys::call(SYS_rt_sigprocmask, how, gpt::sys::arg(set ? &wanted : nullptr),
                           gpt::sys::arg(old ? &was : nullptr), 8);
   if (r < 0) return static_cast<int>(-r);
-  if (old) {
-    const std::uint64_t reported = word_of(was) | t_kept_unblocked;
-    std::memcpy(&was, &reported, sizeof reported);
-    std::memcpy(old, &was, sizeof was);
-  }
-  t_kept_unblocked = kept;
+  if (old) std::memcpy(old, &was, sizeof was);
   return 0;
 }
 
