@@ -3,6 +3,7 @@
 // and the glibc unit tests share one implementation. Async-signal-safe.
 #pragma once
 
+#include <errno.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -84,6 +85,12 @@ struct CallResult {
   std::int32_t status;    // 0 or a negative errno from the agent
   std::uint32_t length;   // reply bytes copied into the caller's buffer
 };
+
+// Called when a thread that sleeps until its reply comes was woken by a
+// signal (its handler ran meanwhile), with the call's op: the runtime above
+// may make what the handler wrote visible (libgpthread releases, for the
+// calls a thread waits in). Null: nothing. Set once, as the runtime starts.
+inline void (*g_wait_interrupted)(std::uint32_t op) = nullptr;
 
 class Client {
  public:
@@ -188,7 +195,7 @@ class Client {
     for (;;) {
       std::uint32_t s = slot.h.state.load(std::memory_order_acquire);
       if (s == kReply) return;
-      futex::wait(&slot.h.state, s);
+      if (futex::wait(&slot.h.state, s) == -EINTR && g_wait_interrupted) g_wait_interrupted(slot.h.op);
     }
   }
 

@@ -19,8 +19,9 @@ inline constexpr int kWait = 0;
 inline constexpr int kWake = 1;
 
 // Sleeps while *word == expected, at most `timeout_ns` (< 0: no limit).
-// Spurious returns are allowed; callers re-check their condition.
-inline void wait(std::atomic<std::uint32_t>* word, std::uint32_t expected,
+// Spurious returns are allowed; callers re-check their condition. Returns
+// the system call's result (-EINTR: a signal handler ran).
+inline long wait(std::atomic<std::uint32_t>* word, std::uint32_t expected,
                  long long timeout_ns = -1) {
   struct timespec ts;
   struct timespec* tsp = nullptr;
@@ -30,7 +31,7 @@ inline void wait(std::atomic<std::uint32_t>* word, std::uint32_t expected,
     tsp = &ts;
   }
   static_assert(sizeof(std::atomic<std::uint32_t>) == sizeof(std::uint32_t));
-  sys::call(SYS_futex, sys::arg(word), kWait, expected, sys::arg(tsp));
+  return sys::call(SYS_futex, sys::arg(word), kWait, expected, sys::arg(tsp));
 }
 
 inline void wake(std::atomic<std::uint32_t>* word, int count = 1) {

@@ -26,6 +26,7 @@
 #include "shim.h"
 #include "vehicles.h"
 #include "service.h"
+#include "sync_common.h"
 #include "local_memory.h"
 
 namespace gpt::rt {
@@ -117,6 +118,7 @@ __attribute__((constructor(101))) static void gpt_runtime_start() {
 #endif
   const auto& s = gpt::rt::state();
   if (!s.channel) return;  // one node, no agent: nothing to serve
+  gpt::threads::install_release_after_handlers();
   gpt::shim::keep_fork_children_private();
   // Worker nodes become the service loop (main never runs there); node 0
   // and SPMD nodes run main and serve from a thread of their own.

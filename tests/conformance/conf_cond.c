@@ -1,4 +1,6 @@
 /* pthread_cond_* and pthread_condattr_*. */
+#include <semaphore.h>
+
 #include "conf.h"
 
 static void attributes(void) {
@@ -114,5 +116,56 @@ static void wake_across_nodes(void) {
   free(s);
 }
 
+/* pthread_cond_broadcast and pthread_cond_wait synchronise memory (POSIX
+ * 4.12): what the waker wrote before it broadcast, even outside the mutex,
+ * is seen by the waiter when its wait returns. The waker never takes the
+ * mutex, so the waiter's lock stays where the waiter is. */
+struct handoff {
+  pthread_mutex_t m;
+  pthread_cond_t c;
+  sem_t started, done;
+  int payload; /* written outside the mutex */
+};
+
+static void* wait_for_payload(void* arg) {
+  struct handoff* h = arg;
+  pthread_mutex_lock(&h->m);
+  sem_post(&h->started);
+  int r = pthread_cond_wait(&h->c, &h->m);
+  int seen = h->payload;
+  pthread_mutex_unlock(&h->m);
+  sem_post(&h->done);
+  return (void*)(long)(r == 0 ? seen : -r);
+}
+
+static void wake_publishes(void) {
+  struct handoff* h = calloc(1, sizeof *h);
+  pthread_mutex_init(&h->m, NULL);
+  pthread_cond_init(&h->c, NULL);
+  sem_init(&h->started, 0, 0);
+  sem_init(&h->done, 0, 0);
+  pthread_t t;
+  EXPECT(conf_start_on(&t, conf_other_node(), wait_for_payload, h), 0);
+  EXPECT(sem_wait(&h->started), 0);
+  h->payload = 42;
+  /* Again until it wakes: the first may come before it waits. */
+  int woken = -1;
+  for (int i = 0; i < 500 && woken != 0; ++i) {
+    EXPECT(pthread_cond_broadcast(&h->c), 0);
+    struct timespec soon = conf_in_ms(CLOCK_REALTIME, 20);
+    woken = sem_timedwait(&h->done, &soon);
+  }
+  EXPECT(woken, 0);
+  void* r = NULL;
+  EXPECT(pthread_join(t, &r), 0);
+  EXPECT((long)r, 42);
+  sem_destroy(&h->started);
+  sem_destroy(&h->done);
+  pthread_cond_destroy(&h->c);
+  pthread_mutex_destroy(&h->m);
+  free(h);
+}
+
 CONF_MAIN("cond", {"attributes", attributes}, {"no_waiters", no_waiters},
-          {"timed_wait_times_out", timed_wait_times_out}, {"wake_across_nodes", wake_across_nodes})
+          {"timed_wait_times_out", timed_wait_times_out}, {"wake_across_nodes", wake_across_nodes},
+          {"wake_publishes", wake_publishes})

@@ -1,5 +1,8 @@
 /* pthread_mutex_* and pthread_mutexattr_*: return values and errors as the
  * Open Group's pages give them (glibc's choices where POSIX allows several). */
+#include <signal.h>
+#include <unistd.h>
+
 #include "conf.h"
 
 static pthread_mutex_t g_static = PTHREAD_MUTEX_INITIALIZER;
@@ -314,8 +317,47 @@ static void robust(void) {
   EXPECT(pthread_mutex_unlock(&plain), 0);
 }
 
+/* Not POSIX's promise but what programs count on (as the public suite's
+ * signal tests do): a flag a signal handler sets while its thread waits for
+ * a mutex is seen by a thread that looks after a sleep, also when the
+ * waiting thread is on another node. */
+static volatile sig_atomic_t g_handler_ran;
+static void set_handler_ran(int sig) { g_handler_ran = sig; }
+
+static void* lock_once(void* arg) {
+  long err = pthread_mutex_lock(arg);
+  if (!err) err = pthread_mutex_unlock(arg);
+  return (void*)err;
+}
+
+static void handler_seen_while_waiting(void) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = set_handler_ran;
+  EXPECT(sigaction(SIGUSR1, &sa, NULL), 0);
+  g_handler_ran = 0;
+  pthread_mutex_t* m = malloc(sizeof *m);
+  pthread_mutex_init(m, NULL);
+  EXPECT(pthread_mutex_lock(m), 0);
+  pthread_t t;
+  EXPECT(conf_start_on(&t, conf_other_node(), lock_once, m), 0);
+  usleep(200 * 1000); /* it waits for the mutex by now */
+  EXPECT(pthread_kill(t, SIGUSR1), 0);
+  for (int i = 0; i < 300 && !g_handler_ran; ++i) usleep(10 * 1000);
+  EXPECT(g_handler_ran, SIGUSR1);
+  EXPECT(pthread_mutex_unlock(m), 0);
+  void* r = (void*)-1;
+  EXPECT(pthread_join(t, &r), 0);
+  EXPECT((long)r, 0);
+  pthread_mutex_destroy(m);
+  free(m);
+  sa.sa_handler = SIG_DFL;
+  sigaction(SIGUSR1, &sa, NULL);
+}
+
 CONF_MAIN("mutex", {"attributes", attributes}, {"normal", normal_lock_unlock}, {"errorcheck", errorcheck},
           {"recursive", recursive}, {"held_elsewhere", held_elsewhere},
           {"init_reuses_storage", init_reuses_storage}, {"init_where_one_is_held", init_where_one_is_held},
           {"mutual_exclusion", mutual_exclusion},
-          {"protocols", protocols}, {"robust", robust})
+          {"protocols", protocols}, {"robust", robust},
+          {"handler_seen_while_waiting", handler_seen_while_waiting})

@@ -90,4 +90,33 @@ static void held_elsewhere(void) {
   free(w);
 }
 
-CONF_MAIN("rwlock", {"attributes", attributes}, {"one_thread", one_thread}, {"held_elsewhere", held_elsewhere})
+/* pthread_rwlock_init where an rwlock is still held (never unlocked nor
+ * destroyed, by this thread or by one of another node that ended): the new
+ * rwlock is unlocked, as glibc's (it overwrites the old one). */
+static void* write_and_leave(void* arg) { return (void*)(long)pthread_rwlock_wrlock(arg); }
+
+static void init_where_one_is_held(void) {
+  pthread_rwlock_t* l = malloc(sizeof *l);
+  EXPECT(pthread_rwlock_init(l, NULL), 0);
+  EXPECT(pthread_rwlock_wrlock(l), 0);
+  EXPECT(pthread_rwlock_init(l, NULL), 0);
+  EXPECT(pthread_rwlock_trywrlock(l), 0);
+  EXPECT(pthread_rwlock_unlock(l), 0);
+  EXPECT(pthread_rwlock_rdlock(l), 0);
+  EXPECT(pthread_rwlock_init(l, NULL), 0);
+  EXPECT(pthread_rwlock_trywrlock(l), 0);
+  EXPECT(pthread_rwlock_unlock(l), 0);
+  pthread_t t;
+  EXPECT(conf_start_on(&t, conf_other_node(), write_and_leave, l), 0);
+  void* r = (void*)-1;
+  EXPECT(pthread_join(t, &r), 0);
+  EXPECT((long)r, 0);
+  EXPECT(pthread_rwlock_init(l, NULL), 0);
+  EXPECT(pthread_rwlock_tryrdlock(l), 0);
+  EXPECT(pthread_rwlock_unlock(l), 0);
+  EXPECT(pthread_rwlock_destroy(l), 0);
+  free(l);
+}
+
+CONF_MAIN("rwlock", {"attributes", attributes}, {"one_thread", one_thread}, {"held_elsewhere", held_elsewhere},
+          {"init_where_one_is_held", init_where_one_is_held})

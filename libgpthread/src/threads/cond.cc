@@ -99,11 +99,18 @@ int gpt::threads::cond_wait_until(pthread_cond_t* c, pthread_mutex_t* m, const s
   auto r = client.call(gpt::channel::Op::kCondEnqueue, h, queued);
   if (r.status != 0) return EINVAL;
   pthread_mutex_unlock(m);
+  // About to sleep: what it wrote becomes visible first (mutex.cc).
+  gpt::galloc::release();
   const gpt::channel::CondSleepRequest sleep{h, queued.ticket, gpt::threads::ns_until(abstime, clock)};
   // A cancellation point: a cancel withdraws the ticket (a signal that
   // crossed it goes on to another waiter), and the handlers run with the
   // mutex locked again, as POSIX says.
   r = gpt::threads::cancellable_call(gpt::channel::Op::kCondSleep, &sleep, sizeof sleep);
+  // Woken by a signal or broadcast, which released first: POSIX counts both
+  // calls among those that synchronise memory, so the waiter sees what the
+  // waker wrote, also outside the mutex (whose token, still on this node,
+  // would bring no acquire).
+  if (r.status == 0) gpt::galloc::acquire();
   pthread_mutex_lock(m);
   if (r.status == -ECANCELED) gpt::threads::act_on_cancel();
   return r.status == -ETIMEDOUT ? ETIMEDOUT : 0;

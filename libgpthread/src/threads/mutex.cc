@@ -60,16 +60,7 @@ Holder* find(std::uintptr_t m, bool create) {
 // initialiser), so a mutex initialised where one is still held (never
 // unlocked nor destroyed) starts unlocked.
 inline std::uintptr_t lock_key(const pthread_mutex_t* m) {
-  const auto incarnation = static_cast<std::uintptr_t>(static_cast<unsigned>(*incarnation_word(m)) & 0xffffu);
-  return reinterpret_cast<std::uintptr_t>(m) | incarnation << 48;
-}
-
-// Incarnations for pthread_mutex_init: never 0, and different for the same
-// address 65535 times in a row on one node (and nodes start apart).
-std::uint32_t next_incarnation() {
-  static std::atomic<std::uint32_t> counter{0};
-  const std::uint32_t n = counter.fetch_add(1, std::memory_order_relaxed);
-  return 1 + (static_cast<std::uint32_t>(rt::state().node_id) * 4099u + n) % 0xffffu;
+  return incarnated_key(m, static_cast<std::uint32_t>(*incarnation_word(m)));
 }
 
 // A lock call. A token from afar may come with its acquire's answer, which
@@ -129,6 +120,11 @@ inline __attribute__((always_inline)) int take(const void* m, std::uintptr_t key
     if (e && channel::busy_elsewhere(*e, acquires)) return EBUSY;
   }
   bool answered = false;
+  // A thread that may wait makes what it wrote visible first, as it would
+  // by blocking natively: a program that reads another thread's progress
+  // (a flag set just before it blocked) from a node that acquires sees it.
+  // Nothing dirty: no call.
+  if (!try_only) galloc::release();
   status = try_only ? lock_call(channel::Op::kTryLock, m, key, -1, &answered)
            : abstime ? lock_call(channel::Op::kTimedLock, m, key, ns_until(abstime), &answered)
                      : lock_call(channel::Op::kLock, m, key, -1, &answered);

@@ -22,6 +22,7 @@
 #include "gpthread.h"
 #include "libc_threads.h"
 #include "runtime.h"
+#include "scheduling.h"
 #include "service.h"
 #include "sync_common.h"
 #include "tcb.h"
@@ -221,26 +222,23 @@ bool given_stack_of(const pthread_attr_t* attr, void** addr, std::size_t* size) 
   return reinterpret_cast<std::uintptr_t>(*addr) + *size != 0;
 }
 
+// The smallest stack a program may give: glibc's PTHREAD_STACK_MIN (musl's
+// is 2 KiB). The runtime's calls on it stay small (releases and the fault
+// handler run on stacks of their own); measured in tests/conformance
+// (conf_thread.c, given_stacks): a thread that locks, waits, signals and
+// migrates across nodes on such a stack uses less than half of it.
+constexpr std::size_t kMinGivenStack = 16 * 1024;
+
 // Attributes gpthread cannot honour fail pthread_create with the POSIX
 // error and a message. A stack the program provides in the global space
 // (malloc'd, or a global array) is reachable from every node; one in memory
 // of this node only (an mmap, a local array) pins the thread to this node.
 int check_unsupported(const pthread_attr_t* attr, void** stack, std::size_t* bytes, bool* pinned) {
-  int inherit = PTHREAD_INHERIT_SCHED;
-  pthread_attr_getinheritsched(attr, &inherit);
-  if (inherit == PTHREAD_EXPLICIT_SCHED) {
-    int policy = SCHED_OTHER;
-    pthread_attr_getschedpolicy(attr, &policy);
-    if (policy != SCHED_OTHER) {
-      rt::diag().text("pthread_create: explicit scheduling policies are not supported across nodes").emit();
-      return ENOTSUP;
-    }
-  }
   void* addr = nullptr;
   std::size_t size = 0;
   if (given_stack_of(attr, &addr, &size)) {
-    if (size < 64 * 1024) {
-      rt::diag().text("pthread_create: a stack given with pthread_attr_setstack must be at least 64 KiB "
+    if (size < kMinGivenStack) {
+      rt::diag().text("pthread_create: a stack given with pthread_attr_setstack must be at least 16 KiB "
                       "(gpthread runs its own calls on it too)").emit();
       return EINVAL;
     }
@@ -325,19 +323,39 @@ GPT_API int pthread_create(pthread_t* out, const pthread_attr_t* attr, void* (*s
   tcb->stack = given_stack;  // null: the running node allocates one
   tcb->given_stack = pinned ? kStackOfThisNode : given_stack != nullptr ? kStackGiven : 0;
   tcb->signal_mask = creator_signal_mask();
+  if (int err = choose_sched(attr, tcb)) {
+    free(tcb);
+    vehicles::free_slot(slot);
+    return err;
+  }
   tcb->node = static_cast<std::uint32_t>(node);
   tcb->detached = detach == PTHREAD_CREATE_DETACHED;
-  // Everything the creator wrote (the argument, the control block) must be
-  // visible to the new thread: creation is a release, thread start an acquire.
-  galloc::release();
-  const channel::SpawnRequest req{static_cast<std::uint32_t>(node), slot, reinterpret_cast<std::uintptr_t>(tcb),
-                                  tcb->detached};
-  if (call(channel::Op::kSpawn, &req, sizeof req).status != 0) {
+  // The stack comes from the running node's partition. One larger than a
+  // partition fits on no node; one for this node is allocated here, so that
+  // a heap too full for it is this call's EAGAIN (POSIX), not the job's end.
+  // (Another node allocates as it starts the thread: a failure there still
+  // ends the job, with a message.)
+  const bool cannot_fit = !given_stack && stack + 4096 > galloc::space().geometry.partition_bytes();
+  if (cannot_fit || (!given_stack && node == rt::state().node_id && !allocate_stack(tcb))) {
     free(tcb);
     vehicles::free_slot(slot);
     return EAGAIN;
   }
+  // The handle is stored before the thread exists, as glibc does: the new
+  // thread may read it from the creator's variable (a global, say).
   *out = reinterpret_cast<pthread_t>(tcb);
+  // Everything the creator wrote (the argument, the control block, the
+  // handle) must be visible to the new thread: creation is a release,
+  // thread start an acquire.
+  galloc::release();
+  const channel::SpawnRequest req{static_cast<std::uint32_t>(node), slot, reinterpret_cast<std::uintptr_t>(tcb),
+                                  tcb->detached};
+  if (call(channel::Op::kSpawn, &req, sizeof req).status != 0) {
+    if (tcb->stack && !given_stack) free_stack(tcb);
+    free(tcb);
+    vehicles::free_slot(slot);
+    return EAGAIN;
+  }
   return 0;
 }
 
@@ -391,6 +409,7 @@ int join_until(pthread_t thread, void** result, clockid_t clock, const struct ti
 GPT_API int pthread_join(pthread_t thread, void** result) {
   testcancel();
   if (!distributed()) return local_join(thread, result);
+  galloc::release();  // about to wait, as in a mutex (mutex.cc)
   return join(thread, result, false);
 }
 

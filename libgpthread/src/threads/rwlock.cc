@@ -26,6 +26,13 @@ std::atomic<std::uint32_t>* word_of(pthread_rwlock_t* l) {
 }
 constexpr std::uint32_t kWriter = 0xffffffffu;
 
+// The second word holds the incarnation pthread_rwlock_init gave it (0 for
+// the static initialiser): part of its name at the agents (sync_common.h).
+std::atomic<std::uint32_t>* incarnation_of(pthread_rwlock_t* l) { return word_of(l) + 1; }
+std::uintptr_t key_of(pthread_rwlock_t* l) {
+  return gpt::threads::incarnated_key(l, incarnation_of(l)->load(std::memory_order_relaxed));
+}
+
 int local_lock(pthread_rwlock_t* l, bool write, bool try_only, const struct timespec* abstime) {
   auto* w = word_of(l);
   for (;;) {
@@ -45,10 +52,12 @@ int lock(pthread_rwlock_t* l, bool write, bool try_only, const struct timespec* 
   if (abstime && (abstime->tv_nsec < 0 || abstime->tv_nsec >= 1000000000L)) return EINVAL;
   if (!gpt::threads::in_global_space(l)) return local_lock(l, write, try_only, abstime);
   const gpt::channel::RwLockRequest req{
-      {reinterpret_cast<std::uintptr_t>(l), gpt::threads::manager_of(l), write ? 1u : 0u},
+      {key_of(l), gpt::threads::manager_of(l), write ? 1u : 0u},
       try_only ? 0 : gpt::threads::ns_until(abstime),
       try_only ? 1u : 0u,
       0};
+  // A thread that may wait releases first, as a mutex's (mutex.cc).
+  if (!try_only) gpt::galloc::release();
   const std::int32_t status = gpt::threads::acquiring_call(gpt::channel::Op::kRwLock, &req, sizeof req);
   if (status == -EBUSY) return EBUSY;
   if (status == -ETIMEDOUT) return ETIMEDOUT;
@@ -61,6 +70,9 @@ int lock(pthread_rwlock_t* l, bool write, bool try_only, const struct timespec* 
 
 GPT_API int pthread_rwlock_init(pthread_rwlock_t* l, const pthread_rwlockattr_t*) {
   word_of(l)->store(0, std::memory_order_relaxed);
+  gpt::rt::ensure_started();
+  incarnation_of(l)->store(gpt::threads::in_global_space(l) ? gpt::threads::next_incarnation() : 0,
+                           std::memory_order_relaxed);
   return 0;
 }
 GPT_API int pthread_rwlock_destroy(pthread_rwlock_t*) { return 0; }
@@ -88,7 +100,7 @@ GPT_API int pthread_rwlock_unlock(pthread_rwlock_t* l) {
     return 0;
   }
   gpt::galloc::release();
-  const gpt::channel::RwLockHead req{reinterpret_cast<std::uintptr_t>(l), gpt::threads::manager_of(l), 0};
+  const gpt::channel::RwLockHead req{key_of(l), gpt::threads::manager_of(l), 0};
   gpt::channel::Client client(gpt::rt::state().channel);
   if (client.call(gpt::channel::Op::kRwUnlock, req).status != 0) return EPERM;
   gpt::threads::count_lock_held(-1);

@@ -81,6 +81,8 @@ int wait(sem_t* sem, bool try_only, const struct timespec* abstime) {
                                          try_only ? 1u : 0u, 0};
   // Success acquires: the poster's writes before its post are seen. A
   // cancel withdraws the wait (a unit granted meanwhile is given back).
+  // A thread that may wait releases first (mutex.cc).
+  if (!try_only) gpt::galloc::release();
   const std::int32_t status =
       gpt::threads::acquiring_call(gpt::channel::Op::kSemWait, &req, sizeof req, !try_only);
   if (status == -ECANCELED) gpt::threads::act_on_cancel();

@@ -18,6 +18,7 @@
 #include "gpt/raw_syscall.h"
 #include "libc_threads.h"
 #include "runtime.h"
+#include "scheduling.h"
 #include "shim.h"
 #include "thread_body.h"
 #include "thread_state.h"
@@ -69,6 +70,7 @@ void* trampoline(void* arg) {
   // Known from here on; what was sent before is raised now, under the
   // thread's own mask (handled once it runs the program's code).
   __atomic_store_n(&tcb->kernel_tid, static_cast<std::int32_t>(syscall(SYS_gettid)), __ATOMIC_RELEASE);
+  apply_sched_here(tcb);
   raise_pending_signals(tcb);
   const Leave leave = run_gpthread(tcb);
   thread_finished(tcb, leave == Leave::kMigrated);
@@ -133,7 +135,8 @@ void start_here(Tcb* tcb) {
   // epoch of what it saw, so the agent usually answers by itself.
   galloc::acquire_synced();
   // This node's partition: homed here.
-  if (!tcb->migration && !tcb->given_stack && !allocate_stack(tcb))
+  // Its creator allocated it if it runs where it was created (pthread_api.cc).
+  if (!tcb->migration && !tcb->given_stack && !tcb->stack && !allocate_stack(tcb))
     rt::die("cannot allocate a thread stack in the global heap", 134);
   start_vehicle(tcb);
 }
@@ -225,6 +228,22 @@ void start_vehicle(Tcb* tcb) {
   }
 }
 
+// Whether program threads run on this node (their vehicles, not yet reaped).
+bool threads_here() {
+  Held<FutexLock> hold(g_vehicles_lock);
+  for (const Vehicle& v : g_vehicles)
+    if (v.tcb) return true;
+  return false;
+}
+
+// While program threads run here, the node acquires every kRefreshNs on
+// its own (docs/coherence.md): a thread that spins on a flag another node
+// released (a loop with no pthread call in it) then sees it within that
+// time, as it would within one process, instead of spinning on a stale
+// copy forever. Only pages other nodes released are invalidated; on node 0
+// the agent answers without a message.
+constexpr long long kRefreshNs = 20'000'000;
+
 void serve_forever() {
   auto& h = rt::state().channel->header;
   auto& q = rt::state().channel->downcalls;
@@ -232,7 +251,9 @@ void serve_forever() {
     std::uint32_t bell = q.bell.load(std::memory_order_acquire);
     serve_once();
     if (h.shutdown.load(std::memory_order_acquire)) _exit(0);
-    futex::wait(&q.bell, bell, 100'000'000);
+    const bool refresh = threads_here() || (rt::state().node_id == 0 && !h.spmd);
+    if (futex::wait(&q.bell, bell, refresh ? kRefreshNs : 100'000'000) == -ETIMEDOUT && refresh)
+      galloc::acquire();
   }
 }
 

@@ -144,21 +144,44 @@ void raise_pending_signals(Tcb* tcb) {
 
 }  // namespace gpt::threads
 
+// The sets go through copies in this frame: the program's may lie on a page
+// of the global space (a stack, a global) that is not present or writable
+// here, and the kernel cannot fault it in (EFAULT); the copy's touch does.
 GPT_API int pthread_sigmask(int how, const sigset_t* set, sigset_t* old) {
-  sigset_t allowed;
-  if (set && (how == SIG_BLOCK || how == SIG_SETMASK)) {
-    std::memcpy(&allowed, set, sizeof allowed);
-    sigdelset(&allowed, SIGSEGV);
-    sigdelset(&allowed, SIGSYS);
-    // Never the cancel signal, as in both libcs (whose sigdelset refuses it).
-    std::uint64_t word;
-    std::memcpy(&word, &allowed, sizeof word);
-    word &= ~(std::uint64_t{1} << (gpt::threads::kCancelSignal - 1));
-    std::memcpy(&allowed, &word, sizeof word);
-    set = &allowed;
+  sigset_t wanted;
+  if (set) {
+    std::memcpy(&wanted, set, sizeof wanted);
+    if (how == SIG_BLOCK || how == SIG_SETMASK) {
+      sigdelset(&wanted, SIGSEGV);
+      sigdelset(&wanted, SIGSYS);
+      // Never the cancel signal, as in both libcs (whose sigdelset refuses it).
+      std::uint64_t word;
+      std::memcpy(&word, &wanted, sizeof word);
+      word &= ~(std::uint64_t{1} << (gpt::threads::kCancelSignal - 1));
+      std::memcpy(&wanted, &word, sizeof word);
+    }
   }
-  long r = gpt::sys::call(SYS_rt_sigprocmask, how, gpt::sys::arg(set), gpt::sys::arg(old), 8);
-  return r < 0 ? static_cast<int>(-r) : 0;
+  sigset_t was;
+  std::memset(&was, 0, sizeof was);
+  long r = gpt::sys::call(SYS_rt_sigprocmask, how, gpt::sys::arg(set ? &wanted : nullptr),
+                          gpt::sys::arg(old ? &was : nullptr), 8);
+  if (r < 0) return static_cast<int>(-r);
+  if (old) std::memcpy(old, &was, sizeof was);
+  return 0;
+}
+
+// The calling thread's own pending set, read on its node (a forwarded call
+// would read the origin's thread); through a copy, as above.
+GPT_API int sigpending(sigset_t* set) {
+  sigset_t pending;
+  std::memset(&pending, 0, sizeof pending);
+  long r = gpt::sys::call(SYS_rt_sigpending, gpt::sys::arg(&pending), 8);
+  if (r < 0) {
+    errno = static_cast<int>(-r);
+    return -1;
+  }
+  std::memcpy(set, &pending, sizeof pending);
+  return 0;
 }
 
 GPT_API int sigprocmask(int how, const sigset_t* set, sigset_t* old) {

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <time.h>
 
+#include <atomic>
 #include <cstdint>
 
 #include "cancel.h"
@@ -20,6 +21,20 @@ namespace gpt::threads {
 [[nodiscard]] inline bool in_global_space(const void* object) {
   const auto& s = galloc::space();
   return s.coherent && s.contains(object);
+}
+
+// Incarnations for pthread_mutex_init and pthread_rwlock_init: never 0,
+// and different for the same address 65535 times in a row on one node (and
+// nodes start apart). The agents know a lock by its address with the
+// incarnation in the bits above any user address, so an object initialised
+// where one is still held (never unlocked nor destroyed) starts unlocked.
+[[nodiscard]] inline std::uint32_t next_incarnation() {
+  static std::atomic<std::uint32_t> counter{0};
+  const std::uint32_t n = counter.fetch_add(1, std::memory_order_relaxed);
+  return 1 + (static_cast<std::uint32_t>(rt::state().node_id) * 4099u + n) % 0xffffu;
+}
+[[nodiscard]] inline std::uintptr_t incarnated_key(const void* object, std::uint32_t incarnation) {
+  return reinterpret_cast<std::uintptr_t>(object) | static_cast<std::uintptr_t>(incarnation & 0xffffu) << 48;
 }
 
 // The node that manages an object of the global space: the home of its page.
@@ -69,6 +84,9 @@ inline void count_lock_held(int delta) { t_locks_held += static_cast<std::uint32
 // the release is on its way. False if there was nothing to release (no call
 // made: the wait must arrive itself).
 [[nodiscard]] bool release_for_barrier_wait(const void* wait_request, std::size_t length);
+// Has a thread that a signal handler interrupted in one of those waits
+// release what the handler wrote (sync_release.cc). Once, at start-up.
+void install_release_after_handlers();
 
 // `cancellable`: a cancellation point (cancel.h), -ECANCELED when cancelled.
 [[nodiscard]] inline std::int32_t acquiring_call(channel::Op op, const void* request, std::size_t length,

@@ -33,6 +33,28 @@ int unlock_with_release(const void* unlock_request, std::size_t length) {
   return status;
 }
 
+// A signal handler that ran while its thread waited in a pthread call may
+// have written what another thread polls for (a flag saying it ran): the
+// thread releases before it waits on, as it did before it began to wait.
+// Only for the waits of program threads: never inside a release.
+static void release_after_handler(std::uint32_t op) {
+  switch (static_cast<channel::Op>(op)) {
+    case channel::Op::kLock:
+    case channel::Op::kTimedLock:
+    case channel::Op::kRwLock:
+    case channel::Op::kSemWait:
+    case channel::Op::kCondSleep:
+    case channel::Op::kBarrierWait:
+    case channel::Op::kJoin:
+      galloc::release();
+      break;
+    default:
+      break;
+  }
+}
+
+void install_release_after_handlers() { channel::g_wait_interrupted = release_after_handler; }
+
 bool release_for_barrier_wait(const void* wait_request, std::size_t length) {
   const galloc::FusedCall fused =
       galloc::release_fused(channel::Op::kReleaseForBarrierWait, wait_request, length, true);

@@ -38,6 +38,13 @@ struct Tcb {
   // Set by pthread_cancel (and released) before its signal: a thread that
   // was between nodes when the signal came finds it as it resumes.
   std::uint32_t cancel_requested;
+  // Its scheduling policy and priority (scheduling.h), applied on each node
+  // it runs on; SCHED_OTHER (0) for the default.
+  std::int32_t sched_policy;
+  std::int32_t sched_priority;
+  // Set when another node changed them: its kernel thread gets them when
+  // the thread next asks for or changes its own, or arrives on a node.
+  std::uint32_t sched_changed;
 };
 
 // Tcb::is_main: main, after it called pthread_exit.

@@ -3,7 +3,8 @@
 // attributes, non-blocking joins. A pthread_t is gpthread's control block,
 // never the libc's, so none of these may fall through to the libc. What
 // acts on a kernel thread works for threads of this node (their vehicle's
-// tid) and says ENOTSUP, with a message, for a thread on another node.
+// tid) and says ENOTSUP, with a message, for a thread on another node;
+// scheduling is the thread's own and answers for every node (below).
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -20,6 +21,7 @@
 #include "gpt/raw_syscall.h"
 #include "libc_threads.h"
 #include "runtime.h"
+#include "scheduling.h"
 #include "tcb.h"
 
 #define GPT_API extern "C" __attribute__((visibility("default")))
@@ -97,35 +99,86 @@ GPT_API int pthread_getname_np(pthread_t thread, char* name, size_t len) {
   return 0;
 }
 
+// Scheduling: a thread of this node is asked and changed in the kernel; its
+// control block keeps what was set, for the nodes it runs on later
+// (scheduling.h). A thread on another node is answered from its control
+// block, and a change to it is recorded there and applied to its kernel
+// thread when it next starts on a node (it migrates): no call reaches
+// another node's kernel thread.
+namespace {
+
+// The control block of a thread of this job, or nullptr (one node without
+// an agent: threads are the libc's).
+Tcb* sched_tcb(pthread_t thread, int* err) {
+  if (!distributed()) return nullptr;
+  Tcb* tcb = valid_tcb(thread);
+  if (!tcb) *err = ESRCH;
+  return tcb;
+}
+
+[[nodiscard]] bool runs_here(const Tcb* tcb) {
+  return tcb == current() || (tcb->node == static_cast<std::uint32_t>(rt::state().node_id) && tcb->kernel_tid != 0);
+}
+
+int set_sched(pthread_t thread, int policy, int priority, bool keep_policy) {
+  int err = 0;
+  Tcb* tcb = sched_tcb(thread, &err);
+  if (err) return err;
+  if (tcb && !runs_here(tcb)) {
+    if (keep_policy) policy = tcb->sched_policy;
+    if ((err = check_sched(policy, priority))) return err;
+    tcb->sched_policy = policy;
+    tcb->sched_priority = priority;
+    __atomic_store_n(&tcb->sched_changed, 1u, __ATOMIC_RELEASE);
+    return 0;
+  }
+  if (tcb && tcb == current()) apply_sched_here(tcb);
+  const std::int32_t tid = tcb ? (tcb == current() ? static_cast<std::int32_t>(syscall(SYS_gettid)) : tcb->kernel_tid)
+                               : tid_here(thread, "pthread_setschedparam", &err);
+  if (!tid) return err;
+  struct sched_param param{};
+  param.sched_priority = priority;
+  const long r = keep_policy ? sys::call(SYS_sched_setparam, tid, sys::arg(&param))
+                             : sys::call(SYS_sched_setscheduler, tid, policy, sys::arg(&param));
+  if (r < 0) return static_cast<int>(-r);
+  if (tcb) {
+    if (!keep_policy) tcb->sched_policy = policy;
+    tcb->sched_priority = priority;
+  }
+  return 0;
+}
+
+}  // namespace
+
 GPT_API int pthread_getschedparam(pthread_t thread, int* policy, struct sched_param* param) {
   int err = 0;
-  std::int32_t tid = tid_here(thread, "pthread_getschedparam", &err);
+  Tcb* tcb = sched_tcb(thread, &err);
+  if (err) return err;
+  if (tcb && !runs_here(tcb)) {
+    *policy = tcb->sched_policy;
+    param->sched_priority = tcb->sched_priority;
+    return 0;
+  }
+  if (tcb && tcb == current()) apply_sched_here(tcb);
+  const std::int32_t tid = tcb ? (tcb == current() ? static_cast<std::int32_t>(syscall(SYS_gettid)) : tcb->kernel_tid)
+                               : tid_here(thread, "pthread_getschedparam", &err);
   if (!tid) return err;
   long p = sys::call(SYS_sched_getscheduler, tid);
   if (p < 0) return static_cast<int>(-p);
-  long r = sys::call(SYS_sched_getparam, tid, sys::arg(param));
+  // Through a copy: the program's may be on a global page not present here.
+  struct sched_param here{};
+  long r = sys::call(SYS_sched_getparam, tid, sys::arg(&here));
   if (r < 0) return static_cast<int>(-r);
-  *policy = static_cast<int>(p);
+  *policy = static_cast<int>(p) & ~SCHED_RESET_ON_FORK;
+  *param = here;
   return 0;
 }
 
 GPT_API int pthread_setschedparam(pthread_t thread, int policy, const struct sched_param* param) {
-  int err = 0;
-  std::int32_t tid = tid_here(thread, "pthread_setschedparam", &err);
-  if (!tid) return err;
-  long r = sys::call(SYS_sched_setscheduler, tid, policy, sys::arg(param));
-  return r < 0 ? static_cast<int>(-r) : 0;
+  return set_sched(thread, policy, param->sched_priority, false);
 }
 
-GPT_API int pthread_setschedprio(pthread_t thread, int prio) {
-  int err = 0;
-  std::int32_t tid = tid_here(thread, "pthread_setschedprio", &err);
-  if (!tid) return err;
-  struct sched_param param{};
-  param.sched_priority = prio;
-  long r = sys::call(SYS_sched_setparam, tid, sys::arg(&param));
-  return r < 0 ? static_cast<int>(-r) : 0;
-}
+GPT_API int pthread_setschedprio(pthread_t thread, int prio) { return set_sched(thread, 0, prio, true); }
 
 // musl keeps these in one object with sched_getaffinity/sched_setaffinity: a
 // program calling those would link both definitions, so musl programs reach

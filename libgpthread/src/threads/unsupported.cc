@@ -1,17 +1,47 @@
-// pthread calls whose single-process meaning gpthread cannot keep across
-// nodes: they fail with the POSIX error instead of falling through to the
-// libc (docs/threads.md, "Limits").
+// pthread calls whose meaning across nodes is narrower than in one process
+// (docs/threads.md, "Limits").
 #include <errno.h>
 #include <pthread.h>
 
+#ifdef __GLIBC__
+#include <dlfcn.h>
+
+#include "diag.h"
+#endif
+
 #define GPT_API extern "C" __attribute__((visibility("default")))
 
-// Priority protocols (pthread_mutexattr_setprotocol) are the attribute's
-// and the libc's: a mutex with one behaves as a plain one across nodes,
-// since priorities mean nothing between nodes. Its ceiling cannot be read
-// or changed through the libc, whose lock word gpthread does not use.
+// A mutex's priority ceiling is the libc's: glibc keeps it in the mutex's
+// lock word, which gpthread never uses for a mutex it manages (the lock is
+// the agents' token), so glibc's own calls read and change it; they fail
+// with EINVAL for a mutex without PTHREAD_PRIO_PROTECT, as natively. The
+// ceiling raises no priority across nodes: the mutex locks as a plain one.
+// musl has no priority-protect mutexes (its pthread_mutexattr_setprotocol
+// refuses PTHREAD_PRIO_PROTECT), so no mutex has a ceiling: EINVAL, as musl.
+#ifdef __GLIBC__
+namespace {
+template <class F>
+F libc_call(const char* name) {
+  void* p = dlsym(RTLD_NEXT, name);
+  if (!p) gpt::rt::die("cannot find the libc's mutex priority ceiling calls", 127);
+  return reinterpret_cast<F>(p);
+}
+}  // namespace
+
+GPT_API int pthread_mutex_getprioceiling(const pthread_mutex_t* m, int* ceiling) {
+  using Fn = int (*)(const pthread_mutex_t*, int*);
+  static Fn fn = libc_call<Fn>("pthread_mutex_getprioceiling");
+  return fn(m, ceiling);
+}
+GPT_API int pthread_mutex_setprioceiling(pthread_mutex_t* m, int ceiling, int* old) {
+  using Fn = int (*)(pthread_mutex_t*, int, int*);
+  static Fn fn = libc_call<Fn>("pthread_mutex_setprioceiling");
+  return fn(m, ceiling, old);
+}
+#else
 GPT_API int pthread_mutex_getprioceiling(const pthread_mutex_t*, int*) { return EINVAL; }
 GPT_API int pthread_mutex_setprioceiling(pthread_mutex_t*, int, int*) { return EINVAL; }
+#endif
 
 #ifdef __GLIBC__
 // LinuxThreads' leftover: kills the other threads before an exec, which
