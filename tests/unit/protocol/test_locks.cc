@@ -134,10 +134,9 @@ TEST(Locks, PollingTryLocksOfALockHeldElsewhereStayOnTheirNode) {
   EXPECT_TRUE(c[1].take_downcalls().empty());
 }
 
-// Bounded staleness: the hint ends at its deadline, and the next trylock
-// asks again and takes the lock that became free meanwhile.
-TEST(Locks, ABusyHintEndsAndTheFreedLockIsTaken) {
-  FakeCluster c(3);
+// Node 1 holds the lock and node 2's trylock heard "busy" from the manager:
+// node 2 now has the busy hint.
+void hold_on_1_and_hear_busy_on_2(FakeCluster& c) {
   const std::uint32_t held = c[1].post(Op::kLock, kLockOn0);
   c.pump();
   ASSERT_EQ(c[1].status(held), channel::kLockFromAfar);
@@ -145,6 +144,13 @@ TEST(Locks, ABusyHintEndsAndTheFreedLockIsTaken) {
   c.pump();
   ASSERT_EQ(c[2].status(busy), -EBUSY);
   c[2].free(busy);
+}
+
+// Bounded staleness: the hint ends at its deadline, and the next trylock
+// asks again and takes the lock that became free meanwhile.
+TEST(Locks, ABusyHintEndsAndTheFreedLockIsTaken) {
+  FakeCluster c(3);
+  ASSERT_NO_FATAL_FAILURE(hold_on_1_and_hear_busy_on_2(c));
   const std::uint32_t u = c[1].post(Op::kUnlock, kLockOn0);
   c.pump();
   EXPECT_EQ(c[1].status(u), 0);
@@ -178,13 +184,7 @@ TEST(Locks, ABusyHintEndsAndTheFreedLockIsTaken) {
 // leave a trylock busy).
 TEST(Locks, AnAcquireOnTheHintedNodeEndsTheHint) {
   FakeCluster c(3);
-  const std::uint32_t held = c[1].post(Op::kLock, kLockOn0);
-  c.pump();
-  ASSERT_EQ(c[1].status(held), channel::kLockFromAfar);
-  const std::uint32_t busy = c[2].post(Op::kTryLock, kLockOn0);
-  c.pump();
-  ASSERT_EQ(c[2].status(busy), -EBUSY);
-  c[2].free(busy);
+  ASSERT_NO_FATAL_FAILURE(hold_on_1_and_hear_busy_on_2(c));
   ASSERT_TRUE(busy_hint_in_word(c[2]));
   const std::uint32_t u = c[1].post(Op::kUnlock, kLockOn0);
   c.pump();
@@ -202,13 +202,7 @@ TEST(Locks, AnAcquireOnTheHintedNodeEndsTheHint) {
 // once its token came, trylocks there see the lock as it is.
 TEST(Locks, ALockEndsTheBusyHintOfItsNode) {
   FakeCluster c(3);
-  const std::uint32_t held = c[1].post(Op::kLock, kLockOn0);
-  c.pump();
-  ASSERT_EQ(c[1].status(held), channel::kLockFromAfar);
-  const std::uint32_t busy = c[2].post(Op::kTryLock, kLockOn0);
-  c.pump();
-  ASSERT_EQ(c[2].status(busy), -EBUSY);
-  c[2].free(busy);
+  ASSERT_NO_FATAL_FAILURE(hold_on_1_and_hear_busy_on_2(c));
   const std::uint32_t wait = c[2].post(Op::kLock, kLockOn0);
   c.pump();
   EXPECT_FALSE(c[2].answered(wait));
