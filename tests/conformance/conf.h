@@ -82,6 +82,21 @@ static inline long conf_ms_since(const struct timespec* start) {
   return (now.tv_sec - start->tv_sec) * 1000 + (now.tv_nsec - start->tv_nsec) / 1000000;
 }
 
+/* A short pause (nanosleep, resumed after a signal), so a cancel or signal
+ * sent next reaches a thread that is blocked by then. */
+static inline void conf_pause_ms(long ms) {
+  struct timespec t = {0, ms * 1000000L};
+  while (nanosleep(&t, &t) != 0) {
+  }
+}
+
+/* pthread_join's result, or -error as a pointer when the join failed. */
+static inline void* conf_join_result(pthread_t t) {
+  void* r = NULL;
+  int err = pthread_join(t, &r);
+  return err == 0 ? r : (void*)(long)-err;
+}
+
 /* Starts fn(arg) in a thread on `node` (any node if gpthread has one node). */
 static inline int conf_start_on(pthread_t* t, int node, void* (*fn)(void*), void* arg) {
   pthread_attr_t a;

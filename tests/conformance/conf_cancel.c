@@ -59,19 +59,6 @@ static void cleanup_unlock(void* arg) {
   t->unlock_result = pthread_mutex_unlock(&t->m);
 }
 
-/* A short pause, so a cancel sent now reaches a thread that is blocked. */
-static void pause_ms(long ms) {
-  struct timespec t = {0, ms * 1000000L};
-  while (nanosleep(&t, &t) != 0) {
-  }
-}
-
-static void* join_result(pthread_t t) {
-  void* r = NULL;
-  int err = pthread_join(t, &r);
-  return err == 0 ? r : (void*)(long)-err;
-}
-
 static void state_and_type(void) {
   int old = -1;
   EXPECT(pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old), 0);
@@ -110,7 +97,7 @@ static void deferred_with_handlers(void) {
   EXPECT(conf_start_on(&h, conf_other_node(), testcancel_loop, t), 0);
   sem_wait(&t->ready);
   EXPECT(pthread_cancel(h), 0);
-  EXPECT(join_result(h) == PTHREAD_CANCELED, 1);
+  EXPECT(conf_join_result(h) == PTHREAD_CANCELED, 1);
   EXPECT(t->count, 3);
   EXPECT(t->order[0], 2);
   EXPECT(t->order[1], 1);
@@ -138,7 +125,7 @@ static void exit_runs_handlers(void) {
   struct trace* t = new_trace();
   pthread_t h;
   EXPECT(conf_start_on(&h, conf_other_node(), exiter, t), 0);
-  EXPECT((long)join_result(h), 7);
+  EXPECT((long)conf_join_result(h), 7);
   EXPECT(t->count, 3);
   EXPECT(t->order[0], 2); /* pop(1) */
   EXPECT(t->order[1], 2); /* then at exit, innermost first */
@@ -166,9 +153,9 @@ static void disabled_then_enabled(void) {
   EXPECT(conf_start_on(&h, conf_other_node(), disabled_first, t), 0);
   sem_wait(&t->ready);
   EXPECT(pthread_cancel(h), 0);
-  pause_ms(20);
+  conf_pause_ms(20);
   sem_post(&t->never);
-  EXPECT(join_result(h) == PTHREAD_CANCELED, 1);
+  EXPECT(conf_join_result(h) == PTHREAD_CANCELED, 1);
   EXPECT(t->after, 1);
   free_trace(t);
 }
@@ -205,9 +192,9 @@ static void wait_until_waiting(struct trace* t) {
     int w = t->waiting;
     pthread_mutex_unlock(&t->m);
     if (w) break;
-    pause_ms(2);
+    conf_pause_ms(2);
   }
-  pause_ms(20); /* it holds the mutex until it sleeps on the condition */
+  conf_pause_ms(20); /* it holds the mutex until it sleeps on the condition */
 }
 
 static void cancel_cond_wait(void* (*waiter)(void*)) {
@@ -218,7 +205,7 @@ static void cancel_cond_wait(void* (*waiter)(void*)) {
   EXPECT(conf_start_on(&h, conf_other_node(), waiter, t), 0);
   wait_until_waiting(t);
   EXPECT(pthread_cancel(h), 0);
-  EXPECT(join_result(h) == PTHREAD_CANCELED, 1);
+  EXPECT(conf_join_result(h) == PTHREAD_CANCELED, 1);
   EXPECT(t->unlock_result, 0);
   EXPECT(t->after, 0);
   EXPECT_TRUE(conf_ms_since(&start) < 10000);
@@ -233,7 +220,7 @@ static void cancel_cond_wait(void* (*waiter)(void*)) {
   t->go = 1;
   pthread_cond_signal(&t->c);
   pthread_mutex_unlock(&t->m);
-  EXPECT(join_result(h) == NULL, 1);
+  EXPECT(conf_join_result(h) == NULL, 1);
   EXPECT(t->after, 1);
   EXPECT(t->unlock_result, 0);
   free_trace(t);
@@ -265,9 +252,9 @@ static void cancel_sem_wait(void* (*waiter)(void*)) {
   pthread_t h;
   EXPECT(conf_start_on(&h, conf_other_node(), waiter, t), 0);
   sem_wait(&t->ready);
-  pause_ms(20);
+  conf_pause_ms(20);
   EXPECT(pthread_cancel(h), 0);
-  EXPECT(join_result(h) == PTHREAD_CANCELED, 1);
+  EXPECT(conf_join_result(h) == PTHREAD_CANCELED, 1);
   EXPECT(t->after, 0);
   EXPECT(sem_post(&t->never), 0);
   int v = -1;
@@ -302,12 +289,12 @@ static void join_is_a_point(void) {
   t->joined = target;
   EXPECT(conf_start_on(&h, conf_other_node(), joiner, t), 0);
   sem_wait(&t->ready);
-  pause_ms(20);
+  conf_pause_ms(20);
   EXPECT(pthread_cancel(h), 0);
-  EXPECT(join_result(h) == PTHREAD_CANCELED, 1);
+  EXPECT(conf_join_result(h) == PTHREAD_CANCELED, 1);
   EXPECT(t->after, 0);
   EXPECT(sem_post(&t->never), 0);
-  EXPECT((long)join_result(target), 5);
+  EXPECT((long)conf_join_result(target), 5);
   free_trace(t);
 }
 
@@ -340,9 +327,9 @@ static void sleeps_are_points(void) {
     clock_gettime(CLOCK_MONOTONIC, &start);
     EXPECT(conf_start_on(&h, conf_other_node(), sleeper, t), 0);
     sem_wait(&t->ready);
-    pause_ms(20);
+    conf_pause_ms(20);
     EXPECT(pthread_cancel(h), 0);
-    EXPECT(join_result(h) == PTHREAD_CANCELED, 1);
+    EXPECT(conf_join_result(h) == PTHREAD_CANCELED, 1);
     EXPECT(t->after, 0);
     EXPECT_TRUE(conf_ms_since(&start) < 10000);
     free_trace(t);
@@ -368,7 +355,7 @@ static void asynchronous(void) {
   EXPECT(conf_start_on(&h, conf_other_node(), spinner, t), 0);
   sem_wait(&t->ready);
   EXPECT(pthread_cancel(h), 0);
-  EXPECT(join_result(h) == PTHREAD_CANCELED, 1);
+  EXPECT(conf_join_result(h) == PTHREAD_CANCELED, 1);
   EXPECT(t->count, 1);
   EXPECT(t->order[0], 1);
   free_trace(t);
@@ -399,9 +386,9 @@ static void asynchronous_while_faulting(void) {
     pthread_t h;
     EXPECT(conf_start_on(&h, conf_other_node(), scanner, t), 0);
     sem_wait(&t->ready);
-    pause_ms(1 + round);
+    conf_pause_ms(1 + round);
     EXPECT(pthread_cancel(h), 0);
-    EXPECT(join_result(h) == PTHREAD_CANCELED, 1);
+    EXPECT(conf_join_result(h) == PTHREAD_CANCELED, 1);
     free_trace(t);
   }
   free(bytes);
@@ -420,7 +407,7 @@ static void before_start(void) {
   pthread_t h;
   EXPECT(conf_start_on(&h, conf_other_node(), late_starter, t), 0);
   EXPECT(pthread_cancel(h), 0);
-  EXPECT(join_result(h) == PTHREAD_CANCELED, 1);
+  EXPECT(conf_join_result(h) == PTHREAD_CANCELED, 1);
   EXPECT(t->after, 0);
   free_trace(t);
 }
@@ -452,12 +439,12 @@ static void self_cancel(void) {
   struct trace* t = new_trace();
   pthread_t h;
   EXPECT(conf_start_on(&h, conf_other_node(), self_canceller, t), 0);
-  EXPECT(join_result(h) == PTHREAD_CANCELED, 1);
+  EXPECT(conf_join_result(h) == PTHREAD_CANCELED, 1);
   EXPECT(t->unlock_result, 0);
   EXPECT(t->after, 1);
   t->after = 0;
   EXPECT(conf_start_on(&h, conf_other_node(), self_async, t), 0);
-  EXPECT(join_result(h) == PTHREAD_CANCELED, 1);
+  EXPECT(conf_join_result(h) == PTHREAD_CANCELED, 1);
   EXPECT(t->after, 1);
   free_trace(t);
 }

@@ -34,18 +34,6 @@ struct io {
 
 static void on_cleanup(void* arg) { ((struct io*)arg)->cleanup = 1; }
 
-static void pause_ms(long ms) {
-  struct timespec t = {0, ms * 1000000L};
-  while (nanosleep(&t, &t) != 0) {
-  }
-}
-
-static void* join_result(pthread_t t) {
-  void* r = NULL;
-  int err = pthread_join(t, &r);
-  return err == 0 ? r : (void*)(long)-err;
-}
-
 static void* blocker(void* arg) {
   struct io* io = arg;
   if (io->migrate) gpt_migrate(0);
@@ -98,9 +86,9 @@ static void cancel_blocked(enum call call, int fd, pid_t child, int migrate) {
   clock_gettime(CLOCK_MONOTONIC, &start);
   EXPECT(conf_start_on(&h, blocker_node(&io), blocker, &io), 0);
   sem_wait(&io.ready);
-  pause_ms(30);
+  conf_pause_ms(30);
   EXPECT(pthread_cancel(h), 0);
-  EXPECT(join_result(h) == PTHREAD_CANCELED, 1);
+  EXPECT(conf_join_result(h) == PTHREAD_CANCELED, 1);
   EXPECT(io.cleanup, 1);
   EXPECT(io.result, -99);
   EXPECT_TRUE(conf_ms_since(&start) < 10000);
@@ -184,10 +172,10 @@ static void completed_read_keeps_data(void) {
     pthread_t h;
     EXPECT(conf_start_on(&h, 0, blocker, &io), 0);
     sem_wait(&io.ready);
-    pause_ms(round % 3);
+    conf_pause_ms(round % 3);
     EXPECT(write(p[1], "xyz", 3), 3);
     EXPECT(pthread_cancel(h), 0);
-    void* r = join_result(h);
+    void* r = conf_join_result(h);
     EXPECT_TRUE(r == PTHREAD_CANCELED || r == (void*)7);
     /* The blocker has no cancellation point after its read: returned
      * data means it was not cancelled. */
@@ -216,11 +204,11 @@ static void disabled_call_runs_on(void) {
   pthread_t h;
   EXPECT(conf_start_on(&h, 0, blocker, &io), 0);
   sem_wait(&io.ready);
-  pause_ms(30);
+  conf_pause_ms(30);
   EXPECT(pthread_cancel(h), 0);
-  pause_ms(30);
+  conf_pause_ms(30);
   EXPECT(write(p[1], "ok", 2), 2);
-  EXPECT(join_result(h) == PTHREAD_CANCELED, 1);
+  EXPECT(conf_join_result(h) == PTHREAD_CANCELED, 1);
   EXPECT(io.result, 2);
   EXPECT(io.got[0] == 'o' && io.got[1] == 'k', 1);
   sem_destroy(&io.ready);
@@ -248,7 +236,7 @@ static void pending_cancel_acts_at_read(void) {
   struct io io = {.fd = p[0], .result = -99};
   pthread_t h;
   EXPECT(conf_start_on(&h, conf_other_node(), pending_reader, &io), 0);
-  EXPECT(join_result(h) == PTHREAD_CANCELED, 1);
+  EXPECT(conf_join_result(h) == PTHREAD_CANCELED, 1);
   EXPECT(io.cleanup, 1);
   EXPECT(io.result, -99);
   char b[4];
