@@ -163,7 +163,7 @@ class Client {
     on_published(index);
 
     await_reply(slot);
-    if (profiled) record_wait(*layout_, profiled, profiled_object(op, first_word), 0, started);
+    if (profiled) record_wait(*layout_, profiled, profiled_object(op, first_word), profile::t_call_site, started);
     const std::uint32_t length = slot.h.length <= kSlotPayload ? slot.h.length
                                                               : static_cast<std::uint32_t>(kSlotPayload);
     on_reply(slot.h.status, slot.payload, length);

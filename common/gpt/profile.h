@@ -131,4 +131,29 @@ inline void record(ProfileArea& area, const Event& e) {
   if (index < kProfileEvents) area.events[index] = e;
 }
 
+// The program's code that called the pthread or semaphore function waiting
+// now (that function's return address), recorded as the wait's site so the
+// report names the line of a contended lock as it does a fault's; 0 outside
+// such calls. The runtime sets it with GPT_PROFILE_CALL_SITE() at the
+// entry of every call that may wait; a call made inside another (the
+// mutex a condition wait takes back) keeps the outer call's site. One
+// thread-local store per call, whether the profile is on or not.
+inline thread_local std::uint64_t t_call_site __attribute__((tls_model("initial-exec"))) = 0;
+
+class CallSite {
+ public:
+  explicit CallSite(const void* return_address) : outer_(t_call_site) {
+    if (outer_ == 0) t_call_site = reinterpret_cast<std::uint64_t>(return_address);
+  }
+  ~CallSite() { t_call_site = outer_; }
+  CallSite(const CallSite&) = delete;
+  CallSite& operator=(const CallSite&) = delete;
+
+ private:
+  std::uint64_t outer_;
+};
+
 }  // namespace gpt::profile
+
+#define GPT_PROFILE_CALL_SITE() \
+  const ::gpt::profile::CallSite gpt_profile_call_site_(__builtin_return_address(0))

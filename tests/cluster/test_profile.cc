@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
+#include <cctype>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -72,6 +73,7 @@ TEST(Profile, TwoNodeJobWritesThePage) {
   // [kind, object, count, total_us, max_us, site, threads] per object and page.
   std::map<int, double> waits;    // per kind
   std::map<int, int> objects;     // distinct objects per kind
+  std::vector<unsigned long long> lock_sites;
   for (const auto& o : rows_of(data, "objects")) {
     ASSERT_EQ(o.size(), 7u);
     const int kind = static_cast<int>(o[0]);
@@ -82,6 +84,12 @@ TEST(Profile, TwoNodeJobWritesThePage) {
     if (kind <= 2) {
       EXPECT_EQ(static_cast<unsigned long long>(o[1]) % 4096, 0u) << "faults are per page";
       EXPECT_NE(o[5], 0) << "a fault has its faulting instruction";
+    }
+    // A pthread lock, barrier or semaphore wait has the program's call
+    // (the job-wide gpt barrier, object 0, is the runtime's own).
+    if (kind == 3 || kind == 8 || (kind == 6 && o[1] != 0)) {
+      EXPECT_NE(o[5], 0) << "kind " << kind << ": the program's call site";
+      if (kind == 3 && o[5] != 0) lock_sites.push_back(static_cast<unsigned long long>(o[5]));
     }
   }
   EXPECT_GT(waits[1] + waits[2], 0) << "page faults";
@@ -105,6 +113,15 @@ TEST(Profile, TwoNodeJobWritesThePage) {
   }
   // The symbol table names the faulting code (sync_mix has symbols).
   EXPECT_EQ(data.find("\"symbols\":{}"), std::string::npos);
+  // ...and the line of the program that took a contended lock.
+  bool named = false;
+  for (auto site : lock_sites) {
+    const auto at = data.find("\"" + std::to_string(site) + "\":\"");
+    const auto file = at == std::string::npos ? at : data.find("sync_mix.c:", at);
+    named = named || (file < data.find('"', at + std::to_string(site).size() + 4) &&
+                      std::isdigit(static_cast<unsigned char>(data[file + 11])));
+  }
+  EXPECT_TRUE(named) << "a lock's site is named with its source line (the program has -g)";
 }
 
 TEST(Profile, UnwritablePathFailsAtStart) {

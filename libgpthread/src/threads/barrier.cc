@@ -11,6 +11,7 @@
 
 #include "coherence.h"
 #include "global_space.h"
+#include "gpt/profile.h"
 #include "gpt/channel_client.h"
 #include "gpt/futex.h"
 #include "runtime.h"
@@ -73,6 +74,7 @@ GPT_API int pthread_barrier_destroy(pthread_barrier_t* b) {
 }
 
 GPT_API int pthread_barrier_wait(pthread_barrier_t* b) {
+  GPT_PROFILE_CALL_SITE();
   gpt::rt::ensure_started();
   auto* self = reinterpret_cast<Barrier*>(b);
   if (self->magic != kBarrierMagic) return EINVAL;

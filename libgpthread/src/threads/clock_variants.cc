@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <time.h>
 
+#include "gpt/profile.h"
 #include "sync_common.h"
 
 #define GPT_API extern "C" __attribute__((visibility("default")))
@@ -36,6 +37,7 @@ bool realtime_deadline(clockid_t clock, const struct timespec* deadline, struct 
 }  // namespace
 
 GPT_API int pthread_mutex_clocklock(pthread_mutex_t* m, clockid_t clock, const struct timespec* t) {
+  GPT_PROFILE_CALL_SITE();
   struct timespec real;
   if (!realtime_deadline(clock, t, &real)) return EINVAL;
   return pthread_mutex_timedlock(m, &real);
@@ -43,23 +45,27 @@ GPT_API int pthread_mutex_clocklock(pthread_mutex_t* m, clockid_t clock, const s
 
 GPT_API int pthread_cond_clockwait(pthread_cond_t* c, pthread_mutex_t* m, clockid_t clock,
                                    const struct timespec* t) {
+  GPT_PROFILE_CALL_SITE();
   if (clock != CLOCK_REALTIME && clock != CLOCK_MONOTONIC) return EINVAL;
   return gpt::threads::cond_wait_until(c, m, t, clock);
 }
 
 GPT_API int pthread_rwlock_clockrdlock(pthread_rwlock_t* l, clockid_t clock, const struct timespec* t) {
+  GPT_PROFILE_CALL_SITE();
   struct timespec real;
   if (!realtime_deadline(clock, t, &real)) return EINVAL;
   return pthread_rwlock_timedrdlock(l, &real);
 }
 
 GPT_API int pthread_rwlock_clockwrlock(pthread_rwlock_t* l, clockid_t clock, const struct timespec* t) {
+  GPT_PROFILE_CALL_SITE();
   struct timespec real;
   if (!realtime_deadline(clock, t, &real)) return EINVAL;
   return pthread_rwlock_timedwrlock(l, &real);
 }
 
 GPT_API int sem_clockwait(sem_t* s, clockid_t clock, const struct timespec* t) {
+  GPT_PROFILE_CALL_SITE();
   struct timespec real;
   if (!realtime_deadline(clock, t, &real)) {
     errno = EINVAL;

@@ -16,6 +16,7 @@
 #include "cancel.h"
 #include "coherence.h"
 #include "global_space.h"
+#include "gpt/profile.h"
 #include "gpt/channel_client.h"
 #include "gpt/futex.h"
 #include "runtime.h"
@@ -117,10 +118,12 @@ int gpt::threads::cond_wait_until(pthread_cond_t* c, pthread_mutex_t* m, const s
 }
 
 GPT_API int pthread_cond_timedwait(pthread_cond_t* c, pthread_mutex_t* m, const struct timespec* abstime) {
+  GPT_PROFILE_CALL_SITE();
   return gpt::threads::cond_wait_until(c, m, abstime, clock_of(c));
 }
 
 GPT_API int pthread_cond_wait(pthread_cond_t* c, pthread_mutex_t* m) {
+  GPT_PROFILE_CALL_SITE();
   return gpt::threads::cond_wait_until(c, m, nullptr, CLOCK_REALTIME);
 }
 

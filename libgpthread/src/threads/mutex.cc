@@ -13,6 +13,7 @@
 
 #include "coherence.h"
 #include "global_space.h"
+#include "gpt/profile.h"
 #include "gpt/channel_client.h"
 #include "futex_lock.h"
 #include "libc_threads.h"
@@ -306,6 +307,7 @@ GPT_API int __wrap_pthread_mutex_init(pthread_mutex_t* m, const pthread_mutexatt
 }
 
 GPT_API int pthread_mutex_lock(pthread_mutex_t* m) {
+  GPT_PROFILE_CALL_SITE();
   rt::ensure_started();
   if (!distributed(m)) return libc_mutex_lock(m);
   return lock(m, false);
@@ -318,6 +320,7 @@ GPT_API int pthread_mutex_trylock(pthread_mutex_t* m) {
 }
 
 GPT_API int pthread_mutex_timedlock(pthread_mutex_t* m, const struct timespec* abstime) {
+  GPT_PROFILE_CALL_SITE();
   rt::ensure_started();
   if (abstime->tv_nsec < 0 || abstime->tv_nsec >= 1000000000L) return EINVAL;
   if (!distributed(m)) return libc_mutex_timedlock(m, abstime);

@@ -8,6 +8,7 @@
 
 #include "cancel.h"
 #include "global_space.h"
+#include "gpt/profile.h"
 #include "libc_threads.h"
 #include "runtime.h"
 #include "sync_common.h"
@@ -56,6 +57,7 @@ GPT_API int pthread_spin_init(pthread_spinlock_t* lock, int) {
 GPT_API int pthread_spin_destroy(pthread_spinlock_t*) { return 0; }
 
 GPT_API int pthread_spin_lock(pthread_spinlock_t* lock) {
+  GPT_PROFILE_CALL_SITE();
   gpt::rt::ensure_started();
   if (gpt::threads::in_global_space(word_of(lock))) return gpt::threads::token_lock(word_of(lock), false);
   auto* word = word_of(lock);

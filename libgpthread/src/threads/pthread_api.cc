@@ -16,6 +16,7 @@
 #include "coherence.h"
 #include "diag.h"
 #include "global_space.h"
+#include "gpt/profile.h"
 #include "gpt/channel_client.h"
 #include "futex_lock.h"
 #include "gpt/raw_syscall.h"
@@ -407,6 +408,7 @@ int join_until(pthread_t thread, void** result, clockid_t clock, const struct ti
 }  // namespace
 
 GPT_API int pthread_join(pthread_t thread, void** result) {
+  GPT_PROFILE_CALL_SITE();
   testcancel();
   if (!distributed()) return local_join(thread, result);
   galloc::release();  // about to wait, as in a mutex (mutex.cc)
@@ -419,11 +421,13 @@ GPT_API int pthread_tryjoin_np(pthread_t thread, void** result) {
 }
 
 GPT_API int pthread_timedjoin_np(pthread_t thread, void** result, const struct timespec* abstime) {
+  GPT_PROFILE_CALL_SITE();
   return join_until(thread, result, CLOCK_REALTIME, abstime);
 }
 
 #ifdef __GLIBC__
 GPT_API int pthread_clockjoin_np(pthread_t thread, void** result, clockid_t clock, const struct timespec* abstime) {
+  GPT_PROFILE_CALL_SITE();
   if (clock != CLOCK_REALTIME && clock != CLOCK_MONOTONIC) return EINVAL;
   return join_until(thread, result, clock, abstime);
 }

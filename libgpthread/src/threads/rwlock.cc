@@ -12,6 +12,7 @@
 
 #include "coherence.h"
 #include "global_space.h"
+#include "gpt/profile.h"
 #include "gpt/channel_client.h"
 #include "gpt/futex.h"
 #include "runtime.h"
@@ -77,14 +78,22 @@ GPT_API int pthread_rwlock_init(pthread_rwlock_t* l, const pthread_rwlockattr_t*
 }
 GPT_API int pthread_rwlock_destroy(pthread_rwlock_t*) { return 0; }
 
-GPT_API int pthread_rwlock_rdlock(pthread_rwlock_t* l) { return lock(l, false, false, nullptr); }
+GPT_API int pthread_rwlock_rdlock(pthread_rwlock_t* l) {
+  GPT_PROFILE_CALL_SITE();
+  return lock(l, false, false, nullptr);
+}
 GPT_API int pthread_rwlock_tryrdlock(pthread_rwlock_t* l) { return lock(l, false, true, nullptr); }
 GPT_API int pthread_rwlock_timedrdlock(pthread_rwlock_t* l, const struct timespec* t) {
+  GPT_PROFILE_CALL_SITE();
   return lock(l, false, false, t);
 }
-GPT_API int pthread_rwlock_wrlock(pthread_rwlock_t* l) { return lock(l, true, false, nullptr); }
+GPT_API int pthread_rwlock_wrlock(pthread_rwlock_t* l) {
+  GPT_PROFILE_CALL_SITE();
+  return lock(l, true, false, nullptr);
+}
 GPT_API int pthread_rwlock_trywrlock(pthread_rwlock_t* l) { return lock(l, true, true, nullptr); }
 GPT_API int pthread_rwlock_timedwrlock(pthread_rwlock_t* l, const struct timespec* t) {
+  GPT_PROFILE_CALL_SITE();
   return lock(l, true, false, t);
 }
 

@@ -17,6 +17,7 @@
 #include "coherence.h"
 #include "diag.h"
 #include "global_space.h"
+#include "gpt/profile.h"
 #include "gpt/channel_client.h"
 #include "gpt/futex.h"
 #include "runtime.h"
@@ -118,9 +119,15 @@ GPT_API int sem_destroy(sem_t* sem) {
   return 0;
 }
 
-GPT_API int sem_wait(sem_t* sem) { return wait(sem, false, nullptr); }
+GPT_API int sem_wait(sem_t* sem) {
+  GPT_PROFILE_CALL_SITE();
+  return wait(sem, false, nullptr);
+}
 GPT_API int sem_trywait(sem_t* sem) { return wait(sem, true, nullptr); }
-GPT_API int sem_timedwait(sem_t* sem, const struct timespec* abstime) { return wait(sem, false, abstime); }
+GPT_API int sem_timedwait(sem_t* sem, const struct timespec* abstime) {
+  GPT_PROFILE_CALL_SITE();
+  return wait(sem, false, abstime);
+}
 
 GPT_API int sem_post(sem_t* sem) {
   gpt::rt::ensure_started();
