@@ -89,6 +89,10 @@ inline constexpr std::size_t kProbeLimit = 32;
 
 struct alignas(64) ProfileArea {
   std::atomic<std::uint32_t> enabled;  // set by the agent before the program starts
+  // Where the program's executable was loaded: its run-time addresses minus
+  // its link-time ones (0 unless position-independent). Set by the runtime
+  // at attach, so the launcher can name the sites of a PIE with addr2line.
+  std::atomic<std::uint64_t> load_bias;
   alignas(64) std::atomic<std::uint64_t> next_event;  // events offered (kept: the first kProfileEvents)
   std::atomic<std::uint64_t> objects_dropped;  // events whose object found no room in `objects`
   Event events[kProfileEvents];

@@ -5,8 +5,10 @@
 // the fd and remove the variable (a program this one execs must not attach
 // to our channel). Nodes other than 0 never return from here: they become
 // workers and wait for the job to end, so their main() never runs.
+#include <elf.h>
 #include <sched.h>
 #include <stdlib.h>
+#include <sys/auxv.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -46,6 +48,17 @@ int parse_fd(const char* s) {
 
 }  // namespace
 
+// The executable's load bias, from the kernel's auxiliary vector: where its
+// program headers are minus where its PT_PHDR says they would be at link
+// time (a static non-PIE program has no PT_PHDR: bias 0).
+std::uint64_t executable_load_bias() {
+  const auto* phdr = reinterpret_cast<const Elf64_Phdr*>(getauxval(AT_PHDR));
+  const unsigned long count = getauxval(AT_PHNUM);
+  for (unsigned long i = 0; phdr != nullptr && i < count; ++i)
+    if (phdr[i].p_type == PT_PHDR) return reinterpret_cast<std::uintptr_t>(phdr) - phdr[i].p_vaddr;
+  return 0;
+}
+
 // Maps the channel named by GPT_CHANNEL_FD (if any) and fills state().
 void attach() {
   const char* fd_text = getenv("GPT_CHANNEL_FD");
@@ -75,6 +88,7 @@ void attach() {
   g_state.node_id = static_cast<int>(layout->header.node_id);
   g_state.node_count = static_cast<int>(layout->header.node_count);
   g_state.channel = layout;
+  layout->profile.load_bias.store(executable_load_bias(), std::memory_order_relaxed);
   preload::attach();
 }
 

@@ -48,11 +48,15 @@ std::vector<std::vector<double>> rows_of(const std::string& data, const std::str
   return rows;
 }
 
-TEST(Profile, TwoNodeJobWritesThePage) {
+// Both libcs: a musl static program and a glibc position-independent one
+// (its sites are named after the node's load bias is taken off).
+class ProfileOf : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(ProfileOf, TwoNodeJobWritesThePage) {
   gpt::test::ScratchDir dir;
   const std::string out = dir / "profile.html";
   JobRunner job({gpt::test::launcher(), "-n", "2", "--timeout", "120", "--profile", out,
-                 gpt::test::program("sync_mix"), "8", "20"});
+                 gpt::test::program(GetParam()), "8", "20"});
   auto status = job.wait(std::chrono::seconds(150));
   ASSERT_TRUE(status) << job.err();
   ASSERT_EQ(gpt::test::exit_code(*status), 0) << job.err();
@@ -123,6 +127,8 @@ TEST(Profile, TwoNodeJobWritesThePage) {
   }
   EXPECT_TRUE(named) << "a lock's site is named with its source line (the program has -g)";
 }
+
+INSTANTIATE_TEST_SUITE_P(Libcs, ProfileOf, ::testing::Values("sync_mix", "sync_mix_glibc"));
 
 TEST(Profile, UnwritablePathFailsAtStart) {
   const auto started = std::chrono::steady_clock::now();

@@ -5,7 +5,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
-#include <set>
+#include <map>
 #include <sstream>
 
 #include "gpt/profile.h"
@@ -13,16 +13,25 @@
 namespace gpt::launch {
 namespace {
 
-// The distinct code addresses of a node's report ("sites":[...]).
-void collect_sites(const std::string& json, std::set<unsigned long long>& sites) {
+// A number field of a node's report ("name":N), 0 when absent.
+unsigned long long number_field(const std::string& json, const std::string& name) {
+  const auto at = json.find("\"" + name + "\":");
+  return at == std::string::npos ? 0 : std::strtoull(json.c_str() + at + name.size() + 3, nullptr, 10);
+}
+
+// The distinct code addresses of a node's report ("sites":[...]), each
+// with the executable's link-time address for it (the node's load bias
+// taken off: a position-independent program runs elsewhere than linked).
+void collect_sites(const std::string& json, std::map<unsigned long long, unsigned long long>& sites) {
   const auto at = json.find("\"sites\":[");
   if (at == std::string::npos) return;
+  const unsigned long long bias = number_field(json, "load_bias");
   const char* p = json.c_str() + at + 9;
   while (*p && *p != ']') {
     char* end = nullptr;
     const unsigned long long v = std::strtoull(p, &end, 10);
     if (end == p) break;
-    sites.insert(v);
+    sites.emplace(v, v >= bias ? v - bias : v);
     p = end;
     if (*p == ',') ++p;
   }
@@ -40,13 +49,13 @@ std::string json_string(const std::string& text) {
 }
 
 // addr -> "function at file:line", from addr2line if it is installed.
-std::string symbols_json(const std::string& program, const std::set<unsigned long long>& sites) {
+std::string symbols_json(const std::string& program, const std::map<unsigned long long, unsigned long long>& sites) {
   std::string out = "{";
   if (sites.empty() || std::system("command -v addr2line >/dev/null 2>&1") != 0) return out + "}";
   std::string command = "addr2line -f -C -e '" + program + "'";
-  for (auto s : sites) {
+  for (const auto& [site, linked] : sites) {
     char hex[32];
-    std::snprintf(hex, sizeof hex, " 0x%llx", s);
+    std::snprintf(hex, sizeof hex, " 0x%llx", linked);
     command += hex;
   }
   command += " 2>/dev/null";
@@ -54,7 +63,7 @@ std::string symbols_json(const std::string& program, const std::set<unsigned lon
   if (!pipe) return out + "}";
   char function[4096], place[4096];
   bool first = true;
-  for (auto s : sites) {
+  for (const auto& [s, linked] : sites) {
     if (!std::fgets(function, sizeof function, pipe) || !std::fgets(place, sizeof place, pipe)) break;
     function[std::strcspn(function, "\n")] = 0;
     place[std::strcspn(place, "\n")] = 0;
@@ -154,7 +163,7 @@ bool check_profile_path(const std::string& path, std::string& error) {
 
 bool write_profile_report(const std::string& path, const std::string& program,
                           const std::vector<std::string>& node_json, std::string& error) {
-  std::set<unsigned long long> sites;
+  std::map<unsigned long long, unsigned long long> sites;  // run-time -> link-time address
   std::string nodes = "[", missing = "[";
   for (std::size_t n = 0; n < node_json.size(); ++n) {
     collect_sites(node_json[n], sites);

@@ -50,7 +50,8 @@ std::string profile_json(std::uint32_t node, const profile::ProfileArea& area, s
   sites.erase(std::unique(sites.begin(), sites.end()), sites.end());
   out += "],\"sites\":[";
   for (std::size_t i = 0; i < sites.size(); ++i) out += (i ? "," : "") + std::to_string(sites[i]);
-  out += "],\"events_offered\":" + std::to_string(offered) +
+  out += "],\"load_bias\":" + std::to_string(area.load_bias.load()) +
+         ",\"events_offered\":" + std::to_string(offered) +
          ",\"events_dropped\":" + std::to_string(offered - kept) +
          ",\"objects_dropped\":" + std::to_string(area.objects_dropped.load()) + ",\"counters\":{";
   first = true;
