@@ -184,7 +184,13 @@ Transport::LauncherLink ZmqAgentTransport::launcher_link() const {
   return impl_->link ? impl_->link->link() : LauncherLink{};
 }
 
-ZmqAgentTransport::~ZmqAgentTransport() = default;
+// An agent's last control messages (its profile, the cause of a failure)
+// leave just before it ends; with no linger, closing the socket could drop
+// them still queued. Bounded, and not at all once the launcher is gone.
+ZmqAgentTransport::~ZmqAgentTransport() {
+  constexpr int kLastWordsMs = 1000;
+  if (impl_->control && !launcher_link().down_since) impl_->control->set(zmq::sockopt::linger, kLastWordsMs);
+}
 
 const std::string& ZmqAgentTransport::data_endpoint() const { return impl_->endpoint; }
 
