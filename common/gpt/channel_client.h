@@ -71,14 +71,17 @@ inline void ring_agent(Layout& layout) {
   return static_cast<std::uint64_t>(ts.tv_sec) * 1000000000u + static_cast<std::uint64_t>(ts.tv_nsec);
 }
 
-// Records one wait that began at `started_ns` (profile.h); the caller has
-// checked profile::enabled.
+// This kernel thread's id, asked once per thread (a new thread's copy
+// starts at 0).
+inline thread_local std::uint32_t t_profiled_tid __attribute__((tls_model("initial-exec"))) = 0;
+
+// Records one wait that began at `started_ticks` (profile::ticks()); the
+// caller has checked profile::enabled.
 inline void record_wait(Layout& layout, std::uint32_t kind, std::uint64_t object, std::uint64_t site,
-                        std::uint64_t started_ns) {
-  const std::uint64_t now = monotonic_ns();
-  profile::record(layout.profile,
-                  profile::Event{started_ns, now - started_ns, object, site, kind,
-                                 static_cast<std::uint32_t>(sys::call(SYS_gettid))});
+                        std::uint64_t started_ticks) {
+  const std::uint64_t now = profile::ticks();
+  if (t_profiled_tid == 0) t_profiled_tid = static_cast<std::uint32_t>(sys::call(SYS_gettid));
+  profile::record(layout.profile, profile::Event{started_ticks, now - started_ticks, object, site, kind, t_profiled_tid});
 }
 
 struct CallResult {
@@ -146,7 +149,7 @@ class Client {
     if (request_len > kSlotPayload) return false;
     // Profile hook (profile.h): one predictable branch when off.
     const std::uint32_t profiled = profile::enabled(layout_->profile) ? profiled_kind(op) : 0;
-    const std::uint64_t started = profiled ? monotonic_ns() : 0;
+    const std::uint64_t started = profiled ? profile::ticks() : 0;
     Slot& slot = claim();
     slot.h.op = static_cast<std::uint32_t>(op);
     slot.h.length = static_cast<std::uint32_t>(request_len);

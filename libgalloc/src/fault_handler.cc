@@ -43,7 +43,7 @@ void on_sigsegv(int, siginfo_t* si, void* context) {
   // Profile hook (gpt/profile.h): one predictable branch when off.
   auto* profiled = rt::state().channel;
   if (profiled && !gpt::profile::enabled(profiled->profile)) profiled = nullptr;
-  const std::uint64_t started = profiled ? channel::monotonic_ns() : 0;
+  const std::uint64_t started = profiled ? gpt::profile::ticks() : 0;
   bool handled = space().contains(si->si_addr) && handle_fault(addr, is_write);
   if (profiled && handled)
     channel::record_wait(*profiled,

@@ -201,7 +201,7 @@ void Agent::start_application() {
   options.no_aslr = true;
   options.parent_death_signal = SIGKILL;
   options.stdin_null = config_.node != 0;
-  app_started_ns_ = channel::monotonic_ns();
+  app_started_ = TickClock::start_now();
   util::SpawnResult r = util::spawn(config_.program_argv, options);
   if (r.pid < 0) {
     fail(r.error);
@@ -314,8 +314,10 @@ void Agent::send_profile() {
       counters.emplace_back(item.substr(0, eq), std::strtoull(item.c_str() + eq + 1, nullptr, 10));
     at = end + 1;
   }
+  TickClock clock = app_started_;
+  clock.end_now();
   if (!gate_.send(wire::kLauncherId,
-                  wire::ProfileReport{profile_json(config_.node, channel_->layout().profile, app_started_ns_, counters)}))
+                  wire::ProfileReport{profile_json(config_.node, channel_->layout().profile, clock, counters)}))
     util::log_line("cannot send the profile to the launcher");
 }
 

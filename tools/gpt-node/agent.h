@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "message_gate.h"
+#include "profile_dump.h"
 #include "remote_memory.h"
 #include "service.h"
 #include "signals.h"
@@ -91,7 +92,7 @@ class Agent {
   Phase phase_ = Phase::kJoining;
   std::unique_ptr<Liveness> liveness_;  // the heartbeat, the program's stops, the launcher link
   std::optional<int> exit_code_;
-  std::uint64_t app_started_ns_ = 0;  // CLOCK_MONOTONIC, origin of the profile's times
+  TickClock app_started_;  // the origin of the profile's times, and their rate
   bool profile_sent_ = false;
   pid_t app_pid_ = -1;
   std::chrono::steady_clock::time_point app_ended_at_;  // on the liveness clock (awake time)

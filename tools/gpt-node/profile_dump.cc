@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "gpt/channel_client.h"
+
 namespace gpt::node {
 namespace {
 
@@ -14,7 +16,26 @@ std::string us(std::uint64_t ns) {
 
 }  // namespace
 
-std::string profile_json(std::uint32_t node, const profile::ProfileArea& area, std::uint64_t origin_ns,
+TickClock TickClock::start_now() {
+  TickClock c;
+  c.ticks0_ = profile::ticks();
+  c.ns0_ = channel::monotonic_ns();
+  return c;
+}
+
+void TickClock::end_now() {
+  const std::uint64_t t = profile::ticks();
+  const std::uint64_t n = channel::monotonic_ns();
+  if (t > ticks0_ && n > ns0_) ns_per_tick_ = static_cast<double>(n - ns0_) / static_cast<double>(t - ticks0_);
+}
+
+std::uint64_t TickClock::ns(std::uint64_t ticks) const {
+  return static_cast<std::uint64_t>(static_cast<double>(ticks) * ns_per_tick_);
+}
+
+std::uint64_t TickClock::ns_since_start(std::uint64_t ticks) const { return ticks > ticks0_ ? ns(ticks - ticks0_) : 0; }
+
+std::string profile_json(std::uint32_t node, const profile::ProfileArea& area, const TickClock& clock,
                          const std::vector<std::pair<std::string, std::uint64_t>>& counters) {
   const std::uint64_t offered = area.next_event.load(std::memory_order_acquire);
   const std::uint64_t kept = std::min<std::uint64_t>(offered, profile::kProfileEvents);
@@ -27,7 +48,7 @@ std::string profile_json(std::uint32_t node, const profile::ProfileArea& area, s
     if (e.kind == 0 || e.kind >= profile::kKindCount) continue;
     out += first ? "[" : ",[";
     first = false;
-    out += us(e.start_ns > origin_ns ? e.start_ns - origin_ns : 0) + "," + us(e.duration_ns) + "," +
+    out += us(clock.ns_since_start(e.start_ticks)) + "," + us(clock.ns(e.duration_ticks)) + "," +
            std::to_string(e.kind) + "," + std::to_string(e.thread) + "," + std::to_string(e.object) + "," +
            std::to_string(e.site) + "]";
     if (e.site) sites.push_back(e.site);
@@ -41,7 +62,8 @@ std::string profile_json(std::uint32_t node, const profile::ProfileArea& area, s
     first = false;
     out += std::to_string(static_cast<std::uint32_t>(profile::key_kind(key))) + "," +
            std::to_string(profile::key_object(key)) + "," + std::to_string(t.count.load()) + "," +
-           us(t.total_ns.load()) + "," + us(t.max_ns.load()) + "," + std::to_string(t.site.load()) + "," +
+           us(clock.ns(t.total_ticks.load())) + "," + us(clock.ns(t.max_ticks.load())) + "," +
+           std::to_string(t.site.load()) + "," +
            std::to_string(__builtin_popcountll(t.threads_mask.load())) + "]";
     if (t.site.load()) sites.push_back(t.site.load());
   }
