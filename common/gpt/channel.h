@@ -26,7 +26,7 @@
 namespace gpt::channel {
 
 inline constexpr std::uint64_t kMagic = 0x4c4e4e4148435047ull;  // "GPCHANNL"
-inline constexpr std::uint32_t kVersion = 12;
+inline constexpr std::uint32_t kVersion = 13;
 // One slot per thread blocked in a call (a lock, a join, a condition wait):
 // thousands of threads may wait at once. Slots are touched only when used,
 // so most of their memory is never backed.
@@ -98,6 +98,9 @@ enum class Op : std::uint32_t {
                          // (docs/coherence.md); ReleaseReply once it has.
   kLockFlushed = 20,  // LockRequest: the service thread released; the
                       // token may leave this node now.
+  kUnlockAnyHolder = 42,  // LockRequest, after a release: unlock the lock
+                          // whichever node's thread holds it (a normal
+                          // mutex, a spinlock); 0 once it is free.
   // Condition variables.
   kCondEnqueue = 16,  // CondHead; CondEnqueueReply once queued at the manager
   kCondSleep = 17,    // CondSleepRequest: 0 or -ETIMEDOUT

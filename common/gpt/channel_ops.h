@@ -300,7 +300,7 @@ struct SignalQueryRequest {
 
 // ---- Locks --------------------------------------------------------------------------
 
-// kLock, kTryLock, kUnlock, kLockFlushed request; kUnlockReleased's head
+// kLock, kTryLock, kUnlock, kUnlockAnyHolder, kLockFlushed request; kUnlockReleased's head
 // (u64 pages[] follow). The reply of a lock whose status is kLockFromAfar
 // may be an acquire answer (AcquireAnswerHead, cursor 0); kUnlockReleased's
 // is a ReleaseReply.

@@ -124,6 +124,21 @@ std::optional<Reply> Locks::on_request(std::uint32_t slot, channel::Op op,
       return coherence_.release(slot, pages, mine ? 0 : -EPERM,
                                 [this, lock] { token_released(lock); });
     }
+    case channel::Op::kUnlockAnyHolder:
+      // A thread that may not hold the lock unlocks it; it released first.
+      // Token here: held by a thread of this node, or free already.
+      if (l.have_token) {
+        if (l.held) {
+          l.held = false;
+          if (l.recall_pending) give_back(lock, l);
+          else if (!l.waiters.empty()) grant_local(l);
+        }
+        return Reply{0, 0};
+      }
+      // Held by a thread of another node (or free): its manager knows where
+      // the token is. The unlocker's epoch covers its release.
+      to(l.manager, wire::LockUnlock{lock, coherence_.sync_epoch(), node_.self, slot, false});
+      return std::nullopt;
     case channel::Op::kLockFlushed:
       if (l.flushing) hand_over(lock, l);
       return Reply{0, 0};
@@ -213,7 +228,15 @@ void Locks::hand_over(std::uint64_t lock, Local& l) {
   l.have_token = false;
   l.recall_pending = false;
   ++handoffs_;
-  to(l.manager, wire::LockReturn{lock, coherence_.sync_epoch()});
+  // What other nodes' unlockers released rides along with what the holders
+  // here saw (a pending epoch stays pending: the gate completes it).
+  std::uint64_t epoch = coherence_.sync_epoch();
+  if (l.unlockers_epoch != 0) {
+    epoch = wire::epoch_pending(epoch) ? wire::pending_epoch(std::max(wire::epoch_floor(epoch), l.unlockers_epoch))
+                                       : std::max(epoch, l.unlockers_epoch);
+    l.unlockers_epoch = 0;
+  }
+  to(l.manager, wire::LockReturn{lock, epoch});
   if (!l.waiters.empty()) request_token(lock, l);  // our own waiters queue again
 }
 
@@ -337,6 +360,49 @@ void Locks::on(const wire::LockRecall& asked, wire::NodeId) {
   if (!l.held) give_back(lock, l);
 }
 
+// Manager: pass an unlock on to the token's holder; with nobody holding
+// the token, the lock is free already.
+void Locks::on(const wire::LockUnlock& u, wire::NodeId) {
+  if (u.to_holder) {
+    unlock_for_other_node(u);
+    return;
+  }
+  Managed& m = managed_[u.lock];
+  if (!m.owner) {
+    to(u.unlocker, wire::LockUnlocked{u.lock, u.slot});
+    return;
+  }
+  // The token's grant to the owner went first on the same way (or was
+  // handled here in place): the holder has it when this arrives. Its
+  // holder cannot have given it back while the lock is held.
+  wire::LockUnlock on = u;
+  on.epoch = coherence_.settled_epoch(u.epoch);
+  on.to_holder = true;
+  to(*m.owner, on);
+}
+
+void Locks::unlock_for_other_node(const wire::LockUnlock& u) {
+  TakeOver take(*this, u.lock);
+  Local& l = take.local();
+  // Not held here (the token left, or the lock was free): unlocking an
+  // unlocked lock changes nothing.
+  if (l.have_token && l.held) {
+    ++unlocked_for_others_;
+    l.held = false;
+    const std::uint64_t epoch = coherence_.settled_epoch(u.epoch);
+    // The next taker, here or elsewhere, acquires the unlocker's writes.
+    coherence_.sync_arrived(epoch, {});
+    l.token_from_afar = true;
+    l.unlockers_epoch = std::max(l.unlockers_epoch, wire::epoch_floor(epoch));
+    if (l.recall_pending) give_back(u.lock, l);
+    else if (!l.waiters.empty()) grant_local(l);
+  }
+  to(u.unlocker, wire::LockUnlocked{u.lock, u.slot});
+}
+
+// Unlocker: the lock is free; the unlock call returns.
+void Locks::on(const wire::LockUnlocked& done, wire::NodeId) { node_.channel.complete(done.slot, Reply{0, 0}); }
+
 std::uint32_t Locks::acquires_now() const {
   return static_cast<std::uint32_t>(node_.channel.layout().header.acquires.load(std::memory_order_acquire));
 }
@@ -344,6 +410,7 @@ std::uint32_t Locks::acquires_now() const {
 void Locks::report(Stats& stats) const {
   stats.add("lock_handoffs", handoffs_);
   stats.add("trylocks_busy_here", busy_here_);
+  stats.add("locks_unlocked_for_other_nodes", unlocked_for_others_);
 }
 
 }  // namespace gpt::node

@@ -35,7 +35,8 @@
 namespace gpt::node {
 
 class Locks final : public ServiceBase<Locks, wire::LockRequest, wire::LockKept, wire::LockBusy,
-                                       wire::LockReturn, wire::LockGrant, wire::LockRecall> {
+                                       wire::LockReturn, wire::LockGrant, wire::LockRecall,
+                                       wire::LockUnlock, wire::LockUnlocked> {
  public:
   Locks(const NodeContext& node, Coherence& coherence);
 
@@ -52,6 +53,11 @@ class Locks final : public ServiceBase<Locks, wire::LockRequest, wire::LockKept,
   void on(const wire::LockGrant& m, wire::NodeId from);
   void on(const wire::LockBusy& m, wire::NodeId from);
   void on(const wire::LockRecall& m, wire::NodeId from);
+  // An unlock by a thread of a node without the token (kUnlockAnyHolder):
+  // the manager passes it to the holder, which frees the lock and answers
+  // the unlocker.
+  void on(const wire::LockUnlock& m, wire::NodeId from);
+  void on(const wire::LockUnlocked& m, wire::NodeId from);
   // Timed lock waits (kTimedLock).
   [[nodiscard]] std::optional<Clock::time_point> next_deadline() const override;
   void expire(Clock::time_point now) override;
@@ -77,6 +83,10 @@ class Locks final : public ServiceBase<Locks, wire::LockRequest, wire::LockKept,
     std::uint32_t try_stamp = 0;  // the node's acquire count when it was sent
     channel::LockEntry* entry = nullptr;  // the word the program sees, if any
     int busy = 0;                         // nesting of TakeOver guards
+    // The newest epoch of the unlocks other nodes made of the lock while
+    // its token was here: its next taker anywhere must see their writes,
+    // so it rides on the token's return.
+    std::uint64_t unlockers_epoch = 0;
   };
   // While one exists for a lock, the agent owns its word (kAgent set, the
   // program calls instead of CASing) and `held`/`token_from_afar` are read
@@ -109,6 +119,9 @@ class Locks final : public ServiceBase<Locks, wire::LockRequest, wire::LockKept,
   void give_back(std::uint64_t lock, Local& l);   // asks the program to flush first
   void hand_over(std::uint64_t lock, Local& l);   // after the flush: LockReturn
   void grant_local(Local& l);
+  // The holder's part of a LockUnlock: frees the lock for its next taker,
+  // who must acquire what the unlocker released.
+  void unlock_for_other_node(const wire::LockUnlock& m);
   // The reply to a lock call that got the token; from afar, with the
   // acquire's answer when this node can give it.
   [[nodiscard]] Reply granted(std::uint32_t slot, bool from_afar);
@@ -123,7 +136,8 @@ class Locks final : public ServiceBase<Locks, wire::LockRequest, wire::LockKept,
 
   static constexpr channel::Op kOps[] = {channel::Op::kLock,   channel::Op::kTimedLock,
                                          channel::Op::kTryLock, channel::Op::kUnlock,
-                                         channel::Op::kUnlockReleased, channel::Op::kLockFlushed};
+                                         channel::Op::kUnlockReleased, channel::Op::kLockFlushed,
+                                         channel::Op::kUnlockAnyHolder};
   const NodeContext node_;
   Coherence& coherence_;
   std::map<std::uint64_t, Local> local_;
@@ -143,6 +157,7 @@ class Locks final : public ServiceBase<Locks, wire::LockRequest, wire::LockKept,
   [[nodiscard]] std::uint32_t acquires_now() const;
   std::uint64_t handoffs_ = 0;
   std::uint64_t busy_here_ = 0;  // trylocks a busy hint answered
+  std::uint64_t unlocked_for_others_ = 0;  // holds here that another node's thread ended
 };
 
 }  // namespace gpt::node

@@ -201,6 +201,8 @@ struct Writer {
   void operator()(const LockRecall& m) { ar(m.lock, m.if_free); }
   void operator()(const LockKept& m) { ar(m.lock); }
   void operator()(const LockBusy& m) { ar(m.lock); }
+  void operator()(const LockUnlock& m) { ar(m.lock, m.epoch, m.unlocker, m.slot, m.to_holder); }
+  void operator()(const LockUnlocked& m) { ar(m.lock, m.slot); }
   void operator()(const LockGrant& m) {
     ar(m.lock, m.epoch);
     save_notices(ar, m.notices);
@@ -343,6 +345,8 @@ struct Reader {
   void operator()(LockRecall& m) { ar(m.lock, m.if_free); }
   void operator()(LockKept& m) { ar(m.lock); }
   void operator()(LockBusy& m) { ar(m.lock); }
+  void operator()(LockUnlock& m) { ar(m.lock, m.epoch, m.unlocker, m.slot, m.to_holder); }
+  void operator()(LockUnlocked& m) { ar(m.lock, m.slot); }
   void operator()(LockGrant& m) {
     ar(m.lock, m.epoch);
     load_notices(ar, in, m.notices);
@@ -415,6 +419,8 @@ std::optional<Message> empty_message(std::uint16_t tag) {
     case Type::kLockReturn: return LockReturn{};
     case Type::kLockKept: return LockKept{};
     case Type::kLockBusy: return LockBusy{};
+    case Type::kLockUnlock: return LockUnlock{};
+    case Type::kLockUnlocked: return LockUnlocked{};
     case Type::kLockRecall: return LockRecall{};
     case Type::kLockGrant: return LockGrant{};
     case Type::kLockRequest: return LockRequest{};
@@ -451,7 +457,7 @@ Type type_of(const Message& m) {
       Type::kNoticeQuery,   Type::kNoticeList,
       Type::kBarrierArrive, Type::kBarrierRelease, Type::kRemoteFrees, Type::kSpawnThread,
       Type::kThreadExited, Type::kJoinWait, Type::kJoinDone, Type::kLockRequest,
-      Type::kLockGrant, Type::kLockRecall, Type::kLockReturn, Type::kLockKept, Type::kLockBusy, Type::kBarrierWaitRequest,
+      Type::kLockGrant, Type::kLockRecall, Type::kLockReturn, Type::kLockKept, Type::kLockBusy, Type::kLockUnlock, Type::kLockUnlocked, Type::kBarrierWaitRequest,
       Type::kBarrierWaitDone, Type::kCondEnqueue, Type::kCondEnqueued, Type::kCondSignal,
       Type::kCondWake, Type::kCondCancel, Type::kSemWait, Type::kSemGranted, Type::kSemPost,
       Type::kSemCancel, Type::kSemValueQuery, Type::kSemValue, Type::kRwRequest,
@@ -522,6 +528,8 @@ std::string_view name_of(Type t) {
     case Type::kLockReturn: return "LockReturn";
     case Type::kLockKept: return "LockKept";
     case Type::kLockBusy: return "LockBusy";
+    case Type::kLockUnlock: return "LockUnlock";
+    case Type::kLockUnlocked: return "LockUnlocked";
     case Type::kLockRecall: return "LockRecall";
     case Type::kLockGrant: return "LockGrant";
     case Type::kLockRequest: return "LockRequest";

@@ -305,6 +305,21 @@ struct LockReturn {  // holder -> manager: here it is (holders saw notices up to
   std::uint64_t lock = 0;
   std::uint64_t epoch = 0;
 };
+// A thread of a node without the token unlocks the lock (a normal mutex or a
+// spinlock: any thread may, as with glibc): unlocker -> manager, which
+// passes it on to the token's holder. The unlocker released its writes
+// first; the lock's next taker must see notices up to `epoch`.
+struct LockUnlock {
+  std::uint64_t lock = 0;
+  std::uint64_t epoch = 0;
+  NodeId unlocker = 0;
+  std::uint32_t slot = 0;  // the unlocker's channel slot, answered by LockUnlocked
+  bool to_holder = false;  // passed on by the manager (else: for the manager)
+};
+struct LockUnlocked {  // holder (or manager) -> unlocker: the lock is free
+  std::uint64_t lock = 0;
+  std::uint32_t slot = 0;
+};
 
 // ---- pthread barriers: arrivals counted at the barrier's manager -----------
 // Like lock tokens, arrivals carry the epoch of the notices their node saw
@@ -447,7 +462,7 @@ using Message =
                  PageRequest, PageData, DiffBatch, DiffAck, NoticeQuery,
                  NoticeList, BarrierArrive, BarrierRelease, RemoteFrees, SpawnThread,
                  ThreadExited, JoinWait, JoinDone, LockRequest, LockGrant, LockRecall,
-                 LockReturn, LockKept, LockBusy, BarrierWaitRequest, BarrierWaitDone, CondEnqueue, CondEnqueued,
+                 LockReturn, LockKept, LockBusy, LockUnlock, LockUnlocked, BarrierWaitRequest, BarrierWaitDone, CondEnqueue, CondEnqueued,
                  CondSignal, CondWake, CondCancel, SemWait, SemGranted, SemPost, SemCancel,
                  SemValueQuery, SemValue, RwRequest, RwGranted, RwRelease, RwCancel, KeyOp,
                  KeyReply, MigrateThread, SyscallRequest, SyscallReply, FlushStdio,
@@ -495,6 +510,8 @@ enum class Type : std::uint16_t {
   kLockReturn = 67,
   kLockKept = 76,
   kLockBusy = 77,
+  kLockUnlock = 78,
+  kLockUnlocked = 79,
   kBarrierWaitRequest = 68,
   kBarrierWaitDone = 69,
   kCondEnqueue = 70,
