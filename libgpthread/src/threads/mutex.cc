@@ -136,7 +136,19 @@ inline __attribute__((always_inline)) int take(const void* m, std::uintptr_t key
   return 0;
 }
 
-inline __attribute__((always_inline)) int give(const void* m, std::uintptr_t key) {
+// An unlock of a lock no thread of this node holds: a normal mutex or a
+// spinlock that a thread of another node locked, which any thread may
+// unlock (as with glibc). What this thread wrote is released first, as by
+// the owner's unlock; the agents find the token's holder and its next
+// taker acquires that release. Rare: out of the hot path.
+__attribute__((noinline, cold)) int unlock_held_elsewhere(const void* m, std::uintptr_t key) {
+  galloc::release();
+  return lock_call(channel::Op::kUnlockAnyHolder, m, key) == 0 ? 0 : EPERM;
+}
+
+// `any_holder`: the caller need not hold the lock (a normal mutex, a
+// spinlock); else EPERM when no thread of this node holds it.
+inline __attribute__((always_inline)) int give(const void* m, std::uintptr_t key, bool any_holder = false) {
   // No release here: the agent has the service thread release before the
   // token leaves this node, so a lock used on one node stays local...
   if (give_fast(key)) return 0;
@@ -145,9 +157,11 @@ inline __attribute__((always_inline)) int give(const void* m, std::uintptr_t key
   // (no flush request, and for a lock node 0 manages, without waiting for
   // the release's acknowledgement).
   channel::LockEntry* e = channel::find_lock(rt::state().channel->locks, key);
-  if (e && (e->state.load(std::memory_order_acquire) & channel::lock_bits::kRecall))
-    return release_and_unlock(m, key) == 0 ? 0 : EPERM;
-  return lock_call(channel::Op::kUnlock, m, key) == 0 ? 0 : EPERM;
+  const bool done = e && (e->state.load(std::memory_order_acquire) & channel::lock_bits::kRecall)
+                        ? release_and_unlock(m, key) == 0
+                        : lock_call(channel::Op::kUnlock, m, key) == 0;
+  if (done) return 0;
+  return any_holder ? unlock_held_elsewhere(m, key) : EPERM;
 }
 
 // A robust mutex's state (robust_state_word), changed only by the thread
@@ -178,9 +192,12 @@ int lock(pthread_mutex_t* m, bool try_only, const struct timespec* abstime = nul
   const bool robust = libc_mutex_robust(m);
   if (type == PTHREAD_MUTEX_NORMAL && !robust) {
     // No owner to record: POSIX leaves relocking and foreign unlocking of a
-    // normal mutex undefined (relocking deadlocks; trylock gives EBUSY).
-    int err = take(m, lock_key(m), try_only, abstime);
-    if (err == 0) count_lock_held(1);
+    // normal mutex undefined (relocking deadlocks; trylock gives EBUSY; any
+    // thread may unlock it, as with glibc). The locker only notes it, to
+    // stay on this node while it is held.
+    const std::uintptr_t key = lock_key(m);
+    int err = take(m, key, try_only, abstime);
+    if (err == 0) note_normal_locked(key);
     return err;
   }
   Tcb* me = self();
@@ -213,7 +230,14 @@ int lock(pthread_mutex_t* m, bool try_only, const struct timespec* abstime = nul
 int unlock(pthread_mutex_t* m) {
   const int type = libc_mutex_type(m);
   const bool robust = libc_mutex_robust(m);
-  if (type != PTHREAD_MUTEX_NORMAL || robust) {
+  if (type == PTHREAD_MUTEX_NORMAL && !robust) {
+    // Whoever locked it, wherever: glibc unlocks it too.
+    const std::uintptr_t key = lock_key(m);
+    const int err = give(m, key, true);
+    if (err == 0) note_normal_unlocked(key);
+    return err;
+  }
+  {
     Held<FutexLock> hold(g_holders_lock);
     Holder* h = find(lock_key(m), false);
     if (!h || h->owner != self()) return EPERM;
@@ -251,7 +275,8 @@ int token_lock(const void* address, bool try_only) {
   return take(address, reinterpret_cast<std::uintptr_t>(address), try_only, nullptr);
 }
 
-int token_unlock(const void* address) { return give(address, reinterpret_cast<std::uintptr_t>(address)); }
+// Spinlocks and once: any thread may unlock a spinlock (as with glibc).
+int token_unlock(const void* address) { return give(address, reinterpret_cast<std::uintptr_t>(address), true); }
 
 void abandon_robust_mutexes() {
   // Gathered first: giving a token back calls the agent, not under the table's lock.

@@ -10,6 +10,7 @@
 #include "cancel.h"
 #include "coherence.h"
 #include "global_space.h"
+#include "normal_holds.h"
 #include "gpt/channel_client.h"
 #include "runtime.h"
 
@@ -63,12 +64,15 @@ int cond_wait_until(pthread_cond_t* c, pthread_mutex_t* m, const struct timespec
 // marked owner-dead and unlocked, so its next taker gets EOWNERDEAD.
 void abandon_robust_mutexes();
 
-// Counts the mutexes and rwlocks the calling thread holds: a thread holding
-// one cannot migrate (its ownership is recorded on this node). In TLS, not
-// in the control block: a write there would dirty a global page per lock.
+// Counts the mutexes with an owner (errorcheck, recursive, robust) and the
+// rwlocks the calling thread holds: a thread holding one cannot migrate
+// (its ownership is recorded on this node). In TLS, not in the control
+// block: a write there would dirty a global page per lock. Normal mutexes,
+// which any thread may unlock, are listed apart (normal_holds.h), and
+// pin their locker as long as they are held.
 extern thread_local std::uint32_t t_locks_held __attribute__((tls_model("initial-exec")));
 inline void count_lock_held(int delta) { t_locks_held += static_cast<std::uint32_t>(delta); }
-[[nodiscard]] inline std::uint32_t locks_held() { return t_locks_held; }
+[[nodiscard]] inline std::uint32_t locks_held() { return t_locks_held + normal_mutexes_held(); }
 
 // A call whose success is an acquire (a semaphore wait, an rwlock): the
 // grant carries its releasers' epoch, and the agent's answer to the acquire
