@@ -132,6 +132,23 @@ static void normal_unlocked_on_same_node(void) {
   free_shared(sh);
 }
 
+/* More normal mutexes held at once than the locker tracks one by one
+ * (normal_holds.cc): pinned while any is held, free once it unlocked them. */
+static void many_held_then_unlocked(void) {
+  enum { kMany = 12 };
+  pthread_mutex_t* m = calloc(kMany, sizeof *m);
+  for (int i = 0; i < kMany; ++i) EXPECT(pthread_mutex_init(&m[i], NULL), 0);
+  for (int i = 0; i < kMany; ++i) EXPECT(pthread_mutex_lock(&m[i]), 0);
+  if (gpt_node_count() > 1) EXPECT(gpt_migrate(conf_other_node()), EBUSY);
+  for (int i = 0; i < kMany - 1; ++i) EXPECT(pthread_mutex_unlock(&m[i]), 0);
+  if (gpt_node_count() > 1) EXPECT(gpt_migrate(conf_other_node()), EBUSY);
+  EXPECT(pthread_mutex_unlock(&m[kMany - 1]), 0);
+  EXPECT(gpt_migrate(conf_other_node()), 0);
+  EXPECT(gpt_migrate(conf_case_node), 0);
+  for (int i = 0; i < kMany; ++i) EXPECT(pthread_mutex_destroy(&m[i]), 0);
+  free(m);
+}
+
 static void spin_unlocked_elsewhere(void) {
   struct shared* sh = new_shared(NULL);
   EXPECT(pthread_spin_lock(&sh->s), 0);
@@ -182,5 +199,6 @@ static void robust_refuses(void) { owned_types_refuse(PTHREAD_MUTEX_NORMAL, 1); 
 CONF_MAIN("unlock", {"normal_unlocked_elsewhere", normal_unlocked_elsewhere},
           {"normal_waiter_gets_it", normal_waiter_gets_it}, {"normal_as_latch", normal_as_latch},
           {"normal_unlocked_on_same_node", normal_unlocked_on_same_node},
+          {"many_held_then_unlocked", many_held_then_unlocked},
           {"spin_unlocked_elsewhere", spin_unlocked_elsewhere}, {"errorcheck_refuses", errorcheck_refuses},
           {"recursive_refuses", recursive_refuses}, {"robust_refuses", robust_refuses})

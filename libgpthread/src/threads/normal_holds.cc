@@ -11,8 +11,10 @@ namespace gpt::threads {
 namespace {
 
 // Threads seldom hold more at once; beyond, holds are only counted, and
-// such a thread stays pinned until it unlocks them itself.
-constexpr std::size_t kTracked = 32;
+// such a thread stays pinned until it unlocks them itself. Small: the
+// runtime's TLS is carried by every migration and shares the libc's room
+// for the program's own (docs/threads.md, "Migration").
+constexpr std::size_t kTracked = 8;
 
 struct NormalHolds {
   std::uintptr_t keys[kTracked];
