@@ -107,9 +107,7 @@ std::optional<Reply> Locks::on_request(std::uint32_t slot, channel::Op op,
       return std::nullopt;
     case channel::Op::kUnlock: {
       if (!l.have_token || !l.held) return Reply{-EPERM, 0};
-      l.held = false;
-      if (l.recall_pending) give_back(lock, l);
-      else if (!l.waiters.empty()) grant_local(l);
+      set_free(lock, l);
       return Reply{0, 0};
     }
     case channel::Op::kUnlockReleased: {
@@ -128,11 +126,7 @@ std::optional<Reply> Locks::on_request(std::uint32_t slot, channel::Op op,
       // A thread that may not hold the lock unlocks it; it released first.
       // Token here: held by a thread of this node, or free already.
       if (l.have_token) {
-        if (l.held) {
-          l.held = false;
-          if (l.recall_pending) give_back(lock, l);
-          else if (!l.waiters.empty()) grant_local(l);
-        }
+        if (l.held) set_free(lock, l);
         return Reply{0, 0};
       }
       // Held by a thread of another node (or free): its manager knows where
@@ -145,6 +139,12 @@ std::optional<Reply> Locks::on_request(std::uint32_t slot, channel::Op op,
     default:
       return Reply{-ENOSYS, 0};
   }
+}
+
+void Locks::set_free(std::uint64_t lock, Local& l) {
+  l.held = false;
+  if (l.recall_pending) give_back(lock, l);
+  else if (!l.waiters.empty()) grant_local(l);
 }
 
 void Locks::token_released(std::uint64_t lock) {
@@ -388,14 +388,12 @@ void Locks::unlock_for_other_node(const wire::LockUnlock& u) {
   // unlocked lock changes nothing.
   if (l.have_token && l.held) {
     ++unlocked_for_others_;
-    l.held = false;
     const std::uint64_t epoch = coherence_.settled_epoch(u.epoch);
     // The next taker, here or elsewhere, acquires the unlocker's writes.
     coherence_.sync_arrived(epoch, {});
     l.token_from_afar = true;
     l.unlockers_epoch = std::max(l.unlockers_epoch, wire::epoch_floor(epoch));
-    if (l.recall_pending) give_back(u.lock, l);
-    else if (!l.waiters.empty()) grant_local(l);
+    set_free(u.lock, l);
   }
   to(u.unlocker, wire::LockUnlocked{u.lock, u.slot});
 }

@@ -119,6 +119,9 @@ class Locks final : public ServiceBase<Locks, wire::LockRequest, wire::LockKept,
   void give_back(std::uint64_t lock, Local& l);   // asks the program to flush first
   void hand_over(std::uint64_t lock, Local& l);   // after the flush: LockReturn
   void grant_local(Local& l);
+  // The lock held here is free: the token goes back if it was recalled,
+  // else to the next waiter here.
+  void set_free(std::uint64_t lock, Local& l);
   // The holder's part of a LockUnlock: frees the lock for its next taker,
   // who must acquire what the unlocker released.
   void unlock_for_other_node(const wire::LockUnlock& m);
