@@ -5,6 +5,7 @@
 #include <cstddef>
 
 #include "gpt/channel.h"
+#include "gpt/channel_client.h"
 #include "runtime.h"
 
 namespace gpt::threads {
@@ -23,20 +24,37 @@ struct NormalHolds {
 };
 thread_local NormalHolds t_holds __attribute__((tls_model("initial-exec")));
 
-// Whether a thread of this node holds the lock: its token is here and held.
-// A lock without a word here always calls the agent: assume held.
-bool held_here(std::uintptr_t key) {
+// Whether a thread of this node holds the lock, from its word: its token
+// is here and held (1) or not (0). A lock without a word here always calls
+// the agent: held, as far as we know. While the agent owns the word
+// (kAgent) it may be in the middle of changing it (a grant completes the
+// locker's call before the word says so): -1, unless `agent_settled`.
+int word_says_held(std::uintptr_t key, bool agent_settled) {
   const channel::LockEntry* e = channel::find_lock(rt::state().channel->locks, key);
-  if (!e) return true;
+  if (!e) return 1;
   using namespace channel::lock_bits;
   const std::uint32_t s = e->state.load(std::memory_order_acquire);
-  return (s & (kToken | kHeld)) == (kToken | kHeld);
+  if ((s & kAgent) && !agent_settled) return -1;
+  return (s & (kToken | kHeld)) == (kToken | kHeld) ? 1 : 0;
+}
+
+// The agent works on one thing at a time: once it answered a call, what it
+// was doing when the call was made is done, and the words it wrote say so.
+void let_agent_settle() {
+  (void)channel::Client(rt::state().channel).call(channel::Op::kEcho, nullptr, 0, nullptr, 0);
 }
 
 void forget_unlocked() {
   NormalHolds& h = t_holds;
+  bool settled = false;
   for (std::uint32_t i = 0; i < h.count;) {
-    if (held_here(h.keys[i])) ++i;
+    const int held = word_says_held(h.keys[i], settled);
+    if (held < 0) {
+      let_agent_settle();
+      settled = true;
+      continue;  // the same lock again
+    }
+    if (held) ++i;
     else h.keys[i] = h.keys[--h.count];
   }
 }
