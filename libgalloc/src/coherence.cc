@@ -14,6 +14,7 @@
 #include "gpt/channel_client.h"
 #include "page_ops.h"
 #include "runtime.h"
+#include "signal_deferral.h"
 #include "thread_state.h"
 #include "local_memory.h"
 
@@ -167,6 +168,7 @@ thread_local std::byte* t_private_stack __attribute__((tls_model("initial-exec")
 constexpr std::size_t kPrivateStackBytes = 64 * 1024;
 
 void on_private_stack(void (*fn)(void*), void* arg) {
+  rt::CriticalSection no_program_handlers;  // base/signal_deferral.h
   std::uintptr_t sp = reinterpret_cast<std::uintptr_t>(__builtin_frame_address(0));
   if (!space().contains(reinterpret_cast<void*>(sp))) {
     fn(arg);
@@ -265,6 +267,7 @@ static void invalidate_all(const std::uint64_t* pages, std::uint64_t n) {
 static void install_copies(std::uint64_t* pages, std::uint64_t count, const std::uint64_t* copy_pages,
                            const std::byte* bytes, std::uint64_t copies, std::uint64_t generation) {
   GlobalSpace& s = space();
+  rt::CriticalSection no_program_handlers;
   Held<FutexLock> no_release_meanwhile(s.release_lock);
   for (std::uint64_t c = 0; c < copies; ++c) {
     if (s.content_generation.load(std::memory_order_acquire) != generation) return;

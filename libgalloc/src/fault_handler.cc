@@ -16,6 +16,7 @@
 #include "library_faults.h"
 #include "page_ops.h"
 #include "runtime.h"
+#include "signal_deferral.h"
 #include "thread_state.h"
 
 namespace gpt::galloc {
@@ -44,7 +45,11 @@ void on_sigsegv(int, siginfo_t* si, void* context) {
   auto* profiled = rt::state().channel;
   if (profiled && !gpt::profile::enabled(profiled->profile)) profiled = nullptr;
   const std::uint64_t started = profiled ? gpt::profile::ticks() : 0;
-  bool handled = space().contains(si->si_addr) && handle_fault(addr, is_write);
+  bool handled;
+  {
+    rt::CriticalSection no_program_handlers;  // base/signal_deferral.h
+    handled = space().contains(si->si_addr) && handle_fault(addr, is_write);
+  }
   if (profiled && handled)
     channel::record_wait(*profiled,
                          static_cast<std::uint32_t>(is_write ? gpt::profile::Kind::kWriteFault : gpt::profile::Kind::kReadFault),

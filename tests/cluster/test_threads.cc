@@ -405,6 +405,29 @@ INSTANTIATE_TEST_SUITE_P(Signals, KillCancel,
                            return info.param.first + "_" + std::to_string(info.param.second) + "nodes";
                          });
 
+class SignalStorm : public ::testing::TestWithParam<std::pair<std::string, int>> {};
+
+// A program's handler that writes a global, delivered while its thread
+// releases (holding the node's locks), runs after the release instead of
+// waiting for its own thread (base/signal_deferral.h); sigaction reports the
+// program's handlers and SA_RESETHAND holds.
+TEST_P(SignalStorm, HandlersWaitForTheRuntimeSectionTheyInterrupt) {
+  const auto& [binary, nodes] = GetParam();
+  JobRunner job(launched(nodes, {program(binary)}, 90));
+  auto status = job.wait(120s);
+  ASSERT_TRUE(status) << job.err();
+  EXPECT_EQ(exit_code(*status), 0) << job.out() << job.err();
+  EXPECT_EQ(job.out(), "signal storm: ok\n") << job.err();
+}
+
+INSTANTIATE_TEST_SUITE_P(Signals, SignalStorm,
+                         ::testing::Values(std::pair<std::string, int>{"signal_storm", 1},
+                                           std::pair<std::string, int>{"signal_storm", 2},
+                                           std::pair<std::string, int>{"signal_storm_glibc", 2}),
+                         [](const auto& info) {
+                           return info.param.first + "_" + std::to_string(info.param.second) + "nodes";
+                         });
+
 }  // namespace
 
 namespace {

@@ -14,7 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static sem_t g_ready, g_go, g_never;
+static sem_t g_ready, g_go, g_never, g_armed;
 static volatile sig_atomic_t g_got;
 static int g_cleanups;
 
@@ -23,15 +23,18 @@ static void count_cleanup(void* arg) {
   __atomic_fetch_add(&g_cleanups, 1, __ATOMIC_RELAXED);
 }
 
-/* Blocked until cancelled (nobody posts g_never). */
-static void* wait_for_cancel(void) {
+/* Blocked until cancelled (nobody posts g_never). `armed`, if given, is
+ * posted once the cleanup handler is pushed. */
+static void* wait_for_armed_cancel(sem_t* armed) {
   void* r = NULL;
   pthread_cleanup_push(count_cleanup, NULL);
+  if (armed) sem_post(armed);
   sem_wait(&g_never);
   r = (void*)9L;
   pthread_cleanup_pop(0);
   return r;
 }
+static void* wait_for_cancel(void) { return wait_for_armed_cancel(NULL); }
 
 static void on_usr1(int sig) { (void)sig; g_got = 1; }
 
@@ -55,8 +58,8 @@ static void* remote_target(void* arg) {
 static void* target(void* arg) {
   (void)arg;
   sem_post(&g_ready);
-  sem_wait(&g_go);
-  return wait_for_cancel();
+  sem_wait(&g_go); /* a cancellation point: the cancel must come after it */
+  return wait_for_armed_cancel(&g_armed);
 }
 
 static void* cancel_target(void* arg) {
@@ -137,6 +140,7 @@ int main(void) {
   sem_init(&g_ready, 0, 0);
   sem_init(&g_go, 0, 0);
   sem_init(&g_never, 0, 0);
+  sem_init(&g_armed, 0, 0);
   pthread_attr_t here;
   pthread_attr_init(&here);
   gpt_attr_setnode(&here, 0);
@@ -147,6 +151,7 @@ int main(void) {
   if (pthread_kill(t, SIGUSR1) != 0) return fprintf(stderr, "pthread_kill(t, SIGUSR1) failed\n"), 1;
   if (pthread_kill(pthread_self(), SIGUSR1) != 0) return 1;
   sem_post(&g_go);
+  sem_wait(&g_armed);
   struct timespec nap = {0, 20 * 1000000L};
   nanosleep(&nap, NULL); /* it blocks in sem_wait meanwhile (or gets the cancel as it starts to) */
   int cancel = pthread_cancel(t);

@@ -17,6 +17,7 @@
 #include "cancel_point.h"
 #include "diag.h"
 #include "gpt/raw_syscall.h"
+#include "signal_deferral.h"
 
 #define GPT_API extern "C" __attribute__((visibility("default")))
 
@@ -111,7 +112,9 @@ void on_cancel_signal(int, siginfo_t* info, void* context) {
   // Asynchronous: the thread acts as soon as this handler returns, as if
   // it had called act_on_cancel where it was (below its red zone).
   const auto sp = static_cast<std::uintptr_t>(g[REG_RSP]);
-  if (on_signal_stack(sp)) {
+  // In a release or an invalidation (on a private stack, holding the
+  // node's locks: base/signal_deferral.h) as in the fault handler.
+  if (on_signal_stack(sp) || rt::in_critical_section()) {
     retry_soon();
     return;
   }

@@ -22,6 +22,7 @@
 #include "cancel.h"
 #include "runtime.h"
 #include "service.h"
+#include "signal_deferral.h"
 #include "shim.h"
 
 #define GPT_API extern "C" __attribute__((visibility("default")))
@@ -50,16 +51,100 @@ int libc_sigaction(int sig, const struct sigaction* act, struct sigaction* old) 
 
 namespace {
 
+// The program's handlers, which the kernel reaches through
+// program_signal_entry (base/signal_deferral.h says why). One entry per
+// signal, read inside handlers: plain atomics, no lock.
+struct ProgramAction {
+  void* handler;  // sa_handler or sa_sigaction, as the program gave it
+  int flags;      // the program's sa_flags
+};
+ProgramAction g_program[65];
+
+// Faults and traps are the thread's own instruction's: they cannot wait.
+bool synchronous(int sig) {
+  return sig == SIGSEGV || sig == SIGBUS || sig == SIGILL || sig == SIGFPE || sig == SIGTRAP || sig == SIGSYS;
+}
+
+void reset_to_default(int sig) {
+  struct {
+    void* handler;
+    unsigned long flags;
+    void* restorer;
+    std::uint64_t mask;
+  } dfl{nullptr, 0, nullptr, 0};  // SIG_DFL
+  (void)gpt::sys::call(SYS_rt_sigaction, sig, gpt::sys::arg(&dfl), 0, 8);
+}
+
+void program_signal_entry(int sig, siginfo_t* info, void* context) {
+  if (gpt::rt::defer_if_critical(sig, info, context)) return;
+  void* handler = __atomic_load_n(&g_program[sig].handler, __ATOMIC_ACQUIRE);
+  const int flags = __atomic_load_n(&g_program[sig].flags, __ATOMIC_RELAXED);
+  // Changed meanwhile to the default or to ignore: this one came before.
+  if (handler == reinterpret_cast<void*>(SIG_DFL) || handler == reinterpret_cast<void*>(SIG_IGN)) return;
+  if (flags & SA_RESETHAND) {  // emulated: a deferred signal must still find the handler
+    __atomic_store_n(&g_program[sig].handler, reinterpret_cast<void*>(SIG_DFL), __ATOMIC_RELEASE);
+    reset_to_default(sig);
+  }
+  if (flags & SA_SIGINFO)
+    reinterpret_cast<void (*)(int, siginfo_t*, void*)>(handler)(sig, info, context);
+  else
+    reinterpret_cast<void (*)(int)>(handler)(sig);
+}
+
+void* handler_of(const struct sigaction& act) {
+  return (act.sa_flags & SA_SIGINFO) ? reinterpret_cast<void*>(act.sa_sigaction)
+                                     : reinterpret_cast<void*>(act.sa_handler);
+}
+
+// What the program set, where the kernel holds program_signal_entry.
+void report_program_action(struct sigaction* old, const ProgramAction& was) {
+  if (!old || handler_of(*old) != reinterpret_cast<void*>(&program_signal_entry)) return;
+  old->sa_flags = was.flags;
+  if (was.flags & SA_SIGINFO)
+    old->sa_sigaction = reinterpret_cast<void (*)(int, siginfo_t*, void*)>(was.handler);
+  else
+    old->sa_handler = reinterpret_cast<void (*)(int)>(was.handler);
+}
+
 // Installs a disposition on this node only.
 int install_here(int sig, const struct sigaction* act, struct sigaction* old) {
-  if (!act || act->sa_handler == SIG_DFL || act->sa_handler == SIG_IGN)
-    return libc_sigaction(sig, act, old);
-  struct sigaction on_stack;
-  std::memcpy(&on_stack, act, sizeof on_stack);
-  on_stack.sa_flags |= SA_ONSTACK;
-  int r = libc_sigaction(sig, &on_stack, old);
-  if (r == 0) gpt::shim::use_our_restorer(sig, on_stack);
-  return r;
+  const bool in_table = sig > 0 && sig < 65;
+  const ProgramAction was = in_table ? ProgramAction{__atomic_load_n(&g_program[sig].handler, __ATOMIC_ACQUIRE),
+                                                     __atomic_load_n(&g_program[sig].flags, __ATOMIC_RELAXED)}
+                                     : ProgramAction{};
+  if (!act || act->sa_handler == SIG_DFL || act->sa_handler == SIG_IGN || !in_table) {
+    const int r = libc_sigaction(sig, act, old);
+    if (r == 0 && in_table && act) __atomic_store_n(&g_program[sig].handler, handler_of(*act), __ATOMIC_RELEASE);
+    if (r == 0) report_program_action(old, was);
+    return r;
+  }
+  if (synchronous(sig)) {
+    struct sigaction on_stack;
+    std::memcpy(&on_stack, act, sizeof on_stack);
+    on_stack.sa_flags |= SA_ONSTACK;
+    const int r = libc_sigaction(sig, &on_stack, old);
+    if (r == 0) {
+      __atomic_store_n(&g_program[sig].handler, handler_of(*act), __ATOMIC_RELEASE);
+      report_program_action(old, was);
+      gpt::shim::use_our_restorer(sig, on_stack);
+    }
+    return r;
+  }
+  struct sigaction entry;
+  std::memcpy(&entry, act, sizeof entry);
+  entry.sa_sigaction = program_signal_entry;
+  entry.sa_flags = (act->sa_flags | SA_SIGINFO | SA_ONSTACK) & ~SA_RESETHAND;
+  __atomic_store_n(&g_program[sig].flags, act->sa_flags, __ATOMIC_RELAXED);
+  __atomic_store_n(&g_program[sig].handler, handler_of(*act), __ATOMIC_RELEASE);
+  const int r = libc_sigaction(sig, &entry, old);
+  if (r != 0) {
+    __atomic_store_n(&g_program[sig].flags, was.flags, __ATOMIC_RELAXED);
+    __atomic_store_n(&g_program[sig].handler, was.handler, __ATOMIC_RELEASE);
+    return r;
+  }
+  report_program_action(old, was);
+  gpt::shim::use_our_restorer(sig, entry);
+  return 0;
 }
 
 // The runtime's own signals stay per node; every other disposition the
