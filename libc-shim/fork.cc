@@ -34,6 +34,7 @@ FutexLock g_forking;            // one fork at a time through the handlers' stat
 int g_copied[2] = {-1, -1};     // a pipe: the child closes it once its copy is made
 
 void before_fork() {
+  galloc::ensure_thread_cache();
   galloc::bring_in_every_page();
   g_forking.lock();
   int fds[2];

@@ -43,6 +43,9 @@ void unguard_stack(void* page_address);
 // First, so the child sees everything its parent could: every page this
 // node holds no current copy of is fetched (what the node could read now).
 void bring_in_every_page();
+// Maps this thread's allocation cache if it has none yet: before a fork, so
+// that a child which limits its address space (RLIMIT_AS) can still malloc.
+void ensure_thread_cache();
 void hold_heap_for_fork();
 void release_heap_after_fork();
 void become_private_copy();

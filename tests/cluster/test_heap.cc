@@ -70,3 +70,28 @@ INSTANTIATE_TEST_SUITE_P(Heap, HeapReuse, ::testing::ValuesIn(cases()), [](const
 });
 
 }  // namespace
+
+namespace {
+
+class DataLimit : public ::testing::TestWithParam<std::pair<std::string, int>> {};
+
+// malloc under RLIMIT_DATA (and RLIMIT_AS in a fork child) returns NULL with
+// ENOMEM instead of growing on through the global heap or ending the program.
+TEST_P(DataLimit, MallocFailsAtTheLimit) {
+  const auto& [binary, nodes] = GetParam();
+  JobRunner job(launched(nodes, {program(binary)}, 100));
+  auto status = job.wait(120s);
+  ASSERT_TRUE(status) << job.err();
+  EXPECT_EQ(exit_code(*status), 0) << job.out() << job.err();
+  EXPECT_EQ(job.out(), "data limit: ok\n") << job.err();
+}
+
+INSTANTIATE_TEST_SUITE_P(Heap, DataLimit,
+                         ::testing::Values(std::pair<std::string, int>{"data_limit", 1},
+                                           std::pair<std::string, int>{"data_limit", 2},
+                                           std::pair<std::string, int>{"data_limit_glibc", 2}),
+                         [](const auto& info) {
+                           return info.param.first + "_" + std::to_string(info.param.second) + "nodes";
+                         });
+
+}  // namespace

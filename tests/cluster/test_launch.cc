@@ -67,6 +67,20 @@ TEST(Launch, MainKilledBySignalGives128PlusSignal) {
       << job.err();
 }
 
+// A fork child the program did not wait for ends with the job (the agent is
+// its subreaper): no process outlives the job.
+TEST(Launch, ForkChildrenLeftRunningEndWithTheJob) {
+  JobRunner job({launcher(), "-n", "2", program("fork_leftover")});
+  auto status = job.wait(30s);
+  ASSERT_TRUE(status) << job.err();
+  EXPECT_EQ(exit_code(*status), 0) << job.err();
+  const pid_t child = std::stoi(job.out());
+  ASSERT_GT(child, 0) << job.out();
+  EXPECT_NE(kill(child, 0), 0) << "the fork child " << child << " outlived the job";
+  EXPECT_NE(job.err().find("ended 1 process the program had started and left running"), std::string::npos)
+      << job.err();
+}
+
 TEST(Launch, StdinGoesToTheOrigin) {
   JobRunner job({launcher(), "-n", "3", program("echo_stdin")}, "line one\nline two\n");
   auto status = job.wait(30s);

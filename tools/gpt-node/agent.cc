@@ -220,6 +220,7 @@ void Agent::reap_application() {
   if (r != app_pid_) return;
   pid_t pid = app_pid_;
   app_pid_ = -1;
+  end_leftover_processes();
   phase_ = Phase::kAppEnded;
   app_ended_at_ = liveness_->awake_now();
   if (config_.stats) print_stats();
@@ -256,6 +257,7 @@ void Agent::stop_application() {
   while (std::chrono::steady_clock::now() < deadline) {
     if (waitpid(app_pid_, &status, WNOHANG) == app_pid_) {
       app_pid_ = -1;
+      end_leftover_processes();
       if (config_.stats) print_stats();
       return;
     }
@@ -269,6 +271,15 @@ void Agent::stop_application() {
   kill(app_pid_, SIGKILL);
   waitpid(app_pid_, &status, 0);
   app_pid_ = -1;
+  end_leftover_processes();
+}
+
+// A job leaves no process behind: what the program forked and did not wait
+// for ends with it, as under a batch system's job.
+void Agent::end_leftover_processes() {
+  if (const int n = util::kill_remaining_children(); n > 0)
+    util::log_line("ended " + std::to_string(n) + " process" + (n == 1 ? "" : "es") +
+                   " the program had started and left running (its fork children)");
 }
 
 // The program's own counters (kept in the channel header), then each

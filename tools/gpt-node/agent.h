@@ -81,6 +81,7 @@ class Agent {
   void start_application();
   void reap_application();
   void stop_application();
+  void end_leftover_processes();
   void fail(const std::string& cause);
 
   AgentConfig config_;

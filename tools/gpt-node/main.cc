@@ -125,6 +125,9 @@ int main(int argc, char** argv) {
 
   // The agent dies with its launcher (local mode), and its program with it.
   prctl(PR_SET_PDEATHSIG, SIGKILL);
+  // The program's fork children that outlive it come back to this agent,
+  // which ends them with the job (Agent::end_leftover_processes).
+  prctl(PR_SET_CHILD_SUBREAPER, 1);
   // Before any thread exists, so ZeroMQ's threads inherit the mask.
   gpt::util::SignalPoller signals{SIGCHLD, SIGTERM, SIGINT, SIGHUP};
 

@@ -18,6 +18,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <map>
+#include <vector>
 
 extern char** environ;
 
@@ -198,6 +199,51 @@ std::optional<std::string> resolve_program(const std::string& name, std::string&
   }
   if (error.empty()) error = "program '" + name + "' not found in PATH";
   return std::nullopt;
+}
+
+namespace {
+
+// The parent pid in /proc/PID/stat ("PID (COMMAND) STATE PPID ..."), or -1.
+pid_t parent_of(const std::string& stat_path) {
+  int fd = open(stat_path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  char buf[512];
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (n <= 0) return -1;
+  buf[n] = '\0';
+  const char* paren = std::strrchr(buf, ')');
+  char state;
+  int parent;
+  if (!paren || std::sscanf(paren + 1, " %c %d", &state, &parent) != 2) return -1;
+  return parent;
+}
+
+std::vector<pid_t> children_of(pid_t parent) {
+  std::vector<pid_t> children;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc", ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
+    if (parent_of(entry.path().string() + "/stat") == parent) children.push_back(std::stoi(name));
+  }
+  return children;
+}
+
+}  // namespace
+
+int kill_remaining_children() {
+  int killed = 0;
+  // Each round's dying children may leave children of their own to us.
+  for (int round = 0; round < 100; ++round) {
+    const std::vector<pid_t> children = children_of(getpid());
+    if (children.empty()) break;
+    for (pid_t child : children) {
+      if (kill(child, SIGKILL) == 0) ++killed;
+      (void)waitpid(child, nullptr, 0);
+    }
+  }
+  return killed;
 }
 
 std::optional<char> process_state(pid_t pid) {

@@ -55,4 +55,9 @@ struct SpawnResult {
 // stopped by a debugger, 'Z' a zombie...; nullopt if there is no such process.
 [[nodiscard]] std::optional<char> process_state(pid_t pid);
 
+// Kills (SIGKILL) and reaps every child this process still has, until none
+// is left: with PR_SET_CHILD_SUBREAPER those include the descendants of a
+// program that ended (its fork children, reparented here). Returns how many.
+int kill_remaining_children();
+
 }  // namespace gpt::util

@@ -119,6 +119,7 @@ void ChunkRuns::split(std::size_t first, std::size_t length, std::size_t dirty, 
 
 ChunkRuns::Taken ChunkRuns::take(std::size_t count, std::size_t align_chunks) {
   if (count == 0 || align_chunks == 0 || count > chunks_ || align_chunks > chunks_) return {};
+  if (count > limit_ || in_use() > limit_ - count) return {};
   if (const std::size_t run = find(count, align_chunks)) {
     const std::size_t length = meta_[run].run_length, dirty = meta_[run].dirty;
     remove(run);
@@ -190,6 +191,7 @@ void ChunkRuns::give_back_all_dirty(std::size_t except) {
 bool ChunkRuns::extend(std::size_t first, std::size_t count, std::size_t new_count) {
   if (new_count <= count) return true;
   if (new_count > chunks_ - first) return false;
+  if (new_count - count > limit_ || in_use() > limit_ - (new_count - count)) return false;
   const std::size_t right = first + count, extra = new_count - count;
   if (right == next_) {
     next_ = first + new_count;

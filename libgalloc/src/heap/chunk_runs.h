@@ -59,6 +59,11 @@ class ChunkRuns {
   // if the chunks after it are free (or were never handed out).
   [[nodiscard]] bool extend(std::size_t first, std::size_t count, std::size_t new_count);
 
+  // At most `chunks` handed out at once (the process's data-size limit, set
+  // by the heap before it takes): take() and extend() beyond it fail.
+  void set_limit(std::size_t chunks) { limit_ = chunks; }
+  [[nodiscard]] std::size_t in_use() const { return next_ - reserved_ - free_chunks_; }
+
   [[nodiscard]] std::size_t free_chunks() const { return free_chunks_; }    // in runs
   [[nodiscard]] std::size_t dirty_chunks() const { return dirty_chunks_; }  // of those
   [[nodiscard]] std::size_t high_water() const { return next_; }
@@ -108,6 +113,7 @@ class ChunkRuns {
   std::uint32_t bins_[kBins] = {};
   std::uint64_t nonempty_[kBinWords] = {};
   std::size_t free_chunks_ = 0;
+  std::size_t limit_ = ~std::size_t{0};
   std::size_t dirty_chunks_ = 0;
   std::size_t runs_ = 0;
 };

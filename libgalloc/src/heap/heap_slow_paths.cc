@@ -21,13 +21,21 @@ namespace {
 constexpr std::size_t kCacheBytes = (sizeof(ThreadCache) + 4095) & ~std::size_t{4095};
 }
 
-ThreadCache& map_thread_cache() {
+ThreadCache* try_map_thread_cache() {
   // Mapped, not malloc'd: this is malloc's own state (and async-signal-safe).
   void* p = rt::map_local(nullptr, kCacheBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (p == MAP_FAILED) rt::die("cannot map a thread's allocation cache", 134);
+  if (p == MAP_FAILED) return nullptr;
   t_cache = static_cast<ThreadCache*>(p);
-  return *t_cache;
+  return t_cache;
 }
+
+ThreadCache& map_thread_cache() {
+  ThreadCache* c = try_map_thread_cache();
+  if (!c) rt::die("cannot map a thread's allocation cache (out of address space: RLIMIT_AS?)", 134);
+  return *c;
+}
+
+void ensure_thread_cache() { (void)try_thread_cache(); }
 
 namespace {
 FutexLock g_inbox_lock;

@@ -17,7 +17,9 @@ namespace gpt::galloc {
 namespace {
 
 [[nodiscard]] void* allocate_small(std::size_t c) {
-  ThreadCache& tc = thread_cache();
+  ThreadCache* cache = try_thread_cache();
+  if (__builtin_expect(!cache, 0)) return nullptr;
+  ThreadCache& tc = *cache;
   if (FreeObject* o = tc.head[c]) {
     tc.head[c] = o->next;
     --tc.count[c];

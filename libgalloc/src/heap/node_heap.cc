@@ -1,10 +1,13 @@
 #include "node_heap.h"
 
 #include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "diag.h"
+#include "gpt/raw_syscall.h"
 #include "global_space.h"
 #include "local_memory.h"
 
@@ -68,6 +71,17 @@ void NodeHeap::unlink_partial(std::size_t c, std::uint32_t slab) {
   m.in_partial = 0;
 }
 
+void NodeHeap::apply_data_limit() {
+  std::size_t limit = ~std::size_t{0};
+  for (const int resource : {RLIMIT_DATA, RLIMIT_AS}) {
+    struct rlimit r{};
+    if (sys::call(SYS_prlimit64, 0, resource, 0, sys::arg(&r)) == 0 && r.rlim_cur != RLIM_INFINITY &&
+        r.rlim_cur / kChunkBytes < limit)
+      limit = r.rlim_cur / kChunkBytes;
+  }
+  runs_.set_limit(limit);
+}
+
 std::size_t NodeHeap::take(std::size_t c, FreeObject** list, std::size_t want) {
   const std::size_t size = class_size(c);
   const std::size_t per_slab = objects_per_slab(c);
@@ -79,6 +93,7 @@ std::size_t NodeHeap::take(std::size_t c, FreeObject** list, std::size_t want) {
       std::size_t chunk;
       {
         Held<FutexLock> chunks(chunk_lock_);
+        apply_data_limit();
         chunk = runs_.take(1).first;
       }
       if (chunk == 0) break;
@@ -152,6 +167,7 @@ void* NodeHeap::alloc_large(std::size_t size, std::size_t alignment, bool* fresh
   const std::size_t count = size ? (size + kChunkBytes - 1) / kChunkBytes : 1;
   const std::size_t align_chunks = alignment > kChunkBytes ? alignment / kChunkBytes : 1;
   Held<FutexLock> hold(chunk_lock_);
+  apply_data_limit();
   const ChunkRuns::Taken got = runs_.take(count, align_chunks);
   if (got.first == 0) return nullptr;
   if (fresh) *fresh = got.fresh;
@@ -181,6 +197,7 @@ bool NodeHeap::resize_large(std::uintptr_t p, std::size_t size) {
     runs_.release(first + want, count - want);
     return true;
   }
+  apply_data_limit();
   if (!runs_.extend(first, count, want)) return false;
   mark_large(first, count, want);
   return true;

@@ -74,6 +74,12 @@ class NodeHeap {
   [[nodiscard]] const ChunkRuns& runs() const { return runs_; }
 
  private:
+  // The process's RLIMIT_DATA and RLIMIT_AS, read now, bound the chunks this
+  // node's heap hands out (a program that limits its data size gets NULL
+  // from malloc, as with the libc's; the global space itself is reserved
+  // at start-up and never counted). Under chunk_lock_.
+  void apply_data_limit();
+
   struct SlabMeta {
     FreeObject* free_list;
     std::uint32_t free_count;  // objects on free_list

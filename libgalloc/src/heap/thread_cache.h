@@ -27,9 +27,15 @@ struct ThreadCache {
 // every node.
 extern thread_local ThreadCache* t_cache __attribute__((tls_model("initial-exec")));
 [[nodiscard]] ThreadCache& map_thread_cache();
+// Null if it cannot be mapped (RLIMIT_AS reached): malloc then fails.
+[[nodiscard]] ThreadCache* try_map_thread_cache();
 [[nodiscard]] inline ThreadCache& thread_cache() {
   ThreadCache* c = t_cache;
   return __builtin_expect(c != nullptr, 1) ? *c : map_thread_cache();
+}
+[[nodiscard]] inline ThreadCache* try_thread_cache() {
+  ThreadCache* c = t_cache;
+  return __builtin_expect(c != nullptr, 1) ? c : try_map_thread_cache();
 }
 
 // How many objects a refill fetches (and a flush returns) for a class: a
