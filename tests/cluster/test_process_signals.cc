@@ -5,6 +5,8 @@
 // unblocks it. nodes 0: the same program in one process, without gpt-launch.
 #include <gtest/gtest.h>
 
+#include <signal.h>
+
 #include <iostream>
 
 #include "job_runner.h"
@@ -46,5 +48,22 @@ INSTANTIATE_TEST_SUITE_P(Signals, ProcessSignals,
                          [](const auto& info) {
                            return info.param.first + "_" + std::to_string(info.param.second) + "nodes";
                          });
+
+// A default-terminate signal that a thread of the origin does not block
+// ends the job at once, whichever node sent it (as before: the origin's
+// kernel acts on it).
+TEST(ProcessSignalsDefault, ASignalNobodyBlocksEndsTheJobByItsDefaultAction) {
+  for (const auto& [binary, nodes] : {std::pair<std::string, int>{"process_signals", 2},
+                                      std::pair<std::string, int>{"process_signals", 4},
+                                      std::pair<std::string, int>{"process_signals_glibc", 2}}) {
+    SCOPED_TRACE(binary + " on " + std::to_string(nodes) + " nodes");
+    JobRunner job(launched(nodes, {program(binary), "terminate"}, 60));
+    auto status = job.wait(90s);
+    ASSERT_TRUE(status) << job.err();
+    EXPECT_EQ(exit_code(*status), 128 + SIGTERM) << job.out() << job.err();
+    EXPECT_EQ(job.out(), "") << job.err();
+    EXPECT_NE(job.err().find("killed by signal 15 (SIGTERM)"), std::string::npos) << job.err();
+  }
+}
 
 }  // namespace

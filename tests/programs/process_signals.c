@@ -9,7 +9,9 @@
  *   later    - a signal that no thread takes stays pending (main's
  *              sigpending shows it) and is taken once a thread unblocks it;
  *   sigqueue - sigqueue's value, code and sender pid arrive, from main and
- *              from a thread on the last node.
+ *              from a thread on the last node;
+ *   terminate (argument) - a thread on the last node kills the process
+ *              with SIGTERM, which nobody blocks: the job ends by it.
  * On one node (no launcher) the same holds within the one process. */
 #define _GNU_SOURCE
 #include <gpthread.h>
@@ -220,8 +222,22 @@ static void case_sigqueue(int node) {
   printf("sigqueue: values 4242 and 77 on node %d: ok\n", node);
 }
 
-int main(void) {
+static void* terminator(void* arg) {
+  (void)arg;
+  CHECK(kill(getpid(), SIGTERM) == 0, "kill from node %d", gpt_node_id());
+  return NULL;
+}
+
+int main(int argc, char** argv) {
   setvbuf(stdout, NULL, _IONBF, 0);
+  if (argc > 1 && strcmp(argv[1], "terminate") == 0) {
+    /* Nothing blocks SIGTERM at the origin: its default action ends the job
+     * at once, as in one process, whichever node sent it. */
+    pthread_join(start_on(gpt_node_count() - 1, terminator, NULL), NULL);
+    nap_us(5000000);
+    printf("not terminated\n");
+    return 0;
+  }
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
   sa.sa_sigaction = on_signal;
