@@ -2,6 +2,7 @@
 // what the agents hand each other and their programs' service threads.
 #include <pthread.h>
 #include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "protocol_test.h"
@@ -303,6 +304,35 @@ TEST(Signals, AProcessSignalIsOfferedToTheNodesThatTakeIt) {
   EXPECT_EQ(info.si_pid, 4242);
   EXPECT_EQ(info.si_value.sival_int, 77);
   ASSERT_EQ(pthread_sigmask(SIG_UNBLOCK, &usr1, nullptr), 0);
+}
+
+// A process all of whose threads block the signal does not take it; one
+// that has ended takes nothing.
+TEST(Signals, AProcessSignalNobodyTakesIsDeclined) {
+  int ready[2];
+  ASSERT_EQ(pipe(ready), 0);
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    sigset_t usr1;
+    sigemptyset(&usr1);
+    sigaddset(&usr1, SIGUSR1);
+    sigprocmask(SIG_BLOCK, &usr1, nullptr);
+    (void)!write(ready[1], "x", 1);
+    for (;;) pause();
+  }
+  char byte;
+  ASSERT_EQ(read(ready[0], &byte, 1), 1);
+  close(ready[0]);
+  close(ready[1]);
+  FakeCluster c(2);
+  c[1].set_program_pid(child);
+  EXPECT_EQ(call(c, c[0], Op::kProcessSignalOffer, channel::ProcessSignalOffer{SIGUSR1, 0}), -EAGAIN);
+  EXPECT_EQ(call(c, c[0], Op::kProcessSignalOffer, channel::ProcessSignalOffer{SIGUSR2, 0}), 1);
+  kill(child, SIGKILL);
+  int status;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  EXPECT_EQ(call(c, c[0], Op::kProcessSignalOffer, channel::ProcessSignalOffer{SIGUSR2, 0}), -EAGAIN);
 }
 
 TEST(Signals, BadProcessSignalsAreRefused) {
