@@ -34,6 +34,8 @@ constexpr CallShape kForwarded[] = {
     {SYS_dup2, "dup2", {V, V}},
     {SYS_sendfile, "sendfile", {V, V, fixed_inout(8), V}},
     {SYS_kill, "kill", {V, V}},
+    // sigqueue: to the origin's process, as kill (its siginfo says who sent it).
+    {SYS_rt_sigqueueinfo, "rt_sigqueueinfo", {V, V, fixed_in(kSiginfo)}},
     {SYS_flock, "flock", {V, V}},
     {SYS_fsync, "fsync", {V}},
     {SYS_fdatasync, "fdatasync", {V}},

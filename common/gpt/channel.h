@@ -85,6 +85,13 @@ enum class Op : std::uint32_t {
   kKill = 32,          // KillRequest: signal that thread there
   kSignalAction = 33,  // SignalDisposition: a handler set here, for every node
   kSignalQuery = 34,   // SignalQueryRequest; reply: SignalDisposition (what to install)
+  // Process-directed signals (docs/threads.md, "Process-directed signals"):
+  // the node's signal watcher found one pending that no thread here takes.
+  kProcessSignalOffer = 43,  // ProcessSignalOffer; status: a node with a thread that
+                             // can take it (does not block it, or waits for it), or
+                             // -EAGAIN when no other node has one now
+  kProcessSignalSend = 44,   // ProcessSignalSend: raise it (dequeued here) in that
+                             // node's process
   // Locks: LockRequest (TimedLockRequest for kTimedLock).
   kLock = 12,       // returns holding the lock's token: status 0 (it never
                     // left this node: nothing to acquire) or kLockFromAfar
@@ -248,6 +255,8 @@ enum class Downcall : std::uint32_t {
   kSignalAction = 6, // arg: sig: another node set its disposition; kSignalQuery
   kFreeTcb = 7,    // arg: tcb of a detached thread of ours that has ended
   kDrainFrees = 8, // the remote-free inbox has new entries: check and take them now
+  kProcessSignalRaised = 9, // arg: sig: the agent raised this process-directed signal here
+                            // for another node; offer it on if no thread here takes it
 };
 
 struct alignas(64) DowncallQueue {

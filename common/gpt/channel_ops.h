@@ -298,6 +298,25 @@ struct SignalQueryRequest {
   std::uint32_t sig = 0;
 };
 
+// kProcessSignalOffer request: `sig` is pending for this node's process and
+// none of its threads takes it.
+struct ProcessSignalOffer {
+  std::uint32_t sig = 0;
+  std::uint32_t pad = 0;
+};
+
+// kProcessSignalSend request: the signal, dequeued here, with what its
+// siginfo said (code, sender's pid and uid, sigqueue's value), for `node`.
+struct ProcessSignalSend {
+  std::uint32_t node = 0;
+  std::uint32_t sig = 0;
+  std::int32_t code = 0;
+  std::int32_t pid = 0;
+  std::uint32_t uid = 0;
+  std::uint32_t pad = 0;
+  std::uint64_t value = 0;
+};
+
 // ---- Locks --------------------------------------------------------------------------
 
 // kLock, kTryLock, kUnlock, kUnlockAnyHolder, kLockFlushed request; kUnlockReleased's head
@@ -502,6 +521,15 @@ GPT_CHANNEL_FIELD(SignalDisposition, handler, 8);
 GPT_CHANNEL_FIELD(SignalDisposition, flags, 16);
 GPT_CHANNEL_FIELD(SignalDisposition, mask, 24);
 static_assert(sizeof(SignalQueryRequest) == 4);
+static_assert(sizeof(ProcessSignalOffer) == 8);
+GPT_CHANNEL_FIELD(ProcessSignalOffer, sig, 0);
+static_assert(sizeof(ProcessSignalSend) == 32);
+GPT_CHANNEL_FIELD(ProcessSignalSend, node, 0);
+GPT_CHANNEL_FIELD(ProcessSignalSend, sig, 4);
+GPT_CHANNEL_FIELD(ProcessSignalSend, code, 8);
+GPT_CHANNEL_FIELD(ProcessSignalSend, pid, 12);
+GPT_CHANNEL_FIELD(ProcessSignalSend, uid, 16);
+GPT_CHANNEL_FIELD(ProcessSignalSend, value, 24);
 GPT_CHANNEL_FIELD(SignalQueryRequest, sig, 0);
 
 static_assert(sizeof(LockRequest) == 16);

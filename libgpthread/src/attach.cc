@@ -24,6 +24,7 @@
 #include "cancel.h"
 #include "libc_threads.h"
 #include "library_fault.h"
+#include "process_signals.h"
 #include "runtime.h"
 #include "shim.h"
 #include "vehicles.h"
@@ -136,7 +137,11 @@ __attribute__((constructor(101))) static void gpt_runtime_start() {
   gpt::shim::keep_fork_children_private();
   // Worker nodes become the service loop (main never runs there); node 0
   // and SPMD nodes run main and serve from a thread of their own.
+  gpt::threads::start_signal_watcher();
   if (s.node_id != 0 && !s.channel->header.spmd) gpt::threads::serve_forever();
   gpt::threads::start_service_thread();
-  if (s.node_id == 0 && !s.channel->header.spmd) gpt::shim::start_delegates(gpt::threads::libc_create);
+  // Delegates block the program's signals: a kill the origin's kernel would
+  // otherwise hand to the delegate that made it is left to the program's
+  // threads (process_signals.h).
+  if (s.node_id == 0 && !s.channel->header.spmd) gpt::shim::start_delegates(gpt::threads::create_runtime_thread);
 }

@@ -75,7 +75,7 @@ Agent::Agent(AgentConfig config, net::MessageGate& gate, std::string data_endpoi
       data_endpoint_ = std::move(exposed->endpoint);
     }
   services_ = std::make_unique<NodeServices>(
-      NodeContext{config_.node, config_.node_count, *heap_, gate_, *server_, remote});
+      NodeContext{config_.node, config_.node_count, *heap_, gate_, *server_, remote, &app_pid_});
   hooks_.set_wakeup(doorbell_fd_, server_.get());
   liveness_ = std::make_unique<Liveness>(config_.node, gate_);
 }

@@ -4,6 +4,8 @@
 // this context, whose references outlive them.
 #pragma once
 
+#include <sys/types.h>
+
 #include <cstdint>
 
 #include "channel_server.h"
@@ -23,6 +25,9 @@ struct NodeContext {
   // One-sided reads of other nodes' pages (remote_memory.h), when the data
   // plane offers them; nullptr: pages come by messages only.
   net::RemoteMemory* remote = nullptr;
+  // The program's pid while it runs (the agent's own field: -1 before it
+  // starts and after it ended); nullptr where there is no program (tests).
+  const pid_t* program_pid = nullptr;
 
   // Sends; a refused message is logged, not fatal (the peer may be gone,
   // and the launcher ends the job then).

@@ -11,6 +11,7 @@
 #include "locks.h"
 #include "notice_manager.h"
 #include "page_fetch.h"
+#include "process_signals.h"
 #include "releases.h"
 #include "remote_free_relay.h"
 #include "rwlocks.h"
@@ -47,6 +48,7 @@ NodeServices::NodeServices(const NodeContext& node)
   add<SemNames>(node);
   add<Forwarding>(node);
   add<SignalRelay>(node);
+  add<ProcessSignals>(node);
   add<Withdrawals>(node, table_);
 }
 

@@ -163,6 +163,9 @@ struct Writer {
   void operator()(const CensusQuery& m) { ar(m.round); }
   void operator()(const CensusReply& m) { ar(m.round, m.spawned, m.ended); }
   void operator()(const SignalAction& m) { ar(m.sig, m.handler, m.flags, m.mask); }
+  void operator()(const ProcessSignalProbe& m) { ar(m.request, m.sig); }
+  void operator()(const ProcessSignalTaker& m) { ar(m.request, m.sig, m.can_take); }
+  void operator()(const ProcessSignal& m) { ar(m.sig, m.code, m.pid, m.uid, m.value); }
   void operator()(const StdioFlushed& m) { ar(m.request); }
   void operator()(const KeyReply& m) { ar(m.request, m.result, m.key, m.destructor); }
   void operator()(const KeyOp& m) { ar(m.request, m.op, m.key, m.destructor); }
@@ -307,6 +310,9 @@ struct Reader {
   void operator()(CensusQuery& m) { ar(m.round); }
   void operator()(CensusReply& m) { ar(m.round, m.spawned, m.ended); }
   void operator()(SignalAction& m) { ar(m.sig, m.handler, m.flags, m.mask); }
+  void operator()(ProcessSignalProbe& m) { ar(m.request, m.sig); }
+  void operator()(ProcessSignalTaker& m) { ar(m.request, m.sig, m.can_take); }
+  void operator()(ProcessSignal& m) { ar(m.sig, m.code, m.pid, m.uid, m.value); }
   void operator()(StdioFlushed& m) { ar(m.request); }
   void operator()(KeyReply& m) { ar(m.request, m.result, m.key, m.destructor); }
   void operator()(KeyOp& m) { ar(m.request, m.op, m.key, m.destructor); }
@@ -397,6 +403,9 @@ std::optional<Message> empty_message(std::uint16_t tag) {
     case Type::kSemNameOp: return SemNameOp{};
     case Type::kSemNameResult: return SemNameResult{};
     case Type::kSignalAction: return SignalAction{};
+    case Type::kProcessSignalProbe: return ProcessSignalProbe{};
+    case Type::kProcessSignalTaker: return ProcessSignalTaker{};
+    case Type::kProcessSignal: return ProcessSignal{};
     case Type::kKeyReply: return KeyReply{};
     case Type::kKeyOp: return KeyOp{};
     case Type::kRwCancel: return RwCancel{};
@@ -464,7 +473,8 @@ Type type_of(const Message& m) {
       Type::kRwGranted, Type::kRwRelease, Type::kRwCancel, Type::kKeyOp, Type::kKeyReply,
       Type::kMigrateThread, Type::kSyscallRequest, Type::kSyscallReply, Type::kFlushStdio,
       Type::kStdioFlushed, Type::kKillThread, Type::kSignalAction, Type::kDetachThread,
-      Type::kCensusQuery, Type::kCensusReply, Type::kSemNameOp, Type::kSemNameResult, Type::kFramePart, Type::kProfileReport};
+      Type::kCensusQuery, Type::kCensusReply, Type::kSemNameOp, Type::kSemNameResult, Type::kFramePart, Type::kProfileReport,
+      Type::kProcessSignalProbe, Type::kProcessSignalTaker, Type::kProcessSignal};
   static_assert(std::size(kTypes) == std::variant_size_v<Message>);
   return kTypes[m.index()];
 }
@@ -506,6 +516,9 @@ std::string_view name_of(Type t) {
     case Type::kSemNameOp: return "SemNameOp";
     case Type::kSemNameResult: return "SemNameResult";
     case Type::kSignalAction: return "SignalAction";
+    case Type::kProcessSignalProbe: return "ProcessSignalProbe";
+    case Type::kProcessSignalTaker: return "ProcessSignalTaker";
+    case Type::kProcessSignal: return "ProcessSignal";
     case Type::kKeyReply: return "KeyReply";
     case Type::kKeyOp: return "KeyOp";
     case Type::kRwCancel: return "RwCancel";

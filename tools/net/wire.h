@@ -243,6 +243,27 @@ struct SignalAction {
   std::uint64_t flags = 0;
   std::uint64_t mask = 0;
 };
+// A node -> every other: `sig` is pending for my process and no thread of
+// it takes it; has yours a thread that does (not blocked, or in sigwait)?
+struct ProcessSignalProbe {
+  std::uint64_t request = 0;
+  std::int32_t sig = 0;
+};
+// The answer to a ProcessSignalProbe.
+struct ProcessSignalTaker {
+  std::uint64_t request = 0;
+  std::int32_t sig = 0;
+  std::uint32_t can_take = 0;  // 1: a thread of this node's process takes it now
+};
+// A node -> the taker: raise `sig` in your process (the sender dequeued it),
+// with its siginfo's code, sender pid and uid, and sigqueue's value.
+struct ProcessSignal {
+  std::int32_t sig = 0;
+  std::int32_t code = 0;
+  std::int32_t pid = 0;
+  std::uint32_t uid = 0;
+  std::uint64_t value = 0;
+};
 
 // Any node -> the home of `tcb`: nobody will join that thread.
 struct DetachThread {
@@ -467,7 +488,8 @@ using Message =
                  SemValueQuery, SemValue, RwRequest, RwGranted, RwRelease, RwCancel, KeyOp,
                  KeyReply, MigrateThread, SyscallRequest, SyscallReply, FlushStdio,
                  StdioFlushed, KillThread, SignalAction, DetachThread, CensusQuery, CensusReply,
-                 SemNameOp, SemNameResult, FramePart, ProfileReport>;
+                 SemNameOp, SemNameResult, FramePart, ProfileReport, ProcessSignalProbe,
+                 ProcessSignalTaker, ProcessSignal>;
 
 // Type tags on the wire; the order of the variant is not the wire contract.
 enum class Type : std::uint16_t {
@@ -501,6 +523,9 @@ enum class Type : std::uint16_t {
   kStdioFlushed = 115,
   kKillThread = 116,
   kSignalAction = 117,
+  kProcessSignalProbe = 118,
+  kProcessSignalTaker = 119,
+  kProcessSignal = 120,
   kDetachThread = 53,
   kCensusQuery = 54,
   kCensusReply = 55,

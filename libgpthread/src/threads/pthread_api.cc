@@ -22,6 +22,7 @@
 #include "gpt/raw_syscall.h"
 #include "gpthread.h"
 #include "libc_threads.h"
+#include "process_signals.h"
 #include "runtime.h"
 #include "scheduling.h"
 #include "service.h"
@@ -635,8 +636,14 @@ GPT_API int gpt_run_main(int (*main_fn)(int, char**, char**), int argc, char** a
   // main runs on a vehicle like every other thread, wherever it migrates;
   // this process's first thread waits for it to return, then ends the
   // process with its status.
+  // main keeps the mask the process started with (POSIX: exec keeps it).
+  tcb->signal_mask = creator_signal_mask();
   set_current(nullptr);
   start_vehicle(tcb);
+  // From here this thread only waits for main: a runtime thread, which
+  // leaves the program's signals to the program's threads
+  // (process_signals.h).
+  block_program_signals();
   const channel::ThreadRequest join_main{reinterpret_cast<std::uintptr_t>(tcb)};  // a blocking kJoin
   if (call(channel::Op::kJoin, &join_main, sizeof join_main).status != 0) rt::die("lost track of main", 134);
   galloc::acquire_synced();

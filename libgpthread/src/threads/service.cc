@@ -17,6 +17,7 @@
 #include "futex_lock.h"
 #include "gpt/raw_syscall.h"
 #include "libc_threads.h"
+#include "process_signals.h"
 #include "runtime.h"
 #include "scheduling.h"
 #include "shim.h"
@@ -73,6 +74,9 @@ void* trampoline(void* arg) {
   apply_sched_here(tcb);
   raise_pending_signals(tcb);
   const Leave leave = run_gpthread(tcb);
+  // No program thread runs here any more (it ended, or went on elsewhere):
+  // a signal to the process is not this kernel thread's to take.
+  block_program_signals();
   thread_finished(tcb, leave == Leave::kMigrated);
   return nullptr;
 }
@@ -159,6 +163,8 @@ void serve_once() {
       deliver_here(reinterpret_cast<Tcb*>(kill.tcb), static_cast<int>(kill.sig), kill.hops);
     } else if (e.op == static_cast<std::uint32_t>(channel::Downcall::kSignalAction)) {
       apply_disposition_from_elsewhere(static_cast<int>(e.arg));
+    } else if (e.op == static_cast<std::uint32_t>(channel::Downcall::kProcessSignalRaised)) {
+      note_signal_from_elsewhere(static_cast<int>(e.arg));
     } else if (e.op == static_cast<std::uint32_t>(channel::Downcall::kDrainFrees)) {
       galloc::take_remote_frees();
     } else if (e.op == static_cast<std::uint32_t>(channel::Downcall::kFlushStdio)) {
@@ -245,6 +251,10 @@ bool threads_here() {
 constexpr long long kRefreshNs = 20'000'000;
 
 void serve_forever() {
+  // A runtime thread (on worker nodes, the process's first thread): the
+  // program's signals are left to the program's threads, and the vehicles
+  // it starts hold them blocked until they set their thread's mask.
+  block_program_signals();
   auto& h = rt::state().channel->header;
   auto& q = rt::state().channel->downcalls;
   for (;;) {
@@ -263,7 +273,7 @@ void start_service_thread() {
   pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
   pthread_attr_setstacksize(&attr, 256 * 1024);
   pthread_t t;
-  int err = libc_create(&t, &attr, service_main, nullptr);
+  int err = create_runtime_thread(&t, &attr, service_main, nullptr);
   pthread_attr_destroy(&attr);
   if (err != 0) rt::die("cannot start the runtime's service thread", 127);
 }

@@ -20,7 +20,7 @@ FakeNode::FakeNode(net::FakeNetwork& network, wire::NodeId id, const region::Geo
       server_(channel_.layout(),
               [this](std::uint32_t slot, channel::Op op, std::span<const unsigned char> request,
                      std::span<unsigned char> reply) { return services_.table().serve(slot, op, request, reply); }),
-      services_(node::NodeContext{id, geometry.node_count, heap_, gate_, server_}) {}
+      services_(node::NodeContext{id, geometry.node_count, heap_, gate_, server_, nullptr, &program_pid_}) {}
 
 std::uint32_t FakeNode::post_bytes(channel::Op op, std::span<const unsigned char> request) {
   for (std::uint32_t i = 0; i < channel::kSlotCount; ++i) {

@@ -100,9 +100,12 @@ class FakeNode {
   [[nodiscard]] channel::Layout& layout() const { return channel_.layout(); }
   [[nodiscard]] const node::HeapMemory& heap() const { return heap_; }
   [[nodiscard]] std::string stats() const;
+  // The pid the agent takes for its program's (-1: none runs).
+  void set_program_pid(pid_t pid) { program_pid_ = pid; }
 
  private:
   wire::NodeId id_;
+  pid_t program_pid_ = -1;
   node::ChannelMemory channel_;
   node::HeapMemory heap_;
   std::unique_ptr<net::Transport> transport_;

@@ -1,5 +1,10 @@
 // Threads, the libc shim's forwarding and signals over the fake network:
 // what the agents hand each other and their programs' service threads.
+#include <pthread.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include "protocol_test.h"
 
 namespace gpt::test {
@@ -273,6 +278,70 @@ TEST(Signals, ADispositionSetOnOneNodeIsSetOnEvery) {
   }
   // Its own node set it in its program already: nothing to install.
   EXPECT_EQ(call(c, c[1], Op::kSignalQuery, channel::SignalQueryRequest{12}), -ENOENT);
+}
+
+// A process-directed signal offered by node 0: the nodes answer from their
+// programs' thread masks (here node 2's "program" is this test process,
+// whose thread does not block SIGUSR1; node 1 has none running).
+TEST(Signals, AProcessSignalIsOfferedToTheNodesThatTakeIt) {
+  FakeCluster c(3);
+  EXPECT_EQ(call(c, c[0], Op::kProcessSignalOffer, channel::ProcessSignalOffer{SIGUSR1, 0}), -EAGAIN);
+  sigset_t usr1;
+  sigemptyset(&usr1);
+  sigaddset(&usr1, SIGUSR1);
+  ASSERT_EQ(pthread_sigmask(SIG_UNBLOCK, &usr1, nullptr), 0);
+  c[2].set_program_pid(getpid());
+  EXPECT_EQ(call(c, c[0], Op::kProcessSignalOffer, channel::ProcessSignalOffer{SIGUSR1, 0}), 2);
+  // Sent there: node 2's agent raises it in its program with its siginfo.
+  ASSERT_EQ(pthread_sigmask(SIG_BLOCK, &usr1, nullptr), 0);
+  EXPECT_EQ(call(c, c[0], Op::kProcessSignalSend,
+                 channel::ProcessSignalSend{2, SIGUSR1, SI_QUEUE, 4242, 1000, 0, 77}),
+            0);
+  siginfo_t info{};
+  const struct timespec limit = {5, 0};
+  ASSERT_EQ(sigtimedwait(&usr1, &info, &limit), SIGUSR1);
+  EXPECT_EQ(info.si_code, SI_QUEUE);
+  EXPECT_EQ(info.si_pid, 4242);
+  EXPECT_EQ(info.si_value.sival_int, 77);
+  ASSERT_EQ(pthread_sigmask(SIG_UNBLOCK, &usr1, nullptr), 0);
+}
+
+// A process all of whose threads block the signal does not take it; one
+// that has ended takes nothing.
+TEST(Signals, AProcessSignalNobodyTakesIsDeclined) {
+  int ready[2];
+  ASSERT_EQ(pipe(ready), 0);
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    sigset_t usr1;
+    sigemptyset(&usr1);
+    sigaddset(&usr1, SIGUSR1);
+    sigprocmask(SIG_BLOCK, &usr1, nullptr);
+    (void)!write(ready[1], "x", 1);
+    for (;;) pause();
+  }
+  char byte;
+  ASSERT_EQ(read(ready[0], &byte, 1), 1);
+  close(ready[0]);
+  close(ready[1]);
+  FakeCluster c(2);
+  c[1].set_program_pid(child);
+  EXPECT_EQ(call(c, c[0], Op::kProcessSignalOffer, channel::ProcessSignalOffer{SIGUSR1, 0}), -EAGAIN);
+  EXPECT_EQ(call(c, c[0], Op::kProcessSignalOffer, channel::ProcessSignalOffer{SIGUSR2, 0}), 1);
+  kill(child, SIGKILL);
+  int status;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  EXPECT_EQ(call(c, c[0], Op::kProcessSignalOffer, channel::ProcessSignalOffer{SIGUSR2, 0}), -EAGAIN);
+}
+
+TEST(Signals, BadProcessSignalsAreRefused) {
+  FakeCluster c(2);
+  EXPECT_EQ(call(c, c[0], Op::kProcessSignalOffer, channel::ProcessSignalOffer{0, 0}), -EINVAL);
+  EXPECT_EQ(call(c, c[0], Op::kProcessSignalOffer, channel::ProcessSignalOffer{channel::kMaxSignal + 1, 0}),
+            -EINVAL);
+  EXPECT_EQ(call(c, c[0], Op::kProcessSignalSend, channel::ProcessSignalSend{2, SIGUSR1, 0, 0, 0, 0, 0}), -EINVAL);
+  EXPECT_EQ(call(c, c[0], Op::kProcessSignalSend, channel::ProcessSignalSend{1, 0, 0, 0, 0, 0, 0}), -EINVAL);
 }
 
 }  // namespace
