@@ -16,6 +16,7 @@
 #include "gpt/raw_syscall.h"
 #include "private_buffer.h"
 #include "runtime.h"
+#include "shared_file_mappings.h"
 #include "shim.h"
 
 namespace gpt::shim {
@@ -133,6 +134,14 @@ void start_delegates(StartKernelThread start_thread) {
     if (err != 0) rt::die("cannot start the libc shim's delegate threads", 127);
   }
   atexit(flush_every_node);
+  // Registered after it, so it runs before it (and after the program's own
+  // handlers, which may still write to a mapping).
+  atexit(write_back_at_origin_exit);
+}
+
+bool exit_came_from_another_node() {
+  const std::uint32_t node = g_exiting_node.load(std::memory_order_relaxed);
+  return node != channel::kNoNode && node != 0;
 }
 
 void flush_stdio_here() {

@@ -22,6 +22,7 @@
 #include "library_placement.h"
 #include "program_memory.h"
 #include "runtime.h"
+#include "shared_file_mappings.h"
 #include "shim.h"
 #include "trapped_calls.h"
 
@@ -264,6 +265,10 @@ long origin_pid() {
 }
 
 [[noreturn]] void forward_exit(long status) {
+  // The end of the process: the shared file mappings reach their files as
+  // this thread sees them (the origin, which does not, skips its own
+  // write-back for an exit asked from here).
+  write_back_all();
   CallShape shape{kExitRequest, "exit", {}};
   long a[6] = {status, 0, 0, 0, 0, 0};
   forward(kExitRequest, shape, a);  // the origin ends the job; we are killed with it
