@@ -11,6 +11,7 @@
 
 #include "global_space.h"
 #include "heap/mapped_regions.h"
+#include "program_memory.h"
 
 namespace gpt::shim {
 
@@ -57,7 +58,10 @@ struct Mapping {
   if (!span.block) return {};
   auto* header = static_cast<Header*>(span.block);
   auto* data = static_cast<std::byte*>(span.block) + kPage;
-  if (header->magic != magic_for(data)) return {};
+  // A guarded read: the first page of another large block may be the guard
+  // page of a thread's stack (PROT_NONE on the node it runs on).
+  std::uint64_t magic = 0;
+  if (!copy_from_program(&magic, &header->magic, sizeof magic) || magic != magic_for(data)) return {};
   return {header, data, span.bytes - kPage};
 }
 
