@@ -69,6 +69,8 @@ void run(DelegateSlot& slot, unsigned char* scratch, std::size_t scratch_bytes) 
     } else if (h.nr == kExitRequest) {
       g_exiting_node.store(h.node, std::memory_order_relaxed);
       exit(static_cast<int>(args[0]));  // atexit, stdio, every node flushed: as if called here
+    } else if (h.nr == kKeepFileRequest) {
+      reply.result = keep_file_here(static_cast<int>(args[0]));
     } else {
       reply.result = sys::call(h.nr, args[0], args[1], args[2], args[3], args[4], args[5]);
     }

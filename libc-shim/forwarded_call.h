@@ -27,6 +27,9 @@ enum class Pointer : std::uint8_t {
 
 // Calls that are not system calls of the origin but requests to its runtime.
 inline constexpr std::uint32_t kExitRequest = 0x10000;  // args[0]: status
+// args[0]: a descriptor the origin dups for a writable shared file mapping
+// (shared_file_mappings.h). Taken from the end of the requests' range.
+inline constexpr std::uint32_t kKeepFileRequest = 0x1ffff;
 
 struct ForwardHeader {
   std::uint32_t nr;

@@ -8,13 +8,16 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 
+#include <atomic>
 #include <cstddef>
 #include <cstring>
 
+#include "forwarded_call.h"
 #include "gpt/raw_syscall.h"
 #include "local_memory.h"
 #include "origin_calls.h"
 #include "runtime.h"
+#include "shim.h"
 
 namespace gpt::shim {
 namespace {
@@ -24,6 +27,11 @@ namespace {
 // through this node's own memory, copied in user mode, where a coherence
 // fault is taken as the program's would be.
 constexpr std::size_t kBounce = 256 * 1024;
+
+// On the origin: whether any writable shared file mapping was ever made.
+// Without one its exit need not walk the heap (tens of ms with the default
+// 64 GiB heap: one look at each chunk's descriptor).
+std::atomic<bool> g_kept_any{false};
 
 // The file's size on the origin now, or -errno.
 long file_size(int fd) {
@@ -51,7 +59,12 @@ long write_all(int fd, const std::byte* from, std::size_t bytes, std::uint64_t o
 
 }  // namespace
 
-long keep_file(int fd) { return call_as_origin(SYS_fcntl, fd, F_DUPFD_CLOEXEC, 0); }
+long keep_file(int fd) { return forwarding() ? ask_origin(kKeepFileRequest, fd) : keep_file_here(fd); }
+
+long keep_file_here(int fd) {
+  g_kept_any.store(true, std::memory_order_release);
+  return sys::call(SYS_fcntl, fd, F_DUPFD_CLOEXEC, 0);
+}
 
 void let_go_of_file(int fd) { (void)call_as_origin(SYS_close, fd); }
 
@@ -112,7 +125,8 @@ void write_back_all() {
 
 void write_back_at_origin_exit() {
   if (!rt::state().channel || rt::state().fork_child) return;
-  if (!galloc::space().coherent || exit_came_from_another_node()) return;
+  if (!g_kept_any.load(std::memory_order_acquire) || !galloc::space().coherent || exit_came_from_another_node())
+    return;
   write_back_all();
 }
 

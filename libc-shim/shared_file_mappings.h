@@ -19,6 +19,10 @@ namespace gpt::shim {
 // after the program closes its own (a dup on the origin, close-on-exec);
 // -errno on failure.
 [[nodiscard]] long keep_file(int fd);
+// keep_file on the origin itself (also for a request from another node,
+// delegate.cc): the origin then knows that the end of the process has a
+// mapping to write back, and looks for them.
+[[nodiscard]] long keep_file_here(int fd);
 // Closes a descriptor keep_file gave, on the origin.
 void let_go_of_file(int fd);
 
