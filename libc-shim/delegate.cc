@@ -71,6 +71,8 @@ void run(DelegateSlot& slot, unsigned char* scratch, std::size_t scratch_bytes) 
       exit(static_cast<int>(args[0]));  // atexit, stdio, every node flushed: as if called here
     } else if (h.nr == kKeepFileRequest) {
       reply.result = keep_file_here(static_cast<int>(args[0]));
+    } else if (h.nr == kAnyFileKeptRequest) {
+      reply.result = any_file_kept_here() ? 1 : 0;
     } else {
       reply.result = sys::call(h.nr, args[0], args[1], args[2], args[3], args[4], args[5]);
     }

@@ -61,6 +61,8 @@ long write_all(int fd, const std::byte* from, std::size_t bytes, std::uint64_t o
 
 long keep_file(int fd) { return forwarding() ? ask_origin(kKeepFileRequest, fd) : keep_file_here(fd); }
 
+bool any_file_kept_here() { return g_kept_any.load(std::memory_order_acquire); }
+
 long keep_file_here(int fd) {
   g_kept_any.store(true, std::memory_order_release);
   return sys::call(SYS_fcntl, fd, F_DUPFD_CLOEXEC, 0);
@@ -116,6 +118,8 @@ long sync_range(std::byte* from, std::byte* to, bool durable) {
 void write_back_all() {
   const galloc::GlobalSpace& s = galloc::space();
   if (!s.heap) return;
+  // Without a mapping to write back, no walk of the heap (tens of ms).
+  if (!(forwarding() ? ask_origin(kAnyFileKeptRequest, 0) > 0 : any_file_kept_here())) return;
   each_mapping(s.heap, s.heap + s.geometry.heap_bytes, [](const Mapping& m) {
     // Nothing to tell the program any more: a failed write is lost, as a
     // failed write-back of the kernel's at the end of a process is.
@@ -125,8 +129,7 @@ void write_back_all() {
 
 void write_back_at_origin_exit() {
   if (!rt::state().channel || rt::state().fork_child) return;
-  if (!g_kept_any.load(std::memory_order_acquire) || !galloc::space().coherent || exit_came_from_another_node())
-    return;
+  if (!galloc::space().coherent || exit_came_from_another_node()) return;
   write_back_all();
 }
 

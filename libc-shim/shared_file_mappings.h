@@ -23,6 +23,8 @@ namespace gpt::shim {
 // delegate.cc): the origin then knows that the end of the process has a
 // mapping to write back, and looks for them.
 [[nodiscard]] long keep_file_here(int fd);
+// On the origin: whether keep_file_here ever ran.
+[[nodiscard]] bool any_file_kept_here();
 // Closes a descriptor keep_file gave, on the origin.
 void let_go_of_file(int fd);
 
@@ -39,9 +41,10 @@ void let_go_of_file(int fd);
 [[nodiscard]] long sync_range(std::byte* from, std::byte* to, bool durable);
 
 // Writes back every live writable shared file mapping, as this thread sees
-// it: the end of the process. Async-signal-safe (a remote node calls it
-// from the SIGSYS handler of its exit_group, before the origin ends the
-// job). Takes no lock: the process is ending.
+// it: the end of the process. Only in a job that made one (the origin is
+// asked, from other nodes). Async-signal-safe (a remote node calls it from
+// the SIGSYS handler of its exit_group, before the origin ends the job).
+// Takes no lock: the process is ending.
 void write_back_all();
 
 // The origin's atexit handler: write_back_all, unless the exit came from a
