@@ -16,6 +16,7 @@
 #include "gpt/raw_syscall.h"
 #include "private_buffer.h"
 #include "runtime.h"
+#include "shared_file_mappings.h"
 #include "shim.h"
 
 namespace gpt::shim {
@@ -68,6 +69,10 @@ void run(DelegateSlot& slot, unsigned char* scratch, std::size_t scratch_bytes) 
     } else if (h.nr == kExitRequest) {
       g_exiting_node.store(h.node, std::memory_order_relaxed);
       exit(static_cast<int>(args[0]));  // atexit, stdio, every node flushed: as if called here
+    } else if (h.nr == kKeepFileRequest) {
+      reply.result = keep_file_here(static_cast<int>(args[0]));
+    } else if (h.nr == kAnyFileKeptRequest) {
+      reply.result = any_file_kept_here() ? 1 : 0;
     } else {
       reply.result = sys::call(h.nr, args[0], args[1], args[2], args[3], args[4], args[5]);
     }
@@ -133,6 +138,14 @@ void start_delegates(StartKernelThread start_thread) {
     if (err != 0) rt::die("cannot start the libc shim's delegate threads", 127);
   }
   atexit(flush_every_node);
+  // Registered after it, so it runs before it (and after the program's own
+  // handlers, which may still write to a mapping).
+  atexit(write_back_at_origin_exit);
+}
+
+bool exit_came_from_another_node() {
+  const std::uint32_t node = g_exiting_node.load(std::memory_order_relaxed);
+  return node != channel::kNoNode && node != 0;
 }
 
 void flush_stdio_here() {

@@ -22,6 +22,7 @@
 #include "library_placement.h"
 #include "program_memory.h"
 #include "runtime.h"
+#include "shared_file_mappings.h"
 #include "shim.h"
 #include "trapped_calls.h"
 
@@ -264,6 +265,10 @@ long origin_pid() {
 }
 
 [[noreturn]] void forward_exit(long status) {
+  // The end of the process: the shared file mappings reach their files as
+  // this thread sees them (the origin, which does not, skips its own
+  // write-back for an exit asked from here).
+  write_back_all();
   CallShape shape{kExitRequest, "exit", {}};
   long a[6] = {status, 0, 0, 0, 0, 0};
   forward(kExitRequest, shape, a);  // the origin ends the job; we are killed with it
@@ -407,6 +412,12 @@ long call_as_origin(long nr, long a0, long a1, long a2, long a3) {
 }
 
 long map_file_copy_here(const long* a) { return map_file_copy(a); }
+
+long ask_origin(std::uint32_t request, long a0) {
+  const CallShape shape{request, "a request to the origin", {}};
+  const long a[6] = {a0, 0, 0, 0, 0, 0};
+  return forward(request, shape, a);
+}
 
 void init() {
   galloc::set_unhandled_fault_hook(escape_from_guarded_copy);

@@ -27,6 +27,12 @@ enum class Pointer : std::uint8_t {
 
 // Calls that are not system calls of the origin but requests to its runtime.
 inline constexpr std::uint32_t kExitRequest = 0x10000;  // args[0]: status
+// args[0]: a descriptor the origin dups for a writable shared file mapping
+// (shared_file_mappings.h). Taken from the end of the requests' range.
+inline constexpr std::uint32_t kKeepFileRequest = 0x1ffff;
+// No arguments: 1 if the origin ever kept such a descriptor, else 0 (an
+// exit on another node looks for mappings to write back only then).
+inline constexpr std::uint32_t kAnyFileKeptRequest = 0x1fffe;
 
 struct ForwardHeader {
   std::uint32_t nr;

@@ -1,12 +1,14 @@
-// The program's own mmap, munmap, mremap, mprotect, madvise, brk and sbrk
+// The program's own mmap, munmap, mremap, mprotect, madvise, msync, brk and sbrk
 // (docs/user-guide.md, "Memory"; docs/libc-shim.md). A program that maps
 // its input file or an anonymous buffer in main and hands the pointer to
 // its threads needs the address valid on every node, so its mappings come
 // from the global space: a large block of the allocator, zero-filled,
 // coherent like heap memory, whose first page holds the mapping's header
 // and whose data starts at the next page. A file is copied in (read on the
-// origin, where its descriptor lives). munmap, mremap and madvise find the
-// mapping from any address inside it, on any node (mapped_regions.h).
+// origin, where its descriptor lives); a writable shared one is also
+// written back to the file (shared_file_mappings.h). munmap, mremap, madvise
+// and msync find the mapping from any address inside it, on any node
+// (mapping_blocks.h).
 //
 // What stays node-local: mappings of executable memory (code cannot run
 // from the global space, whose protections the coherence protocol owns),
@@ -33,10 +35,11 @@
 #include "futex_lock.h"
 #include "global_space.h"
 #include "gpt/raw_syscall.h"
-#include "heap/mapped_regions.h"
 #include "local_memory.h"
+#include "mapping_blocks.h"
 #include "origin_calls.h"
 #include "runtime.h"
+#include "shared_file_mappings.h"
 #include "shim.h"
 
 #define GPT_API extern "C" __attribute__((visibility("default")))
@@ -44,8 +47,6 @@
 namespace gpt::shim {
 namespace {
 
-constexpr std::uintptr_t kPage = 4096;
-constexpr std::uint64_t kMagic = 0x6770742d6d6d6170;  // "gpt-mmap"
 constexpr long kMremapMaymove = 1, kMremapDontunmap = 4;
 constexpr int kMapType = 0x0f;
 // The flags MAP_SHARED_VALIDATE accepts for a file (the kernel's
@@ -56,46 +57,9 @@ constexpr long kValidatedFlags = 0x3 | MAP_FIXED | MAP_ANONYMOUS | 0x800 /* MAP_
                                  MAP_STACK | MAP_HUGETLB | MAP_32BIT | (31l << 26) /* MAP_HUGE_2MB, _1GB */ |
                                  0x80000 /* MAP_SYNC */;
 
-// What madvise(MADV_DONTNEED) does to it: a private anonymous mapping
-// reads as zeros afterwards, a shared one keeps its contents (the kernel
-// drops the pages and brings back the shared memory), a file mapping too
-// (here: its copy).
-enum class Kind : std::uint32_t { kAnonymousPrivate = 1, kAnonymousShared = 2, kFile = 3 };
-
-// The first page of a mapping's block, in the global space: every node
-// reads it (after the synchronisation that gave it the pointer).
-struct Header {
-  std::uint64_t magic;      // kMagic ^ the data's address: a freed block's stale header never matches
-  std::uint64_t bytes;      // the mapping's length, in whole pages
-  std::uint64_t low, high;  // offsets [low, high) of the data still mapped
-  Kind kind;
-  std::uint32_t prot;
-};
-
-struct Mapping {
-  Header* header = nullptr;
-  std::byte* data = nullptr;
-  std::size_t room = 0;  // bytes the block holds after the header page
-  [[nodiscard]] explicit operator bool() const { return header != nullptr; }
-};
-
 // One node's threads change mappings one at a time, as one process's do
 // under the kernel's lock (two nodes at once: a data race, documented).
 FutexLock g_changing;
-
-[[nodiscard]] std::uint64_t magic_for(const std::byte* data) {
-  return kMagic ^ reinterpret_cast<std::uintptr_t>(data);
-}
-
-// The live mapping whose block holds `p`, or an empty one.
-Mapping find(const void* p) {
-  const galloc::RegionSpan span = galloc::region_containing(p);
-  if (!span.block) return {};
-  auto* header = static_cast<Header*>(span.block);
-  auto* data = static_cast<std::byte*>(span.block) + kPage;
-  if (header->magic != magic_for(data)) return {};
-  return {header, data, span.bytes - kPage};
-}
 
 // The mmap family works on the global space once the runtime runs with an
 // agent; before that (the runtime's own start-up), without an agent, and
@@ -190,13 +154,6 @@ long file_mapping_error(const FileFacts& f, int prot, int type, int flags) {
   if (shared && (prot & PROT_WRITE) && f.access != O_RDWR) return EACCES;
   if (f.access == O_WRONLY) return EACCES;
   if (!S_ISREG(f.mode) && !S_ISBLK(f.mode)) return ENODEV;
-  if (shared && (prot & PROT_WRITE)) {
-    say_refused("mmap", "a writable shared mapping of a file",
-                "its pages could not be kept in step with the file on the origin; map it "
-                "MAP_PRIVATE, or write with pwrite",
-                "ENODEV");
-    return ENODEV;
-  }
   return 0;
 }
 
@@ -235,11 +192,12 @@ Mapping create(std::size_t bytes, Kind kind, int prot) {
   auto* data = static_cast<std::byte*>(block) + kPage;
   if (!zeroed) std::memset(data, 0, bytes);
   auto* header = static_cast<Header*>(block);
-  *header = Header{magic_for(data), bytes, 0, bytes, kind, static_cast<std::uint32_t>(prot)};
+  *header = Header{magic_for(data), bytes, 0, bytes, kind, static_cast<std::uint32_t>(prot), -1, 0, 0};
   return {header, data, bytes};
 }
 
 void destroy(const Mapping& m) {
+  if (m.header->kind == Kind::kSharedFile) let_go_of_file(m.header->fd);
   m.header->magic = 0;
   galloc::free_region(m.header);
 }
@@ -252,6 +210,9 @@ void unmap_part(const Mapping& m, std::uint64_t from, std::uint64_t to) {
   if (to > h.high) to = h.high;
   if (from < h.low) from = h.low;
   if (from >= to) return;
+  // What leaves a shared file mapping reaches the file first, as the
+  // kernel's page cache keeps it (munmap reports no error for it).
+  (void)write_back(m, from, to);
   if (from == h.low && to == h.high) {
     destroy(m);
     return;
@@ -266,11 +227,16 @@ void unmap_part(const Mapping& m, std::uint64_t from, std::uint64_t to) {
 // the pages. Done inside one live mapping (its contents replaced); anywhere
 // else it would replace the heap or the globals under the runtime.
 void* map_fixed_inside(std::byte* at, std::size_t bytes, int fd, off_t offset, bool anonymous) {
-  const Mapping m = find(at);
+  const Mapping m = find_mapping(at);
   const std::uint64_t from = m ? static_cast<std::uint64_t>(at - m.data) : 0;
   if (!m || from < m.header->low || from + bytes > m.header->high) {
     say_refused("mmap", "MAP_FIXED onto global memory that is not one of the program's mappings",
                 "it would replace the heap or the globals", "ENOMEM");
+    return fail_map(ENOMEM);
+  }
+  if (m.header->kind == Kind::kSharedFile) {
+    say_refused("mmap", "MAP_FIXED onto a writable shared mapping of a file",
+                "the block writes back to one file from one offset", "ENOMEM");
     return fail_map(ENOMEM);
   }
   std::memset(at, 0, bytes);
@@ -307,44 +273,40 @@ void* program_mmap(void* at, std::size_t length, int prot, int flags, int fd, of
   if (!anonymous) {
     if (const long error = file_mapping_error(file, prot, type, flags)) return fail_map(error);
   }
+  const bool writes_file = !anonymous && type != MAP_PRIVATE && (prot & PROT_WRITE);
   if (fixed) {
     if (!page_aligned(at)) return fail_map(EINVAL);
     if (flags & MAP_FIXED_NOREPLACE) return fail_map(EEXIST);
+    if (writes_file) {
+      say_refused("mmap", "MAP_FIXED with a writable shared mapping of a file",
+                  "it would have to write back part of another mapping's block", "ENOMEM");
+      return fail_map(ENOMEM);
+    }
     return map_fixed_inside(static_cast<std::byte*>(at), bytes, fd, offset, anonymous);
   }
-  const Kind kind = !anonymous            ? Kind::kFile
-                    : type == MAP_PRIVATE ? Kind::kAnonymousPrivate
-                                          : Kind::kAnonymousShared;
+  const Kind kind = writes_file            ? Kind::kSharedFile
+                    : !anonymous           ? Kind::kFile
+                    : type == MAP_PRIVATE  ? Kind::kAnonymousPrivate
+                                           : Kind::kAnonymousShared;
+  // The origin's own descriptor, taken first: the program may close its
+  // own as soon as mmap returns (shared_file_mappings.h).
+  long kept = -1;
+  if (writes_file && (kept = keep_file(fd)) < 0) return fail_map(-kept);
   const Mapping m = create(bytes, kind, prot);
-  if (!m) return fail_map(ENOMEM);
+  if (!m) {
+    if (kept >= 0) let_go_of_file(static_cast<int>(kept));
+    return fail_map(ENOMEM);
+  }
+  m.header->fd = static_cast<std::int32_t>(kept);
+  m.header->file_offset = static_cast<std::uint64_t>(offset);
   if (!anonymous) {
     if (const long error = fill_from_file(m.data, bytes, fd, offset)) {
+      m.header->high = m.header->low;  // nothing to write back
       destroy(m);
       return fail_map(error);
     }
   }
   return m.data;
-}
-
-// Calls on(mapping) for each live mapping whose block meets [from, to).
-// Mappings live in the heap; its other memory (and the rest of the global
-// space) holds none and is skipped a chunk at a time.
-template <class F>
-void each_mapping(std::byte* from, std::byte* to, F&& on) {
-  std::byte* const heap = galloc::space().heap;
-  std::byte* const heap_end = heap + galloc::space().geometry.heap_bytes;
-  std::byte* cursor = from < heap ? heap : from;
-  std::byte* const end = to < heap_end ? to : heap_end;
-  while (cursor < end) {
-    const Mapping m = find(cursor);
-    if (!m) {
-      cursor = reinterpret_cast<std::byte*>(
-          (reinterpret_cast<std::uintptr_t>(cursor) | (galloc::kChunkBytes - 1)) + 1);
-      continue;
-    }
-    on(m);
-    cursor = reinterpret_cast<std::byte*>(m.header) + kPage + m.room;  // the block's end
-  }
 }
 
 [[nodiscard]] bool range_wraps(const void* at, std::size_t bytes) {
@@ -390,7 +352,7 @@ void* program_mremap(void* old, std::size_t old_length, std::size_t new_length, 
       !round_to_pages(new_length, &new_bytes) || new_bytes == 0 || old_bytes == 0)
     return fail_map(EINVAL);
   Held<FutexLock> hold(g_changing);
-  const Mapping m = find(old);
+  const Mapping m = find_mapping(old);
   auto* at = static_cast<std::byte*>(old);
   const std::uint64_t from = m ? static_cast<std::uint64_t>(at - m.data) : 0;
   if (!m || at < m.data || from < m.header->low || from + old_bytes > m.header->high) return fail_map(EFAULT);
@@ -407,13 +369,30 @@ void* program_mremap(void* old, std::size_t old_length, std::size_t new_length, 
     if (want <= m.room || galloc::resize_region(m.header, kPage + want)) {
       std::memset(at + old_bytes, 0, new_bytes - old_bytes);
       h.bytes = h.high = want;
+      // A shared file mapping shows the file's bytes that follow.
+      if (h.kind == Kind::kSharedFile)
+        (void)fill_from_file(at + old_bytes, new_bytes - old_bytes, h.fd,
+                             static_cast<off_t>(h.file_offset + from + old_bytes));
       return old;
     }
   }
   if (!(flags & kMremapMaymove)) return fail_map(ENOMEM);
+  // A moved shared file mapping keeps writing back to its file, from the
+  // offset of the part that moved, through a descriptor of its own (the
+  // old block may live on with other parts).
+  long kept = -1;
+  if (h.kind == Kind::kSharedFile && (kept = keep_file(h.fd)) < 0) return fail_map(-kept);
   const Mapping moved = create(new_bytes, h.kind, static_cast<int>(h.prot));
-  if (!moved) return fail_map(ENOMEM);
+  if (!moved) {
+    if (kept >= 0) let_go_of_file(static_cast<int>(kept));
+    return fail_map(ENOMEM);
+  }
+  moved.header->fd = static_cast<std::int32_t>(kept);
+  moved.header->file_offset = h.file_offset + from;
   std::memcpy(moved.data, at, old_bytes);
+  if (h.kind == Kind::kSharedFile)
+    (void)fill_from_file(moved.data + old_bytes, new_bytes - old_bytes, h.fd,
+                         static_cast<off_t>(h.file_offset + from + old_bytes));
   unmap_part(m, from, from + old_bytes);
   return moved.data;
 }
@@ -434,7 +413,7 @@ int program_mprotect(void* at, std::size_t length, int prot) {
   // Recorded, not enforced: the coherence protocol owns the pages'
   // protections on every node (docs/user-guide.md, "Memory").
   Held<FutexLock> hold(g_changing);
-  if (const Mapping m = find(at)) m.header->prot = static_cast<std::uint32_t>(prot);
+  if (const Mapping m = find_mapping(at)) m.header->prot = static_cast<std::uint32_t>(prot);
   return 0;
 }
 
@@ -460,6 +439,27 @@ int program_madvise(void* at, std::size_t length, int advice) {
       std::memset(first, 0, static_cast<std::size_t>(last - first));
   });
   return 0;
+}
+
+int program_msync(void* at, std::size_t length, int flags) {
+  // A child of fork() has a private copy of the global space, no longer
+  // coherent; its msync still writes its copy back (its exit does not).
+  const bool child = rt::state().fork_child && galloc::space().heap && galloc::space().contains(at);
+  if (!child && (!in_global_space(at) || !global_mappings()))
+    return static_cast<int>(local_call(SYS_msync, sys::arg(at), static_cast<long>(length), flags));
+  // The kernel's checks, in its order.
+  if (!page_aligned(at)) return static_cast<int>(fail(EINVAL));
+  if ((flags & ~(MS_ASYNC | MS_INVALIDATE | MS_SYNC)) || ((flags & MS_ASYNC) && (flags & MS_SYNC)))
+    return static_cast<int>(fail(EINVAL));
+  std::size_t bytes;
+  if (!round_to_pages(length, &bytes) || range_wraps(at, bytes)) return static_cast<int>(fail(ENOMEM));
+  if (bytes == 0) return 0;
+  // MS_ASYNC writes at once too (the origin's page cache has it when this
+  // returns); MS_INVALIDATE has nothing to drop: the block is the mapping.
+  Held<FutexLock> hold(g_changing);
+  auto* const from = static_cast<std::byte*>(at);
+  const long error = sync_range(from, from + bytes, flags & MS_SYNC);
+  return error ? static_cast<int>(fail(error)) : 0;
 }
 
 // brk and sbrk would need one break for the whole job, moved by any node:
@@ -502,6 +502,7 @@ GPT_PROGRAM(int, mprotect, (void* at, size_t length, int prot)) { return program
 GPT_PROGRAM(int, madvise, (void* at, size_t length, int advice)) {
   return program_madvise(at, length, advice);
 }
+GPT_PROGRAM(int, msync, (void* at, size_t length, int flags)) { return program_msync(at, length, flags); }
 GPT_PROGRAM(int, brk, (void* end)) {
   (void)end;
   say_no_break();

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Fails when the in-process runtime calls the mmap family by name.
 
-The program's mmap, munmap, mremap, mprotect, madvise, brk and sbrk are
+The program's mmap, munmap, mremap, mprotect, madvise, msync, brk and sbrk are
 gpthread's (libc-shim/program_mappings.cc): they turn anonymous mappings
 into global memory. musl programs link with --wrap for them, which also
 redirects the runtime's own references, and libgpthread.so exports them
@@ -19,7 +19,7 @@ import sys
 RUNTIME = ["base", "libgalloc", "libc-shim", "libgpthread"]
 # The wrappers themselves.
 ALLOWED = {os.path.join("libc-shim", "program_mappings.cc")}
-CALL = re.compile(r"(?<![\w.:>])(mmap|mmap64|munmap|mremap|mprotect|madvise|brk|sbrk)\s*\(")
+CALL = re.compile(r"(?<![\w.:>])(mmap|mmap64|munmap|mremap|mprotect|madvise|msync|brk|sbrk)\s*\(")
 COMMENT = re.compile(r"//.*$|/\*.*?\*/")
 
 
