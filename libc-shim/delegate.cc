@@ -131,7 +131,10 @@ void start_delegates(StartKernelThread start_thread) {
     pthread_attr_t attr;
     pthread_attr_init(&attr);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    pthread_attr_setstacksize(&attr, 64 * 1024);
+    // More than 4x PTHREAD_STACK_MIN: after a fork the child's libc keeps
+    // this stack in its cache and would give it to a thread that asked for
+    // a small one, whose overflow would then miss its guard page.
+    pthread_attr_setstacksize(&attr, 128 * 1024);
     pthread_t t;
     int err = start_thread(&t, &attr, delegate_main, reinterpret_cast<void*>(i));
     pthread_attr_destroy(&attr);

@@ -38,6 +38,7 @@ namespace gpt::threads {
 namespace {
 
 constexpr std::size_t kDefaultStack = 8u << 20;
+constexpr std::size_t kMinStack = 16u << 10;  // glibc's PTHREAD_STACK_MIN
 
 // gpt_attr_setnode keeps the node in the attribute object itself, in its
 // last 8 bytes: neither libc uses them (glibc's `unused` pointer, musl's
@@ -306,7 +307,11 @@ GPT_API int pthread_create(pthread_t* out, const pthread_attr_t* attr, void* (*s
   if (attr) {
     pthread_attr_getdetachstate(attr, &detach);
     std::size_t requested = 0;
-    if (pthread_attr_getstacksize(attr, &requested) == 0 && requested >= 64 * 1024) stack = requested;
+    // The size asked for, as the libcs give it (a thread that runs past it
+    // meets its guard page), but never below what the runtime's own calls
+    // on the stack need (musl accepts 2 KiB).
+    if (pthread_attr_getstacksize(attr, &requested) == 0 && requested != 0)
+      stack = requested < kMinStack ? kMinStack : requested;
     if (int err = check_unsupported(attr, &given_stack, &stack, &pinned)) return err;
   }
   const std::uint32_t slot = vehicles::allocate();

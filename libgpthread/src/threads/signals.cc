@@ -232,17 +232,27 @@ void raise_pending_signals(Tcb* tcb) {
 // The sets go through copies in this frame: the program's may lie on a page
 // of the global space (a stack, a global) that is not present or writable
 // here, and the kernel cannot fault it in (EFAULT); the copy's touch does.
+namespace {
+// SIGSEGV and SIGSYS as the thread asked to block them: the kernel's mask
+// never holds them (above), but the thread sees its own request in the old
+// sets it gets back, as POSIX says. Per thread, in its TLS (which moves
+// with it between nodes).
+constexpr std::uint64_t kKeptUnblocked = (std::uint64_t{1} << (SIGSEGV - 1)) | (std::uint64_t{1} << (SIGSYS - 1));
+thread_local std::uint64_t t_asked_blocked __attribute__((tls_model("initial-exec"))) = 0;
+}  // namespace
+
 GPT_API int pthread_sigmask(int how, const sigset_t* set, sigset_t* old) {
+  if (set && how != SIG_BLOCK && how != SIG_UNBLOCK && how != SIG_SETMASK) return EINVAL;
   sigset_t wanted;
+  std::uint64_t asked = 0;
   if (set) {
     std::memcpy(&wanted, set, sizeof wanted);
+    std::uint64_t word;
+    std::memcpy(&word, &wanted, sizeof word);
+    asked = word & kKeptUnblocked;
     if (how == SIG_BLOCK || how == SIG_SETMASK) {
-      sigdelset(&wanted, SIGSEGV);
-      sigdelset(&wanted, SIGSYS);
       // Never the cancel signal, as in both libcs (whose sigdelset refuses it).
-      std::uint64_t word;
-      std::memcpy(&word, &wanted, sizeof word);
-      word &= ~(std::uint64_t{1} << (gpt::threads::kCancelSignal - 1));
+      word &= ~(kKeptUnblocked | (std::uint64_t{1} << (gpt::threads::kCancelSignal - 1)));
       std::memcpy(&wanted, &word, sizeof word);
     }
   }
@@ -251,7 +261,18 @@ GPT_API int pthread_sigmask(int how, const sigset_t* set, sigset_t* old) {
   long r = gpt::sys::call(SYS_rt_sigprocmask, how, gpt::sys::arg(set ? &wanted : nullptr),
                           gpt::sys::arg(old ? &was : nullptr), 8);
   if (r < 0) return static_cast<int>(-r);
-  if (old) std::memcpy(old, &was, sizeof was);
+  if (old) {
+    std::uint64_t word;
+    std::memcpy(&word, &was, sizeof word);
+    word |= t_asked_blocked;
+    std::memcpy(&was, &word, sizeof word);
+    std::memcpy(old, &was, sizeof was);
+  }
+  if (set) {
+    if (how == SIG_BLOCK) t_asked_blocked |= asked;
+    else if (how == SIG_UNBLOCK) t_asked_blocked &= ~asked;
+    else t_asked_blocked = asked;
+  }
   return 0;
 }
 
