@@ -229,9 +229,6 @@ void raise_pending_signals(Tcb* tcb) {
 
 }  // namespace gpt::threads
 
-// The sets go through copies in this frame: the program's may lie on a page
-// of the global space (a stack, a global) that is not present or writable
-// here, and the kernel cannot fault it in (EFAULT); the copy's touch does.
 namespace {
 // SIGSEGV and SIGSYS as the thread asked to block them: the kernel's mask
 // never holds them (above), but the thread sees its own request in the old
@@ -241,6 +238,9 @@ constexpr std::uint64_t kKeptUnblocked = (std::uint64_t{1} << (SIGSEGV - 1)) | (
 thread_local std::uint64_t t_asked_blocked __attribute__((tls_model("initial-exec"))) = 0;
 }  // namespace
 
+// The sets go through copies in this frame: the program's may lie on a page
+// of the global space (a stack, a global) that is not present or writable
+// here, and the kernel cannot fault it in (EFAULT); the copy's touch does.
 GPT_API int pthread_sigmask(int how, const sigset_t* set, sigset_t* old) {
   if (set && how != SIG_BLOCK && how != SIG_UNBLOCK && how != SIG_SETMASK) return EINVAL;
   sigset_t wanted;
