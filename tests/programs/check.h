@@ -30,4 +30,23 @@ static inline void *run_on_node(int node, void *(*fn)(void *), void *arg) {
   pthread_attr_destroy(&a);
   return result;
 }
+/* The mapping tests' error cases: a call that must fail with `want` (its
+ * failed value, e.g. -1 or MAP_FAILED); a miss is counted in c->failures,
+ * where `c` is the case's struct error_case. */
+#include <errno.h>
+#include <string.h>
+struct error_case {
+  const char *dir;
+  int failures;
+};
+#define EXPECT_ERRNO(call, failed_value, want)                                                    \
+  do {                                                                                            \
+    errno = 0;                                                                                    \
+    if ((call) != (failed_value) || errno != (want)) {                                            \
+      fprintf(stderr, "node %d: %s: errno %d (%s), expected %d\n", gpt_self_node(), #call, errno, \
+              strerror(errno), want);                                                             \
+      ++c->failures;                                                                              \
+    }                                                                                             \
+  } while (0)
 #endif
+

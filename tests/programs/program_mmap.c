@@ -295,20 +295,6 @@ static int remap(void) {
 
 /* ---- errors ---- */
 
-struct error_case {
-  const char* dir;
-  int failures;
-};
-
-#define EXPECT_ERRNO(call, failed_value, want)                                                     \
-  do {                                                                                               \
-    errno = 0;                                                                                       \
-    if ((call) != (failed_value) || errno != (want)) {                                               \
-      fprintf(stderr, "node %d: %s: errno %d (%s), expected %d\n", gpt_self_node(), #call, errno,  \
-              strerror(errno), want);                                                                \
-      ++c->failures;                                                                                 \
-    }                                                                                                \
-  } while (0)
 
 static void* errors_here(void* arg) {
   struct error_case* c = arg;
