@@ -204,6 +204,8 @@ struct alignas(64) Header {
   std::atomic<std::uint64_t> copies_installed;  // page copies an acquire installed
   // Dirty home pages releases left writable (no other node held them).
   std::atomic<std::uint64_t> sole_pages_kept;
+  // Pages a write fault twinned after the faulting one (sequential writes).
+  std::atomic<std::uint64_t> pages_written_ahead;
   // Counters the agent keeps, for the application to read (galloc_stats).
   std::atomic<std::uint64_t> acquires_answered_here;  // no message to node 0
   std::atomic<std::uint64_t> fetches_from_copies;     // faults served by page copies

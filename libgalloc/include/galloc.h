@@ -53,6 +53,7 @@ struct galloc_stats {
   unsigned long long fetches_from_copies;    /* faults served from page copies sent with notices */
   unsigned long long copies_installed;       /* page copies installed by acquires (no fault) */
   unsigned long long sole_pages_kept;        /* dirty pages releases kept writable: no other node held them */
+  unsigned long long pages_written_ahead;    /* pages write faults twinned after theirs (sequential writes) */
 };
 void galloc_get_stats(struct galloc_stats* out);
 

@@ -39,5 +39,6 @@ GPT_API void galloc_get_stats(struct galloc_stats* out) {
     out->fetches_from_copies = h.fetches_from_copies.load();
     out->copies_installed = h.copies_installed.load();
     out->sole_pages_kept = h.sole_pages_kept.load();
+    out->pages_written_ahead = h.pages_written_ahead.load();
   }
 }

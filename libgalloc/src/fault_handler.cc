@@ -25,6 +25,11 @@ namespace gpt::galloc {
 thread_local std::uint64_t t_scan_next __attribute__((tls_model("initial-exec")));
 // Pages per round trip in a scan: the most one fetch may ask for.
 constexpr std::uint64_t kScanBatch = channel::kMaxPagesPerFetch;
+// Sequential writes (docs/coherence.md, "Write-ahead"): the page after this
+// thread's last write-fault run, and how many pages the sequential streak
+// that ended there holds (0: none yet).
+thread_local std::uint64_t t_write_next __attribute__((tls_model("initial-exec")));
+thread_local std::uint64_t t_write_run __attribute__((tls_model("initial-exec")));
 
 namespace {
 
@@ -92,6 +97,27 @@ void on_sigsegv(int, siginfo_t* si, void* context) {
   }
 }
 
+// A write fault that continues this thread's last write run (the page right
+// after it) twins and maps as many following pages as its streak holds so
+// far, up to write_ahead_pages(): a thread writing an array in order then takes
+// a fault and an mprotect each time the streak doubles, not per page. Only valid pages homed
+// elsewhere are taken: their twins make an unwritten page cost a diff that
+// comes out empty at the release (no notice, nothing sent), while a home
+// page would be noticed. Returns how many pages after `page` it claimed.
+std::uint64_t claim_write_ahead(const GlobalSpace& s, std::uint64_t page) {
+  const std::uint64_t most = write_ahead_pages();
+  const std::uint64_t limit = page != t_write_next ? 0 : t_write_run < most ? t_write_run : most;
+  const std::uint32_t home = s.geometry.home_of_page(page);
+  const std::uintptr_t first = s.geometry.address_of_page(page);
+  std::uint64_t n = 0;
+  while (n < limit && page + n + 1 < s.geometry.page_count() &&
+         s.geometry.home_of_page(page + n + 1) == home &&
+         s.geometry.address_of_page(page + n + 1) == first + (n + 1) * region::kPageSize &&
+         try_claim(page + n + 1, kValid))
+    ++n;
+  return n;
+}
+
 }  // namespace
 
 bool handle_fault(std::uintptr_t address, bool is_write) {
@@ -139,9 +165,14 @@ bool handle_fault(std::uintptr_t address, bool is_write) {
   count(&channel::Header::write_faults);
   // Readable before twinning: the twin copies the page.
   if (was == kInvalid) protect(page, PROT_READ);
-  start_writing(page);
-  protect(page, PROT_READ | PROT_WRITE);
-  settle(page, kDirty);
+  const std::uint64_t ahead = was == kValid && !s.is_home(page) ? claim_write_ahead(s, page) : 0;
+  for (std::uint64_t i = 0; i <= ahead; ++i) start_writing(page + i);
+  protect_run(page, ahead + 1, PROT_READ | PROT_WRITE);
+  for (std::uint64_t i = 0; i <= ahead; ++i) settle(page + i, kDirty);
+  if (auto* ch = rt::state().channel; ch && ahead)
+    ch->header.pages_written_ahead.fetch_add(ahead, std::memory_order_relaxed);
+  t_write_run = page == t_write_next ? t_write_run + ahead + 1 : ahead + 1;
+  t_write_next = page + ahead + 1;
   return true;
 }
 

@@ -71,6 +71,19 @@ std::uint64_t prefetch_pages() {
   return pages;
 }
 
+std::uint64_t write_ahead_pages() {
+  static std::uint64_t pages = [] {  // as prefetch_pages
+    const char* text = getenv("GPT_WRITE_AHEAD");
+    std::uint64_t n = 32;
+    if (text && *text >= '0' && *text <= '9') {
+      n = 0;
+      for (; *text >= '0' && *text <= '9' && n < 1000; ++text) n = n * 10 + static_cast<std::uint64_t>(*text - '0');
+    }
+    return n > 256 ? 256 : n;
+  }();
+  return pages;
+}
+
 std::uint64_t fetch(std::uint64_t page, std::uint64_t count, FetchTrace* trace) {
   channel::Layout* layout = rt::state().channel;
   channel::Client client(layout);

@@ -38,6 +38,9 @@ struct FetchTrace {
 void record_fault_trace(const FetchTrace& trace);
 // How many pages a read fault fetches at most (GPT_PREFETCH, default 8).
 [[nodiscard]] std::uint64_t prefetch_pages();
+// How many pages a write fault that continues a sequential streak may twin
+// after the faulting one (GPT_WRITE_AHEAD, default 32; 0: none).
+[[nodiscard]] std::uint64_t write_ahead_pages();
 // Copies the page to its twin (not for home pages) and adds it to the dirty
 // list. The caller holds the claim and makes the page writable afterwards.
 void start_writing(std::uint64_t page);

@@ -40,13 +40,13 @@ std::vector<DsmCase> cases() {
   std::vector<DsmCase> all;
   for (std::string test : {"buffer", "interleaved", "halves", "counters", "rounds", "list", "realloc",
                            "remote_free", "globals", "threads", "handoff", "large_free", "scan", "install",
-                           "exclusive"})
+                           "exclusive", "write_ahead"})
     for (int nodes : {2, 4}) all.push_back({test, nodes, "dsm_spmd"});
   for (std::string test : {"buffer", "interleaved", "rounds", "list", "realloc", "remote_free", "globals",
                            "large_free"})
     all.push_back({test, 1, "dsm_spmd"});
   for (std::string test : {"interleaved", "counters", "list", "realloc", "remote_free", "globals", "threads",
-                           "handoff", "large_free", "scan", "install", "exclusive"})
+                           "handoff", "large_free", "scan", "install", "exclusive", "write_ahead"})
     all.push_back({test, 3, "dsm_spmd_glibc"});
   return all;
 }

@@ -295,6 +295,7 @@ Stats Agent::collect_stats() const {
   stats.add("invalidations", h.invalidations.load());
   stats.add("releases", h.releases.load());
   stats.add("sole_pages_kept", h.sole_pages_kept.load());
+  stats.add("pages_written_ahead", h.pages_written_ahead.load());
   stats.add("acquires", h.acquires.load());
   stats.add("remote_frees_sent", h.remote_frees_sent.load());
   stats.add("remote_frees_received", h.remote_frees_received.load());
