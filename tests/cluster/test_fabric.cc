@@ -1,4 +1,5 @@
-// Jobs whose agents send each other frames over UCX (gpt-launch --fabric ucx):
+// Jobs whose agents send each other frames over UCX (gpt-launch --fabric ucx,
+// the default; these tests say so explicitly):
 // coherence and a sample on 2 and 4 nodes, nodes that share nothing but TCP,
 // and a node that dies ending the job with a message.
 #include <gtest/gtest.h>
@@ -83,14 +84,22 @@ TEST(Ucx, SamplesRunAcrossFourNodes) {
   }
 }
 
-TEST(Ucx, GptFabricSelectsItToo) {
-  setenv("GPT_FABRIC", "ucx", 1);
+TEST(Ucx, IsTheDefaultAndGptFabricSelectsZeroMq) {
+  {
+    JobRunner job({launcher(), "-v", "-n", "2", "--timeout", "60", build_path("GPT_SAMPLES_DIR") + "/hello"});
+    auto status = job.wait(90s);
+    ASSERT_TRUE(status) << job.err();
+    EXPECT_EQ(exit_code(*status), 0) << job.err();
+    EXPECT_NE(job.err().find("joined at ucx:"), std::string::npos) << job.err();
+  }
+  setenv("GPT_FABRIC", "zmq", 1);
   JobRunner job({launcher(), "-v", "-n", "2", "--timeout", "60", build_path("GPT_SAMPLES_DIR") + "/hello"});
   unsetenv("GPT_FABRIC");
   auto status = job.wait(90s);
   ASSERT_TRUE(status) << job.err();
   EXPECT_EQ(exit_code(*status), 0) << job.err();
-  EXPECT_NE(job.err().find("joined at ucx:"), std::string::npos) << job.err();
+  EXPECT_NE(job.err().find("joined at tcp://"), std::string::npos) << job.err();
+  EXPECT_EQ(job.err().find("joined at ucx:"), std::string::npos) << job.err();
 }
 
 TEST(Ucx, AnUnknownFabricIsRefusedBeforeStarting) {

@@ -118,7 +118,10 @@ void zmq_junk(const std::string& endpoint, bool guess_password, const std::atomi
 
 TEST(Flood, StrangersCannotGrowAnAgentNorBuryItsLog) {
   const std::string token = gpt::test::unique_token();
-  JobRunner job({launcher(), "-n", "4", "-v", "--timeout", "120", program("mutex_stress"), "8", "2000", token});
+  // Strangers speak ZeroMQ to the agents' data sockets: that plane's
+  // defences (UCX's dropped frames: tests/unit/test_ucx.cc).
+  JobRunner job({launcher(), "-n", "4", "-v", "--fabric", "zmq", "--timeout", "120", program("mutex_stress"), "8",
+                 "2000", token});
   ASSERT_TRUE(job.wait_for_stderr("all 4 nodes started", 30s)) << job.err();
   std::vector<pid_t> agents;
   std::vector<std::string> endpoints;

@@ -88,7 +88,9 @@ TEST(Hosts, ASampleRunsAcrossThreeHosts) {
   NamespaceHosts hosts(3);
   if (!hosts.ok()) GTEST_SKIP() << "cannot create network namespaces here (needs root and CAP_NET_ADMIN)";
   setenv("GPT_RSH", hosts.rsh().c_str(), 1);
-  JobRunner job({launcher(), "-v", "--timeout", "60", "--hosts",
+  // ZeroMQ's endpoints name the address each node listens on (UCX's are
+  // opaque worker addresses): the other host tests run the default, UCX.
+  JobRunner job({launcher(), "-v", "--fabric", "zmq", "--timeout", "60", "--hosts",
                  hosts.host(1) + "," + hosts.host(2) + "," + hosts.host(3), "--bind", hosts.launcher_address(),
                  gpt::test::build_path("GPT_SAMPLES_DIR") + "/hello"});
   unsetenv("GPT_RSH");
@@ -159,7 +161,7 @@ TEST(Hosts, TheSystemsSshAndNoBindAreEnough) {
   {
     PathFirst path(hosts.ssh_dir());
     job = std::make_unique<JobRunner>(std::vector<std::string>{
-        launcher(), "-v", "--timeout", "60", "--hosts",
+        launcher(), "-v", "--fabric", "zmq", "--timeout", "60", "--hosts",
         hosts.address_of(1) + "," + hosts.address_of(2) + "," + hosts.address_of(3),
         gpt::test::build_path("GPT_SAMPLES_DIR") + "/hello"});
   }

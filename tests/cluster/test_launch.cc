@@ -326,7 +326,8 @@ TEST(PollIdle, MalformedSettingIsRefused) {
 // even then, frames between agents are sealed with it): a stranger is
 // refused and logged, and the job goes on.
 TEST(Security, AStrangerWithoutTheJobsKeyIsRefusedAndTheJobGoesOn) {
-  JobRunner job({launcher(), "-n", "2", "-v", "--timeout", "3", program("sleeper")});
+  // The stranger speaks ZeroMQ (UCX's unsealed frames: tests/unit/test_ucx.cc).
+  JobRunner job({launcher(), "-n", "2", "-v", "--fabric", "zmq", "--timeout", "3", program("sleeper")});
   ASSERT_TRUE(job.wait_for_stderr("node 1: agent pid", 20s)) << job.err();
   const std::string& err = job.err();
   auto at = err.find("tcp://", err.find("node 1: agent pid"));

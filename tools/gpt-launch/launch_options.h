@@ -21,9 +21,10 @@ struct LaunchOptions {
   bool spmd = false;  // every node runs main
   std::string bind_host = "127.0.0.1";
   bool insecure = false;  // plain TCP: no CURVE, no sealed frames (benchmarks only)
-  // The agents' data plane: "zmq" (ZeroMQ) or "ucx" (UCX active messages
-  // over TCP); the control plane is ZeroMQ either way (GPT_FABRIC).
-  std::string fabric = "zmq";
+  // The agents' data plane: "ucx" (UCX active messages over TCP, the
+  // faster one measured: docs/user-guide.md) or "zmq" (ZeroMQ); the control
+  // plane is ZeroMQ either way (GPT_FABRIC).
+  std::string fabric = "ucx";
   int port_base = 0;      // 0: ports the OS picks; else control P, node K P+1+K
   std::vector<std::string> hosts;  // per node; empty: every node on this machine
   bool only_node0 = false;  // in an allocation: the other nodes are other tasks' agents

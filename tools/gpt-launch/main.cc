@@ -114,9 +114,9 @@ int main(int argc, char** argv) {
                "no CURVE, no sealed frames: plain, unauthenticated TCP between the nodes (benchmarks only)");
   std::string fabric;
   app.add_option("--fabric", fabric,
-                 "what the nodes send each other's frames over: zmq (ZeroMQ, the default) or ucx (UCX active "
-                 "messages, TCP only) (GPT_FABRIC)")
-      ->type_name("zmq|ucx");
+                 "what the nodes send each other's frames over: ucx (UCX active messages, TCP only, the "
+                 "default) or zmq (ZeroMQ) (GPT_FABRIC)")
+      ->type_name("ucx|zmq");
   bool poll_idle = false;
   app.add_flag("--poll-idle", poll_idle,
                "keep every node's CPUs polling instead of sleeping while the job runs (GPT_POLL_IDLE=1): "

@@ -42,7 +42,7 @@ int main(int argc, char** argv) {
   app.add_option("--keys-fd", keys_fd, "read the job's keys from this descriptor (gpt-launch gives it)");
   app.add_flag("-v,--verbose", config.verbose, "log the job's life cycle");
   app.add_flag("--spmd", config.spmd, "every node runs main (SPMD programs and tests)");
-  std::string fabric = "zmq";
+  std::string fabric = "ucx";
   app.add_option("--fabric", fabric, "frames between nodes over zmq or ucx (gpt-launch --fabric)")
       ->check(CLI::IsMember({"zmq", "ucx"}));
   bool insecure = false;
