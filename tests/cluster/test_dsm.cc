@@ -82,9 +82,10 @@ TEST(Dsm, AllCasesInOneJob) {
   ASSERT_TRUE(status) << job.err();
   EXPECT_EQ(exit_code(*status), 0) << job.out() << job.err();
   const std::string out = job.out();
-  EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 15) << out << job.err();
+  EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 16) << out << job.err();
   EXPECT_NE(out.find("install: ok on 4 nodes\n"), std::string::npos) << out << job.err();
   EXPECT_NE(out.find("exclusive: ok on 4 nodes\n"), std::string::npos) << out << job.err();
+  EXPECT_NE(out.find("write_ahead: ok on 4 nodes\n"), std::string::npos) << out << job.err();
 }
 
 TEST(Region, BadHeapSizeIsRejectedBeforeStarting) {
