@@ -9,9 +9,10 @@
  *   plain   a MAP_SHARED mapping unmapped again, a private one, malloc;
  *           a fork whose child exits and one whose child execs: nothing
  *           on stderr.
- *   pshared a process-shared mutex and semaphore in a MAP_SHARED mapping
- *           the last node made; the child locks, unlocks and posts twice:
- *           it says once that the mutex is its own copy. Prints the mutex's address. */
+ *   pshared a process-shared mutex, condition, rwlock, barrier and
+ *           semaphore in a MAP_SHARED mapping the last node made; five
+ *           children each use one (the last posts twice): each says once
+ *           that its object is its own copy. Prints their addresses. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <semaphore.h>
@@ -88,29 +89,55 @@ static int plain_mode(void) {
 
 struct shared_objects {
   pthread_mutex_t mutex;
+  pthread_cond_t cond;
+  pthread_rwlock_t rwlock;
+  pthread_barrier_t barrier;
   sem_t sem;
 };
+
+/* One call on one process-shared object, in a fork child. */
+static int use_in_child(struct shared_objects* o, int which) {
+  switch (which) {
+    case 0: return pthread_mutex_lock(&o->mutex) == 0 && pthread_mutex_unlock(&o->mutex) == 0;
+    case 1: return pthread_cond_signal(&o->cond) == 0;
+    case 2: return pthread_rwlock_rdlock(&o->rwlock) == 0 && pthread_rwlock_unlock(&o->rwlock) == 0;
+    case 3: return pthread_barrier_wait(&o->barrier) == PTHREAD_BARRIER_SERIAL_THREAD;
+    default: return sem_post(&o->sem) == 0 && sem_post(&o->sem) == 0;
+  }
+}
 
 static int pshared_mode(void) {
   /* Mapped on the last node: the origin, which forks, learns of it from
    * there alone. */
   struct shared_objects* o = run_on_node(gpt_node_count() - 1, map_shared, NULL);
   pthread_mutexattr_t ma;
-  pthread_mutexattr_init(&ma);
-  CHECK(pthread_mutexattr_setpshared(&ma, PTHREAD_PROCESS_SHARED) == 0, "setpshared");
-  CHECK(pthread_mutex_init(&o->mutex, &ma) == 0, "pthread_mutex_init");
+  pthread_condattr_t ca;
+  pthread_rwlockattr_t ra;
+  pthread_barrierattr_t ba;
+  CHECK(pthread_mutexattr_init(&ma) == 0 && pthread_mutexattr_setpshared(&ma, PTHREAD_PROCESS_SHARED) == 0 &&
+            pthread_mutex_init(&o->mutex, &ma) == 0,
+        "a process-shared mutex");
+  CHECK(pthread_condattr_init(&ca) == 0 && pthread_condattr_setpshared(&ca, PTHREAD_PROCESS_SHARED) == 0 &&
+            pthread_cond_init(&o->cond, &ca) == 0,
+        "a process-shared condition");
+  CHECK(pthread_rwlockattr_init(&ra) == 0 && pthread_rwlockattr_setpshared(&ra, PTHREAD_PROCESS_SHARED) == 0 &&
+            pthread_rwlock_init(&o->rwlock, &ra) == 0,
+        "a process-shared rwlock");
+  CHECK(pthread_barrierattr_init(&ba) == 0 &&
+            pthread_barrierattr_setpshared(&ba, PTHREAD_PROCESS_SHARED) == 0 &&
+            pthread_barrier_init(&o->barrier, &ba, 1) == 0,
+        "a process-shared barrier");
   CHECK(sem_init(&o->sem, 1, 0) == 0, "sem_init: %s", strerror(errno));
-  pid_t child = fork();
-  CHECK(child >= 0, "fork: %s", strerror(errno));
-  if (child == 0) {
-    if (pthread_mutex_lock(&o->mutex) != 0 || pthread_mutex_unlock(&o->mutex) != 0) _exit(2);
-    if (sem_post(&o->sem) != 0 || sem_post(&o->sem) != 0) _exit(3);
-    _exit(0);
+  for (int which = 0; which < 5; ++which) {
+    pid_t child = fork();
+    CHECK(child >= 0, "fork: %s", strerror(errno));
+    if (child == 0) _exit(use_in_child(o, which) ? 0 : 2);
+    wait_for(child);
   }
-  wait_for(child);
   /* The posts were to the child's copy: nothing to take here. */
   CHECK(sem_trywait(&o->sem) == -1 && errno == EAGAIN, "the parent saw the child's post");
-  printf("pshared: the child's posts stayed its own\nmutex: %p\n", (void*)&o->mutex);
+  printf("pshared: 5 children used their copies\nobjects: %p %p %p %p %p\n", (void*)&o->mutex,
+         (void*)&o->cond, (void*)&o->rwlock, (void*)&o->barrier, (void*)&o->sem);
   return 0;
 }
 
