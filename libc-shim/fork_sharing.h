@@ -4,7 +4,8 @@
 // share with its child is not shared, and a process-shared mutex or
 // semaphore put in it never reaches the other process. That is not
 // supported; these make it say so, instead of leaving the program to wait
-// for ever without a word.
+// for ever without a word. fork_sharing.cc also holds the child's side,
+// tell_of_unshared_object (shim.h), for the floor above.
 #pragma once
 
 namespace gpt::shim {

@@ -39,7 +39,7 @@ pthread_t libc_self();
 #endif
 }
 // Whether the mutex was initialised process-shared
-// (pthread_mutexattr_setpshared): bit 7 of the same word in both libcs.
+// (pthread_mutexattr_setpshared): bit 7 of the word that holds the type.
 [[nodiscard]] inline bool libc_mutex_pshared(const pthread_mutex_t* m) {
 #ifdef __GLIBC__
   return (reinterpret_cast<const int*>(m)[4] & 128) != 0;  // PTHREAD_MUTEX_PSHARED_BIT in __kind
