@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "diag.h"
+#include "fork_sharing.h"
 #include "forwarded_call.h"
 #include "gpt/channel_client.h"
 #include "gpt/futex.h"
@@ -73,6 +74,9 @@ void run(DelegateSlot& slot, unsigned char* scratch, std::size_t scratch_bytes) 
       reply.result = keep_file_here(static_cast<int>(args[0]));
     } else if (h.nr == kAnyFileKeptRequest) {
       reply.result = any_file_kept_here() ? 1 : 0;
+    } else if (h.nr == kSharedMappingRequest) {
+      note_shared_mapping_here();
+      reply.result = 0;
     } else {
       reply.result = sys::call(h.nr, args[0], args[1], args[2], args[3], args[4], args[5]);
     }

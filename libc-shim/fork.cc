@@ -20,6 +20,7 @@
 
 #include "context.h"
 #include "diag.h"
+#include "fork_sharing.h"
 #include "futex_lock.h"
 #include "gpt/channel.h"
 #include "gpt/raw_syscall.h"
@@ -37,6 +38,8 @@ void before_fork() {
   galloc::ensure_thread_cache();
   galloc::bring_in_every_page();
   g_forking.lock();
+  // After the pages came in: the mappings' headers are here to be read.
+  tell_of_shared_mappings_at_fork();
   int fds[2];
   if (sys::call(SYS_pipe2, sys::arg(fds), O_CLOEXEC) == 0) {
     g_copied[0] = fds[0];

@@ -33,6 +33,9 @@ inline constexpr std::uint32_t kKeepFileRequest = 0x1ffff;
 // No arguments: 1 if the origin ever kept such a descriptor, else 0 (an
 // exit on another node looks for mappings to write back only then).
 inline constexpr std::uint32_t kAnyFileKeptRequest = 0x1fffe;
+// No arguments: a MAP_SHARED mapping was made on the caller's node; the
+// origin's forks say that the child gets a private copy (fork_sharing.h).
+inline constexpr std::uint32_t kSharedMappingRequest = 0x1fffd;
 
 struct ForwardHeader {
   std::uint32_t nr;

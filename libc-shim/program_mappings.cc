@@ -32,6 +32,7 @@
 #include <cstring>
 
 #include "diag.h"
+#include "fork_sharing.h"
 #include "futex_lock.h"
 #include "global_space.h"
 #include "gpt/raw_syscall.h"
@@ -306,6 +307,9 @@ void* program_mmap(void* at, std::size_t length, int prot, int flags, int fd, of
       return fail_map(error);
     }
   }
+  // Shared with a child of fork() under the kernel, not here: its forks
+  // say so (fork_sharing.h).
+  if (kind == Kind::kAnonymousShared || kind == Kind::kSharedFile) note_shared_mapping();
   return m.data;
 }
 

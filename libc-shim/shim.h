@@ -46,5 +46,11 @@ void keep_fork_children_private();
 // The libc's fork, on a private stack, with that handler's protection: a
 // call of the process that runs here, on the origin (threads/fork.cc).
 [[nodiscard]] pid_t fork_here(pid_t (*libc_fork)());
+// In a child of fork(), on a call on a process-shared mutex, condition,
+// rwlock, barrier or semaphore (`what`): if the object lies in a MAP_SHARED
+// mapping inherited from the parent, of which the child has a private copy,
+// says once that it does not synchronise with the parent (fork_sharing.cc;
+// docs/threads.md, "fork"). Callers check fork_child first.
+void tell_of_unshared_object(const void* object, const char* what);
 
 }  // namespace gpt::shim

@@ -33,6 +33,8 @@ struct Barrier {
   // Used only without an agent (a one-node run): a local futex barrier.
   std::atomic<std::uint32_t> arrived;
   std::atomic<std::uint32_t> generation;
+  // pthread_barrierattr_setpshared's: only a fork child looks (sync_common.h).
+  std::uint32_t pshared;
 };
 
 int local_wait(Barrier* b) {
@@ -56,9 +58,12 @@ std::uint32_t barrier_manager(const void* b) {
 
 }  // namespace
 
-GPT_API int pthread_barrier_init(pthread_barrier_t* b, const pthread_barrierattr_t*, unsigned count) {
+GPT_API int pthread_barrier_init(pthread_barrier_t* b, const pthread_barrierattr_t* attr, unsigned count) {
   if (count == 0) return EINVAL;
+  int pshared = PTHREAD_PROCESS_PRIVATE;
+  if (attr) pthread_barrierattr_getpshared(attr, &pshared);
   auto* self = reinterpret_cast<Barrier*>(b);
+  self->pshared = pshared == PTHREAD_PROCESS_SHARED ? 1 : 0;
   self->magic = kBarrierMagic;
   self->count = count;
   self->arrived.store(0, std::memory_order_relaxed);
@@ -78,7 +83,10 @@ GPT_API int pthread_barrier_wait(pthread_barrier_t* b) {
   gpt::rt::ensure_started();
   auto* self = reinterpret_cast<Barrier*>(b);
   if (self->magic != kBarrierMagic) return EINVAL;
-  if (!gpt::rt::state().channel) return local_wait(self);
+  if (!gpt::rt::state().channel) {
+    gpt::threads::check_in_fork_child(b, self->pshared != 0, "barrier");
+    return local_wait(self);
+  }
   const std::uint32_t count = self->count;
   // The token names this thread: which arrival its wait joins.
   const gpt::channel::BarrierWaitRequest req{reinterpret_cast<std::uintptr_t>(b), barrier_manager(b), count,

@@ -27,11 +27,14 @@
 namespace {
 
 // The condition's words, in the libc's pthread_cond_t (zeros for
-// PTHREAD_COND_INITIALIZER): the local futex sequence, and whether its
-// timed waits measure CLOCK_MONOTONIC (pthread_condattr_setclock).
+// PTHREAD_COND_INITIALIZER): the local futex sequence, whether its timed
+// waits measure CLOCK_MONOTONIC (pthread_condattr_setclock), and whether it
+// was made process-shared (pthread_condattr_setpshared: only a fork child
+// looks, sync_common.h).
 struct LocalCond {
   std::atomic<std::uint32_t> seq;
   std::uint32_t monotonic;
+  std::uint32_t pshared;
 };
 static_assert(sizeof(LocalCond) <= sizeof(pthread_cond_t));
 
@@ -51,6 +54,7 @@ constexpr std::int64_t kCancelCheckNs = 50'000'000;
 
 int local_wait(pthread_cond_t* c, pthread_mutex_t* m, const struct timespec* abstime, clockid_t clock) {
   auto* lc = reinterpret_cast<LocalCond*>(c);
+  gpt::threads::check_in_fork_child(c, lc->pshared != 0, "condition variable");
   std::uint32_t seq = lc->seq.load(std::memory_order_acquire);
   pthread_mutex_unlock(m);
   for (;;) {
@@ -68,6 +72,7 @@ int local_wait(pthread_cond_t* c, pthread_mutex_t* m, const struct timespec* abs
 
 void local_wake(pthread_cond_t* c, bool all) {
   auto* lc = reinterpret_cast<LocalCond*>(c);
+  gpt::threads::check_in_fork_child(c, lc->pshared != 0, "condition variable");
   lc->seq.fetch_add(1, std::memory_order_acq_rel);
   if (all) gpt::futex::wake_all(&lc->seq);
   else gpt::futex::wake(&lc->seq, 1);
@@ -77,10 +82,15 @@ void local_wake(pthread_cond_t* c, bool all) {
 
 GPT_API int pthread_cond_init(pthread_cond_t* c, const pthread_condattr_t* attr) {
   clockid_t clock = CLOCK_REALTIME;
-  if (attr) pthread_condattr_getclock(attr, &clock);
+  int pshared = PTHREAD_PROCESS_PRIVATE;
+  if (attr) {
+    pthread_condattr_getclock(attr, &clock);
+    pthread_condattr_getpshared(attr, &pshared);
+  }
   auto* lc = reinterpret_cast<LocalCond*>(c);
   lc->seq.store(0, std::memory_order_relaxed);
   lc->monotonic = clock == CLOCK_MONOTONIC ? 1 : 0;
+  lc->pshared = pshared == PTHREAD_PROCESS_SHARED ? 1 : 0;
   return 0;
 }
 

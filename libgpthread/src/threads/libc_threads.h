@@ -38,6 +38,15 @@ pthread_t libc_self();
   return (reinterpret_cast<const int*>(m)[0] & 4) != 0;  // musl's robust bit of _m_type
 #endif
 }
+// Whether the mutex was initialised process-shared
+// (pthread_mutexattr_setpshared): bit 7 of the word that holds the type.
+[[nodiscard]] inline bool libc_mutex_pshared(const pthread_mutex_t* m) {
+#ifdef __GLIBC__
+  return (reinterpret_cast<const int*>(m)[4] & 128) != 0;  // PTHREAD_MUTEX_PSHARED_BIT in __kind
+#else
+  return (reinterpret_cast<const int*>(m)[0] & 128) != 0;  // musl's pshared bit of _m_type
+#endif
+}
 // The int at byte 8 of the mutex: glibc's __owner, musl's _m_waiters. Both
 // libcs zero it (initialisers, pthread_mutex_init) and neither touches it
 // for a mutex gpthread manages, whose lock is the agents' token: gpthread

@@ -316,6 +316,7 @@ namespace {
 // libc's (and never call into the runtime, which may run in a signal
 // handler when libunwind takes its lock).
 bool distributed(const pthread_mutex_t* m) { return in_global_space(m); }
+void check_local(const pthread_mutex_t* m) { check_in_fork_child(m, libc_mutex_pshared(m), "mutex"); }
 }  // namespace
 
 // musl programs are linked with --wrap=pthread_mutex_init (gpt-cc): the
@@ -334,13 +335,19 @@ GPT_API int __wrap_pthread_mutex_init(pthread_mutex_t* m, const pthread_mutexatt
 GPT_API int pthread_mutex_lock(pthread_mutex_t* m) {
   GPT_PROFILE_CALL_SITE();
   rt::ensure_started();
-  if (!distributed(m)) return libc_mutex_lock(m);
+  if (!distributed(m)) {
+    check_local(m);
+    return libc_mutex_lock(m);
+  }
   return lock(m, false);
 }
 
 GPT_API int pthread_mutex_trylock(pthread_mutex_t* m) {
   rt::ensure_started();
-  if (!distributed(m)) return libc_mutex_trylock(m);
+  if (!distributed(m)) {
+    check_local(m);
+    return libc_mutex_trylock(m);
+  }
   return lock(m, true);
 }
 
@@ -348,7 +355,10 @@ GPT_API int pthread_mutex_timedlock(pthread_mutex_t* m, const struct timespec* a
   GPT_PROFILE_CALL_SITE();
   rt::ensure_started();
   if (abstime->tv_nsec < 0 || abstime->tv_nsec >= 1000000000L) return EINVAL;
-  if (!distributed(m)) return libc_mutex_timedlock(m, abstime);
+  if (!distributed(m)) {
+    check_local(m);
+    return libc_mutex_timedlock(m, abstime);
+  }
   return lock(m, false, abstime);
 }
 

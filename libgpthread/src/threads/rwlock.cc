@@ -33,6 +33,10 @@ std::atomic<std::uint32_t>* incarnation_of(pthread_rwlock_t* l) { return word_of
 std::uintptr_t key_of(pthread_rwlock_t* l) {
   return gpt::threads::incarnated_key(l, incarnation_of(l)->load(std::memory_order_relaxed));
 }
+// The third word: 1 if pthread_rwlock_init made it process-shared (only a
+// fork child looks, sync_common.h).
+std::uint32_t* pshared_of(pthread_rwlock_t* l) { return reinterpret_cast<std::uint32_t*>(l) + 2; }
+void check_local(pthread_rwlock_t* l) { gpt::threads::check_in_fork_child(l, *pshared_of(l) != 0, "rwlock"); }
 
 int local_lock(pthread_rwlock_t* l, bool write, bool try_only, const struct timespec* abstime) {
   auto* w = word_of(l);
@@ -51,7 +55,10 @@ int local_lock(pthread_rwlock_t* l, bool write, bool try_only, const struct time
 int lock(pthread_rwlock_t* l, bool write, bool try_only, const struct timespec* abstime) {
   gpt::rt::ensure_started();
   if (abstime && (abstime->tv_nsec < 0 || abstime->tv_nsec >= 1000000000L)) return EINVAL;
-  if (!gpt::threads::in_global_space(l)) return local_lock(l, write, try_only, abstime);
+  if (!gpt::threads::in_global_space(l)) {
+    check_local(l);
+    return local_lock(l, write, try_only, abstime);
+  }
   const gpt::channel::RwLockRequest req{
       {key_of(l), gpt::threads::manager_of(l), write ? 1u : 0u},
       try_only ? 0 : gpt::threads::ns_until(abstime),
@@ -69,8 +76,11 @@ int lock(pthread_rwlock_t* l, bool write, bool try_only, const struct timespec* 
 
 }  // namespace
 
-GPT_API int pthread_rwlock_init(pthread_rwlock_t* l, const pthread_rwlockattr_t*) {
+GPT_API int pthread_rwlock_init(pthread_rwlock_t* l, const pthread_rwlockattr_t* attr) {
   word_of(l)->store(0, std::memory_order_relaxed);
+  int pshared = PTHREAD_PROCESS_PRIVATE;
+  if (attr) pthread_rwlockattr_getpshared(attr, &pshared);
+  *pshared_of(l) = pshared == PTHREAD_PROCESS_SHARED ? 1 : 0;
   gpt::rt::ensure_started();
   incarnation_of(l)->store(gpt::threads::in_global_space(l) ? gpt::threads::next_incarnation() : 0,
                            std::memory_order_relaxed);
@@ -100,6 +110,7 @@ GPT_API int pthread_rwlock_timedwrlock(pthread_rwlock_t* l, const struct timespe
 GPT_API int pthread_rwlock_unlock(pthread_rwlock_t* l) {
   gpt::rt::ensure_started();
   if (!gpt::threads::in_global_space(l)) {
+    check_local(l);
     auto* w = word_of(l);
     std::uint32_t v = w->load(std::memory_order_relaxed);
     if (v == 0) return EPERM;

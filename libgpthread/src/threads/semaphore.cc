@@ -34,6 +34,7 @@ struct Sem {
   std::uint32_t initial;
   std::uint64_t incarnation;
   std::atomic<std::uint32_t> local;  // the count of a local semaphore
+  std::uint32_t pshared;             // sem_init's: only a fork child looks (sync_common.h)
 };
 static_assert(sizeof(Sem) <= sizeof(sem_t));
 
@@ -77,7 +78,10 @@ int wait(sem_t* sem, bool try_only, const struct timespec* abstime) {
   Sem* s = as_sem(sem);
   if (s->magic != kSemMagic) return fail(EINVAL);
   if (abstime && (abstime->tv_nsec < 0 || abstime->tv_nsec >= 1000000000L)) return fail(EINVAL);
-  if (!gpt::threads::in_global_space(sem)) return local_wait(s, try_only, abstime);
+  if (!gpt::threads::in_global_space(sem)) {
+    gpt::threads::check_in_fork_child(sem, s->pshared != 0, "semaphore");
+    return local_wait(s, try_only, abstime);
+  }
   const gpt::channel::SemWaitRequest req{head_of(sem), try_only ? 0 : gpt::threads::ns_until(abstime),
                                          try_only ? 1u : 0u, 0};
   // Success acquires: the poster's writes before its post are seen. A
@@ -99,8 +103,8 @@ GPT_API int sem_init(sem_t* sem, int pshared, unsigned value) {
   // pshared: the semaphore may sit in memory other processes map too. The
   // job's threads share it either way (it is global memory or local to this
   // node like any private one); what another process does with its own
-  // mapping of the page is that process's (docs/threads.md, "Limits").
-  (void)pshared;
+  // mapping of the page is that process's (docs/threads.md, "Limits"). A
+  // fork child's copy is its own: kept, so that the child can say so.
   if (value > SEM_VALUE_MAX) return fail(EINVAL);
   gpt::rt::ensure_started();
   Sem* s = as_sem(sem);
@@ -109,6 +113,7 @@ GPT_API int sem_init(sem_t* sem, int pshared, unsigned value) {
   s->incarnation = static_cast<std::uint64_t>(gpt::rt::state().node_id) << 48 |
                    g_incarnations.fetch_add(1, std::memory_order_relaxed);
   s->local.store(value, std::memory_order_relaxed);
+  s->pshared = pshared != 0 ? 1 : 0;
   return 0;
 }
 
@@ -134,6 +139,7 @@ GPT_API int sem_post(sem_t* sem) {
   Sem* s = as_sem(sem);
   if (s->magic != kSemMagic) return fail(EINVAL);
   if (!gpt::threads::in_global_space(sem)) {
+    gpt::threads::check_in_fork_child(sem, s->pshared != 0, "semaphore");
     if (s->local.fetch_add(1, std::memory_order_acq_rel) == SEM_VALUE_MAX) return fail(EOVERFLOW);
     gpt::futex::wake(&s->local, 1);
     return 0;

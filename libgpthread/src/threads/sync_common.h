@@ -13,6 +13,7 @@
 #include "normal_holds.h"
 #include "gpt/channel_client.h"
 #include "runtime.h"
+#include "shim.h"
 
 namespace gpt::threads {
 
@@ -22,6 +23,15 @@ namespace gpt::threads {
 [[nodiscard]] inline bool in_global_space(const void* object) {
   const auto& s = galloc::space();
   return s.coherent && s.contains(object);
+}
+
+// A child of fork() works on its private copy of the parent's MAP_SHARED
+// mappings (docs/threads.md, "fork"): its first call on a process-shared
+// object in one says the object does not synchronise with the parent.
+// Elsewhere one load of the runtime's state; callers are the local paths
+// (every object is local in a child, which has no agent).
+inline void check_in_fork_child(const void* object, bool pshared, const char* what) {
+  if (__builtin_expect(rt::state().fork_child, false) && pshared) shim::tell_of_unshared_object(object, what);
 }
 
 // Incarnations for pthread_mutex_init and pthread_rwlock_init: never 0,
