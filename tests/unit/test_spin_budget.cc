@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include "env_number.h"
 #include "spin_budget.h"
 
 using gpt::util::spin_us_from_env;
@@ -30,4 +31,36 @@ TEST(SpinBudget, RejectsJunkAndOutOfRange) {
     EXPECT_NE(error.find("GPT_SPIN_US='"), std::string::npos) << bad;
   }
   unsetenv("GPT_SPIN_US");
+}
+
+// GPT_PREFETCH and GPT_WRITE_AHEAD, which the launcher checks the same way.
+TEST(PagesFromEnv, DefaultsRangesAndJunk) {
+  using gpt::util::kPrefetchPages;
+  using gpt::util::kWriteAheadPages;
+  using gpt::util::number_from_env;
+  std::string error;
+  unsetenv("GPT_PREFETCH");
+  unsetenv("GPT_WRITE_AHEAD");
+  EXPECT_EQ(number_from_env(kPrefetchPages, error), 8u);
+  EXPECT_EQ(number_from_env(kWriteAheadPages, error), 32u);
+  setenv("GPT_WRITE_AHEAD", "0", 1);
+  EXPECT_EQ(number_from_env(kWriteAheadPages, error), 0u);
+  setenv("GPT_WRITE_AHEAD", "256", 1);
+  EXPECT_EQ(number_from_env(kWriteAheadPages, error), 256u);
+  setenv("GPT_PREFETCH", "16", 1);
+  EXPECT_EQ(number_from_env(kPrefetchPages, error), 16u);
+  for (const char* bad : {"0", "17", "8 pages", "-1"}) {
+    setenv("GPT_PREFETCH", bad, 1);
+    error.clear();
+    EXPECT_EQ(number_from_env(kPrefetchPages, error), std::nullopt) << bad;
+    EXPECT_NE(error.find("GPT_PREFETCH='"), std::string::npos) << bad;
+  }
+  for (const char* bad : {"257", "lots", "99999999999999999999999"}) {
+    setenv("GPT_WRITE_AHEAD", bad, 1);
+    error.clear();
+    EXPECT_EQ(number_from_env(kWriteAheadPages, error), std::nullopt) << bad;
+    EXPECT_NE(error.find("from 0 to 256"), std::string::npos) << error;
+  }
+  unsetenv("GPT_PREFETCH");
+  unsetenv("GPT_WRITE_AHEAD");
 }

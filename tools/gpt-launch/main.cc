@@ -16,6 +16,7 @@
 #include "heap_size.h"
 #include "node_timeout.h"
 #include "poll_idle.h"
+#include "env_number.h"
 #include "spin_budget.h"
 #include "allocation.h"
 #include "bind_address.h"
@@ -221,6 +222,8 @@ int main(int argc, char** argv) {
   if (!liveness_limit) return usage_error(env_error);
   options.node_timeout = *liveness_limit;
   if (!gpt::util::spin_us_from_env(env_error)) return usage_error(env_error);
+  for (const auto& pages : {gpt::util::kPrefetchPages, gpt::util::kWriteAheadPages})
+    if (!gpt::util::number_from_env(pages, env_error)) return usage_error(env_error);
   // The agents read it from the environment, which reaches remote ones too.
   if (poll_idle) setenv("GPT_POLL_IDLE", "1", 1);
   if (fabric.empty())
