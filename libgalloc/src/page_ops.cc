@@ -56,31 +56,30 @@ void protect_all(const std::uint64_t* pages, std::uint64_t n, int prot) {
   }
 }
 
+namespace {
+
+// A page count from the environment, kept within [least, most]; gpt-launch
+// has refused values that are not whole numbers in range (tools/util/
+// env_number.h), so this only guards a program started some other way.
+// getenv is safe here (no allocation): the first call comes from the first
+// fault, long after start-up.
+std::uint64_t pages_from_env(const char* name, std::uint64_t fallback, std::uint64_t least, std::uint64_t most) {
+  const char* text = getenv(name);
+  if (!text || *text < '0' || *text > '9') return fallback;
+  std::uint64_t n = 0;
+  for (; *text >= '0' && *text <= '9' && n <= most; ++text) n = n * 10 + static_cast<std::uint64_t>(*text - '0');
+  return n < least ? least : n > most ? most : n;
+}
+
+}  // namespace
+
 std::uint64_t prefetch_pages() {
-  // Read once; getenv is safe here (no allocation), and the first call is
-  // made from the first fault, long after start-up.
-  static std::uint64_t pages = [] {
-    const char* text = getenv("GPT_PREFETCH");
-    std::uint64_t n = 8;
-    if (text && *text >= '0' && *text <= '9') {
-      n = 0;
-      for (; *text >= '0' && *text <= '9' && n < 100; ++text) n = n * 10 + static_cast<std::uint64_t>(*text - '0');
-    }
-    return n < 1 ? 1 : n > channel::kMaxPagesPerFetch ? channel::kMaxPagesPerFetch : n;
-  }();
+  static const std::uint64_t pages = pages_from_env("GPT_PREFETCH", 8, 1, channel::kMaxPagesPerFetch);
   return pages;
 }
 
 std::uint64_t write_ahead_pages() {
-  static std::uint64_t pages = [] {  // as prefetch_pages
-    const char* text = getenv("GPT_WRITE_AHEAD");
-    std::uint64_t n = 32;
-    if (text && *text >= '0' && *text <= '9') {
-      n = 0;
-      for (; *text >= '0' && *text <= '9' && n < 1000; ++text) n = n * 10 + static_cast<std::uint64_t>(*text - '0');
-    }
-    return n > 256 ? 256 : n;
-  }();
+  static const std::uint64_t pages = pages_from_env("GPT_WRITE_AHEAD", 32, 0, 256);
   return pages;
 }
 
