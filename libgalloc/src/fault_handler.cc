@@ -99,11 +99,12 @@ void on_sigsegv(int, siginfo_t* si, void* context) {
 
 // A write fault that continues this thread's last write run (the page right
 // after it) twins and maps as many following pages as its streak holds so
-// far, up to write_ahead_pages(): a thread writing an array in order then takes
-// a fault and an mprotect each time the streak doubles, not per page. Only valid pages homed
-// elsewhere are taken: their twins make an unwritten page cost a diff that
-// comes out empty at the release (no notice, nothing sent), while a home
-// page would be noticed. Returns how many pages after `page` it claimed.
+// far, up to write_ahead_pages(): a thread writing an array in order then
+// takes a fault and an mprotect each time the streak doubles, not per page.
+// Only valid pages homed elsewhere are taken: their twins make an unwritten
+// page cost a diff that comes out empty at the release (no notice, nothing
+// sent), while a home page would be noticed. Returns how many pages after
+// `page` it claimed.
 std::uint64_t claim_write_ahead(const GlobalSpace& s, std::uint64_t page) {
   const std::uint64_t most = write_ahead_pages();
   const std::uint64_t limit = page != t_write_next ? 0 : t_write_run < most ? t_write_run : most;

@@ -287,8 +287,8 @@ std::optional<Frame> ZmqAgentTransport::receive(std::chrono::milliseconds timeou
         // launcher's and strangers' few messages, and each look at them
         // costs a poll and a getpid inside ZeroMQ: on VMs where a system
         // call is a hypercall that is most of a turn, so look every few
-        // turns (the plane and the doorbell are memory, looked at every
-        // turn).
+        // turns; the plane and the doorbell are looked at every turn, and
+        // a spin that ends without traffic polls everything below.
         const unsigned sockets_every = plane ? kSocketTurns : 1;
         unsigned turn = 0;
         do {
