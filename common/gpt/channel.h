@@ -19,6 +19,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "gpt/barrier_table.h"
 #include "gpt/channel_ops.h"
 #include "gpt/lock_table.h"
 #include "gpt/profile.h"
@@ -138,6 +139,10 @@ enum class Op : std::uint32_t {
                                 // the agent arrives at that barrier for the
                                 // thread; its kBarrierWait (same request and
                                 // token) joins the arrival.
+  kBarrierFlushed = 45,  // BarrierWaitRequest (kBarrierWaitBytes, manager and
+                         // count unused): the service thread released after
+                         // kFlushBarrier; the agent arrives for the threads
+                         // that wait here at that barrier.
 };
 
 struct alignas(64) SlotHeader {
@@ -259,6 +264,8 @@ enum class Downcall : std::uint32_t {
   kDrainFrees = 8, // the remote-free inbox has new entries: check and take them now
   kProcessSignalRaised = 9, // arg: sig: the agent raised this process-directed signal here
                             // for another node; offer it on if no thread here takes it
+  kFlushBarrier = 10, // arg: barrier whose lease the manager recalled while threads here
+                      // wait at it: release, then kBarrierFlushed (barrier_table.h)
 };
 
 struct alignas(64) DowncallQueue {
@@ -294,6 +301,7 @@ struct Layout {
   RemoteFreeInbox inbox;
   DowncallQueue downcalls;
   LockTable locks;
+  BarrierTable barriers;
   DelegateArea delegates;
   profile::ProfileArea profile;  // gpt-launch --profile (profile.h)
 };

@@ -15,6 +15,7 @@
 #include "channel.h"
 #include "futex.h"
 #include "raw_syscall.h"
+#include "spin_wait.h"
 
 namespace gpt::channel {
 
@@ -179,33 +180,14 @@ class Client {
  private:
   void ring() const { ring_agent(*layout_); }
 
-  // Yields the core for up to the agent's spin budget before sleeping on
-  // the slot's futex. Why: most replies take one network round trip
-  // (~100 µs), and on a virtual machine waking a thread whose core went
-  // idle costs tens of µs more than the answer itself; a yielding waiter
-  // keeps its core warm yet gives it to any runnable thread (the agent
-  // included). GPT_SPIN_US=0 turns this off (nodes sharing few cores).
+  // Spins, then sleeps (spin_wait.h) until the agent's reply is there.
   void await_reply(Slot& slot) const {
     constexpr auto kReply = static_cast<std::uint32_t>(SlotState::kReply);
-    const std::uint32_t budget_us = layout_->header.wait_spin_us;
-    if (budget_us) {
-      const long long deadline = now_us() + budget_us;
-      do {
-        if (slot.h.state.load(std::memory_order_acquire) == kReply) return;
-        (void)sys::call(SYS_sched_yield);
-      } while (now_us() < deadline);
-    }
-    for (;;) {
-      std::uint32_t s = slot.h.state.load(std::memory_order_acquire);
-      if (s == kReply) return;
-      if (futex::wait(&slot.h.state, s) == -EINTR && g_wait_interrupted) g_wait_interrupted(slot.h.op);
-    }
-  }
-
-  [[nodiscard]] static long long now_us() {
-    struct timespec ts {};
-    (void)sys::call(SYS_clock_gettime, CLOCK_MONOTONIC, sys::arg(&ts));
-    return static_cast<long long>(ts.tv_sec) * 1000000 + ts.tv_nsec / 1000;
+    (void)spin_then_sleep(
+        slot.h.state, layout_->header.wait_spin_us, [](std::uint32_t s) { return s == kReply; },
+        [&slot] {
+          if (g_wait_interrupted) g_wait_interrupted(slot.h.op);
+        });
   }
 
   // Claims a free slot; the start index spreads threads over the slots.

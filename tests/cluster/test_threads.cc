@@ -158,6 +158,46 @@ INSTANTIATE_TEST_SUITE_P(Barriers, Barrier,
                                   info.param.where;
                          });
 
+// A barrier whose threads all run on node 0 is lent there, and recalled
+// whenever one of them moves to another node ("wander": every 10 phases):
+// every phase still sees all its writes, on both libcs.
+std::uint64_t stat_sum(const std::string& err, const std::string& name) {
+  std::uint64_t sum = 0;
+  for (std::size_t at = err.find(" " + name + "="); at != std::string::npos;
+       at = err.find(" " + name + "=", at + 1))
+    sum += std::stoull(err.substr(at + name.size() + 2));
+  return sum;
+}
+
+class LentBarrier : public ::testing::TestWithParam<BarrierCase> {};
+
+TEST_P(LentBarrier, IsRecalledWhenAThreadMovesAwayAndLentAgainWhenItComesBack) {
+  const auto& c = GetParam();
+  setenv("GPT_PLACEMENT", "local", 1);
+  setenv("GPT_STATS", "1", 1);
+  JobRunner job({launcher(), "-n", std::to_string(c.nodes), "--timeout", "120", program(c.binary),
+                 std::to_string(c.threads), std::to_string(c.phases), "wander"});
+  unsetenv("GPT_STATS");
+  unsetenv("GPT_PLACEMENT");
+  auto status = job.wait(180s);
+  ASSERT_TRUE(status) << job.err();
+  EXPECT_EQ(exit_code(*status), 0) << job.out() << job.err();
+  EXPECT_EQ(job.out(), std::to_string(c.threads) + " threads, " + std::to_string(c.phases) +
+                           " phases on " + std::to_string(c.nodes) + " nodes: ok\n")
+      << job.err();
+  // Lent while all are on node 0 (phases 1-9, 20-29, ...), recalled when
+  // thread 0 leaves.
+  EXPECT_GE(stat_sum(job.err(), "barrier_leases_taken"), 2u) << job.err();
+  EXPECT_GE(stat_sum(job.err(), "barrier_leases_recalled"), 2u) << job.err();
+}
+
+INSTANTIATE_TEST_SUITE_P(Barriers, LentBarrier,
+                         ::testing::Values(BarrierCase{"barrier_phases", 2, 4, 60},
+                                           BarrierCase{"barrier_phases_glibc", 3, 4, 60}),
+                         [](const auto& info) {
+                           return info.param.binary + "_" + std::to_string(info.param.nodes) + "nodes";
+                         });
+
 // Locks managed by node 0 and by another node, a mailbox of heap blocks
 // freed away from home, a semaphore, two barriers and migrations, all at
 // once: the invariants hold and nothing is lost.

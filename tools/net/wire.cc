@@ -195,11 +195,13 @@ struct Writer {
   void operator()(const CondSignal& m) { ar(m.cond, m.all); }
   void operator()(const CondEnqueued& m) { ar(m.request); }
   void operator()(const CondEnqueue& m) { ar(m.request, m.cond); }
-  void operator()(const BarrierWaitRequest& m) { ar(m.request, m.barrier, m.count, m.epoch); }
+  void operator()(const BarrierWaitRequest& m) { ar(m.request, m.barrier, m.count, m.epoch, m.weight, m.returned); }
   void operator()(const BarrierWaitDone& m) {
     ar(m.request, m.serial, m.epoch);
     save_notices(ar, m.notices);
+    ar(m.lease, m.barrier);
   }
+  void operator()(const BarrierRecall& m) { ar(m.barrier); }
   void operator()(const LockReturn& m) { ar(m.lock, m.epoch); }
   void operator()(const LockRecall& m) { ar(m.lock, m.if_free); }
   void operator()(const LockKept& m) { ar(m.lock); }
@@ -342,11 +344,13 @@ struct Reader {
   void operator()(CondSignal& m) { ar(m.cond, m.all); }
   void operator()(CondEnqueued& m) { ar(m.request); }
   void operator()(CondEnqueue& m) { ar(m.request, m.cond); }
-  void operator()(BarrierWaitRequest& m) { ar(m.request, m.barrier, m.count, m.epoch); }
+  void operator()(BarrierWaitRequest& m) { ar(m.request, m.barrier, m.count, m.epoch, m.weight, m.returned); }
   void operator()(BarrierWaitDone& m) {
     ar(m.request, m.serial, m.epoch);
     load_notices(ar, in, m.notices);
+    ar(m.lease, m.barrier);
   }
+  void operator()(BarrierRecall& m) { ar(m.barrier); }
   void operator()(LockReturn& m) { ar(m.lock, m.epoch); }
   void operator()(LockRecall& m) { ar(m.lock, m.if_free); }
   void operator()(LockKept& m) { ar(m.lock); }
@@ -425,6 +429,7 @@ std::optional<Message> empty_message(std::uint16_t tag) {
     case Type::kCondEnqueue: return CondEnqueue{};
     case Type::kBarrierWaitRequest: return BarrierWaitRequest{};
     case Type::kBarrierWaitDone: return BarrierWaitDone{};
+    case Type::kBarrierRecall: return BarrierRecall{};
     case Type::kLockReturn: return LockReturn{};
     case Type::kLockKept: return LockKept{};
     case Type::kLockBusy: return LockBusy{};
@@ -467,7 +472,7 @@ Type type_of(const Message& m) {
       Type::kBarrierArrive, Type::kBarrierRelease, Type::kRemoteFrees, Type::kSpawnThread,
       Type::kThreadExited, Type::kJoinWait, Type::kJoinDone, Type::kLockRequest,
       Type::kLockGrant, Type::kLockRecall, Type::kLockReturn, Type::kLockKept, Type::kLockBusy, Type::kLockUnlock, Type::kLockUnlocked, Type::kBarrierWaitRequest,
-      Type::kBarrierWaitDone, Type::kCondEnqueue, Type::kCondEnqueued, Type::kCondSignal,
+      Type::kBarrierWaitDone, Type::kBarrierRecall, Type::kCondEnqueue, Type::kCondEnqueued, Type::kCondSignal,
       Type::kCondWake, Type::kCondCancel, Type::kSemWait, Type::kSemGranted, Type::kSemPost,
       Type::kSemCancel, Type::kSemValueQuery, Type::kSemValue, Type::kRwRequest,
       Type::kRwGranted, Type::kRwRelease, Type::kRwCancel, Type::kKeyOp, Type::kKeyReply,
@@ -538,6 +543,7 @@ std::string_view name_of(Type t) {
     case Type::kCondEnqueue: return "CondEnqueue";
     case Type::kBarrierWaitRequest: return "BarrierWaitRequest";
     case Type::kBarrierWaitDone: return "BarrierWaitDone";
+    case Type::kBarrierRecall: return "BarrierRecall";
     case Type::kLockReturn: return "LockReturn";
     case Type::kLockKept: return "LockKept";
     case Type::kLockBusy: return "LockBusy";

@@ -346,17 +346,30 @@ struct LockUnlocked {  // holder (or manager) -> unlocker: the lock is free
 // Like lock tokens, arrivals carry the epoch of the notices their node saw
 // (its release included) and departures the largest of them, with the
 // notices themselves when node 0 manages the barrier.
+// A manager lends a barrier to the node all of its last rounds' threads
+// came from (`lease` in that node's last departure of the round); the node
+// then counts its threads' arrivals itself (gpt/barrier_table.h) until an
+// arrival from elsewhere makes the manager recall it. The node answers a
+// recall with the threads that arrived there meanwhile: one arrival of that
+// weight (maybe 0), marked `returned`.
 struct BarrierWaitRequest {  // node -> manager: a thread arrived
   std::uint64_t request = 0;
   std::uint64_t barrier = 0;
   std::uint32_t count = 0;  // threads the barrier waits for
   std::uint64_t epoch = 0;
+  std::uint32_t weight = 1;    // threads this arrival stands for
+  std::uint32_t returned = 0;  // 1: the lease's end (answers BarrierRecall)
 };
 struct BarrierWaitDone {  // manager -> node: everyone arrived
   std::uint64_t request = 0;
   std::uint32_t serial = 0;  // 1 for exactly one waiter
   std::uint64_t epoch = 0;
   Notices notices;
+  std::uint32_t lease = 0;  // non-zero: `barrier` is lent to this node, with this count
+  std::uint64_t barrier = 0;
+};
+struct BarrierRecall {  // manager -> lessee: a thread arrived from elsewhere
+  std::uint64_t barrier = 0;
 };
 
 // ---- condition variables: waiters queued FIFO at the condition's manager --
@@ -483,7 +496,7 @@ using Message =
                  PageRequest, PageData, DiffBatch, DiffAck, NoticeQuery,
                  NoticeList, BarrierArrive, BarrierRelease, RemoteFrees, SpawnThread,
                  ThreadExited, JoinWait, JoinDone, LockRequest, LockGrant, LockRecall,
-                 LockReturn, LockKept, LockBusy, LockUnlock, LockUnlocked, BarrierWaitRequest, BarrierWaitDone, CondEnqueue, CondEnqueued,
+                 LockReturn, LockKept, LockBusy, LockUnlock, LockUnlocked, BarrierWaitRequest, BarrierWaitDone, BarrierRecall, CondEnqueue, CondEnqueued,
                  CondSignal, CondWake, CondCancel, SemWait, SemGranted, SemPost, SemCancel,
                  SemValueQuery, SemValue, RwRequest, RwGranted, RwRelease, RwCancel, KeyOp,
                  KeyReply, MigrateThread, SyscallRequest, SyscallReply, FlushStdio,
@@ -539,6 +552,7 @@ enum class Type : std::uint16_t {
   kLockUnlocked = 79,
   kBarrierWaitRequest = 68,
   kBarrierWaitDone = 69,
+  kBarrierRecall = 75,
   kCondEnqueue = 70,
   kCondEnqueued = 71,
   kCondSignal = 72,

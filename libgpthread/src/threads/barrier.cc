@@ -1,19 +1,23 @@
 // pthread barriers across nodes: arrival is a release, departure an
 // acquire; the counting happens at the barrier's manager (the home of its
-// page; tools/gpt-node/barriers.cc). The barrier object holds only a magic
-// and the count (every libc's pthread_barrier_t has room for them).
+// page; tools/gpt-node/barriers.cc), or here while the manager lends this
+// node the barrier (gpt/barrier_table.h): then nothing leaves the node and
+// the threads meet as in one process. The barrier object holds only a
+// magic and the count (every libc's pthread_barrier_t has room for them).
 #include <errno.h>
 #include <pthread.h>
 
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 
 #include "coherence.h"
 #include "global_space.h"
 #include "gpt/profile.h"
 #include "gpt/channel_client.h"
 #include "gpt/futex.h"
+#include "gpt/spin_wait.h"
 #include "runtime.h"
 #include "sync_common.h"
 
@@ -49,6 +53,30 @@ int local_wait(Barrier* b) {
   return 0;
 }
 static_assert(sizeof(Barrier) <= sizeof(pthread_barrier_t));
+
+// A wait at a barrier lent to this node; nullopt: ask the agent.
+std::optional<int> lent_wait(const void* b, std::uint32_t count) {
+  using namespace gpt::channel;
+  BarrierEntry* e = find_barrier(gpt::rt::state().channel->barriers, reinterpret_cast<std::uintptr_t>(b));
+  std::uint32_t s = 0;
+  const LeasedArrival arrival = e ? arrive_leased(*e, count, &s) : LeasedArrival::kNotLeased;
+  if (arrival == LeasedArrival::kNotLeased) return std::nullopt;
+  if (arrival == LeasedArrival::kLast) {
+    gpt::futex::wake_all(&e->state);
+    return PTHREAD_BARRIER_SERIAL_THREAD;
+  }
+  const std::uint32_t generation = barrier_bits::generation(s);
+  // Each arrival changes the word: the wait goes on until its generation does.
+  s = spin_then_sleep(
+      e->state, gpt::rt::state().channel->header.wait_spin_us,
+      [generation](std::uint32_t now) { return barrier_bits::generation(now) != generation; }, [] {});
+  // The lease was recalled meanwhile: the manager's departure woke us.
+  if (e->remote_generation.load(std::memory_order_relaxed) == barrier_bits::generation(s)) {
+    gpt::galloc::acquire_synced();
+    if (e->remote_serial.exchange(0, std::memory_order_relaxed) == 1) return PTHREAD_BARRIER_SERIAL_THREAD;
+  }
+  return 0;
+}
 
 // Outside the global space only this node's threads can reach it.
 std::uint32_t barrier_manager(const void* b) {
@@ -88,6 +116,7 @@ GPT_API int pthread_barrier_wait(pthread_barrier_t* b) {
     return local_wait(self);
   }
   const std::uint32_t count = self->count;
+  if (const std::optional<int> lent = lent_wait(b, count)) return *lent;
   // The token names this thread: which arrival its wait joins.
   const gpt::channel::BarrierWaitRequest req{reinterpret_cast<std::uintptr_t>(b), barrier_manager(b), count,
                                              reinterpret_cast<std::uintptr_t>(&t_barrier_token)};

@@ -179,6 +179,14 @@ void serve_once() {
       channel::Client client(rt::state().channel);
       if (client.call(channel::Op::kLockFlushed, req).status != 0)
         rt::die("cannot hand a lock's token over", 134);
+    } else if (e.op == static_cast<std::uint32_t>(channel::Downcall::kFlushBarrier)) {
+      // A lent barrier goes back to its manager with threads waiting at it
+      // here: their arrivals are releases (the lease's own were not).
+      galloc::release();
+      const channel::BarrierWaitRequest req{e.arg, 0, 0, 0};
+      channel::Client client(rt::state().channel);
+      if (client.call(channel::Op::kBarrierFlushed, &req, channel::kBarrierWaitBytes, nullptr, 0).status != 0)
+        rt::die("cannot give a barrier's lease back", 134);
     }
   }
   reap_finished();

@@ -18,7 +18,7 @@ constexpr Op kEveryOp[] = {
     Op::kRwLock,      Op::kRwUnlock,    Op::kKey,         Op::kTimedLock,     Op::kMigrate,
     Op::kForward,     Op::kFlushNodes,  Op::kStdioFlushed, Op::kKill,         Op::kSignalAction,
     Op::kSignalQuery, Op::kDetach,      Op::kUnlockReleased, Op::kReleaseForBarrier,
-    Op::kReleaseForBarrierWait, Op::kProcessSignalOffer, Op::kProcessSignalSend,
+    Op::kReleaseForBarrierWait, Op::kProcessSignalOffer, Op::kProcessSignalSend, Op::kBarrierFlushed,
 };
 
 TEST(Routing, EveryOpHasAService) {

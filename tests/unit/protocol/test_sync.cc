@@ -57,6 +57,134 @@ TEST(Barriers, AWaitJoinsTheArrivalItsReleaseMade) {
   EXPECT_EQ(c[0].status(joined) + c[2].status(other), 1);  // one serial thread
 }
 
+// ---- lent barriers (gpt/barrier_table.h) ------------------------------------------
+
+// Rounds whose threads all come from node 0 (the manager is node 1).
+void rounds_from_node_zero(FakeCluster& c, const channel::BarrierWaitRequest& barrier, int rounds) {
+  for (int round = 0; round < rounds; ++round) {
+    std::vector<std::uint32_t> slots;
+    for (std::uint32_t i = 0; i < barrier.count; ++i) slots.push_back(wait_at(c[0], barrier));
+    c.pump();
+    int serial = 0;
+    for (std::uint32_t s : slots) {
+      ASSERT_TRUE(c[0].answered(s));
+      serial += c[0].status(s);
+      c[0].free(s);
+    }
+    EXPECT_EQ(serial, 1);
+  }
+}
+
+channel::BarrierEntry* entry_at(FakeNode& node, std::uint64_t barrier) {
+  return channel::find_barrier(node.layout().barriers, barrier);
+}
+
+// The program's side of a leased arrival, as pthread_barrier_wait does it.
+channel::LeasedArrival arrive_here(FakeNode& node, const channel::BarrierWaitRequest& barrier) {
+  channel::BarrierEntry* e = entry_at(node, barrier.barrier);
+  std::uint32_t state = 0;
+  return e ? channel::arrive_leased(*e, barrier.count, &state) : channel::LeasedArrival::kNotLeased;
+}
+
+TEST(LentBarriers, TwoRoundsFromOneNodeLendItThereAndItsThreadsMeetAlone) {
+  FakeCluster c(3);
+  const channel::BarrierWaitRequest barrier{0x700, 1, 3, 0};
+  rounds_from_node_zero(c, barrier, 1);
+  EXPECT_EQ(arrive_here(c[0], barrier), channel::LeasedArrival::kNotLeased);  // one round is not enough
+  rounds_from_node_zero(c, barrier, 1);
+  EXPECT_EQ(stat(c[0], "barrier_leases_taken"), 1u);
+  // Three rounds with no message and no call: the last arriver ends each.
+  for (int round = 0; round < 3; ++round) {
+    EXPECT_EQ(arrive_here(c[0], barrier), channel::LeasedArrival::kWait);
+    EXPECT_EQ(arrive_here(c[0], barrier), channel::LeasedArrival::kWait);
+    EXPECT_EQ(arrive_here(c[0], barrier), channel::LeasedArrival::kLast);
+  }
+  EXPECT_EQ(c.pump(), 0u);
+  // A wait with another count is not the lease's: it goes to the manager.
+  EXPECT_EQ(arrive_here(c[0], channel::BarrierWaitRequest{0x700, 1, 2, 0}), channel::LeasedArrival::kNotLeased);
+}
+
+// A thread of node 2 arrives while two of node 0's wait at the lent
+// barrier: the manager recalls it, node 0 releases (the flush) and its two
+// arrive as one; the departure wakes them, and exactly one thread of the
+// three is serial.
+TEST(LentBarriers, AnArrivalFromElsewhereRecallsTheLeaseAndItsWaitersLeaveWithIt) {
+  FakeCluster c(3);
+  const channel::BarrierWaitRequest barrier{0x700, 1, 3, 0};
+  rounds_from_node_zero(c, barrier, 2);
+  ASSERT_EQ(arrive_here(c[0], barrier), channel::LeasedArrival::kWait);
+  ASSERT_EQ(arrive_here(c[0], barrier), channel::LeasedArrival::kWait);
+  channel::BarrierEntry* e = entry_at(c[0], barrier.barrier);
+  const std::uint32_t generation = channel::barrier_bits::generation(e->state.load());
+  const std::uint32_t other = wait_at(c[2], barrier);
+  c.pump();
+  EXPECT_FALSE(c[2].answered(other));  // node 0 releases first
+  const auto downcalls = c[0].take_downcalls();
+  ASSERT_EQ(downcalls.size(), 1u);
+  EXPECT_EQ(downcalls[0].op, static_cast<std::uint32_t>(channel::Downcall::kFlushBarrier));
+  EXPECT_EQ(downcalls[0].arg, barrier.barrier);
+  EXPECT_EQ(arrive_here(c[0], barrier), channel::LeasedArrival::kNotLeased);  // the lease is over
+  const std::uint32_t flushed = c[0].post_bytes(
+      Op::kBarrierFlushed, std::span(reinterpret_cast<const unsigned char*>(&barrier), channel::kBarrierWaitBytes));
+  c.pump();
+  EXPECT_EQ(c[0].status(flushed), 0);
+  ASSERT_TRUE(c[2].answered(other));
+  const std::uint32_t s = e->state.load();
+  EXPECT_EQ(channel::barrier_bits::generation(s), generation + 1);  // the waiters' generation ended
+  EXPECT_EQ(channel::barrier_bits::arrived(s), 0u);
+  EXPECT_EQ(e->remote_generation.load(), generation + 1);  // so they acquire
+  EXPECT_EQ(c[2].status(other) + static_cast<std::int32_t>(e->remote_serial.load()), 1);
+  EXPECT_EQ(stat(c[0], "barrier_leases_recalled"), 1u);
+  // Mixed rounds go through the manager as before.
+  const std::uint32_t a = wait_at(c[0], barrier), b = wait_at(c[0], barrier), d = wait_at(c[2], barrier);
+  c.pump();
+  EXPECT_EQ(c[0].status(a) + c[0].status(b) + c[2].status(d), 1);
+}
+
+// Recalled with nobody waiting there: node 0 answers at once (no flush).
+TEST(LentBarriers, ARecallWithNobodyWaitingCostsNoFlush) {
+  FakeCluster c(3);
+  const channel::BarrierWaitRequest barrier{0x700, 1, 2, 0};
+  rounds_from_node_zero(c, barrier, 2);
+  const std::uint32_t first = wait_at(c[2], barrier);
+  c.pump();
+  EXPECT_TRUE(c[0].take_downcalls().empty());
+  EXPECT_FALSE(c[2].answered(first));
+  const std::uint32_t second = wait_at(c[0], barrier);  // the manager counts again
+  c.pump();
+  EXPECT_EQ(c[2].status(first) + c[0].status(second), 1);
+}
+
+// The manager's own node may hold the lease too.
+TEST(LentBarriers, TheManagersOwnThreadsAreLentItToo) {
+  FakeCluster c(2);
+  const channel::BarrierWaitRequest barrier{0x700, 0, 2, 0};
+  rounds_from_node_zero(c, barrier, 2);
+  EXPECT_EQ(arrive_here(c[0], barrier), channel::LeasedArrival::kWait);
+  EXPECT_EQ(arrive_here(c[0], barrier), channel::LeasedArrival::kLast);
+  ASSERT_EQ(arrive_here(c[0], barrier), channel::LeasedArrival::kWait);
+  const std::uint32_t other = wait_at(c[1], barrier);
+  c.pump();
+  const auto downcalls = c[0].take_downcalls();
+  ASSERT_EQ(downcalls.size(), 1u);
+  const std::uint32_t flushed = c[0].post_bytes(
+      Op::kBarrierFlushed, std::span(reinterpret_cast<const unsigned char*>(&barrier), channel::kBarrierWaitBytes));
+  c.pump();
+  EXPECT_EQ(c[0].status(flushed), 0);
+  ASSERT_TRUE(c[1].answered(other));
+  EXPECT_EQ(c[1].status(other) + static_cast<std::int32_t>(entry_at(c[0], 0x700)->remote_serial.load()), 1);
+}
+
+// A flush the agent did not ask for is refused.
+TEST(LentBarriers, AFlushForNoRecalledLeaseIsRefused) {
+  FakeCluster c(2);
+  const channel::BarrierWaitRequest barrier{0x700, 1, 2, 0};
+  const std::uint32_t flushed = c[0].post_bytes(
+      Op::kBarrierFlushed, std::span(reinterpret_cast<const unsigned char*>(&barrier), channel::kBarrierWaitBytes));
+  c.pump();
+  EXPECT_EQ(c[0].status(flushed), -EINVAL);
+}
+
 TEST(Barriers, BadWaitsAreRefused) {
   FakeCluster c(2);
   const std::uint32_t unknown_token = c[0].post(Op::kBarrierWait, channel::BarrierWaitRequest{0x700, 1, 2, 0x1});
