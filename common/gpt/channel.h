@@ -27,7 +27,7 @@
 namespace gpt::channel {
 
 inline constexpr std::uint64_t kMagic = 0x4c4e4e4148435047ull;  // "GPCHANNL"
-inline constexpr std::uint32_t kVersion = 13;
+inline constexpr std::uint32_t kVersion = 14;
 // One slot per thread blocked in a call (a lock, a join, a condition wait):
 // thousands of threads may wait at once. Slots are touched only when used,
 // so most of their memory is never backed.
