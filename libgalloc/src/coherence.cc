@@ -89,39 +89,67 @@ struct ReleaseCall {
   bool keep_sole = true;       // false: sole-copy pages are released too
 };
 
-// Takes the dirty list into `flushing`, leaving on it the home pages no
-// other node holds a copy of (gpt/sole_copy.h): they stay dirty and
-// writable, with no twin, diff or notice, until another node is sent them.
-// The others, if home pages, are marked sole before their notice goes:
-// every copy sent before it will be outdated by it. Returns their count.
-std::uint64_t take_dirty_list(GlobalSpace& s, bool keep_sole) {
+struct TakenPages {
+  std::uint64_t protect = 0;  // flushing[0, protect): write-protected, then valid
+  std::uint64_t notice = 0;   // flushing[0, notice): sent to the agent
+};
+
+// Takes the dirty list into `flushing`, leaving on it the home pages that
+// stay writable (docs/coherence.md, "Exclusive pages", gpt/sole_copy.h):
+//  - those noticed and not sent since: no protection, twin, diff or notice;
+//  - those never noticed nor sent, whose only other copies are the image
+//    every node started from: their notice goes (they are listed after the
+//    protected ones), but nothing another node could hold misses a later
+//    write, so they stay writable as the sole copy.
+// The others are write-protected and released. Every released home page
+// is marked noticed (and not sent) before its notice goes: every copy sent
+// before then will be outdated by that notice.
+TakenPages take_dirty_list(GlobalSpace& s, bool keep_sole) {
   Held<FutexLock> hold(s.dirty_lock);
   // Every write made before this point is either in a copy the agent sent
-  // or seen by it as a cleared mark (the agent fences between the two).
+  // or seen by it as a mark (the agent fences between the two).
   std::atomic_thread_fence(std::memory_order_seq_cst);
-  std::uint64_t released = 0, kept = 0;
+  TakenPages taken;
+  std::uint64_t kept = 0;
+  // Pages noticed but kept writable wait at the far end of `flushing`.
+  const std::uint64_t far_end = s.dirty_count;
+  std::uint64_t noticed_kept = 0;
   for (std::uint64_t i = 0; i < s.dirty_count; ++i) {
     const std::uint64_t page = s.dirty[i];
-    if (keep_sole && s.sole_copy(page)) {
+    if (!s.is_home(page)) {
+      s.flushing[taken.protect++] = page;
+      continue;
+    }
+    const std::uint8_t mark = s.sole[page].load(std::memory_order_relaxed);
+    if (keep_sole && sole_copy::sole(mark)) {
       s.dirty[kept++] = page;
       continue;
     }
-    if (s.is_home(page)) s.sole[page].store(sole_copy::kSole, std::memory_order_relaxed);
-    s.flushing[released++] = page;
+    s.sole[page].store(sole_copy::kNoticed, std::memory_order_relaxed);
+    if (keep_sole && mark == 0) {
+      s.dirty[kept++] = page;
+      s.flushing[far_end - 1 - noticed_kept++] = page;
+      continue;
+    }
+    s.flushing[taken.protect++] = page;
   }
   s.dirty_count = kept;
+  // Close the gap: the noticed pages follow the protected ones.
+  std::copy(s.flushing + far_end - noticed_kept, s.flushing + far_end, s.flushing + taken.protect);
+  taken.notice = taken.protect + noticed_kept;
   header().sole_pages_kept.fetch_add(kept, std::memory_order_relaxed);
-  return released;
+  return taken;
 }
 
 void release_with(ReleaseCall& call) {
   GlobalSpace& s = space();
   flush_remote_frees();
   Held<FutexLock> one_release_at_a_time(s.release_lock);
-  const std::uint64_t n = take_dirty_list(s, call.keep_sole);
+  const TakenPages taken = take_dirty_list(s, call.keep_sole);
   header().releases.fetch_add(1, std::memory_order_relaxed);
   channel::Client client(rt::state().channel);
   const std::uint64_t head_pages = (call.head_len + sizeof(std::uint64_t) - 1) / sizeof(std::uint64_t);
+  const std::uint64_t n = taken.notice;
   if (n == 0) {
     if (call.head && !call.only_if_dirty) {
       call.status = client.call(call.op, call.head, call.head_len, nullptr, 0, nullptr, 0).status;
@@ -131,11 +159,11 @@ void release_with(ReleaseCall& call) {
   }
   // Write-protect first: writes after this fault and wait until the agent
   // has taken the diff, then start a new twin.
-  for (std::uint64_t i = 0; i < n; ++i) {
+  for (std::uint64_t i = 0; i < taken.protect; ++i) {
     std::uint32_t was = claim(s.flushing[i], bit(kDirty));
     if (was != kDirty) rt::die("internal error: a page on the dirty list is not dirty", 134);
   }
-  protect_all(s.flushing, n, PROT_READ);
+  protect_all(s.flushing, taken.protect, PROT_READ);
   const std::uint64_t per_call = kPagesPerCall - head_pages;
   for (std::uint64_t done = 0; done < n; done += per_call) {
     const std::uint64_t count = n - done < per_call ? n - done : per_call;
@@ -151,7 +179,7 @@ void release_with(ReleaseCall& call) {
     if (r.status != 0 && !(last && call.head)) agent_failed("release", r.status);
   }
   s.content_generation.fetch_add(1, std::memory_order_acq_rel);
-  for (std::uint64_t i = 0; i < n; ++i) settle(s.flushing[i], kValid);
+  for (std::uint64_t i = 0; i < taken.protect; ++i) settle(s.flushing[i], kValid);
 }
 
 }  // namespace

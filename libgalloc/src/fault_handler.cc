@@ -101,10 +101,13 @@ void on_sigsegv(int, siginfo_t* si, void* context) {
 // after it) twins and maps as many following pages as its streak holds so
 // far, up to write_ahead_pages(): a thread writing an array in order then
 // takes a fault and an mprotect each time the streak doubles, not per page.
-// Only valid pages homed elsewhere are taken: their twins make an unwritten
+// Only valid pages are taken. Homed elsewhere, their twins make an unwritten
 // page cost a diff that comes out empty at the release (no notice, nothing
-// sent), while a home page would be noticed. Returns how many pages after
-// `page` it claimed.
+// sent). Homed here, only pages no other node was sent since their last
+// notice (gpt/sole_copy.h): the release keeps them writable, and an
+// unwritten one costs nothing, or once, if never noticed yet, a notice that
+// outdates the starting image elsewhere. Returns how many pages after `page`
+// it claimed.
 std::uint64_t claim_write_ahead(const GlobalSpace& s, std::uint64_t page) {
   const std::uint64_t most = write_ahead_pages();
   const std::uint64_t limit = page != t_write_next ? 0 : t_write_run < most ? t_write_run : most;
@@ -114,6 +117,7 @@ std::uint64_t claim_write_ahead(const GlobalSpace& s, std::uint64_t page) {
   while (n < limit && page + n + 1 < s.geometry.page_count() &&
          s.geometry.home_of_page(page + n + 1) == home &&
          s.geometry.address_of_page(page + n + 1) == first + (n + 1) * region::kPageSize &&
+         (home != s.self || !sole_copy::sent(s.sole[page + n + 1].load(std::memory_order_relaxed))) &&
          try_claim(page + n + 1, kValid))
     ++n;
   return n;
@@ -166,7 +170,7 @@ bool handle_fault(std::uintptr_t address, bool is_write) {
   count(&channel::Header::write_faults);
   // Readable before twinning: the twin copies the page.
   if (was == kInvalid) protect(page, PROT_READ);
-  const std::uint64_t ahead = was == kValid && !s.is_home(page) ? claim_write_ahead(s, page) : 0;
+  const std::uint64_t ahead = was == kValid ? claim_write_ahead(s, page) : 0;
   for (std::uint64_t i = 0; i <= ahead; ++i) start_writing(page + i);
   protect_run(page, ahead + 1, PROT_READ | PROT_WRITE);
   for (std::uint64_t i = 0; i <= ahead; ++i) settle(page + i, kDirty);

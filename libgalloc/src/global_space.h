@@ -29,9 +29,9 @@ struct GlobalSpace {
   std::byte* heap = nullptr;
   std::byte* twins = nullptr;
   std::atomic<std::uint32_t>* states = nullptr;
-  // Per page, whether this home's copy is the only one since the page's
-  // last write notice (gpt/sole_copy.h): in the memfd, shared with the
-  // agent, which clears a mark when it sends the page's bytes.
+  // Per page, whether this home noticed the page and sent its bytes since
+  // (gpt/sole_copy.h): in the memfd, shared with the agent, which marks a
+  // page sent when its bytes leave the node.
   sole_copy::Mark* sole = nullptr;
 
   // Pages written since the last release. Guarded by dirty_lock; the fault
@@ -69,7 +69,7 @@ struct GlobalSpace {
   // outdated: its writes need no protection, twin or notice. The caller
   // has made a full fence since the writes it must not hide.
   [[nodiscard]] bool sole_copy(std::uint64_t page) const {
-    return is_home(page) && sole[page].load(std::memory_order_relaxed) == sole_copy::kSole;
+    return is_home(page) && sole_copy::sole(sole[page].load(std::memory_order_relaxed));
   }
 };
 

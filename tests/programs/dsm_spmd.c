@@ -78,8 +78,8 @@ static int test_halves(void) {
   return 0;
 }
 
-/* A page read twice without an intervening invalidation is fetched once;
- * a page nobody else wrote is not invalidated by an acquire. */
+/* A page read twice without an intervening invalidation is fetched at
+ * most once; a page nobody else wrote is not invalidated by an acquire. */
 static int test_counters(void) {
   volatile unsigned char* page = (unsigned char*)BLOCK(0) + 80 * PAGE;
   volatile unsigned char* quiet = (unsigned char*)BLOCK(0) + 81 * PAGE;
@@ -88,7 +88,17 @@ static int test_counters(void) {
     quiet[0] = 7;
   }
   gpt_barrier_all();
-  unsigned q = quiet[0]; /* fetched once (written by node 0 before the barrier) */
+  /* Node 0 keeps its pages writable after their first notice. Once another
+   * node has read them, node 0's next release cannot tell whether it wrote
+   * them since, so it notices them once more and write-protects them
+   * (docs/coherence.md, "Exclusive pages"): at the first barrier below, or
+   * at the second if node 0 got to the first before the read. After that
+   * node 0 holds them protected and nothing outdates the copies; this
+   * node's copy came with that notice or is fetched below. */
+  unsigned q = quiet[0] + page[0];
+  gpt_barrier_all();
+  gpt_barrier_all();
+  q = quiet[0];
   struct galloc_stats before, after;
   galloc_get_stats(&before);
   unsigned v1 = page[0];
@@ -98,10 +108,10 @@ static int test_counters(void) {
   galloc_get_stats(&after);
   if (v1 != 42 || v2 != 0 || v3 != 0 || q != 7) return fail("counters", 0, v1, 42);
   unsigned long long fetched = after.read_faults - before.read_faults;
-  unsigned long long want = me == 0 ? 0 : 1; /* node 0 is the home */
-  if (fetched != want) {
-    fprintf(stderr, "node %d: counters: %llu fetches for one page read three times (want %llu)\n",
-            me, fetched, want);
+  unsigned long long most = me == 0 ? 0 : 1; /* node 0 is the home */
+  if (fetched > most) {
+    fprintf(stderr, "node %d: counters: %llu fetches for one page read three times (want at most %llu)\n",
+            me, fetched, most);
     return 1;
   }
   if (after.invalidations != before.invalidations) {

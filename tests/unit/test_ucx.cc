@@ -214,22 +214,23 @@ std::optional<net::RemoteMemory::Done> completion_within(net::UcxTransport& t, s
   return std::nullopt;
 }
 
-TEST(UcxRma, ReadsPagesAfterClearingMarks) {
+TEST(UcxRma, ReadsPagesAfterMarkingThem) {
   RmaPair p;
   ASSERT_TRUE(p.t0->reaches(1));
   EXPECT_FALSE(p.t0->reaches(0));
   EXPECT_LE(p.t0->address().size(), wire::kMaxText);
   Echo progress(*p.t1);
   const auto before = p.memory1;
-  // Pages 1..3, then 2..4, then 3..5; marks cleared from 1, 2, 3 (3 each,
-  // one 8-byte word), then 10 marks from 6 (three words).
+  // Pages 1..3, then 2..4, then 3..5; marks set from 1, 2, 3 (3 each,
+  // one 8-byte word), then 10 marks from 14 (two words).
+  constexpr std::uint8_t kBits = 0x12;
   struct Case {
-    std::uint64_t token, clear_at, clear_bytes;
+    std::uint64_t token, mark_at, mark_bytes;
   };
   for (Case c : {Case{1, 1, 3}, Case{2, 2, 3}, Case{3, 3, 3}, Case{4, 14, 10}}) {
     std::vector<std::byte> into(3 * 4096);
     const std::uint64_t at = (c.token == 4 ? 1 : c.token) * 4096;
-    ASSERT_TRUE(p.t0->clear_then_read(1, RmaPair::kWritable.offset + c.clear_at, c.clear_bytes, at, into, c.token));
+    ASSERT_TRUE(p.t0->mark_then_read(1, RmaPair::kWritable.offset + c.mark_at, c.mark_bytes, kBits, at, into, c.token));
     auto done = completion_within(*p.t0, 10s);
     ASSERT_TRUE(done) << "read " << c.token << " did not finish";
     EXPECT_EQ(done->token, c.token);
@@ -237,11 +238,12 @@ TEST(UcxRma, ReadsPagesAfterClearingMarks) {
     EXPECT_TRUE(std::equal(into.begin(), into.end(), before.begin() + static_cast<std::ptrdiff_t>(at)))
         << "read " << c.token;
   }
-  // The bytes asked for are zero, every other one is as it was.
+  // The bytes asked for have the bits set (and keep theirs), every other
+  // one is as it was.
   for (std::size_t i = 0; i < RmaPair::kBytes; ++i) {
     const std::size_t mark = i - RmaPair::kWritable.offset;
-    const bool cleared = i >= RmaPair::kWritable.offset && ((mark >= 1 && mark <= 5) || (mark >= 14 && mark < 24));
-    ASSERT_EQ(p.memory1[i], cleared ? std::byte{0} : before[i]) << "byte " << i;
+    const bool marked = i >= RmaPair::kWritable.offset && ((mark >= 1 && mark <= 5) || (mark >= 14 && mark < 24));
+    ASSERT_EQ(p.memory1[i], marked ? (before[i] | std::byte{kBits}) : before[i]) << "byte " << i;
   }
 }
 
@@ -249,12 +251,12 @@ TEST(UcxRma, OutsideTheExposedRangesNothingStarts) {
   RmaPair p;
   std::vector<std::byte> into(4096);
   const std::uint64_t marks = RmaPair::kWritable.offset;
-  EXPECT_FALSE(p.t0->clear_then_read(1, marks, 1, marks, into, 1));        // reading the writable range
-  EXPECT_FALSE(p.t0->clear_then_read(1, 0, 1, 0, into, 2));                // clearing the readable one
-  EXPECT_FALSE(p.t0->clear_then_read(1, marks, 1, RmaPair::kReadable.bytes, into, 3));  // past its end
-  EXPECT_FALSE(p.t0->clear_then_read(1, ~std::uint64_t{0} - 3, 2, 0, into, 4));         // wrapping around
-  EXPECT_FALSE(p.t0->clear_then_read(1, marks, 64, 0, into, 5));           // more words than one fetch needs
-  EXPECT_FALSE(p.t0->clear_then_read(0, marks, 1, 0, into, 6));            // ourselves
+  EXPECT_FALSE(p.t0->mark_then_read(1, marks, 1, 2, marks, into, 1));        // reading the writable range
+  EXPECT_FALSE(p.t0->mark_then_read(1, 0, 1, 2, 0, into, 2));                // marking the readable one
+  EXPECT_FALSE(p.t0->mark_then_read(1, marks, 1, 2, RmaPair::kReadable.bytes, into, 3));  // past its end
+  EXPECT_FALSE(p.t0->mark_then_read(1, ~std::uint64_t{0} - 3, 2, 2, 0, into, 4));         // wrapping around
+  EXPECT_FALSE(p.t0->mark_then_read(1, marks, 64, 2, 0, into, 5));           // more words than one fetch needs
+  EXPECT_FALSE(p.t0->mark_then_read(0, marks, 1, 2, 0, into, 6));            // ourselves
   EXPECT_FALSE(p.t0->completed());
 }
 
@@ -264,7 +266,7 @@ TEST(UcxRma, APeerWithoutRmaIsReadByMessagesOnly) {
   EXPECT_FALSE(p.t0->reaches(1));
   EXPECT_FALSE(p.t1->reaches(0));
   std::vector<std::byte> into(4096);
-  EXPECT_FALSE(p.t0->clear_then_read(1, RmaPair::kWritable.offset, 1, 0, into, 1));
+  EXPECT_FALSE(p.t0->mark_then_read(1, RmaPair::kWritable.offset, 1, 2, 0, into, 1));
 }
 
 }  // namespace

@@ -73,7 +73,7 @@ std::optional<Reply> PageFetch::serve_fetch(std::uint32_t slot, std::uint64_t pa
 //   connection, a read does not; so only when every diff we sent has been
 //   applied (no release under way or unacknowledged);
 // * the home's writes: its program keeps a sole-copy page writable with no
-//   notice (gpt/sole_copy.h), so the marks are cleared first, by atomic
+//   notice (gpt/sole_copy.h), so the pages are marked sent first, by atomic
 //   operations that are full barriers where they run, before the read
 //   (the agent's "mark, fence, copy");
 // * others' diffs: a read may see one half applied, as a fetch may see a
@@ -83,14 +83,14 @@ bool PageFetch::fetch_by_rma(std::uint64_t id, Pending& p) {
   net::RemoteMemory* remote = shared_.node.remote;
   const wire::NodeId home = shared_.home_of(p.page);
   if (!remote || !remote->reaches(home) || !releases_.quiet()) return false;
-  static_assert(sole_copy::kShared == 0, "marks are cleared to say shared");
   const region::Geometry& g = shared_.geometry();
   std::span<std::byte> into = shared_.node.heap.pages(p.page, p.count);
   if (p.ahead) {
     p.staging.resize(p.count * region::kPageSize);
     into = p.staging;
   }
-  return remote->clear_then_read(home, g.sole_copy_offset() + p.page, p.count, g.page_offset(p.page), into, id);
+  return remote->mark_then_read(home, g.sole_copy_offset() + p.page, p.count, sole_copy::kSent,
+                                g.page_offset(p.page), into, id);
 }
 
 void PageFetch::poll() {

@@ -11,7 +11,7 @@
 // Fetching by RMA: when the data plane reads remote memory (remote_memory.h)
 // and every diff of this node has been applied at its home (Releases::quiet),
 // a fault's pages are read one-sided from the home straight into this
-// node's copy, after their sole-copy marks there are cleared ("Fetching by
+// node's copy, after their sole-copy marks there say sent ("Fetching by
 // RMA" in docs/coherence.md); otherwise, and if that read fails, by a
 // PageRequest. Pages read ahead come the same way, into a staging buffer
 // that becomes their copies.

@@ -28,19 +28,19 @@ class RemoteMemory {
 
   // Whether `node` exposed its memory to this one.
   [[nodiscard]] virtual bool reaches(wire::NodeId node) const = 0;
-  // Zeroes `clear_bytes` bytes from `clear_at` in `node`'s memory, then
-  // reads `into.size()` bytes from `read_at` into `into`. The zeroing is
-  // done by atomic operations on the aligned 8-byte words that hold those
-  // bytes (the other bytes of those words are kept): where it runs (the
-  // home's network card, or its CPU when emulated) each is a full barrier,
-  // and the read is ordered after them. So a thread of the home that
-  // stores, fences and then finds the bytes not zeroed knows the read sees
+  // Sets `bits` in each of `mark_bytes` bytes from `mark_at` in `node`'s
+  // memory, then reads `into.size()` bytes from `read_at` into `into`. The
+  // marking is done by atomic ORs on the aligned 8-byte words that hold
+  // those bytes (the other bytes of those words are kept): where it runs
+  // (the home's network card, or its CPU when emulated) each is a full
+  // barrier, and the read is ordered after them. So a thread of the home
+  // that stores, fences and then finds the bits not set knows the read sees
   // its store (gpt/sole_copy.h). `into` must stay valid until completed()
   // reports `token`. False: nothing was started (the caller falls back to
   // messages).
-  [[nodiscard]] virtual bool clear_then_read(wire::NodeId node, std::uint64_t clear_at, std::uint64_t clear_bytes,
-                                             std::uint64_t read_at, std::span<std::byte> into,
-                                             std::uint64_t token) = 0;
+  [[nodiscard]] virtual bool mark_then_read(wire::NodeId node, std::uint64_t mark_at, std::uint64_t mark_bytes,
+                                            std::uint8_t bits, std::uint64_t read_at, std::span<std::byte> into,
+                                            std::uint64_t token) = 0;
 
   struct Done {
     std::uint64_t token;

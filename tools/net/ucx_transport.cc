@@ -104,9 +104,9 @@ std::vector<std::string_view> split(std::string_view text, char by) {
   }
 }
 
-// A clear_then_read on its way: the atomics' operands (UCX reads them
+// A mark_then_read on its way: the atomics' operands (UCX reads them
 // until they finish) and who to tell once all of its operations ended.
-struct ClearAndRead {
+struct MarkAndRead {
   static constexpr int kMaxWords = 4;
   std::deque<RemoteMemory::Done>* done;
   std::uint64_t token;
@@ -115,15 +115,15 @@ struct ClearAndRead {
   bool ok = true;
 
   // One operation ended (in a callback, or at once): the last one reports.
-  static void ended(ClearAndRead* op, ucs_status_t status) {
+  static void ended(MarkAndRead* op, ucs_status_t status) {
     op->ok = op->ok && status == UCS_OK;
     if (--op->outstanding > 0) return;
-    // Released to UCX's callbacks by clear_then_read: the last one owns it.
-    std::unique_ptr<ClearAndRead> owned(op);
+    // Released to UCX's callbacks by mark_then_read: the last one owns it.
+    std::unique_ptr<MarkAndRead> owned(op);
     owned->done->push_back({owned->token, owned->ok});
   }
   static void on_ended(void* request, ucs_status_t status, void* user_data) {
-    ended(static_cast<ClearAndRead*>(user_data), status);
+    ended(static_cast<MarkAndRead*>(user_data), status);
     ucp_request_free(request);
   }
   // Counts a just-posted operation: it ended at once or will call back.
@@ -430,39 +430,40 @@ bool UcxTransport::reaches(wire::NodeId node) const {
   return node < m.node_count && m.peers[node].read_key && !m.peers[node].lost;
 }
 
-bool UcxTransport::clear_then_read(wire::NodeId node, std::uint64_t clear_at, std::uint64_t clear_bytes,
-                                   std::uint64_t read_at, std::span<std::byte> into, std::uint64_t token) {
+bool UcxTransport::mark_then_read(wire::NodeId node, std::uint64_t mark_at, std::uint64_t mark_bytes,
+                                  std::uint8_t bits, std::uint64_t read_at, std::span<std::byte> into,
+                                  std::uint64_t token) {
   auto& m = *impl_;
-  if (!reaches(node) || clear_bytes == 0 || clear_bytes > 8 * ClearAndRead::kMaxWords || into.empty()) return false;
+  if (!reaches(node) || mark_bytes == 0 || mark_bytes > 8 * MarkAndRead::kMaxWords || into.empty()) return false;
   auto& peer = m.peers[node];
-  if (clear_at > ~std::uint64_t{0} - 8 * ClearAndRead::kMaxWords - 8) return false;  // no wrapping below
-  const std::uint64_t first_word = clear_at & ~std::uint64_t{7};
-  const std::uint64_t end_word = (clear_at + clear_bytes + 7) & ~std::uint64_t{7};
+  if (mark_at > ~std::uint64_t{0} - 8 * MarkAndRead::kMaxWords - 8) return false;  // no wrapping below
+  const std::uint64_t first_word = mark_at & ~std::uint64_t{7};
+  const std::uint64_t end_word = (mark_at + mark_bytes + 7) & ~std::uint64_t{7};
   const std::uint64_t words = (end_word - first_word) / 8;
   auto inside = [](ExposedRange r, std::uint64_t at, std::uint64_t n) {
     return at >= r.offset && n <= r.bytes && at - r.offset <= r.bytes - n;
   };
-  if (words > ClearAndRead::kMaxWords || !inside(peer.writable, first_word, words * 8) ||
+  if (words > MarkAndRead::kMaxWords || !inside(peer.writable, first_word, words * 8) ||
       !inside(peer.readable, read_at, into.size()))
     return false;
-  auto op = std::make_unique<ClearAndRead>();
+  auto op = std::make_unique<MarkAndRead>();
   op->done = &m.done;
   op->token = token;
   // Guards the count while posting: the operations may end at once.
   op->outstanding = 1;
   ucp_request_param_t param{};
   param.op_attr_mask = UCP_OP_ATTR_FIELD_CALLBACK | UCP_OP_ATTR_FIELD_USER_DATA | UCP_OP_ATTR_FIELD_DATATYPE;
-  param.cb.send = &ClearAndRead::on_ended;
+  param.cb.send = &MarkAndRead::on_ended;
   param.user_data = op.get();
   param.datatype = ucp_dt_make_contig(8);
   for (std::uint64_t w = 0; w < words; ++w) {
     const std::uint64_t at = first_word + 8 * w;
     // Little-endian: byte i of the word is bits 8i..8i+7.
-    std::uint64_t keep = 0;
+    std::uint64_t set = 0;
     for (std::uint64_t b = 0; b < 8; ++b)
-      if (at + b < clear_at || at + b >= clear_at + clear_bytes) keep |= std::uint64_t{0xff} << (8 * b);
-    op->masks[w] = keep;
-    op->posted(ucp_atomic_op_nbx(peer.ep, UCP_ATOMIC_OP_AND, &op->masks[w], 1, peer.remote_base + at,
+      if (at + b >= mark_at && at + b < mark_at + mark_bytes) set |= std::uint64_t{bits} << (8 * b);
+    op->masks[w] = set;
+    op->posted(ucp_atomic_op_nbx(peer.ep, UCP_ATOMIC_OP_OR, &op->masks[w], 1, peer.remote_base + at,
                                  peer.write_key, &param));
   }
   // The read must see the atomics done (remote_memory.h): a fence orders
@@ -472,7 +473,7 @@ bool UcxTransport::clear_then_read(wire::NodeId node, std::uint64_t clear_at, st
   if (op->ok)
     op->posted(ucp_get_nbx(peer.ep, into.data(), into.size(), peer.remote_base + read_at, peer.read_key, &param));
   m.active = true;
-  ClearAndRead::ended(op.release(), UCS_OK);  // drops the guard: UCX's callbacks own it now
+  MarkAndRead::ended(op.release(), UCS_OK);  // drops the guard: UCX's callbacks own it now
   return true;
 }
 

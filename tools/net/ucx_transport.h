@@ -77,9 +77,9 @@ class UcxTransport final : public DataPlane, public RemoteMemory {
   void expose(std::byte* base, ExposedRange readable, ExposedRange writable);
   // RemoteMemory: offsets are from the peer's exposed base.
   [[nodiscard]] bool reaches(wire::NodeId node) const override;
-  [[nodiscard]] bool clear_then_read(wire::NodeId node, std::uint64_t clear_at, std::uint64_t clear_bytes,
-                                     std::uint64_t read_at, std::span<std::byte> into,
-                                     std::uint64_t token) override;
+  [[nodiscard]] bool mark_then_read(wire::NodeId node, std::uint64_t mark_at, std::uint64_t mark_bytes,
+                                    std::uint8_t bits, std::uint64_t read_at, std::span<std::byte> into,
+                                    std::uint64_t token) override;
   [[nodiscard]] std::optional<Done> completed() override;
   [[nodiscard]] bool remote_done() const override;
 

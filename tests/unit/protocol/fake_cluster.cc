@@ -95,7 +95,7 @@ void FakeNode::mark_applied(std::uint64_t epoch) {
 void FakeNode::mark_sole(std::uint64_t page) {
   // The marks follow the twins in the memfd, which the agent maps whole.
   auto* marks = reinterpret_cast<sole_copy::Mark*>(heap_.page(0).data() + heap_.geometry().sole_copy_offset());
-  marks[page].store(sole_copy::kSole);
+  marks[page].store(sole_copy::kNoticed);
 }
 
 std::size_t FakeNode::serve() {

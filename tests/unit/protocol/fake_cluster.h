@@ -86,7 +86,9 @@ class FakeNode {
   // The program released a home page with a notice: its copy is the only
   // one now (gpt/sole_copy.h).
   void mark_sole(std::uint64_t page);
-  [[nodiscard]] bool sole(std::uint64_t page) const { return heap_.sole_copy_mark(page) == sole_copy::kSole; }
+  [[nodiscard]] bool sole(std::uint64_t page) const { return sole_copy::sole(heap_.sole_copy_mark(page)); }
+  [[nodiscard]] bool sent(std::uint64_t page) const { return sole_copy::sent(heap_.sole_copy_mark(page)); }
+  [[nodiscard]] std::uint8_t mark(std::uint64_t page) const { return heap_.sole_copy_mark(page); }
 
   // ---- the agent's side ----
   // Serves published requests and polls every service; how many requests.

@@ -125,10 +125,24 @@ TEST(Fetch, UnexpectedPagesAreDropped) {
 
 // ---- exclusive pages: the home's copy is the only one (gpt/sole_copy.h) -------
 
-TEST(Exclusive, EveryPageStartsShared) {
+// Every node starts from the same image: no page is the home's sole copy
+// until its first notice, and none was sent.
+TEST(Exclusive, EveryPageStartsNeitherNoticedNorSent) {
   FakeCluster c(2);
+  EXPECT_EQ(c[0].mark(c.page_of(0, 3)), 0u);
+  EXPECT_EQ(c[1].mark(c.page_of(1, 3)), 0u);
   EXPECT_FALSE(c[0].sole(c.page_of(0, 3)));
-  EXPECT_FALSE(c[1].sole(c.page_of(1, 3)));
+}
+
+// A page sent before its first notice is marked sent: the release that
+// notices it must write-protect it, since a copy is out.
+TEST(Exclusive, ASendBeforeTheFirstNoticeIsRemembered) {
+  FakeCluster c(2);
+  const std::uint64_t page = c.page_of(0, 7);
+  const std::uint32_t s = c[1].post(Op::kFetchPage, channel::FetchPageRequest{page, 1});
+  c.pump();
+  ASSERT_EQ(c[1].status(s), 0);
+  EXPECT_EQ(c[0].mark(page), sole_copy::kSent);
 }
 
 // A fetch of a page the home wrote in place since its last notice gets the
@@ -144,6 +158,7 @@ TEST(Exclusive, AFetchServedMakesThePageShared) {
   ASSERT_EQ(c[1].status(s), 0);
   EXPECT_EQ(c[1].read(page, 9), kValue);
   EXPECT_FALSE(c[0].sole(page));
+  EXPECT_TRUE(c[0].sent(page));
   EXPECT_TRUE(c[0].sole(other));
 }
 
