@@ -548,8 +548,9 @@ static int test_exclusive(void) {
     for (int p = 0; p < EXCLUSIVE_PAGES; ++p) area[p * PAGE] = 1;
     gpt_barrier_all(); /* the first release: the pages' notice goes */
     for (int r = 2; r <= EXCLUSIVE_ROUNDS; ++r) {
-      /* Round 2 still faults once per page (read-only since the notice). */
-      if (r == 3) galloc_get_stats(&before);
+      /* From round 2 on, no faults: the first notice left the pages
+       * writable, as no copy of them ever left node 0. */
+      if (r == 2) galloc_get_stats(&before);
       for (int p = 0; p < EXCLUSIVE_PAGES; ++p) area[p * PAGE + r % 7] = (unsigned char)r;
       galloc_release();
     }
@@ -558,12 +559,13 @@ static int test_exclusive(void) {
       /* Without exclusive pages: one fault per page and round. A few are
        * allowed for the pages of the stack and the runtime. */
       const unsigned long long faults = after.write_faults - before.write_faults;
-      if (faults >= EXCLUSIVE_PAGES) {
+      if (getenv("GPT_TEST_VERBOSE")) fprintf(stderr, "node 0: exclusive: %llu write faults\n", faults);
+      if (faults >= EXCLUSIVE_PAGES / 4) {
         fprintf(stderr, "node 0: exclusive: %llu write faults over %d releases of %d pages only it holds\n",
-                faults, EXCLUSIVE_ROUNDS - 2, EXCLUSIVE_PAGES);
+                faults, EXCLUSIVE_ROUNDS - 1, EXCLUSIVE_PAGES);
         return 1;
       }
-      if (after.sole_pages_kept - before.sole_pages_kept < (unsigned long long)EXCLUSIVE_PAGES * (EXCLUSIVE_ROUNDS - 2)) {
+      if (after.sole_pages_kept - before.sole_pages_kept < (unsigned long long)EXCLUSIVE_PAGES * (EXCLUSIVE_ROUNDS - 1)) {
         fprintf(stderr, "node 0: exclusive: releases kept only %llu pages writable\n",
                 after.sole_pages_kept - before.sole_pages_kept);
         return 1;
