@@ -549,18 +549,20 @@ static int test_exclusive(void) {
     gpt_barrier_all(); /* the first release: the pages' notice goes */
     for (int r = 2; r <= EXCLUSIVE_ROUNDS; ++r) {
       /* From round 2 on, no faults: the first notice left the pages
-       * writable, as no copy of them ever left node 0. */
+       * writable, as no copy of them ever left node 0. (Pages that earlier
+       * cases of an "all" run had other nodes read were write-protected by
+       * that notice and fault once in round 2: 4 of them.) */
       if (r == 2) galloc_get_stats(&before);
       for (int p = 0; p < EXCLUSIVE_PAGES; ++p) area[p * PAGE + r % 7] = (unsigned char)r;
       galloc_release();
     }
     galloc_get_stats(&after);
     if (nodes > 1) {
-      /* Without exclusive pages: one fault per page and round. A few are
-       * allowed for the pages of the stack and the runtime. */
+      /* Without exclusive pages: one fault per page and round; before pages
+       * stayed writable after their first notice, one per page in round 2. */
       const unsigned long long faults = after.write_faults - before.write_faults;
       if (getenv("GPT_TEST_VERBOSE")) fprintf(stderr, "node 0: exclusive: %llu write faults\n", faults);
-      if (faults >= EXCLUSIVE_PAGES / 4) {
+      if (faults >= EXCLUSIVE_PAGES / 2) {
         fprintf(stderr, "node 0: exclusive: %llu write faults over %d releases of %d pages only it holds\n",
                 faults, EXCLUSIVE_ROUNDS - 1, EXCLUSIVE_PAGES);
         return 1;
