@@ -57,6 +57,10 @@ bool invalidate_chunk(const std::uint64_t* pages, std::uint64_t n) {
     // notice.
     const std::uint32_t was = claim(claimed[i], bit(kValid) | bit(kInvalid));
     if (was == kDirty) {
+      // Written here and maybe kept writable: the next release must
+      // write-protect it and send its diff before it can be dropped.
+      if (!space().is_home(claimed[i]))
+        space().sole[claimed[i]].fetch_or(sole_copy::kFlushNext | sole_copy::kContended, std::memory_order_relaxed);
       all = false;
       continue;
     }
@@ -86,57 +90,87 @@ struct ReleaseCall {
   int status = 0;  // of the `op` call
   bool only_if_dirty = false;  // no pages: no call (else `op` goes alone)
   bool called = false;         // `op` was sent
-  bool keep_sole = true;       // false: sole-copy pages are released too
+  bool keep_writable = true;   // false: every dirty page is write-protected and released
 };
+
+// A page homed elsewhere is write-protected and released: its hints start
+// over, and a contended one counts towards being kept writable again.
+void note_flushed(sole_copy::Mark& mark) {
+  using namespace sole_copy;
+  std::uint8_t m = mark.load(std::memory_order_relaxed), next;
+  do {
+    next = static_cast<std::uint8_t>(m & ~(kQuietMask | kFlushNext));
+    if ((m & kContended) && !(m & kFlushNext)) {
+      const std::uint8_t flushes = static_cast<std::uint8_t>(quiet_releases(m) + 1);
+      if (flushes >= kUncontendedReleases) next = static_cast<std::uint8_t>(next & ~kContended);
+      else next = static_cast<std::uint8_t>(next | flushes * kQuietOne);
+    }
+  } while (!mark.compare_exchange_weak(m, next, std::memory_order_relaxed));
+}
 
 struct TakenPages {
   std::uint64_t protect = 0;  // flushing[0, protect): write-protected, then valid
-  std::uint64_t notice = 0;   // flushing[0, notice): sent to the agent
+  std::uint64_t notice = 0;   // flushing[0, notice): sent to the agent (notice or diff)
 };
 
-// Takes the dirty list into `flushing`, leaving on it the home pages that
-// stay writable (docs/coherence.md, "Exclusive pages", gpt/sole_copy.h):
-//  - those noticed and not sent since: no protection, twin, diff or notice;
-//  - those never noticed nor sent, whose only other copies are the image
-//    every node started from: their notice goes (they are listed after the
-//    protected ones), but nothing another node could hold misses a later
-//    write, so they stay writable as the sole copy.
-// The others are write-protected and released. Every released home page
-// is marked noticed (and not sent) before its notice goes: every copy sent
-// before then will be outdated by that notice.
-TakenPages take_dirty_list(GlobalSpace& s, bool keep_sole) {
+// Takes the dirty list into `flushing`, leaving on it the pages that stay
+// writable (docs/coherence.md, "Exclusive pages" and "Written pages stay
+// writable"; gpt/sole_copy.h):
+//  - home pages noticed and not sent since: no protection, twin, diff or
+//    notice;
+//  - home pages never noticed nor sent, whose only other copies are the
+//    image every node started from: their notice goes, but nothing another
+//    node could hold misses a later write, so they stay writable;
+//  - pages homed elsewhere, unless the agent found their last diffs empty
+//    (they went quiet) or another node writes them too: their
+//    diff goes, taken by the agent from one snapshot that becomes the twin,
+//    so a write racing with it is in the diff or in the next one.
+// Pages that stay writable but are sent to the agent are listed after the
+// protected ones. The others are write-protected and released. Every
+// released home page is marked noticed (and not sent) before its notice
+// goes: every copy sent before then will be outdated by that notice.
+TakenPages take_dirty_list(GlobalSpace& s, bool keep_writable) {
   Held<FutexLock> hold(s.dirty_lock);
   // Every write made before this point is either in a copy the agent sent
   // or seen by it as a mark (the agent fences between the two).
   std::atomic_thread_fence(std::memory_order_seq_cst);
   TakenPages taken;
   std::uint64_t kept = 0;
-  // Pages noticed but kept writable wait at the far end of `flushing`.
+  // Pages sent but kept writable wait at the far end of `flushing`.
   const std::uint64_t far_end = s.dirty_count;
-  std::uint64_t noticed_kept = 0;
+  std::uint64_t sent_kept = 0;
+  auto keep = [&](std::uint64_t page, bool send) {
+    s.dirty[kept++] = page;
+    if (send) s.flushing[far_end - 1 - sent_kept++] = page;
+  };
   for (std::uint64_t i = 0; i < s.dirty_count; ++i) {
     const std::uint64_t page = s.dirty[i];
+    const std::uint8_t mark = s.sole[page].load(std::memory_order_relaxed);
     if (!s.is_home(page)) {
+      if (keep_writable && !(mark & (sole_copy::kFlushNext | sole_copy::kContended)) &&
+          sole_copy::quiet_releases(mark) < sole_copy::kQuietReleases) {
+        keep(page, true);
+        continue;
+      }
+      note_flushed(s.sole[page]);
       s.flushing[taken.protect++] = page;
       continue;
     }
-    const std::uint8_t mark = s.sole[page].load(std::memory_order_relaxed);
-    if (keep_sole && sole_copy::sole(mark)) {
-      s.dirty[kept++] = page;
+    if (keep_writable && sole_copy::sole(mark)) {
+      keep(page, false);
       continue;
     }
     s.sole[page].store(sole_copy::kNoticed, std::memory_order_relaxed);
-    if (keep_sole && mark == 0) {
-      s.dirty[kept++] = page;
-      s.flushing[far_end - 1 - noticed_kept++] = page;
+    if (keep_writable && mark == 0) {
+      keep(page, true);
       continue;
     }
     s.flushing[taken.protect++] = page;
   }
   s.dirty_count = kept;
-  // Close the gap: the noticed pages follow the protected ones.
-  std::copy(s.flushing + far_end - noticed_kept, s.flushing + far_end, s.flushing + taken.protect);
-  taken.notice = taken.protect + noticed_kept;
+  // Close the gap: the pages kept but sent follow the protected ones.
+  std::copy(s.flushing + far_end - sent_kept, s.flushing + far_end, s.flushing + taken.protect);
+  taken.notice = taken.protect + sent_kept;
   header().sole_pages_kept.fetch_add(kept, std::memory_order_relaxed);
   return taken;
 }
@@ -145,7 +179,7 @@ void release_with(ReleaseCall& call) {
   GlobalSpace& s = space();
   flush_remote_frees();
   Held<FutexLock> one_release_at_a_time(s.release_lock);
-  const TakenPages taken = take_dirty_list(s, call.keep_sole);
+  const TakenPages taken = take_dirty_list(s, call.keep_writable);
   header().releases.fetch_add(1, std::memory_order_relaxed);
   channel::Client client(rt::state().channel);
   const std::uint64_t head_pages = (call.head_len + sizeof(std::uint64_t) - 1) / sizeof(std::uint64_t);
@@ -236,7 +270,7 @@ void release() {
 void release_all() {
   if (!space().tracks_writes()) return;
   ReleaseCall call{channel::Op::kRelease};
-  call.keep_sole = false;
+  call.keep_writable = false;
   release_on_private(call);
 }
 

@@ -40,13 +40,13 @@ std::vector<DsmCase> cases() {
   std::vector<DsmCase> all;
   for (std::string test : {"buffer", "interleaved", "halves", "counters", "rounds", "list", "realloc",
                            "remote_free", "globals", "threads", "handoff", "large_free", "scan", "install",
-                           "exclusive", "write_ahead"})
+                           "exclusive", "write_ahead", "kept_writable"})
     for (int nodes : {2, 4}) all.push_back({test, nodes, "dsm_spmd"});
   for (std::string test : {"buffer", "interleaved", "rounds", "list", "realloc", "remote_free", "globals",
                            "large_free"})
     all.push_back({test, 1, "dsm_spmd"});
   for (std::string test : {"interleaved", "counters", "list", "realloc", "remote_free", "globals", "threads",
-                           "handoff", "large_free", "scan", "install", "exclusive", "write_ahead"})
+                           "handoff", "large_free", "scan", "install", "exclusive", "write_ahead", "kept_writable"})
     all.push_back({test, 3, "dsm_spmd_glibc"});
   return all;
 }
@@ -82,10 +82,11 @@ TEST(Dsm, AllCasesInOneJob) {
   ASSERT_TRUE(status) << job.err();
   EXPECT_EQ(exit_code(*status), 0) << job.out() << job.err();
   const std::string out = job.out();
-  EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 16) << out << job.err();
+  EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 17) << out << job.err();
   EXPECT_NE(out.find("install: ok on 4 nodes\n"), std::string::npos) << out << job.err();
   EXPECT_NE(out.find("exclusive: ok on 4 nodes\n"), std::string::npos) << out << job.err();
   EXPECT_NE(out.find("write_ahead: ok on 4 nodes\n"), std::string::npos) << out << job.err();
+  EXPECT_NE(out.find("kept_writable: ok on 4 nodes\n"), std::string::npos) << out << job.err();
 }
 
 TEST(Region, BadHeapSizeIsRejectedBeforeStarting) {

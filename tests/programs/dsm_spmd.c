@@ -645,6 +645,54 @@ static int test_write_ahead(void) {
   return 0;
 }
 
+/* Pages written again and again by a node other than their home stay
+ * writable (docs/coherence.md, "Written pages stay writable"): the last
+ * node writes KW_PAGES pages of node 0's block every round, every other
+ * node reads them each round and sees the round's values; from round 3 on
+ * the writer takes no write faults for them. Then it stops writing: after
+ * a few quiet releases they are write-protected again, and a write after
+ * that faults and is seen too. */
+#define KW_PAGES 8
+#define KW_ROUNDS 20
+static int test_kept_writable(void) {
+  unsigned char* area = BLOCK(0) + 500 * PAGE;
+  const int writer = nodes - 1;
+  struct galloc_stats before, after;
+  for (int r = 1; r <= KW_ROUNDS; ++r) {
+    if (r == 3) galloc_get_stats(&before);
+    if (me == writer)
+      for (int p = 0; p < KW_PAGES; ++p) area[p * PAGE + r % 64] = (unsigned char)(r + p);
+    gpt_barrier_all();
+    for (int p = 0; p < KW_PAGES; ++p)
+      if (area[p * PAGE + r % 64] != (unsigned char)(r + p))
+        return fail("kept_writable: a round's byte", (size_t)(p * PAGE + r % 64), area[p * PAGE + r % 64],
+                    (unsigned char)(r + p));
+    gpt_barrier_all();
+  }
+  galloc_get_stats(&after);
+  if (me == writer && writer != 0) {
+    const unsigned long long faults = after.write_faults - before.write_faults;
+    if (getenv("GPT_TEST_VERBOSE")) fprintf(stderr, "node %d: kept_writable: %llu write faults\n", me, faults);
+    if (faults >= KW_PAGES) {
+      fprintf(stderr, "node %d: kept_writable: %llu write faults over %d rounds of %d pages it writes\n", me,
+              faults, KW_ROUNDS - 2, KW_PAGES);
+      return 1;
+    }
+  }
+  for (int quiet = 0; quiet < 10; ++quiet) gpt_barrier_all();
+  galloc_get_stats(&before);
+  if (me == writer) area[PAGE + 100] = 99;
+  galloc_get_stats(&after);
+  if (me == writer && writer != 0 && after.write_faults == before.write_faults) {
+    fprintf(stderr, "node %d: kept_writable: a page unwritten for 10 releases was still writable\n", me);
+    return 1;
+  }
+  gpt_barrier_all();
+  if (area[PAGE + 100] != 99) return fail("kept_writable: a write after the quiet", PAGE + 100, area[PAGE + 100], 99);
+  gpt_barrier_all();
+  return 0;
+}
+
 int main(int argc, char** argv) {
   me = gpt_node_id();
   nodes = gpt_node_count();
@@ -660,10 +708,14 @@ int main(int argc, char** argv) {
       {"handoff", test_handoff},     {"large_free", test_large_free},
       {"scan", test_scan},           {"install", test_install},
       {"exclusive", test_exclusive}, {"write_ahead", test_write_ahead},
+      {"kept_writable", test_kept_writable},
   };
   int failures = 0;
   for (size_t t = 0; t < sizeof tests / sizeof tests[0]; ++t) {
-    if (argc > 1 && strcmp(argv[1], "all") != 0 && strcmp(argv[1], tests[t].name) != 0) continue;
+    /* Cases named on the command line (in the table's order), or "all". */
+    int chosen = argc == 1 || strcmp(argv[1], "all") == 0;
+    for (int a = 1; a < argc && !chosen; ++a) chosen = strcmp(argv[a], tests[t].name) == 0;
+    if (!chosen) continue;
     int bad = tests[t].run();
     failures += bad;
     if (!bad && me == 0) printf("%s: ok on %d nodes\n", tests[t].name, nodes);

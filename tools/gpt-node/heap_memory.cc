@@ -46,6 +46,8 @@ void HeapMemory::note_sent(std::uint64_t first, std::uint64_t count) const {
   sole_copy::note_sent(marks(), first, count);
 }
 
+void HeapMemory::note_diff(std::uint64_t index, bool empty) const { sole_copy::note_diff(marks()[index], empty); }
+
 std::uint8_t HeapMemory::sole_copy_mark(std::uint64_t index) const {
   return marks()[index].load(std::memory_order_acquire);
 }

@@ -29,6 +29,9 @@ class HeapMemory {
   // Before this node sends other nodes the bytes of `count` of its pages
   // from `first` on: they are no longer the home's sole copy (sole_copy.h).
   void note_sent(std::uint64_t first, std::uint64_t count) const;
+  // A page written here and homed elsewhere was diffed: whether anything
+  // was written since its last diff (sole_copy.h, quiet releases).
+  void note_diff(std::uint64_t index, bool empty) const;
   [[nodiscard]] std::uint8_t sole_copy_mark(std::uint64_t index) const;
   // The start of the agent's mapping (offsets are the geometry's), for
   // registering it with a data plane that reads remote memory.

@@ -33,6 +33,7 @@ std::optional<Reply> Releases::release(std::uint32_t slot, Pages pages, std::int
   const wire::NodeId self = shared_.node.self;
   std::map<wire::NodeId, wire::DiffBatch> batches;
   std::array<std::byte, diff::max_encoded_size()> buf;
+  std::array<std::byte, region::kPageSize> snapshot;
   for (std::uint64_t p : pages) {
     shared_.copies.outdate(p);  // a copy from before our own writes must not be read
     const wire::NodeId home = shared_.home_of(p);
@@ -41,9 +42,19 @@ std::optional<Reply> Releases::release(std::uint32_t slot, Pages pages, std::int
       rel.pages.push_back(p);
       continue;
     }
+    // The page may still be writable (docs/coherence.md, "Written pages stay
+    // writable"): diff one snapshot of it and make that the twin, so a write
+    // racing with this either went out now or differs from the twin later.
     const HeapMemory& heap = shared_.node.heap;
-    std::size_t n = diff::encode(heap.twin(p).data(), heap.page(p).data(), buf.data(), buf.size());
+    if (diff::is_identical(heap.twin(p).data(), heap.page(p).data())) {  // the common case of a kept page
+      heap.note_diff(p, true);
+      continue;
+    }
+    std::memcpy(snapshot.data(), heap.page(p).data(), region::kPageSize);
+    std::size_t n = diff::encode(heap.twin(p).data(), snapshot.data(), buf.data(), buf.size());
+    heap.note_diff(p, n == 0);
     if (n == 0) continue;  // written with the same values: nobody needs to know
+    std::memcpy(heap.twin(p).data(), snapshot.data(), region::kPageSize);
     auto& batch = batches[home];
     batch.pages.push_back(p);
     batch.diffs.emplace_back(buf.begin(), buf.begin() + static_cast<std::ptrdiff_t>(n));

@@ -85,6 +85,15 @@ void FakeNode::write(std::uint64_t page, std::size_t offset, std::byte value) {
   bytes[offset] = value;
 }
 
+void FakeNode::write_in_place(std::uint64_t page, std::size_t offset, std::byte value) {
+  heap_.page(page)[offset] = value;
+}
+
+void FakeNode::set_mark(std::uint64_t page, std::uint8_t mark) {
+  auto* marks = reinterpret_cast<sole_copy::Mark*>(heap_.page(0).data() + heap_.geometry().sole_copy_offset());
+  marks[page].store(mark);
+}
+
 std::byte FakeNode::read(std::uint64_t page, std::size_t offset) const { return heap_.page(page)[offset]; }
 
 void FakeNode::mark_applied(std::uint64_t epoch) {

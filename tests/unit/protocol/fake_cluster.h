@@ -80,6 +80,10 @@ class FakeNode {
   // A write by the program: the page's twin keeps its old bytes (as the
   // fault handler makes it), then `value` goes to `offset`.
   void write(std::uint64_t page, std::size_t offset, std::byte value);
+  // A write to a page the program kept writable since its last release:
+  // the twin is left alone (docs/coherence.md, "Written pages stay writable").
+  void write_in_place(std::uint64_t page, std::size_t offset, std::byte value);
+  void set_mark(std::uint64_t page, std::uint8_t mark);
   [[nodiscard]] std::byte read(std::uint64_t page, std::size_t offset) const;
   // The program applied every notice up to `epoch` (an acquire's answer).
   void mark_applied(std::uint64_t epoch);

@@ -221,6 +221,44 @@ TEST(Release, DiffsGoHomeAndNoticesToNodeZero) {
   EXPECT_EQ(epoch, 1u);
 }
 
+constexpr std::uint64_t one_run_diff_bytes(std::uint64_t n) { return 4 + n; }  // page_diff.h: u16 offset, u16 length
+
+// A page the program keeps writable after its release: the agent diffs it
+// from one snapshot that becomes the twin, so the next diff holds only what
+// was written since; releases that find nothing count as quiet.
+TEST(Release, AWritablePageIsDiffedAgainstItsLastDiff) {
+  FakeCluster c(3);
+  const std::uint64_t page = c.page_of(2, 9);
+  auto release = [&] {
+    const std::uint32_t s = c[1].post_words(Op::kRelease, {page});
+    c.pump();
+    ASSERT_EQ(c[1].status(s), 0);
+    c[1].free(s);
+  };
+  c[1].write(page, 10, kValue);
+  release();
+  EXPECT_EQ(stat(c[1], "diff_bytes_sent"), one_run_diff_bytes(1));
+  c[1].write_in_place(page, 20, std::byte{0x55});
+  release();
+  EXPECT_EQ(stat(c[1], "diffs_sent"), 2u);
+  EXPECT_EQ(stat(c[1], "diff_bytes_sent"), 2 * one_run_diff_bytes(1)) << "only the new byte";
+  EXPECT_EQ(c[2].read(page, 10), kValue);
+  EXPECT_EQ(c[2].read(page, 20), std::byte{0x55});
+  EXPECT_EQ(sole_copy::quiet_releases(c[1].mark(page)), 0u);
+  release();
+  release();
+  EXPECT_EQ(stat(c[1], "diffs_sent"), 2u);
+  EXPECT_EQ(sole_copy::quiet_releases(c[1].mark(page)), 2u);
+  c[1].write_in_place(page, 30, kValue);
+  release();
+  EXPECT_EQ(stat(c[1], "diffs_sent"), 3u);
+  EXPECT_EQ(sole_copy::quiet_releases(c[1].mark(page)), 0u) << "written again: no longer quiet";
+  // A contended page's bits count the program's releases: the agent leaves them.
+  c[1].set_mark(page, sole_copy::kContended | sole_copy::kQuietOne);
+  release();
+  EXPECT_EQ(c[1].mark(page), sole_copy::kContended | sole_copy::kQuietOne);
+}
+
 TEST(Release, NodeZerosOwnReleaseIsNumberedAtOnce) {
   FakeCluster c(2);
   const std::uint64_t page = c.page_of(0, 2);
