@@ -11,6 +11,13 @@ namespace {
 
 constexpr std::byte kValue{0x3c};
 
+// Node `by` fetches one page and the cluster runs until the fetch is done.
+void fetch_one(FakeCluster& c, int by, std::uint64_t page) {
+  const std::uint32_t s = c[by].post(Op::kFetchPage, channel::FetchPageRequest{page, 1});
+  c.pump();
+  ASSERT_EQ(c[by].status(s), 0);
+}
+
 // ---- fetch and read-ahead -----------------------------------------------------
 
 TEST(Fetch, APageComesFromItsHome) {
@@ -139,9 +146,7 @@ TEST(Exclusive, EveryPageStartsNeitherNoticedNorSent) {
 TEST(Exclusive, ASendBeforeTheFirstNoticeIsRemembered) {
   FakeCluster c(2);
   const std::uint64_t page = c.page_of(0, 7);
-  const std::uint32_t s = c[1].post(Op::kFetchPage, channel::FetchPageRequest{page, 1});
-  c.pump();
-  ASSERT_EQ(c[1].status(s), 0);
+  fetch_one(c, 1, page);
   EXPECT_EQ(c[0].mark(page), sole_copy::kSent);
 }
 
@@ -181,9 +186,7 @@ TEST(Exclusive, PagesReadAheadAreShared) {
 TEST(Exclusive, CopiesSentWithNoticesMakeThePageShared) {
   FakeCluster c(2);
   const std::uint64_t page = c.page_of(0, 6);
-  const std::uint32_t f = c[1].post(Op::kFetchPage, channel::FetchPageRequest{page, 1});
-  c.pump();
-  ASSERT_EQ(c[1].status(f), 0);
+  fetch_one(c, 1, page);
   c[0].write(page, 5, kValue);
   c[0].mark_sole(page);  // the program's release marks it before the notice goes
   const std::uint32_t r = c[0].post_words(Op::kRelease, {page});
@@ -393,9 +396,7 @@ TEST(Acquire, ALongListComesInParts) {
 TEST(Acquire, CopiesRideWithNoticesOfPagesTheReaderHeld) {
   FakeCluster c(2);
   const std::uint64_t page = c.page_of(0, 6);
-  const std::uint32_t f = c[1].post(Op::kFetchPage, channel::FetchPageRequest{page, 1});
-  c.pump();
-  ASSERT_EQ(c[1].status(f), 0);
+  fetch_one(c, 1, page);
   c[0].write(page, 5, kValue);
   const std::uint32_t r = c[0].post_words(Op::kRelease, {page});
   c.pump();
