@@ -134,16 +134,23 @@ class Barrier : public ::testing::TestWithParam<BarrierCase> {};
 
 // A barrier reused many times by threads on every node: in each phase all
 // see all the writes of the phase, and exactly one is the serial thread.
-TEST_P(Barrier, SeparatesPhasesAcrossNodes) {
-  const auto& c = GetParam();
+// Runs barrier_phases as `c` says, placed by `where`, and checks that every
+// phase passed; `err` gets the job's standard error (counters, reports).
+void run_phases(const BarrierCase& c, const std::string& where, std::string& err) {
   JobRunner job({launcher(), "-n", std::to_string(c.nodes), "--timeout", "120", program(c.binary),
-                 std::to_string(c.threads), std::to_string(c.phases), c.where});
+                 std::to_string(c.threads), std::to_string(c.phases), where});
   auto status = job.wait(180s);
+  err = job.err();
   ASSERT_TRUE(status) << job.err();
   EXPECT_EQ(exit_code(*status), 0) << job.out() << job.err();
   EXPECT_EQ(job.out(), std::to_string(c.threads) + " threads, " + std::to_string(c.phases) +
                            " phases on " + std::to_string(c.nodes) + " nodes: ok\n")
       << job.err();
+}
+
+TEST_P(Barrier, SeparatesPhasesAcrossNodes) {
+  std::string err;
+  run_phases(GetParam(), GetParam().where, err);
 }
 
 INSTANTIATE_TEST_SUITE_P(Barriers, Barrier,
@@ -175,20 +182,14 @@ TEST_P(LentBarrier, IsRecalledWhenAThreadMovesAwayAndLentAgainWhenItComesBack) {
   const auto& c = GetParam();
   setenv("GPT_PLACEMENT", "local", 1);
   setenv("GPT_STATS", "1", 1);
-  JobRunner job({launcher(), "-n", std::to_string(c.nodes), "--timeout", "120", program(c.binary),
-                 std::to_string(c.threads), std::to_string(c.phases), "wander"});
+  std::string err;
+  run_phases(c, "wander", err);
   unsetenv("GPT_STATS");
   unsetenv("GPT_PLACEMENT");
-  auto status = job.wait(180s);
-  ASSERT_TRUE(status) << job.err();
-  EXPECT_EQ(exit_code(*status), 0) << job.out() << job.err();
-  EXPECT_EQ(job.out(), std::to_string(c.threads) + " threads, " + std::to_string(c.phases) +
-                           " phases on " + std::to_string(c.nodes) + " nodes: ok\n")
-      << job.err();
   // Lent while all are on node 0 (phases 1-9, 20-29, ...), recalled when
   // thread 0 leaves.
-  EXPECT_GE(stat_sum(job.err(), "barrier_leases_taken"), 2u) << job.err();
-  EXPECT_GE(stat_sum(job.err(), "barrier_leases_recalled"), 2u) << job.err();
+  EXPECT_GE(stat_sum(err, "barrier_leases_taken"), 2u) << err;
+  EXPECT_GE(stat_sum(err, "barrier_leases_recalled"), 2u) << err;
 }
 
 INSTANTIATE_TEST_SUITE_P(Barriers, LentBarrier,

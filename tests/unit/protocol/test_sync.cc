@@ -80,6 +80,20 @@ channel::BarrierEntry* entry_at(FakeNode& node, std::uint64_t barrier) {
 }
 
 // The program's side of a leased arrival, as pthread_barrier_wait does it.
+// The program's answer to a recall (service.cc): its release is done.
+std::uint32_t post_flushed(FakeNode& node, const channel::BarrierWaitRequest& barrier) {
+  return node.post_bytes(Op::kBarrierFlushed,
+                         std::span(reinterpret_cast<const unsigned char*>(&barrier), channel::kBarrierWaitBytes));
+}
+
+// The agent asked its program, once, to flush for `barrier`'s recall.
+void expect_flush_asked(FakeNode& node, const channel::BarrierWaitRequest& barrier) {
+  const auto downcalls = node.take_downcalls();
+  ASSERT_EQ(downcalls.size(), 1u);
+  EXPECT_EQ(downcalls[0].op, static_cast<std::uint32_t>(channel::Downcall::kFlushBarrier));
+  EXPECT_EQ(downcalls[0].arg, barrier.barrier);
+}
+
 channel::LeasedArrival arrive_here(FakeNode& node, const channel::BarrierWaitRequest& barrier) {
   channel::BarrierEntry* e = entry_at(node, barrier.barrier);
   std::uint32_t state = 0;
@@ -119,13 +133,9 @@ TEST(LentBarriers, AnArrivalFromElsewhereRecallsTheLeaseAndItsWaitersLeaveWithIt
   const std::uint32_t other = wait_at(c[2], barrier);
   c.pump();
   EXPECT_FALSE(c[2].answered(other));  // node 0 releases first
-  const auto downcalls = c[0].take_downcalls();
-  ASSERT_EQ(downcalls.size(), 1u);
-  EXPECT_EQ(downcalls[0].op, static_cast<std::uint32_t>(channel::Downcall::kFlushBarrier));
-  EXPECT_EQ(downcalls[0].arg, barrier.barrier);
+  expect_flush_asked(c[0], barrier);
   EXPECT_EQ(arrive_here(c[0], barrier), channel::LeasedArrival::kNotLeased);  // the lease is over
-  const std::uint32_t flushed = c[0].post_bytes(
-      Op::kBarrierFlushed, std::span(reinterpret_cast<const unsigned char*>(&barrier), channel::kBarrierWaitBytes));
+  const std::uint32_t flushed = post_flushed(c[0], barrier);
   c.pump();
   EXPECT_EQ(c[0].status(flushed), 0);
   ASSERT_TRUE(c[2].answered(other));
@@ -165,10 +175,8 @@ TEST(LentBarriers, TheManagersOwnThreadsAreLentItToo) {
   ASSERT_EQ(arrive_here(c[0], barrier), channel::LeasedArrival::kWait);
   const std::uint32_t other = wait_at(c[1], barrier);
   c.pump();
-  const auto downcalls = c[0].take_downcalls();
-  ASSERT_EQ(downcalls.size(), 1u);
-  const std::uint32_t flushed = c[0].post_bytes(
-      Op::kBarrierFlushed, std::span(reinterpret_cast<const unsigned char*>(&barrier), channel::kBarrierWaitBytes));
+  expect_flush_asked(c[0], barrier);
+  const std::uint32_t flushed = post_flushed(c[0], barrier);
   c.pump();
   EXPECT_EQ(c[0].status(flushed), 0);
   ASSERT_TRUE(c[1].answered(other));
@@ -179,8 +187,7 @@ TEST(LentBarriers, TheManagersOwnThreadsAreLentItToo) {
 TEST(LentBarriers, AFlushForNoRecalledLeaseIsRefused) {
   FakeCluster c(2);
   const channel::BarrierWaitRequest barrier{0x700, 1, 2, 0};
-  const std::uint32_t flushed = c[0].post_bytes(
-      Op::kBarrierFlushed, std::span(reinterpret_cast<const unsigned char*>(&barrier), channel::kBarrierWaitBytes));
+  const std::uint32_t flushed = post_flushed(c[0], barrier);
   c.pump();
   EXPECT_EQ(c[0].status(flushed), -EINVAL);
 }
