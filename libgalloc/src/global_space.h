@@ -29,9 +29,10 @@ struct GlobalSpace {
   std::byte* heap = nullptr;
   std::byte* twins = nullptr;
   std::atomic<std::uint32_t>* states = nullptr;
-  // Per page, whether this home noticed the page and sent its bytes since
-  // (gpt/sole_copy.h): in the memfd, shared with the agent, which marks a
-  // page sent when its bytes leave the node.
+  // One byte per page (gpt/sole_copy.h), in the memfd, shared with the
+  // agent: for a home page whether it was noticed and sent since (the agent
+  // marks a page sent when its bytes leave the node); for a page homed
+  // elsewhere the release hints of a page written here.
   sole_copy::Mark* sole = nullptr;
 
   // Pages written since the last release. Guarded by dirty_lock; the fault
@@ -64,12 +65,6 @@ struct GlobalSpace {
   }
   [[nodiscard]] bool is_home(std::uint64_t page) const {
     return geometry.home_of_page(page) == self;
-  }
-  // A home page no other node holds a copy of that a notice has not
-  // outdated: its writes need no protection, twin or notice. The caller
-  // has made a full fence since the writes it must not hide.
-  [[nodiscard]] bool sole_copy(std::uint64_t page) const {
-    return is_home(page) && sole_copy::sole(sole[page].load(std::memory_order_relaxed));
   }
 };
 
